@@ -1,0 +1,30 @@
+/**
+ * weir: stateful stream processing for TypeScript with Flink's fault-tolerance model.
+ * This entry exports the public API and registers the embedded executor, which runs jobs in
+ * this process (worker threads by default, or inline).
+ */
+import { executionRegistry } from './api/execution-context.ts';
+import { EmbeddedExecutor } from './runtime/embedded-executor.ts';
+
+export * from './api/functions.ts';
+export * from './api/state.ts';
+export * from './api/source.ts';
+export * from './api/job-client.ts';
+export { Configuration, ConfigError, type ConfigKey, type ExecutionMode } from './api/configuration.ts';
+export { StreamExecutionEnvironment, ExecutionConfig } from './api/environment.ts';
+export { DataStream, KeyedStream, ConnectedStreams, DataStreamSink } from './api/data-stream.ts';
+export {
+  WatermarkStrategy,
+  MIN_WATERMARK,
+  MAX_WATERMARK,
+  type TimestampAssigner,
+  type WatermarkGenerator,
+  type WatermarkOutput,
+} from './api/watermark-strategy.ts';
+export { registerType, SerializationError } from './runtime/record-codec.ts';
+export { KeyError } from './state/key-group.ts';
+export { GraphError } from './graph/job-graph.ts';
+export { NumberSequenceSource } from './runtime/sources/builtin-sources.ts';
+
+const registry = executionRegistry();
+registry.executor ??= new EmbeddedExecutor();

@@ -1,0 +1,114 @@
+/**
+ * Channels carry record batches and events from one producer subtask to one consumer subtask,
+ * in order, with credit-based flow control: the producer may have at most `credits` batches in
+ * flight that the consumer has not yet finished; further batches wait on the producer side,
+ * which tells its task to stop producing. Backpressure therefore reaches the sources instead of
+ * growing queues. Events do not consume credit but never overtake the batches before them.
+ *
+ * Two transports share these contracts: a local channel hands batch objects over within one
+ * thread; a remote channel serialises batches and posts them over a MessagePort to another
+ * thread (the same shape works over a socket between processes).
+ */
+import type { ChannelEvent, RecordBatch } from '../events.ts';
+
+/** One item a consumer reads from a channel. */
+export type ChannelItem = { readonly kind: 'records'; readonly batch: RecordBatch } | ChannelEvent;
+
+export interface OutputChannel {
+  /** Sends a batch (or queues it until credit arrives). */
+  sendBatch(batch: RecordBatch): void;
+  /** Sends an event after everything sent before it. */
+  sendEvent(event: ChannelEvent): void;
+  /** False while batches wait for credit: the producer should stop producing. */
+  readonly available: boolean;
+  /** Called when the channel turns available again. */
+  onAvailable: (() => void) | undefined;
+  close(): void;
+}
+
+export interface InputChannel {
+  /** The next item, or undefined when none has arrived. */
+  poll(): ChannelItem | undefined;
+  /** Whether an item is ready without taking it. */
+  readonly hasItem: boolean;
+  /** The consumer finished processing a batch it polled: grants one credit back. */
+  release(): void;
+  /** Called when an item arrives while the channel was empty. */
+  onItem: (() => void) | undefined;
+  close(): void;
+}
+
+/** FIFO queue without the O(n) shift of arrays. */
+export class Queue<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+  push(item: T): void {
+    this.#items.push(item);
+  }
+  peek(): T | undefined {
+    return this.#items[this.#head];
+  }
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+}
+
+/** Producer-side credit accounting shared by both transports. */
+export abstract class CreditedOutput implements OutputChannel {
+  #credits: number;
+  readonly #pending = new Queue<ChannelItem>();
+  onAvailable: (() => void) | undefined = undefined;
+
+  constructor(credits: number) {
+    this.#credits = credits;
+  }
+
+  protected abstract transmit(item: ChannelItem): void;
+
+  get available(): boolean {
+    return this.#pending.length === 0;
+  }
+
+  sendBatch(batch: RecordBatch): void {
+    if (this.#pending.length === 0 && this.#credits > 0) {
+      this.#credits--;
+      this.transmit({ kind: 'records', batch });
+    } else {
+      this.#pending.push({ kind: 'records', batch });
+    }
+  }
+
+  sendEvent(event: ChannelEvent): void {
+    if (this.#pending.length === 0) this.transmit(event);
+    else this.#pending.push(event);
+  }
+
+  /** The consumer returned `n` credits. */
+  protected addCredits(n: number): void {
+    this.#credits += n;
+    const wasBlocked = this.#pending.length > 0;
+    while (this.#pending.length > 0) {
+      const head = this.#pending.peek()!;
+      if (head.kind === 'records') {
+        if (this.#credits === 0) break;
+        this.#credits--;
+      }
+      this.#pending.shift();
+      this.transmit(head);
+    }
+    if (wasBlocked && this.#pending.length === 0) this.onAvailable?.();
+  }
+
+  abstract close(): void;
+}

@@ -1,0 +1,68 @@
+/**
+ * A channel within one thread: batches are handed over as objects, never copied or
+ * serialised. Producer and consumer must treat records as immutable once emitted.
+ */
+import type { ChannelEvent } from '../events.ts';
+import { CreditedOutput, Queue, type ChannelItem, type InputChannel } from './channel.ts';
+
+export class LocalChannel {
+  readonly output: LocalOutput;
+  readonly input: LocalInput;
+
+  constructor(credits: number) {
+    this.input = new LocalInput();
+    this.output = new LocalOutput(credits, this.input);
+    this.input.grant = (n) => this.output.grant(n);
+  }
+}
+
+class LocalOutput extends CreditedOutput {
+  constructor(
+    credits: number,
+    readonly input: LocalInput,
+  ) {
+    super(credits);
+  }
+  protected transmit(item: ChannelItem): void {
+    this.input.deliver(item);
+  }
+  grant(n: number): void {
+    this.addCredits(n);
+  }
+  close(): void {}
+}
+
+class LocalInput implements InputChannel {
+  readonly #queue = new Queue<ChannelItem>();
+  onItem: (() => void) | undefined = undefined;
+  grant: (n: number) => void = () => {};
+  #pendingCredits = 0;
+  #creditScheduled = false;
+
+  deliver(item: ChannelItem): void {
+    this.#queue.push(item);
+    if (this.#queue.length === 1) this.onItem?.();
+  }
+  get hasItem(): boolean {
+    return this.#queue.length > 0;
+  }
+  poll(): ChannelItem | undefined {
+    return this.#queue.shift();
+  }
+  /** Credits return on the next turn, like a remote channel's, so producers and consumers interleave. */
+  release(): void {
+    this.#pendingCredits++;
+    if (!this.#creditScheduled) {
+      this.#creditScheduled = true;
+      setImmediate(() => {
+        this.#creditScheduled = false;
+        const n = this.#pendingCredits;
+        this.#pendingCredits = 0;
+        this.grant(n);
+      });
+    }
+  }
+  close(): void {}
+}
+
+export type { ChannelEvent };

@@ -1,0 +1,91 @@
+/**
+ * A channel between threads over a MessagePort. Batches are serialised by a RecordEncoder
+ * owned by the producer and decoded by the consumer when it takes them, so decoding cost
+ * lands on the consumer's thread. The port carries three messages: a batch, an event, and
+ * credits flowing back.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { RecordDecoder, RecordEncoder } from '../record-codec.ts';
+import type { ChannelEvent } from '../events.ts';
+import { CreditedOutput, Queue, type ChannelItem, type InputChannel } from './channel.ts';
+
+type Wire = { b: Uint8Array } | { e: ChannelEvent } | { c: number };
+
+export class RemoteOutput extends CreditedOutput {
+  readonly #port: MessagePort;
+  readonly #encoder: RecordEncoder;
+
+  constructor(port: MessagePort, credits: number, where: string) {
+    super(credits);
+    this.#port = port;
+    this.#encoder = new RecordEncoder(where);
+    port.on('message', (m: Wire) => {
+      if ('c' in m) this.addCredits(m.c);
+    });
+  }
+
+  protected transmit(item: ChannelItem): void {
+    if (item.kind === 'records') {
+      const { values, timestamps, count } = item.batch;
+      const bytes = this.#encoder.encode(values, timestamps, count);
+      this.#port.postMessage({ b: bytes } satisfies Wire, [bytes.buffer as ArrayBuffer]);
+    } else {
+      this.#port.postMessage({ e: item } satisfies Wire);
+    }
+  }
+
+  close(): void {
+    this.#port.close();
+  }
+}
+
+export class RemoteInput implements InputChannel {
+  readonly #port: MessagePort;
+  readonly #decoder = new RecordDecoder();
+  readonly #queue = new Queue<Uint8Array | ChannelEvent>();
+  #pendingCredits = 0;
+  #creditScheduled = false;
+  onItem: (() => void) | undefined = undefined;
+
+  constructor(port: MessagePort) {
+    this.#port = port;
+    port.on('message', (m: Wire) => {
+      if ('b' in m) this.#queue.push(m.b);
+      else if ('e' in m) this.#queue.push(m.e);
+      else return;
+      if (this.#queue.length === 1) this.onItem?.();
+    });
+  }
+
+  get hasItem(): boolean {
+    return this.#queue.length > 0;
+  }
+
+  poll(): ChannelItem | undefined {
+    const raw = this.#queue.shift();
+    if (raw === undefined) return undefined;
+    if (raw instanceof Uint8Array) {
+      const { values, timestamps } = this.#decoder.decode(raw);
+      return { kind: 'records', batch: { values, timestamps, count: values.length } };
+    }
+    return raw;
+  }
+
+  /** Credits are batched per turn to keep cross-thread messages few. */
+  release(): void {
+    this.#pendingCredits++;
+    if (!this.#creditScheduled) {
+      this.#creditScheduled = true;
+      setImmediate(() => {
+        this.#creditScheduled = false;
+        const n = this.#pendingCredits;
+        this.#pendingCredits = 0;
+        this.#port.postMessage({ c: n } satisfies Wire);
+      });
+    }
+  }
+
+  close(): void {
+    this.#port.close();
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * Control events that travel in-band with records through channels, in order with them.
+ * A closed union: every consumer switches over `kind`, so a new event kind fails to compile
+ * until it is handled everywhere.
+ */
+export type ChannelEvent =
+  | { readonly kind: 'watermark'; readonly timestamp: number }
+  | { readonly kind: 'watermark-status'; readonly idle: boolean }
+  | { readonly kind: 'end-of-partition' }
+  | { readonly kind: 'checkpoint-barrier'; readonly checkpointId: number; readonly timestamp: number; readonly unaligned: boolean }
+  | { readonly kind: 'cancel-checkpoint-marker'; readonly checkpointId: number };
+
+export type ChannelEventKind = ChannelEvent['kind'];
+
+/** Records staged or received as one unit. `timestamps` is null when no record had one. */
+export interface RecordBatch {
+  readonly values: unknown[];
+  readonly timestamps: Float64Array | null;
+  readonly count: number;
+}
+
+export const END_OF_PARTITION: ChannelEvent = Object.freeze({ kind: 'end-of-partition' });

@@ -1,0 +1,193 @@
+/**
+ * Operators that host process functions (one and two inputs, keyed or not) and co-functions.
+ * Keyed variants own a timer service; timers fire with the timer's key set as current key.
+ */
+import type {
+  CoFlatMapFunction,
+  CoMapFunction,
+  CoProcessFunction,
+  KeyedCoProcessFunction,
+  KeyedProcessFunction,
+  OnTimerContext,
+  OutputTag,
+  ProcessFunction,
+  TimerService,
+} from '../../api/functions.ts';
+import { canonicalKey } from '../../state/key-group.ts';
+import { InternalTimerService, type TimeDomain } from '../timer-service.ts';
+import { TimestampedCollector } from './basic-operators.ts';
+import type { OperatorContext } from './operator.ts';
+import { UdfOperator } from './udf.ts';
+
+/** A process function's context: timestamp, time, side outputs, and (keyed) key and timers. */
+class ProcessSupport implements OnTimerContext<unknown> {
+  readonly out: TimestampedCollector;
+  #timers: InternalTimerService<unknown> | undefined;
+  #domain: TimeDomain = 'event';
+  readonly #timerService: TimerService;
+
+  constructor(
+    readonly op: UdfOperator<object>,
+    keyed: boolean,
+    onTimer: ((timestamp: number, ctx: OnTimerContext<unknown>) => void) | undefined,
+  ) {
+    const ctx = op.ctx;
+    this.out = new TimestampedCollector((v, ts) => op.output.collect(v, ts));
+    if (keyed) {
+      this.#timers = new InternalTimerService<unknown>({
+        scheduler: ctx.scheduler,
+        target: {
+          onTimer: (domain, key, timestamp) => {
+            ctx.keyedBackend!.setCurrentKey(key);
+            this.#domain = domain;
+            this.out.timestamp = domain === 'event' ? timestamp : -Infinity;
+            if (onTimer) onTimer(timestamp, this);
+          },
+        },
+      });
+    }
+    const timers = (): InternalTimerService<unknown> => {
+      if (!this.#timers) {
+        throw new Error(`"${ctx.node.name}": timers can only be used on a keyed stream (use keyBy() before process())`);
+      }
+      return this.#timers;
+    };
+    const backend = () => ctx.keyedBackend!;
+    this.#timerService = {
+      currentProcessingTime: () => ctx.scheduler.now(),
+      currentWatermark: () => this.#timers?.currentWatermark() ?? this.#watermark,
+      registerEventTimeTimer: (t) => {
+        const key = backend().getCurrentKey();
+        timers().registerEventTimeTimer(key, canonicalKey(key), backend().getCurrentKeyGroup(), t);
+      },
+      registerProcessingTimeTimer: (t) => {
+        const key = backend().getCurrentKey();
+        timers().registerProcessingTimeTimer(key, canonicalKey(key), backend().getCurrentKeyGroup(), t);
+      },
+      deleteEventTimeTimer: (t) => {
+        const key = backend().getCurrentKey();
+        timers().deleteEventTimeTimer(key, canonicalKey(key), t);
+      },
+      deleteProcessingTimeTimer: (t) => {
+        const key = backend().getCurrentKey();
+        timers().deleteProcessingTimeTimer(key, canonicalKey(key), t);
+      },
+    };
+  }
+
+  #watermark = -Infinity;
+
+  advanceWatermark(watermark: number): void {
+    this.#watermark = watermark;
+    this.#timers?.advanceWatermark(watermark);
+  }
+
+  close(): void {
+    this.#timers?.close();
+  }
+
+  timestamp(): number | undefined {
+    return this.out.timestamp === -Infinity ? undefined : this.out.timestamp;
+  }
+  timerService(): TimerService {
+    return this.#timerService;
+  }
+  output<X>(tag: OutputTag<X>, value: X): void {
+    this.op.output.collectSide(tag.id, value, this.out.timestamp);
+  }
+  getCurrentKey(): unknown {
+    const b = this.op.ctx.keyedBackend;
+    if (!b) throw new Error(`"${this.op.ctx.node.name}": getCurrentKey() needs a keyed stream`);
+    return b.getCurrentKey();
+  }
+  timeDomain(): 'EVENT_TIME' | 'PROCESSING_TIME' {
+    return this.#domain === 'event' ? 'EVENT_TIME' : 'PROCESSING_TIME';
+  }
+}
+
+type AnyProcessFn =
+  | ProcessFunction<unknown, unknown>
+  | KeyedProcessFunction<unknown, unknown, unknown>;
+
+export class ProcessOperator extends UdfOperator<AnyProcessFn> {
+  #support!: ProcessSupport;
+  override async open(): Promise<void> {
+    const fn = this.fn as KeyedProcessFunction<unknown, unknown, unknown>;
+    const onTimer = typeof fn.onTimer === 'function' ? (ts: number, c: OnTimerContext<unknown>) => fn.onTimer!(ts, c, this.#support.out) : undefined;
+    this.#support = new ProcessSupport(this, this.ctx.keyedBackend !== undefined, onTimer);
+    await super.open();
+  }
+  processElement(value: unknown, timestamp: number): void {
+    this.setKeyFromElement(value, 0);
+    this.#support.out.timestamp = timestamp;
+    (this.fn as KeyedProcessFunction<unknown, unknown, unknown>).processElement(value, this.#support, this.#support.out);
+  }
+  override processWatermark(watermark: number): void {
+    this.#support.advanceWatermark(watermark);
+    this.output.emitWatermark(watermark);
+  }
+  override async close(): Promise<void> {
+    this.#support?.close();
+    await super.close();
+  }
+}
+
+type AnyCoFn =
+  | CoMapFunction<unknown, unknown, unknown>
+  | CoFlatMapFunction<unknown, unknown, unknown>
+  | CoProcessFunction<unknown, unknown, unknown>
+  | KeyedCoProcessFunction<unknown, unknown, unknown, unknown>;
+
+export class CoOperator extends UdfOperator<AnyCoFn> {
+  #support!: ProcessSupport;
+  #dispatch!: (value: unknown, input: 0 | 1) => void;
+
+  constructor(
+    ctx: OperatorContext,
+    fn: AnyCoFn,
+    readonly variant: 'co-map' | 'co-flat-map' | 'co-process' | 'keyed-co-process',
+  ) {
+    super(ctx, fn);
+  }
+
+  override async open(): Promise<void> {
+    const keyed = this.ctx.keyedBackend !== undefined;
+    const fn = this.fn as KeyedCoProcessFunction<unknown, unknown, unknown, unknown>;
+    const onTimer = typeof fn.onTimer === 'function' ? (ts: number, c: OnTimerContext<unknown>) => fn.onTimer!(ts, c, this.#support.out) : undefined;
+    this.#support = new ProcessSupport(this, keyed, onTimer);
+    const s = this.#support;
+    switch (this.variant) {
+      case 'co-map': {
+        const f = this.fn as CoMapFunction<unknown, unknown, unknown>;
+        this.#dispatch = (v, i) => s.out.collect(i === 0 ? f.map1(v) : f.map2(v));
+        break;
+      }
+      case 'co-flat-map': {
+        const f = this.fn as CoFlatMapFunction<unknown, unknown, unknown>;
+        this.#dispatch = (v, i) => (i === 0 ? f.flatMap1(v, s.out) : f.flatMap2(v, s.out));
+        break;
+      }
+      case 'co-process':
+      case 'keyed-co-process': {
+        const f = this.fn as KeyedCoProcessFunction<unknown, unknown, unknown, unknown>;
+        this.#dispatch = (v, i) => (i === 0 ? f.processElement1(v, s, s.out) : f.processElement2(v, s, s.out));
+        break;
+      }
+    }
+    await super.open();
+  }
+
+  processElement(value: unknown, timestamp: number, input: 0 | 1): void {
+    this.setKeyFromElement(value, input);
+    this.#support.out.timestamp = timestamp;
+    this.#dispatch(value, input);
+  }
+  override processWatermark(watermark: number): void {
+    this.#support.advanceWatermark(watermark);
+    this.output.emitWatermark(watermark);
+  }
+  override async close(): Promise<void> {
+    this.#support?.close();
+    await super.close();
+  }
+}

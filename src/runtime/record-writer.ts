@@ -1,0 +1,141 @@
+/**
+ * Writes one operator's output onto one network edge: picks the consumer channel per record
+ * (the partitioner), stages records into per-channel batches, and sends a batch when it is
+ * full or at the end of the current event-loop turn. Tracks whether every channel has credit,
+ * so the task can stop producing while any consumer is behind.
+ */
+import type { KeySelector } from '../api/functions.ts';
+import type { PartitionerSpec } from '../api/transformation.ts';
+import { assignToKeyGroup, computeOperatorIndexForKeyGroup } from '../state/key-group.ts';
+import type { OutputChannel } from './channel/channel.ts';
+import type { ChannelEvent } from './events.ts';
+
+/** Shared by all writers of a task: counts channels waiting for credit. */
+export class Backpressure {
+  blocked = 0;
+  /** Called when the last blocked channel becomes available. */
+  onRelease: (() => void) | undefined = undefined;
+}
+
+/** Chooses the channel(s) for a record: returns a channel index, or -1 for "all channels". */
+type Selector = (value: unknown) => number;
+
+export function createSelector(
+  spec: PartitionerSpec,
+  channels: number,
+  producerIndex: number,
+  consumerParallelism: number,
+  consumerMaxParallelism: number,
+  where: string,
+): Selector {
+  switch (spec.kind) {
+    case 'forward':
+    case 'global':
+      return () => 0;
+    case 'broadcast':
+      return () => -1;
+    case 'rebalance':
+    case 'rescale': {
+      let next = producerIndex % channels;
+      return () => {
+        const c = next;
+        next = next + 1 === channels ? 0 : next + 1;
+        return c;
+      };
+    }
+    case 'shuffle': {
+      // A small seeded generator: shuffle needs no reproducibility, but seeding keeps runs comparable.
+      let s = (producerIndex + 1) * 0x9e3779b1;
+      return () => {
+        s ^= s << 13;
+        s ^= s >>> 17;
+        s ^= s << 5;
+        return (s >>> 0) % channels;
+      };
+    }
+    case 'hash': {
+      const keyOf = spec.keySelector as KeySelector<unknown, unknown>;
+      return (value) =>
+        computeOperatorIndexForKeyGroup(consumerMaxParallelism, consumerParallelism, assignToKeyGroup(keyOf(value), consumerMaxParallelism, where));
+    }
+  }
+}
+
+class Staging {
+  values: unknown[] = [];
+  timestamps: Float64Array | null = null;
+  count = 0;
+}
+
+export class RecordWriter {
+  readonly #channels: readonly OutputChannel[];
+  readonly #select: Selector;
+  readonly #staging: Staging[];
+  readonly #capacity: number;
+  readonly #backpressure: Backpressure;
+  #flushScheduled = false;
+  readonly #flushAll = (): void => {
+    this.#flushScheduled = false;
+    this.flush();
+  };
+
+  constructor(channels: readonly OutputChannel[], select: Selector, bufferRecords: number, backpressure: Backpressure) {
+    this.#channels = channels;
+    this.#select = select;
+    this.#capacity = bufferRecords;
+    this.#backpressure = backpressure;
+    this.#staging = channels.map(() => new Staging());
+    for (const ch of channels) {
+      ch.onAvailable = () => {
+        if (--backpressure.blocked === 0) backpressure.onRelease?.();
+      };
+    }
+  }
+
+  emit(value: unknown, timestamp: number): void {
+    const c = this.#select(value);
+    if (c >= 0) this.#stage(c, value, timestamp);
+    else for (let i = 0; i < this.#channels.length; i++) this.#stage(i, value, timestamp);
+  }
+
+  #stage(c: number, value: unknown, timestamp: number): void {
+    const s = this.#staging[c]!;
+    if (timestamp !== -Infinity && s.timestamps === null) {
+      s.timestamps = new Float64Array(this.#capacity).fill(-Infinity);
+    }
+    if (s.timestamps !== null) s.timestamps[s.count] = timestamp;
+    s.values.push(value);
+    if (++s.count === this.#capacity) this.#send(c);
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flushAll);
+    }
+  }
+
+  #send(c: number): void {
+    const s = this.#staging[c]!;
+    if (s.count === 0) return;
+    const ch = this.#channels[c]!;
+    const wasAvailable = ch.available;
+    ch.sendBatch({ values: s.values, timestamps: s.timestamps, count: s.count });
+    if (wasAvailable && !ch.available) this.#backpressure.blocked++;
+    s.values = [];
+    s.timestamps = null;
+    s.count = 0;
+  }
+
+  /** Sends every staged record now. */
+  flush(): void {
+    for (let c = 0; c < this.#channels.length; c++) this.#send(c);
+  }
+
+  /** Sends staged records, then the event, on every channel. */
+  broadcastEvent(event: ChannelEvent): void {
+    this.flush();
+    for (const ch of this.#channels) ch.sendEvent(event);
+  }
+
+  close(): void {
+    for (const ch of this.#channels) ch.close();
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * A slot hosts subtasks on one thread: in threads mode, subtask i of every vertex runs in slot
+ * i; in inline mode one slot hosts every subtask. The slot wires channels (local when both ends
+ * are hosted here, over ports otherwise), initialises its tasks, starts them, and reports the
+ * outcome once: finished when all its tasks finished, failed at the first failure.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { Configuration } from '../api/configuration.ts';
+import type { JobGraph } from '../graph/job-graph.ts';
+import type { InputChannel, OutputChannel } from './channel/channel.ts';
+import { LocalChannel } from './channel/local-channel.ts';
+import { RemoteInput, RemoteOutput } from './channel/remote-channel.ts';
+import { planChannels } from './deployment.ts';
+import { Task, type TaskHost } from './task.ts';
+import type { Scheduler } from './time.ts';
+
+export interface SlotReporter {
+  print(text: string, stderr: boolean): void;
+  collect(collectId: string, values: unknown[]): void;
+  finished(): void;
+  failed(error: Error, task: string): void;
+}
+
+export interface SlotOptions {
+  readonly jobId: string;
+  readonly graph: JobGraph;
+  readonly config: Configuration;
+  readonly scheduler: Scheduler;
+  readonly attemptNumber: number;
+  /** Which subtask indexes this slot hosts: one index (threads) or all (inline). */
+  readonly hosts: (subtaskIndex: number) => boolean;
+  /** Ports of channels whose other end is in another slot, by channel id. */
+  readonly ports: ReadonlyMap<string, MessagePort>;
+  readonly reporter: SlotReporter;
+}
+
+export class Slot implements TaskHost {
+  readonly #o: SlotOptions;
+  readonly #tasks: Task[] = [];
+  #running = 0;
+  #done = false;
+  #stdout: string[] = [];
+  #stderr: string[] = [];
+  #printScheduled = false;
+
+  constructor(options: SlotOptions) {
+    this.#o = options;
+  }
+
+  get tasks(): readonly Task[] {
+    return this.#tasks;
+  }
+
+  /** Creates and initialises the hosted tasks; nothing runs until start(). */
+  async deploy(): Promise<void> {
+    const { graph, config, hosts, ports } = this.#o;
+    const credits = config.get('weir.network.credits-per-channel');
+    const inputs = new Map<string, { channel: InputChannel; input: 0 | 1 }[]>();
+    const outputs = new Map<string, Map<number, OutputChannel[]>>();
+    const taskKey = (vertex: number, index: number) => `${vertex}/${index}`;
+    const where = (id: string) => `channel ${id}`;
+    for (const spec of planChannels(graph)) {
+      const producerHere = hosts(spec.producer);
+      const consumerHere = hosts(spec.consumer);
+      if (!producerHere && !consumerHere) continue;
+      let out: OutputChannel | undefined;
+      let inp: InputChannel | undefined;
+      if (producerHere && consumerHere) {
+        const ch = new LocalChannel(credits);
+        out = ch.output;
+        inp = ch.input;
+      } else {
+        const port = ports.get(spec.id);
+        if (!port) throw new Error(`internal: no port for ${where(spec.id)}`);
+        if (producerHere) out = new RemoteOutput(port, credits, `edge to "${spec.edge.target.name}"`);
+        else inp = new RemoteInput(port);
+      }
+      if (out) {
+        const k = taskKey(graph.vertexOfNode[spec.edge.source.index]!, spec.producer);
+        const byEdge = outputs.get(k) ?? new Map<number, OutputChannel[]>();
+        outputs.set(k, byEdge);
+        const list = byEdge.get(spec.edge.index) ?? [];
+        byEdge.set(spec.edge.index, list);
+        list.push(out);
+      }
+      if (inp) {
+        const k = taskKey(graph.vertexOfNode[spec.edge.target.index]!, spec.consumer);
+        const list = inputs.get(k) ?? [];
+        inputs.set(k, list);
+        list.push({ channel: inp, input: spec.edge.targetInput });
+      }
+    }
+    for (const vertex of graph.vertices) {
+      for (let i = 0; i < vertex.parallelism; i++) {
+        if (!hosts(i)) continue;
+        const k = taskKey(vertex.index, i);
+        this.#tasks.push(
+          new Task({
+            jobId: this.#o.jobId,
+            vertex,
+            subtaskIndex: i,
+            attemptNumber: this.#o.attemptNumber,
+            config,
+            scheduler: this.#o.scheduler,
+            inputs: inputs.get(k) ?? [],
+            outputs: outputs.get(k) ?? new Map(),
+            host: this,
+          }),
+        );
+      }
+    }
+    this.#running = this.#tasks.length;
+    for (const t of this.#tasks) await t.initialize();
+  }
+
+  start(): void {
+    if (this.#tasks.length === 0) {
+      this.#finish();
+      return;
+    }
+    for (const t of this.#tasks) t.start();
+  }
+
+  async cancel(): Promise<void> {
+    this.#done = true;
+    await Promise.all(this.#tasks.map((t) => t.cancel()));
+    this.#flushPrint();
+  }
+
+  // ---- TaskHost ------------------------------------------------------------------------------
+
+  print(line: string, stderr: boolean): void {
+    (stderr ? this.#stderr : this.#stdout).push(line);
+    if (!this.#printScheduled) {
+      this.#printScheduled = true;
+      setImmediate(() => this.#flushPrint());
+    }
+  }
+
+  #flushPrint(): void {
+    this.#printScheduled = false;
+    if (this.#stdout.length > 0) this.#o.reporter.print(this.#stdout.join('\n') + '\n', false);
+    if (this.#stderr.length > 0) this.#o.reporter.print(this.#stderr.join('\n') + '\n', true);
+    this.#stdout = [];
+    this.#stderr = [];
+  }
+
+  collect(collectId: string, values: unknown[]): void {
+    this.#o.reporter.collect(collectId, values);
+  }
+
+  taskFinished(): void {
+    if (--this.#running === 0) this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#flushPrint();
+    this.#o.reporter.finished();
+  }
+
+  taskFailed(task: Task, error: Error): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#flushPrint();
+    this.#o.reporter.failed(error, task.name);
+    for (const t of this.#tasks) if (t !== task) void t.cancel();
+  }
+}

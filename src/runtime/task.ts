@@ -1,0 +1,611 @@
+/**
+ * One parallel subtask of a job vertex: a chain of operators fed either by a source or by
+ * input channels, writing to output channels.
+ *
+ * Processing follows a mailbox discipline on the thread's event loop: `#run` is the default
+ * action and processes input in bounded bursts; timers and other callbacks arrive as mails that
+ * run between bursts, never in the middle of a record. A burst stops when any output channel
+ * lacks credit (backpressure), when a sink asked the task to wait, or when its budget is spent,
+ * after which the task yields so I/O, other tasks and control messages get their turn.
+ */
+import type { SourceContext, SourceFunction } from '../api/functions.ts';
+import type { Configuration } from '../api/configuration.ts';
+import type { InputStatus, ReaderOutput, Source, SourceReader, SourceSplit } from '../api/source.ts';
+import type { JobVertex, StreamEdge, StreamNode } from '../graph/job-graph.ts';
+import { HeapKeyedStateBackend } from '../state/heap/heap-keyed-state-backend.ts';
+import { keyGroupRangeForOperator } from '../state/key-group.ts';
+import { OperatorStateBackend } from '../state/operator-state-backend.ts';
+import type { InputChannel, OutputChannel } from './channel/channel.ts';
+import { END_OF_PARTITION, type ChannelEvent, type RecordBatch } from './events.ts';
+import { createOperator } from './operators/operator-factory.ts';
+import { tagError, type OperatorContext, type Output, type StreamOperator } from './operators/operator.ts';
+import { TimestampsAndWatermarksOperator } from './operators/watermark-operator.ts';
+import { closeFunction, openFunction } from './operators/udf.ts';
+import { Backpressure, createSelector, RecordWriter } from './record-writer.ts';
+import { ElementsSource, NumberSequenceSource } from './sources/builtin-sources.ts';
+import type { Cancellable, Scheduler } from './time.ts';
+import { StatusWatermarkValve } from './watermark-valve.ts';
+
+/** Records a burst may process before the task yields to the event loop. */
+const BURST_BUDGET = 8192;
+
+export type TaskState = 'CREATED' | 'INITIALIZING' | 'RUNNING' | 'FINISHED' | 'FAILED' | 'CANCELED';
+
+/** What the task reports to and needs from the slot that hosts it. */
+export interface TaskHost {
+  print(line: string, stderr: boolean): void;
+  collect(collectId: string, values: unknown[]): void;
+  taskFinished(task: Task): void;
+  taskFailed(task: Task, error: Error): void;
+}
+
+export interface TaskDeployment {
+  readonly jobId: string;
+  readonly vertex: JobVertex;
+  readonly subtaskIndex: number;
+  readonly attemptNumber: number;
+  readonly config: Configuration;
+  readonly scheduler: Scheduler;
+  /** Channels into the head, with the logical input (0 or 1) each belongs to. */
+  readonly inputs: readonly { readonly channel: InputChannel; readonly input: 0 | 1 }[];
+  /** Channels out of the chain, per network edge index, in the order the partitioner addresses them. */
+  readonly outputs: ReadonlyMap<number, readonly OutputChannel[]>;
+  readonly host: TaskHost;
+}
+
+interface ChainTarget {
+  readonly op: StreamOperator;
+  readonly input: 0 | 1;
+}
+
+/** Fans a node's output out to chained operators and network writers; side outputs by tag. */
+class NodeOutput implements Output {
+  constructor(
+    readonly targets: readonly ChainTarget[],
+    readonly writers: readonly RecordWriter[],
+    readonly side: ReadonlyMap<string, NodeOutput>,
+  ) {}
+
+  collect(value: unknown, timestamp: number): void {
+    const t = this.targets;
+    for (let i = 0; i < t.length; i++) {
+      const target = t[i]!;
+      try {
+        target.op.processElement(value, timestamp, target.input);
+      } catch (e) {
+        throw tagError(e, target.op.ctx);
+      }
+    }
+    const w = this.writers;
+    for (let i = 0; i < w.length; i++) w[i]!.emit(value, timestamp);
+  }
+  collectSide(tag: string, value: unknown, timestamp: number): void {
+    this.side.get(tag)?.collect(value, timestamp);
+  }
+  emitWatermark(watermark: number): void {
+    for (const t of this.targets) {
+      try {
+        t.op.processWatermark(watermark);
+      } catch (e) {
+        throw tagError(e, t.op.ctx);
+      }
+    }
+    const event: ChannelEvent = { kind: 'watermark', timestamp: watermark };
+    for (const w of this.writers) w.broadcastEvent(event);
+    for (const s of this.side.values()) s.emitWatermark(watermark);
+  }
+  emitWatermarkStatus(idle: boolean): void {
+    for (const t of this.targets) t.op.processWatermarkStatus(idle);
+    const event: ChannelEvent = { kind: 'watermark-status', idle };
+    for (const w of this.writers) w.broadcastEvent(event);
+    for (const s of this.side.values()) s.emitWatermarkStatus(idle);
+  }
+}
+
+/** Source side of a task: pulls from a split reader or hosts a SourceFunction's own loop. */
+type SourceDriver =
+  | { readonly kind: 'reader'; readonly source: Source<unknown, SourceSplit>; reader: SourceReader<unknown, SourceSplit> | undefined }
+  | { readonly kind: 'function'; readonly fn: SourceFunction<unknown> };
+
+export class Task {
+  readonly name: string;
+  readonly vertex: JobVertex;
+  readonly subtaskIndex: number;
+  #state: TaskState = 'CREATED';
+  readonly #d: TaskDeployment;
+  readonly #backpressure = new Backpressure();
+  readonly #writers: RecordWriter[] = [];
+  readonly #operators: StreamOperator[] = [];
+  readonly #contexts: OperatorContext[] = [];
+  #head!: StreamOperator | undefined;
+  #headOutput!: NodeOutput;
+  #source: SourceDriver | undefined;
+  #scheduled = false;
+  #suspended = 0;
+  readonly #mails: (() => void)[] = [];
+  readonly #timers = new Set<Cancellable>();
+  // input side
+  readonly #inputs: { channel: InputChannel; input: 0 | 1; valveChannel: number; ended: boolean }[];
+  #openInputs: number;
+  #rr = 0;
+  #current: { batch: RecordBatch; pos: number; channel: InputChannel; input: 0 | 1 } | undefined;
+  #valves: StatusWatermarkValve[] = [];
+  #readerOutput: ReaderOutput<unknown> | undefined;
+  #endingInput = false;
+
+  constructor(deployment: TaskDeployment) {
+    this.#d = deployment;
+    this.vertex = deployment.vertex;
+    this.subtaskIndex = deployment.subtaskIndex;
+    this.name = `${this.vertex.name} (${this.subtaskIndex + 1}/${this.vertex.parallelism})`;
+    const perInput = [0, 0];
+    this.#inputs = deployment.inputs.map(({ channel, input }) => ({ channel, input, valveChannel: perInput[input]!++, ended: false }));
+    this.#openInputs = this.#inputs.length;
+    this.#backpressure.onRelease = () => this.#schedule();
+  }
+
+  get state(): TaskState {
+    return this.#state;
+  }
+
+  // ---- set-up --------------------------------------------------------------------------------
+
+  #mailboxScheduler(): Scheduler {
+    const base = this.#d.scheduler;
+    return {
+      now: () => base.now(),
+      schedule: (delayMs, callback) => {
+        const handle = base.schedule(delayMs, () => {
+          this.#timers.delete(handle);
+          this.#enqueueMail(callback);
+        });
+        this.#timers.add(handle);
+        return handle;
+      },
+    };
+  }
+
+  #context(node: StreamNode, scheduler: Scheduler): OperatorContext {
+    const d = this.#d;
+    const keyed = node.keySelectors.some((k) => k !== undefined);
+    const task = this;
+    return {
+      node,
+      jobId: d.jobId,
+      taskName: this.name,
+      subtaskIndex: d.subtaskIndex,
+      parallelism: node.parallelism,
+      maxParallelism: node.maxParallelism,
+      attemptNumber: d.attemptNumber,
+      config: d.config,
+      scheduler,
+      keyedBackend: keyed
+        ? new HeapKeyedStateBackend({
+            maxParallelism: node.maxParallelism,
+            keyGroupRange: keyGroupRangeForOperator(node.maxParallelism, node.parallelism, d.subtaskIndex),
+            where: node.name,
+          })
+        : undefined,
+      operatorStateBackend: new OperatorStateBackend(),
+      suspendUntil: (p) => task.#suspendUntil(p),
+      print: (line, stderr) => d.host.print(line, stderr),
+      collect: (id, values) => d.host.collect(id, values),
+    };
+  }
+
+  /** Builds the chain's operators and outputs, then opens them tail first (Flink's order). */
+  async initialize(): Promise<void> {
+    this.#state = 'INITIALIZING';
+    const d = this.#d;
+    const scheduler = this.#mailboxScheduler();
+    const bufferRecords = d.config.get('weir.network.buffer-records');
+    const opOf = new Map<number, StreamOperator>();
+    const nodes = this.vertex.nodes;
+    const headNode = nodes[0]!;
+    const writersOfEdge = new Map<number, RecordWriter>();
+    for (const edge of this.vertex.outputs) {
+      const channels = d.outputs.get(edge.index);
+      if (!channels) throw new Error(`internal: no channels for edge ${edge.index} of ${this.name}`);
+      const select = createSelector(
+        edge.partitioner,
+        channels.length,
+        d.subtaskIndex,
+        edge.target.parallelism,
+        edge.target.maxParallelism,
+        `keyBy before "${edge.target.name}"`,
+      );
+      const w = new RecordWriter(channels, select, bufferRecords, this.#backpressure);
+      writersOfEdge.set(edge.index, w);
+      this.#writers.push(w);
+    }
+
+    for (const node of nodes) {
+      const ctx = this.#context(node, scheduler);
+      this.#contexts.push(ctx);
+      if (node.transformation.kind === 'source') continue;
+      const op = createOperator(ctx);
+      opOf.set(node.index, op);
+      this.#operators.push(op);
+    }
+
+    const inChain = new Set(nodes.map((n) => n.index));
+    const outputOf = (node: StreamNode, edges: readonly StreamEdge[]): NodeOutput => {
+      const targets: ChainTarget[] = [];
+      const writers: RecordWriter[] = [];
+      for (const e of edges) {
+        const w = writersOfEdge.get(e.index);
+        if (w) writers.push(w);
+        else if (inChain.has(e.target.index)) targets.push({ op: opOf.get(e.target.index)!, input: e.targetInput });
+      }
+      return new NodeOutput(targets, writers, new Map());
+    };
+    const fullOutput = (node: StreamNode): NodeOutput => {
+      const main = outputOf(node, node.outputs.filter((e) => e.sideOutputTag === undefined));
+      const tags = new Set(node.outputs.map((e) => e.sideOutputTag).filter((t): t is string => t !== undefined));
+      const side = new Map<string, NodeOutput>();
+      for (const tag of tags) side.set(tag, outputOf(node, node.outputs.filter((e) => e.sideOutputTag === tag)));
+      return new NodeOutput(main.targets, main.writers, side);
+    };
+    for (const node of nodes) {
+      const op = opOf.get(node.index);
+      if (op) op.output = fullOutput(node);
+    }
+
+    if (headNode.transformation.kind === 'source') {
+      let headOutput = fullOutput(headNode);
+      const spec = headNode.transformation.source;
+      const wm = headNode.transformation.watermarkStrategy;
+      if (wm) {
+        // fromSource(source, strategy): timestamps and watermarks are produced inside the source task.
+        const wmOp = new TimestampsAndWatermarksOperator(this.#contexts[0]!, wm);
+        wmOp.output = headOutput;
+        this.#operators.unshift(wmOp);
+        headOutput = new NodeOutput([{ op: wmOp, input: 0 }], [], new Map());
+      }
+      this.#headOutput = headOutput;
+      this.#head = undefined;
+      switch (spec.kind) {
+        case 'sequence':
+          this.#source = { kind: 'reader', source: new NumberSequenceSource(spec.from, spec.to) as Source<unknown, SourceSplit>, reader: undefined };
+          break;
+        case 'elements':
+          this.#source = { kind: 'reader', source: new ElementsSource(spec.values) as Source<unknown, SourceSplit>, reader: undefined };
+          break;
+        case 'source':
+          this.#source = { kind: 'reader', source: spec.source, reader: undefined };
+          break;
+        case 'source-function':
+          this.#source = { kind: 'function', fn: spec.fn };
+          break;
+      }
+    } else {
+      this.#head = opOf.get(headNode.index)!;
+      this.#headOutput = this.#head.output as NodeOutput;
+      const counts = [0, 0];
+      for (const i of this.#inputs) counts[i.input]!++;
+      const isTwoInput = headNode.transformation.kind === 'two-input';
+      const head = this.#head;
+      if (isTwoInput) {
+        const combined = new StatusWatermarkValve(2, {
+          emitWatermark: (w) => head.processWatermark(w),
+          emitIdle: (idle) => head.processWatermarkStatus(idle),
+        });
+        this.#valves = [0, 1].map(
+          (i) =>
+            new StatusWatermarkValve(Math.max(1, counts[i]!), {
+              emitWatermark: (w) => combined.inputWatermark(i, w),
+              emitIdle: (idle) => combined.inputIdle(i, idle),
+            }),
+        );
+      } else {
+        this.#valves = [
+          new StatusWatermarkValve(Math.max(1, counts[0]!), {
+            emitWatermark: (w) => head.processWatermark(w),
+            emitIdle: (idle) => head.processWatermarkStatus(idle),
+          }),
+        ];
+      }
+    }
+
+    // Open tail first so that every operator is ready before anything can emit into it.
+    for (let i = this.#operators.length - 1; i >= 0; i--) {
+      const op = this.#operators[i]!;
+      try {
+        await op.open();
+      } catch (e) {
+        throw tagError(e, op.ctx);
+      }
+    }
+    const src = this.#source;
+    if (src?.kind === 'function') await openFunction(src.fn, this.#contexts[0]!);
+    if (src?.kind === 'reader') {
+      const p = this.vertex.parallelism;
+      const reader = src.source.createReader({ getIndexOfSubtask: () => d.subtaskIndex, getNumberOfParallelSubtasks: () => p });
+      src.reader = reader;
+      reader.addSplits(src.source.createSplits(p).filter((_, i) => i % p === d.subtaskIndex));
+      reader.notifyNoMoreSplits();
+      const out = this.#headOutput;
+      this.#readerOutput = { collect: (value, timestamp) => out.collect(value, timestamp ?? -Infinity) };
+    }
+  }
+
+  /** Starts processing: input channels begin to be read, sources begin to emit. */
+  start(): void {
+    if (this.#state !== 'INITIALIZING') return;
+    this.#state = 'RUNNING';
+    for (const i of this.#inputs) i.channel.onItem = () => this.#schedule();
+    if (this.#source?.kind === 'function') this.#runSourceFunction(this.#source.fn);
+    else if (this.#inputs.length === 0 && !this.#source) void this.#endInput();
+    else this.#schedule();
+  }
+
+  // ---- mailbox -------------------------------------------------------------------------------
+
+  #schedule(): void {
+    if (this.#scheduled || this.#state !== 'RUNNING') return;
+    this.#scheduled = true;
+    setImmediate(this.#runBound);
+  }
+  readonly #runBound = (): void => this.#run();
+
+  #enqueueMail(mail: () => void): void {
+    this.#mails.push(mail);
+    this.#schedule();
+  }
+
+  #suspendUntil(promise: PromiseLike<unknown>): void {
+    this.#suspended++;
+    promise.then(
+      () => {
+        this.#suspended--;
+        this.#schedule();
+        this.#resumeSource?.();
+      },
+      (e: unknown) => {
+        this.#suspended--;
+        this.#fail(e);
+      },
+    );
+  }
+
+  get #canProcess(): boolean {
+    return this.#state === 'RUNNING' && this.#suspended === 0 && this.#backpressure.blocked === 0;
+  }
+
+  #run(): void {
+    this.#scheduled = false;
+    if (this.#state !== 'RUNNING' || this.#suspended > 0) return;
+    try {
+      while (this.#mails.length > 0 && this.#suspended === 0 && this.#state === 'RUNNING') this.#mails.shift()!();
+      if (this.#source?.kind === 'reader') this.#pollReader();
+      else if (this.#source === undefined) this.#processInput();
+    } catch (e) {
+      this.#fail(e);
+    }
+  }
+
+  #pollReader(): void {
+    const reader = (this.#source as { reader: SourceReader<unknown, SourceSplit> }).reader;
+    const out = this.#readerOutput!;
+    let budget = BURST_BUDGET / 64;
+    let status: InputStatus = 'MORE_AVAILABLE';
+    while (budget-- > 0 && this.#canProcess && !this.#endingInput) {
+      status = reader.pollNext(out);
+      if (status !== 'MORE_AVAILABLE') break;
+    }
+    if (this.#endingInput) return;
+    if (status === 'END_OF_INPUT') {
+      this.#endingInput = true;
+      this.#headOutput.emitWatermark(Infinity);
+      void this.#endInput();
+    } else if (status === 'NOTHING_AVAILABLE') {
+      reader.isAvailable().then(() => this.#schedule(), (e: unknown) => this.#fail(e));
+    } else if (this.#canProcess) {
+      this.#schedule();
+    }
+  }
+
+  #processInput(): void {
+    const head = this.#head!;
+    let budget = BURST_BUDGET;
+    while (budget > 0 && this.#canProcess) {
+      const cur = this.#current;
+      if (cur) {
+        const { values, timestamps, count } = cur.batch;
+        let pos = cur.pos;
+        const input = cur.input;
+        while (pos < count && budget > 0) {
+          const v = values[pos];
+          const ts = timestamps === null ? -Infinity : timestamps[pos]!;
+          pos++;
+          budget--;
+          try {
+            head.processElement(v, ts, input);
+          } catch (e) {
+            throw tagError(e, head.ctx);
+          }
+          if (this.#suspended > 0 || this.#backpressure.blocked > 0) break;
+        }
+        cur.pos = pos;
+        if (pos >= count) {
+          this.#current = undefined;
+          cur.channel.release();
+        }
+        continue;
+      }
+      if (!this.#pollChannel()) break;
+    }
+    if (this.#canProcess && (this.#current !== undefined || this.#inputs.some((i) => i.channel.hasItem))) this.#schedule();
+  }
+
+  /** Takes the next item from the input channels, round robin; false when none has one. */
+  #pollChannel(): boolean {
+    const inputs = this.#inputs;
+    const n = inputs.length;
+    for (let k = 0; k < n; k++) {
+      const idx = (this.#rr + k) % n;
+      const inp = inputs[idx]!;
+      if (!inp.channel.hasItem) continue;
+      this.#rr = (idx + 1) % n;
+      const item = inp.channel.poll()!;
+      switch (item.kind) {
+        case 'records':
+          this.#current = { batch: item.batch, pos: 0, channel: inp.channel, input: inp.input };
+          break;
+        case 'watermark':
+          this.#valves[inp.input]!.inputWatermark(inp.valveChannel, item.timestamp);
+          break;
+        case 'watermark-status':
+          this.#valves[inp.input]!.inputIdle(inp.valveChannel, item.idle);
+          break;
+        case 'end-of-partition':
+          inp.ended = true;
+          if (--this.#openInputs === 0) void this.#endInput();
+          break;
+        case 'checkpoint-barrier':
+        case 'cancel-checkpoint-marker':
+          break;
+      }
+      return true;
+    }
+    return false;
+  }
+
+  // ---- source functions ----------------------------------------------------------------------
+
+  #resumeSource: (() => void) | undefined;
+
+  #runSourceFunction(fn: SourceFunction<unknown>): void {
+    const out = this.#headOutput;
+    let sinceYield = 0;
+    const pause = (): Promise<void> | undefined => {
+      if (this.#state !== 'RUNNING') return new Promise<void>(() => {});
+      if (this.#canProcess && ++sinceYield < BURST_BUDGET) return undefined;
+      sinceYield = 0;
+      return new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (this.#state !== 'RUNNING') return;
+          if (this.#canProcess) {
+            this.#resumeSource = undefined;
+            resolve();
+          } else this.#resumeSource = () => setImmediate(check);
+        };
+        this.#backpressure.onRelease = () => {
+          this.#schedule();
+          this.#resumeSource?.();
+        };
+        setImmediate(check);
+      });
+    };
+    const guard = (emit: () => void): void | Promise<void> => {
+      if (this.#state !== 'RUNNING') return new Promise<void>(() => {});
+      try {
+        emit();
+      } catch (e) {
+        this.#fail(e);
+        return new Promise<void>(() => {});
+      }
+      return pause();
+    };
+    const ctx: SourceContext<unknown> = {
+      collect: (value) => guard(() => out.collect(value, -Infinity)),
+      collectWithTimestamp: (value, timestamp) => guard(() => out.collect(value, timestamp)),
+      emitWatermark: (watermark) => void guard(() => out.emitWatermark(watermark)),
+      markAsTemporarilyIdle: () => void guard(() => out.emitWatermarkStatus(true)),
+    };
+    let result: void | Promise<void>;
+    try {
+      result = fn.run(ctx);
+    } catch (e) {
+      this.#fail(e);
+      return;
+    }
+    Promise.resolve(result).then(
+      () => {
+        if (this.#state !== 'RUNNING') return;
+        try {
+          out.emitWatermark(Infinity);
+        } catch (e) {
+          this.#fail(e);
+          return;
+        }
+        void this.#endInput();
+      },
+      (e: unknown) => this.#fail(e),
+    );
+  }
+
+  // ---- end, failure, cancellation ------------------------------------------------------------
+
+  async #waitUntilResumed(): Promise<void> {
+    while (this.#suspended > 0 && this.#state === 'RUNNING') await new Promise((r) => setImmediate(r));
+  }
+
+  /** All input consumed: finish operators head to tail, signal end downstream, close. */
+  async #endInput(): Promise<void> {
+    this.#endingInput = true;
+    try {
+      await this.#waitUntilResumed();
+      while (this.#mails.length > 0 && this.#state === 'RUNNING') this.#mails.shift()!();
+      for (const op of this.#operators) {
+        if (this.#state !== 'RUNNING') return;
+        try {
+          await op.finish();
+        } catch (e) {
+          throw tagError(e, op.ctx);
+        }
+        await this.#waitUntilResumed();
+      }
+      if (this.#state !== 'RUNNING') return;
+      for (const w of this.#writers) w.broadcastEvent(END_OF_PARTITION);
+      await this.#closeAll();
+      this.#state = 'FINISHED';
+      this.#d.host.taskFinished(this);
+    } catch (e) {
+      this.#fail(e);
+    }
+  }
+
+  async #closeAll(): Promise<void> {
+    for (const t of this.#timers) t.cancel();
+    this.#timers.clear();
+    const src = this.#source;
+    if (src?.kind === 'function') await closeFunction(src.fn);
+    if (src?.kind === 'reader') await src.reader?.close?.();
+    for (const op of this.#operators) {
+      try {
+        await op.close();
+      } catch (e) {
+        throw tagError(e, op.ctx);
+      }
+    }
+  }
+
+  #fail(e: unknown): void {
+    if (this.#state === 'FAILED' || this.#state === 'CANCELED' || this.#state === 'FINISHED') return;
+    this.#state = 'FAILED';
+    const error = e instanceof Error ? e : new Error(String(e));
+    this.#stopSource();
+    void this.#closeAll().catch(() => {});
+    this.#d.host.taskFailed(this, error.name === 'OperatorError' ? error : tagError(error, this.#contexts[0]!));
+  }
+
+  #stopSource(): void {
+    const src = this.#source;
+    if (src?.kind === 'function') {
+      try {
+        src.fn.cancel();
+      } catch {
+        // cancellation is best effort: the task is going away either way
+      }
+    }
+  }
+
+  /** Stops the task: sources are cancelled, nothing more is processed. */
+  async cancel(): Promise<void> {
+    if (this.#state === 'FINISHED' || this.#state === 'FAILED' || this.#state === 'CANCELED') return;
+    this.#state = 'CANCELED';
+    this.#stopSource();
+    await this.#closeAll().catch(() => {});
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The contract between keyed operators and the place their keyed state lives.
+ *
+ * Keyed state is partitioned into key groups (Flink's unit of rescaling): every key belongs to
+ * exactly one key group of `maxParallelism`, and a backend owns a contiguous range of them.
+ * Snapshots and restores work per state and per key group, so that a snapshot taken by one
+ * subtask can be split among (or merged into) the subtasks of a different parallelism.
+ */
+
+import type {
+  AggregatingState,
+  AggregatingStateDescriptor,
+  ListState,
+  ListStateDescriptor,
+  MapState,
+  MapStateDescriptor,
+  ReducingState,
+  ReducingStateDescriptor,
+  StateKind,
+  ValueState,
+  ValueStateDescriptor,
+} from '../api/state.ts';
+import type { KeyGroupRange } from './key-group.ts';
+
+export interface KeyedStateBackend {
+  readonly maxParallelism: number;
+  readonly keyGroupRange: KeyGroupRange;
+
+  /**
+   * Sets the key that subsequent state access is scoped to. Throws a KeyError for a key that
+   * cannot be a stream key, and an error for a key whose key group lies outside
+   * `keyGroupRange` (records were routed to the wrong subtask). Called once per record.
+   */
+  setCurrentKey(key: unknown): void;
+  /** The key given to the last setCurrentKey (undefined before the first). */
+  getCurrentKey(): unknown;
+  /** The key group of the current key (-1 before the first setCurrentKey). */
+  getCurrentKeyGroup(): number;
+
+  /**
+   * Requesting the same name twice returns the same state object; requesting a name that
+   * already exists with a different kind throws an error naming the state.
+   */
+  getValueState<T>(d: ValueStateDescriptor<T>): ValueState<T>;
+  getListState<T>(d: ListStateDescriptor<T>): ListState<T>;
+  getMapState<UK, UV>(d: MapStateDescriptor<UK, UV>): MapState<UK, UV>;
+  getReducingState<T>(d: ReducingStateDescriptor<T>): ReducingState<T>;
+  getAggregatingState<IN, ACC, OUT>(d: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT>;
+
+  /** Every key that has state under this name (the original key values); none for an unknown name. */
+  keys(stateName: string): Iterable<unknown>;
+
+  /**
+   * Takes the synchronous part of a snapshot. Costs at most O(number of states + key groups),
+   * independent of the amount of state, so that the pause it causes does not grow with state.
+   */
+  snapshot(): KeyedStateSnapshot;
+
+  /**
+   * Loads entries, e.g. from snapshots of other subtasks when rescaling. Entries of key groups
+   * outside `keyGroupRange` are ignored; an entry that exists already is overwritten.
+   */
+  restore(data: Iterable<KeyedStateSnapshotData>): void;
+
+  /** Releases all state and live snapshots; the backend must not be used afterwards. */
+  dispose(): void;
+}
+
+/**
+ * Stored representation of one entry's value, as snapshots yield it and restore accepts it:
+ * - value, reducing, aggregating: the value or accumulator itself;
+ * - list: an array of the elements;
+ * - map: a `Map` from the canonical form of each user key to a `[userKey, userValue]` pair
+ *   (restore also accepts any iterable of `[userKey, userValue]` pairs).
+ */
+export interface KeyedStateSnapshot {
+  /** The states that existed when the snapshot was taken. */
+  readonly states: readonly { readonly name: string; readonly kind: StateKind }[];
+
+  /**
+   * The entries of one state in one key group exactly as they were when snapshot() was called,
+   * whatever the live state does afterwards. Values are the stored representation and may be
+   * shared with the live state: consumers must treat them as read-only.
+   */
+  entries(stateName: string, keyGroup: number): Iterable<readonly [key: unknown, value: unknown]>;
+
+  /** Ends the snapshot: the backend stops preserving its view. Idempotent. */
+  release(): void;
+}
+
+/** The entries of one state in one key group, as written by a snapshot and read by restore. */
+export interface KeyedStateSnapshotData {
+  readonly name: string;
+  readonly kind: StateKind;
+  readonly keyGroup: number;
+  readonly entries: Iterable<readonly [key: unknown, value: unknown]>;
+}
