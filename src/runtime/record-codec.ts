@@ -7,10 +7,11 @@
  * they have seen between batches; a stream of small batches then costs little more than the
  * values themselves.
  *
- * What survives the trip: strings (as UTF-8, so lone surrogates become U+FFFD), numbers
+ * What survives the trip: strings (as UTF-8, so a lone surrogate arrives as U+FFFD characters), numbers
  * (except that -0 arrives as 0), bigints of any size, booleans, null, undefined, plain objects
  * and arrays, Date, Map, Set, RegExp, built-in Errors (name, message and cause), ArrayBuffer,
- * typed arrays and Buffers, and instances of classes given to `registerType`. Objects arrive
+ * typed arrays (a Buffer arrives as a plain Uint8Array), and instances of classes given to
+ * `registerType`. Objects arrive
  * with their own enumerable string-keyed properties only; shared references arrive as
  * separate copies, and a cycle is an error. Functions, symbols and instances of unregistered
  * classes are rejected at any depth, since sending them would silently lose data.
@@ -335,13 +336,14 @@ export class RecordDecoder {
       throw decodingFailure(`${this.#failure}: batches were lost, reordered or sent to another decoder`, this.#where);
     }
 
-    const timestampBytes = (flags & FLAG_TIMESTAMPS) !== 0 ? count * 8 : 0;
+    const hasTimestamps = (flags & FLAG_TIMESTAMPS) !== 0;
+    const timestampBytes = hasTimestamps ? count * 8 : 0;
     if (bytes.byteLength < HEADER_BYTES + timestampBytes + 1) {
       this.#failure = 'a batch was truncated';
       throw decodingFailure(`${bytes.byteLength} bytes is too short for a batch of ${count} records`, this.#where);
     }
     let timestamps: Float64Array | null = null;
-    if (timestampBytes > 0) {
+    if (hasTimestamps) {
       timestamps = new Float64Array(count);
       if (HOST_IS_LITTLE_ENDIAN) {
         new Uint8Array(timestamps.buffer).set(bytes.subarray(HEADER_BYTES, HEADER_BYTES + timestampBytes));

@@ -74,9 +74,17 @@ export class RecordWriter {
   readonly #capacity: number;
   readonly #backpressure: Backpressure;
   #flushScheduled = false;
+  /** Receives errors of flushes that run outside record processing (end of turn). */
+  onError: (error: unknown) => void = (e) => {
+    throw e;
+  };
   readonly #flushAll = (): void => {
     this.#flushScheduled = false;
-    this.flush();
+    try {
+      this.flush();
+    } catch (e) {
+      this.onError(e);
+    }
   };
 
   constructor(channels: readonly OutputChannel[], select: Selector, bufferRecords: number, backpressure: Backpressure) {

@@ -141,7 +141,10 @@ export class Task {
     const perInput = [0, 0];
     this.#inputs = deployment.inputs.map(({ channel, input }) => ({ channel, input, valveChannel: perInput[input]!++, ended: false }));
     this.#openInputs = this.#inputs.length;
-    this.#backpressure.onRelease = () => this.#schedule();
+    this.#backpressure.onRelease = () => {
+      this.#schedule();
+      this.#resumeSource?.();
+    };
   }
 
   get state(): TaskState {
@@ -215,6 +218,7 @@ export class Task {
         `keyBy before "${edge.target.name}"`,
       );
       const w = new RecordWriter(channels, select, bufferRecords, this.#backpressure);
+      w.onError = (e) => this.#fail(e);
       writersOfEdge.set(edge.index, w);
       this.#writers.push(w);
     }
@@ -489,10 +493,6 @@ export class Task {
             this.#resumeSource = undefined;
             resolve();
           } else this.#resumeSource = () => setImmediate(check);
-        };
-        this.#backpressure.onRelease = () => {
-          this.#schedule();
-          this.#resumeSource?.();
         };
         setImmediate(check);
       });

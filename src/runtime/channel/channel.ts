@@ -64,28 +64,37 @@ export class Queue<T> {
   }
 }
 
-/** Producer-side credit accounting shared by both transports. */
-export abstract class CreditedOutput implements OutputChannel {
+/** A batch as a transport holds it until it is sent: the batch itself, or its serialised bytes. */
+export type Prepared<P> = { readonly kind: 'records'; readonly payload: P } | ChannelEvent;
+
+/**
+ * Producer-side credit accounting shared by both transports. A batch is prepared (e.g.
+ * serialised) when it is handed over, so that a record that cannot be sent fails the producing
+ * operator at once rather than later, when credit arrives.
+ */
+export abstract class CreditedOutput<P> implements OutputChannel {
   #credits: number;
-  readonly #pending = new Queue<ChannelItem>();
+  readonly #pending = new Queue<Prepared<P>>();
   onAvailable: (() => void) | undefined = undefined;
 
   constructor(credits: number) {
     this.#credits = credits;
   }
 
-  protected abstract transmit(item: ChannelItem): void;
+  protected abstract prepare(batch: RecordBatch): P;
+  protected abstract transmit(item: Prepared<P>): void;
 
   get available(): boolean {
     return this.#pending.length === 0;
   }
 
   sendBatch(batch: RecordBatch): void {
+    const item: Prepared<P> = { kind: 'records', payload: this.prepare(batch) };
     if (this.#pending.length === 0 && this.#credits > 0) {
       this.#credits--;
-      this.transmit({ kind: 'records', batch });
+      this.transmit(item);
     } else {
-      this.#pending.push({ kind: 'records', batch });
+      this.#pending.push(item);
     }
   }
 

@@ -2,8 +2,8 @@
  * A channel within one thread: batches are handed over as objects, never copied or
  * serialised. Producer and consumer must treat records as immutable once emitted.
  */
-import type { ChannelEvent } from '../events.ts';
-import { CreditedOutput, Queue, type ChannelItem, type InputChannel } from './channel.ts';
+import type { RecordBatch } from '../events.ts';
+import { CreditedOutput, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
 
 export class LocalChannel {
   readonly output: LocalOutput;
@@ -16,15 +16,18 @@ export class LocalChannel {
   }
 }
 
-class LocalOutput extends CreditedOutput {
+class LocalOutput extends CreditedOutput<RecordBatch> {
   constructor(
     credits: number,
     readonly input: LocalInput,
   ) {
     super(credits);
   }
-  protected transmit(item: ChannelItem): void {
-    this.input.deliver(item);
+  protected prepare(batch: RecordBatch): RecordBatch {
+    return batch;
+  }
+  protected transmit(item: Prepared<RecordBatch>): void {
+    this.input.deliver(item.kind === 'records' ? { kind: 'records', batch: item.payload } : item);
   }
   grant(n: number): void {
     this.addCredits(n);
@@ -65,4 +68,3 @@ class LocalInput implements InputChannel {
   close(): void {}
 }
 
-export type { ChannelEvent };

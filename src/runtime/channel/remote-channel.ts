@@ -6,12 +6,12 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { RecordDecoder, RecordEncoder } from '../record-codec.ts';
-import type { ChannelEvent } from '../events.ts';
-import { CreditedOutput, Queue, type ChannelItem, type InputChannel } from './channel.ts';
+import type { ChannelEvent, RecordBatch } from '../events.ts';
+import { CreditedOutput, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
 
 type Wire = { b: Uint8Array } | { e: ChannelEvent } | { c: number };
 
-export class RemoteOutput extends CreditedOutput {
+export class RemoteOutput extends CreditedOutput<Uint8Array> {
   readonly #port: MessagePort;
   readonly #encoder: RecordEncoder;
 
@@ -24,10 +24,13 @@ export class RemoteOutput extends CreditedOutput {
     });
   }
 
-  protected transmit(item: ChannelItem): void {
+  protected prepare(batch: RecordBatch): Uint8Array {
+    return this.#encoder.encode(batch.values, batch.timestamps, batch.count);
+  }
+
+  protected transmit(item: Prepared<Uint8Array>): void {
     if (item.kind === 'records') {
-      const { values, timestamps, count } = item.batch;
-      const bytes = this.#encoder.encode(values, timestamps, count);
+      const bytes = item.payload;
       this.#port.postMessage({ b: bytes } satisfies Wire, [bytes.buffer as ArrayBuffer]);
     } else {
       this.#port.postMessage({ e: item } satisfies Wire);
