@@ -309,6 +309,25 @@ test('a long stream of batches with many shapes decodes in step, also across ref
   assert.ok(refused > 5);
 });
 
+test('channels sharing a thread keep their shapes apart', () => {
+  const pairs = Array.from({ length: 3 }, (_, c) => ({ c, encoder: new RecordEncoder(`edge ${c}`), decoder: new RecordDecoder(`edge ${c}`) }));
+  const inFlight: { c: number; bytes: Uint8Array; records: unknown[] }[] = [];
+  for (let round = 0; round < 50; round++) {
+    for (const { c, encoder } of pairs) {
+      const records = Array.from({ length: 1 + ((round + c) % 4) }, (_, i) => ({ [`ch${c}_${(round + i) % 90}`]: round, shared: { c, i } }));
+      inFlight.push({ c, bytes: encoder.encode(records, null, records.length), records });
+      encodeValue({ [`oneShot${round}`]: round });
+    }
+  }
+  // Each channel's batches stay in order, but channels interleave differently than they were encoded.
+  for (const c of [2, 0, 1]) {
+    for (const { bytes, records } of inFlight.filter((x) => x.c === c)) {
+      assert.deepStrictEqual(pairs[c]!.decoder.decode(bytes).values, records);
+      assert.deepStrictEqual(decodeValue(encodeValue({ interleaved: c })), { interleaved: c });
+    }
+  }
+});
+
 test('random streams of batches decode in step', () => {
   fc.assert(
     fc.property(fc.array(fc.array(value, { maxLength: 8 }), { minLength: 1, maxLength: 30 }), (batches) => {
