@@ -31,42 +31,65 @@ export interface RunJobOutcome {
 let runCounter = 0;
 
 /**
- * Imports a job module as `weir run` would and waits for the job it executes. A fresh copy of
- * the module is evaluated on each call, so the same job file can run many times in one test.
+ * Imports a job module as `weir run` would and returns the client of the first job it
+ * executes, as soon as that job runs. A job module that awaits `env.execute()` on an unbounded
+ * pipeline is fine: the import is not awaited past job submission. A fresh copy of the module is
+ * evaluated on each call, so the same job file can run many times in one test.
  */
-export async function runJob(modulePath: string, options: RunJobOptions = {}): Promise<RunJobOutcome> {
+export async function startJob(modulePath: string, options: RunJobOptions = {}): Promise<JobClient> {
   const registry = executionRegistry();
   const url = `${pathToFileURL(resolve(modulePath)).href}?run=${++runCounter}`;
-  const saved = { ...registry, overrides: registry.overrides, argv: process.argv };
+  const saved = { overrides: registry.overrides, jobModule: registry.jobModule, jobArgs: registry.jobArgs, argv: process.argv };
   const overrides: Record<string, unknown> = { ...options.config };
   if (options.parallelism !== undefined) overrides['parallelism.default'] = options.parallelism;
   if (options.mode !== undefined) overrides['weir.execution.mode'] = options.mode;
   const args = [...(options.args ?? [])];
   const inner = registry.executor!;
-  const clients: JobClient[] = [];
+  let submitted!: (c: JobClient) => void;
+  let failed!: (e: unknown) => void;
+  const client = new Promise<JobClient>((res, rej) => {
+    submitted = res;
+    failed = rej;
+  });
   registry.overrides = overrides;
   registry.jobModule = url;
   registry.jobArgs = args;
   registry.executeCalls = 0;
   registry.executor = {
     async execute(pipeline) {
-      const client = await inner.execute(pipeline);
-      clients.push(client);
-      return client;
+      registry.executor = inner;
+      try {
+        const c = await inner.execute(pipeline);
+        submitted(c);
+        return c;
+      } catch (e) {
+        failed(e);
+        throw e;
+      }
     },
   };
   process.argv = [process.argv[0]!, resolve(modulePath), ...args];
-  try {
-    await import(url);
-  } finally {
+  const restore = (): void => {
     registry.executor = inner;
     registry.overrides = saved.overrides;
     registry.jobModule = saved.jobModule;
     registry.jobArgs = saved.jobArgs;
     process.argv = saved.argv;
+  };
+  import(url).then(
+    () => failed(new Error(`${modulePath} did not call env.execute()`)),
+    (e: unknown) => failed(e),
+  );
+  try {
+    return await client;
+  } finally {
+    restore();
   }
-  const client = clients[0];
-  if (!client) throw new Error(`${modulePath} did not call env.execute()`);
+}
+
+/** Runs a job module to its end (see startJob) and returns its result and collected records. */
+export async function runJob(modulePath: string, options: RunJobOptions = {}): Promise<RunJobOutcome> {
+  const client = await startJob(modulePath, options);
   const result = (await client.getJobExecutionResult()) as LocalJobResult;
   const collected = [...result.collected.values()].flat();
   return { result, collected, jobId: client.getJobID() };
