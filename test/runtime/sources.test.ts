@@ -53,7 +53,7 @@ test('a sequence reader rewinds to its snapshot: restored reader emits the rest,
 test('an elements reader rewinds to its snapshot', () => {
   const src = new ElementsSource(['a', 'b', 'c', 'd', 'e']);
   const r = src.createReader();
-  r.addSplits(src.createSplits(1));
+  r.addSplits(src.createSplits());
   r.notifyNoMoreSplits();
   const first = drain(r, 2);
   const snap = r.snapshotState(1);
