@@ -316,7 +316,7 @@ export function formatTable(rows: readonly Row[]): string {
     `${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
   ]);
   const right = new Set([2, 3, 4, 5, 6, 7, 8, 9, 11]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const widths = header.map((h, i) => Math.max(3, h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: readonly string[]) =>
     `| ${cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
   const rule = `| ${widths.map((w, i) => (right.has(i) ? '-'.repeat(w - 1) + ':' : '-'.repeat(w))).join(' | ')} |`;

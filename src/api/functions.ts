@@ -31,7 +31,7 @@ export class OutputTag<T> {
 }
 
 /** What a function can learn about the parallel instance that runs it, and its keyed state. */
-export interface RuntimeContext {
+export interface RuntimeContext extends KeyedStateStore {
   getJobId(): string;
   getTaskName(): string;
   getIndexOfThisSubtask(): number;
@@ -39,11 +39,6 @@ export interface RuntimeContext {
   getMaxNumberOfParallelSubtasks(): number;
   /** 0 on the first run, increased by one on every restart. */
   getAttemptNumber(): number;
-  getState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T>;
-  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T>;
-  getMapState<UK, UV>(descriptor: MapStateDescriptor<UK, UV>): MapState<UK, UV>;
-  getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T>;
-  getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT>;
 }
 
 /** Operator (non-keyed) state of one parallel instance. */

@@ -38,6 +38,28 @@ export interface InputChannel {
   close(): void;
 }
 
+/**
+ * Consumer-side credit return, batched per event-loop turn: a consumer finishing many small
+ * batches in one burst sends one credit message rather than one per batch.
+ */
+export class CreditReturner {
+  #pending = 0;
+  #scheduled = false;
+  constructor(readonly grant: (credits: number) => void) {}
+
+  release(): void {
+    this.#pending++;
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      const n = this.#pending;
+      this.#pending = 0;
+      this.grant(n);
+    });
+  }
+}
+
 /** FIFO queue without the O(n) shift of arrays. */
 export class Queue<T> {
   #items: (T | undefined)[] = [];

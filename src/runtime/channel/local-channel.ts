@@ -3,7 +3,7 @@
  * serialised. Producer and consumer must treat records as immutable once emitted.
  */
 import type { RecordBatch } from '../events.ts';
-import { CreditedOutput, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
+import { CreditedOutput, CreditReturner, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
 
 export class LocalChannel {
   readonly output: LocalOutput;
@@ -12,7 +12,7 @@ export class LocalChannel {
   constructor(credits: number) {
     this.input = new LocalInput();
     this.output = new LocalOutput(credits, this.input);
-    this.input.grant = (n) => this.output.grant(n);
+    this.input.credits = new CreditReturner((n) => this.output.grant(n));
   }
 }
 
@@ -38,9 +38,7 @@ class LocalOutput extends CreditedOutput<RecordBatch> {
 class LocalInput implements InputChannel {
   readonly #queue = new Queue<ChannelItem>();
   onItem: (() => void) | undefined = undefined;
-  grant: (n: number) => void = () => {};
-  #pendingCredits = 0;
-  #creditScheduled = false;
+  credits!: CreditReturner;
 
   deliver(item: ChannelItem): void {
     this.#queue.push(item);
@@ -54,16 +52,7 @@ class LocalInput implements InputChannel {
   }
   /** Credits return on the next turn, like a remote channel's, so producers and consumers interleave. */
   release(): void {
-    this.#pendingCredits++;
-    if (!this.#creditScheduled) {
-      this.#creditScheduled = true;
-      setImmediate(() => {
-        this.#creditScheduled = false;
-        const n = this.#pendingCredits;
-        this.#pendingCredits = 0;
-        this.grant(n);
-      });
-    }
+    this.credits.release();
   }
   close(): void {}
 }

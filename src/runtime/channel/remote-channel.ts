@@ -7,7 +7,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { RecordDecoder, RecordEncoder } from '../record-codec.ts';
 import type { ChannelEvent, RecordBatch } from '../events.ts';
-import { CreditedOutput, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
+import { CreditedOutput, CreditReturner, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
 
 type Wire = { b: Uint8Array } | { e: ChannelEvent } | { c: number };
 
@@ -46,12 +46,12 @@ export class RemoteInput implements InputChannel {
   readonly #port: MessagePort;
   readonly #decoder = new RecordDecoder();
   readonly #queue = new Queue<Uint8Array | ChannelEvent>();
-  #pendingCredits = 0;
-  #creditScheduled = false;
+  readonly #credits: CreditReturner;
   onItem: (() => void) | undefined = undefined;
 
   constructor(port: MessagePort) {
     this.#port = port;
+    this.#credits = new CreditReturner((n) => port.postMessage({ c: n } satisfies Wire));
     port.on('message', (m: Wire) => {
       if ('b' in m) this.#queue.push(m.b);
       else if ('e' in m) this.#queue.push(m.e);
@@ -74,18 +74,8 @@ export class RemoteInput implements InputChannel {
     return raw;
   }
 
-  /** Credits are batched per turn to keep cross-thread messages few. */
   release(): void {
-    this.#pendingCredits++;
-    if (!this.#creditScheduled) {
-      this.#creditScheduled = true;
-      setImmediate(() => {
-        this.#creditScheduled = false;
-        const n = this.#pendingCredits;
-        this.#pendingCredits = 0;
-        this.#port.postMessage({ c: n } satisfies Wire);
-      });
-    }
+    this.#credits.release();
   }
 
   close(): void {

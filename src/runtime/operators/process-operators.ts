@@ -105,30 +105,37 @@ class ProcessSupport implements OnTimerContext<unknown> {
   }
 }
 
+/** Shared by process-style operators: a ProcessSupport that advances timers on watermarks. */
+abstract class TimerOperator<F extends object> extends UdfOperator<F> {
+  protected support!: ProcessSupport;
+
+  protected openSupport(onTimerOf: { onTimer?: (ts: number, ctx: OnTimerContext<unknown>, out: TimestampedCollector) => void }): void {
+    const onTimer = typeof onTimerOf.onTimer === 'function' ? (ts: number, c: OnTimerContext<unknown>) => onTimerOf.onTimer!(ts, c, this.support.out) : undefined;
+    this.support = new ProcessSupport(this, this.ctx.keyedBackend !== undefined, onTimer);
+  }
+  override processWatermark(watermark: number): void {
+    this.support.advanceWatermark(watermark);
+    this.output.emitWatermark(watermark);
+  }
+  override async close(): Promise<void> {
+    this.support?.close();
+    await super.close();
+  }
+}
+
 type AnyProcessFn =
   | ProcessFunction<unknown, unknown>
   | KeyedProcessFunction<unknown, unknown, unknown>;
 
-export class ProcessOperator extends UdfOperator<AnyProcessFn> {
-  #support!: ProcessSupport;
+export class ProcessOperator extends TimerOperator<AnyProcessFn> {
   override async open(): Promise<void> {
-    const fn = this.fn as KeyedProcessFunction<unknown, unknown, unknown>;
-    const onTimer = typeof fn.onTimer === 'function' ? (ts: number, c: OnTimerContext<unknown>) => fn.onTimer!(ts, c, this.#support.out) : undefined;
-    this.#support = new ProcessSupport(this, this.ctx.keyedBackend !== undefined, onTimer);
+    this.openSupport(this.fn as KeyedProcessFunction<unknown, unknown, unknown>);
     await super.open();
   }
   processElement(value: unknown, timestamp: number): void {
     this.setKeyFromElement(value, 0);
-    this.#support.out.timestamp = timestamp;
-    (this.fn as KeyedProcessFunction<unknown, unknown, unknown>).processElement(value, this.#support, this.#support.out);
-  }
-  override processWatermark(watermark: number): void {
-    this.#support.advanceWatermark(watermark);
-    this.output.emitWatermark(watermark);
-  }
-  override async close(): Promise<void> {
-    this.#support?.close();
-    await super.close();
+    this.support.out.timestamp = timestamp;
+    (this.fn as KeyedProcessFunction<unknown, unknown, unknown>).processElement(value, this.support, this.support.out);
   }
 }
 
@@ -138,8 +145,7 @@ type AnyCoFn =
   | CoProcessFunction<unknown, unknown, unknown>
   | KeyedCoProcessFunction<unknown, unknown, unknown, unknown>;
 
-export class CoOperator extends UdfOperator<AnyCoFn> {
-  #support!: ProcessSupport;
+export class CoOperator extends TimerOperator<AnyCoFn> {
   #dispatch!: (value: unknown, input: 0 | 1) => void;
 
   constructor(
@@ -151,11 +157,8 @@ export class CoOperator extends UdfOperator<AnyCoFn> {
   }
 
   override async open(): Promise<void> {
-    const keyed = this.ctx.keyedBackend !== undefined;
-    const fn = this.fn as KeyedCoProcessFunction<unknown, unknown, unknown, unknown>;
-    const onTimer = typeof fn.onTimer === 'function' ? (ts: number, c: OnTimerContext<unknown>) => fn.onTimer!(ts, c, this.#support.out) : undefined;
-    this.#support = new ProcessSupport(this, keyed, onTimer);
-    const s = this.#support;
+    this.openSupport(this.fn as KeyedCoProcessFunction<unknown, unknown, unknown, unknown>);
+    const s = this.support;
     switch (this.variant) {
       case 'co-map': {
         const f = this.fn as CoMapFunction<unknown, unknown, unknown>;
@@ -179,15 +182,7 @@ export class CoOperator extends UdfOperator<AnyCoFn> {
 
   processElement(value: unknown, timestamp: number, input: 0 | 1): void {
     this.setKeyFromElement(value, input);
-    this.#support.out.timestamp = timestamp;
+    this.support.out.timestamp = timestamp;
     this.#dispatch(value, input);
-  }
-  override processWatermark(watermark: number): void {
-    this.#support.advanceWatermark(watermark);
-    this.output.emitWatermark(watermark);
-  }
-  override async close(): Promise<void> {
-    this.#support?.close();
-    await super.close();
   }
 }
