@@ -11,7 +11,7 @@
  *   3. `runs` measured rounds, each running every configuration once, then its plain loop once.
  * Every run's output is checked, so a fast but wrong engine cannot report a figure.
  */
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, Worker } from 'node:worker_threads';
 import { runJob } from 'weir/testing';
 import { channelName, type ExecReport, type Report, type SinkReport } from './jobs/common.ts';
 
@@ -81,6 +81,8 @@ export interface Row {
   readonly fixedOverheadMs: number[];
   /** Highest process RSS sampled during the measured weir runs of this configuration. */
   readonly peakRssBytes: number;
+  /** Process RSS when the benchmark started (before its first job), for reference. */
+  readonly startRssBytes: number;
   readonly weirRecordsPerSec: number;
   readonly plainRecordsPerSec: number;
   /** weirRecordsPerSec / plainRecordsPerSec. */
@@ -88,6 +90,8 @@ export interface Row {
   readonly fixedOverheadMedianMs: number;
   /** n / (median wall - median fixed overhead): the rate once the job is running. */
   readonly weirRecordsPerSecExclOverhead: number;
+  /** n / median process CPU time: steadier than wall time where other tenants steal the CPU. */
+  readonly weirRecordsPerCpuSec: number;
   /** Median over runs of CPU time / wall time: above 1 means more than one core was busy. */
   readonly cpuPerWall: number;
   /** Set by benchmarks that compare parallelism: rate / rate of the baseline row. */
@@ -133,6 +137,23 @@ export class RssSampler {
   stop(): void {
     clearInterval(this.#timer);
   }
+}
+
+/**
+ * How many cores this process can get right now: `threads` worker threads spin for `ms` and the
+ * process's CPU time over the wall time is returned (2 on an idle 2-core machine). On a shared
+ * machine this is what a parallelism-2 job can hope for, so it is printed next to the results.
+ */
+export async function parallelCapacity(threads = 2, ms = 500): Promise<number> {
+  const spin = `const end = Date.now() + ${ms}; while (Date.now() < end); require('node:worker_threads').parentPort.postMessage(0);`;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: threads }, () => new Promise((resolve, reject) => new Worker(spin, { eval: true }).once('message', resolve).once('error', reject))),
+  );
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return (cpu.user + cpu.system) / 1000 / wall;
 }
 
 // ---- running -------------------------------------------------------------------------------
@@ -199,6 +220,7 @@ function describe(c: Config): string {
 export async function measure(benchmark: string, configs: readonly Config[], check: Check, options: BenchOptions): Promise<Row[]> {
   const { runs, log } = options;
   const rss = new RssSampler();
+  const startRssBytes = rss.peak;
   const raw = configs.map(() => ({ wall: [] as number[], cpu: [] as number[], net: [] as number[], plain: [] as number[], fixed: [] as number[], peakRss: 0 }));
   try {
     for (const c of configs) {
@@ -255,11 +277,13 @@ export async function measure(benchmark: string, configs: readonly Config[], che
       plainMs: f.plain,
       fixedOverheadMs: f.fixed,
       peakRssBytes: f.peakRss,
+      startRssBytes,
       weirRecordsPerSec,
       plainRecordsPerSec,
       ratio: weirRecordsPerSec / plainRecordsPerSec,
       fixedOverheadMedianMs: fixed,
       weirRecordsPerSecExclOverhead: wall > fixed ? c.n / ((wall - fixed) / 1000) : NaN,
+      weirRecordsPerCpuSec: c.n / (median(f.cpu) / 1000),
       cpuPerWall: median(f.cpu.map((cpu, k) => cpu / f.wall[k]!)),
     };
   });
@@ -297,6 +321,7 @@ export function formatTable(rows: readonly Row[]): string {
     'weir/plain',
     'fixed overhead (N=1)',
     'weir rec/s excl. overhead',
+    'weir rec/CPU-s',
     'CPU/wall',
     'scaling vs p=1',
     'peak RSS',
@@ -311,11 +336,12 @@ export function formatTable(rows: readonly Row[]): string {
     formatRatio(r.ratio),
     `${r.fixedOverheadMedianMs.toFixed(r.fixedOverheadMedianMs < 10 ? 1 : 0)} ms`,
     formatRate(r.weirRecordsPerSecExclOverhead),
+    formatRate(r.weirRecordsPerCpuSec),
     r.cpuPerWall.toFixed(2),
     r.scaling === undefined ? '–' : `${r.scaling.toFixed(2)}× (${r.scalingExclOverhead?.toFixed(2) ?? '–'}× excl. overhead)`,
     `${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
   ]);
-  const right = new Set([2, 3, 4, 5, 6, 7, 8, 9, 11]);
+  const right = new Set([2, 3, 4, 5, 6, 7, 8, 9, 10, 12]);
   const widths = header.map((h, i) => Math.max(3, h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: readonly string[]) =>
     `| ${cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;

@@ -17,7 +17,7 @@ import { availableParallelism, cpus, platform, release, tmpdir, totalmem } from 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chainedMapFilter } from './chained-map-filter.ts';
-import { formatTable, type Benchmark, type BenchOptions, type Row } from './harness.ts';
+import { formatTable, parallelCapacity, type Benchmark, type BenchOptions, type Row } from './harness.ts';
 import { keyedCount } from './keyed-count.ts';
 import { keyedCountP2 } from './keyed-count-p2.ts';
 
@@ -43,7 +43,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--help' || a === '-h') {
       console.log(`usage: npm run bench -- [--quick] [--runs=N] [name...]\nbenchmarks:\n${BENCHMARKS.map((b) => `  ${b.name.padEnd(20)} ${b.summary}`).join('\n')}`);
       process.exit(0);
-    } else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
+    } else if (a.startsWith('-')) throw new Error(`unknown option ${a}; see --help`);
     else args.names.push(a);
   }
   if (args.runs !== undefined && !(Number.isInteger(args.runs) && args.runs >= 1)) throw new Error('--runs needs a positive integer');
@@ -98,6 +98,10 @@ async function main(): Promise<void> {
   const info = machine();
   log(`weir benchmarks (${mode}): ${info.cpuCount} × ${info.cpuModel}, ${(info.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${info.node}`);
 
+  // Before and after: the machine is shared, and the cores it leaves us decide what p=2 can show.
+  const capacity = { before: await parallelCapacity(), after: NaN };
+  log(`parallel capacity: 2 spinning threads got ${capacity.before.toFixed(2)} cores`);
+
   const tmp = mkdtempSync(join(tmpdir(), 'weir-bench-'));
   const rows: Row[] = [];
   const failed: string[] = [];
@@ -120,21 +124,24 @@ async function main(): Promise<void> {
     rmSync(tmp, { recursive: true, force: true });
   }
 
+  capacity.after = await parallelCapacity();
   const commit = gitCommit();
   const stamp = started.toISOString().replace(/\.\d+Z$/, 'Z').replaceAll(':', '-');
   const file = join(root, 'bench/results', `${stamp}-${commit ?? 'nocommit'}.json`);
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   writeFileSync(
     file,
-    JSON.stringify({ date: started.toISOString(), commit: commit ?? null, mode, machine: info, benchmarks: selected.map((b) => b.name), failed, rows }, null, 2) + '\n',
+    JSON.stringify({ date: started.toISOString(), commit: commit ?? null, mode, machine: info, parallelCapacity: capacity, benchmarks: selected.map((b) => b.name), failed, rows }, null, 2) + '\n',
   );
 
   console.log(`\nweir benchmarks, ${mode} run, ${started.toISOString()}, commit ${commit ?? 'unknown'}`);
-  console.log(`${info.cpuCount} × ${info.cpuModel}, ${(info.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${info.node}\n`);
+  console.log(`${info.cpuCount} × ${info.cpuModel}, ${(info.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${info.node}`);
+  console.log(`parallel capacity (CPU/wall of 2 spinning threads, 2.00 = two free cores): ${capacity.before.toFixed(2)} before, ${capacity.after.toFixed(2)} after\n`);
   if (rows.length > 0) console.log(formatTable(rows));
   console.log(
     '\nrec/s: N / median wall time of the whole execute() call (worker start-up included), after one warm-up; ' +
-      'fixed overhead: median execute() time with N=1; CPU/wall: process CPU time (all threads) / wall time during execute(). ' +
+      'fixed overhead: median execute() time with N=1; rec/CPU-s: N / median process CPU time (all threads) during execute(); ' +
+      'CPU/wall: that CPU time / wall time (below 1 for a single-threaded job means other tenants took the CPU). ' +
       'keyed-count-p2 scaling compares with its own p=1 baseline row, measured interleaved.',
   );
   console.log(`figures: ${file}`);
@@ -144,4 +151,10 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+try {
+  await main();
+} catch (e) {
+  // Usage errors and failed benchmarks: the message (and for failures, the stack) is enough.
+  console.error(e instanceof Error && e.message.startsWith('unknown') ? `bench: ${e.message}` : e);
+  process.exitCode = 1;
+}

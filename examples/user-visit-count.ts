@@ -2,7 +2,7 @@
  * The seed's keyed visit count (UserVisitCountFunction): clicks from ClickSource, keyed by
  * user, counted in ValueState, printed as "<user> 访问次数: <count>".
  *
- *   weir run examples/user-visit-count.ts [maxEvents] [intervalMs] [parallelism]
+ *   weir run [-p N] examples/user-visit-count.ts [maxEvents] [intervalMs] [parallelism]
  *
  * With no arguments it runs like the seed: one click a second until interrupted.
  */
@@ -35,7 +35,8 @@ export class UserVisitCountFunction extends KeyedProcessFunction<string, Event, 
 const [maxEvents, intervalMs, parallelism] = process.argv.slice(2).map(Number);
 
 const env = StreamExecutionEnvironment.getExecutionEnvironment();
-env.setParallelism(parallelism || 1);
+// An explicit argument wins; otherwise `weir run -p N` (or the default) decides.
+if (parallelism) env.setParallelism(parallelism);
 
 const stream = env
   .addSource(new ClickSource({ maxEvents: maxEvents || Infinity, intervalMs: intervalMs ?? 1000 }))

@@ -283,7 +283,8 @@ export class DataStream<T> {
   /** Runs the job and returns every record of this stream (bounded jobs). */
   async executeAndCollect(jobName = 'Collect job'): Promise<T[]> {
     const collectId = `collect-${this.env._nextId()}`;
-    this.#sink('Collect Sink', { kind: 'collect', collectId });
+    // One collecting instance, as in Flink, so records of a parallelism-1 stream keep their order.
+    this.#sink('Collect Sink', { kind: 'collect', collectId }).setParallelism(1);
     const result = await this.env.execute(jobName);
     return ((result as unknown as { collected?: Map<string, unknown[]> }).collected?.get(collectId) ?? []) as T[];
   }

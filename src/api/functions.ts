@@ -89,21 +89,29 @@ export interface RichFunctionLike {
   setRuntimeContext?(context: RuntimeContext): void;
 }
 
+/**
+ * Kept under a symbol rather than a #private field: in inline mode each parallel instance of a
+ * function may be a copy of the object the pipeline was built with, and #private fields do not
+ * carry over to copies.
+ */
+const CONTEXT = Symbol('weir.runtimeContext');
+
 /** Base of every rich function: lifecycle hooks and access to the runtime context. */
 export abstract class AbstractRichFunction implements RichFunctionLike {
-  #context: RuntimeContext | undefined;
+  [CONTEXT]: RuntimeContext | undefined;
 
   /** Called by the runtime before the first record. */
   setRuntimeContext(context: RuntimeContext): void {
-    this.#context = context;
+    this[CONTEXT] = context;
   }
 
   /** The context of the parallel instance running this function; available from `open()` on. */
   getRuntimeContext(): RuntimeContext {
-    if (!this.#context) {
+    const context = this[CONTEXT];
+    if (!context) {
       throw new Error(`${this.constructor.name}.getRuntimeContext() called before open(): the runtime context is set when the job runs`);
     }
-    return this.#context;
+    return context;
   }
 
   open(): void | Promise<void> {}

@@ -147,7 +147,7 @@ export function buildJobGraph(pipeline: Pipeline): JobGraph {
   for (const t of ordered) {
     const parallelism = t.settings.parallelism ?? defaultParallelism;
     const maxParallelism = t.settings.maxParallelism ?? envMaxParallelism ?? defaultMaxParallelism(parallelism);
-    validateParallelism(parallelism, maxParallelism, `operator "${t.settings.name}"`);
+    validateParallelism(parallelism, maxParallelism, t.settings.name);
     const uid = t.settings.uid;
     if (uid !== undefined) {
       const prior = uids.get(uid);
@@ -185,13 +185,12 @@ export function buildJobGraph(pipeline: Pipeline): JobGraph {
       for (const p of resolveProducers(input)) {
         const source = nodeOf.get(p.node.id)!;
         if (source.transformation.kind === 'sink') throw new GraphError(`"${source.name}" is a sink and has no output`);
-        let partitioner = p.partitioner ?? (source.parallelism === node.parallelism ? { kind: 'forward' as const } : { kind: 'rebalance' as const });
+        const partitioner = p.partitioner ?? (source.parallelism === node.parallelism ? { kind: 'forward' as const } : { kind: 'rebalance' as const });
         if (partitioner.kind === 'forward' && source.parallelism !== node.parallelism) {
           throw new GraphError(
             `forward partitioning from "${source.name}" (parallelism ${source.parallelism}) to "${node.name}" (parallelism ${node.parallelism}) is not possible: forward needs equal parallelism; use rebalance() or rescale()`,
           );
         }
-        if (partitioner.kind === 'hash' && node.maxParallelism !== source.maxParallelism && false) partitioner = { kind: 'rebalance' };
         const edge: StreamEdge = { index: edges.length, source, target: node, targetInput, partitioner, sideOutputTag: p.sideOutputTag };
         edges.push(edge);
         source.outputs.push(edge);

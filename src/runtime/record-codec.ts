@@ -7,14 +7,14 @@
  * they have seen between batches; a stream of small batches then costs little more than the
  * values themselves.
  *
- * What survives the trip: strings (as UTF-8, so a lone surrogate arrives as U+FFFD characters), numbers
- * (except that -0 arrives as 0), bigints of any size, booleans, null, undefined, plain objects
- * and arrays, Date, Map, Set, RegExp, built-in Errors (name, message and cause), ArrayBuffer,
- * typed arrays (a Buffer arrives as a plain Uint8Array), and instances of classes given to
- * `registerType`. Objects arrive
- * with their own enumerable string-keyed properties only; shared references arrive as
- * separate copies, and a cycle is an error. Functions, symbols and instances of unregistered
- * classes are rejected at any depth, since sending them would silently lose data.
+ * What survives the trip: strings (as UTF-8, so a lone surrogate arrives as U+FFFD
+ * characters), numbers (except that -0 arrives as 0), bigints of any size, booleans, null,
+ * undefined, plain objects and arrays, Date, Map, Set, RegExp, built-in Errors (name, message
+ * and cause), ArrayBuffer, typed arrays (a Buffer arrives as a plain Uint8Array), and instances
+ * of classes given to `registerType`. Objects arrive with their own enumerable string-keyed
+ * properties only; shared references arrive as separate copies, and a cycle is an error.
+ * Functions, symbols and instances of unregistered classes are refused at any depth, since
+ * sending them would silently lose data.
  *
  * Batch layout (little-endian):
  *   0  u8   format version
@@ -25,6 +25,10 @@
  *  12  u32  zero
  *  16  f64 × count timestamps, when flagged
  *  ..  MessagePack array of the records
+ *
+ * The sequence number lets a decoder notice a lost, repeated or reordered batch instead of
+ * misreading shapes; the reset flag lets an encoder start afresh (first batch, or after a
+ * failed encode) without a separate control message.
  */
 
 import { Packr, Unpackr, addExtension } from 'msgpackr';
@@ -164,8 +168,9 @@ addExtension({
     const type = typesByName.get(name);
     if (type === undefined) {
       throw new SerializationError(
-        `received an instance of class "${name}", which is not registered here; call registerType(${name}) ` +
-          'at the top level of the module that defines the class, so that every worker registers it',
+        `received an instance of the class the sender registered as "${name}", but no class is registered ` +
+          'under that name here; call registerType at the top level of the module that defines the class, ' +
+          'so that every worker registers it',
       );
     }
     return Object.assign(Object.create(type.prototype) as object, data[1]);
@@ -300,7 +305,8 @@ export interface DecodedBatch {
 /**
  * Decodes the batches of one RecordEncoder, which must be given to it in the order they were
  * encoded, none left out. A batch that is out of order, missing or corrupt is an error, and
- * so is every later batch until the encoder starts afresh.
+ * so is every later batch until the encoder starts afresh. A batch that starts afresh always
+ * restarts the decoder, whatever came before.
  */
 export class RecordDecoder {
   readonly #where: string | undefined;

@@ -24,6 +24,12 @@ export interface SlotReporter {
 export interface SlotOptions {
   readonly jobId: string;
   readonly graph: JobGraph;
+  /**
+   * The pipeline copy whose function objects subtask i runs. In threads mode every slot built
+   * its own copy; inline, the job module is imported once per slot index when it is known.
+   * Subtasks without a copy of their own get copied function objects.
+   */
+  readonly graphFor?: ((subtaskIndex: number) => JobGraph | undefined) | undefined;
   readonly config: Configuration;
   readonly scheduler: Scheduler;
   readonly attemptNumber: number;
@@ -72,7 +78,7 @@ export class Slot implements TaskHost {
       } else {
         const port = ports.get(spec.id);
         if (!port) throw new Error(`internal: no port for ${where(spec.id)}`);
-        if (producerHere) out = new RemoteOutput(port, credits, `edge to "${spec.edge.target.name}"`);
+        if (producerHere) out = new RemoteOutput(port, credits, `${spec.edge.source.name} -> ${spec.edge.target.name}`);
         else inp = new RemoteInput(port);
       }
       if (out) {
@@ -94,10 +100,12 @@ export class Slot implements TaskHost {
       for (let i = 0; i < vertex.parallelism; i++) {
         if (!hosts(i)) continue;
         const k = taskKey(vertex.index, i);
+        const own = this.#o.graphFor === undefined ? graph : this.#o.graphFor(i);
         this.#tasks.push(
           new Task({
             jobId: this.#o.jobId,
-            vertex,
+            vertex: (own ?? graph).vertices[vertex.index]!,
+            copyFunctions: own === undefined && i > 0,
             subtaskIndex: i,
             attemptNumber: this.#o.attemptNumber,
             config,

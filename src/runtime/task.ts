@@ -51,6 +51,18 @@ export interface TaskDeployment {
   /** Channels out of the chain, per network edge index, in the order the partitioner addresses them. */
   readonly outputs: ReadonlyMap<number, readonly OutputChannel[]>;
   readonly host: TaskHost;
+  /** Whether user function objects must be copied for this subtask (they are shared with another subtask on this thread). */
+  readonly copyFunctions: boolean;
+}
+
+/**
+ * A per-subtask copy of a user function object: same prototype (methods), own fields copied
+ * shallowly. Used only when several subtasks of one pipeline copy share a thread; #private
+ * fields of user classes do not carry over, which docs/architecture.md states.
+ */
+function copyFunction<F extends object>(fn: F): F {
+  if (typeof fn === 'function') return fn;
+  return Object.assign(Object.create(Object.getPrototypeOf(fn) as object | null) as F, fn);
 }
 
 interface ChainTarget {
@@ -132,6 +144,7 @@ export class Task {
   #valves: StatusWatermarkValve[] = [];
   #readerOutput: ReaderOutput<unknown> | undefined;
   #endingInput = false;
+  readonly #functionCopies = new Map<object, object>();
 
   constructor(deployment: TaskDeployment) {
     this.#d = deployment;
@@ -172,6 +185,7 @@ export class Task {
     const d = this.#d;
     const keyed = node.keySelectors.some((k) => k !== undefined);
     const task = this;
+    const copies = this.#functionCopies;
     return {
       node,
       jobId: d.jobId,
@@ -193,6 +207,12 @@ export class Task {
       suspendUntil: (p) => task.#suspendUntil(p),
       print: (line, stderr) => d.host.print(line, stderr),
       collect: (id, values) => d.host.collect(id, values),
+      userFunction: <F extends object>(fn: F): F => {
+        if (!d.copyFunctions) return fn;
+        let copy = copies.get(fn);
+        if (!copy) copies.set(fn, (copy = copyFunction(fn)));
+        return copy as F;
+      },
     };
   }
 
@@ -215,7 +235,7 @@ export class Task {
         d.subtaskIndex,
         edge.target.parallelism,
         edge.target.maxParallelism,
-        `keyBy before "${edge.target.name}"`,
+        edge.target.name,
       );
       const w = new RecordWriter(channels, select, bufferRecords, this.#backpressure);
       w.onError = (e) => this.#fail(e);
@@ -279,7 +299,7 @@ export class Task {
           this.#source = { kind: 'reader', source: spec.source, reader: undefined };
           break;
         case 'source-function':
-          this.#source = { kind: 'function', fn: spec.fn };
+          this.#source = { kind: 'function', fn: this.#contexts[0]!.userFunction(spec.fn) };
           break;
       }
     } else {

@@ -37,6 +37,8 @@ export interface OperatorContext {
   print(line: string, stderr: boolean): void;
   /** Hands records to the client of an executeAndCollect() job. */
   collect(collectId: string, values: unknown[]): void;
+  /** The instance of a user function object this subtask runs (see Slot: functions are never shared between subtasks). */
+  userFunction<F extends object>(fn: F): F;
 }
 
 export abstract class StreamOperator {

@@ -52,7 +52,7 @@ class ProcessSupport implements OnTimerContext<unknown> {
       }
       return this.#timers;
     };
-    const backend = () => ctx.keyedBackend!;
+    const backend = () => (timers(), ctx.keyedBackend!); // timers() first: its error names the operator
     this.#timerService = {
       currentProcessingTime: () => ctx.scheduler.now(),
       currentWatermark: () => this.#timers?.currentWatermark() ?? this.#watermark,

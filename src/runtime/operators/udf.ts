@@ -84,13 +84,12 @@ export async function closeFunction(fn: object): Promise<void> {
   if (typeof f.close === 'function') await f.close();
 }
 
-/** An operator that hosts one user function object. */
+/** An operator that hosts one user function object (its subtask's own instance). */
 export abstract class UdfOperator<F extends object> extends StreamOperator {
-  constructor(
-    ctx: OperatorContext,
-    readonly fn: F,
-  ) {
+  readonly fn: F;
+  constructor(ctx: OperatorContext, fn: F) {
     super(ctx);
+    this.fn = ctx.userFunction(fn);
   }
   override async open(): Promise<void> {
     await openFunction(this.fn, this.ctx);
