@@ -87,17 +87,18 @@ class LocalJob {
   #slotFinished(): void {
     if (++this.#finishedSlots < this.#slots || this.#terminal()) return;
     this.#status = 'FINISHED';
-    void this.#release();
     const netRuntime = Date.now() - this.#start;
     const jobId = this.jobId;
-    this.#resolve({
+    const result: LocalJobResult = {
       jobId,
       jobName: this.pipeline.jobName,
       netRuntime,
       collected: this.#collected,
       getJobID: () => jobId,
       getNetRuntime: () => netRuntime,
-    });
+    };
+    // The result is reported once the worker threads are gone, so a next job never overlaps them.
+    void this.#release().then(() => this.#resolve(result));
   }
 
   #failed(error: Error, task: string): void {

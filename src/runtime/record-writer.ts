@@ -54,6 +54,8 @@ export function createSelector(
       };
     }
     case 'hash': {
+      // One consumer: every key goes there; the consumer still validates the key when it sets it.
+      if (channels === 1) return () => 0;
       const keyOf = spec.keySelector as KeySelector<unknown, unknown>;
       return (value) =>
         computeOperatorIndexForKeyGroup(consumerMaxParallelism, consumerParallelism, assignToKeyGroup(keyOf(value), consumerMaxParallelism, where));
