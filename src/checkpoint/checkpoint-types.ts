@@ -1,0 +1,123 @@
+/**
+ * Shared vocabulary of checkpointing: what a subtask acknowledges, what a completed checkpoint
+ * records, and why a checkpoint fails. Everything here is plain, JSON-serialisable data, so it
+ * can cross threads and processes and be written into `_metadata`.
+ */
+
+/** Checkpoint ids are strictly increasing per job, starting at 1. */
+export type CheckpointId = number;
+
+/** Identifies one subtask of one job vertex. */
+export interface SubtaskKey {
+  readonly vertex: number;
+  readonly subtask: number;
+}
+
+export function subtaskKeyString(k: SubtaskKey): string {
+  return `${k.vertex}/${k.subtask}`;
+}
+
+/** A file a subtask wrote for a checkpoint, relative to the checkpoint's directory (or `shared/`, `taskowned/`). */
+export interface StateFileHandle {
+  /** Relative path, e.g. `chk-7/op-<id>-3.state` or `shared/<name>`; never absolute, so checkpoints can be relocated. */
+  readonly path: string;
+  readonly size: number;
+  /** sha256 of the file's payload, hex. */
+  readonly checksum: string;
+}
+
+/** The state one operator of one subtask persisted: its files and small inline values. */
+export interface OperatorSubtaskState {
+  readonly operatorId: string;
+  readonly files: readonly StateFileHandle[];
+  /** Small state kept inline in the metadata (e.g. source split positions); JSON-serialisable. */
+  readonly inline?: unknown;
+}
+
+/** Per-subtask figures reported with an acknowledgement (Flink's field meanings). */
+export interface SubtaskCheckpointMetrics {
+  /** Time the synchronous part of the snapshot took, ms. */
+  readonly syncDurationMs: number;
+  /** Time the asynchronous part (serialising and writing) took, ms. */
+  readonly asyncDurationMs: number;
+  /** Time between the first and the last barrier of this subtask's inputs, ms. */
+  readonly alignmentDurationMs: number;
+  /** Time from the checkpoint's trigger until this subtask saw its first barrier, ms. */
+  readonly startDelayMs: number;
+  /** Bytes processed while aligning (at-least-once mode processes records during alignment). */
+  readonly bytesProcessedDuringAlignment: number;
+  /** Bytes of state written. */
+  readonly stateSize: number;
+}
+
+export interface SubtaskAcknowledgement {
+  readonly subtask: SubtaskKey;
+  readonly checkpointId: CheckpointId;
+  readonly states: readonly OperatorSubtaskState[];
+  readonly metrics: SubtaskCheckpointMetrics;
+}
+
+/** What `_metadata` records about one operator. */
+export interface OperatorCheckpointMetadata {
+  readonly operatorId: string;
+  readonly uid: string | undefined;
+  readonly name: string;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  /** Indexed by subtask. */
+  readonly subtasks: readonly (OperatorSubtaskState | undefined)[];
+}
+
+export interface CheckpointMetadata {
+  readonly version: 1;
+  readonly jobId: string;
+  readonly checkpointId: CheckpointId;
+  readonly timestamp: number;
+  readonly kind: 'checkpoint' | 'savepoint';
+  readonly operators: readonly OperatorCheckpointMetadata[];
+}
+
+/** Why a checkpoint failed (Flink's CheckpointFailureReason, the subset that can happen here). */
+export type CheckpointFailureReason =
+  | 'CHECKPOINT_EXPIRED'
+  | 'CHECKPOINT_DECLINED'
+  | 'CHECKPOINT_SUBSUMED'
+  | 'TASK_FAILURE'
+  | 'IO_EXCEPTION'
+  | 'FINALIZE_CHECKPOINT_FAILURE'
+  | 'JOB_FAILOVER_REGION'
+  | 'CHECKPOINT_COORDINATOR_SHUTDOWN'
+  | 'TOO_MANY_CHECKPOINT_REQUESTS'
+  | 'NOT_ALL_REQUIRED_TASKS_RUNNING';
+
+export const FAILURE_MESSAGES: Record<CheckpointFailureReason, string> = {
+  CHECKPOINT_EXPIRED: 'Checkpoint expired before completing.',
+  CHECKPOINT_DECLINED: 'Checkpoint was declined.',
+  CHECKPOINT_SUBSUMED: 'Checkpoint was canceled because a barrier from newer checkpoint was received.',
+  TASK_FAILURE: 'Task has failed.',
+  IO_EXCEPTION: 'An Exception occurred while triggering the checkpoint.',
+  FINALIZE_CHECKPOINT_FAILURE: 'Failure to finalize checkpoint.',
+  JOB_FAILOVER_REGION: 'Job failover region.',
+  CHECKPOINT_COORDINATOR_SHUTDOWN: 'CheckpointCoordinator shutdown.',
+  TOO_MANY_CHECKPOINT_REQUESTS: 'The maximum number of queued checkpoint requests exceeded',
+  NOT_ALL_REQUIRED_TASKS_RUNNING: 'Not all required tasks are currently running.',
+};
+
+/** Failures that count against `tolerableCheckpointFailureNumber` (Flink does not count expiry of a subsumed checkpoint or shutdown). */
+export const COUNTED_FAILURES: ReadonlySet<CheckpointFailureReason> = new Set([
+  'CHECKPOINT_EXPIRED',
+  'CHECKPOINT_DECLINED',
+  'IO_EXCEPTION',
+  'FINALIZE_CHECKPOINT_FAILURE',
+]);
+
+export class CheckpointException extends Error {
+  override readonly name = 'CheckpointException';
+  constructor(
+    readonly reason: CheckpointFailureReason,
+    detail?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(detail ? `${FAILURE_MESSAGES[reason]} ${detail}` : FAILURE_MESSAGES[reason], options);
+  }
+}
