@@ -12,6 +12,13 @@ export * from './api/source.ts';
 export * from './api/job-client.ts';
 export { Configuration, ConfigError, type ConfigKey, type ExecutionMode } from './api/configuration.ts';
 export { StreamExecutionEnvironment, ExecutionConfig } from './api/environment.ts';
+export {
+  CheckpointConfig,
+  CheckpointingMode,
+  ExternalizedCheckpointRetention,
+  HashMapStateBackend,
+  type StateBackend,
+} from './api/checkpoint-config.ts';
 export { DataStream, KeyedStream, ConnectedStreams, DataStreamSink } from './api/data-stream.ts';
 export {
   WatermarkStrategy,

@@ -4,6 +4,8 @@
  */
 
 export type ExecutionMode = 'threads' | 'inline';
+export type CheckpointingModeName = 'EXACTLY_ONCE' | 'AT_LEAST_ONCE';
+export type ExternalizedRetention = 'NO_EXTERNALIZED_CHECKPOINTS' | 'RETAIN_ON_CANCELLATION' | 'DELETE_ON_CANCELLATION';
 
 export interface ConfigValues {
   /** Default parallelism of operators that set none. */
@@ -18,6 +20,24 @@ export interface ConfigValues {
   'weir.network.buffer-records': number;
   /** Buffers a consumer lets each input channel have in flight (credits). */
   'weir.network.credits-per-channel': number;
+  /** Checkpoint interval (ms); undefined: checkpointing disabled. */
+  'execution.checkpointing.interval': number | undefined;
+  'execution.checkpointing.mode': CheckpointingModeName;
+  /** A checkpoint not complete after this long is aborted (ms). */
+  'execution.checkpointing.timeout': number;
+  /** Minimum time from the end of one checkpoint to the start of the next (ms). */
+  'execution.checkpointing.min-pause': number;
+  'execution.checkpointing.max-concurrent-checkpoints': number;
+  /** Consecutive checkpoint failures tolerated before the job fails over. */
+  'execution.checkpointing.tolerable-failed-checkpoints': number;
+  'execution.checkpointing.externalized-checkpoint-retention': ExternalizedRetention;
+  /** Where checkpoints are written: a path or file:// URI. */
+  'state.checkpoints.dir': string | undefined;
+  /** Completed checkpoints kept. */
+  'state.checkpoints.num-retained': number;
+  /** Default target directory of savepoints. */
+  'state.savepoints.dir': string | undefined;
+  'state.backend.type': 'hashmap';
 }
 
 export type ConfigKey = keyof ConfigValues;
@@ -48,6 +68,40 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1, milli: 1, millis: 1, millisecond: 1, milliseconds: 1,
+  s: 1000, sec: 1000, secs: 1000, second: 1000, seconds: 1000,
+  min: 60_000, mins: 60_000, minute: 60_000, minutes: 60_000, m: 60_000,
+  h: 3_600_000, hour: 3_600_000, hours: 3_600_000,
+  d: 86_400_000, day: 86_400_000, days: 86_400_000,
+};
+
+/** A duration in ms from a number (ms) or a string with Flink's units: '500 ms', '10 s', '1 min', '1 h'. */
+export function parseDuration(raw: unknown, key: string): number {
+  if (typeof raw === 'number' && Number.isFinite(raw) && raw >= 0) return raw;
+  if (typeof raw === 'string') {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw);
+    const unit = m ? DURATION_UNITS[(m[2] || 'ms').toLowerCase()] : undefined;
+    if (m && unit !== undefined) return Number(m[1]) * unit;
+  }
+  throw new ConfigError(`${key} must be a duration (milliseconds, or e.g. "10 s", "1 min"), got ${JSON.stringify(raw)}`);
+}
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (raw: unknown, key: string): T => {
+    if (typeof raw === 'string' && (values as readonly string[]).includes(raw.toUpperCase().replace(/-/g, '_'))) {
+      return raw.toUpperCase().replace(/-/g, '_') as T;
+    }
+    throw new ConfigError(`${key} must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
+  };
+}
+
+function optionalPath(raw: unknown, key: string): string | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || raw.length === 0) throw new ConfigError(`${key} must be a path or file:// URI, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
 const OPTIONS: { [K in ConfigKey]: OptionSpec<K> } = {
   'parallelism.default': { parse: positiveInt(32768) },
   'pipeline.max-parallelism': {
@@ -62,6 +116,37 @@ const OPTIONS: { [K in ConfigKey]: OptionSpec<K> } = {
   },
   'weir.network.buffer-records': { parse: positiveInt(1 << 20) },
   'weir.network.credits-per-channel': { parse: positiveInt(1024) },
+  'execution.checkpointing.interval': {
+    parse(raw, key) {
+      if (raw === undefined) return undefined;
+      const ms = parseDuration(raw, key);
+      if (ms < 10) throw new ConfigError(`${key} must be at least 10 ms, got ${ms} ms`);
+      return ms;
+    },
+  },
+  'execution.checkpointing.mode': { parse: oneOf(['EXACTLY_ONCE', 'AT_LEAST_ONCE'] as const) },
+  'execution.checkpointing.timeout': {
+    parse(raw, key) {
+      const ms = parseDuration(raw, key);
+      if (ms < 1) throw new ConfigError(`${key} must be at least 1 ms, got ${ms}`);
+      return ms;
+    },
+  },
+  'execution.checkpointing.min-pause': { parse: parseDuration },
+  'execution.checkpointing.max-concurrent-checkpoints': { parse: positiveInt(1024) },
+  'execution.checkpointing.tolerable-failed-checkpoints': { parse: nonNegativeInt },
+  'execution.checkpointing.externalized-checkpoint-retention': {
+    parse: oneOf(['NO_EXTERNALIZED_CHECKPOINTS', 'RETAIN_ON_CANCELLATION', 'DELETE_ON_CANCELLATION'] as const),
+  },
+  'state.checkpoints.dir': { parse: optionalPath },
+  'state.checkpoints.num-retained': { parse: positiveInt(1 << 20) },
+  'state.savepoints.dir': { parse: optionalPath },
+  'state.backend.type': {
+    parse(raw, key) {
+      if (raw === 'hashmap') return 'hashmap';
+      throw new ConfigError(`${key} must be "hashmap" (the RocksDB backend is not available yet), got ${JSON.stringify(raw)}`);
+    },
+  },
 };
 
 export function isConfigKey(key: string): key is ConfigKey {
@@ -80,6 +165,17 @@ export class Configuration {
       'weir.execution.mode': 'threads',
       'weir.network.buffer-records': 512,
       'weir.network.credits-per-channel': 4,
+      'execution.checkpointing.interval': undefined,
+      'execution.checkpointing.mode': 'EXACTLY_ONCE',
+      'execution.checkpointing.timeout': 600_000,
+      'execution.checkpointing.min-pause': 0,
+      'execution.checkpointing.max-concurrent-checkpoints': 1,
+      'execution.checkpointing.tolerable-failed-checkpoints': 0,
+      'execution.checkpointing.externalized-checkpoint-retention': 'NO_EXTERNALIZED_CHECKPOINTS',
+      'state.checkpoints.dir': undefined,
+      'state.checkpoints.num-retained': 1,
+      'state.savepoints.dir': undefined,
+      'state.backend.type': 'hashmap',
     };
     for (const [key, value] of Object.entries(initial)) this.setString(key, value);
   }

@@ -7,6 +7,7 @@
  * they differ.
  */
 import { availableParallelism } from 'node:os';
+import { CheckpointConfig, CheckpointingMode, type StateBackend } from './checkpoint-config.ts';
 import { Configuration, type ExecutionMode } from './configuration.ts';
 import { DataStream } from './data-stream.ts';
 import { executionRegistry } from './execution-context.ts';
@@ -94,6 +95,23 @@ export class StreamExecutionEnvironment {
   }
   getConfiguration(): Configuration {
     return this.#config;
+  }
+
+  /** Takes a checkpoint every `intervalMs` (Flink's enableCheckpointing; mode defaults to exactly-once). */
+  enableCheckpointing(intervalMs: number, mode: CheckpointingMode = CheckpointingMode.EXACTLY_ONCE): this {
+    this.#config.set('execution.checkpointing.interval', intervalMs);
+    this.#config.setString('execution.checkpointing.mode', mode);
+    return this;
+  }
+  getCheckpointConfig(): CheckpointConfig {
+    return new CheckpointConfig(this.#config);
+  }
+  setStateBackend(backend: StateBackend): this {
+    if (!backend || (backend as { type?: unknown }).type !== 'hashmap') {
+      throw new TypeError('setStateBackend: expected new HashMapStateBackend()');
+    }
+    this.#config.set('state.backend.type', backend.type);
+    return this;
   }
 
   // ---- sources -------------------------------------------------------------------------------

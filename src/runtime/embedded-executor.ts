@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { validateCheckpointing } from '../api/checkpoint-config.ts';
 import { executionRegistry, type Pipeline, type PipelineExecutor } from '../api/execution-context.ts';
 import { JobExecutionError, type JobClient, type JobExecutionResult, type JobStatus } from '../api/job-client.ts';
 import { buildJobGraph, firstDifference, type JobGraph } from '../graph/job-graph.ts';
@@ -290,8 +291,15 @@ class LocalJob {
   }
 }
 
+let warnedCheckpointing = false;
+
 export class EmbeddedExecutor implements PipelineExecutor {
   async execute(pipeline: Pipeline): Promise<JobClient> {
+    validateCheckpointing(pipeline.config);
+    if (pipeline.config.get('execution.checkpointing.interval') !== undefined && !warnedCheckpointing) {
+      warnedCheckpointing = true;
+      process.stderr.write('weir: checkpointing is configured, but this version does not take checkpoints yet: the job runs without them\n');
+    }
     const graph = buildJobGraph(pipeline);
     const job = new LocalJob(pipeline, graph);
     await job.start();

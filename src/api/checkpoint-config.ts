@@ -1,0 +1,129 @@
+/**
+ * Checkpoint settings with Flink's names (CheckpointConfig). Every setter writes the matching
+ * configuration key, so code and configuration files set the same things, and every value is
+ * validated where it is set, with a message naming the setting.
+ */
+import { ConfigError, type CheckpointingModeName, type Configuration, type ExternalizedRetention } from './configuration.ts';
+
+export const CheckpointingMode = {
+  EXACTLY_ONCE: 'EXACTLY_ONCE',
+  AT_LEAST_ONCE: 'AT_LEAST_ONCE',
+} as const satisfies Record<CheckpointingModeName, CheckpointingModeName>;
+export type CheckpointingMode = CheckpointingModeName;
+
+export const ExternalizedCheckpointRetention = {
+  NO_EXTERNALIZED_CHECKPOINTS: 'NO_EXTERNALIZED_CHECKPOINTS',
+  RETAIN_ON_CANCELLATION: 'RETAIN_ON_CANCELLATION',
+  DELETE_ON_CANCELLATION: 'DELETE_ON_CANCELLATION',
+} as const satisfies Record<ExternalizedRetention, ExternalizedRetention>;
+export type ExternalizedCheckpointRetention = ExternalizedRetention;
+
+/** The heap state backend: keyed state lives on the JavaScript heap, snapshots are asynchronous. */
+export class HashMapStateBackend {
+  readonly type = 'hashmap' as const;
+}
+
+export type StateBackend = HashMapStateBackend;
+
+export class CheckpointConfig {
+  /** Flink's older name for the retention settings, as the seed examples use it. */
+  static readonly ExternalizedCheckpointCleanup = ExternalizedCheckpointRetention;
+
+  constructor(readonly configuration: Configuration) {}
+
+  isCheckpointingEnabled(): boolean {
+    return this.configuration.get('execution.checkpointing.interval') !== undefined;
+  }
+  getCheckpointInterval(): number {
+    return this.configuration.get('execution.checkpointing.interval') ?? -1;
+  }
+  setCheckpointInterval(intervalMs: number): this {
+    this.configuration.set('execution.checkpointing.interval', intervalMs);
+    return this;
+  }
+  setCheckpointingMode(mode: CheckpointingMode): this {
+    this.configuration.setString('execution.checkpointing.mode', mode);
+    return this;
+  }
+  getCheckpointingMode(): CheckpointingMode {
+    return this.configuration.get('execution.checkpointing.mode');
+  }
+  /** Default 10 minutes. */
+  setCheckpointTimeout(timeoutMs: number): this {
+    this.configuration.set('execution.checkpointing.timeout', timeoutMs);
+    return this;
+  }
+  getCheckpointTimeout(): number {
+    return this.configuration.get('execution.checkpointing.timeout');
+  }
+  setMinPauseBetweenCheckpoints(minPauseMs: number): this {
+    this.configuration.set('execution.checkpointing.min-pause', minPauseMs);
+    return this;
+  }
+  getMinPauseBetweenCheckpoints(): number {
+    return this.configuration.get('execution.checkpointing.min-pause');
+  }
+  setMaxConcurrentCheckpoints(n: number): this {
+    this.configuration.set('execution.checkpointing.max-concurrent-checkpoints', n);
+    return this;
+  }
+  getMaxConcurrentCheckpoints(): number {
+    return this.configuration.get('execution.checkpointing.max-concurrent-checkpoints');
+  }
+  setTolerableCheckpointFailureNumber(n: number): this {
+    this.configuration.set('execution.checkpointing.tolerable-failed-checkpoints', n);
+    return this;
+  }
+  getTolerableCheckpointFailureNumber(): number {
+    return this.configuration.get('execution.checkpointing.tolerable-failed-checkpoints');
+  }
+  setExternalizedCheckpointRetention(retention: ExternalizedCheckpointRetention): this {
+    this.configuration.setString('execution.checkpointing.externalized-checkpoint-retention', retention);
+    return this;
+  }
+  /** The seed's spelling of setExternalizedCheckpointRetention. */
+  enableExternalizedCheckpoints(cleanup: ExternalizedCheckpointRetention): this {
+    return this.setExternalizedCheckpointRetention(cleanup);
+  }
+  getExternalizedCheckpointRetention(): ExternalizedCheckpointRetention {
+    return this.configuration.get('execution.checkpointing.externalized-checkpoint-retention');
+  }
+  /** A directory path or a file:// URI, e.g. 'file:///tmp/flink-checkpoints'. */
+  setCheckpointStorage(location: string): this {
+    if (typeof location !== 'string' || location.length === 0) {
+      throw new ConfigError('setCheckpointStorage: needs a directory path or a file:// URI');
+    }
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location) && !location.startsWith('file://')) {
+      throw new ConfigError(`setCheckpointStorage: only file:// locations are supported, got ${location}`);
+    }
+    this.configuration.set('state.checkpoints.dir', location);
+    return this;
+  }
+  getCheckpointStorage(): string | undefined {
+    return this.configuration.get('state.checkpoints.dir');
+  }
+  setNumRetainedCheckpoints(n: number): this {
+    this.configuration.set('state.checkpoints.num-retained', n);
+    return this;
+  }
+  getNumRetainedCheckpoints(): number {
+    return this.configuration.get('state.checkpoints.num-retained');
+  }
+}
+
+/**
+ * Combinations that are invalid as a whole, checked at submission: each message names the
+ * settings involved.
+ */
+export function validateCheckpointing(c: Configuration): void {
+  const interval = c.get('execution.checkpointing.interval');
+  if (interval === undefined) return;
+  const timeout = c.get('execution.checkpointing.timeout');
+  const minPause = c.get('execution.checkpointing.min-pause');
+  if (minPause > 0 && c.get('execution.checkpointing.max-concurrent-checkpoints') > 1) {
+    throw new ConfigError(
+      'execution.checkpointing.min-pause > 0 allows only one checkpoint at a time: set execution.checkpointing.max-concurrent-checkpoints to 1 or the min pause to 0',
+    );
+  }
+  if (timeout < 1) throw new ConfigError('execution.checkpointing.timeout must be positive');
+}
