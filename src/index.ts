@@ -19,6 +19,7 @@ export {
   HashMapStateBackend,
   type StateBackend,
 } from './api/checkpoint-config.ts';
+export { RestartStrategies, type RestartStrategyConfiguration } from './api/restart-strategies.ts';
 export { DataStream, KeyedStream, ConnectedStreams, DataStreamSink } from './api/data-stream.ts';
 export {
   WatermarkStrategy,

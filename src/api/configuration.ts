@@ -3,6 +3,8 @@
  * and validation, so a wrong key or value is rejected at submission with a message naming it.
  */
 
+import type { RestartStrategyConfiguration } from './restart-strategies.ts';
+
 export type ExecutionMode = 'threads' | 'inline';
 export type CheckpointingModeName = 'EXACTLY_ONCE' | 'AT_LEAST_ONCE';
 export type ExternalizedRetention = 'NO_EXTERNALIZED_CHECKPOINTS' | 'RETAIN_ON_CANCELLATION' | 'DELETE_ON_CANCELLATION';
@@ -38,6 +40,8 @@ export interface ConfigValues {
   /** Default target directory of savepoints. */
   'state.savepoints.dir': string | undefined;
   'state.backend.type': 'hashmap';
+  /** Set by setRestartStrategy or the restart-strategy.* keys; undefined: Flink's default. */
+  'restart-strategy': RestartStrategyConfiguration | undefined;
 }
 
 export type ConfigKey = keyof ConfigValues;
@@ -141,6 +145,14 @@ const OPTIONS: { [K in ConfigKey]: OptionSpec<K> } = {
   'state.checkpoints.dir': { parse: optionalPath },
   'state.checkpoints.num-retained': { parse: positiveInt(1 << 20) },
   'state.savepoints.dir': { parse: optionalPath },
+  'restart-strategy': {
+    parse(raw, key) {
+      if (raw === undefined || (typeof raw === 'object' && raw !== null && typeof (raw as { kind?: unknown }).kind === 'string')) {
+        return raw as RestartStrategyConfiguration | undefined;
+      }
+      throw new ConfigError(`${key} must be a RestartStrategies configuration, got ${JSON.stringify(raw)}`);
+    },
+  },
   'state.backend.type': {
     parse(raw, key) {
       if (raw === 'hashmap') return 'hashmap';
@@ -176,6 +188,7 @@ export class Configuration {
       'state.checkpoints.num-retained': 1,
       'state.savepoints.dir': undefined,
       'state.backend.type': 'hashmap',
+      'restart-strategy': undefined,
     };
     for (const [key, value] of Object.entries(initial)) this.setString(key, value);
   }

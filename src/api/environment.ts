@@ -9,6 +9,20 @@
 import { availableParallelism } from 'node:os';
 import { CheckpointConfig, CheckpointingMode, type StateBackend } from './checkpoint-config.ts';
 import { Configuration, type ExecutionMode } from './configuration.ts';
+import {
+  restartStrategyFromConfig,
+  validateRestartStrategyConfiguration,
+  type RestartStrategyConfiguration,
+} from './restart-strategies.ts';
+
+/** Splits Flink's restart-strategy.* keys (parsed as a group) from the other options. */
+function withRestartKeys(config: Configuration, options: Record<string, unknown>): Record<string, unknown> {
+  const rest: Record<string, unknown> = {};
+  const restart: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(options)) (k.startsWith('restart-strategy.') ? restart : rest)[k] = v;
+  if (Object.keys(restart).length > 0) config.set('restart-strategy', restartStrategyFromConfig(restart));
+  return rest;
+}
 import { DataStream } from './data-stream.ts';
 import { executionRegistry } from './execution-context.ts';
 import type { RichParallelSourceFunction, SourceFunction } from './functions.ts';
@@ -45,9 +59,12 @@ export class StreamExecutionEnvironment {
    * order of increasing precedence.
    */
   static getExecutionEnvironment(options: Record<string, unknown> | Configuration = {}): StreamExecutionEnvironment {
-    const config = options instanceof Configuration ? options.clone() : new Configuration(options);
+    const config = options instanceof Configuration ? options.clone() : new Configuration();
+    if (!(options instanceof Configuration)) {
+      for (const [k, v] of Object.entries(withRestartKeys(config, options))) config.setString(k, v);
+    }
     const overrides = executionRegistry().overrides;
-    for (const [k, v] of Object.entries(overrides)) config.setString(k, v);
+    for (const [k, v] of Object.entries(withRestartKeys(config, overrides))) config.setString(k, v);
     const env = new StreamExecutionEnvironment(config);
     const explicit = 'parallelism.default' in overrides || (!(options instanceof Configuration) && 'parallelism.default' in options);
     if (!explicit && !(options instanceof Configuration)) {
@@ -87,8 +104,17 @@ export class StreamExecutionEnvironment {
   }
   /** Sets options by their configuration keys (e.g. `pipeline.auto-watermark-interval`). */
   configure(options: Record<string, unknown>): this {
-    for (const [k, v] of Object.entries(options)) this.#config.setString(k, v);
+    for (const [k, v] of Object.entries(withRestartKeys(this.#config, options))) this.#config.setString(k, v);
     return this;
+  }
+
+  /** How the job recovers from failures (RestartStrategies.fixedDelayRestart(...), ...). */
+  setRestartStrategy(strategy: RestartStrategyConfiguration): this {
+    this.#config.set('restart-strategy', validateRestartStrategyConfiguration(strategy));
+    return this;
+  }
+  getRestartStrategy(): RestartStrategyConfiguration | undefined {
+    return this.#config.get('restart-strategy');
   }
   getConfig(): ExecutionConfig {
     return new ExecutionConfig(this.#config);

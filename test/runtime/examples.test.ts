@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+
+function weir(...args: string[]) {
+  return spawnSync(process.execPath, ['bin/weir.mjs', ...args], { encoding: 'utf8', timeout: 60_000 });
+}
+
+test('the seed CheckpointConfigExample runs (bounded to 4 clicks) and writes one line per click', () => {
+  const r = weir('run', 'examples/checkpoint-config.ts', '4', '5');
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 4);
+  for (const l of lines) assert.match(l, /^输出: (Mary|Alice|Bob|Cary) 访问了 \.\/(home|cart|fav|prod\?id=[12])$/);
+  assert.match(r.stderr, /does not take checkpoints yet/, 'the missing checkpointing is announced, not silent');
+});
+
+test('the seed StateConsistencyExample counts visits per user in order', () => {
+  const r = weir('run', 'examples/state-consistency.ts', '8', '5');
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 8);
+  const counts = new Map<string, number>();
+  for (const l of lines) {
+    const m = /^一致性状态统计> (\w+) 访问次数: (\d+) \(时间戳: \d+\)$/.exec(l);
+    assert.ok(m, l);
+    const next = (counts.get(m[1]!) ?? 0) + 1;
+    assert.equal(Number(m[2]), next, `count of ${m[1]} goes 1, 2, 3, ...`);
+    counts.set(m[1]!, next);
+  }
+});
+
+test('the README job counts each key to 250000', () => {
+  const r = weir('run', 'examples/count-per-key.ts');
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').sort();
+  assert.equal(lines.length, 8);
+  for (const k of [0, 1, 2, 3]) {
+    assert.ok(lines.some((l) => l.endsWith(`key ${k}: 200000 records`)), `key ${k}`);
+  }
+});
