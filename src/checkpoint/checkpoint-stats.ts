@@ -1,0 +1,219 @@
+/**
+ * Checkpoint statistics with the field names and meanings of Flink's REST API
+ * (`/jobs/:jobid/checkpoints`): counts, a bounded history, the latest completed / savepoint /
+ * failed / restored checkpoint, and a summary over every completed checkpoint.
+ *
+ * The tracker only records what it is told; timestamps come from the caller's clock. A
+ * snapshot is plain JSON-able data and shares nothing with the tracker.
+ */
+
+import { subtaskKeyString } from './checkpoint-types.ts';
+import type { CheckpointId, SubtaskCheckpointMetrics, SubtaskKey } from './checkpoint-types.ts';
+
+export type CheckpointStatus = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
+
+/** Figures one subtask reported with its acknowledgement. */
+export interface SubtaskCheckpointStats {
+  /** When the coordinator received the acknowledgement, ms since the epoch. */
+  ack_timestamp: number;
+  sync_duration: number;
+  async_duration: number;
+  alignment_duration: number;
+  start_delay: number;
+  bytes_processed_during_alignment: number;
+  state_size: number;
+}
+
+export interface CheckpointStatsEntry {
+  id: CheckpointId;
+  status: CheckpointStatus;
+  is_savepoint: boolean;
+  trigger_timestamp: number;
+  /** Arrival of the latest acknowledgement; -1 while none has arrived (Flink's "n/a"). */
+  latest_ack_timestamp: number;
+  /**
+   * From the trigger to the latest acknowledgement (Flink's definition: for a completed
+   * checkpoint it is set by the last subtask to acknowledge); for a failed checkpoint, from
+   * the trigger to the failure; -1 while in progress with no acknowledgement.
+   */
+  end_to_end_duration: number;
+  /** Sum of the state sizes the acknowledged subtasks reported, bytes. */
+  state_size: number;
+  num_subtasks: number;
+  num_acknowledged_subtasks: number;
+  /** Where a completed checkpoint's metadata lives. */
+  external_path?: string;
+  failure_timestamp?: number;
+  failure_message?: string;
+  /** Acknowledged subtasks, keyed `vertex/subtask`. */
+  subtasks: Record<string, SubtaskCheckpointStats>;
+}
+
+export interface MinMaxAvg {
+  min: number;
+  max: number;
+  avg: number;
+}
+
+export interface RestoredCheckpointStats {
+  id: CheckpointId;
+  restore_timestamp: number;
+  is_savepoint: boolean;
+  external_path: string;
+}
+
+export interface CheckpointStatsSnapshot {
+  counts: { restored: number; total: number; in_progress: number; completed: number; failed: number };
+  /** Over every checkpoint completed since the tracker was created; all zero before the first. */
+  summary: { end_to_end_duration: MinMaxAvg; state_size: MinMaxAvg };
+  latest: {
+    completed: CheckpointStatsEntry | null;
+    savepoint: CheckpointStatsEntry | null;
+    failed: CheckpointStatsEntry | null;
+    restored: RestoredCheckpointStats | null;
+  };
+  /** The most recently triggered checkpoints, newest first. */
+  history: CheckpointStatsEntry[];
+}
+
+export const DEFAULT_STATS_HISTORY_SIZE = 10;
+
+/** Running min / max / sum of one figure. */
+class Summary {
+  #count = 0;
+  #sum = 0;
+  #min = 0;
+  #max = 0;
+
+  add(value: number): void {
+    this.#min = this.#count === 0 ? value : Math.min(this.#min, value);
+    this.#max = this.#count === 0 ? value : Math.max(this.#max, value);
+    this.#sum += value;
+    this.#count++;
+  }
+
+  toJSON(): MinMaxAvg {
+    return { min: this.#min, max: this.#max, avg: this.#count === 0 ? 0 : this.#sum / this.#count };
+  }
+}
+
+export class CheckpointStatsTracker {
+  readonly #historySize: number;
+  /** Newest first; entries are mutated in place while their checkpoint is in progress. */
+  readonly #history: CheckpointStatsEntry[] = [];
+  /** Every in-progress checkpoint, also those that fell out of the history. */
+  readonly #inProgress = new Map<CheckpointId, CheckpointStatsEntry>();
+  #restoredCount = 0;
+  #total = 0;
+  #completed = 0;
+  #failed = 0;
+  #latestCompleted: CheckpointStatsEntry | undefined;
+  #latestSavepoint: CheckpointStatsEntry | undefined;
+  #latestFailed: CheckpointStatsEntry | undefined;
+  #latestRestored: RestoredCheckpointStats | undefined;
+  readonly #endToEnd = new Summary();
+  readonly #stateSize = new Summary();
+
+  constructor(options: { historySize?: number } = {}) {
+    const size = options.historySize ?? DEFAULT_STATS_HISTORY_SIZE;
+    if (!Number.isInteger(size) || size < 0) throw new RangeError(`historySize must be a non-negative integer, got ${size}`);
+    this.#historySize = size;
+  }
+
+  /** A checkpoint was triggered and now waits for `numSubtasks` acknowledgements. */
+  reportPending(id: CheckpointId, triggerTimestamp: number, isSavepoint: boolean, numSubtasks: number): void {
+    const entry: CheckpointStatsEntry = {
+      id,
+      status: 'IN_PROGRESS',
+      is_savepoint: isSavepoint,
+      trigger_timestamp: triggerTimestamp,
+      latest_ack_timestamp: -1,
+      end_to_end_duration: -1,
+      state_size: 0,
+      num_subtasks: numSubtasks,
+      num_acknowledged_subtasks: 0,
+      subtasks: {},
+    };
+    this.#total++;
+    this.#inProgress.set(id, entry);
+    if (this.#historySize === 0) return;
+    this.#history.unshift(entry);
+    if (this.#history.length > this.#historySize) this.#history.pop();
+  }
+
+  /** A subtask acknowledged an in-progress checkpoint; later reports for the same subtask are ignored. */
+  reportAcknowledged(id: CheckpointId, subtask: SubtaskKey, ackTimestamp: number, metrics: SubtaskCheckpointMetrics): void {
+    const entry = this.#inProgress.get(id);
+    if (!entry) return;
+    const key = subtaskKeyString(subtask);
+    if (key in entry.subtasks) return;
+    entry.subtasks[key] = {
+      ack_timestamp: ackTimestamp,
+      sync_duration: metrics.syncDurationMs,
+      async_duration: metrics.asyncDurationMs,
+      alignment_duration: metrics.alignmentDurationMs,
+      start_delay: metrics.startDelayMs,
+      bytes_processed_during_alignment: metrics.bytesProcessedDuringAlignment,
+      state_size: metrics.stateSize,
+    };
+    entry.num_acknowledged_subtasks++;
+    entry.state_size += metrics.stateSize;
+    entry.latest_ack_timestamp = Math.max(entry.latest_ack_timestamp, ackTimestamp);
+    entry.end_to_end_duration = Math.max(0, entry.latest_ack_timestamp - entry.trigger_timestamp);
+  }
+
+  /** An in-progress checkpoint completed at `timestamp`, its metadata stored under `externalPath`. */
+  reportCompleted(id: CheckpointId, timestamp: number, externalPath: string): void {
+    const entry = this.#inProgress.get(id);
+    if (!entry) return;
+    this.#inProgress.delete(id);
+    entry.status = 'COMPLETED';
+    entry.external_path = externalPath;
+    // With nothing to acknowledge, the checkpoint took as long as its finalisation.
+    if (entry.latest_ack_timestamp < 0) entry.end_to_end_duration = Math.max(0, timestamp - entry.trigger_timestamp);
+    this.#completed++;
+    this.#endToEnd.add(entry.end_to_end_duration);
+    this.#stateSize.add(entry.state_size);
+    this.#latestCompleted = entry;
+    if (entry.is_savepoint) this.#latestSavepoint = entry;
+  }
+
+  /** An in-progress checkpoint failed at `timestamp`. */
+  reportFailed(id: CheckpointId, timestamp: number, message: string): void {
+    const entry = this.#inProgress.get(id);
+    if (!entry) return;
+    this.#inProgress.delete(id);
+    entry.status = 'FAILED';
+    entry.failure_timestamp = timestamp;
+    entry.failure_message = message;
+    entry.end_to_end_duration = Math.max(0, timestamp - entry.trigger_timestamp);
+    this.#failed++;
+    this.#latestFailed = entry;
+  }
+
+  /** The job was restored from checkpoint `id` (stored at `path`) at `timestamp`. */
+  restored(id: CheckpointId, timestamp: number, path: string, isSavepoint = false): void {
+    this.#restoredCount++;
+    this.#latestRestored = { id, restore_timestamp: timestamp, is_savepoint: isSavepoint, external_path: path };
+  }
+
+  snapshot(): CheckpointStatsSnapshot {
+    return structuredClone({
+      counts: {
+        restored: this.#restoredCount,
+        total: this.#total,
+        in_progress: this.#inProgress.size,
+        completed: this.#completed,
+        failed: this.#failed,
+      },
+      summary: { end_to_end_duration: this.#endToEnd.toJSON(), state_size: this.#stateSize.toJSON() },
+      latest: {
+        completed: this.#latestCompleted ?? null,
+        savepoint: this.#latestSavepoint ?? null,
+        failed: this.#latestFailed ?? null,
+        restored: this.#latestRestored ?? null,
+      },
+      history: this.#history,
+    });
+  }
+}
