@@ -11,9 +11,10 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { validateCheckpointing } from '../api/checkpoint-config.ts';
 import { executionRegistry, type Pipeline, type PipelineExecutor } from '../api/execution-context.ts';
 import { JobExecutionError, type JobClient, type JobExecutionResult, type JobStatus } from '../api/job-client.ts';
-import { buildJobGraph, firstDifference, type JobGraph } from '../graph/job-graph.ts';
+import { buildJobGraph, type JobGraph } from '../graph/job-graph.ts';
 import { deserializeError, rootCause } from './error-transport.ts';
 import { planChannels, slotCount } from './deployment.ts';
+import { rebuildPipeline } from './pipeline-rebuild.ts';
 import { decodeValue } from './record-codec.ts';
 import { Slot } from './slot.ts';
 import { systemScheduler } from './time.ts';
@@ -123,49 +124,17 @@ class LocalJob {
     else await this.#startThreads();
   }
 
-  /**
-   * Builds slot i's own copy of the pipeline by importing the job module again on this thread,
-   * as a worker would, so no two subtasks share a user function object. The copy's execute()
-   * call is captured and never returns (like a worker's), so its module stays suspended there.
-   */
-  async #importCopy(jobModule: string, slot: number): Promise<JobGraph> {
-    const registry = executionRegistry();
-    const saved = { executor: registry.executor, calls: registry.executeCalls };
-    let capture!: (p: Pipeline) => void;
-    const captured = new Promise<Pipeline>((r) => (capture = r));
-    const ordinal = this.pipeline.ordinal;
-    registry.executeCalls = 0;
-    registry.executor = {
-      execute: (p) => {
-        if (p.ordinal === ordinal) capture(p);
-        return new Promise<JobClient>(() => {});
-      },
-    };
-    try {
-      const sep = jobModule.includes('?') ? '&' : '?';
-      const done = import(`${jobModule}${sep}weir-slot=${slot}`).then(() => undefined);
-      const pipeline = await Promise.race([captured, done]);
-      if (!pipeline) throw new Error(`the job module ${jobModule} finished without calling env.execute() when imported for slot ${slot}`);
-      const graph = buildJobGraph(pipeline);
-      if (graph.fingerprint !== this.graph.fingerprint) {
-        throw new Error(
-          `the job graph built for slot ${slot} differs from the launcher's; pipeline construction must be deterministic. First difference: ${firstDifference(this.graph.description, graph.description)}`,
-        );
-      }
-      return graph;
-    } finally {
-      registry.executor = saved.executor;
-      registry.executeCalls = saved.calls;
-    }
-  }
-
   async #startInline(): Promise<void> {
     this.#slots = 1;
     const jobModule = executionRegistry().jobModule;
     const graphs: JobGraph[] = [this.graph];
     if (jobModule !== undefined) {
       try {
-        for (let i = 1; i < slotCount(this.graph); i++) graphs.push(await this.#importCopy(jobModule, i));
+        const sep = jobModule.includes('?') ? '&' : '?';
+        for (let i = 1; i < slotCount(this.graph); i++) {
+          const copy = await rebuildPipeline(`${jobModule}${sep}weir-slot=${i}`, { ordinal: this.pipeline.ordinal, ...this.graph }, `inline slot ${i}`);
+          graphs.push(copy.graph);
+        }
       } catch (e) {
         this.#failed(e instanceof Error ? e : new Error(String(e)), 'deployment');
         return;

@@ -39,3 +39,15 @@ test('the README job counts each key to 250000', () => {
     assert.ok(lines.some((l) => l.endsWith(`key ${k}: 200000 records`)), `key ${k}`);
   }
 });
+
+test('a job module with two execute() calls runs both, inline and on threads, at parallelism 2', () => {
+  for (const mode of [['--inline'], []]) {
+    const r = weir('run', ...mode, 'test/jobs/two-executes.ts');
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines[0], 'first job', `mode ${mode.join('') || 'threads'}`);
+    const sums = lines.slice(1).map((l) => Number(l.replace(/^second:\d> /, '')));
+    // Running sums per key: odd key 1 then 1 + 3, even key 2 then 2 + 4.
+    assert.deepEqual(sums.sort((a, b) => a - b), [1, 2, 4, 6], `mode ${mode.join('') || 'threads'}`);
+  }
+});

@@ -4,10 +4,9 @@
  * every vertex. The job module's `execute()` call is captured here instead of starting a job.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { executionRegistry, type Pipeline } from '../../api/execution-context.ts';
-import type { JobClient, JobExecutionResult } from '../../api/job-client.ts';
-import { buildJobGraph, firstDifference } from '../../graph/job-graph.ts';
+import { executionRegistry } from '../../api/execution-context.ts';
 import { serializeError } from '../error-transport.ts';
+import { rebuildPipeline } from '../pipeline-rebuild.ts';
 import { encodeValue } from '../record-codec.ts';
 import { Slot } from '../slot.ts';
 import { systemScheduler } from '../time.ts';
@@ -21,50 +20,12 @@ const registry = executionRegistry();
 registry.overrides = data.overrides;
 registry.jobModule = data.jobModule;
 
-let capture!: (p: Pipeline) => void;
-const captured = new Promise<Pipeline>((resolve) => (capture = resolve));
-
-/** Earlier execute() calls of the module end at once here; later ones never start. */
-function finishedClient(jobName: string): JobClient {
-  const result: JobExecutionResult = { jobId: data.jobId, jobName, netRuntime: 0, getJobID: () => data.jobId, getNetRuntime: () => 0 };
-  return {
-    getJobID: () => data.jobId,
-    getJobStatus: async () => 'FINISHED',
-    cancel: async () => {},
-    getJobExecutionResult: async () => result,
-  };
-}
-
-registry.executor = {
-  execute(pipeline) {
-    if (pipeline.ordinal < data.ordinal) return Promise.resolve(finishedClient(pipeline.jobName));
-    if (pipeline.ordinal === data.ordinal) capture(pipeline);
-    return new Promise<JobClient>(() => {});
-  },
-};
-
 function fail(error: unknown, task = 'job module'): void {
   send({ type: 'failed', error: serializeError(error), task });
 }
 
 async function main(): Promise<void> {
-  const moduleDone = import(data.jobModule).then(
-    () => 'returned' as const,
-    (e: unknown) => {
-      throw e;
-    },
-  );
-  const outcome = await Promise.race([captured, moduleDone]);
-  if (outcome === 'returned') {
-    throw new Error(`the job module ${data.jobModule} finished without calling env.execute() in this worker (call number ${data.ordinal + 1} was expected)`);
-  }
-  const pipeline = outcome;
-  const graph = buildJobGraph(pipeline);
-  if (graph.fingerprint !== data.fingerprint) {
-    throw new Error(
-      `the job graph built in worker ${data.slot} differs from the launcher's; pipeline construction must be deterministic (same operators, order, parallelism and uids on every import). First difference: ${firstDifference(data.description, graph.description)}`,
-    );
-  }
+  const { pipeline, graph } = await rebuildPipeline(data.jobModule, data, `worker ${data.slot}`);
   const ports = new Map(Object.entries(data.ports));
   const slot = new Slot({
     jobId: data.jobId,
