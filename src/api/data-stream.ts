@@ -69,6 +69,29 @@ function requireKeySelector(sel: unknown, api: string): KeySelector<unknown, unk
   return sel as KeySelector<unknown, unknown>;
 }
 
+/** uid() of streams and sinks: a stable operator id, unique per job. */
+function setUid(t: PhysicalTransformation, uid: string): void {
+  if (typeof uid !== 'string' || uid.length === 0) throw new TypeError('uid() needs a non-empty string');
+  t.settings.uid = uid;
+}
+
+/** setParallelism() of streams and sinks, refusing parallelism on sources that cannot be parallel. */
+function setParallelismOf(t: PhysicalTransformation, parallelism: number): void {
+  if (!Number.isInteger(parallelism) || parallelism < 1) {
+    throw new RangeError(`setParallelism on "${t.settings.name}": parallelism must be a positive integer, got ${parallelism}`);
+  }
+  if (t.kind === 'source' && t.source.kind === 'elements' && parallelism !== 1) {
+    throw new RangeError(`setParallelism on "${t.settings.name}": fromElements/fromCollection sources are not parallel (parallelism must be 1)`);
+  }
+  if (t.kind === 'source' && t.source.kind === 'source-function' && !t.source.parallel && parallelism !== 1) {
+    throw new RangeError(
+      `setParallelism on "${t.settings.name}": this SourceFunction is not parallel; extend RichParallelSourceFunction to run it with parallelism ${parallelism}`,
+    );
+  }
+  t.settings.parallelism = parallelism;
+  t.settings.parallelismFixed = true;
+}
+
 export class DataStream<T> {
   /** @internal */
   constructor(
@@ -88,8 +111,7 @@ export class DataStream<T> {
 
   /** A stable id for the operator, used to match its state in savepoints. Unique per job. */
   uid(uid: string): this {
-    if (typeof uid !== 'string' || uid.length === 0) throw new TypeError('uid() needs a non-empty string');
-    this.#physical('uid').settings.uid = uid;
+    setUid(this.#physical('uid'), uid);
     return this;
   }
 
@@ -99,20 +121,7 @@ export class DataStream<T> {
   }
 
   setParallelism(parallelism: number): this {
-    const t = this.#physical('setParallelism');
-    if (!Number.isInteger(parallelism) || parallelism < 1) {
-      throw new RangeError(`setParallelism on "${t.settings.name}": parallelism must be a positive integer, got ${parallelism}`);
-    }
-    if (t.kind === 'source' && t.source.kind === 'elements' && parallelism !== 1) {
-      throw new RangeError(`setParallelism on "${t.settings.name}": fromElements/fromCollection sources are not parallel (parallelism must be 1)`);
-    }
-    if (t.kind === 'source' && t.source.kind === 'source-function' && !t.source.parallel && parallelism !== 1) {
-      throw new RangeError(
-        `setParallelism on "${t.settings.name}": this SourceFunction is not parallel; extend RichParallelSourceFunction to run it with parallelism ${parallelism}`,
-      );
-    }
-    t.settings.parallelism = parallelism;
-    t.settings.parallelismFixed = true;
+    setParallelismOf(this.#physical('setParallelism'), parallelism);
     return this;
   }
 
@@ -384,8 +393,7 @@ export class DataStreamSink<T> {
   ) {}
 
   uid(uid: string): this {
-    if (typeof uid !== 'string' || uid.length === 0) throw new TypeError('uid() needs a non-empty string');
-    this.transformation.settings.uid = uid;
+    setUid(this.transformation, uid);
     return this;
   }
   name(name: string): this {
@@ -393,11 +401,7 @@ export class DataStreamSink<T> {
     return this;
   }
   setParallelism(parallelism: number): this {
-    if (!Number.isInteger(parallelism) || parallelism < 1) {
-      throw new RangeError(`setParallelism on "${this.transformation.settings.name}": parallelism must be a positive integer, got ${parallelism}`);
-    }
-    this.transformation.settings.parallelism = parallelism;
-    this.transformation.settings.parallelismFixed = true;
+    setParallelismOf(this.transformation, parallelism);
     return this;
   }
   disableChaining(): this {

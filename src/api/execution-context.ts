@@ -45,3 +45,28 @@ export function executionRegistry(): ExecutionRegistry {
 export function setPipelineExecutor(executor: PipelineExecutor): void {
   executionRegistry().executor = executor;
 }
+
+/**
+ * Makes this process the launcher of a job module, as `weir run` does: the options it imposes,
+ * the module workers re-import, and the arguments the job sees as process.argv.slice(2).
+ * Returns a function that puts the previous launch context back.
+ */
+export function setLaunchContext(launch: {
+  readonly jobModule: string;
+  readonly jobPath: string;
+  readonly args: readonly string[];
+  readonly overrides: Record<string, unknown>;
+}): () => void {
+  const registry = executionRegistry();
+  const saved = { overrides: registry.overrides, jobModule: registry.jobModule, jobArgs: registry.jobArgs, argv: process.argv };
+  registry.overrides = launch.overrides;
+  registry.jobModule = launch.jobModule;
+  registry.jobArgs = [...launch.args];
+  process.argv = [process.argv[0]!, launch.jobPath, ...launch.args];
+  return () => {
+    registry.overrides = saved.overrides;
+    registry.jobModule = saved.jobModule;
+    registry.jobArgs = saved.jobArgs;
+    process.argv = saved.argv;
+  };
+}

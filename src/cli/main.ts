@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { executionRegistry } from '../api/execution-context.ts';
+import { executionRegistry, setLaunchContext } from '../api/execution-context.ts';
 import { isConfigKey } from '../api/configuration.ts';
 import { JobExecutionError } from '../api/job-client.ts';
 import '../index.ts';
@@ -72,12 +72,10 @@ async function run(o: RunOptions): Promise<number> {
   const overrides: Record<string, unknown> = { ...o.config };
   if (o.parallelism !== undefined) overrides['parallelism.default'] = o.parallelism;
   if (o.inline) overrides['weir.execution.mode'] = 'inline';
-  registry.overrides = overrides;
-  registry.jobModule = pathToFileURL(path).href;
-  registry.jobArgs = o.args;
-  process.argv = [process.argv[0]!, path, ...o.args];
+  const jobModule = pathToFileURL(path).href;
+  setLaunchContext({ jobModule, jobPath: path, args: o.args, overrides });
   try {
-    await import(registry.jobModule);
+    await import(jobModule);
   } catch (e) {
     reportFailure(e);
     return 1;

@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { executionRegistry } from '../api/execution-context.ts';
+import { executionRegistry, setLaunchContext } from '../api/execution-context.ts';
 import type { JobClient } from '../api/job-client.ts';
 import type { LocalJobResult } from '../runtime/embedded-executor.ts';
 import '../index.ts';
@@ -39,7 +39,6 @@ let runCounter = 0;
 export async function startJob(modulePath: string, options: RunJobOptions = {}): Promise<JobClient> {
   const registry = executionRegistry();
   const url = `${pathToFileURL(resolve(modulePath)).href}?run=${++runCounter}`;
-  const saved = { overrides: registry.overrides, jobModule: registry.jobModule, jobArgs: registry.jobArgs, argv: process.argv };
   const overrides: Record<string, unknown> = { ...options.config };
   if (options.parallelism !== undefined) overrides['parallelism.default'] = options.parallelism;
   if (options.mode !== undefined) overrides['weir.execution.mode'] = options.mode;
@@ -51,9 +50,7 @@ export async function startJob(modulePath: string, options: RunJobOptions = {}):
     submitted = res;
     failed = rej;
   });
-  registry.overrides = overrides;
-  registry.jobModule = url;
-  registry.jobArgs = args;
+  const restoreLaunch = setLaunchContext({ jobModule: url, jobPath: resolve(modulePath), args, overrides });
   registry.executeCalls = 0;
   registry.executor = {
     async execute(pipeline) {
@@ -68,13 +65,9 @@ export async function startJob(modulePath: string, options: RunJobOptions = {}):
       }
     },
   };
-  process.argv = [process.argv[0]!, resolve(modulePath), ...args];
   const restore = (): void => {
     registry.executor = inner;
-    registry.overrides = saved.overrides;
-    registry.jobModule = saved.jobModule;
-    registry.jobArgs = saved.jobArgs;
-    process.argv = saved.argv;
+    restoreLaunch();
   };
   import(url).then(
     () => failed(new Error(`${modulePath} did not call env.execute()`)),
