@@ -26,6 +26,9 @@ import { ElementsSource, NumberSequenceSource } from './sources/builtin-sources.
 import type { Cancellable, Scheduler } from './time.ts';
 import { StatusWatermarkValve } from './watermark-valve.ts';
 
+/** What a stopped source awaits: it never settles, so a cancelled or failed source's loop goes no further. */
+const NEVER: Promise<void> = new Promise<void>(() => {});
+
 /** Records a burst may process before the task yields to the event loop. */
 const BURST_BUDGET = 8192;
 
@@ -503,7 +506,7 @@ export class Task {
     const out = this.#headOutput;
     let sinceYield = 0;
     const pause = (): Promise<void> | undefined => {
-      if (this.#state !== 'RUNNING') return new Promise<void>(() => {});
+      if (this.#state !== 'RUNNING') return NEVER;
       if (this.#canProcess && ++sinceYield < BURST_BUDGET) return undefined;
       sinceYield = 0;
       return new Promise<void>((resolve) => {
@@ -517,21 +520,30 @@ export class Task {
         setImmediate(check);
       });
     };
-    const guard = (emit: () => void): void | Promise<void> => {
-      if (this.#state !== 'RUNNING') return new Promise<void>(() => {});
+    // Records take this path once each: no closure or promise is created unless the source must pause.
+    const emitRecord = (value: unknown, timestamp: number): void | Promise<void> => {
+      if (this.#state !== 'RUNNING') return NEVER;
+      try {
+        out.collect(value, timestamp);
+      } catch (e) {
+        this.#fail(e);
+        return NEVER;
+      }
+      return pause();
+    };
+    const control = (emit: () => void): void => {
+      if (this.#state !== 'RUNNING') return;
       try {
         emit();
       } catch (e) {
         this.#fail(e);
-        return new Promise<void>(() => {});
       }
-      return pause();
     };
     const ctx: SourceContext<unknown> = {
-      collect: (value) => guard(() => out.collect(value, -Infinity)),
-      collectWithTimestamp: (value, timestamp) => guard(() => out.collect(value, timestamp)),
-      emitWatermark: (watermark) => void guard(() => out.emitWatermark(watermark)),
-      markAsTemporarilyIdle: () => void guard(() => out.emitWatermarkStatus(true)),
+      collect: (value) => emitRecord(value, -Infinity),
+      collectWithTimestamp: (value, timestamp) => emitRecord(value, timestamp),
+      emitWatermark: (watermark) => control(() => out.emitWatermark(watermark)),
+      markAsTemporarilyIdle: () => control(() => out.emitWatermarkStatus(true)),
     };
     let result: void | Promise<void>;
     try {
