@@ -28,7 +28,9 @@ export interface BenchOptions {
 export interface Benchmark {
   readonly name: string;
   readonly summary: string;
-  run(options: BenchOptions): Promise<Row[]>;
+  /** Extra Node options for the child process that runs the benchmark (e.g. a larger heap). */
+  readonly execArgv?: (options: { readonly quick: boolean }) => readonly string[];
+  run(options: BenchOptions): Promise<(Row | DetailRow)[]>;
 }
 
 /** What the counting sink(s) saw, or what the plain loop computed in their place. */
@@ -97,6 +99,26 @@ export interface Row {
   /** Set by benchmarks that compare parallelism: rate / rate of the baseline row. */
   scaling?: number;
   scalingExclOverhead?: number;
+}
+
+/**
+ * Figures that are not throughput (checkpoint pauses, recovery times): a line of a table of its
+ * own, titled `table`. `cells` are the displayed columns in order; `figures` every raw figure
+ * behind them (per run where there are runs), for the results file.
+ */
+export interface DetailRow {
+  readonly kind: 'detail';
+  readonly benchmark: string;
+  readonly table: string;
+  readonly mode: Mode;
+  readonly parallelism: number;
+  readonly runs: number;
+  readonly cells: Readonly<Record<string, string>>;
+  readonly figures: Readonly<Record<string, unknown>>;
+}
+
+export function isDetailRow(row: Row | DetailRow): row is DetailRow {
+  return (row as Partial<DetailRow>).kind === 'detail';
 }
 
 // ---- statistics and sampling ---------------------------------------------------------------
@@ -216,6 +238,52 @@ function describe(c: Config): string {
   return `${c.mode} p=${c.parallelism}${c.label ? ` (${c.label})` : ''}`;
 }
 
+/** Figures a benchmark gathered for one configuration, per measured run. */
+export interface RunFigures {
+  readonly wall: number[];
+  readonly cpu: number[];
+  readonly net: number[];
+  readonly plain: number[];
+  readonly fixed: number[];
+  readonly peakRss: number;
+}
+
+/** The table row of one configuration: medians of its runs and the rates derived from them. */
+export function rowOf(
+  benchmark: string,
+  c: { readonly mode: Mode; readonly label?: string | undefined; readonly parallelism: number; readonly n: number },
+  runs: number,
+  f: RunFigures,
+  startRssBytes: number,
+): Row {
+  const wall = median(f.wall);
+  const fixed = median(f.fixed);
+  const weirRecordsPerSec = c.n / (wall / 1000);
+  const plainRecordsPerSec = c.n / (median(f.plain) / 1000);
+  return {
+    benchmark,
+    mode: c.mode,
+    label: c.label,
+    parallelism: c.parallelism,
+    n: c.n,
+    runs,
+    weirWallMs: f.wall,
+    weirCpuMs: f.cpu,
+    weirNetRuntimeMs: f.net,
+    plainMs: f.plain,
+    fixedOverheadMs: f.fixed,
+    peakRssBytes: f.peakRss,
+    startRssBytes,
+    weirRecordsPerSec,
+    plainRecordsPerSec,
+    ratio: weirRecordsPerSec / plainRecordsPerSec,
+    fixedOverheadMedianMs: fixed,
+    weirRecordsPerSecExclOverhead: wall > fixed ? c.n / ((wall - fixed) / 1000) : NaN,
+    weirRecordsPerCpuSec: c.n / (median(f.cpu) / 1000),
+    cpuPerWall: median(f.cpu.map((cpu, k) => cpu / f.wall[k]!)),
+  };
+}
+
 /** Measures the configurations of one benchmark interleaved (see the top of this file). */
 export async function measure(benchmark: string, configs: readonly Config[], check: Check, options: BenchOptions): Promise<Row[]> {
   const { runs, log } = options;
@@ -258,35 +326,7 @@ export async function measure(benchmark: string, configs: readonly Config[], che
   } finally {
     rss.stop();
   }
-  return configs.map((c, i) => {
-    const f = raw[i]!;
-    const wall = median(f.wall);
-    const fixed = median(f.fixed);
-    const weirRecordsPerSec = c.n / (wall / 1000);
-    const plainRecordsPerSec = c.n / (median(f.plain) / 1000);
-    return {
-      benchmark,
-      mode: c.mode,
-      label: c.label,
-      parallelism: c.parallelism,
-      n: c.n,
-      runs,
-      weirWallMs: f.wall,
-      weirCpuMs: f.cpu,
-      weirNetRuntimeMs: f.net,
-      plainMs: f.plain,
-      fixedOverheadMs: f.fixed,
-      peakRssBytes: f.peakRss,
-      startRssBytes,
-      weirRecordsPerSec,
-      plainRecordsPerSec,
-      ratio: weirRecordsPerSec / plainRecordsPerSec,
-      fixedOverheadMedianMs: fixed,
-      weirRecordsPerSecExclOverhead: wall > fixed ? c.n / ((wall - fixed) / 1000) : NaN,
-      weirRecordsPerCpuSec: c.n / (median(f.cpu) / 1000),
-      cpuPerWall: median(f.cpu.map((cpu, k) => cpu / f.wall[k]!)),
-    };
-  });
+  return configs.map((c, i) => rowOf(benchmark, c, runs, raw[i]!, startRssBytes));
 }
 
 // ---- output --------------------------------------------------------------------------------
@@ -309,6 +349,27 @@ function formatCount(n: number): string {
   return n >= 1e6 && n % 1e5 === 0 ? `${n / 1e6}M` : n >= 1e3 && n % 100 === 0 ? `${n / 1e3}k` : String(n);
 }
 
+/**
+ * The detail rows as markdown tables, one per title in order of first appearance; a table's
+ * columns are the union of its rows' cells, in order of first appearance. Cells that look like
+ * figures are right-aligned.
+ */
+export function formatDetailTables(rows: readonly DetailRow[]): string {
+  const titles = [...new Set(rows.map((r) => r.table))];
+  return titles
+    .map((title) => {
+      const group = rows.filter((r) => r.table === title);
+      const header = [...new Set(group.flatMap((r) => Object.keys(r.cells)))];
+      const lines = group.map((r) => header.map((h) => r.cells[h] ?? '–'));
+      const right = header.map((_, i) => lines.every((l) => /^[-–+]?[0-9.]/.test(l[i]!) || l[i] === '–'));
+      const widths = header.map((h, i) => Math.max(3, h.length, ...lines.map((l) => l[i]!.length)));
+      const fmt = (cells: readonly string[]) => `| ${cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+      const rule = `| ${widths.map((w, i) => (right[i] ? '-'.repeat(w - 1) + ':' : '-'.repeat(w))).join(' | ')} |`;
+      return [`${title}:`, '', fmt(header), rule, ...lines.map(fmt)].join('\n');
+    })
+    .join('\n\n');
+}
+
 /** One markdown table, one line per row. */
 export function formatTable(rows: readonly Row[]): string {
   const header = [
@@ -323,7 +384,7 @@ export function formatTable(rows: readonly Row[]): string {
     'weir rec/s excl. overhead',
     'weir rec/CPU-s',
     'CPU/wall',
-    'scaling vs p=1',
+    'vs baseline row',
     'peak RSS',
   ];
   const lines = rows.map((r) => [

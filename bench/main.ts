@@ -17,11 +17,23 @@ import { availableParallelism, cpus, platform, release, tmpdir, totalmem } from 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chainedMapFilter } from './chained-map-filter.ts';
-import { formatTable, parallelCapacity, type Benchmark, type BenchOptions, type Row } from './harness.ts';
+import { checkpointOverhead } from './checkpoint-overhead.ts';
+import { checkpointPause } from './checkpoint-pause.ts';
+import {
+  formatDetailTables,
+  formatTable,
+  isDetailRow,
+  parallelCapacity,
+  type Benchmark,
+  type BenchOptions,
+  type DetailRow,
+  type Row,
+} from './harness.ts';
 import { keyedCount } from './keyed-count.ts';
 import { keyedCountP2 } from './keyed-count-p2.ts';
+import { recovery } from './recovery.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [chainedMapFilter, keyedCount, keyedCountP2];
+const BENCHMARKS: readonly Benchmark[] = [chainedMapFilter, keyedCount, keyedCountP2, checkpointOverhead, checkpointPause, recovery];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -103,13 +115,14 @@ async function main(): Promise<void> {
   log(`parallel capacity: 2 spinning threads got ${capacity.before.toFixed(2)} cores`);
 
   const tmp = mkdtempSync(join(tmpdir(), 'weir-bench-'));
-  const rows: Row[] = [];
+  const rows: (Row | DetailRow)[] = [];
   const failed: string[] = [];
   try {
     for (const bench of selected) {
       const out = join(tmp, `${bench.name}.json`);
       const childArgs = [`--child=${bench.name}`, `--out=${out}`, ...(args.quick ? ['--quick'] : []), ...(args.runs ? [`--runs=${args.runs}`] : [])];
-      const child = spawnSync(process.execPath, [join(root, 'bin/node-ts.mjs'), join(root, 'bench/main.ts'), ...childArgs], {
+      const execArgv = bench.execArgv?.({ quick: args.quick }) ?? [];
+      const child = spawnSync(process.execPath, [...execArgv, join(root, 'bin/node-ts.mjs'), join(root, 'bench/main.ts'), ...childArgs], {
         cwd: root,
         stdio: ['ignore', 'inherit', 'inherit'],
       });
@@ -118,7 +131,7 @@ async function main(): Promise<void> {
         failed.push(bench.name);
         continue;
       }
-      rows.push(...(JSON.parse(readFileSync(out, 'utf8')) as Row[]));
+      rows.push(...(JSON.parse(readFileSync(out, 'utf8')) as (Row | DetailRow)[]));
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -137,13 +150,19 @@ async function main(): Promise<void> {
   console.log(`\nweir benchmarks, ${mode} run, ${started.toISOString()}, commit ${commit ?? 'unknown'}`);
   console.log(`${info.cpuCount} × ${info.cpuModel}, ${(info.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${info.node}`);
   console.log(`parallel capacity (CPU/wall of 2 spinning threads, 2.00 = two free cores): ${capacity.before.toFixed(2)} before, ${capacity.after.toFixed(2)} after\n`);
-  if (rows.length > 0) console.log(formatTable(rows));
-  console.log(
-    '\nrec/s: N / median wall time of the whole execute() call (worker start-up included), after one warm-up; ' +
-      'fixed overhead: median execute() time with N=1; rec/CPU-s: N / median process CPU time (all threads) during execute(); ' +
-      'CPU/wall: that CPU time / wall time (below 1 for a single-threaded job means other tenants took the CPU). ' +
-      'keyed-count-p2 scaling compares with its own p=1 baseline row, measured interleaved.',
-  );
+  const throughput = rows.filter((r): r is Row => !isDetailRow(r));
+  const details = rows.filter(isDetailRow);
+  if (throughput.length > 0) {
+    console.log(formatTable(throughput));
+    console.log(
+      '\nrec/s: N / median wall time of the whole execute() call (worker start-up included), after one warm-up; ' +
+        'fixed overhead: median execute() time with N=1; rec/CPU-s: N / median process CPU time (all threads) during execute(); ' +
+        'CPU/wall: that CPU time / wall time (below 1 for a single-threaded job means other tenants took the CPU). ' +
+        'vs baseline row: rate / rate of the benchmark\'s baseline row, measured interleaved (keyed-count-p2: p=2 over p=1; ' +
+        'checkpoint-overhead: with checkpoints over without).',
+    );
+  }
+  if (details.length > 0) console.log(`\n${formatDetailTables(details)}`);
   console.log(`figures: ${file}`);
   if (failed.length > 0) {
     console.log(`FAILED: ${failed.join(', ')}`);

@@ -12,6 +12,7 @@ export * from './api/source.ts';
 export * from './api/job-client.ts';
 export { Configuration, ConfigError, type ConfigKey, type ExecutionMode } from './api/configuration.ts';
 export { StreamExecutionEnvironment, ExecutionConfig } from './api/environment.ts';
+export { SavepointRestoreSettings } from './api/savepoint-restore-settings.ts';
 export {
   CheckpointConfig,
   CheckpointingMode,

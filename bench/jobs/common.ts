@@ -8,7 +8,15 @@
  * Run on their own (`weir run bench/jobs/keyed-count.ts 1000000`) the messages simply go nowhere.
  */
 import { BroadcastChannel } from 'node:worker_threads';
-import { RichSinkFunction, type StreamExecutionEnvironment } from 'weir';
+import {
+  KeyedProcessFunction,
+  RichSinkFunction,
+  ValueStateDescriptor,
+  type Collector,
+  type KeyedProcessContext,
+  type StreamExecutionEnvironment,
+  type ValueState,
+} from 'weir';
 
 /** Posted by every parallel instance of CountingSink when its input ended. */
 export interface SinkReport {
@@ -89,4 +97,29 @@ export async function executeTimed(env: StreamExecutionEnvironment, jobName: str
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   post(runId, { type: 'exec', wallMs, cpuMs: (cpu.user + cpu.system) / 1000, netRuntimeMs: result.netRuntime });
+}
+
+/** The keyed count of the keyed-count benchmarks: a per-key count in ValueState, each update emitted. */
+export class CountPerKey extends KeyedProcessFunction<number, number, number> {
+  private count!: ValueState<number>;
+
+  override open(): void {
+    this.count = this.getRuntimeContext().getState(new ValueStateDescriptor<number>('count'));
+  }
+
+  processElement(_key: number, _ctx: KeyedProcessContext<number>, out: Collector<number>): void {
+    const c = (this.count.value() ?? 0) + 1;
+    this.count.update(c);
+    out.collect(c);
+  }
+}
+
+/** The keyed-count pipeline: fromSequence(1..n) → map(x % KEYS) → keyBy → CountPerKey → counting sink. */
+export function addKeyedCount(env: StreamExecutionEnvironment, n: number, runId: string): void {
+  env
+    .fromSequence(1, n)
+    .map((x) => x % KEYED_COUNT_KEYS)
+    .keyBy((k) => k)
+    .process(new CountPerKey())
+    .addSink(new CountingSink(runId));
 }

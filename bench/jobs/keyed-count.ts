@@ -4,36 +4,10 @@
  *
  *   weir run bench/jobs/keyed-count.ts <records> [runId]
  */
-import {
-  KeyedProcessFunction,
-  StreamExecutionEnvironment,
-  ValueStateDescriptor,
-  type Collector,
-  type KeyedProcessContext,
-  type ValueState,
-} from 'weir';
-import { CountingSink, executeTimed, jobArgs, KEYED_COUNT_KEYS as KEYS } from './common.ts';
-
-class CountPerKey extends KeyedProcessFunction<number, number, number> {
-  private count!: ValueState<number>;
-
-  override open(): void {
-    this.count = this.getRuntimeContext().getState(new ValueStateDescriptor<number>('count'));
-  }
-
-  processElement(_key: number, _ctx: KeyedProcessContext<number>, out: Collector<number>): void {
-    const c = (this.count.value() ?? 0) + 1;
-    this.count.update(c);
-    out.collect(c);
-  }
-}
+import { StreamExecutionEnvironment } from 'weir';
+import { addKeyedCount, executeTimed, jobArgs } from './common.ts';
 
 const { n, runId } = jobArgs();
 const env = StreamExecutionEnvironment.getExecutionEnvironment();
-env
-  .fromSequence(1, n)
-  .map((x) => x % KEYS)
-  .keyBy((k) => k)
-  .process(new CountPerKey())
-  .addSink(new CountingSink(runId));
+addKeyedCount(env, n, runId);
 await executeTimed(env, 'bench keyed-count', runId);

@@ -39,6 +39,10 @@ export interface ConfigValues {
   'state.checkpoints.num-retained': number;
   /** Default target directory of savepoints. */
   'state.savepoints.dir': string | undefined;
+  /** Savepoint or retained checkpoint to start the job from (`weir run -s`); undefined: start empty. */
+  'execution.savepoint.path': string | undefined;
+  /** Allow snapshot state that maps to no operator of the job to be skipped (`weir run -n`). */
+  'execution.savepoint.ignore-unclaimed-state': boolean;
   'state.backend.type': 'hashmap';
   /** Set by setRestartStrategy or the restart-strategy.* keys; undefined: Flink's default. */
   'restart-strategy': RestartStrategyConfiguration | undefined;
@@ -100,6 +104,16 @@ function oneOf<T extends string>(values: readonly T[]) {
   };
 }
 
+function booleanOption(raw: unknown, key: string): boolean {
+  if (typeof raw === 'boolean') return raw;
+  if (typeof raw === 'string') {
+    const v = raw.trim().toLowerCase();
+    if (v === 'true') return true;
+    if (v === 'false') return false;
+  }
+  throw new ConfigError(`${key} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
 function optionalPath(raw: unknown, key: string): string | undefined {
   if (raw === undefined) return undefined;
   if (typeof raw !== 'string' || raw.length === 0) throw new ConfigError(`${key} must be a path or file:// URI, got ${JSON.stringify(raw)}`);
@@ -145,6 +159,8 @@ const OPTIONS: { [K in ConfigKey]: OptionSpec<K> } = {
   'state.checkpoints.dir': { parse: optionalPath },
   'state.checkpoints.num-retained': { parse: positiveInt(1 << 20) },
   'state.savepoints.dir': { parse: optionalPath },
+  'execution.savepoint.path': { parse: optionalPath },
+  'execution.savepoint.ignore-unclaimed-state': { parse: booleanOption },
   'restart-strategy': {
     parse(raw, key) {
       if (raw === undefined || (typeof raw === 'object' && raw !== null && typeof (raw as { kind?: unknown }).kind === 'string')) {
@@ -187,6 +203,8 @@ export class Configuration {
       'state.checkpoints.dir': undefined,
       'state.checkpoints.num-retained': 1,
       'state.savepoints.dir': undefined,
+      'execution.savepoint.path': undefined,
+      'execution.savepoint.ignore-unclaimed-state': false,
       'state.backend.type': 'hashmap',
       'restart-strategy': undefined,
     };

@@ -14,6 +14,7 @@ import {
   validateRestartStrategyConfiguration,
   type RestartStrategyConfiguration,
 } from './restart-strategies.ts';
+import { SavepointRestoreSettings } from './savepoint-restore-settings.ts';
 
 /** Splits Flink's restart-strategy.* keys (parsed as a group) from the other options. */
 function withRestartKeys(config: Configuration, options: Record<string, unknown>): Record<string, unknown> {
@@ -115,6 +116,30 @@ export class StreamExecutionEnvironment {
   }
   getRestartStrategy(): RestartStrategyConfiguration | undefined {
     return this.#config.get('restart-strategy');
+  }
+
+  /**
+   * Starts the job from a savepoint or retained checkpoint (Flink's setSavepointRestoreSettings);
+   * writes `execution.savepoint.path` and `execution.savepoint.ignore-unclaimed-state`. Like every
+   * setter, it overrides what the launcher imposed (`weir run -s/-n`, `-D`): calling it with
+   * none() in the job's code discards a `-s` given on the command line.
+   */
+  setSavepointRestoreSettings(settings: SavepointRestoreSettings): this {
+    // Checked by shape, not instanceof: a job may reach a second copy of this module.
+    const s = settings as Partial<SavepointRestoreSettings> | null | undefined;
+    if (typeof s?.getRestorePath !== 'function' || typeof s.allowNonRestoredState !== 'function') {
+      throw new TypeError('setSavepointRestoreSettings: expected SavepointRestoreSettings.none() or SavepointRestoreSettings.forPath(path)');
+    }
+    this.#config.set('execution.savepoint.path', settings.getRestorePath());
+    this.#config.set('execution.savepoint.ignore-unclaimed-state', settings.allowNonRestoredState());
+    return this;
+  }
+  /** The restore settings the configuration holds: none() when no savepoint path is set. */
+  getSavepointRestoreSettings(): SavepointRestoreSettings {
+    const path = this.#config.get('execution.savepoint.path');
+    return path === undefined
+      ? SavepointRestoreSettings.none()
+      : SavepointRestoreSettings.forPath(path, this.#config.get('execution.savepoint.ignore-unclaimed-state'));
   }
   getConfig(): ExecutionConfig {
     return new ExecutionConfig(this.#config);

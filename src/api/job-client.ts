@@ -1,4 +1,5 @@
 /** Handles on a submitted job, with Flink's names. */
+import type { CheckpointStatsSnapshot } from '../checkpoint/checkpoint-stats.ts';
 
 export type JobStatus =
   | 'INITIALIZING'
@@ -30,6 +31,15 @@ export interface JobClient {
   cancel(): Promise<void>;
   /** Resolves when the job finished; rejects with a JobExecutionError when it failed or was cancelled. */
   getJobExecutionResult(): Promise<JobExecutionResult>;
+  /**
+   * Takes a checkpoint now and resolves with its directory once it is complete; rejects when
+   * checkpointing is not enabled, the job is not running, or the checkpoint fails.
+   */
+  triggerCheckpoint(): Promise<string>;
+  /** Checkpoint counts, summary, latest and history (Flink's fields); undefined without checkpointing. */
+  getCheckpointStats(): Promise<CheckpointStatsSnapshot | undefined>;
+  /** How often the job restarted after failures (Flink's numRestarts). */
+  getNumRestarts(): Promise<number>;
 }
 
 /** A job ended without finishing. `cause` is the user's error (with its stack) when user code failed. */

@@ -38,6 +38,9 @@ export interface SourceReader<T, S extends SourceSplit> {
   isAvailable(): Promise<void>;
   /** The unfinished splits with their current positions, consistent with everything emitted so far. */
   snapshotState(checkpointId: number): S[];
+  /** The checkpoint whose snapshotState this reader took part in is complete (e.g. commit offsets upstream). */
+  notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
+  notifyCheckpointAborted?(checkpointId: number): void | Promise<void>;
   close?(): void | Promise<void>;
 }
 

@@ -205,7 +205,9 @@ export class FileSystemCheckpointStorage {
 
   /** Removes chk-<n> with everything in it; nothing happens if it is already gone. */
   async discardCheckpoint(checkpointId: number): Promise<void> {
-    await rm(this.checkpointDir(checkpointId), { recursive: true, force: true });
+    // A subtask may still be finishing a write into the directory of an aborted checkpoint;
+    // rm then meets a file that appeared after it listed the directory, and simply tries again.
+    await rm(this.checkpointDir(checkpointId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   }
 
   /**
@@ -244,6 +246,15 @@ export class FileSystemCheckpointStorage {
 
 // ---------------------------------------------------------------------------------------------
 // Loading and recovery.
+
+/**
+ * Reads one state file of a loaded checkpoint or savepoint (`root` as LoadedCheckpoint.root) and
+ * verifies it against its header and handle; a missing, truncated or altered file is a
+ * CorruptCheckpointError naming it.
+ */
+export function readStateFile(root: string, handle: StateFileHandle): Promise<Uint8Array> {
+  return readStateFileAt(resolveHandle(root, handle), handle);
+}
 
 /**
  * Loads the checkpoint or savepoint at `path` (a chk-<n> or savepoint directory, its _metadata

@@ -20,6 +20,13 @@ Options for run:
   -p, --parallelism <n>     Default parallelism of the job (code that sets one wins)
   --inline                  Run every subtask on one thread (deterministic; for debugging)
   -D <key>=<value>          Set a configuration option, e.g. -D pipeline.auto-watermark-interval=100
+  -s, --fromSavepoint <path>
+                            Start the job from a savepoint or retained checkpoint (a directory,
+                            its _metadata file, or a file:// URI; relative paths resolve against
+                            the current directory). Sets execution.savepoint.path
+  -n, --allowNonRestoredState
+                            Skip snapshot state that maps to no operator of the job instead of
+                            failing. Sets execution.savepoint.ignore-unclaimed-state=true
   -h, --help                Show this help
 
   weir --version            Print the version`;
@@ -54,6 +61,14 @@ function parseRun(argv: string[]): RunOptions | 'help' {
       const key = kv.slice(0, eq);
       if (!isConfigKey(key)) throw new UsageError(`-D: unknown configuration key "${key}"`);
       o.config[key] = kv.slice(eq + 1);
+    } else if (a === '-s' || a === '--fromSavepoint') {
+      const v = argv[++i];
+      if (v === undefined || v === '' || v.startsWith('-')) {
+        throw new UsageError(`${a} needs a savepoint path (a directory, its _metadata file, or a file:// URI), got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
+      }
+      o.config['execution.savepoint.path'] = savepointPath(v);
+    } else if (a === '-n' || a === '--allowNonRestoredState') {
+      o.config['execution.savepoint.ignore-unclaimed-state'] = 'true';
     } else if (a.startsWith('-')) {
       throw new UsageError(`unknown option ${a}`);
     } else break;
@@ -63,6 +78,15 @@ function parseRun(argv: string[]): RunOptions | 'help' {
   o.job = job;
   o.args = argv.slice(i + 1);
   return o;
+}
+
+/**
+ * A path as absolute, so that the job sees the same snapshot whatever its working directory;
+ * URIs (file://…) pass through as given. Whether a snapshot is there is the runtime's to check.
+ */
+function savepointPath(value: string): string {
+  const hasScheme = /^[a-zA-Z][a-zA-Z0-9+.-]+:/.test(value); // one letter is a Windows drive, not a scheme
+  return hasScheme ? value : resolve(value);
 }
 
 async function run(o: RunOptions): Promise<number> {

@@ -22,6 +22,11 @@ function finishedClient(jobName: string): JobClient {
     getJobStatus: async () => 'FINISHED',
     cancel: async () => {},
     getJobExecutionResult: async () => result,
+    triggerCheckpoint: async () => {
+      throw new Error(`job "${jobName}" has finished`);
+    },
+    getCheckpointStats: async () => undefined,
+    getNumRestarts: async () => 0,
   };
 }
 

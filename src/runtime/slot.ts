@@ -6,6 +6,10 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Configuration } from '../api/configuration.ts';
+import type { CheckpointFailureReason, SubtaskAcknowledgement, SubtaskKey } from '../checkpoint/checkpoint-types.ts';
+import { FileSystemCheckpointStorage } from '../checkpoint/filesystem-checkpoint-storage.ts';
+import type { AlignmentMode } from './checkpoint/barrier-aligner.ts';
+import type { TaskRestore } from './checkpoint/restore-assignment.ts';
 import type { JobGraph } from '../graph/job-graph.ts';
 import type { InputChannel, OutputChannel } from './channel/channel.ts';
 import { LocalChannel } from './channel/local-channel.ts';
@@ -16,9 +20,18 @@ import type { Scheduler } from './time.ts';
 
 export interface SlotReporter {
   print(text: string, stderr: boolean): void;
-  collect(collectId: string, values: unknown[]): void;
+  collect(collectId: string, values: unknown[], epoch: number): void;
   finished(): void;
   failed(error: Error, task: string): void;
+  acknowledge(ack: SubtaskAcknowledgement): void;
+  decline(checkpointId: number, subtask: SubtaskKey, reason: CheckpointFailureReason, error: Error): void;
+}
+
+/** Checkpointing as a slot sets it up for its tasks; plain data, so it can cross to a worker. */
+export interface SlotCheckpointing {
+  readonly mode: AlignmentMode;
+  /** state.checkpoints.dir: the job's checkpoints go to `<baseDir>/<jobId>/`. */
+  readonly baseDir: string;
 }
 
 export interface SlotOptions {
@@ -38,6 +51,9 @@ export interface SlotOptions {
   /** Ports of channels whose other end is in another slot, by channel id. */
   readonly ports: ReadonlyMap<string, MessagePort>;
   readonly reporter: SlotReporter;
+  readonly checkpointing: SlotCheckpointing | undefined;
+  /** What each task restores, by "vertex/subtask"; absent for a fresh start. */
+  readonly restores: Readonly<Record<string, TaskRestore>> | undefined;
 }
 
 export class Slot implements TaskHost {
@@ -64,6 +80,8 @@ export class Slot implements TaskHost {
     const inputs = new Map<string, { channel: InputChannel; input: 0 | 1 }[]>();
     const outputs = new Map<string, Map<number, OutputChannel[]>>();
     const taskKey = (vertex: number, index: number) => `${vertex}/${index}`;
+    const cp = this.#o.checkpointing;
+    const checkpointing = cp ? { mode: cp.mode, storage: new FileSystemCheckpointStorage(cp.baseDir, this.#o.jobId) } : undefined;
     const where = (id: string) => `channel ${id}`;
     for (const spec of planChannels(graph)) {
       const producerHere = hosts(spec.producer);
@@ -105,7 +123,7 @@ export class Slot implements TaskHost {
           new Task({
             jobId: this.#o.jobId,
             vertex: (own ?? graph).vertices[vertex.index]!,
-            copyFunctions: own === undefined && i > 0,
+            copyFunctions: own === undefined && (i > 0 || this.#o.graphFor !== undefined),
             subtaskIndex: i,
             attemptNumber: this.#o.attemptNumber,
             config,
@@ -113,6 +131,8 @@ export class Slot implements TaskHost {
             inputs: inputs.get(k) ?? [],
             outputs: outputs.get(k) ?? new Map(),
             host: this,
+            checkpointing,
+            restore: this.#o.restores?.[k],
           }),
         );
       }
@@ -135,6 +155,40 @@ export class Slot implements TaskHost {
     this.#flushPrint();
   }
 
+  // ---- checkpoints ---------------------------------------------------------------------------
+
+  /** Sources start checkpoint `checkpointId`; a slot with a task that is not running declines it. */
+  triggerCheckpoint(checkpointId: number, timestamp: number): void {
+    if (this.#done) return;
+    const notRunning = this.#tasks.find((t) => t.state !== 'RUNNING');
+    if (notRunning) {
+      this.#o.reporter.decline(checkpointId, keyOf(notRunning), 'NOT_ALL_REQUIRED_TASKS_RUNNING', new Error(`${notRunning.name} is ${notRunning.state}`));
+      return;
+    }
+    for (const t of this.#tasks) {
+      if (t.vertex.nodes[0]!.transformation.kind !== 'source') continue;
+      if (!t.triggerCheckpoint(checkpointId, timestamp)) {
+        this.#o.reporter.decline(checkpointId, keyOf(t), 'NOT_ALL_REQUIRED_TASKS_RUNNING', new Error(`${t.name} cannot start a checkpoint now`));
+      }
+    }
+  }
+
+  notifyCheckpointComplete(checkpointId: number): void {
+    for (const t of this.#tasks) if (t.state === 'RUNNING') t.notifyCheckpointComplete(checkpointId);
+  }
+
+  notifyCheckpointAborted(checkpointId: number): void {
+    for (const t of this.#tasks) if (t.state === 'RUNNING') t.notifyCheckpointAborted(checkpointId);
+  }
+
+  acknowledgeCheckpoint(_task: Task, ack: SubtaskAcknowledgement): void {
+    this.#o.reporter.acknowledge(ack);
+  }
+
+  declineCheckpoint(task: Task, checkpointId: number, reason: CheckpointFailureReason, error: Error): void {
+    this.#o.reporter.decline(checkpointId, keyOf(task), reason, error);
+  }
+
   // ---- TaskHost ------------------------------------------------------------------------------
 
   print(line: string, stderr: boolean): void {
@@ -153,8 +207,8 @@ export class Slot implements TaskHost {
     this.#stderr = [];
   }
 
-  collect(collectId: string, values: unknown[]): void {
-    this.#o.reporter.collect(collectId, values);
+  collect(collectId: string, values: unknown[], epoch: number): void {
+    this.#o.reporter.collect(collectId, values, epoch);
   }
 
   taskFinished(): void {
@@ -175,4 +229,8 @@ export class Slot implements TaskHost {
     this.#o.reporter.failed(error, task.name);
     for (const t of this.#tasks) if (t !== task) void t.cancel();
   }
+}
+
+function keyOf(t: Task): SubtaskKey {
+  return { vertex: t.vertex.index, subtask: t.subtaskIndex };
 }

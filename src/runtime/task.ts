@@ -11,6 +11,8 @@
 import type { SourceContext, SourceFunction } from '../api/functions.ts';
 import type { Configuration } from '../api/configuration.ts';
 import type { InputStatus, ReaderOutput, Source, SourceReader, SourceSplit } from '../api/source.ts';
+import type { CheckpointFailureReason, OperatorSubtaskState, SubtaskAcknowledgement } from '../checkpoint/checkpoint-types.ts';
+import { readStateFile, type FileSystemCheckpointStorage } from '../checkpoint/filesystem-checkpoint-storage.ts';
 import type { JobVertex, StreamEdge, StreamNode } from '../graph/job-graph.ts';
 import { HeapKeyedStateBackend } from '../state/heap/heap-keyed-state-backend.ts';
 import { keyGroupRangeForOperator } from '../state/key-group.ts';
@@ -20,7 +22,18 @@ import { END_OF_PARTITION, type ChannelEvent, type RecordBatch } from './events.
 import { createOperator } from './operators/operator-factory.ts';
 import { tagError, type OperatorContext, type Output, type StreamOperator } from './operators/operator.ts';
 import { TimestampsAndWatermarksOperator } from './operators/watermark-operator.ts';
-import { closeFunction, openFunction } from './operators/udf.ts';
+import { closeFunction, notifyFunction, openFunction, snapshotFunction } from './operators/udf.ts';
+import { BarrierAligner, type AlignmentMode, type AlignmentStep } from './checkpoint/barrier-aligner.ts';
+import {
+  captureOperatorState,
+  loadOperatorState,
+  persistOperatorState,
+  releaseCaptured,
+  type CapturedOperatorState,
+  type LoadedOperatorState,
+} from './checkpoint/operator-snapshot.ts';
+import type { TaskRestore } from './checkpoint/restore-assignment.ts';
+import { faultHooks, type CheckpointFaultPoint } from './fault-injection.ts';
 import { Backpressure, createSelector, RecordWriter } from './record-writer.ts';
 import { ElementsSource, NumberSequenceSource } from './sources/builtin-sources.ts';
 import type { Cancellable, Scheduler } from './time.ts';
@@ -37,9 +50,23 @@ export type TaskState = 'CREATED' | 'INITIALIZING' | 'RUNNING' | 'FINISHED' | 'F
 /** What the task reports to and needs from the slot that hosts it. */
 export interface TaskHost {
   print(line: string, stderr: boolean): void;
-  collect(collectId: string, values: unknown[]): void;
+  /**
+   * Records for an executeAndCollect() client. `epoch` is the id of the last checkpoint this
+   * subtask had taken when they were produced (the restored one, or 0): after a restore from
+   * checkpoint c, records of epoch >= c are replayed, so the client drops its copies of them.
+   */
+  collect(collectId: string, values: unknown[], epoch: number): void;
   taskFinished(task: Task): void;
   taskFailed(task: Task, error: Error): void;
+  acknowledgeCheckpoint(task: Task, ack: SubtaskAcknowledgement): void;
+  declineCheckpoint(task: Task, checkpointId: number, reason: CheckpointFailureReason, error: Error): void;
+}
+
+/** How a task takes part in checkpoints; absent when checkpointing is off. */
+export interface TaskCheckpointing {
+  /** 'aligned' for exactly-once, 'counting' for at-least-once. */
+  readonly mode: AlignmentMode;
+  readonly storage: FileSystemCheckpointStorage;
 }
 
 export interface TaskDeployment {
@@ -56,6 +83,9 @@ export interface TaskDeployment {
   readonly host: TaskHost;
   /** Whether user function objects must be copied for this subtask (they are shared with another subtask on this thread). */
   readonly copyFunctions: boolean;
+  readonly checkpointing: TaskCheckpointing | undefined;
+  /** State to start from; absent for a fresh start. */
+  readonly restore: TaskRestore | undefined;
 }
 
 /**
@@ -122,6 +152,26 @@ type SourceDriver =
   | { readonly kind: 'reader'; readonly source: Source<unknown, SourceSplit>; reader: SourceReader<unknown, SourceSplit> | undefined }
   | { readonly kind: 'function'; readonly fn: SourceFunction<unknown> };
 
+/**
+ * Calls user hooks in order, each error tagged with its operator; returns the promises some of
+ * them returned (rejecting with tagged errors), which the caller waits for.
+ */
+function callUserCode(calls: readonly (readonly [() => void | Promise<void>, OperatorContext])[]): Promise<void>[] {
+  const pending: Promise<void>[] = [];
+  for (const [call, ctx] of calls) {
+    let r: void | Promise<void>;
+    try {
+      r = call();
+    } catch (e) {
+      throw tagError(e, ctx);
+    }
+    if (r !== undefined && typeof (r as PromiseLike<void>).then === 'function') {
+      pending.push(Promise.resolve(r).catch((e: unknown) => Promise.reject(tagError(e, ctx))));
+    }
+  }
+  return pending;
+}
+
 export class Task {
   readonly name: string;
   readonly vertex: JobVertex;
@@ -148,6 +198,18 @@ export class Task {
   #readerOutput: ReaderOutput<unknown> | undefined;
   #endingInput = false;
   readonly #functionCopies = new Map<object, object>();
+  // checkpointing
+  /** Runtime operators of each stream node of the chain, by node index. */
+  readonly #nodeOps = new Map<number, StreamOperator[]>();
+  readonly #aligner: BarrierAligner | undefined;
+  /** Id of the last checkpoint this subtask snapshotted (or restored); tags collected records. */
+  #epoch: number;
+  /** Checkpoints a source task accepted and has not yet snapshotted. */
+  readonly #pendingTriggers = new Map<number, number>();
+  /** A source function is paused inside collect(): its state may not yet reflect the record it emitted. */
+  #pausedInCollect = false;
+  readonly #abort = new AbortController();
+  readonly #restored = new Map<number, LoadedOperatorState>();
 
   constructor(deployment: TaskDeployment) {
     this.#d = deployment;
@@ -157,6 +219,11 @@ export class Task {
     const perInput = [0, 0];
     this.#inputs = deployment.inputs.map(({ channel, input }) => ({ channel, input, valveChannel: perInput[input]!++, ended: false }));
     this.#openInputs = this.#inputs.length;
+    this.#epoch = deployment.restore?.checkpointId ?? 0;
+    this.#aligner =
+      deployment.checkpointing && this.#inputs.length > 0
+        ? new BarrierAligner(this.#inputs.length, deployment.checkpointing.mode, () => deployment.scheduler.now())
+        : undefined;
     this.#backpressure.onRelease = () => {
       this.#schedule();
       this.#resumeSource?.();
@@ -197,6 +264,7 @@ export class Task {
       parallelism: node.parallelism,
       maxParallelism: node.maxParallelism,
       attemptNumber: d.attemptNumber,
+      restored: d.restore !== undefined,
       config: d.config,
       scheduler,
       keyedBackend: keyed
@@ -209,7 +277,7 @@ export class Task {
       operatorStateBackend: new OperatorStateBackend(),
       suspendUntil: (p) => task.#suspendUntil(p),
       print: (line, stderr) => d.host.print(line, stderr),
-      collect: (id, values) => d.host.collect(id, values),
+      collect: (id, values) => d.host.collect(id, values, task.#epoch),
       userFunction: <F extends object>(fn: F): F => {
         if (!d.copyFunctions) return fn;
         let copy = copies.get(fn);
@@ -249,9 +317,11 @@ export class Task {
     for (const node of nodes) {
       const ctx = this.#context(node, scheduler);
       this.#contexts.push(ctx);
+      await this.#restoreBackends(node, ctx);
       if (node.transformation.kind === 'source') continue;
       const op = createOperator(ctx);
       opOf.set(node.index, op);
+      this.#nodeOps.set(node.index, [op]);
       this.#operators.push(op);
     }
 
@@ -287,6 +357,7 @@ export class Task {
         const wmOp = new TimestampsAndWatermarksOperator(this.#contexts[0]!, wm);
         wmOp.output = headOutput;
         this.#operators.unshift(wmOp);
+        this.#nodeOps.set(headNode.index, [wmOp]);
         headOutput = new NodeOutput([{ op: wmOp, input: 0 }], [], new Map());
       }
       this.#headOutput = headOutput;
@@ -343,17 +414,52 @@ export class Task {
         throw tagError(e, op.ctx);
       }
     }
+    for (const node of nodes) {
+      const loaded = this.#restored.get(node.index);
+      if (!loaded) continue;
+      const timers = loaded.keyed?.timers ?? [];
+      for (const op of this.#nodeOps.get(node.index) ?? []) {
+        try {
+          op.restoreExtras({ timers, watermark: loaded.watermark });
+        } catch (e) {
+          throw tagError(e, op.ctx);
+        }
+      }
+    }
     const src = this.#source;
     if (src?.kind === 'function') await openFunction(src.fn, this.#contexts[0]!);
     if (src?.kind === 'reader') {
       const p = this.vertex.parallelism;
       const reader = src.source.createReader({ getIndexOfSubtask: () => d.subtaskIndex, getNumberOfParallelSubtasks: () => p });
       src.reader = reader;
-      reader.addSplits(src.source.createSplits(p).filter((_, i) => i % p === d.subtaskIndex));
+      const restoredSplits = this.#restored.get(headNode.index)?.splits;
+      // A restored source resumes its recorded splits; a source restored without any (e.g. a new
+      // source in an old job) starts from the beginning.
+      reader.addSplits(restoredSplits ?? src.source.createSplits(p).filter((_, i) => i % p === d.subtaskIndex));
       reader.notifyNoMoreSplits();
       const out = this.#headOutput;
       this.#readerOutput = { collect: (value, timestamp) => out.collect(value, timestamp ?? -Infinity) };
     }
+  }
+
+  /** Loads this node's part of the restored checkpoint into the backends of its context. */
+  async #restoreBackends(node: StreamNode, ctx: OperatorContext): Promise<void> {
+    const restore = this.#d.restore;
+    const r = restore?.operators[node.operatorId];
+    if (!restore || !r) return;
+    let loaded: LoadedOperatorState;
+    try {
+      loaded = await loadOperatorState(r, (h) => readStateFile(restore.root, h), {
+        range: ctx.keyedBackend?.keyGroupRange,
+        subtaskIndex: this.subtaskIndex,
+        parallelism: node.parallelism,
+      });
+      if (loaded.keyed) ctx.keyedBackend!.restore(loaded.keyed.data);
+      ctx.operatorStateBackend.restore(loaded.operatorState);
+    } catch (e) {
+      throw tagError(new Error(`restoring from checkpoint ${restore.checkpointId} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }), ctx);
+    }
+    this.#restored.set(node.index, loaded);
   }
 
   /** Starts processing: input channels begin to be read, sources begin to emit. */
@@ -469,10 +575,11 @@ export class Task {
   #pollChannel(): boolean {
     const inputs = this.#inputs;
     const n = inputs.length;
+    const aligner = this.#aligner;
     for (let k = 0; k < n; k++) {
       const idx = (this.#rr + k) % n;
       const inp = inputs[idx]!;
-      if (!inp.channel.hasItem) continue;
+      if (!inp.channel.hasItem || aligner?.isBlocked(idx)) continue;
       this.#rr = (idx + 1) % n;
       const item = inp.channel.poll()!;
       switch (item.kind) {
@@ -487,15 +594,207 @@ export class Task {
           break;
         case 'end-of-partition':
           inp.ended = true;
-          if (--this.#openInputs === 0) void this.#endInput();
+          if (aligner) this.#onAlignmentStep(aligner.onEndOfPartition(idx));
+          if (--this.#openInputs === 0 && this.#state === 'RUNNING') void this.#endInput();
           break;
         case 'checkpoint-barrier':
+          if (aligner) {
+            const first = aligner.aligning !== item.checkpointId;
+            const step = aligner.onBarrier(idx, item.checkpointId, item.timestamp);
+            if (first && n > 1 && aligner.aligning === item.checkpointId) faultHooks()?.alignmentStarted?.(this.#faultPoint(item.checkpointId));
+            this.#onAlignmentStep(step);
+          }
+          break;
         case 'cancel-checkpoint-marker':
+          if (aligner?.abort(item.checkpointId)) this.#schedule();
           break;
       }
       return true;
     }
     return false;
+  }
+
+  // ---- checkpoints ---------------------------------------------------------------------------
+
+  #faultPoint(checkpointId: number): CheckpointFaultPoint {
+    return { taskName: this.name, vertexName: this.vertex.name, subtaskIndex: this.subtaskIndex, attemptNumber: this.#d.attemptNumber, checkpointId };
+  }
+
+  #onAlignmentStep(step: AlignmentStep): void {
+    if (step.kind === 'none') return;
+    const abandoned = step.kind === 'abandoned' ? step.checkpointId : step.abandoned;
+    if (abandoned !== undefined) {
+      this.#d.host.declineCheckpoint(this, abandoned, 'CHECKPOINT_SUBSUMED', new Error(`a barrier of a newer checkpoint reached ${this.name} first`));
+    }
+    if (step.kind === 'complete') {
+      this.#performCheckpoint(step.checkpointId, step.timestamp, step.alignmentMs, Math.max(0, step.firstBarrierAt - step.timestamp));
+      this.#schedule(); // channels blocked by the alignment are readable again
+    }
+  }
+
+  /**
+   * Asks a source task to take checkpoint `checkpointId`: the snapshot happens between two
+   * records (as a mail, or for a source function at its next collect()), then the barrier goes
+   * downstream. False when this task cannot take part (it is not a running source).
+   */
+  triggerCheckpoint(checkpointId: number, timestamp: number): boolean {
+    if (this.#state !== 'RUNNING' || this.#source === undefined || this.#endingInput || !this.#d.checkpointing) return false;
+    this.#pendingTriggers.set(checkpointId, timestamp);
+    this.#enqueueMail(() => this.#runPendingTriggers());
+    return true;
+  }
+
+  /** Runs accepted source triggers now, unless a source function is paused inside collect(). */
+  #runPendingTriggers(): void {
+    if (this.#pendingTriggers.size === 0 || this.#pausedInCollect || this.#state !== 'RUNNING' || this.#suspended > 0) return;
+    if (this.#endingInput) {
+      this.#declinePendingTriggers('the source has reached the end of its input');
+      return;
+    }
+    const triggers = [...this.#pendingTriggers];
+    this.#pendingTriggers.clear();
+    for (const [id, ts] of triggers) this.#performCheckpoint(id, ts, 0, Math.max(0, this.#d.scheduler.now() - ts));
+  }
+
+  #declinePendingTriggers(why: string): void {
+    for (const id of this.#pendingTriggers.keys()) this.#d.host.declineCheckpoint(this, id, 'NOT_ALL_REQUIRED_TASKS_RUNNING', new Error(`${this.name}: ${why}`));
+    this.#pendingTriggers.clear();
+  }
+
+  /**
+   * The synchronous part of a checkpoint: operators flush what belongs before the barrier, user
+   * functions snapshot their state, every state is frozen (copy-on-write for keyed state), and
+   * the barrier goes downstream. Serialising and writing then run asynchronously.
+   */
+  #performCheckpoint(checkpointId: number, timestamp: number, alignmentMs: number, startDelayMs: number): void {
+    const scheduler = this.#d.scheduler;
+    const t0 = scheduler.now();
+    const ops = this.#operators;
+    callUserCode(ops.map((op) => [() => op.prepareSnapshotPreBarrier(checkpointId), op.ctx]));
+    const src = this.#source;
+    const userSnapshots: [() => void | Promise<void>, OperatorContext][] = ops.map((op) => [() => op.snapshotFunctionState(checkpointId, timestamp), op.ctx]);
+    if (src?.kind === 'function') userSnapshots.unshift([() => snapshotFunction(src.fn, checkpointId, timestamp), this.#contexts[0]!]);
+    const pending = callUserCode(userSnapshots);
+    const finish = (): void => {
+      const captured: CapturedOperatorState[] = [];
+      try {
+        for (let i = 0; i < this.vertex.nodes.length; i++) {
+          const node = this.vertex.nodes[i]!;
+          const ctx = this.#contexts[i]!;
+          captured.push(
+            captureOperatorState(
+              {
+                operatorId: node.operatorId,
+                keyedBackend: ctx.keyedBackend,
+                operatorStateBackend: ctx.operatorStateBackend,
+                operators: this.#nodeOps.get(node.index) ?? [],
+                reader: i === 0 && src?.kind === 'reader' ? src.reader : undefined,
+              },
+              checkpointId,
+            ),
+          );
+        }
+      } catch (e) {
+        for (const c of captured) releaseCaptured(c);
+        throw e;
+      }
+      const barrier: ChannelEvent = { kind: 'checkpoint-barrier', checkpointId, timestamp, unaligned: false };
+      for (const w of this.#writers) w.broadcastEvent(barrier);
+      if (checkpointId > this.#epoch) this.#epoch = checkpointId;
+      const syncMs = scheduler.now() - t0;
+      void this.#persist(checkpointId, captured, { syncMs, alignmentMs, startDelayMs });
+    };
+    if (pending.length === 0) {
+      finish();
+      return;
+    }
+    // An asynchronous snapshotState: nothing is processed until it settles.
+    this.#suspended++;
+    Promise.all(pending).then(
+      () => {
+        this.#suspended--;
+        if (this.#state !== 'RUNNING') return;
+        try {
+          finish();
+        } catch (e) {
+          this.#fail(e);
+          return;
+        }
+        this.#schedule();
+        this.#resumeSource?.();
+      },
+      (e: unknown) => {
+        this.#suspended--;
+        this.#fail(e);
+      },
+    );
+  }
+
+  /** The asynchronous part: write every operator's state, then acknowledge (or decline on failure). */
+  async #persist(checkpointId: number, captured: CapturedOperatorState[], m: { syncMs: number; alignmentMs: number; startDelayMs: number }): Promise<void> {
+    const d = this.#d;
+    const t0 = d.scheduler.now();
+    let i = 0;
+    try {
+      await faultHooks()?.asyncSnapshot?.(this.#faultPoint(checkpointId));
+      const states: OperatorSubtaskState[] = [];
+      let bytes = 0;
+      for (; i < captured.length; i++) {
+        const r = await persistOperatorState(captured[i]!, {
+          storage: d.checkpointing!.storage,
+          checkpointId,
+          subtaskIndex: this.subtaskIndex,
+          signal: this.#abort.signal,
+        });
+        if (r.state) states.push(r.state);
+        bytes += r.bytes;
+      }
+      if (this.#abort.signal.aborted) return;
+      d.host.acknowledgeCheckpoint(this, {
+        subtask: { vertex: this.vertex.index, subtask: this.subtaskIndex },
+        checkpointId,
+        states,
+        metrics: {
+          syncDurationMs: m.syncMs,
+          asyncDurationMs: d.scheduler.now() - t0,
+          alignmentDurationMs: m.alignmentMs,
+          startDelayMs: m.startDelayMs,
+          bytesProcessedDuringAlignment: 0,
+          stateSize: bytes,
+        },
+      });
+    } catch (e) {
+      for (; i < captured.length; i++) releaseCaptured(captured[i]!);
+      if (this.#abort.signal.aborted) return;
+      const cause = e instanceof Error ? e : new Error(String(e));
+      d.host.declineCheckpoint(this, checkpointId, 'CHECKPOINT_DECLINED', new Error(`${this.name}: the asynchronous part of the snapshot failed: ${cause.message}`, { cause }));
+    }
+  }
+
+  /** The checkpoint completed (its metadata is durable): tell every operator and function. */
+  notifyCheckpointComplete(checkpointId: number): void {
+    this.#enqueueMail(() => this.#notify(checkpointId, true));
+  }
+
+  /** The checkpoint was aborted: stop aligning on it and tell every operator and function. */
+  notifyCheckpointAborted(checkpointId: number): void {
+    if (this.#aligner?.abort(checkpointId)) this.#schedule();
+    this.#pendingTriggers.delete(checkpointId);
+    this.#enqueueMail(() => this.#notify(checkpointId, false));
+  }
+
+  #notify(checkpointId: number, completed: boolean): void {
+    const calls: [() => void | Promise<void>, OperatorContext][] = this.#operators.map((op) => [
+      () => (completed ? op.notifyCheckpointComplete(checkpointId) : op.notifyCheckpointAborted(checkpointId)),
+      op.ctx,
+    ]);
+    const src = this.#source;
+    if (src?.kind === 'function') calls.push([() => notifyFunction(src.fn, checkpointId, completed), this.#contexts[0]!]);
+    if (src?.kind === 'reader' && src.reader) {
+      const reader = src.reader;
+      calls.push([() => (completed ? reader.notifyCheckpointComplete?.(checkpointId) : reader.notifyCheckpointAborted?.(checkpointId)), this.#contexts[0]!]);
+    }
+    for (const p of callUserCode(calls)) this.#suspendUntil(p);
   }
 
   // ---- source functions ----------------------------------------------------------------------
@@ -509,20 +808,39 @@ export class Task {
       if (this.#state !== 'RUNNING') return NEVER;
       if (this.#canProcess && ++sinceYield < BURST_BUDGET) return undefined;
       sinceYield = 0;
+      this.#pausedInCollect = true;
       return new Promise<void>((resolve) => {
         const check = (): void => {
           if (this.#state !== 'RUNNING') return;
           if (this.#canProcess) {
             this.#resumeSource = undefined;
+            this.#pausedInCollect = false;
             resolve();
+            // The function's code after collect() runs in microtasks before this, so its state
+            // has caught up with the records it emitted: a deferred checkpoint may run now.
+            if (this.#pendingTriggers.size > 0) setImmediate(runDeferred);
           } else this.#resumeSource = () => setImmediate(check);
         };
         setImmediate(check);
       });
     };
+    const runDeferred = (): void => {
+      try {
+        this.#runPendingTriggers();
+      } catch (e) {
+        this.#fail(e);
+      }
+    };
     // Records take this path once each: no closure or promise is created unless the source must pause.
     const emitRecord = (value: unknown, timestamp: number): void | Promise<void> => {
       if (this.#state !== 'RUNNING') return NEVER;
+      if (this.#pendingTriggers.size > 0) {
+        // A checkpoint is due: it is taken before this record, so the function's state must
+        // describe exactly the records emitted before this call (update it after collect()).
+        runDeferred();
+        if (this.#state !== 'RUNNING') return NEVER;
+        if (this.#suspended > 0) return this.#waitUntilResumed().then(() => emitRecord(value, timestamp));
+      }
       try {
         out.collect(value, timestamp);
       } catch (e) {
@@ -589,6 +907,7 @@ export class Task {
         await this.#waitUntilResumed();
       }
       if (this.#state !== 'RUNNING') return;
+      this.#declinePendingTriggers('the task has finished');
       for (const w of this.#writers) w.broadcastEvent(END_OF_PARTITION);
       await this.#closeAll();
       this.#state = 'FINISHED';
@@ -616,6 +935,7 @@ export class Task {
   #fail(e: unknown): void {
     if (this.#state === 'FAILED' || this.#state === 'CANCELED' || this.#state === 'FINISHED') return;
     this.#state = 'FAILED';
+    this.#abort.abort();
     const error = e instanceof Error ? e : new Error(String(e));
     this.#stopSource();
     void this.#closeAll().catch(() => {});
@@ -637,6 +957,7 @@ export class Task {
   async cancel(): Promise<void> {
     if (this.#state === 'FINISHED' || this.#state === 'FAILED' || this.#state === 'CANCELED') return;
     this.#state = 'CANCELED';
+    this.#abort.abort();
     this.#stopSource();
     await this.#closeAll().catch(() => {});
   }

@@ -227,6 +227,11 @@ export class InternalTimerService<K = unknown> {
     }
   }
 
+  /** Sets the watermark a snapshot recorded, without firing anything (timers at or below it had fired before the snapshot). */
+  restoreWatermark(watermark: number): void {
+    if (watermark > this.#watermark) this.#watermark = watermark;
+  }
+
   /** The highest watermark seen; MIN_WATERMARK before the first. */
   currentWatermark(): number {
     return this.#watermark;

@@ -10,6 +10,25 @@ import type { LocalJobResult } from '../runtime/embedded-executor.ts';
 import '../index.ts';
 
 export { ManualScheduler, systemScheduler, type Clock, type Scheduler } from '../runtime/time.ts';
+export { type CheckpointFaultPoint, type FaultHooks } from '../runtime/fault-injection.ts';
+import { setFaultHooks, type FaultHooks } from '../runtime/fault-injection.ts';
+import { localJobOf } from '../runtime/local-job.ts';
+
+/**
+ * Installs failure-injection hooks on the checkpointing path of this thread. Call it from the job
+ * module: every worker re-imports the module, so every thread gets them. Hooks see the attempt
+ * number, so a fault can fire in one attempt only.
+ */
+export function injectFaults(hooks: FaultHooks | undefined): void {
+  setFaultHooks(hooks);
+}
+
+/** Kills the worker thread of one slot of a running job (threads mode), as a crash would. */
+export async function killSlot(client: JobClient, slot: number): Promise<void> {
+  const job = localJobOf(client);
+  if (!job) throw new Error('killSlot: not a job of the embedded executor');
+  await job.killSlot(slot);
+}
 
 export interface RunJobOptions {
   /** Job arguments: what the job sees as process.argv.slice(2), in every worker too. */

@@ -5,6 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
 
 const TIMEOUT_MS = 30_000;
 
@@ -12,6 +13,10 @@ function weir(...args: string[]): { status: number | null; stdout: string; stder
   const r = spawnSync(process.execPath, ['bin/weir.mjs', ...args], { encoding: 'utf8', timeout: TIMEOUT_MS });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 const LINE = /^用户访问统计(?::([12]))?> (Mary|Alice|Bob|Cary) 访问次数: (\d+)$/;
@@ -106,6 +111,61 @@ describe('weir: usage', () => {
     const r = weir('--version');
     assert.equal(r.status, 0);
     assert.match(r.stdout, /^weir \d+\.\d+\.\d+/);
+  });
+});
+
+describe('weir run: savepoint restore options', () => {
+  it('`weir run -s <relative dir> -n job` hands the job the absolute path and the flag; a path that does not exist fails clearly', () => {
+    const r = weir('run', '-s', 'no-such-savepoint-dir', '-n', 'test/jobs/print-restore-config.ts');
+    const abs = resolve('no-such-savepoint-dir');
+    const lines = r.stdout.split('\n');
+    assert.ok(lines.includes('restoreSavepoint=true'), r.stdout);
+    assert.ok(lines.includes(`restorePath=${abs}`), r.stdout);
+    assert.ok(lines.includes('allowNonRestoredState=true'), r.stdout);
+    assert.ok(lines.includes(`execution.savepoint.path=${abs}`), r.stdout);
+    assert.ok(lines.includes('execution.savepoint.ignore-unclaimed-state=true'), r.stdout);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`Checkpoint or savepoint path ${escapeRegExp(abs)} does not exist`));
+  });
+
+  it('`--fromSavepoint <abs>` without -n leaves non-restored state disallowed; a file:// URI passes through as given', () => {
+    const abs = resolve('some', 'savepoint-abc');
+    const r = weir('run', '--fromSavepoint', abs, 'test/jobs/print-restore-config.ts');
+    assert.match(r.stdout, new RegExp(`^restorePath=${escapeRegExp(abs)}$`, 'm'));
+    assert.match(r.stdout, /^allowNonRestoredState=false$/m);
+    assert.equal(r.status, 1, r.stderr);
+    const u = weir('run', '-s', 'file:///tmp/sp-uri', '--allowNonRestoredState', 'test/jobs/print-restore-config.ts');
+    assert.match(u.stdout, /^restorePath=file:\/\/\/tmp\/sp-uri$/m);
+    assert.match(u.stdout, /^allowNonRestoredState=true$/m);
+    assert.equal(u.status, 1, u.stderr);
+    assert.match(u.stderr, /Checkpoint or savepoint path \/tmp\/sp-uri does not exist/);
+  });
+
+  it('-s sets the same key as -D, and the job’s own setSavepointRestoreSettings wins over both', () => {
+    const d = weir('run', '-D', 'execution.savepoint.path=/tmp/sp-d', 'test/jobs/print-restore-config.ts');
+    assert.match(d.stdout, /^restorePath=\/tmp\/sp-d$/m);
+    assert.match(d.stderr, /Checkpoint or savepoint path \/tmp\/sp-d does not exist/);
+    const o = weir('run', '-s', '/tmp/sp-cli', '-n', 'test/jobs/print-restore-config.ts', 'override');
+    assert.equal(o.status, 0, o.stderr);
+    assert.match(o.stdout, /^restoreSavepoint=false$/m);
+    assert.match(o.stdout, /^pipeline: SavepointRestoreSettings\.none\(\)$/m);
+  });
+
+  it('`-s` without a path exits 2 saying a savepoint path is needed', () => {
+    const r = weir('run', '-s');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /-s needs a savepoint path.*got nothing/);
+    assert.match(r.stderr, /Usage: weir/);
+    const f = weir('run', '--fromSavepoint', '-n', 'test/jobs/print-restore-config.ts');
+    assert.equal(f.status, 2);
+    assert.match(f.stderr, /--fromSavepoint needs a savepoint path.*got "-n"/);
+  });
+
+  it('`weir run --help` documents -s/--fromSavepoint and -n/--allowNonRestoredState', () => {
+    const r = weir('run', '--help');
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /-s, --fromSavepoint <path>/);
+    assert.match(r.stdout, /-n, --allowNonRestoredState/);
   });
 });
 

@@ -8,6 +8,21 @@ import type { StreamNode } from '../../graph/job-graph.ts';
 import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
 import type { OperatorStateBackend } from '../../state/operator-state-backend.ts';
 import type { Scheduler } from '../time.ts';
+import type { TimerSnapshot, RestoredTimer } from '../timer-service.ts';
+
+/** Operator-owned state beyond the state backends, copied in the synchronous part of a snapshot. */
+export interface OperatorExtras {
+  /** Keyed timers; written with the keyed state, split by key group on restore. */
+  readonly timers?: readonly TimerSnapshot<unknown>[];
+  /** The operator's current watermark, so event time never goes back after a restore. */
+  readonly watermark?: number;
+}
+
+/** What an operator gets back on restore (after open). */
+export interface RestoredExtras {
+  readonly timers: readonly RestoredTimer<unknown>[];
+  readonly watermark: number | undefined;
+}
 
 export interface Output {
   collect(value: unknown, timestamp: number): void;
@@ -25,6 +40,8 @@ export interface OperatorContext {
   readonly parallelism: number;
   readonly maxParallelism: number;
   readonly attemptNumber: number;
+  /** Whether this operator's state was restored from a checkpoint or savepoint (FunctionInitializationContext.isRestored). */
+  readonly restored: boolean;
   readonly config: Configuration;
   /** Callbacks run as task mails: never in the middle of processing a record, never while the task waits on a sink. */
   readonly scheduler: Scheduler;
@@ -56,6 +73,24 @@ export abstract class StreamOperator {
   /** End of all input: flush what is buffered. Called head to tail along the chain. */
   finish(): void | Promise<void> {}
   close(): void | Promise<void> {}
+
+  // ---- checkpoints (defaults: nothing to do) ---------------------------------------------------
+
+  /** Before the barrier goes downstream: emit or flush what belongs before it (Flink's prepareSnapshotPreBarrier). */
+  prepareSnapshotPreBarrier(_checkpointId: number): void {}
+  /**
+   * User functions' snapshotState (CheckpointedFunction). Runs in the synchronous part of the
+   * snapshot; a returned promise keeps the task suspended until it settles.
+   */
+  snapshotFunctionState(_checkpointId: number, _timestamp: number): void | Promise<void> {}
+  /** Timers and watermark, copied now (the synchronous part of the snapshot). */
+  snapshotExtras(): OperatorExtras | undefined {
+    return undefined;
+  }
+  /** Restores what snapshotExtras() captured; called after open(). */
+  restoreExtras(_extras: RestoredExtras): void {}
+  notifyCheckpointComplete(_checkpointId: number): void | Promise<void> {}
+  notifyCheckpointAborted(_checkpointId: number): void | Promise<void> {}
 
   /** Sets the current key from the record when the operator is keyed. */
   protected setKeyFromElement(value: unknown, input: 0 | 1): void {

@@ -16,7 +16,7 @@ import type {
 import { canonicalKey } from '../../state/key-group.ts';
 import { InternalTimerService, type TimeDomain } from '../timer-service.ts';
 import { TimestampedCollector } from './basic-operators.ts';
-import type { OperatorContext } from './operator.ts';
+import type { OperatorContext, OperatorExtras, RestoredExtras } from './operator.ts';
 import { UdfOperator } from './udf.ts';
 
 /** A process function's context: timestamp, time, side outputs, and (keyed) key and timers. */
@@ -86,6 +86,23 @@ class ProcessSupport implements OnTimerContext<unknown> {
     this.#timers?.close();
   }
 
+  snapshotExtras(): OperatorExtras {
+    const t = this.#timers;
+    return t ? { timers: t.snapshotTimers(), watermark: t.currentWatermark() } : { watermark: this.#watermark };
+  }
+
+  restoreExtras(extras: RestoredExtras): void {
+    const t = this.#timers;
+    if (extras.watermark !== undefined) {
+      if (extras.watermark > this.#watermark) this.#watermark = extras.watermark;
+      t?.restoreWatermark(extras.watermark);
+    }
+    if (extras.timers.length > 0) {
+      if (!t) throw new Error(`"${this.op.ctx.node.name}": the restored state has timers, but the operator is not keyed`);
+      t.restoreTimers(extras.timers);
+    }
+  }
+
   timestamp(): number | undefined {
     return this.out.timestamp === -Infinity ? undefined : this.out.timestamp;
   }
@@ -120,6 +137,12 @@ abstract class TimerOperator<F extends object> extends UdfOperator<F> {
   override async close(): Promise<void> {
     this.support?.close();
     await super.close();
+  }
+  override snapshotExtras(): OperatorExtras {
+    return this.support.snapshotExtras();
+  }
+  override restoreExtras(extras: RestoredExtras): void {
+    this.support.restoreExtras(extras);
   }
 }
 

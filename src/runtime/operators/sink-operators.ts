@@ -78,6 +78,10 @@ export class CollectOperator extends StreamOperator {
   }
   override processWatermark(): void {}
   override processWatermarkStatus(): void {}
+  /** Records before the barrier leave with the epoch they belong to (see LocalJob's collected results). */
+  override prepareSnapshotPreBarrier(): void {
+    this.#flush();
+  }
   override finish(): void {
     this.#flush();
   }

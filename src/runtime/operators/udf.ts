@@ -4,6 +4,7 @@
  */
 import type {
   FunctionInitializationContext,
+  FunctionSnapshotContext,
   KeyedStateStore,
   OperatorStateStore,
   RuntimeContext,
@@ -61,22 +62,39 @@ function operatorStateStore(ctx: OperatorContext): OperatorStateStore {
 interface Lifecycle {
   setRuntimeContext?(c: RuntimeContext): void;
   initializeState?(c: FunctionInitializationContext): void | Promise<void>;
+  snapshotState?(c: FunctionSnapshotContext): void | Promise<void>;
+  notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
+  notifyCheckpointAborted?(checkpointId: number): void | Promise<void>;
   open?(): void | Promise<void>;
   close?(): void | Promise<void>;
 }
 
 /** Opens a user function the way Flink does: context first, then state, then open(). */
-export async function openFunction(fn: object, ctx: OperatorContext, restored = false): Promise<void> {
+export async function openFunction(fn: object, ctx: OperatorContext): Promise<void> {
   const f = fn as Lifecycle;
   f.setRuntimeContext?.(createRuntimeContext(ctx));
   if (typeof f.initializeState === 'function') {
     await f.initializeState({
-      isRestored: () => restored,
+      isRestored: () => ctx.restored,
       getOperatorStateStore: () => operatorStateStore(ctx),
       getKeyedStateStore: () => (ctx.keyedBackend ? keyedStateStore(ctx) : undefined),
     });
   }
   if (typeof f.open === 'function') await f.open();
+}
+
+/** CheckpointedFunction.snapshotState, when the function has one. */
+export function snapshotFunction(fn: object, checkpointId: number, timestamp: number): void | Promise<void> {
+  const f = fn as Lifecycle;
+  if (typeof f.snapshotState !== 'function') return;
+  return f.snapshotState({ getCheckpointId: () => checkpointId, getCheckpointTimestamp: () => timestamp });
+}
+
+/** CheckpointListener callbacks, when the function has them. */
+export function notifyFunction(fn: object, checkpointId: number, completed: boolean): void | Promise<void> {
+  const f = fn as Lifecycle;
+  if (completed) return typeof f.notifyCheckpointComplete === 'function' ? f.notifyCheckpointComplete(checkpointId) : undefined;
+  return typeof f.notifyCheckpointAborted === 'function' ? f.notifyCheckpointAborted(checkpointId) : undefined;
 }
 
 export async function closeFunction(fn: object): Promise<void> {
@@ -96,5 +114,14 @@ export abstract class UdfOperator<F extends object> extends StreamOperator {
   }
   override async close(): Promise<void> {
     await closeFunction(this.fn);
+  }
+  override snapshotFunctionState(checkpointId: number, timestamp: number): void | Promise<void> {
+    return snapshotFunction(this.fn, checkpointId, timestamp);
+  }
+  override notifyCheckpointComplete(checkpointId: number): void | Promise<void> {
+    return notifyFunction(this.fn, checkpointId, true);
+  }
+  override notifyCheckpointAborted(checkpointId: number): void | Promise<void> {
+    return notifyFunction(this.fn, checkpointId, false);
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { TimestampAssigner, WatermarkGenerator, WatermarkOutput, WatermarkStrategy } from '../../api/watermark-strategy.ts';
 import type { Cancellable } from '../time.ts';
-import { StreamOperator, type OperatorContext } from './operator.ts';
+import { StreamOperator, type OperatorContext, type OperatorExtras, type RestoredExtras } from './operator.ts';
 
 export class TimestampsAndWatermarksOperator extends StreamOperator implements WatermarkOutput {
   #assigner: TimestampAssigner<unknown> | undefined;
@@ -70,5 +70,14 @@ export class TimestampsAndWatermarksOperator extends StreamOperator implements W
 
   override close(): void {
     this.#timer?.cancel();
+  }
+
+  override snapshotExtras(): OperatorExtras {
+    return { watermark: this.#current };
+  }
+
+  /** After a restore, watermarks at or below the recorded one are not emitted again. */
+  override restoreExtras(extras: RestoredExtras): void {
+    if (extras.watermark !== undefined && extras.watermark > this.#current) this.#current = extras.watermark;
   }
 }

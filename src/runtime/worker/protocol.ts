@@ -1,24 +1,44 @@
 /** Messages between the job's launcher thread and its slot workers. */
 import type { MessagePort } from 'node:worker_threads';
+import type { CheckpointFailureReason, SubtaskAcknowledgement, SubtaskKey } from '../../checkpoint/checkpoint-types.ts';
+import type { TaskRestore } from '../checkpoint/restore-assignment.ts';
 import type { SerializedError } from '../error-transport.ts';
+import type { SlotCheckpointing } from '../slot.ts';
 
 export interface WorkerData {
   readonly jobId: string;
   readonly jobModule: string;
   readonly ordinal: number;
   readonly slot: number;
+  readonly attemptNumber: number;
   readonly fingerprint: string;
   readonly description: readonly string[];
   readonly overrides: Record<string, unknown>;
   readonly ports: Record<string, MessagePort>;
+  readonly checkpointing: SlotCheckpointing | undefined;
+  /** The restores of this slot's tasks, by "vertex/subtask". */
+  readonly restores: Record<string, TaskRestore> | undefined;
 }
 
-export type ToWorker = { readonly type: 'start' } | { readonly type: 'cancel' };
+export type ToWorker =
+  | { readonly type: 'start' }
+  | { readonly type: 'cancel' }
+  | { readonly type: 'trigger-checkpoint'; readonly checkpointId: number; readonly timestamp: number }
+  | { readonly type: 'checkpoint-complete'; readonly checkpointId: number }
+  | { readonly type: 'checkpoint-aborted'; readonly checkpointId: number };
 
 export type FromWorker =
   | { readonly type: 'ready' }
   | { readonly type: 'print'; readonly text: string; readonly stderr: boolean }
-  | { readonly type: 'collect'; readonly collectId: string; readonly bytes: Uint8Array }
+  | { readonly type: 'collect'; readonly collectId: string; readonly bytes: Uint8Array; readonly epoch: number }
   | { readonly type: 'finished' }
   | { readonly type: 'canceled' }
-  | { readonly type: 'failed'; readonly error: SerializedError; readonly task: string };
+  | { readonly type: 'failed'; readonly error: SerializedError; readonly task: string }
+  | { readonly type: 'ack'; readonly ack: SubtaskAcknowledgement }
+  | {
+      readonly type: 'decline';
+      readonly checkpointId: number;
+      readonly subtask: SubtaskKey;
+      readonly reason: CheckpointFailureReason;
+      readonly error: SerializedError;
+    };

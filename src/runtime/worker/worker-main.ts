@@ -32,22 +32,41 @@ async function main(): Promise<void> {
     graph,
     config: pipeline.config,
     scheduler: systemScheduler,
-    attemptNumber: 0,
+    attemptNumber: data.attemptNumber,
     hosts: (i) => i === data.slot,
     ports,
+    checkpointing: data.checkpointing,
+    restores: data.restores,
     reporter: {
       print: (text, stderr) => send({ type: 'print', text, stderr }),
-      collect: (collectId, values) => {
+      collect: (collectId, values, epoch) => {
         const bytes = encodeValue(values);
-        send({ type: 'collect', collectId, bytes }, [bytes.buffer as ArrayBuffer]);
+        send({ type: 'collect', collectId, bytes, epoch }, [bytes.buffer as ArrayBuffer]);
       },
       finished: () => send({ type: 'finished' }),
       failed: (error, task) => fail(error, task),
+      acknowledge: (ack) => send({ type: 'ack', ack }),
+      decline: (checkpointId, subtask, reason, error) => send({ type: 'decline', checkpointId, subtask, reason, error: serializeError(error) }),
     },
   });
   port.on('message', (m: ToWorker) => {
-    if (m.type === 'start') slot.start();
-    else if (m.type === 'cancel') void slot.cancel().then(() => send({ type: 'canceled' }));
+    switch (m.type) {
+      case 'start':
+        slot.start();
+        break;
+      case 'cancel':
+        void slot.cancel().then(() => send({ type: 'canceled' }));
+        break;
+      case 'trigger-checkpoint':
+        slot.triggerCheckpoint(m.checkpointId, m.timestamp);
+        break;
+      case 'checkpoint-complete':
+        slot.notifyCheckpointComplete(m.checkpointId);
+        break;
+      case 'checkpoint-aborted':
+        slot.notifyCheckpointAborted(m.checkpointId);
+        break;
+    }
   });
   await slot.deploy();
   send({ type: 'ready' });

@@ -1,0 +1,320 @@
+/**
+ * One deployment of a job's tasks (Flink's execution attempt, for the whole job at once): every
+ * subtask built, initialised (restoring state when given), started, and finally stopped. A
+ * failover cancels the attempt and deploys a new one; nothing of the old attempt is reused, so
+ * user function objects and channels always start fresh.
+ *
+ * Two transports: threads (one worker thread per slot, channels over MessagePorts) and inline
+ * (one slot on the launcher's thread). Both report through the same listener.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { executionRegistry, type Pipeline } from '../api/execution-context.ts';
+import type { CheckpointFailureReason, SubtaskAcknowledgement, SubtaskKey } from '../checkpoint/checkpoint-types.ts';
+import type { JobGraph } from '../graph/job-graph.ts';
+import type { TaskRestore } from './checkpoint/restore-assignment.ts';
+import { planChannels, slotCount } from './deployment.ts';
+import { deserializeError } from './error-transport.ts';
+import { rebuildPipeline } from './pipeline-rebuild.ts';
+import { decodeValue } from './record-codec.ts';
+import { Slot, type SlotCheckpointing, type SlotReporter } from './slot.ts';
+import { systemScheduler } from './time.ts';
+import type { FromWorker, ToWorker, WorkerData } from './worker/protocol.ts';
+
+const BOOTSTRAP = new URL('./worker/worker-bootstrap.mjs', import.meta.url);
+
+/** What an attempt reports. Slots report finished once each; a failure may be reported more than once. */
+export interface AttemptListener {
+  print(text: string, stderr: boolean): void;
+  collect(collectId: string, values: unknown[], epoch: number): void;
+  slotFinished(): void;
+  failed(error: Error, task: string): void;
+  acknowledge(ack: SubtaskAcknowledgement): void;
+  decline(checkpointId: number, subtask: SubtaskKey, reason: CheckpointFailureReason, error: Error): void;
+}
+
+/** How the job was launched, captured at submission (the launcher's registry may change later). */
+export interface LaunchContext {
+  /** The module that builds the job, when known; workers and inline slots re-import it. */
+  readonly jobModule: string | undefined;
+  readonly overrides: Record<string, unknown>;
+  readonly jobArgs: readonly string[];
+  /** process.argv as the job module saw it; an inline re-import sees it again. */
+  readonly argv: readonly string[];
+}
+
+/** The launch context as the registry holds it now. */
+export function currentLaunchContext(): LaunchContext {
+  const r = executionRegistry();
+  return { jobModule: r.jobModule, overrides: { ...r.overrides }, jobArgs: [...(r.jobArgs ?? process.argv.slice(2))], argv: [...process.argv] };
+}
+
+export interface AttemptOptions {
+  readonly jobId: string;
+  readonly launch: LaunchContext;
+  readonly pipeline: Pipeline;
+  readonly graph: JobGraph;
+  readonly attemptNumber: number;
+  /** Whether the restart strategy allows another attempt after this one. */
+  readonly mayRestart: boolean;
+  readonly checkpointing: SlotCheckpointing | undefined;
+  /** By "vertex/subtask"; absent for a fresh start. */
+  readonly restores: Record<string, TaskRestore> | undefined;
+  readonly listener: AttemptListener;
+}
+
+export interface ExecutionAttempt {
+  /** How many slots report finished when every task finished. */
+  readonly slots: number;
+  /** Builds and initialises every task; failures are reported to the listener (the promise still resolves). */
+  deploy(): Promise<void>;
+  /** Starts processing; only after deploy() resolved without a failure. */
+  start(): void;
+  triggerCheckpoint(checkpointId: number, timestamp: number): void;
+  notifyCheckpointComplete(checkpointId: number): void;
+  notifyCheckpointAborted(checkpointId: number): void;
+  /** Stops every task; resolves when the attempt's threads are gone. Idempotent. */
+  cancel(): Promise<void>;
+}
+
+function slotReporter(l: AttemptListener): SlotReporter {
+  return {
+    print: (t, e) => l.print(t, e),
+    collect: (id, v, epoch) => l.collect(id, v, epoch),
+    finished: () => l.slotFinished(),
+    failed: (e, task) => l.failed(e, task),
+    acknowledge: (ack) => l.acknowledge(ack),
+    decline: (id, subtask, reason, error) => l.decline(id, subtask, reason, error),
+  };
+}
+
+function toError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** Every subtask on the calling thread, in one slot. */
+export class InlineAttempt implements ExecutionAttempt {
+  readonly slots = 1;
+  readonly #o: AttemptOptions;
+  #slot: Slot | undefined;
+  #failed = false;
+
+  constructor(o: AttemptOptions) {
+    this.#o = o;
+  }
+
+  async deploy(): Promise<void> {
+    const o = this.#o;
+    const jobModule = o.launch.jobModule;
+    // The caller's own function objects serve subtask 0 only in a first attempt that can never
+    // restart with them; otherwise they stay pristine and every subtask gets a copy or an import.
+    const graphs: (JobGraph | undefined)[] = [o.attemptNumber === 0 && (jobModule !== undefined || !o.mayRestart) ? o.graph : undefined];
+    try {
+      if (jobModule !== undefined) {
+        // Each slot index gets function objects of its own from its own import of the module;
+        // a restarted attempt imports again, so no object carries fields over from a failed run.
+        const sep = jobModule.includes('?') ? '&' : '?';
+        const expected = { ordinal: o.pipeline.ordinal, ...o.graph };
+        const registry = executionRegistry();
+        const saved = { argv: process.argv, overrides: registry.overrides, jobModule: registry.jobModule };
+        // The module sees the arguments and options it was launched with, as in a worker.
+        process.argv = [...o.launch.argv];
+        registry.overrides = o.launch.overrides;
+        registry.jobModule = jobModule;
+        try {
+          for (let i = o.attemptNumber === 0 ? 1 : 0; i < slotCount(o.graph); i++) {
+            const url = `${jobModule}${sep}weir-slot=${i}${o.attemptNumber > 0 ? `&weir-attempt=${o.attemptNumber}` : ''}`;
+            graphs[i] = (await rebuildPipeline(url, expected, `inline slot ${i}`)).graph;
+          }
+        } finally {
+          process.argv = saved.argv;
+          registry.overrides = saved.overrides;
+          registry.jobModule = saved.jobModule;
+        }
+      }
+      const slot = new Slot({
+        jobId: o.jobId,
+        graph: o.graph,
+        graphFor: (i) => graphs[i],
+        config: o.pipeline.config,
+        scheduler: systemScheduler,
+        attemptNumber: o.attemptNumber,
+        hosts: () => true,
+        ports: new Map(),
+        reporter: slotReporter({ ...o.listener, failed: (e, t) => ((this.#failed = true), o.listener.failed(e, t)) }),
+        checkpointing: o.checkpointing,
+        restores: o.restores,
+      });
+      this.#slot = slot;
+      await slot.deploy();
+    } catch (e) {
+      this.#failed = true;
+      o.listener.failed(toError(e), 'deployment');
+    }
+  }
+
+  start(): void {
+    if (!this.#failed) this.#slot?.start();
+  }
+  triggerCheckpoint(checkpointId: number, timestamp: number): void {
+    this.#slot?.triggerCheckpoint(checkpointId, timestamp);
+  }
+  notifyCheckpointComplete(checkpointId: number): void {
+    this.#slot?.notifyCheckpointComplete(checkpointId);
+  }
+  notifyCheckpointAborted(checkpointId: number): void {
+    this.#slot?.notifyCheckpointAborted(checkpointId);
+  }
+  async cancel(): Promise<void> {
+    await this.#slot?.cancel();
+  }
+}
+
+/** The job module workers import: registered by the CLI or the test harness, else the main script. */
+export function resolveJobModule(launch: LaunchContext): string {
+  const candidate = launch.jobModule ?? process.argv[1];
+  if (!candidate) {
+    throw new Error('threads mode needs the job as a module file: run it with `weir run job.ts`, or use inline mode (env.setExecutionMode("inline"))');
+  }
+  if (candidate.startsWith('file:')) return candidate;
+  const path = resolve(candidate);
+  if (!existsSync(path)) throw new Error(`the job module ${path} does not exist`);
+  if (/\.test\.[cm]?[jt]s$/.test(path)) {
+    throw new Error(
+      `threads mode re-imports the job module in every worker, and ${path} is a test file: put the job in its own module and run it with runJob() from weir/testing, or use inline mode`,
+    );
+  }
+  return pathToFileURL(path).href;
+}
+
+/** One worker thread per slot; subtask i of every vertex runs in slot i. */
+export class ThreadsAttempt implements ExecutionAttempt {
+  readonly slots: number;
+  readonly #o: AttemptOptions;
+  readonly #jobModule: string;
+  #workers: Worker[] = [];
+  #stopping = false;
+
+  constructor(o: AttemptOptions, jobModule: string) {
+    this.#o = o;
+    this.#jobModule = jobModule;
+    this.slots = slotCount(o.graph);
+  }
+
+  deploy(): Promise<void> {
+    const o = this.#o;
+    const l = o.listener;
+    const n = this.slots;
+    const ports: Record<string, MessagePort>[] = Array.from({ length: n }, () => ({}));
+    for (const spec of planChannels(o.graph)) {
+      if (spec.producer === spec.consumer) continue;
+      const { port1, port2 } = new MessageChannel();
+      ports[spec.producer]![spec.id] = port1;
+      ports[spec.consumer]![spec.id] = port2;
+    }
+    let ready = 0;
+    return new Promise<void>((resolveReady) => {
+      const failed = (e: Error, task: string): void => {
+        l.failed(e, task);
+        resolveReady();
+      };
+      for (let slot = 0; slot < n; slot++) {
+        let restores: Record<string, TaskRestore> | undefined;
+        if (o.restores) {
+          restores = {};
+          for (const [k, r] of Object.entries(o.restores)) if (k.endsWith(`/${slot}`)) restores[k] = r;
+        }
+        const data: WorkerData = {
+          jobId: o.jobId,
+          jobModule: this.#jobModule,
+          ordinal: o.pipeline.ordinal,
+          slot,
+          attemptNumber: o.attemptNumber,
+          fingerprint: o.graph.fingerprint,
+          description: o.graph.description,
+          overrides: o.launch.overrides,
+          ports: ports[slot]!,
+          checkpointing: o.checkpointing,
+          restores,
+        };
+        const worker = new Worker(fileURLToPath(BOOTSTRAP), {
+          workerData: data,
+          transferList: Object.values(ports[slot]!),
+          argv: [...o.launch.jobArgs],
+        });
+        this.#workers.push(worker);
+        worker.on('message', (m: FromWorker) => {
+          switch (m.type) {
+            case 'ready':
+              if (++ready === n) resolveReady();
+              break;
+            case 'print':
+              l.print(m.text, m.stderr);
+              break;
+            case 'collect':
+              l.collect(m.collectId, decodeValue(m.bytes) as unknown[], m.epoch);
+              break;
+            case 'finished':
+              l.slotFinished();
+              break;
+            case 'canceled':
+              break;
+            case 'failed':
+              failed(deserializeError(m.error), m.task);
+              break;
+            case 'ack':
+              l.acknowledge(m.ack);
+              break;
+            case 'decline':
+              l.decline(m.checkpointId, m.subtask, m.reason, deserializeError(m.error));
+              break;
+          }
+        });
+        worker.on('error', (e) => failed(e, `worker ${slot}`));
+        worker.on('exit', (code) => {
+          if (!this.#stopping) failed(new Error(`worker thread of slot ${slot} exited unexpectedly with code ${code}`), `slot ${slot}`);
+        });
+      }
+    });
+  }
+
+  #post(m: ToWorker): void {
+    for (const w of this.#workers) w.postMessage(m);
+  }
+  start(): void {
+    this.#post({ type: 'start' });
+  }
+  triggerCheckpoint(checkpointId: number, timestamp: number): void {
+    this.#post({ type: 'trigger-checkpoint', checkpointId, timestamp });
+  }
+  notifyCheckpointComplete(checkpointId: number): void {
+    this.#post({ type: 'checkpoint-complete', checkpointId });
+  }
+  notifyCheckpointAborted(checkpointId: number): void {
+    this.#post({ type: 'checkpoint-aborted', checkpointId });
+  }
+
+  /** Kills one slot's thread, as a crash would (for failure tests). */
+  async killSlot(slot: number): Promise<void> {
+    await this.#workers[slot]?.terminate();
+  }
+
+  /** Asks sources to stop, gives them a moment, then stops the threads either way. */
+  async cancel(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#post({ type: 'cancel' });
+    await new Promise((r) => setTimeout(r, 20));
+    await this.release();
+  }
+
+  /** Stops the threads at once (the job already ended on its own). */
+  async release(): Promise<void> {
+    this.#stopping = true;
+    const workers = this.#workers;
+    this.#workers = [];
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}

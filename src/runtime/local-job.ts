@@ -1,0 +1,405 @@
+/**
+ * A job run by the embedded executor (Flink's JobMaster for one job): it deploys execution
+ * attempts, runs the checkpoint coordinator against them, and on a failure cancels the attempt
+ * and deploys a new one from the latest completed checkpoint, as long as the restart strategy
+ * allows. It owns the job's status, its result and the output collected for executeAndCollect().
+ *
+ * Collected output is exactly-once across restarts: every batch carries the epoch (last
+ * checkpoint id) of the subtask that produced it, and a restore from checkpoint c drops the
+ * batches of epoch >= c, which the restored job produces again.
+ */
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Pipeline } from '../api/execution-context.ts';
+import { JobExecutionError, type JobClient, type JobExecutionResult, type JobStatus } from '../api/job-client.ts';
+import { defaultRestartStrategy } from '../api/restart-strategies.ts';
+import { CheckpointCoordinator } from '../checkpoint/checkpoint-coordinator.ts';
+import type { CheckpointStatsSnapshot } from '../checkpoint/checkpoint-stats.ts';
+import { CompletedCheckpointStore } from '../checkpoint/completed-checkpoint-store.ts';
+import { FileSystemCheckpointStorage, loadCheckpoint } from '../checkpoint/filesystem-checkpoint-storage.ts';
+import type { JobGraph } from '../graph/job-graph.ts';
+import { RestoreAssignment, type RestoreSource } from './checkpoint/restore-assignment.ts';
+import { rootCause } from './error-transport.ts';
+import {
+  currentLaunchContext,
+  InlineAttempt,
+  resolveJobModule,
+  ThreadsAttempt,
+  type AttemptListener,
+  type ExecutionAttempt,
+  type LaunchContext,
+} from './execution-attempt.ts';
+import { createRestartStrategy, FailureHistory, type RestartBackoffTimeStrategy } from './restart-strategy.ts';
+import type { SlotCheckpointing } from './slot.ts';
+import { systemScheduler, type Scheduler } from './time.ts';
+
+/** The result of a finished job; `collected` holds executeAndCollect() output by collect id. */
+export interface LocalJobResult extends JobExecutionResult {
+  readonly collected: Map<string, unknown[]>;
+}
+
+/** Where checkpoints go when `state.checkpoints.dir` is not set. */
+export function defaultCheckpointDir(): string {
+  return join(tmpdir(), 'weir-checkpoints');
+}
+
+interface Checkpointing {
+  readonly coordinator: CheckpointCoordinator;
+  readonly store: CompletedCheckpointStore;
+  readonly storage: FileSystemCheckpointStorage;
+  readonly slot: SlotCheckpointing;
+}
+
+const jobsByClient = new WeakMap<JobClient, LocalJob>();
+
+/** The job behind a client of the embedded executor (for failure-injection tests). */
+export function localJobOf(client: JobClient): LocalJob | undefined {
+  return jobsByClient.get(client);
+}
+
+export class LocalJob {
+  readonly jobId = randomBytes(16).toString('hex');
+  readonly pipeline: Pipeline;
+  readonly graph: JobGraph;
+  readonly #scheduler: Scheduler;
+  #status: JobStatus = 'INITIALIZING';
+  readonly #start: number;
+  /** Per collect id, batches with the epoch they were produced in. */
+  readonly #collected = new Map<string, { epoch: number; values: unknown[] }[]>();
+  readonly #result: Promise<LocalJobResult>;
+  #resolve!: (r: LocalJobResult) => void;
+  #reject!: (e: Error) => void;
+  #attempt: ExecutionAttempt | undefined;
+  #attemptNumber = 0;
+  #finishedSlots = 0;
+  #failingOver = false;
+  #checkpointing: Checkpointing | undefined;
+  #strategy!: RestartBackoffTimeStrategy;
+  readonly #history = new FailureHistory();
+  /** The checkpoint or savepoint the job was started from (-s), if any. */
+  #initialRestore: RestoreSource | undefined;
+  /** Checkpoint id the running attempt restored, if any. */
+  #restoredId: number | undefined;
+  readonly #unusable = new Set<number>();
+  /** The module worker threads import; undefined in inline mode. */
+  #threadsJobModule: string | undefined;
+  readonly #launch: LaunchContext = currentLaunchContext();
+
+  constructor(pipeline: Pipeline, graph: JobGraph, scheduler: Scheduler = systemScheduler) {
+    this.pipeline = pipeline;
+    this.graph = graph;
+    this.#scheduler = scheduler;
+    this.#start = scheduler.now();
+    this.#result = new Promise<LocalJobResult>((res, rej) => {
+      this.#resolve = res;
+      this.#reject = rej;
+    });
+    this.#result.catch(() => {});
+  }
+
+  get status(): JobStatus {
+    return this.#status;
+  }
+
+  get numRestarts(): number {
+    return this.#history.numRestarts;
+  }
+
+  #terminal(): boolean {
+    return this.#status === 'FINISHED' || this.#status === 'FAILED' || this.#status === 'CANCELED';
+  }
+
+  // ---- start ---------------------------------------------------------------------------------
+
+  /** Validates the restore path and deploys the first attempt; rejects on bad input (nothing runs then). */
+  async start(): Promise<void> {
+    const config = this.pipeline.config;
+    const restorePath = config.get('execution.savepoint.path');
+    let first: RestoreAssignment | undefined;
+    if (restorePath !== undefined) {
+      const loaded = await loadCheckpoint(restorePath);
+      this.#initialRestore = { metadata: loaded.metadata, root: loaded.root, dir: loaded.dir };
+      first = new RestoreAssignment(this.#initialRestore, this.graph, config.get('execution.savepoint.ignore-unclaimed-state'));
+    }
+    if (config.get('weir.execution.mode') !== 'inline') this.#threadsJobModule = resolveJobModule(this.#launch);
+    const interval = config.get('execution.checkpointing.interval');
+    this.#strategy = createRestartStrategy(config.get('restart-strategy') ?? defaultRestartStrategy(interval !== undefined), this.#scheduler);
+    if (interval !== undefined) this.#checkpointing = this.#createCheckpointing(interval);
+    if (first !== undefined) {
+      this.#checkpointing?.coordinator.stats.restored(first.checkpointId, this.#scheduler.now(), first.dir, this.#initialRestore!.metadata.kind === 'savepoint');
+    }
+    await this.#deploy(first);
+  }
+
+  #createCheckpointing(intervalMs: number): Checkpointing {
+    const config = this.pipeline.config;
+    const baseDir = config.get('state.checkpoints.dir') ?? defaultCheckpointDir();
+    const storage = new FileSystemCheckpointStorage(baseDir, this.jobId);
+    const store = new CompletedCheckpointStore({
+      numRetained: config.get('state.checkpoints.num-retained'),
+      discard: (id) => storage.discardCheckpoint(id),
+    });
+    const graph = this.graph;
+    const tasks = graph.vertices.flatMap((v) => Array.from({ length: v.parallelism }, (_, subtask) => ({ vertex: v.index, subtask })));
+    const operators = graph.nodes.map((n) => ({
+      vertex: graph.vertexOfNode[n.index]!,
+      operatorId: n.operatorId,
+      uid: n.uid,
+      name: n.name,
+      parallelism: n.parallelism,
+      maxParallelism: n.maxParallelism,
+    }));
+    const coordinator = new CheckpointCoordinator({
+      jobId: this.jobId,
+      scheduler: this.#scheduler,
+      tasks,
+      operators,
+      intervalMs,
+      timeoutMs: config.get('execution.checkpointing.timeout'),
+      minPauseMs: config.get('execution.checkpointing.min-pause'),
+      maxConcurrent: config.get('execution.checkpointing.max-concurrent-checkpoints'),
+      tolerableFailures: config.get('execution.checkpointing.tolerable-failed-checkpoints'),
+      startAfterId: this.#initialRestore?.metadata.checkpointId ?? 0,
+      gateway: {
+        triggerCheckpoint: (id, timestamp) => {
+          const a = this.#attempt;
+          if (a === undefined || this.#status !== 'RUNNING') throw new Error(`job is ${this.#status}`);
+          a.triggerCheckpoint(id, timestamp);
+        },
+        notifyCheckpointComplete: (id) => this.#attempt?.notifyCheckpointComplete(id),
+        notifyCheckpointAborted: (id) => this.#attempt?.notifyCheckpointAborted(id),
+        failJob: (error) => {
+          const a = this.#attempt;
+          if (a) void this.#onFailure(a, error, 'checkpointing');
+        },
+      },
+      finalizer: {
+        finalize: async (metadata) => ({ dir: await storage.writeMetadata(metadata) }),
+        discard: (id) => storage.discardCheckpoint(id),
+      },
+      onCompleted: (c) => store.add(c),
+      onCallbackError: (error, context) =>
+        process.emitWarning(`checkpointing: ${context} failed: ${error instanceof Error ? error.message : String(error)}`, { code: 'WEIR_CHECKPOINT_CALLBACK' }),
+    });
+    const mode = config.get('execution.checkpointing.mode') === 'EXACTLY_ONCE' ? 'aligned' : 'counting';
+    return { coordinator, store, storage, slot: { mode, baseDir } };
+  }
+
+  async #deploy(restore: RestoreAssignment | undefined): Promise<void> {
+    const attemptNumber = this.#attemptNumber;
+    this.#finishedSlots = 0;
+    this.#restoredId = restore?.checkpointId;
+    // Events of an attempt that has been replaced are ignored.
+    let attempt!: ExecutionAttempt;
+    const current = () => this.#attempt === attempt && !this.#terminal();
+    const cp = this.#checkpointing;
+    const listener: AttemptListener = {
+      print: (text, stderr) => {
+        if (current()) (stderr ? process.stderr : process.stdout).write(text);
+      },
+      collect: (id, values, epoch) => {
+        if (current()) this.#collect(id, values, epoch);
+      },
+      slotFinished: () => {
+        if (current()) this.#slotFinished();
+      },
+      failed: (error, task) => void this.#onFailure(attempt, error, task),
+      acknowledge: (ack) => {
+        if (current()) cp?.coordinator.acknowledge(ack);
+      },
+      decline: (id, subtask, reason, error) => {
+        if (current()) cp?.coordinator.decline(id, subtask, error, reason);
+      },
+    };
+    const options = {
+      jobId: this.jobId,
+      launch: this.#launch,
+      pipeline: this.pipeline,
+      graph: this.graph,
+      attemptNumber,
+      mayRestart: this.#strategy.canRestart(),
+      checkpointing: cp?.slot,
+      restores: restore?.all(),
+      listener,
+    };
+    attempt = this.#threadsJobModule === undefined ? new InlineAttempt(options) : new ThreadsAttempt(options, this.#threadsJobModule);
+    this.#attempt = attempt;
+    await attempt.deploy();
+    if (!current() || this.#failingOver) return;
+    this.#status = 'RUNNING';
+    attempt.start();
+    cp?.coordinator.startPeriodic();
+  }
+
+  // ---- output --------------------------------------------------------------------------------
+
+  #collect(id: string, values: unknown[], epoch: number): void {
+    let list = this.#collected.get(id);
+    if (!list) this.#collected.set(id, (list = []));
+    list.push({ epoch, values });
+  }
+
+  /** Drops output that a restore from checkpoint `checkpointId` (0: from scratch) produces again. */
+  #dropReplayedOutput(checkpointId: number): void {
+    for (const [id, list] of this.#collected) this.#collected.set(id, list.filter((b) => b.epoch < checkpointId));
+  }
+
+  #collectedValues(): Map<string, unknown[]> {
+    const out = new Map<string, unknown[]>();
+    for (const [id, list] of this.#collected) {
+      const values: unknown[] = [];
+      for (const b of list) for (const v of b.values) values.push(v);
+      out.set(id, values);
+    }
+    return out;
+  }
+
+  // ---- end -----------------------------------------------------------------------------------
+
+  #slotFinished(): void {
+    if (++this.#finishedSlots < (this.#attempt?.slots ?? 1) || this.#terminal()) return;
+    this.#status = 'FINISHED';
+    const netRuntime = this.#scheduler.now() - this.#start;
+    const jobId = this.jobId;
+    const result: LocalJobResult = {
+      jobId,
+      jobName: this.pipeline.jobName,
+      netRuntime,
+      collected: this.#collectedValues(),
+      getJobID: () => jobId,
+      getNetRuntime: () => netRuntime,
+    };
+    // Reported once the threads are gone and checkpoints cleaned up, so a next job never overlaps them.
+    void this.#release('FINISHED').then(() => this.#resolve(result));
+  }
+
+  /**
+   * Stops checkpointing and the attempt's threads; then keeps or deletes the job's checkpoints:
+   * a finished job deletes them, a cancelled one keeps them with RETAIN_ON_CANCELLATION, a failed
+   * one keeps them unless they are not externalized (Flink's rules).
+   */
+  async #release(outcome: 'FINISHED' | 'FAILED' | 'CANCELED'): Promise<void> {
+    const cp = this.#checkpointing;
+    cp?.coordinator.shutdown();
+    const attempt = this.#attempt;
+    if (attempt instanceof ThreadsAttempt) await attempt.release();
+    else await attempt?.cancel();
+    if (!cp) return;
+    const retention = this.pipeline.config.get('execution.checkpointing.externalized-checkpoint-retention');
+    const retain =
+      outcome === 'CANCELED' ? retention === 'RETAIN_ON_CANCELLATION' : outcome === 'FAILED' ? retention !== 'NO_EXTERNALIZED_CHECKPOINTS' : false;
+    await cp.store.shutdown(retain ? 'RETAIN' : 'DISCARD');
+    if (!retain) await cp.storage.discardAll().catch(() => {});
+  }
+
+  #fail(error: JobExecutionError): void {
+    if (this.#terminal()) return;
+    this.#status = 'FAILED';
+    void this.#release('FAILED').then(() => this.#reject(error));
+  }
+
+  // ---- failover ------------------------------------------------------------------------------
+
+  async #onFailure(attempt: ExecutionAttempt, error: Error, task: string): Promise<void> {
+    if (attempt !== this.#attempt || this.#terminal() || this.#failingOver) return;
+    this.#failingOver = true;
+    this.#history.record(error, this.#scheduler.now());
+    this.#strategy.notifyFailure(error);
+    const cp = this.#checkpointing;
+    cp?.coordinator.stopPeriodic();
+    cp?.coordinator.abortPending('JOB_FAILOVER_REGION');
+    const name = `Job "${this.pipeline.jobName}" (${this.jobId})`;
+    if (!this.#strategy.canRestart()) {
+      const root = rootCause(error);
+      const message =
+        this.#history.numFailures === 1
+          ? `${name} failed: ${task}: ${root.message}`
+          : `${name} failed: ${this.#history.exhausted(this.#strategy).message}`;
+      this.#fail(new JobExecutionError(message, this.jobId, 'FAILED', { cause: error }));
+      return;
+    }
+    this.#status = 'RESTARTING';
+    await attempt.cancel();
+    const delay = this.#strategy.getBackoffTime();
+    if (delay > 0) await new Promise<void>((r) => this.#scheduler.schedule(delay, r));
+    if (this.#terminal()) return;
+    let restore: RestoreAssignment | undefined;
+    try {
+      restore = this.#chooseRestore(error);
+    } catch (e) {
+      this.#fail(new JobExecutionError(`${name} failed: ${e instanceof Error ? e.message : String(e)}`, this.jobId, 'FAILED', { cause: e }));
+      return;
+    }
+    this.#dropReplayedOutput(restore?.checkpointId ?? 0);
+    if (restore && cp) cp.coordinator.stats.restored(restore.checkpointId, this.#scheduler.now(), restore.dir);
+    this.#history.markRestarted();
+    this.#attemptNumber++;
+    this.#failingOver = false;
+    await this.#deploy(restore);
+  }
+
+  /**
+   * The newest usable checkpoint: a checkpoint whose files proved corrupt on the last restore is
+   * skipped for the one before it; with none completed, the checkpoint or savepoint the job was
+   * started from; with neither, a fresh start.
+   */
+  #chooseRestore(error: Error): RestoreAssignment | undefined {
+    if (this.#restoredId !== undefined && hasCause(error, 'CorruptCheckpointError')) {
+      process.stderr.write(`weir: checkpoint ${this.#restoredId} cannot be restored (${rootCause(error).message}); trying the one before it\n`);
+      this.#unusable.add(this.#restoredId);
+    }
+    const cp = this.#checkpointing;
+    const retained = cp ? cp.store.all().filter((c) => !this.#unusable.has(c.checkpointId)) : [];
+    const newest = retained[retained.length - 1];
+    if (newest && cp) return new RestoreAssignment({ metadata: newest.metadata, root: cp.storage.jobDir, dir: newest.dir }, this.graph, false);
+    const initial = this.#initialRestore;
+    if (initial && !this.#unusable.has(initial.metadata.checkpointId)) return new RestoreAssignment(initial, this.graph, this.pipeline.config.get('execution.savepoint.ignore-unclaimed-state'));
+    if (this.#unusable.size > 0) throw new Error(`no intact checkpoint is left to restore (unusable: ${[...this.#unusable].join(', ')})`);
+    return undefined;
+  }
+
+  // ---- client --------------------------------------------------------------------------------
+
+  async cancel(): Promise<void> {
+    if (this.#terminal()) return;
+    // Terminal at once, so nothing the stopping attempt still reports is taken for an outcome.
+    this.#status = 'CANCELED';
+    await this.#release('CANCELED');
+    this.#reject(new JobExecutionError(`Job "${this.pipeline.jobName}" (${this.jobId}) was cancelled`, this.jobId, 'CANCELED'));
+  }
+
+  async triggerCheckpoint(): Promise<string> {
+    const cp = this.#checkpointing;
+    if (!cp) throw new Error(`Job "${this.pipeline.jobName}" (${this.jobId}) does not have checkpointing enabled (env.enableCheckpointing)`);
+    if (this.#status !== 'RUNNING') throw new Error(`Job "${this.pipeline.jobName}" (${this.jobId}) is ${this.#status}: a checkpoint needs a running job`);
+    return (await cp.coordinator.triggerCheckpoint()).dir;
+  }
+
+  /** Kills the worker thread of one slot, as a crash would (threads mode only). */
+  async killSlot(slot: number): Promise<void> {
+    const a = this.#attempt;
+    if (!(a instanceof ThreadsAttempt)) throw new Error('killSlot needs a job in threads mode');
+    await a.killSlot(slot);
+  }
+
+  client(): JobClient {
+    const client: JobClient = {
+      getJobID: () => this.jobId,
+      getJobStatus: async () => this.#status,
+      cancel: () => this.cancel(),
+      getJobExecutionResult: () => this.#result,
+      triggerCheckpoint: () => this.triggerCheckpoint(),
+      getCheckpointStats: async (): Promise<CheckpointStatsSnapshot | undefined> => this.#checkpointing?.coordinator.stats.snapshot(),
+      getNumRestarts: async () => this.#history.numRestarts,
+    };
+    jobsByClient.set(client, this);
+    return client;
+  }
+}
+
+/** By name: errors from worker threads arrive rebuilt as plain Errors with their names. */
+function hasCause(e: unknown, name: string): boolean {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 32; c = c.cause, depth++) if (c.name === name) return true;
+  return false;
+}
