@@ -5,8 +5,10 @@
  * Processing follows a mailbox discipline on the thread's event loop: `#run` is the default
  * action and processes input in bounded bursts; timers and other callbacks arrive as mails that
  * run between bursts, never in the middle of a record. A burst stops when any output channel
- * lacks credit (backpressure), when a sink asked the task to wait, or when its budget is spent,
- * after which the task yields so I/O, other tasks and control messages get their turn.
+ * lacks credit (backpressure), when a sink asked the task to wait, or when its time slice is
+ * spent, after which the task yields so I/O, other tasks and control messages (checkpoint
+ * triggers among them) get their turn. The slice is measured in time, not records: a slow user
+ * function must not delay a checkpoint by the length of a record-counted burst.
  */
 import type { SourceContext, SourceFunction } from '../api/functions.ts';
 import type { Configuration } from '../api/configuration.ts';
@@ -42,8 +44,10 @@ import { StatusWatermarkValve } from './watermark-valve.ts';
 /** What a stopped source awaits: it never settles, so a cancelled or failed source's loop goes no further. */
 const NEVER: Promise<void> = new Promise<void>(() => {});
 
-/** Records a burst may process before the task yields to the event loop. */
-const BURST_BUDGET = 8192;
+/** How long a burst may run before the task yields to the event loop, ms. */
+const SLICE_MS = 2;
+/** Records (or reader polls) between two reads of the clock within a burst. */
+const CLOCK_EVERY = 256;
 
 export type TaskState = 'CREATED' | 'INITIALIZING' | 'RUNNING' | 'FINISHED' | 'FAILED' | 'CANCELED';
 
@@ -520,11 +524,11 @@ export class Task {
   #pollReader(): void {
     const reader = (this.#source as { reader: SourceReader<unknown, SourceSplit> }).reader;
     const out = this.#readerOutput!;
-    let budget = BURST_BUDGET / 64;
+    const start = performance.now();
     let status: InputStatus = 'MORE_AVAILABLE';
-    while (budget-- > 0 && this.#canProcess && !this.#endingInput) {
+    while (this.#canProcess && !this.#endingInput) {
       status = reader.pollNext(out);
-      if (status !== 'MORE_AVAILABLE') break;
+      if (status !== 'MORE_AVAILABLE' || performance.now() - start >= SLICE_MS) break;
     }
     if (this.#endingInput) return;
     if (status === 'END_OF_INPUT') {
@@ -540,8 +544,13 @@ export class Task {
 
   #processInput(): void {
     const head = this.#head!;
-    let budget = BURST_BUDGET;
-    while (budget > 0 && this.#canProcess) {
+    const start = performance.now();
+    let budget = CLOCK_EVERY;
+    while (this.#canProcess) {
+      if (budget <= 0) {
+        if (performance.now() - start >= SLICE_MS) break;
+        budget = CLOCK_EVERY;
+      }
       const cur = this.#current;
       if (cur) {
         const { values, timestamps, count } = cur.batch;
@@ -803,11 +812,15 @@ export class Task {
 
   #runSourceFunction(fn: SourceFunction<unknown>): void {
     const out = this.#headOutput;
-    let sinceYield = 0;
+    let sinceClock = 0;
+    let sliceStart = performance.now();
     const pause = (): Promise<void> | undefined => {
       if (this.#state !== 'RUNNING') return NEVER;
-      if (this.#canProcess && ++sinceYield < BURST_BUDGET) return undefined;
-      sinceYield = 0;
+      if (this.#canProcess && (++sinceClock < CLOCK_EVERY || performance.now() - sliceStart < SLICE_MS)) {
+        if (sinceClock >= CLOCK_EVERY) sinceClock = 0;
+        return undefined;
+      }
+      sinceClock = 0;
       this.#pausedInCollect = true;
       return new Promise<void>((resolve) => {
         const check = (): void => {
@@ -815,6 +828,7 @@ export class Task {
           if (this.#canProcess) {
             this.#resumeSource = undefined;
             this.#pausedInCollect = false;
+            sliceStart = performance.now();
             resolve();
             // The function's code after collect() runs in microtasks before this, so its state
             // has caught up with the records it emitted: a deferred checkpoint may run now.

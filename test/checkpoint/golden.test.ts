@@ -40,10 +40,11 @@ for (const variant of ['keyed', 'union', 'connect']) {
       const expected = await straightRun(variant);
       // The connect pipeline emits one record per 100 inputs, so its later points see fewer records.
       const few = variant === 'connect';
+      // Each fault waits for a completed checkpoint of its attempt, so every restart restores one.
       const faults = [
-        { at: 'source', attempt: 0, after: 9_000, subtask: 1 },
-        { at: 'operator', attempt: 1, after: few ? 150 : 6_000 },
-        { at: 'sink', attempt: 2, after: few ? 300 : 900 },
+        { at: 'source', attempt: 0, after: 9_000, subtask: 1, checkpointed: true },
+        { at: 'operator', attempt: 1, after: few ? 150 : 6_000, checkpointed: true },
+        { at: 'sink', attempt: 2, after: few ? 300 : 900, checkpointed: true },
       ];
       const client = await startJob('test/jobs/golden.ts', { args: [variant, String(N), opts({ interval: 25, faults })], parallelism: 2 });
       const result = (await client.getJobExecutionResult()) as unknown as { collected: Map<string, unknown[]> };
@@ -52,7 +53,7 @@ for (const variant of ['keyed', 'union', 'connect']) {
       assert.equal(got.length, expected.length, 'no record lost or repeated');
       assert.deepEqual(got, expected);
       const stats = await client.getCheckpointStats();
-      assert.ok(stats!.counts.completed >= 1, `checkpoints completed: ${JSON.stringify(stats!.counts)}`);
+      assert.equal(stats!.counts.restored, 3, `every restart restored a checkpoint: ${JSON.stringify(stats!.counts)}`);
     });
 
     it('restored from a retained checkpoint of a cancelled run, the final results equal the straight ones', async () => {

@@ -11,7 +11,8 @@
  *       "retain": true (RETAIN_ON_CANCELLATION), "restarts": n,
  *       "faults": [{ "at": "source" | "operator" | "sink" | "alignment" | "async",
  *                    "attempt": n, "after": records (or checkpoint id for alignment/async),
- *                    "subtask"?: n }],
+ *                    "subtask"?: n, "checkpointed"?: true (also waits until this subtask has
+ *                    seen a checkpoint complete in this attempt, so the restart restores one) }],
  *       "throttle": records per ms and source subtask (keeps a run long enough for checkpoints),
  *       "source": "sequence" (fromSequence, the default) | "function" (a checkpointed SourceFunction
  *                 that sleeps between small batches instead of busy-waiting) }
@@ -23,6 +24,7 @@ import {
   CheckpointConfig,
   RichParallelSourceFunction,
   type CheckpointedFunction,
+  type CheckpointListener,
   type FunctionInitializationContext,
   type SourceContext,
   KeyedCoProcessFunction,
@@ -46,6 +48,7 @@ interface Fault {
   readonly attempt: number;
   readonly after: number;
   readonly subtask?: number;
+  readonly checkpointed?: boolean;
 }
 
 interface Options {
@@ -68,9 +71,13 @@ class InjectedFailure extends Error {
   override readonly name = 'InjectedFailure';
 }
 
-/** Passes records through; fails at its configured point, in one attempt, after `after` records of a subtask. */
-class Chaos<T> extends RichMapFunction<T, T> {
+/**
+ * Passes records through; fails at its configured point, in one attempt, after `after` records of
+ * a subtask (and, for a `checkpointed` fault, once a checkpoint completed in this attempt).
+ */
+class Chaos<T> extends RichMapFunction<T, T> implements CheckpointListener {
   #seen = 0;
+  #checkpointed = false;
   #faults: readonly Fault[] = [];
   constructor(readonly point: Fault['at']) {
     super();
@@ -84,9 +91,16 @@ class Chaos<T> extends RichMapFunction<T, T> {
   map(value: T): T {
     if (this.#faults.length > 0) {
       const n = ++this.#seen;
-      for (const f of this.#faults) if (n === f.after) throw new InjectedFailure(`injected ${f.at} failure after ${n} records`);
+      for (const f of this.#faults) {
+        if (n >= f.after && (n === f.after || f.checkpointed) && (!f.checkpointed || this.#checkpointed)) {
+          throw new InjectedFailure(`injected ${f.at} failure after ${n} records`);
+        }
+      }
     }
     return value;
+  }
+  notifyCheckpointComplete(): void {
+    this.#checkpointed = true;
   }
 }
 
