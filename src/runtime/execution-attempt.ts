@@ -9,8 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
 import { executionRegistry, type Pipeline } from '../api/execution-context.ts';
 import type { CheckpointFailureReason, SubtaskAcknowledgement, SubtaskKey } from '../checkpoint/checkpoint-types.ts';
 import type { JobGraph } from '../graph/job-graph.ts';
@@ -21,9 +20,8 @@ import { rebuildPipeline } from './pipeline-rebuild.ts';
 import { decodeValue } from './record-codec.ts';
 import { Slot, type SlotCheckpointing, type SlotReporter } from './slot.ts';
 import { systemScheduler } from './time.ts';
-import type { FromWorker, ToWorker, WorkerData } from './worker/protocol.ts';
-
-const BOOTSTRAP = new URL('./worker/worker-bootstrap.mjs', import.meta.url);
+import type { ToWorker } from './worker/protocol.ts';
+import { spawnLocalWorkers, type SlotSpec, type WorkerGroup, type WorkerGroupFactory } from './worker-group.ts';
 
 /** What an attempt reports. Slots report finished once each; a failure may be reported more than once. */
 export interface AttemptListener {
@@ -194,12 +192,15 @@ export class ThreadsAttempt implements ExecutionAttempt {
   readonly slots: number;
   readonly #o: AttemptOptions;
   readonly #jobModule: string;
-  #workers: Worker[] = [];
+  readonly #spawn: WorkerGroupFactory;
+  #group: WorkerGroup | undefined;
   #stopping = false;
 
-  constructor(o: AttemptOptions, jobModule: string) {
+  /** `spawn` decides where the worker threads run: in this process by default. */
+  constructor(o: AttemptOptions, jobModule: string, spawn: WorkerGroupFactory = spawnLocalWorkers) {
     this.#o = o;
     this.#jobModule = jobModule;
+    this.#spawn = spawn;
     this.slots = slotCount(o.graph);
   }
 
@@ -207,81 +208,75 @@ export class ThreadsAttempt implements ExecutionAttempt {
     const o = this.#o;
     const l = o.listener;
     const n = this.slots;
-    const ports: Record<string, MessagePort>[] = Array.from({ length: n }, () => ({}));
-    for (const spec of planChannels(o.graph)) {
-      if (spec.producer === spec.consumer) continue;
-      const { port1, port2 } = new MessageChannel();
-      ports[spec.producer]![spec.id] = port1;
-      ports[spec.consumer]![spec.id] = port2;
+    const slots: SlotSpec[] = [];
+    for (let slot = 0; slot < n; slot++) {
+      let restores: Record<string, TaskRestore> | undefined;
+      if (o.restores) {
+        restores = {};
+        for (const [k, r] of Object.entries(o.restores)) if (k.endsWith(`/${slot}`)) restores[k] = r;
+      }
+      slots.push({
+        jobId: o.jobId,
+        ordinal: o.pipeline.ordinal,
+        slot,
+        attemptNumber: o.attemptNumber,
+        fingerprint: o.graph.fingerprint,
+        description: o.graph.description,
+        overrides: o.launch.overrides,
+        checkpointing: o.checkpointing,
+        restores,
+      });
     }
+    const channels = planChannels(o.graph)
+      .filter((c) => c.producer !== c.consumer)
+      .map((c) => ({ id: c.id, producer: c.producer, consumer: c.consumer }));
     let ready = 0;
     return new Promise<void>((resolveReady) => {
       const failed = (e: Error, task: string): void => {
         l.failed(e, task);
         resolveReady();
       };
-      for (let slot = 0; slot < n; slot++) {
-        let restores: Record<string, TaskRestore> | undefined;
-        if (o.restores) {
-          restores = {};
-          for (const [k, r] of Object.entries(o.restores)) if (k.endsWith(`/${slot}`)) restores[k] = r;
-        }
-        const data: WorkerData = {
-          jobId: o.jobId,
-          jobModule: this.#jobModule,
-          ordinal: o.pipeline.ordinal,
-          slot,
-          attemptNumber: o.attemptNumber,
-          fingerprint: o.graph.fingerprint,
-          description: o.graph.description,
-          overrides: o.launch.overrides,
-          ports: ports[slot]!,
-          checkpointing: o.checkpointing,
-          restores,
-        };
-        const worker = new Worker(fileURLToPath(BOOTSTRAP), {
-          workerData: data,
-          transferList: Object.values(ports[slot]!),
-          argv: [...o.launch.jobArgs],
-        });
-        this.#workers.push(worker);
-        worker.on('message', (m: FromWorker) => {
-          switch (m.type) {
-            case 'ready':
-              if (++ready === n) resolveReady();
-              break;
-            case 'print':
-              l.print(m.text, m.stderr);
-              break;
-            case 'collect':
-              l.collect(m.collectId, decodeValue(m.bytes) as unknown[], m.epoch);
-              break;
-            case 'finished':
-              l.slotFinished();
-              break;
-            case 'canceled':
-              break;
-            case 'failed':
-              failed(deserializeError(m.error), m.task);
-              break;
-            case 'ack':
-              l.acknowledge(m.ack);
-              break;
-            case 'decline':
-              l.decline(m.checkpointId, m.subtask, m.reason, deserializeError(m.error));
-              break;
-          }
-        });
-        worker.on('error', (e) => failed(e, `worker ${slot}`));
-        worker.on('exit', (code) => {
-          if (!this.#stopping) failed(new Error(`worker thread of slot ${slot} exited unexpectedly with code ${code}`), `slot ${slot}`);
-        });
-      }
+      this.#group = this.#spawn(
+        { jobModule: this.#jobModule, channels, slots, argv: [...o.launch.jobArgs] },
+        {
+          message: (_slot, m) => {
+            switch (m.type) {
+              case 'ready':
+                if (++ready === n) resolveReady();
+                break;
+              case 'print':
+                l.print(m.text, m.stderr);
+                break;
+              case 'collect':
+                l.collect(m.collectId, decodeValue(m.bytes) as unknown[], m.epoch);
+                break;
+              case 'finished':
+                l.slotFinished();
+                break;
+              case 'canceled':
+                break;
+              case 'failed':
+                failed(deserializeError(m.error), m.task);
+                break;
+              case 'ack':
+                l.acknowledge(m.ack);
+                break;
+              case 'decline':
+                l.decline(m.checkpointId, m.subtask, m.reason, deserializeError(m.error));
+                break;
+            }
+          },
+          error: (slot, e) => failed(e, `worker ${slot}`),
+          exit: (slot, code) => {
+            if (!this.#stopping) failed(new Error(`worker thread of slot ${slot} exited unexpectedly with code ${code}`), `slot ${slot}`);
+          },
+        },
+      );
     });
   }
 
   #post(m: ToWorker): void {
-    for (const w of this.#workers) w.postMessage(m);
+    this.#group?.post(m);
   }
   start(): void {
     this.#post({ type: 'start' });
@@ -298,7 +293,7 @@ export class ThreadsAttempt implements ExecutionAttempt {
 
   /** Kills one slot's thread, as a crash would (for failure tests). */
   async killSlot(slot: number): Promise<void> {
-    await this.#workers[slot]?.terminate();
+    await this.#group?.kill(slot);
   }
 
   /** Asks sources to stop, gives them a moment, then stops the threads either way. */
@@ -313,8 +308,8 @@ export class ThreadsAttempt implements ExecutionAttempt {
   /** Stops the threads at once (the job already ended on its own). */
   async release(): Promise<void> {
     this.#stopping = true;
-    const workers = this.#workers;
-    this.#workers = [];
-    await Promise.all(workers.map((w) => w.terminate()));
+    const group = this.#group;
+    this.#group = undefined;
+    await group?.terminate();
   }
 }

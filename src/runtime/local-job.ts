@@ -32,6 +32,7 @@ import {
 } from './execution-attempt.ts';
 import { createRestartStrategy, FailureHistory, type RestartBackoffTimeStrategy } from './restart-strategy.ts';
 import type { SlotCheckpointing } from './slot.ts';
+import type { WorkerGroupFactory } from './worker-group.ts';
 import { systemScheduler, type Scheduler } from './time.ts';
 
 /** The result of a finished job; `collected` holds executeAndCollect() output by collect id. */
@@ -58,13 +59,22 @@ export function localJobOf(client: JobClient): LocalJob | undefined {
   return jobsByClient.get(client);
 }
 
+/** How a LocalJob runs besides its pipeline and graph. */
+export interface LocalJobOptions {
+  readonly scheduler?: Scheduler;
+  /** Where the worker threads of threads-mode attempts run; this process by default. */
+  readonly workers?: WorkerGroupFactory;
+}
+
 export class LocalJob {
   readonly jobId = randomBytes(16).toString('hex');
   readonly pipeline: Pipeline;
   readonly graph: JobGraph;
   readonly #scheduler: Scheduler;
+  readonly #workers: WorkerGroupFactory | undefined;
   #status: JobStatus = 'INITIALIZING';
   readonly #start: number;
+  #end: number | undefined;
   /** Per collect id, batches with the epoch they were produced in. */
   readonly #collected = new Map<string, { epoch: number; values: unknown[] }[]>();
   readonly #result: Promise<LocalJobResult>;
@@ -86,11 +96,12 @@ export class LocalJob {
   #threadsJobModule: string | undefined;
   readonly #launch: LaunchContext = currentLaunchContext();
 
-  constructor(pipeline: Pipeline, graph: JobGraph, scheduler: Scheduler = systemScheduler) {
+  constructor(pipeline: Pipeline, graph: JobGraph, options: LocalJobOptions = {}) {
     this.pipeline = pipeline;
     this.graph = graph;
-    this.#scheduler = scheduler;
-    this.#start = scheduler.now();
+    this.#scheduler = options.scheduler ?? systemScheduler;
+    this.#workers = options.workers;
+    this.#start = this.#scheduler.now();
     this.#result = new Promise<LocalJobResult>((res, rej) => {
       this.#resolve = res;
       this.#reject = rej;
@@ -102,12 +113,28 @@ export class LocalJob {
     return this.#status;
   }
 
+  /** When the job was submitted, ms since the epoch. */
+  get startTime(): number {
+    return this.#start;
+  }
+
+  /** When the job reached a terminal status; undefined while it has not. */
+  get endTime(): number | undefined {
+    return this.#end;
+  }
+
   get numRestarts(): number {
     return this.#history.numRestarts;
   }
 
   #terminal(): boolean {
     return this.#status === 'FINISHED' || this.#status === 'FAILED' || this.#status === 'CANCELED';
+  }
+
+  /** Enters a terminal status and records when. */
+  #enterTerminal(status: 'FINISHED' | 'FAILED' | 'CANCELED'): void {
+    this.#status = status;
+    this.#end = this.#scheduler.now();
   }
 
   // ---- start ---------------------------------------------------------------------------------
@@ -223,7 +250,7 @@ export class LocalJob {
       restores: restore?.all(),
       listener,
     };
-    attempt = this.#threadsJobModule === undefined ? new InlineAttempt(options) : new ThreadsAttempt(options, this.#threadsJobModule);
+    attempt = this.#threadsJobModule === undefined ? new InlineAttempt(options) : new ThreadsAttempt(options, this.#threadsJobModule, this.#workers);
     this.#attempt = attempt;
     await attempt.deploy();
     if (!current() || this.#failingOver) return;
@@ -259,7 +286,7 @@ export class LocalJob {
 
   #slotFinished(): void {
     if (++this.#finishedSlots < (this.#attempt?.slots ?? 1) || this.#terminal()) return;
-    this.#status = 'FINISHED';
+    this.#enterTerminal('FINISHED');
     const netRuntime = this.#scheduler.now() - this.#start;
     const jobId = this.jobId;
     const result: LocalJobResult = {
@@ -295,7 +322,7 @@ export class LocalJob {
 
   #fail(error: JobExecutionError): void {
     if (this.#terminal()) return;
-    this.#status = 'FAILED';
+    this.#enterTerminal('FAILED');
     void this.#release('FAILED').then(() => this.#reject(error));
   }
 
@@ -364,7 +391,7 @@ export class LocalJob {
   async cancel(): Promise<void> {
     if (this.#terminal()) return;
     // Terminal at once, so nothing the stopping attempt still reports is taken for an outcome.
-    this.#status = 'CANCELED';
+    this.#enterTerminal('CANCELED');
     await this.#release('CANCELED');
     this.#reject(new JobExecutionError(`Job "${this.pipeline.jobName}" (${this.jobId}) was cancelled`, this.jobId, 'CANCELED'));
   }
