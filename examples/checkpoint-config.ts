@@ -42,18 +42,24 @@ checkpointConfig.setCheckpointStorage('file:///tmp/flink-checkpoints');
 // 12. On failure: up to 3 restarts, 10 seconds apart.
 env.setRestartStrategy(RestartStrategies.fixedDelayRestart(3, 10_000));
 
-// 13. The pipeline: clicks with event time, keyed by user, mapped to a line, written out.
+// 13. The pipeline: clicks with event time, keyed by user, mapped to a line, written out. Each
+// operator has a uid, so its state in checkpoints and savepoints keeps its name when the
+// pipeline changes.
 const stream = env
   .addSource(new ClickSource({ maxEvents: maxEvents || Infinity, intervalMs: intervalMs ?? 1000 }))
-  .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<Event>().withTimestampAssigner((e) => e.timestamp));
+  .uid('click-source')
+  .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<Event>().withTimestampAssigner((e) => e.timestamp))
+  .uid('watermarks');
 
 stream
   .keyBy((data) => data.user)
   .map((data) => `${data.user} 访问了 ${data.url}`)
+  .uid('format-visit')
   .addSink({
     invoke(value: string) {
       console.log(`输出: ${value}`);
     },
-  });
+  })
+  .uid('console-sink');
 
 await env.execute('Checkpoint Config Example');

@@ -54,10 +54,18 @@ env.setStateBackend(new HashMapStateBackend());
 checkpointConfig.setCheckpointStorage('file:///tmp/flink-checkpoints');
 env.setRestartStrategy(RestartStrategies.fixedDelayRestart(3, 10_000));
 
+// Every operator has a uid, so its state in checkpoints and savepoints keeps its name when the pipeline changes.
 const stream = env
   .addSource(new ClickSource({ maxEvents: maxEvents || Infinity, intervalMs: intervalMs ?? 1000 }))
-  .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<Event>().withTimestampAssigner((e) => e.timestamp));
+  .uid('click-source')
+  .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<Event>().withTimestampAssigner((e) => e.timestamp))
+  .uid('watermarks');
 
-stream.keyBy((data) => data.user).process(new ConsistentStateProcessFunction()).print('一致性状态统计');
+stream
+  .keyBy((data) => data.user)
+  .process(new ConsistentStateProcessFunction())
+  .uid('visit-count')
+  .print('一致性状态统计')
+  .uid('print-sink');
 
 await env.execute('State Consistency Example');

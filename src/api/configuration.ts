@@ -37,8 +37,10 @@ export interface ConfigValues {
   'state.checkpoints.dir': string | undefined;
   /** Completed checkpoints kept. */
   'state.checkpoints.num-retained': number;
-  /** Default target directory of savepoints. */
+  /** Default target directory of savepoints: a path or file:// URI. */
   'state.savepoints.dir': string | undefined;
+  /** Flink 1.19's name of `state.savepoints.dir`: the same option under another key. */
+  'execution.checkpointing.savepoint-dir': string | undefined;
   /** Savepoint or retained checkpoint to start the job from (`weir run -s`); undefined: start empty. */
   'execution.savepoint.path': string | undefined;
   /** Allow snapshot state that maps to no operator of the job to be skipped (`weir run -n`). */
@@ -49,6 +51,15 @@ export interface ConfigValues {
 }
 
 export type ConfigKey = keyof ConfigValues;
+
+/** Keys that are other names of an option: reading or writing one reads or writes the option. */
+const ALIASES: Partial<Record<ConfigKey, ConfigKey>> = {
+  'execution.checkpointing.savepoint-dir': 'state.savepoints.dir',
+};
+
+function canonicalKey<K extends ConfigKey>(key: K): K {
+  return (ALIASES[key] ?? key) as K;
+}
 
 interface OptionSpec<K extends ConfigKey> {
   parse(raw: unknown, key: K): ConfigValues[K];
@@ -159,6 +170,7 @@ const OPTIONS: { [K in ConfigKey]: OptionSpec<K> } = {
   'state.checkpoints.dir': { parse: optionalPath },
   'state.checkpoints.num-retained': { parse: positiveInt(1 << 20) },
   'state.savepoints.dir': { parse: optionalPath },
+  'execution.checkpointing.savepoint-dir': { parse: optionalPath },
   'execution.savepoint.path': { parse: optionalPath },
   'execution.savepoint.ignore-unclaimed-state': { parse: booleanOption },
   'restart-strategy': {
@@ -203,6 +215,7 @@ export class Configuration {
       'state.checkpoints.dir': undefined,
       'state.checkpoints.num-retained': 1,
       'state.savepoints.dir': undefined,
+      'execution.checkpointing.savepoint-dir': undefined,
       'execution.savepoint.path': undefined,
       'execution.savepoint.ignore-unclaimed-state': false,
       'state.backend.type': 'hashmap',
@@ -212,11 +225,11 @@ export class Configuration {
   }
 
   get<K extends ConfigKey>(key: K): ConfigValues[K] {
-    return this.#values[key];
+    return this.#values[canonicalKey(key)];
   }
 
   set<K extends ConfigKey>(key: K, value: ConfigValues[K]): this {
-    this.#values[key] = (OPTIONS[key] as OptionSpec<K>).parse(value, key);
+    this.#values[canonicalKey(key)] = (OPTIONS[key] as OptionSpec<K>).parse(value, key);
     return this;
   }
 
@@ -228,8 +241,11 @@ export class Configuration {
     return this.set(key, value as never);
   }
 
+  /** Every option by key; an alias shows the value of the option it names. */
   toObject(): ConfigValues {
-    return { ...this.#values };
+    const out = { ...this.#values };
+    for (const [alias, key] of Object.entries(ALIASES) as [ConfigKey, ConfigKey][]) (out as Record<string, unknown>)[alias] = out[key];
+    return out;
   }
 
   clone(): Configuration {

@@ -8,7 +8,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { CheckpointConfig, CheckpointingMode, type StateBackend } from './checkpoint-config.ts';
-import { Configuration, type ExecutionMode } from './configuration.ts';
+import { ConfigError, Configuration, type ExecutionMode } from './configuration.ts';
 import {
   restartStrategyFromConfig,
   validateRestartStrategyConfiguration,
@@ -153,6 +153,23 @@ export class StreamExecutionEnvironment {
     this.#config.set('execution.checkpointing.interval', intervalMs);
     this.#config.setString('execution.checkpointing.mode', mode);
     return this;
+  }
+  /**
+   * Where savepoints go when a savepoint or stop names no directory (Flink's
+   * setDefaultSavepointDirectory): a path or a file:// URI; sets `state.savepoints.dir`.
+   */
+  setDefaultSavepointDirectory(directory: string): this {
+    if (typeof directory !== 'string' || directory.length === 0) {
+      throw new ConfigError('setDefaultSavepointDirectory: needs a directory path or a file:// URI');
+    }
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(directory) && !directory.startsWith('file://')) {
+      throw new ConfigError(`setDefaultSavepointDirectory: only file:// locations are supported, got ${directory}`);
+    }
+    this.#config.set('state.savepoints.dir', directory);
+    return this;
+  }
+  getDefaultSavepointDirectory(): string | undefined {
+    return this.#config.get('state.savepoints.dir');
   }
   getCheckpointConfig(): CheckpointConfig {
     return new CheckpointConfig(this.#config);

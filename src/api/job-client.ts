@@ -36,6 +36,22 @@ export interface JobClient {
    * checkpointing is not enabled, the job is not running, or the checkpoint fails.
    */
   triggerCheckpoint(): Promise<string>;
+  /**
+   * Takes a savepoint (always aligned, whatever the checkpointing mode) into a new
+   * `savepoint-<6 of job id>-<12 hex>` directory under `targetDirectory`, else under the job's
+   * `state.savepoints.dir`, and resolves with that directory once its `_metadata` is written.
+   * Works with and without periodic checkpointing. Rejects when no directory is given or
+   * configured, the job is not running, or the savepoint fails (the job keeps running).
+   */
+  triggerSavepoint(targetDirectory?: string): Promise<string>;
+  /**
+   * Flink's stop: takes a savepoint after which the sources emit nothing more, then ends the job
+   * as FINISHED without the end-of-input watermark (event-time timers do not fire). With `drain`,
+   * sources first emit the maximal watermark, so timers fire and windows flush into the
+   * savepoint. Resolves with the savepoint directory once the job has finished; if the
+   * savepoint fails, rejects and the job keeps running.
+   */
+  stopWithSavepoint(targetDirectory?: string, drain?: boolean): Promise<string>;
   /** Checkpoint counts, summary, latest and history (Flink's fields); undefined without checkpointing. */
   getCheckpointStats(): Promise<CheckpointStatsSnapshot | undefined>;
   /** How often the job restarted after failures (Flink's numRestarts). */

@@ -21,11 +21,32 @@ import type {
 } from './checkpoint-types.ts';
 import { CheckpointFailureManager } from './checkpoint-failure-manager.ts';
 import { CheckpointStatsTracker } from './checkpoint-stats.ts';
-import { PendingCheckpoint } from './pending-checkpoint.ts';
-import type { CompletedCheckpointHandle, OperatorDescriptor } from './pending-checkpoint.ts';
+import { PendingCheckpoint, type PendingCheckpointOptions } from './pending-checkpoint.ts';
+import type { CompletedCheckpointHandle, OperatorDescriptor, SavepointTarget } from './pending-checkpoint.ts';
 import type { Cancellable, Scheduler } from '../runtime/time.ts';
 
-export type { CompletedCheckpointHandle, OperatorDescriptor } from './pending-checkpoint.ts';
+export type { CompletedCheckpointHandle, OperatorDescriptor, SavepointTarget } from './pending-checkpoint.ts';
+
+/** What the job is asked to do for one checkpoint; plain data, so it can travel to the tasks. */
+export interface CheckpointTriggerOptions {
+  readonly isSavepoint: boolean;
+  /** Where every subtask writes its state files: the savepoint directory. Absent for checkpoints. */
+  readonly savepointDir?: string;
+  /**
+   * Stop-with-savepoint: sources emit nothing after their barrier and the job ends when the
+   * savepoint completes; with `drain`, sources first emit the maximal watermark.
+   */
+  readonly stop?: { readonly drain: boolean };
+}
+
+/** A manual trigger. */
+export interface CheckpointRequest {
+  readonly isSavepoint?: boolean;
+  /** A savepoint with its own directory: finalised and discarded through it, not the finalizer. */
+  readonly savepoint?: SavepointTarget;
+  /** Stop-with-savepoint (implies a savepoint); see CheckpointTriggerOptions.stop. */
+  readonly stop?: { readonly drain: boolean };
+}
 
 /** What the coordinator needs from the running job. */
 export interface CheckpointGateway {
@@ -33,7 +54,7 @@ export interface CheckpointGateway {
    * Ask the sources to inject barrier `checkpointId` (timestamp = trigger time). May throw or
    * reject: the checkpoint then fails with IO_EXCEPTION.
    */
-  triggerCheckpoint(checkpointId: CheckpointId, timestamp: number, options: { isSavepoint: boolean }): void | Promise<void>;
+  triggerCheckpoint(checkpointId: CheckpointId, timestamp: number, options: CheckpointTriggerOptions): void | Promise<void>;
   notifyCheckpointComplete(checkpointId: CheckpointId): void;
   notifyCheckpointAborted(checkpointId: CheckpointId): void;
   /** Called when consecutive failures exceed the tolerable number: the job must fail over with this error. */
@@ -66,8 +87,8 @@ export interface CheckpointCoordinatorOptions {
   readonly tasks: readonly SubtaskKey[];
   /** Per vertex, the operator metadata skeleton the acknowledged state is assembled into. */
   readonly operators: readonly OperatorDescriptor[];
-  /** Periodic trigger interval, ms. */
-  readonly intervalMs: number;
+  /** Periodic trigger interval, ms; undefined: no periodic checkpoints (manual ones and savepoints only). */
+  readonly intervalMs: number | undefined;
   /** A checkpoint not completed this long after its trigger expires, ms. */
   readonly timeoutMs: number;
   /** Least time between the end of one checkpoint and the periodic start of the next, ms; > 0 forces max concurrency 1. */
@@ -79,7 +100,8 @@ export interface CheckpointCoordinatorOptions {
   /**
    * Called after a checkpoint's metadata is persisted and before the job is told it completed
    * (e.g. to add it to a CompletedCheckpointStore). If it throws or rejects, the checkpoint
-   * fails with FINALIZE_CHECKPOINT_FAILURE instead.
+   * fails with FINALIZE_CHECKPOINT_FAILURE instead. Not called for savepoints written to their
+   * own target: those are the user's, not the job's.
    */
   onCompleted?(c: CompletedCheckpointInfo): void | Promise<void>;
   /** First checkpoint id minus one (a restored job continues after the restored id). Default 0. */
@@ -126,7 +148,7 @@ export class CheckpointCoordinator {
   readonly #tasks: readonly SubtaskKey[];
   readonly #taskKeys: ReadonlySet<string>;
   readonly #operators: readonly OperatorDescriptor[];
-  readonly #intervalMs: number;
+  readonly #intervalMs: number | undefined;
   readonly #timeoutMs: number;
   readonly #minPauseMs: number;
   readonly #maxConcurrent: number;
@@ -149,7 +171,7 @@ export class CheckpointCoordinator {
   #periodicWaitingForSlot = false;
 
   constructor(o: CheckpointCoordinatorOptions) {
-    requireNumber('intervalMs', o.intervalMs, (v) => Number.isFinite(v) && v > 0, 'a positive number');
+    if (o.intervalMs !== undefined) requireNumber('intervalMs', o.intervalMs, (v) => Number.isFinite(v) && v > 0, 'a positive number');
     requireNumber('timeoutMs', o.timeoutMs, (v) => Number.isFinite(v) && v > 0, 'a positive number');
     requireNumber('minPauseMs', o.minPauseMs, (v) => Number.isFinite(v) && v >= 0, 'a non-negative number');
     requireNumber('maxConcurrent', o.maxConcurrent, (v) => Number.isInteger(v) && v >= 1, 'a positive integer');
@@ -187,10 +209,11 @@ export class CheckpointCoordinator {
 
   /**
    * Starts periodic triggering: the first trigger comes `intervalMs` from now, then one every
-   * `intervalMs`, each subject to the concurrency limit and the min pause. Idempotent.
+   * `intervalMs`, each subject to the concurrency limit and the min pause. Idempotent; nothing
+   * happens without an interval.
    */
   startPeriodic(): void {
-    if (this.#state !== 'RUNNING' || this.#periodicActive) return;
+    if (this.#state !== 'RUNNING' || this.#periodicActive || this.#intervalMs === undefined) return;
     this.#periodicActive = true;
     this.#schedulePeriodic(this.#intervalMs);
   }
@@ -207,12 +230,22 @@ export class CheckpointCoordinator {
    * Triggers a checkpoint now, regardless of the interval, the concurrency limit and the min
    * pause (a manual request is an explicit decision). Resolves once it completes; rejects with
    * the CheckpointException that aborted it, or CHECKPOINT_COORDINATOR_SHUTDOWN after shutdown.
+   *
+   * Savepoints stand beside the checkpoint sequence (as Flink's): they take the next id but
+   * neither subsume nor are subsumed, and their failures are not counted. One with a `savepoint`
+   * target is written there and never reaches `onCompleted`. Only a stopping savepoint is
+   * announced to the tasks on completion, because the job ends with it.
    */
-  triggerCheckpoint(options: { isSavepoint?: boolean } = {}): Promise<CompletedCheckpointHandle> {
+  triggerCheckpoint(options: CheckpointRequest = {}): Promise<CompletedCheckpointHandle> {
     if (this.#state !== 'RUNNING') {
       return Promise.reject(new CheckpointException('CHECKPOINT_COORDINATOR_SHUTDOWN'));
     }
-    return this.#trigger(options.isSavepoint ?? false).whenSettled();
+    const pending: PendingCheckpointOptions = { isSavepoint: options.isSavepoint ?? false };
+    return this.#trigger({
+      ...pending,
+      ...(options.savepoint ? { savepoint: options.savepoint } : {}),
+      ...(options.stop ? { stop: { drain: options.stop.drain } } : {}),
+    }).whenSettled();
   }
 
   #schedulePeriodic(delayMs: number): void {
@@ -233,8 +266,8 @@ export class CheckpointCoordinator {
       this.#schedulePeriodic(pause);
       return;
     }
-    this.#schedulePeriodic(this.#intervalMs);
-    this.#trigger(false);
+    this.#schedulePeriodic(this.#intervalMs!);
+    this.#trigger({ isSavepoint: false });
   }
 
   /** How long the min pause still holds back a periodic trigger, ms. */
@@ -247,10 +280,11 @@ export class CheckpointCoordinator {
    * Starts checkpoint `lastIssuedId + 1`. The pending checkpoint exists before the gateway is
    * called, because subtasks may acknowledge before the trigger call returns.
    */
-  #trigger(isSavepoint: boolean): PendingCheckpoint {
+  #trigger(options: PendingCheckpointOptions): PendingCheckpoint {
     const id = ++this.#lastIssuedId;
     const timestamp = this.#scheduler.now();
-    const p = new PendingCheckpoint(id, timestamp, isSavepoint, this.#tasks);
+    const p = new PendingCheckpoint(id, timestamp, options, this.#tasks);
+    const isSavepoint = p.isSavepoint;
     this.#pending.set(id, p);
     this.stats.reportPending(id, timestamp, isSavepoint, p.numTasks);
     p.setTimeout(
@@ -264,7 +298,11 @@ export class CheckpointCoordinator {
       this.#abortFromOutside(p, new CheckpointException('IO_EXCEPTION', detail, { cause }), true);
     };
     try {
-      const result = this.#gateway.triggerCheckpoint(id, timestamp, { isSavepoint });
+      const result = this.#gateway.triggerCheckpoint(id, timestamp, {
+        isSavepoint,
+        ...(p.savepoint ? { savepointDir: p.savepoint.dir } : {}),
+        ...(p.stop ? { stop: p.stop } : {}),
+      });
       if (isThenable(result)) result.then(undefined, triggerFailed);
     } catch (e) {
       triggerFailed(e);
@@ -329,11 +367,11 @@ export class CheckpointCoordinator {
     let dir: string;
     try {
       metadata = p.buildMetadata(this.#jobId, this.#operators);
-      ({ dir } = await this.#finalizer.finalize(metadata));
+      dir = p.savepoint ? await p.savepoint.writeMetadata(metadata) : (await this.#finalizer.finalize(metadata)).dir;
     } catch (e) {
       if (!p.isAbortable) {
         // Already aborted while writing; the abort's discard may have raced the failed write.
-        this.#discard(id);
+        this.#discard(p);
         return;
       }
       const detail = `Finalizing checkpoint ${id} failed: ${messageOf(e)}`;
@@ -343,13 +381,14 @@ export class CheckpointCoordinator {
     if (!p.isAbortable) {
       // Aborted (expired, subsumed, shut down...) while the metadata was being written: the
       // abort's discard may have run before the write finished, so remove the result again.
-      this.#discard(id);
+      this.#discard(p);
       return;
     }
     p.beginCommitting();
     const stateSize = p.stateSize;
     try {
-      await this.#onCompleted?.({ checkpointId: id, timestamp: p.timestamp, dir, metadata, stateSize });
+      // A savepoint with its own directory belongs to the user: it is not one of the job's checkpoints.
+      if (!p.savepoint) await this.#onCompleted?.({ checkpointId: id, timestamp: p.timestamp, dir, metadata, stateSize });
     } catch (e) {
       const detail = `Completing checkpoint ${id} failed: ${messageOf(e)}`;
       this.#abort(p, new CheckpointException('FINALIZE_CHECKPOINT_FAILURE', detail, { cause: e }), true);
@@ -364,7 +403,11 @@ export class CheckpointCoordinator {
     this.stats.reportCompleted(id, now, dir);
     this.#failureManager.handleCheckpointSuccess(id);
     // Savepoints stand beside the checkpoint sequence (as Flink): they neither subsume older
-    // checkpoints nor are they announced to the tasks, so sinks do not commit on them.
+    // checkpoints nor are they announced to the tasks, so sinks do not commit on them; a
+    // stopping savepoint is the exception, as the job ends with it.
+    if (p.stop && this.#state !== 'SHUT_DOWN') {
+      this.#callSafely('notifyCheckpointComplete', () => this.#gateway.notifyCheckpointComplete(id));
+    }
     if (!p.isSavepoint) {
       for (const older of [...this.#pending.values()]) {
         if (older.checkpointId < id && !older.isSavepoint && older.isAbortable) {
@@ -418,7 +461,7 @@ export class CheckpointCoordinator {
     this.#pending.delete(id);
     this.#remember(id, 'ABORTED');
     this.stats.reportFailed(id, now, error.message);
-    this.#discard(id);
+    this.#discard(p);
     if (this.#state !== 'SHUT_DOWN') {
       this.#callSafely('notifyCheckpointAborted', () => this.#gateway.notifyCheckpointAborted(id));
     }
@@ -436,11 +479,15 @@ export class CheckpointCoordinator {
     this.#schedulePeriodic(this.#remainingPause());
   }
 
-  #discard(id: CheckpointId): void {
+  /** Removes what a failed checkpoint wrote: its chk-<n> files, or the savepoint's own directory. */
+  #discard(p: PendingCheckpoint): void {
+    const id = p.checkpointId;
+    const what = p.savepoint ? `discard savepoint ${id} (${p.savepoint.dir})` : `discard checkpoint ${id}`;
     try {
-      this.#finalizer.discard(id).catch((e: unknown) => this.#onCallbackError(e, `discard checkpoint ${id}`));
+      const done = p.savepoint ? p.savepoint.discard() : this.#finalizer.discard(id);
+      done.catch((e: unknown) => this.#onCallbackError(e, what));
     } catch (e) {
-      this.#onCallbackError(e, `discard checkpoint ${id}`);
+      this.#onCallbackError(e, what);
     }
   }
 

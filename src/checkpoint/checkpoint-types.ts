@@ -32,6 +32,11 @@ export interface OperatorSubtaskState {
   readonly files: readonly StateFileHandle[];
   /** Small state kept inline in the metadata (e.g. source split positions); JSON-serialisable. */
   readonly inline?: unknown;
+  /**
+   * Names of the keyed and operator states the operator registered in this subtask. Reported
+   * with the acknowledgement and gathered per operator into `_metadata`; not stored per subtask.
+   */
+  readonly stateNames?: readonly string[];
 }
 
 /** Per-subtask figures reported with an acknowledgement (Flink's field meanings). */
@@ -64,6 +69,11 @@ export interface OperatorCheckpointMetadata {
   readonly name: string;
   readonly parallelism: number;
   readonly maxParallelism: number;
+  /**
+   * Names of the keyed states and operator states the operator registered, sorted, across all
+   * its subtasks. Metadata written before this field existed reads back with none.
+   */
+  readonly stateNames: readonly string[];
   /** Indexed by subtask. */
   readonly subtasks: readonly (OperatorSubtaskState | undefined)[];
 }

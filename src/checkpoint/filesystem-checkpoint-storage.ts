@@ -322,6 +322,17 @@ export async function createSavepointWriter(targetDir: string, jobId: string, ho
   return new FileSystemSavepointWriter(dir, target, jobId, hooks);
 }
 
+/**
+ * Writes one state file of a savepoint into its directory, which must exist (a subtask's side of
+ * a savepoint whose directory the job created with createSavepointWriter). The handle's path is
+ * the plain `name`, relative to the savepoint directory.
+ */
+export async function writeSavepointStateFile(savepointDir: string, name: string, payload: Uint8Array, hooks: StorageHooks = {}): Promise<StateFileHandle> {
+  checkFileName(name);
+  const dir = toLocalPath(savepointDir, 'savepoint directory');
+  return writeStateFileIn(dir, name, name, payload, hooks);
+}
+
 class FileSystemSavepointWriter implements SavepointWriter {
   readonly dir: string;
   readonly #parent: string;
@@ -353,7 +364,8 @@ class FileSystemSavepointWriter implements SavepointWriter {
   }
 
   async discard(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
+    // Subtasks of a failed savepoint may still be writing into it: rm retries when it meets a file that appeared meanwhile.
+    await rm(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   }
 }
 
@@ -647,12 +659,16 @@ function decodeOperator(v: unknown, at: string): OperatorCheckpointMetadata {
   const o = record(v, at);
   const uid = o['uid'];
   if (uid !== undefined && uid !== null && typeof uid !== 'string') throw new Error(`${at}.uid is not a string`);
+  // Absent in metadata written before state names were recorded: read as none.
+  const names = o['stateNames'];
+  const stateNames = names === undefined || names === null ? [] : array(names, `${at}.stateNames`).map((n, i) => str(n, `${at}.stateNames[${i}]`));
   return {
     operatorId: str(o['operatorId'], `${at}.operatorId`),
     uid: typeof uid === 'string' ? uid : undefined,
     name: str(o['name'], `${at}.name`),
     parallelism: integer(o['parallelism'], `${at}.parallelism`, 1),
     maxParallelism: integer(o['maxParallelism'], `${at}.maxParallelism`, 1),
+    stateNames,
     subtasks: array(o['subtasks'], `${at}.subtasks`).map((s, i) =>
       s === null || s === undefined ? undefined : decodeSubtask(s, `${at}.subtasks[${i}]`),
     ),

@@ -49,6 +49,28 @@ export type PendingAckOutcome =
   /** The checkpoint was aborted; the acknowledged state belongs to no checkpoint. */
   | 'DISCARDED';
 
+/**
+ * Where a savepoint goes (a SavepointWriter): every subtask writes its files into `dir`, the
+ * coordinator publishes `_metadata` there, and a failed savepoint removes the directory.
+ */
+export interface SavepointTarget {
+  /** Absolute path of the savepoint directory. */
+  readonly dir: string;
+  /** Publishes `_metadata`; resolves with the savepoint directory. */
+  writeMetadata(metadata: CheckpointMetadata): Promise<string>;
+  /** Removes the savepoint directory (idempotent). */
+  discard(): Promise<void>;
+}
+
+/** What kind of snapshot a pending checkpoint is, beyond its id. */
+export interface PendingCheckpointOptions {
+  readonly isSavepoint: boolean;
+  /** The savepoint's own directory; without it a savepoint is finalised like a checkpoint. */
+  readonly savepoint?: SavepointTarget;
+  /** Stop-with-savepoint: the job ends once this savepoint completes. */
+  readonly stop?: { readonly drain: boolean };
+}
+
 export interface CompletedCheckpointHandle {
   readonly checkpointId: CheckpointId;
   readonly dir: string;
@@ -60,6 +82,8 @@ export class PendingCheckpoint {
   readonly checkpointId: CheckpointId;
   readonly timestamp: number;
   readonly isSavepoint: boolean;
+  readonly savepoint: SavepointTarget | undefined;
+  readonly stop: { readonly drain: boolean } | undefined;
   readonly #numTasks: number;
   /** Subtasks (by key string) still owing an acknowledgement. */
   readonly #notYetAcknowledged = new Set<string>();
@@ -69,10 +93,13 @@ export class PendingCheckpoint {
   #outcome: Outcome | undefined;
   #waiters: { resolve(v: CompletedCheckpointHandle): void; reject(e: CheckpointException): void }[] = [];
 
-  constructor(checkpointId: CheckpointId, timestamp: number, isSavepoint: boolean, tasks: readonly SubtaskKey[]) {
+  constructor(checkpointId: CheckpointId, timestamp: number, options: boolean | PendingCheckpointOptions, tasks: readonly SubtaskKey[]) {
+    const o: PendingCheckpointOptions = typeof options === 'boolean' ? { isSavepoint: options } : options;
     this.checkpointId = checkpointId;
     this.timestamp = timestamp;
-    this.isSavepoint = isSavepoint;
+    this.isSavepoint = o.isSavepoint || o.savepoint !== undefined || o.stop !== undefined;
+    this.savepoint = o.savepoint;
+    this.stop = o.stop;
     for (const t of tasks) this.#notYetAcknowledged.add(subtaskKeyString(t));
     this.#numTasks = this.#notYetAcknowledged.size;
   }
@@ -175,9 +202,9 @@ export class PendingCheckpoint {
    * a checkpoint could never be restored.
    */
   buildMetadata(jobId: string, operators: readonly OperatorDescriptor[]): CheckpointMetadata {
-    const byId = new Map<string, { descriptor: OperatorDescriptor; subtasks: (OperatorSubtaskState | undefined)[] }>();
+    const byId = new Map<string, { descriptor: OperatorDescriptor; subtasks: (OperatorSubtaskState | undefined)[]; names: Set<string> }>();
     for (const d of operators) {
-      byId.set(d.operatorId, { descriptor: d, subtasks: Array.from({ length: d.parallelism }, () => undefined) });
+      byId.set(d.operatorId, { descriptor: d, subtasks: Array.from({ length: d.parallelism }, () => undefined), names: new Set() });
     }
     for (const ack of this.#acks.values()) {
       for (const state of ack.states) {
@@ -193,17 +220,20 @@ export class PendingCheckpoint {
         if (target.subtasks[index] !== undefined) {
           throw new Error(`${where} reported state for operator ${state.operatorId} twice`);
         }
-        target.subtasks[index] = state;
+        const { stateNames, ...stored } = state;
+        for (const name of stateNames ?? []) target.names.add(name);
+        target.subtasks[index] = stored;
       }
     }
     const ops: OperatorCheckpointMetadata[] = [];
-    for (const { descriptor: d, subtasks } of byId.values()) {
+    for (const { descriptor: d, subtasks, names } of byId.values()) {
       ops.push({
         operatorId: d.operatorId,
         uid: d.uid,
         name: d.name,
         parallelism: d.parallelism,
         maxParallelism: d.maxParallelism,
+        stateNames: [...names].sort(),
         subtasks,
       });
     }

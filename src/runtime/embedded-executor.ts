@@ -7,7 +7,7 @@
 import { validateCheckpointing } from '../api/checkpoint-config.ts';
 import type { Pipeline, PipelineExecutor } from '../api/execution-context.ts';
 import type { JobClient } from '../api/job-client.ts';
-import { buildJobGraph } from '../graph/job-graph.ts';
+import { buildJobGraph, type JobGraph } from '../graph/job-graph.ts';
 import { LocalJob } from './local-job.ts';
 
 export type { LocalJobResult } from './local-job.ts';
@@ -16,8 +16,28 @@ export class EmbeddedExecutor implements PipelineExecutor {
   async execute(pipeline: Pipeline): Promise<JobClient> {
     validateCheckpointing(pipeline.config);
     const graph = buildJobGraph(pipeline);
+    warnAboutMissingUids(pipeline, graph);
     const job = new LocalJob(pipeline, graph);
     await job.start();
     return job.client();
   }
+}
+
+/**
+ * State in checkpoints and savepoints is matched to operators by operator id, which derives from
+ * uid() or, without one, from the operator's position in the pipeline. A job that snapshots or
+ * restores state is told once, at submission, which operators depend on their position.
+ */
+export function warnAboutMissingUids(pipeline: Pipeline, graph: JobGraph): void {
+  const config = pipeline.config;
+  const snapshots = config.get('execution.checkpointing.interval') !== undefined || config.get('execution.savepoint.path') !== undefined;
+  // The executeAndCollect() sink holds no state and cannot be given a uid.
+  const unnamed = graph.nodesWithoutUid.filter((n) => !(n.transformation.kind === 'sink' && n.transformation.sink.kind === 'collect'));
+  if (!snapshots || unnamed.length === 0) return;
+  const names = unnamed.map((n) => JSON.stringify(n.name)).join(', ');
+  process.emitWarning(
+    `Job "${pipeline.jobName}": operators without uid(): ${names}. Their state in checkpoints and savepoints is matched by their position in the pipeline, ` +
+      'so changing the pipeline may orphan it; set uid() on every stateful operator.',
+    { code: 'WEIR_MISSING_UID' },
+  );
 }

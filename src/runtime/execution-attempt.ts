@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { executionRegistry, type Pipeline } from '../api/execution-context.ts';
+import type { CheckpointTriggerOptions } from '../checkpoint/checkpoint-coordinator.ts';
 import type { CheckpointFailureReason, SubtaskAcknowledgement, SubtaskKey } from '../checkpoint/checkpoint-types.ts';
 import type { JobGraph } from '../graph/job-graph.ts';
 import type { TaskRestore } from './checkpoint/restore-assignment.ts';
@@ -70,7 +71,8 @@ export interface ExecutionAttempt {
   deploy(): Promise<void>;
   /** Starts processing; only after deploy() resolved without a failure. */
   start(): void;
-  triggerCheckpoint(checkpointId: number, timestamp: number): void;
+  /** Every slot learns what the checkpoint is (`options`: savepoint directory, stop); sources start it. */
+  triggerCheckpoint(checkpointId: number, timestamp: number, options?: CheckpointTriggerOptions): void;
   notifyCheckpointComplete(checkpointId: number): void;
   notifyCheckpointAborted(checkpointId: number): void;
   /** Stops every task; resolves when the attempt's threads are gone. Idempotent. */
@@ -156,8 +158,8 @@ export class InlineAttempt implements ExecutionAttempt {
   start(): void {
     if (!this.#failed) this.#slot?.start();
   }
-  triggerCheckpoint(checkpointId: number, timestamp: number): void {
-    this.#slot?.triggerCheckpoint(checkpointId, timestamp);
+  triggerCheckpoint(checkpointId: number, timestamp: number, options?: CheckpointTriggerOptions): void {
+    this.#slot?.triggerCheckpoint(checkpointId, timestamp, options);
   }
   notifyCheckpointComplete(checkpointId: number): void {
     this.#slot?.notifyCheckpointComplete(checkpointId);
@@ -281,8 +283,8 @@ export class ThreadsAttempt implements ExecutionAttempt {
   start(): void {
     this.#post({ type: 'start' });
   }
-  triggerCheckpoint(checkpointId: number, timestamp: number): void {
-    this.#post({ type: 'trigger-checkpoint', checkpointId, timestamp });
+  triggerCheckpoint(checkpointId: number, timestamp: number, options?: CheckpointTriggerOptions): void {
+    this.#post(options === undefined ? { type: 'trigger-checkpoint', checkpointId, timestamp } : { type: 'trigger-checkpoint', checkpointId, timestamp, options });
   }
   notifyCheckpointComplete(checkpointId: number): void {
     this.#post({ type: 'checkpoint-complete', checkpointId });

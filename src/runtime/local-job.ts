@@ -17,7 +17,7 @@ import { defaultRestartStrategy } from '../api/restart-strategies.ts';
 import { CheckpointCoordinator } from '../checkpoint/checkpoint-coordinator.ts';
 import type { CheckpointStatsSnapshot } from '../checkpoint/checkpoint-stats.ts';
 import { CompletedCheckpointStore } from '../checkpoint/completed-checkpoint-store.ts';
-import { FileSystemCheckpointStorage, loadCheckpoint } from '../checkpoint/filesystem-checkpoint-storage.ts';
+import { createSavepointWriter, FileSystemCheckpointStorage, loadCheckpoint } from '../checkpoint/filesystem-checkpoint-storage.ts';
 import type { JobGraph } from '../graph/job-graph.ts';
 import { RestoreAssignment, type RestoreSource } from './checkpoint/restore-assignment.ts';
 import { rootCause } from './error-transport.ts';
@@ -45,7 +45,12 @@ export function defaultCheckpointDir(): string {
   return join(tmpdir(), 'weir-checkpoints');
 }
 
+/**
+ * The job's coordinator and storage. Every job has them: savepoints are taken with or without
+ * periodic checkpoints (`enabled`), which only decides the periodic trigger and manual checkpoints.
+ */
 interface Checkpointing {
+  readonly enabled: boolean;
   readonly coordinator: CheckpointCoordinator;
   readonly store: CompletedCheckpointStore;
   readonly storage: FileSystemCheckpointStorage;
@@ -85,6 +90,8 @@ export class LocalJob {
   #finishedSlots = 0;
   #failingOver = false;
   #checkpointing: Checkpointing | undefined;
+  /** A stop-with-savepoint in progress: told when the job fails over before it finished. */
+  #stop: { readonly failed: (error: Error) => void } | undefined;
   #strategy!: RestartBackoffTimeStrategy;
   readonly #history = new FailureHistory();
   /** The checkpoint or savepoint the job was started from (-s), if any. */
@@ -152,14 +159,14 @@ export class LocalJob {
     if (config.get('weir.execution.mode') !== 'inline') this.#threadsJobModule = resolveJobModule(this.#launch);
     const interval = config.get('execution.checkpointing.interval');
     this.#strategy = createRestartStrategy(config.get('restart-strategy') ?? defaultRestartStrategy(interval !== undefined), this.#scheduler);
-    if (interval !== undefined) this.#checkpointing = this.#createCheckpointing(interval);
+    this.#checkpointing = this.#createCheckpointing(interval);
     if (first !== undefined) {
-      this.#checkpointing?.coordinator.stats.restored(first.checkpointId, this.#scheduler.now(), first.dir, this.#initialRestore!.metadata.kind === 'savepoint');
+      this.#checkpointing.coordinator.stats.restored(first.checkpointId, this.#scheduler.now(), first.dir, this.#initialRestore!.metadata.kind === 'savepoint');
     }
     await this.#deploy(first);
   }
 
-  #createCheckpointing(intervalMs: number): Checkpointing {
+  #createCheckpointing(intervalMs: number | undefined): Checkpointing {
     const config = this.pipeline.config;
     const baseDir = config.get('state.checkpoints.dir') ?? defaultCheckpointDir();
     const storage = new FileSystemCheckpointStorage(baseDir, this.jobId);
@@ -189,10 +196,10 @@ export class LocalJob {
       tolerableFailures: config.get('execution.checkpointing.tolerable-failed-checkpoints'),
       startAfterId: this.#initialRestore?.metadata.checkpointId ?? 0,
       gateway: {
-        triggerCheckpoint: (id, timestamp) => {
+        triggerCheckpoint: (id, timestamp, options) => {
           const a = this.#attempt;
           if (a === undefined || this.#status !== 'RUNNING') throw new Error(`job is ${this.#status}`);
-          a.triggerCheckpoint(id, timestamp);
+          a.triggerCheckpoint(id, timestamp, options.isSavepoint ? options : undefined);
         },
         notifyCheckpointComplete: (id) => this.#attempt?.notifyCheckpointComplete(id),
         notifyCheckpointAborted: (id) => this.#attempt?.notifyCheckpointAborted(id),
@@ -205,12 +212,13 @@ export class LocalJob {
         finalize: async (metadata) => ({ dir: await storage.writeMetadata(metadata) }),
         discard: (id) => storage.discardCheckpoint(id),
       },
+      // Only checkpoints arrive here: savepoints are written to their own directories and are the user's.
       onCompleted: (c) => store.add(c),
       onCallbackError: (error, context) =>
         process.emitWarning(`checkpointing: ${context} failed: ${error instanceof Error ? error.message : String(error)}`, { code: 'WEIR_CHECKPOINT_CALLBACK' }),
     });
     const mode = config.get('execution.checkpointing.mode') === 'EXACTLY_ONCE' ? 'aligned' : 'counting';
-    return { coordinator, store, storage, slot: { mode, baseDir } };
+    return { enabled: intervalMs !== undefined, coordinator, store, storage, slot: { mode, baseDir } };
   }
 
   async #deploy(restore: RestoreAssignment | undefined): Promise<void> {
@@ -337,6 +345,7 @@ export class LocalJob {
     cp?.coordinator.stopPeriodic();
     cp?.coordinator.abortPending('JOB_FAILOVER_REGION');
     const name = `Job "${this.pipeline.jobName}" (${this.jobId})`;
+    this.#stop?.failed(new Error(`${name} failed before it stopped: ${rootCause(error).message}`, { cause: error }));
     if (!this.#strategy.canRestart()) {
       const root = rootCause(error);
       const message =
@@ -377,7 +386,7 @@ export class LocalJob {
       this.#unusable.add(this.#restoredId);
     }
     const cp = this.#checkpointing;
-    const retained = cp ? cp.store.all().filter((c) => !this.#unusable.has(c.checkpointId)) : [];
+    const retained = cp ? cp.store.all().filter((c) => c.metadata.kind === 'checkpoint' && !this.#unusable.has(c.checkpointId)) : [];
     const newest = retained[retained.length - 1];
     if (newest && cp) return new RestoreAssignment({ metadata: newest.metadata, root: cp.storage.jobDir, dir: newest.dir }, this.graph, false);
     const initial = this.#initialRestore;
@@ -398,9 +407,73 @@ export class LocalJob {
 
   async triggerCheckpoint(): Promise<string> {
     const cp = this.#checkpointing;
-    if (!cp) throw new Error(`Job "${this.pipeline.jobName}" (${this.jobId}) does not have checkpointing enabled (env.enableCheckpointing)`);
-    if (this.#status !== 'RUNNING') throw new Error(`Job "${this.pipeline.jobName}" (${this.jobId}) is ${this.#status}: a checkpoint needs a running job`);
+    if (!cp?.enabled) throw new Error(`${this.#name} does not have checkpointing enabled (env.enableCheckpointing)`);
+    if (this.#status !== 'RUNNING') throw new Error(`${this.#name} is ${this.#status}: a checkpoint needs a running job`);
     return (await cp.coordinator.triggerCheckpoint()).dir;
+  }
+
+  get #name(): string {
+    return `Job "${this.pipeline.jobName}" (${this.jobId})`;
+  }
+
+  /**
+   * Takes a savepoint into a new directory under `targetDirectory`, else `state.savepoints.dir`
+   * (also spelled `execution.checkpointing.savepoint-dir`); resolves with that directory.
+   */
+  triggerSavepoint(targetDirectory?: string): Promise<string> {
+    return this.#savepoint(targetDirectory, undefined);
+  }
+
+  /**
+   * Flink's stop: a savepoint after whose barrier the sources emit nothing, then the job ends
+   * FINISHED without the end-of-input watermark (with `drain`, the sources emit the maximal
+   * watermark before the barrier). Resolves with the savepoint directory once the job finished;
+   * a failed savepoint rejects and the job keeps running, periodic checkpoints included.
+   */
+  async stopWithSavepoint(targetDirectory: string | undefined, drain: boolean): Promise<string> {
+    if (this.#stop !== undefined) throw new Error(`${this.#name} is already being stopped with a savepoint`);
+    let failedBeforeEnd!: (error: Error) => void;
+    const failover = new Promise<never>((_, reject) => (failedBeforeEnd = reject));
+    failover.catch(() => {});
+    this.#stop = { failed: (e) => failedBeforeEnd(e) };
+    const cp = this.#checkpointing;
+    // No periodic checkpoint starts while the job stops (it could not complete once sources end).
+    cp?.coordinator.stopPeriodic();
+    try {
+      const dir = await Promise.race([this.#savepoint(targetDirectory, { drain }), failover]);
+      try {
+        await Promise.race([this.#result, failover]);
+      } catch (e) {
+        throw new Error(`${this.#name} took savepoint ${dir} but did not finish: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+      return dir;
+    } catch (e) {
+      if (this.#status === 'RUNNING' && !this.#failingOver) cp?.coordinator.startPeriodic();
+      throw e;
+    } finally {
+      this.#stop = undefined;
+    }
+  }
+
+  async #savepoint(targetDirectory: string | undefined, stop: { drain: boolean } | undefined): Promise<string> {
+    const config = this.pipeline.config;
+    const target = targetDirectory ?? config.get('state.savepoints.dir');
+    if (target === undefined || target === '') {
+      throw new Error(
+        `${this.#name}: no savepoint directory: give a target directory (weir savepoint <jobId> <dir>, JobClient.triggerSavepoint(dir)) ` +
+          'or configure a default with state.savepoints.dir / execution.checkpointing.savepoint-dir (env.setDefaultSavepointDirectory(dir))',
+      );
+    }
+    const cp = this.#checkpointing;
+    if (!cp || this.#status !== 'RUNNING') throw new Error(`${this.#name} is ${this.#status}: a savepoint needs a running job`);
+    const writer = await createSavepointWriter(target, this.jobId);
+    try {
+      return (await cp.coordinator.triggerCheckpoint({ savepoint: writer, ...(stop ? { stop } : {}) })).dir;
+    } catch (e) {
+      // Nothing of a failed savepoint stays behind (the coordinator discards it too, if it got that far).
+      await writer.discard().catch(() => {});
+      throw new Error(`${this.#name}: the savepoint failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
   }
 
   /** Kills the worker thread of one slot, as a crash would (threads mode only). */
@@ -417,7 +490,10 @@ export class LocalJob {
       cancel: () => this.cancel(),
       getJobExecutionResult: () => this.#result,
       triggerCheckpoint: () => this.triggerCheckpoint(),
-      getCheckpointStats: async (): Promise<CheckpointStatsSnapshot | undefined> => this.#checkpointing?.coordinator.stats.snapshot(),
+      triggerSavepoint: (targetDirectory?: string) => this.triggerSavepoint(targetDirectory),
+      stopWithSavepoint: (targetDirectory?: string, drain = false) => this.stopWithSavepoint(targetDirectory, drain),
+      getCheckpointStats: async (): Promise<CheckpointStatsSnapshot | undefined> =>
+        this.#checkpointing?.enabled ? this.#checkpointing.coordinator.stats.snapshot() : undefined,
       getNumRestarts: async () => this.#history.numRestarts,
     };
     jobsByClient.set(client, this);

@@ -25,6 +25,12 @@ function finishedClient(jobName: string): JobClient {
     triggerCheckpoint: async () => {
       throw new Error(`job "${jobName}" has finished`);
     },
+    triggerSavepoint: async () => {
+      throw new Error(`job "${jobName}" has finished`);
+    },
+    stopWithSavepoint: async () => {
+      throw new Error(`job "${jobName}" has finished`);
+    },
     getCheckpointStats: async () => undefined,
     getNumRestarts: async () => 0,
   };

@@ -6,6 +6,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Configuration } from '../api/configuration.ts';
+import type { CheckpointTriggerOptions } from '../checkpoint/checkpoint-coordinator.ts';
 import type { CheckpointFailureReason, SubtaskAcknowledgement, SubtaskKey } from '../checkpoint/checkpoint-types.ts';
 import { FileSystemCheckpointStorage } from '../checkpoint/filesystem-checkpoint-storage.ts';
 import type { AlignmentMode } from './checkpoint/barrier-aligner.ts';
@@ -27,8 +28,12 @@ export interface SlotReporter {
   decline(checkpointId: number, subtask: SubtaskKey, reason: CheckpointFailureReason, error: Error): void;
 }
 
-/** Checkpointing as a slot sets it up for its tasks; plain data, so it can cross to a worker. */
+/**
+ * Checkpointing as a slot sets it up for its tasks; plain data, so it can cross to a worker.
+ * Every job has it (savepoints need it even without periodic checkpoints).
+ */
 export interface SlotCheckpointing {
+  /** Alignment of ordinary checkpoints; savepoints are always aligned. */
   readonly mode: AlignmentMode;
   /** state.checkpoints.dir: the job's checkpoints go to `<baseDir>/<jobId>/`. */
   readonly baseDir: string;
@@ -157,9 +162,14 @@ export class Slot implements TaskHost {
 
   // ---- checkpoints ---------------------------------------------------------------------------
 
-  /** Sources start checkpoint `checkpointId`; a slot with a task that is not running declines it. */
-  triggerCheckpoint(checkpointId: number, timestamp: number): void {
+  /**
+   * Sources start checkpoint `checkpointId`; a slot with a task that is not running declines it.
+   * Every task first learns what the checkpoint is (`options`): a savepoint's files go to its
+   * directory, and a stop changes how the tasks end.
+   */
+  triggerCheckpoint(checkpointId: number, timestamp: number, options: CheckpointTriggerOptions = { isSavepoint: false }): void {
     if (this.#done) return;
+    for (const t of this.#tasks) t.announceCheckpoint(checkpointId, options);
     const notRunning = this.#tasks.find((t) => t.state !== 'RUNNING');
     if (notRunning) {
       this.#o.reporter.decline(checkpointId, keyOf(notRunning), 'NOT_ALL_REQUIRED_TASKS_RUNNING', new Error(`${notRunning.name} is ${notRunning.state}`));
@@ -167,7 +177,7 @@ export class Slot implements TaskHost {
     }
     for (const t of this.#tasks) {
       if (t.vertex.nodes[0]!.transformation.kind !== 'source') continue;
-      if (!t.triggerCheckpoint(checkpointId, timestamp)) {
+      if (!t.triggerCheckpoint(checkpointId, timestamp, options)) {
         this.#o.reporter.decline(checkpointId, keyOf(t), 'NOT_ALL_REQUIRED_TASKS_RUNNING', new Error(`${t.name} cannot start a checkpoint now`));
       }
     }

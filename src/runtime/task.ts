@@ -13,8 +13,9 @@
 import type { SourceContext, SourceFunction } from '../api/functions.ts';
 import type { Configuration } from '../api/configuration.ts';
 import type { InputStatus, ReaderOutput, Source, SourceReader, SourceSplit } from '../api/source.ts';
-import type { CheckpointFailureReason, OperatorSubtaskState, SubtaskAcknowledgement } from '../checkpoint/checkpoint-types.ts';
-import { readStateFile, type FileSystemCheckpointStorage } from '../checkpoint/filesystem-checkpoint-storage.ts';
+import type { CheckpointTriggerOptions } from '../checkpoint/checkpoint-coordinator.ts';
+import type { CheckpointFailureReason, OperatorSubtaskState, StateFileHandle, SubtaskAcknowledgement } from '../checkpoint/checkpoint-types.ts';
+import { readStateFile, writeSavepointStateFile, type FileSystemCheckpointStorage } from '../checkpoint/filesystem-checkpoint-storage.ts';
 import type { JobVertex, StreamEdge, StreamNode } from '../graph/job-graph.ts';
 import { HeapKeyedStateBackend } from '../state/heap/heap-keyed-state-backend.ts';
 import { keyGroupRangeForOperator } from '../state/key-group.ts';
@@ -66,12 +67,22 @@ export interface TaskHost {
   declineCheckpoint(task: Task, checkpointId: number, reason: CheckpointFailureReason, error: Error): void;
 }
 
-/** How a task takes part in checkpoints; absent when checkpointing is off. */
+/**
+ * How a task takes part in checkpoints and savepoints. Absent only for tasks run outside a job
+ * (every deployed task can take a savepoint, with or without periodic checkpoints).
+ */
 export interface TaskCheckpointing {
-  /** 'aligned' for exactly-once, 'counting' for at-least-once. */
+  /** 'aligned' for exactly-once, 'counting' for at-least-once; savepoints are always aligned. */
   readonly mode: AlignmentMode;
   readonly storage: FileSystemCheckpointStorage;
 }
+
+/** An ordinary checkpoint: files go to the job's checkpoint storage. */
+const PLAIN_CHECKPOINT: CheckpointTriggerOptions = Object.freeze({ isSavepoint: false });
+/** Savepoint and stop options are forgotten once this many later checkpoints were announced. */
+const ANNOUNCED_MEMORY = 1024;
+/** How many of its latest snapshots a task remembers, to tell whether its input ended by a stop. */
+const RECENT_SNAPSHOTS = 4;
 
 export interface TaskDeployment {
   readonly jobId: string;
@@ -214,6 +225,22 @@ export class Task {
   #pausedInCollect = false;
   readonly #abort = new AbortController();
   readonly #restored = new Map<number, LoadedOperatorState>();
+  // savepoints and stop-with-savepoint
+  /**
+   * Every checkpoint up to this id has been announced to the task (by its slot, in id order),
+   * so its kind is known. A barrier may overtake its announcement across threads.
+   */
+  #announcedUpTo = 0;
+  /** Options of recently announced savepoints; ids up to #announcedUpTo not here are plain checkpoints. */
+  readonly #announced = new Map<number, CheckpointTriggerOptions>();
+  readonly #announceWaiters: { readonly id: number; readonly resolve: () => void }[] = [];
+  /** The latest checkpoints and savepoints whose synchronous part ran here (newest last), and those of them aborted since. */
+  readonly #recentSnapshots: number[] = [];
+  readonly #abortedSnapshots = new Set<number>();
+  /** A source that took part in this stopping savepoint emits nothing until it completes (the task ends) or fails (it resumes). */
+  #stopPending: number | undefined;
+  /** Continuations held back while a stop is pending; run if the savepoint fails. */
+  #stopWaiters: (() => void)[] = [];
 
   constructor(deployment: TaskDeployment) {
     this.#d = deployment;
@@ -506,7 +533,7 @@ export class Task {
   }
 
   get #canProcess(): boolean {
-    return this.#state === 'RUNNING' && this.#suspended === 0 && this.#backpressure.blocked === 0;
+    return this.#state === 'RUNNING' && this.#suspended === 0 && this.#backpressure.blocked === 0 && this.#stopPending === undefined;
   }
 
   #run(): void {
@@ -609,7 +636,7 @@ export class Task {
         case 'checkpoint-barrier':
           if (aligner) {
             const first = aligner.aligning !== item.checkpointId;
-            const step = aligner.onBarrier(idx, item.checkpointId, item.timestamp);
+            const step = aligner.onBarrier(idx, item.checkpointId, item.timestamp, this.#mustAlign(item.checkpointId));
             if (first && n > 1 && aligner.aligning === item.checkpointId) faultHooks()?.alignmentStarted?.(this.#faultPoint(item.checkpointId));
             this.#onAlignmentStep(step);
           }
@@ -642,12 +669,52 @@ export class Task {
   }
 
   /**
+   * Tells the task what checkpoint `checkpointId` is: where its files go (a savepoint's
+   * directory) and whether the job stops with it. The slot announces every triggered checkpoint
+   * to every task, in id order; a barrier that arrives before its announcement is treated as a
+   * possible savepoint (aligned) and its files wait for the announcement.
+   */
+  announceCheckpoint(checkpointId: number, options: CheckpointTriggerOptions): void {
+    if (checkpointId <= this.#announcedUpTo) return;
+    this.#announcedUpTo = checkpointId;
+    if (options.isSavepoint) this.#announced.set(checkpointId, options);
+    const waiters = this.#announceWaiters.splice(0);
+    for (const w of waiters) {
+      if (w.id <= checkpointId) w.resolve();
+      else this.#announceWaiters.push(w);
+    }
+    for (const id of this.#announced.keys()) if (id < checkpointId - ANNOUNCED_MEMORY) this.#announced.delete(id);
+    // At-least-once: an alignment begun before the announcement need not block after all.
+    if (!options.isSavepoint && this.#aligner?.setAligned(checkpointId, false)) this.#schedule();
+  }
+
+  /** What checkpoint `checkpointId` is; undefined while it has not been announced. */
+  #optionsOf(checkpointId: number): CheckpointTriggerOptions | undefined {
+    if (checkpointId > this.#announcedUpTo) return undefined;
+    return this.#announced.get(checkpointId) ?? PLAIN_CHECKPOINT;
+  }
+
+  #whenAnnounced(checkpointId: number): Promise<CheckpointTriggerOptions> {
+    const known = this.#optionsOf(checkpointId);
+    if (known !== undefined) return Promise.resolve(known);
+    return new Promise((resolve) => this.#announceWaiters.push({ id: checkpointId, resolve: () => resolve(this.#optionsOf(checkpointId)!) }));
+  }
+
+  /** Savepoints are aligned whatever the mode; so is a barrier whose checkpoint is not yet known. */
+  #mustAlign(checkpointId: number): boolean {
+    return this.#optionsOf(checkpointId)?.isSavepoint ?? true;
+  }
+
+  /**
    * Asks a source task to take checkpoint `checkpointId`: the snapshot happens between two
    * records (as a mail, or for a source function at its next collect()), then the barrier goes
-   * downstream. False when this task cannot take part (it is not a running source).
+   * downstream. False when this task cannot take part (it is not a running source, or a stop is
+   * already under way).
    */
-  triggerCheckpoint(checkpointId: number, timestamp: number): boolean {
+  triggerCheckpoint(checkpointId: number, timestamp: number, options: CheckpointTriggerOptions = PLAIN_CHECKPOINT): boolean {
+    this.announceCheckpoint(checkpointId, options);
     if (this.#state !== 'RUNNING' || this.#source === undefined || this.#endingInput || !this.#d.checkpointing) return false;
+    if (options.stop !== undefined && this.#stopPending !== undefined) return false;
     this.#pendingTriggers.set(checkpointId, timestamp);
     this.#enqueueMail(() => this.#runPendingTriggers());
     return true;
@@ -679,8 +746,17 @@ export class Task {
     const scheduler = this.#d.scheduler;
     const t0 = scheduler.now();
     const ops = this.#operators;
-    callUserCode(ops.map((op) => [() => op.prepareSnapshotPreBarrier(checkpointId), op.ctx]));
     const src = this.#source;
+    const stop = this.#optionsOf(checkpointId)?.stop;
+    if (src !== undefined && stop !== undefined) {
+      // Stop with a savepoint: nothing leaves this source after its barrier. With drain, event
+      // time ends first, so event-time timers fire and windows flush into the savepoint.
+      if (stop.drain) this.#headOutput.emitWatermark(Infinity);
+      this.#stopPending = checkpointId;
+    }
+    this.#recentSnapshots.push(checkpointId);
+    if (this.#recentSnapshots.length > RECENT_SNAPSHOTS) this.#abortedSnapshots.delete(this.#recentSnapshots.shift()!);
+    callUserCode(ops.map((op) => [() => op.prepareSnapshotPreBarrier(checkpointId), op.ctx]));
     const userSnapshots: [() => void | Promise<void>, OperatorContext][] = ops.map((op) => [() => op.snapshotFunctionState(checkpointId, timestamp), op.ctx]);
     if (src?.kind === 'function') userSnapshots.unshift([() => snapshotFunction(src.fn, checkpointId, timestamp), this.#contexts[0]!]);
     const pending = callUserCode(userSnapshots);
@@ -746,12 +822,18 @@ export class Task {
     let i = 0;
     try {
       await faultHooks()?.asyncSnapshot?.(this.#faultPoint(checkpointId));
+      // A savepoint's files go into its own directory, so that it is self-contained.
+      const target = (this.#optionsOf(checkpointId) ?? (await this.#whenAnnounced(checkpointId))).savepointDir;
+      const storage = d.checkpointing!.storage;
+      const writeFile =
+        target === undefined
+          ? (name: string, payload: Uint8Array): Promise<StateFileHandle> => storage.writeStateFile(checkpointId, name, payload)
+          : (name: string, payload: Uint8Array): Promise<StateFileHandle> => writeSavepointStateFile(target, name, payload);
       const states: OperatorSubtaskState[] = [];
       let bytes = 0;
       for (; i < captured.length; i++) {
         const r = await persistOperatorState(captured[i]!, {
-          storage: d.checkpointing!.storage,
-          checkpointId,
+          writeFile,
           subtaskIndex: this.subtaskIndex,
           signal: this.#abort.signal,
         });
@@ -780,16 +862,56 @@ export class Task {
     }
   }
 
-  /** The checkpoint completed (its metadata is durable): tell every operator and function. */
+  /**
+   * The checkpoint completed (its metadata is durable): tell every operator and function. A
+   * source stopping with this savepoint then ends.
+   */
   notifyCheckpointComplete(checkpointId: number): void {
-    this.#enqueueMail(() => this.#notify(checkpointId, true));
+    this.#enqueueMail(() => {
+      this.#notify(checkpointId, true);
+      if (this.#stopPending === checkpointId) this.#endStopped();
+    });
   }
 
-  /** The checkpoint was aborted: stop aligning on it and tell every operator and function. */
+  /**
+   * The checkpoint was aborted: stop aligning on it and tell every operator and function. A
+   * source stopping with this savepoint resumes: the job goes on.
+   */
   notifyCheckpointAborted(checkpointId: number): void {
     if (this.#aligner?.abort(checkpointId)) this.#schedule();
     this.#pendingTriggers.delete(checkpointId);
+    if (this.#recentSnapshots.includes(checkpointId)) this.#abortedSnapshots.add(checkpointId);
+    if (this.#stopPending === checkpointId) {
+      this.#stopPending = undefined;
+      for (const resume of this.#stopWaiters.splice(0)) resume();
+      this.#schedule();
+      this.#resumeSource?.();
+    }
     this.#enqueueMail(() => this.#notify(checkpointId, false));
+  }
+
+  /** Resolves when a pending stop is called off; never when the stop goes through (the task ends). */
+  #stopCalledOff(): Promise<void> {
+    return new Promise((resolve) => this.#stopWaiters.push(resolve));
+  }
+
+  /** The stopping savepoint completed: the source ends without the end-of-input watermark. */
+  #endStopped(): void {
+    this.#stopWaiters = [];
+    this.#stopSource();
+    void this.#endInput(true);
+  }
+
+  /**
+   * Whether the input ended because the job stops with a savepoint this task took part in (one
+   * that was not aborted; a checkpoint triggered by hand may have followed it).
+   */
+  async #endedByStop(): Promise<boolean> {
+    for (const id of [...this.#recentSnapshots].reverse()) {
+      const options = this.#optionsOf(id) ?? (await this.#whenAnnounced(id));
+      if (options.stop !== undefined && !this.#abortedSnapshots.has(id)) return true;
+    }
+    return false;
   }
 
   #notify(checkpointId: number, completed: boolean): void {
@@ -855,6 +977,8 @@ export class Task {
         if (this.#state !== 'RUNNING') return NEVER;
         if (this.#suspended > 0) return this.#waitUntilResumed().then(() => emitRecord(value, timestamp));
       }
+      // After its stopping barrier, the record waits: dropped if the savepoint completes, emitted if it fails.
+      if (this.#stopPending !== undefined) return this.#stopCalledOff().then(() => emitRecord(value, timestamp));
       try {
         out.collect(value, timestamp);
       } catch (e) {
@@ -864,7 +988,7 @@ export class Task {
       return pause();
     };
     const control = (emit: () => void): void => {
-      if (this.#state !== 'RUNNING') return;
+      if (this.#state !== 'RUNNING' || this.#stopPending !== undefined) return;
       try {
         emit();
       } catch (e) {
@@ -884,16 +1008,21 @@ export class Task {
       this.#fail(e);
       return;
     }
+    const end = (): void => {
+      if (this.#state !== 'RUNNING' || this.#endingInput) return;
+      try {
+        out.emitWatermark(Infinity);
+      } catch (e) {
+        this.#fail(e);
+        return;
+      }
+      void this.#endInput();
+    };
     Promise.resolve(result).then(
       () => {
-        if (this.#state !== 'RUNNING') return;
-        try {
-          out.emitWatermark(Infinity);
-        } catch (e) {
-          this.#fail(e);
-          return;
-        }
-        void this.#endInput();
+        // A function that returns while a stop is pending ends normally only if the stop fails.
+        if (this.#stopPending !== undefined) void this.#stopCalledOff().then(end);
+        else end();
       },
       (e: unknown) => this.#fail(e),
     );
@@ -905,13 +1034,18 @@ export class Task {
     while (this.#suspended > 0 && this.#state === 'RUNNING') await new Promise((r) => setImmediate(r));
   }
 
-  /** All input consumed: finish operators head to tail, signal end downstream, close. */
-  async #endInput(): Promise<void> {
+  /**
+   * All input consumed: finish operators head to tail, signal end downstream, close. When the
+   * job stops with a savepoint (`stopped` for its sources; downstream, the last snapshot tells),
+   * operators are closed without being finished, as in Flink: a stop is not the end of the input.
+   */
+  async #endInput(stopped = false): Promise<void> {
     this.#endingInput = true;
     try {
       await this.#waitUntilResumed();
       while (this.#mails.length > 0 && this.#state === 'RUNNING') this.#mails.shift()!();
-      for (const op of this.#operators) {
+      const finish = !stopped && !(await this.#endedByStop());
+      for (const op of finish ? this.#operators : []) {
         if (this.#state !== 'RUNNING') return;
         try {
           await op.finish();

@@ -44,6 +44,7 @@ function metadataFor(
         name: 'Source: numbers',
         parallelism: 2,
         maxParallelism: 128,
+        stateNames: ['splits'],
         subtasks: [
           { operatorId: 'op-a', files: files.slice(0, 1), inline: { splits: [{ id: 's0', offset: 42 }] } },
           { operatorId: 'op-a', files: [], inline: { splits: [] } },
@@ -55,6 +56,7 @@ function metadataFor(
         name: 'Keyed Reduce',
         parallelism: 2,
         maxParallelism: 128,
+        stateNames: ['sum'],
         subtasks: [undefined, { operatorId: 'op-b', files: files.slice(1) }],
       },
     ],

@@ -10,6 +10,10 @@
  * A channel that ended (end of partition) counts as having delivered every later barrier. A newer
  * barrier while aligning on an older checkpoint abandons the older one (it is subsumed), and
  * barriers of a checkpoint that ended or was abandoned are ignored.
+ *
+ * Savepoints are always aligned: in counting mode the caller asks for alignment per checkpoint
+ * (`onBarrier(..., aligned)`), and may relax it with `setAligned` once it learns that a
+ * checkpoint it aligned on for safety is an ordinary one.
  */
 
 export type AlignmentMode = 'aligned' | 'counting';
@@ -38,6 +42,8 @@ interface Alignment {
   readonly firstBarrierAt: number;
   readonly seen: boolean[];
   count: number;
+  /** Whether channels that delivered the barrier are blocked. */
+  aligned: boolean;
 }
 
 export class BarrierAligner {
@@ -68,7 +74,8 @@ export class BarrierAligner {
     return this.#current?.checkpointId;
   }
 
-  onBarrier(channel: number, checkpointId: number, timestamp: number): AlignmentStep {
+  /** `aligned` asks for alignment of this checkpoint in counting mode (a savepoint, or one not yet known). */
+  onBarrier(channel: number, checkpointId: number, timestamp: number, aligned = false): AlignmentStep {
     if (checkpointId <= this.#finishedUpTo) return NONE;
     let abandoned: number | undefined;
     let cur = this.#current;
@@ -79,13 +86,20 @@ export class BarrierAligner {
       cur = undefined;
     }
     if (cur === undefined) {
-      cur = { checkpointId, timestamp, firstBarrierAt: this.#now(), seen: new Array<boolean>(this.#ended.length).fill(false), count: 0 };
+      cur = {
+        checkpointId,
+        timestamp,
+        firstBarrierAt: this.#now(),
+        seen: new Array<boolean>(this.#ended.length).fill(false),
+        count: 0,
+        aligned: this.#mode === 'aligned' || aligned,
+      };
       this.#current = cur;
     }
     if (!cur.seen[channel]) {
       cur.seen[channel] = true;
       cur.count++;
-      if (this.#mode === 'aligned') this.#blocked[channel] = true;
+      if (cur.aligned) this.#blocked[channel] = true;
     }
     const done = this.#completeIfAligned();
     if (done.kind === 'complete' && abandoned !== undefined) return { ...done, abandoned };
@@ -104,6 +118,18 @@ export class BarrierAligner {
       cur.count--;
     }
     return this.#completeIfAligned();
+  }
+
+  /**
+   * Changes whether the alignment on `checkpointId` (if it is the current one) blocks channels;
+   * exactly-once alignments always do. True when channels were unblocked, so the caller reads on.
+   */
+  setAligned(checkpointId: number, aligned: boolean): boolean {
+    const cur = this.#current;
+    if (cur === undefined || cur.checkpointId !== checkpointId || this.#mode === 'aligned' || cur.aligned === aligned) return false;
+    cur.aligned = aligned;
+    for (let i = 0; i < this.#blocked.length; i++) this.#blocked[i] = aligned && cur.seen[i]! && !this.#ended[i]!;
+    return !aligned;
   }
 
   /** The checkpoint was aborted elsewhere: stop aligning on it (unblocking its channels) and ignore its barriers. */

@@ -9,7 +9,6 @@
  */
 import type { SourceSplit, SourceReader } from '../../api/source.ts';
 import type { OperatorSubtaskState, StateFileHandle } from '../../checkpoint/checkpoint-types.ts';
-import type { FileSystemCheckpointStorage } from '../../checkpoint/filesystem-checkpoint-storage.ts';
 import { readKeyedState, writeKeyedState, type RestoredKeyedState } from '../../checkpoint/keyed-state-files.ts';
 import type { KeyGroupRange } from '../../state/key-group.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot } from '../../state/keyed-state-backend.ts';
@@ -38,6 +37,8 @@ export interface CapturedOperatorState {
   readonly keyGroupRange: KeyGroupRange | undefined;
   readonly timers: readonly TimerSnapshot<unknown>[];
   readonly blob: OperatorBlob;
+  /** Names of the keyed and operator states registered, for `_metadata`. */
+  readonly stateNames: readonly string[];
 }
 
 /** The small parts, encoded together. */
@@ -66,7 +67,8 @@ export function captureOperatorState(src: OperatorStateSources, checkpointId: nu
   if (src.reader) blob.s = src.reader.snapshotState(checkpointId);
   if (watermark !== undefined) blob.w = watermark;
   const keyed = src.keyedBackend?.snapshot();
-  return { operatorId: src.operatorId, keyed, keyGroupRange: src.keyedBackend?.keyGroupRange, timers, blob };
+  const stateNames = [...new Set([...(keyed?.states.map((s) => s.name) ?? []), ...blob.o.map((s) => s.name)])];
+  return { operatorId: src.operatorId, keyed, keyGroupRange: src.keyedBackend?.keyGroupRange, timers, blob, stateNames };
 }
 
 export function releaseCaptured(c: CapturedOperatorState): void {
@@ -74,8 +76,8 @@ export function releaseCaptured(c: CapturedOperatorState): void {
 }
 
 export interface PersistOptions {
-  readonly storage: FileSystemCheckpointStorage;
-  readonly checkpointId: number;
+  /** Writes one state file of this checkpoint or savepoint and returns its (relative) handle. */
+  readonly writeFile: (name: string, payload: Uint8Array) => Promise<StateFileHandle>;
   readonly subtaskIndex: number;
   readonly signal?: AbortSignal;
 }
@@ -91,7 +93,7 @@ export async function persistOperatorState(
     const hasBlob = blob.o.length > 0 || blob.s !== undefined || blob.w !== undefined;
     if (!hasKeyed && !hasBlob) return { state: undefined, bytes: 0 };
     const prefix = `op-${c.operatorId}-${o.subtaskIndex}`;
-    const sink = (name: string, payload: Uint8Array) => o.storage.writeStateFile(o.checkpointId, name, payload);
+    const sink = o.writeFile;
     const files: StateFileHandle[] = [];
     let bytes = 0;
     if (hasKeyed) {
@@ -117,7 +119,8 @@ export async function persistOperatorState(
         inline = { blobFile: handle };
       }
     }
-    const state: OperatorSubtaskState = inline === undefined ? { operatorId: c.operatorId, files } : { operatorId: c.operatorId, files, inline };
+    const base = { operatorId: c.operatorId, files, stateNames: c.stateNames };
+    const state: OperatorSubtaskState = inline === undefined ? base : { ...base, inline };
     return { state, bytes };
   } finally {
     releaseCaptured(c);

@@ -4,8 +4,8 @@
  * groups it covers, so a different parallelism works as well as the same one.
  *
  * Refused with an error that names the operator: state of an operator the job no longer has
- * (unless non-restored state is allowed), and a changed maxParallelism (key groups would no
- * longer line up).
+ * (unless non-restored state is allowed), and a changed maxParallelism of an operator with state
+ * (key groups would no longer line up).
  */
 import type { CheckpointMetadata, OperatorCheckpointMetadata } from '../../checkpoint/checkpoint-types.ts';
 import type { JobGraph, JobVertex, StreamNode } from '../../graph/job-graph.ts';
@@ -62,7 +62,8 @@ export class RestoreAssignment {
             'give the operator its old uid, or allow non-restored state (weir run -n / SavepointRestoreSettings.forPath(path, true)) to skip it',
         );
       }
-      if (node.maxParallelism !== op.maxParallelism) {
+      // Only state depends on key groups; a stateless operator may change its max parallelism.
+      if (hasState && node.maxParallelism !== op.maxParallelism) {
         throw new RestoreError(
           `operator "${node.name}" has maxParallelism ${node.maxParallelism}, but its state in ${source.dir} was written with maxParallelism ${op.maxParallelism}; ` +
             'keyed state can only be restored with the same maxParallelism (set it explicitly with setMaxParallelism)',

@@ -1,5 +1,6 @@
 /** Messages between the job's launcher thread and its slot workers. */
 import type { MessagePort } from 'node:worker_threads';
+import type { CheckpointTriggerOptions } from '../../checkpoint/checkpoint-coordinator.ts';
 import type { CheckpointFailureReason, SubtaskAcknowledgement, SubtaskKey } from '../../checkpoint/checkpoint-types.ts';
 import type { TaskRestore } from '../checkpoint/restore-assignment.ts';
 import type { SerializedError } from '../error-transport.ts';
@@ -23,7 +24,13 @@ export interface WorkerData {
 export type ToWorker =
   | { readonly type: 'start' }
   | { readonly type: 'cancel' }
-  | { readonly type: 'trigger-checkpoint'; readonly checkpointId: number; readonly timestamp: number }
+  | {
+      readonly type: 'trigger-checkpoint';
+      readonly checkpointId: number;
+      readonly timestamp: number;
+      /** A savepoint's directory and stop mode; absent for an ordinary checkpoint. */
+      readonly options?: CheckpointTriggerOptions;
+    }
   | { readonly type: 'checkpoint-complete'; readonly checkpointId: number }
   | { readonly type: 'checkpoint-aborted'; readonly checkpointId: number };
 

@@ -58,7 +58,7 @@ async function main(): Promise<void> {
         void slot.cancel().then(() => send({ type: 'canceled' }));
         break;
       case 'trigger-checkpoint':
-        slot.triggerCheckpoint(m.checkpointId, m.timestamp);
+        slot.triggerCheckpoint(m.checkpointId, m.timestamp, m.options);
         break;
       case 'checkpoint-complete':
         slot.notifyCheckpointComplete(m.checkpointId);

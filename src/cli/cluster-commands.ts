@@ -1,0 +1,82 @@
+/** `weir start-cluster` and `weir stop-cluster`: a local cluster in the background. */
+import { clusterDir, clusterFiles } from '../cluster/cluster-files.ts';
+import { ClusterAlreadyRunningError, startCluster, stopCluster } from '../cluster/cluster-control.ts';
+import { Args, withProgress, type ExitCode } from './cli-support.ts';
+
+export const START_USAGE = `Usage: weir start-cluster [options]
+
+Starts a local cluster in the background: a JobManager process with the REST API and a
+TaskManager process with worker-thread slots. Logs go to <dir>/log, the running cluster is
+recorded in <dir>/cluster.json.
+
+Options:
+  --slots <n>      Slots of the TaskManager (default: the number of cores)
+  --port <port>    REST port (default 8081; 0 picks a free one)
+  --host <address> REST bind address (default 127.0.0.1, loopback only)
+  --dir <path>     Cluster directory (default: $WEIR_CLUSTER_DIR, else <tmpdir>/weir-cluster)
+  -h, --help       Show this help`;
+
+export const STOP_USAGE = `Usage: weir stop-cluster [--dir <path>]
+
+Stops the local cluster recorded in the cluster directory: running jobs are cancelled, the
+TaskManager and the JobManager exit.
+
+Options:
+  --dir <path>     Cluster directory (default: $WEIR_CLUSTER_DIR, else <tmpdir>/weir-cluster)
+  -h, --help       Show this help`;
+
+export async function startClusterCommand(argv: readonly string[]): Promise<ExitCode> {
+  const a = new Args(argv, START_USAGE);
+  let slots: number | undefined;
+  let port = 8081;
+  let host = '127.0.0.1';
+  let dir: string | undefined;
+  for (let opt = a.nextOption(); opt !== undefined; opt = a.nextOption()) {
+    if (opt === '-h' || opt === '--help') {
+      console.log(START_USAGE);
+      return 0;
+    } else if (opt === '--slots') slots = a.positiveInt(opt);
+    else if (opt === '--port') {
+      const v = a.value(opt);
+      port = Number(v);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port needs a port number (0-65535), got ${v}`);
+    } else if (opt === '--host') host = a.value(opt);
+    else if (opt === '--dir') dir = a.value(opt);
+    else a.unknown(opt);
+  }
+  if (a.rest().length > 0) a.unknown(a.rest()[0]!);
+  const d = clusterDir(dir);
+  try {
+    const info = await withProgress('starting the cluster', startCluster({ dir: d, host, port, ...(slots !== undefined ? { slots } : {}) }));
+    console.log(`Started a weir cluster: REST API at ${info.restAddress}, ${info.slots} slot(s), JobManager pid ${info.pid}, TaskManager pid ${info.taskManagerPid}`);
+    console.log(`Logs: ${clusterFiles(d).logDir}`);
+    return 0;
+  } catch (e) {
+    if (e instanceof ClusterAlreadyRunningError) {
+      console.error(`weir: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+export async function stopClusterCommand(argv: readonly string[]): Promise<ExitCode> {
+  const a = new Args(argv, STOP_USAGE);
+  let dir: string | undefined;
+  for (let opt = a.nextOption(); opt !== undefined; opt = a.nextOption()) {
+    if (opt === '-h' || opt === '--help') {
+      console.log(STOP_USAGE);
+      return 0;
+    } else if (opt === '--dir') dir = a.value(opt);
+    else a.unknown(opt);
+  }
+  if (a.rest().length > 0) a.unknown(a.rest()[0]!);
+  const d = clusterDir(dir);
+  const stopped = await withProgress('stopping the cluster', stopCluster(d));
+  if (!stopped) {
+    console.log(`No weir cluster is running from ${d}.`);
+    return 0;
+  }
+  console.log(`Stopped the weir cluster at ${stopped.restAddress} (JobManager pid ${stopped.pid}).`);
+  return 0;
+}

@@ -1,0 +1,173 @@
+/**
+ * `weir run`: on a cluster when one is named (-m), recorded or answering at the default
+ * address — the job is bundled and submitted, `-d` returns once it runs — and otherwise on the
+ * embedded default in this process, which imports the job module and exits with its outcome.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isConfigKey } from '../api/configuration.ts';
+import { executionRegistry, setLaunchContext } from '../api/execution-context.ts';
+import { bundleJob } from '../cluster/job-bundle.ts';
+import { RestClient } from '../cluster/rest-client.ts';
+import { Args, reportFailure, UsageError, withProgress, type ExitCode } from './cli-support.ts';
+import { findCluster } from './cluster-address.ts';
+
+export const RUN_USAGE = `Usage: weir run [options] <job.ts|job.js> [args...]
+
+Runs a job: on the cluster named with -m, recorded by \`weir start-cluster\`, or answering at
+127.0.0.1:8081; with none of those, on the embedded default in this process.
+
+Options:
+  -d, --detached            Submit to the cluster, print the job id and return (needs a cluster)
+  -m, --jobmanager <host:port>
+                            The cluster to submit to
+  -p, --parallelism <n>     Default parallelism of the job (code that sets one wins)
+  -s, --fromSavepoint <path>
+                            Start from a savepoint or retained checkpoint (a directory, its
+                            _metadata file, or a file:// URI; relative paths resolve against the
+                            current directory). Sets execution.savepoint.path
+  -n, --allowNonRestoredState
+                            Skip snapshot state that maps to no operator of the job instead of
+                            failing. Sets execution.savepoint.ignore-unclaimed-state=true
+  -D <key>=<value>          Set a configuration option, e.g. -D pipeline.auto-watermark-interval=100
+  --inline                  Run every subtask on one thread of this process (embedded only;
+                            deterministic, for debugging)
+  -h, --help                Show this help`;
+
+interface RunOptions {
+  parallelism: number | undefined;
+  inline: boolean;
+  detached: boolean;
+  jobManager: string | undefined;
+  config: Record<string, string>;
+  job: string;
+  args: string[];
+}
+
+function parseRun(argv: readonly string[]): RunOptions | 'help' {
+  const a = new Args(argv, RUN_USAGE);
+  const o: RunOptions = { parallelism: undefined, inline: false, detached: false, jobManager: undefined, config: {}, job: '', args: [] };
+  for (let opt = a.nextOption(); opt !== undefined; opt = a.nextOption()) {
+    switch (opt) {
+      case '-h':
+      case '--help':
+        return 'help';
+      case '-p':
+      case '--parallelism':
+        o.parallelism = a.positiveInt(opt);
+        break;
+      case '--inline':
+        o.inline = true;
+        break;
+      case '-d':
+      case '--detached':
+        o.detached = true;
+        break;
+      case '-m':
+      case '--jobmanager':
+        o.jobManager = a.value(opt);
+        break;
+      case '-D': {
+        const kv = a.value(opt);
+        const eq = kv.indexOf('=');
+        if (eq <= 0) throw new UsageError(`-D needs key=value, got "${kv}"`, RUN_USAGE);
+        const key = kv.slice(0, eq);
+        if (!isConfigKey(key)) throw new UsageError(`-D: unknown configuration key "${key}"`, RUN_USAGE);
+        o.config[key] = kv.slice(eq + 1);
+        break;
+      }
+      case '-s':
+      case '--fromSavepoint': {
+        const v = a.value(`${opt} (a savepoint path: a directory, its _metadata file, or a file:// URI)`);
+        o.config['execution.savepoint.path'] = savepointPath(v);
+        break;
+      }
+      case '-n':
+      case '--allowNonRestoredState':
+        o.config['execution.savepoint.ignore-unclaimed-state'] = 'true';
+        break;
+      default:
+        a.unknown(opt);
+    }
+  }
+  const [job, ...args] = a.rest();
+  if (!job) throw new UsageError('run needs a job file', RUN_USAGE);
+  if (o.inline && (o.detached || o.jobManager !== undefined)) throw new UsageError('--inline runs in this process; it cannot be combined with -d or -m', RUN_USAGE);
+  o.job = job;
+  o.args = args;
+  return o;
+}
+
+/**
+ * A path as absolute, so that the job sees the same snapshot whatever its working directory;
+ * URIs (file://…) pass through as given. Whether a snapshot is there is the runtime's to check.
+ */
+function savepointPath(value: string): string {
+  const hasScheme = /^[a-zA-Z][a-zA-Z0-9+.-]+:/.test(value); // one letter is a Windows drive, not a scheme
+  return hasScheme ? value : resolve(value);
+}
+
+export async function runCommand(argv: readonly string[]): Promise<ExitCode> {
+  const o = parseRun(argv);
+  if (o === 'help') {
+    console.log(RUN_USAGE);
+    return 0;
+  }
+  const path = resolve(o.job);
+  if (!existsSync(path)) throw new UsageError(`job file not found: ${path}`, RUN_USAGE);
+  const cluster = o.inline ? undefined : await findCluster(o.jobManager);
+  if (cluster !== undefined) return runOnCluster(o, path, cluster);
+  if (o.detached) {
+    throw new Error('run -d needs a running cluster, and none was found: start one with `weir start-cluster`, or name one with -m host:port');
+  }
+  return runEmbedded(o, path);
+}
+
+async function runOnCluster(o: RunOptions, path: string, address: string): Promise<ExitCode> {
+  const client = new RestClient(address);
+  const jobModule = await bundleJob(path);
+  const config: Record<string, string> = { ...o.config };
+  delete config['execution.savepoint.path'];
+  delete config['execution.savepoint.ignore-unclaimed-state'];
+  const jobId = await withProgress(
+    'submitting',
+    client.submitJob({
+      jobModule,
+      programArgs: o.args,
+      ...(o.parallelism !== undefined ? { parallelism: o.parallelism } : {}),
+      ...(o.config['execution.savepoint.path'] !== undefined ? { savepointPath: o.config['execution.savepoint.path'] } : {}),
+      allowNonRestoredState: o.config['execution.savepoint.ignore-unclaimed-state'] === 'true',
+      config,
+    }),
+  );
+  console.log(`Job has been submitted with JobID ${jobId}`);
+  if (o.detached) return 0;
+  const end = await client.awaitJobEnd(jobId);
+  if (end.state === 'FINISHED') {
+    console.log(`Program execution finished\nJob with JobID ${jobId} has finished.\nJob Runtime: ${end.duration} ms`);
+    return 0;
+  }
+  console.error(`weir: job ${jobId} ${end.state === 'CANCELED' ? 'was cancelled' : 'failed'}${end.rootException ? `: ${end.rootException}` : ''}`);
+  return 1;
+}
+
+async function runEmbedded(o: RunOptions, path: string): Promise<ExitCode> {
+  const registry = executionRegistry();
+  const overrides: Record<string, unknown> = { ...o.config };
+  if (o.parallelism !== undefined) overrides['parallelism.default'] = o.parallelism;
+  if (o.inline) overrides['weir.execution.mode'] = 'inline';
+  const jobModule = pathToFileURL(path).href;
+  setLaunchContext({ jobModule, jobPath: path, args: o.args, overrides });
+  try {
+    await import(jobModule);
+  } catch (e) {
+    reportFailure(e);
+    return 1;
+  }
+  if (registry.executeCalls === 0) {
+    console.error(`weir: ${o.job} did not call env.execute(): a job module builds its pipeline and then awaits env.execute(name)`);
+    return 1;
+  }
+  return 0;
+}

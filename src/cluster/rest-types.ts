@@ -1,0 +1,302 @@
+/**
+ * The JSON bodies of weir's REST API, shared by the server and the client. Field names and
+ * meanings are Flink's REST API's (docs/rest.md documents each); times are ms since the epoch,
+ * durations ms, sizes bytes, and -1 stands for "not (yet) known" as in Flink.
+ */
+import type { JobStatus } from '../api/job-client.ts';
+
+export type { JobStatus };
+export type { JobSubmission } from './dispatcher.ts';
+
+/** Flink's ExecutionState: the status of a job vertex or subtask. */
+export type ExecutionState =
+  | 'CREATED'
+  | 'SCHEDULED'
+  | 'DEPLOYING'
+  | 'RUNNING'
+  | 'FINISHED'
+  | 'CANCELING'
+  | 'CANCELED'
+  | 'FAILED'
+  | 'RECONCILING'
+  | 'INITIALIZING';
+
+export const EXECUTION_STATES: readonly ExecutionState[] = [
+  'CREATED',
+  'SCHEDULED',
+  'DEPLOYING',
+  'RUNNING',
+  'FINISHED',
+  'CANCELING',
+  'CANCELED',
+  'FAILED',
+  'RECONCILING',
+  'INITIALIZING',
+];
+
+/** Every error response: a status code and this body. */
+export interface ErrorResponse {
+  errors: string[];
+}
+
+/** GET /config */
+export interface DashboardConfiguration {
+  'refresh-interval': number;
+  'timezone-name': string;
+  /** Offset of the cluster's time zone from UTC, ms. */
+  'timezone-offset': number;
+  'weir-version': string;
+  /** The git commit weir was started from, or "unknown". */
+  'weir-revision': string;
+  features: { 'web-submit': boolean; 'web-cancel': boolean; 'web-rescale': boolean; 'web-history': boolean };
+}
+
+/** GET /jobs */
+export interface JobIdsWithStatusOverview {
+  jobs: { id: string; status: JobStatus }[];
+}
+
+/** Vertex counts by state (lower case, as Flink's overview). */
+export interface JobTaskCounts {
+  total: number;
+  created: number;
+  scheduled: number;
+  deploying: number;
+  running: number;
+  finished: number;
+  canceling: number;
+  canceled: number;
+  failed: number;
+  reconciling: number;
+  initializing: number;
+}
+
+/** One entry of GET /jobs/overview. */
+export interface JobDetailsOverview {
+  jid: string;
+  name: string;
+  state: JobStatus;
+  'start-time': number;
+  /** -1 while the job runs. */
+  'end-time': number;
+  duration: number;
+  'last-modification': number;
+  tasks: JobTaskCounts;
+}
+
+/** GET /jobs/overview */
+export interface MultipleJobsDetails {
+  jobs: JobDetailsOverview[];
+}
+
+/** POST /jobs (202) */
+export interface JobSubmitResponse {
+  jobid: string;
+  jobUrl: string;
+}
+
+export interface JobVertexDetails {
+  /** 32 hex: the id of the vertex's head operator. */
+  id: string;
+  name: string;
+  maxParallelism: number;
+  parallelism: number;
+  status: ExecutionState;
+  'start-time': number;
+  'end-time': number;
+  duration: number;
+  /** Subtasks by state. */
+  tasks: Record<ExecutionState, number>;
+}
+
+export interface JobPlanNode {
+  id: string;
+  parallelism: number;
+  operator: string;
+  operator_strategy: string;
+  description: string;
+  inputs?: { num: number; id: string; ship_strategy: string; exchange: string }[];
+  optimizer_properties: Record<string, never>;
+}
+
+/** GET /jobs/:jobid */
+export interface JobDetailsInfo {
+  jid: string;
+  name: string;
+  isStoppable: boolean;
+  state: JobStatus;
+  'job-type': 'STREAMING';
+  'start-time': number;
+  'end-time': number;
+  duration: number;
+  maxParallelism: number;
+  now: number;
+  /** When the job entered each status; 0 for one it has not been in. */
+  timestamps: Record<JobStatus, number>;
+  vertices: JobVertexDetails[];
+  /** Vertices by state. */
+  'status-counts': Record<ExecutionState, number>;
+  plan: { jid: string; name: string; type: 'STREAMING'; nodes: JobPlanNode[] };
+}
+
+/** POST /jobs/:jobid/savepoints, /stop and /checkpoints (202) */
+export interface TriggerResponse {
+  'request-id': string;
+}
+
+export interface FailureCause {
+  class: string;
+  'stack-trace': string;
+}
+
+/** GET of a trigger: `operation` is absent while IN_PROGRESS. */
+export interface AsynchronousOperationResult<T> {
+  status: { id: 'IN_PROGRESS' | 'COMPLETED' };
+  operation?: T | { 'failure-cause': FailureCause };
+}
+
+export type SavepointInfo = AsynchronousOperationResult<{ location: string }>;
+export type CheckpointInfo = AsynchronousOperationResult<{ checkpointId: number }>;
+
+export interface MinMaxAvgStatistics {
+  min: number;
+  max: number;
+  avg: number;
+}
+
+/** One checkpoint of GET /jobs/:jobid/checkpoints (history, latest) and of its details. */
+export interface CheckpointStatistics {
+  className: '.CompletedCheckpointStatistics' | '.FailedCheckpointStatistics' | '.PendingCheckpointStatistics';
+  id: number;
+  status: 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
+  is_savepoint: boolean;
+  checkpoint_type: 'CHECKPOINT' | 'SAVEPOINT';
+  trigger_timestamp: number;
+  latest_ack_timestamp: number;
+  /** Bytes written for this checkpoint: the full state size (weir's checkpoints are full). */
+  checkpointed_size: number;
+  state_size: number;
+  end_to_end_duration: number;
+  alignment_buffered: number;
+  processed_data: number;
+  persisted_data: number;
+  num_subtasks: number;
+  num_acknowledged_subtasks: number;
+  external_path?: string;
+  failure_timestamp?: number;
+  failure_message?: string;
+  /** Per vertex id; filled only by the details route. */
+  tasks: Record<string, TaskCheckpointStatistics>;
+}
+
+/** GET /jobs/:jobid/checkpoints */
+export interface CheckpointingStatistics {
+  counts: { restored: number; total: number; in_progress: number; completed: number; failed: number };
+  summary: { checkpointed_size: MinMaxAvgStatistics; state_size: MinMaxAvgStatistics; end_to_end_duration: MinMaxAvgStatistics };
+  latest: {
+    completed: CheckpointStatistics | null;
+    savepoint: CheckpointStatistics | null;
+    failed: CheckpointStatistics | null;
+    restored: { id: number; restore_timestamp: number; is_savepoint: boolean; external_path: string } | null;
+  };
+  history: CheckpointStatistics[];
+}
+
+/** GET /jobs/:jobid/checkpoints/config */
+export interface CheckpointConfigInfo {
+  mode: 'exactly_once' | 'at_least_once';
+  interval: number;
+  timeout: number;
+  min_pause: number;
+  max_concurrent: number;
+  externalization: { enabled: boolean; delete_on_cancellation: boolean };
+  state_backend: string;
+  checkpoint_storage: string;
+  unaligned_checkpoints: boolean;
+  tolerable_failed_checkpoints: number;
+  aligned_checkpoint_timeout: number;
+  checkpoints_after_tasks_finish: boolean;
+  state_changelog_enabled: boolean;
+}
+
+/** One vertex of a checkpoint (GET .../checkpoints/details/:checkpointid, `tasks`). */
+export interface TaskCheckpointStatistics {
+  id: number;
+  status: 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
+  latest_ack_timestamp: number;
+  checkpointed_size: number;
+  state_size: number;
+  end_to_end_duration: number;
+  alignment_buffered: number;
+  processed_data: number;
+  persisted_data: number;
+  num_subtasks: number;
+  num_acknowledged_subtasks: number;
+}
+
+export interface CompletedSubtaskCheckpointStatistics {
+  index: number;
+  status: 'completed';
+  ack_timestamp: number;
+  end_to_end_duration: number;
+  persisted_data: number;
+  processed_data: number;
+  state_size: number;
+  checkpointed_size: number;
+  checkpoint: { sync: number; async: number };
+  alignment: { buffered: number; processed: number; persisted: number; duration: number };
+  start_delay: number;
+  unaligned_checkpoint: boolean;
+  aborted: boolean;
+}
+
+export interface PendingSubtaskCheckpointStatistics {
+  index: number;
+  status: 'pending_or_failed';
+}
+
+/** GET .../checkpoints/details/:checkpointid/subtasks/:vertexid */
+export interface TaskCheckpointStatisticsWithSubtaskDetails extends TaskCheckpointStatistics {
+  summary: {
+    checkpointed_size: MinMaxAvgStatistics;
+    state_size: MinMaxAvgStatistics;
+    end_to_end_duration: MinMaxAvgStatistics;
+    checkpoint_duration: { sync: MinMaxAvgStatistics; async: MinMaxAvgStatistics };
+    alignment: { buffered: MinMaxAvgStatistics; processed: MinMaxAvgStatistics; persisted: MinMaxAvgStatistics; duration: MinMaxAvgStatistics };
+    start_delay: MinMaxAvgStatistics;
+  };
+  subtasks: (CompletedSubtaskCheckpointStatistics | PendingSubtaskCheckpointStatistics)[];
+}
+
+/** GET /jobs/:jobid/exceptions */
+export interface JobExceptionsInfo {
+  /** The failure of a FAILED job with its causes and stacks; null otherwise. */
+  'root-exception': string | null;
+  timestamp: number | null;
+  'all-exceptions': never[];
+  truncated: boolean;
+  exceptionHistory: {
+    entries: { exceptionName: string; stacktrace: string; timestamp: number; taskName: string | null; concurrentExceptions: never[] }[];
+    truncated: boolean;
+  };
+}
+
+/** Body of POST /jobs/:jobid/savepoints. */
+export interface SavepointTriggerRequest {
+  'target-directory'?: string;
+  'cancel-job'?: boolean;
+  /** Accepted for Flink's clients; weir has one savepoint format. */
+  formatType?: 'CANONICAL' | 'NATIVE';
+}
+
+/** Body of POST /jobs/:jobid/stop. */
+export interface StopWithSavepointRequest {
+  targetDirectory?: string;
+  drain?: boolean;
+  formatType?: 'CANONICAL' | 'NATIVE';
+}
+
+/** Body of POST /jobs/:jobid/checkpoints; weir's checkpoints are always full. */
+export interface CheckpointTriggerRequest {
+  checkpointType?: 'CONFIGURED' | 'FULL' | 'INCREMENTAL';
+}

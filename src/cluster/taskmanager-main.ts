@@ -1,0 +1,92 @@
+/**
+ * A TaskManager process: hosts the slot workers of the jobs its JobManager deploys. It keeps
+ * no job state of its own: modules arrive with each deployment and are stored under its
+ * directory, workers run as threads of this process, and every worker event goes back to the
+ * JobManager, which decides about failover. When the JobManager goes away, so does this process.
+ *
+ *   taskmanager-main.ts --dir <working directory> --slots <n>
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { serializeError } from '../runtime/error-transport.ts';
+import { spawnLocalWorkers, type WorkerGroup } from '../runtime/worker-group.ts';
+import { storeJobModule } from './job-module-store.ts';
+import type { FromTaskManager, ToTaskManager } from './taskmanager-protocol.ts';
+
+function arg(name: string): string {
+  const i = process.argv.indexOf(name);
+  const v = i >= 0 ? process.argv[i + 1] : undefined;
+  if (v === undefined) throw new Error(`taskmanager: missing ${name}`);
+  return v;
+}
+
+const dir = arg('--dir');
+const slots = Number(arg('--slots'));
+const groups = new Map<string, WorkerGroup>();
+
+function send(m: FromTaskManager): void {
+  if (process.connected) process.send!(m);
+}
+
+function log(line: string): void {
+  process.stderr.write(`${new Date().toISOString()} taskmanager: ${line}\n`);
+}
+
+function deploy(m: Extract<ToTaskManager, { type: 'deploy' }>): void {
+  let url: string;
+  try {
+    // Stored by content: attempts of a job share one copy, a changed module gets a new one.
+    const digest = createHash('sha256').update(m.module.source).digest('hex').slice(0, 16);
+    url = storeJobModule(join(dir, 'jobs', m.jobId, digest), m.module.fileName, m.module.source);
+  } catch (e) {
+    send({ type: 'deploy-failed', deployment: m.deployment, error: serializeError(e) });
+    return;
+  }
+  const d = m.deployment;
+  log(`deploying ${m.spec.slots.length} slot(s) of job ${m.jobId} (${d})`);
+  const group = spawnLocalWorkers(
+    { ...m.spec, jobModule: url },
+    {
+      message: (slot, message) => send({ type: 'message', deployment: d, slot, message }),
+      error: (slot, error) => send({ type: 'error', deployment: d, slot, error: serializeError(error) }),
+      exit: (slot, code) => send({ type: 'exit', deployment: d, slot, code }),
+    },
+  );
+  groups.set(d, group);
+}
+
+process.on('message', (m: ToTaskManager) => {
+  switch (m.type) {
+    case 'deploy':
+      deploy(m);
+      break;
+    case 'post':
+      groups.get(m.deployment)?.post(m.message);
+      break;
+    case 'kill':
+      void groups.get(m.deployment)?.kill(m.slot);
+      break;
+    case 'terminate': {
+      const g = groups.get(m.deployment);
+      groups.delete(m.deployment);
+      void (g ? g.terminate() : Promise.resolve()).then(() => send({ type: 'terminated', deployment: m.deployment }));
+      break;
+    }
+    case 'shutdown':
+      void shutdown();
+      break;
+  }
+});
+
+async function shutdown(): Promise<void> {
+  const all = [...groups.values()];
+  groups.clear();
+  await Promise.all(all.map((g) => g.terminate()));
+  log('stopped');
+  process.exit(0);
+}
+
+// The JobManager owns this process: without it there is nobody to report to.
+process.on('disconnect', () => void shutdown());
+log(`started with ${slots} slot(s), pid ${process.pid}`);
+send({ type: 'registered', slots, pid: process.pid });
