@@ -59,10 +59,10 @@ export class Args {
     if (a === '--') return undefined;
     return a;
   }
-  /** The value of option `name`. */
-  value(name: string): string {
+  /** The value of option `name`; `what` says what it must be. */
+  value(name: string, what = 'a value'): string {
     const v = this.argv[this.#i++];
-    if (v === undefined || (v.startsWith('-') && v.length > 1)) throw new UsageError(`${name} needs a value, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`, this.usage);
+    if (v === undefined || v === '' || (v.startsWith('-') && v.length > 1)) throw new UsageError(`${name} needs ${what}, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`, this.usage);
     return v;
   }
   positiveInt(name: string): number {

@@ -79,7 +79,7 @@ function parseRun(argv: readonly string[]): RunOptions | 'help' {
       }
       case '-s':
       case '--fromSavepoint': {
-        const v = a.value(`${opt} (a savepoint path: a directory, its _metadata file, or a file:// URI)`);
+        const v = a.value(opt, 'a savepoint path (a directory, its _metadata file, or a file:// URI)');
         o.config['execution.savepoint.path'] = savepointPath(v);
         break;
       }

@@ -33,13 +33,13 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { validateCheckpointing } from '../api/checkpoint-config.ts';
 import { Configuration, isConfigKey, type ConfigValues } from '../api/configuration.ts';
 import { executionRegistry, setLaunchContext, type Pipeline, type PipelineExecutor } from '../api/execution-context.ts';
 import { TERMINAL_JOB_STATUSES, type JobClient, type JobStatus } from '../api/job-client.ts';
 import type { CheckpointStatsSnapshot } from '../checkpoint/checkpoint-stats.ts';
-import { buildJobGraph, type JobGraph } from '../graph/job-graph.ts';
+import type { JobGraph } from '../graph/job-graph.ts';
 import { slotCount } from '../runtime/deployment.ts';
+import { prepareJobGraph } from '../runtime/embedded-executor.ts';
 import { LocalJob } from '../runtime/local-job.ts';
 import type { WorkerGroupFactory } from '../runtime/worker-group.ts';
 import { storeJobModule } from './job-module-store.ts';
@@ -417,8 +417,7 @@ export class Dispatcher {
     // Threads mode even when the job's code asked for inline: inline tasks would run on the
     // thread that serves the cluster's API.
     if (pipeline.config.get('weir.execution.mode') !== 'threads') pipeline.config.set('weir.execution.mode', 'threads');
-    validateCheckpointing(pipeline.config);
-    const graph = buildJobGraph(pipeline);
+    const graph = prepareJobGraph(pipeline);
     const needed = slotCount(graph);
     const free = this.freeSlots;
     if (needed > free) throw new InsufficientSlotsError(needed, free, this.#slots);

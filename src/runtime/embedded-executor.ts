@@ -12,11 +12,20 @@ import { LocalJob } from './local-job.ts';
 
 export type { LocalJobResult } from './local-job.ts';
 
+/**
+ * What every executor does at submission, before anything runs: rejects invalid checkpoint
+ * settings, builds the job graph, and warns about operators whose state depends on position.
+ */
+export function prepareJobGraph(pipeline: Pipeline): JobGraph {
+  validateCheckpointing(pipeline.config);
+  const graph = buildJobGraph(pipeline);
+  warnAboutMissingUids(pipeline, graph);
+  return graph;
+}
+
 export class EmbeddedExecutor implements PipelineExecutor {
   async execute(pipeline: Pipeline): Promise<JobClient> {
-    validateCheckpointing(pipeline.config);
-    const graph = buildJobGraph(pipeline);
-    warnAboutMissingUids(pipeline, graph);
+    const graph = prepareJobGraph(pipeline);
     const job = new LocalJob(pipeline, graph);
     await job.start();
     return job.client();

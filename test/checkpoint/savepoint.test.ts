@@ -14,7 +14,7 @@ import { CheckpointCoordinator, type CheckpointTriggerOptions } from '../../src/
 import type { CheckpointMetadata } from '../../src/checkpoint/checkpoint-types.ts';
 import { createSavepointWriter, loadCheckpoint } from '../../src/checkpoint/filesystem-checkpoint-storage.ts';
 import { BarrierAligner } from '../../src/runtime/checkpoint/barrier-aligner.ts';
-import { captureStdout, ManualScheduler, runJob, startJob } from '../../src/testing/index.ts';
+import { ManualScheduler, runJob, startJob } from '../../src/testing/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weir-savepoint-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -164,12 +164,33 @@ describe('stop with a savepoint', () => {
   });
 });
 
+/**
+ * Runs `fn` while taking what the example prints (its lines carry the print prefix) off stdout.
+ * Everything else passes: the test runner reports through the same stream.
+ */
+async function jobOutput<T>(fn: () => Promise<T>): Promise<{ value: T; stdout: string }> {
+  const original = process.stdout.write.bind(process.stdout);
+  let out = '';
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    if (text.startsWith('用户访问统计> ')) {
+      out += text;
+      return true;
+    }
+    return (original as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stdout.write;
+  try {
+    return { value: await fn(), stdout: out };
+  } finally {
+    process.stdout.write = original;
+  }
+}
+
 describe('the seed SavepointExample (examples/savepoint.ts)', () => {
   it('stopped with a savepoint and started again from it, the count of every user goes on where it stopped', async () => {
-    // The job's lines only: the test runner reports through stdout too, without line breaks of its own.
     const lines = (out: string) =>
       [...out.matchAll(/用户访问统计> (Mary|Alice|Bob|Cary) 访问次数: (\d+)\n/g)].map((m) => [m[1]!, Number(m[2])] as const);
-    const first = await captureStdout(async () => {
+    const first = await jobOutput(async () => {
       const client = await startJob('examples/savepoint.ts', { args: ['100000', '2'] });
       await sleep(300);
       const path = await client.stopWithSavepoint(join(dir, 'example'));
@@ -183,7 +204,7 @@ describe('the seed SavepointExample (examples/savepoint.ts)', () => {
     }
     assert.ok(before.size > 0, 'the first run counted visits');
 
-    const second = await captureStdout(async () => {
+    const second = await jobOutput(async () => {
       const client = await startJob('examples/savepoint.ts', { args: ['12', '2'], config: { 'execution.savepoint.path': first.value } });
       await client.getJobExecutionResult();
     });
