@@ -421,7 +421,7 @@ export class Dispatcher {
     const needed = slotCount(graph);
     const free = this.freeSlots;
     if (needed > free) throw new InsufficientSlotsError(needed, free, this.#slots);
-    const job = new LocalJob(pipeline, graph, this.#workers === undefined ? {} : { workers: this.#workers });
+    const job = new LocalJob(pipeline, graph, this.#workers === undefined ? { log: this.#log } : { workers: this.#workers, log: this.#log });
     await job.start(); // rejects on a bad restore path; nothing runs then
     const record: JobRecord = {
       job,

@@ -69,6 +69,8 @@ export interface LocalJobOptions {
   readonly scheduler?: Scheduler;
   /** Where the worker threads of threads-mode attempts run; this process by default. */
   readonly workers?: WorkerGroupFactory;
+  /** Receives a line for every failure of an attempt, with its cause (a cluster's log). */
+  readonly log?: (line: string) => void;
 }
 
 export class LocalJob {
@@ -77,6 +79,7 @@ export class LocalJob {
   readonly graph: JobGraph;
   readonly #scheduler: Scheduler;
   readonly #workers: WorkerGroupFactory | undefined;
+  readonly #log: ((line: string) => void) | undefined;
   #status: JobStatus = 'INITIALIZING';
   readonly #start: number;
   #end: number | undefined;
@@ -108,6 +111,7 @@ export class LocalJob {
     this.graph = graph;
     this.#scheduler = options.scheduler ?? systemScheduler;
     this.#workers = options.workers;
+    this.#log = options.log;
     this.#start = this.#scheduler.now();
     this.#result = new Promise<LocalJobResult>((res, rej) => {
       this.#resolve = res;
@@ -339,6 +343,7 @@ export class LocalJob {
   async #onFailure(attempt: ExecutionAttempt, error: Error, task: string): Promise<void> {
     if (attempt !== this.#attempt || this.#terminal() || this.#failingOver) return;
     this.#failingOver = true;
+    this.#log?.(`job ${this.jobId}: attempt ${this.#attemptNumber} failed in ${task}: ${rootCause(error).stack ?? rootCause(error).message}`);
     this.#history.record(error, this.#scheduler.now());
     this.#strategy.notifyFailure(error);
     const cp = this.#checkpointing;

@@ -26,7 +26,11 @@ function weir(...args: string[]): { status: number | null; stdout: string; stder
 
 function ok(...args: string[]): string {
   const r = weir(...args);
-  assert.equal(r.status, 0, `weir ${args.join(' ')} exited ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  if (r.status !== 0) {
+    const log = join(clusterDir, 'log', 'jobmanager.log');
+    const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-40).join('\n') : '(no log)';
+    assert.fail(`weir ${args.join(' ')} exited ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}\njobmanager.log:\n${tail}`);
+  }
   return r.stdout;
 }
 
