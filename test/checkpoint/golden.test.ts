@@ -40,13 +40,15 @@ for (const variant of ['keyed', 'union', 'connect']) {
       const expected = await straightRun(variant);
       // The connect pipeline emits one record per 100 inputs, so its later points see fewer records.
       const few = variant === 'connect';
-      // Each fault waits for a completed checkpoint of its attempt, so every restart restores one.
+      // Each fault waits for a completed checkpoint of its attempt, so every restart restores one;
+      // the thresholds are small and the sources slow (50 records/ms, 600 ms for a whole run),
+      // so that every attempt outlives its fault even when checkpoints are slow to complete.
       const faults = [
-        { at: 'source', attempt: 0, after: 9_000, subtask: 1, checkpointed: true },
-        { at: 'operator', attempt: 1, after: few ? 150 : 6_000, checkpointed: true },
-        { at: 'sink', attempt: 2, after: few ? 300 : 900, checkpointed: true },
+        { at: 'source', attempt: 0, after: 3_000, subtask: 1, checkpointed: true },
+        { at: 'operator', attempt: 1, after: few ? 50 : 2_000, checkpointed: true },
+        { at: 'sink', attempt: 2, after: few ? 100 : 300, checkpointed: true },
       ];
-      const client = await startJob('test/jobs/golden.ts', { args: [variant, String(N), opts({ interval: 25, faults })], parallelism: 2 });
+      const client = await startJob('test/jobs/golden.ts', { args: [variant, String(N), opts({ interval: 25, faults, throttle: 50 })], parallelism: 2 });
       const result = (await client.getJobExecutionResult()) as unknown as { collected: Map<string, unknown[]> };
       const got = canon([...result.collected.values()].flat());
       assert.equal(await client.getNumRestarts(), 3, 'each injected fault caused one restart');
