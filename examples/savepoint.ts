@@ -14,34 +14,10 @@
  * operators by uid: give every operator one, so that the state still finds its operator after
  * the pipeline changed. Without arguments it runs like the seed: one click a second, unbounded.
  */
-import {
-  CheckpointingMode,
-  HashMapStateBackend,
-  KeyedProcessFunction,
-  StreamExecutionEnvironment,
-  ValueStateDescriptor,
-  WatermarkStrategy,
-  type Collector,
-  type KeyedProcessContext,
-  type ValueState,
-} from 'weir';
+import { CheckpointingMode, HashMapStateBackend, StreamExecutionEnvironment, WatermarkStrategy } from 'weir';
 import { ClickSource } from './click-source.ts';
 import type { Event } from './event.ts';
-
-/** Counts the visits of each user; the count is keyed state, so a savepoint carries it over. */
-export class UserVisitCountFunction extends KeyedProcessFunction<string, Event, string> {
-  private visitCountState!: ValueState<number>;
-
-  override open(): void {
-    this.visitCountState = this.getRuntimeContext().getState(new ValueStateDescriptor<number>('visit-count'));
-  }
-
-  processElement(value: Event, _ctx: KeyedProcessContext<string>, out: Collector<string>): void {
-    const count = (this.visitCountState.value() ?? 0) + 1;
-    this.visitCountState.update(count);
-    out.collect(`${value.user} 访问次数: ${count}`);
-  }
-}
+import { UserVisitCountFunction } from './user-visit-count-function.ts';
 
 const [maxEvents, intervalMs] = process.argv.slice(2).map(Number);
 

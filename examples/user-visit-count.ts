@@ -6,31 +6,10 @@
  *
  * With no arguments it runs like the seed: one click a second until interrupted.
  */
-import {
-  KeyedProcessFunction,
-  StreamExecutionEnvironment,
-  ValueStateDescriptor,
-  WatermarkStrategy,
-  type Collector,
-  type KeyedProcessContext,
-  type ValueState,
-} from 'weir';
+import { StreamExecutionEnvironment, WatermarkStrategy } from 'weir';
 import { ClickSource } from './click-source.ts';
 import type { Event } from './event.ts';
-
-export class UserVisitCountFunction extends KeyedProcessFunction<string, Event, string> {
-  private visitCountState!: ValueState<number>;
-
-  override open(): void {
-    this.visitCountState = this.getRuntimeContext().getState(new ValueStateDescriptor<number>('visit-count'));
-  }
-
-  processElement(value: Event, _ctx: KeyedProcessContext<string>, out: Collector<string>): void {
-    const count = (this.visitCountState.value() ?? 0) + 1;
-    this.visitCountState.update(count);
-    out.collect(`${value.user} 访问次数: ${count}`);
-  }
-}
+import { UserVisitCountFunction } from './user-visit-count-function.ts';
 
 const [maxEvents, intervalMs, parallelism] = process.argv.slice(2).map(Number);
 
