@@ -25,7 +25,6 @@ interface LiveGroup {
 export class TaskManagerConnection {
   readonly #child: ChildProcess;
   readonly #groups = new Map<string, LiveGroup>();
-  readonly #modules = new Map<string, JobModule>();
   #alive = true;
   readonly slots: number;
   readonly pid: number;
@@ -66,14 +65,10 @@ export class TaskManagerConnection {
     if (this.#alive && this.#child.connected) this.#child.send(m);
   }
 
+  /** Read per deployment rather than cached: a long-lived JobManager would otherwise keep every job's code. */
   #module(url: string): JobModule {
-    let m = this.#modules.get(url);
-    if (!m) {
-      const path = fileURLToPath(url);
-      m = { fileName: basename(path), source: readFileSync(path, 'utf8') };
-      this.#modules.set(url, m);
-    }
-    return m;
+    const path = fileURLToPath(url);
+    return { fileName: basename(path), source: readFileSync(path, 'utf8') };
   }
 
   /** Worker groups that run in the TaskManager. */
