@@ -20,6 +20,8 @@ export interface ConfigValues {
   'weir.execution.mode': ExecutionMode;
   /** Records per buffer between tasks before a buffer is sent without waiting for the end of the turn. */
   'weir.network.buffer-records': number;
+  /** Serialised bytes a buffer between threads aims at: caps the records per buffer for large records. */
+  'weir.network.buffer-bytes': number;
   /** Buffers a consumer lets each input channel have in flight (credits). */
   'weir.network.credits-per-channel': number;
   /** Checkpoint interval (ms); undefined: checkpointing disabled. */
@@ -144,6 +146,7 @@ const OPTIONS: { [K in ConfigKey]: OptionSpec<K> } = {
     },
   },
   'weir.network.buffer-records': { parse: positiveInt(1 << 20) },
+  'weir.network.buffer-bytes': { parse: positiveInt(1 << 30) },
   'weir.network.credits-per-channel': { parse: positiveInt(1024) },
   'execution.checkpointing.interval': {
     parse(raw, key) {
@@ -203,7 +206,8 @@ export class Configuration {
       'pipeline.max-parallelism': undefined,
       'pipeline.auto-watermark-interval': 200,
       'weir.execution.mode': 'threads',
-      'weir.network.buffer-records': 512,
+      'weir.network.buffer-records': 4096,
+      'weir.network.buffer-bytes': 128 * 1024,
       'weir.network.credits-per-channel': 4,
       'execution.checkpointing.interval': undefined,
       'execution.checkpointing.mode': 'EXACTLY_ONCE',

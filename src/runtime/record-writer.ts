@@ -67,13 +67,19 @@ class Staging {
   values: unknown[] = [];
   timestamps: Float64Array | null = null;
   count = 0;
+  /** Records at which this batch is sent; set by the channel after every send. */
+  capacity: number;
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
 }
 
 export class RecordWriter {
   readonly #channels: readonly OutputChannel[];
   readonly #select: Selector;
   readonly #staging: Staging[];
-  readonly #capacity: number;
+  readonly #maxRecords: number;
+  readonly #maxBytes: number;
   readonly #backpressure: Backpressure;
   #flushScheduled = false;
   /** Receives errors of flushes that run outside record processing (end of turn). */
@@ -89,12 +95,13 @@ export class RecordWriter {
     }
   };
 
-  constructor(channels: readonly OutputChannel[], select: Selector, bufferRecords: number, backpressure: Backpressure) {
+  constructor(channels: readonly OutputChannel[], select: Selector, buffer: { records: number; bytes: number }, backpressure: Backpressure) {
     this.#channels = channels;
     this.#select = select;
-    this.#capacity = bufferRecords;
+    this.#maxRecords = buffer.records;
+    this.#maxBytes = buffer.bytes;
     this.#backpressure = backpressure;
-    this.#staging = channels.map(() => new Staging());
+    this.#staging = channels.map((ch) => new Staging(ch.batchCapacity(buffer.records, buffer.bytes)));
     for (const ch of channels) {
       ch.onAvailable = () => {
         if (--backpressure.blocked === 0) backpressure.onRelease?.();
@@ -111,11 +118,11 @@ export class RecordWriter {
   #stage(c: number, value: unknown, timestamp: number): void {
     const s = this.#staging[c]!;
     if (timestamp !== -Infinity && s.timestamps === null) {
-      s.timestamps = new Float64Array(this.#capacity).fill(-Infinity);
+      s.timestamps = new Float64Array(s.capacity).fill(-Infinity);
     }
     if (s.timestamps !== null) s.timestamps[s.count] = timestamp;
     s.values.push(value);
-    if (++s.count === this.#capacity) this.#send(c);
+    if (++s.count === s.capacity) this.#send(c);
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(this.#flushAll);
@@ -132,6 +139,7 @@ export class RecordWriter {
     s.values = [];
     s.timestamps = null;
     s.count = 0;
+    s.capacity = ch.batchCapacity(this.#maxRecords, this.#maxBytes);
   }
 
   /** Sends every staged record now. */

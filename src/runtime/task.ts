@@ -23,7 +23,7 @@ import { OperatorStateBackend } from '../state/operator-state-backend.ts';
 import type { InputChannel, OutputChannel } from './channel/channel.ts';
 import { END_OF_PARTITION, type ChannelEvent, type RecordBatch } from './events.ts';
 import { createOperator } from './operators/operator-factory.ts';
-import { tagError, type OperatorContext, type Output, type StreamOperator } from './operators/operator.ts';
+import { tagError, type OperatorContext, type StreamOperator } from './operators/operator.ts';
 import { TimestampsAndWatermarksOperator } from './operators/watermark-operator.ts';
 import { closeFunction, notifyFunction, openFunction, snapshotFunction } from './operators/udf.ts';
 import { BarrierAligner, type AlignmentMode, type AlignmentStep } from './checkpoint/barrier-aligner.ts';
@@ -37,6 +37,7 @@ import {
 } from './checkpoint/operator-snapshot.ts';
 import type { TaskRestore } from './checkpoint/restore-assignment.ts';
 import { faultHooks, type CheckpointFaultPoint } from './fault-injection.ts';
+import { NodeOutput, type ChainTarget } from './node-output.ts';
 import { Backpressure, createSelector, RecordWriter } from './record-writer.ts';
 import { ElementsSource, NumberSequenceSource } from './sources/builtin-sources.ts';
 import type { Cancellable, Scheduler } from './time.ts';
@@ -111,55 +112,6 @@ export interface TaskDeployment {
 function copyFunction<F extends object>(fn: F): F {
   if (typeof fn === 'function') return fn;
   return Object.assign(Object.create(Object.getPrototypeOf(fn) as object | null) as F, fn);
-}
-
-interface ChainTarget {
-  readonly op: StreamOperator;
-  readonly input: 0 | 1;
-}
-
-/** Fans a node's output out to chained operators and network writers; side outputs by tag. */
-class NodeOutput implements Output {
-  constructor(
-    readonly targets: readonly ChainTarget[],
-    readonly writers: readonly RecordWriter[],
-    readonly side: ReadonlyMap<string, NodeOutput>,
-  ) {}
-
-  collect(value: unknown, timestamp: number): void {
-    const t = this.targets;
-    for (let i = 0; i < t.length; i++) {
-      const target = t[i]!;
-      try {
-        target.op.processElement(value, timestamp, target.input);
-      } catch (e) {
-        throw tagError(e, target.op.ctx);
-      }
-    }
-    const w = this.writers;
-    for (let i = 0; i < w.length; i++) w[i]!.emit(value, timestamp);
-  }
-  collectSide(tag: string, value: unknown, timestamp: number): void {
-    this.side.get(tag)?.collect(value, timestamp);
-  }
-  emitWatermark(watermark: number): void {
-    for (const t of this.targets) {
-      try {
-        t.op.processWatermark(watermark);
-      } catch (e) {
-        throw tagError(e, t.op.ctx);
-      }
-    }
-    const event: ChannelEvent = { kind: 'watermark', timestamp: watermark };
-    for (const w of this.writers) w.broadcastEvent(event);
-    for (const s of this.side.values()) s.emitWatermark(watermark);
-  }
-  emitWatermarkStatus(idle: boolean): void {
-    for (const t of this.targets) t.op.processWatermarkStatus(idle);
-    const event: ChannelEvent = { kind: 'watermark-status', idle };
-    for (const w of this.writers) w.broadcastEvent(event);
-    for (const s of this.side.values()) s.emitWatermarkStatus(idle);
-  }
 }
 
 /** Source side of a task: pulls from a split reader or hosts a SourceFunction's own loop. */
@@ -323,7 +275,7 @@ export class Task {
     this.#state = 'INITIALIZING';
     const d = this.#d;
     const scheduler = this.#mailboxScheduler();
-    const bufferRecords = d.config.get('weir.network.buffer-records');
+    const buffer = { records: d.config.get('weir.network.buffer-records'), bytes: d.config.get('weir.network.buffer-bytes') };
     const opOf = new Map<number, StreamOperator>();
     const nodes = this.vertex.nodes;
     const headNode = nodes[0]!;
@@ -339,7 +291,7 @@ export class Task {
         edge.target.maxParallelism,
         edge.target.name,
       );
-      const w = new RecordWriter(channels, select, bufferRecords, this.#backpressure);
+      const w = new RecordWriter(channels, select, buffer, this.#backpressure);
       w.onError = (e) => this.#fail(e);
       writersOfEdge.set(edge.index, w);
       this.#writers.push(w);
@@ -367,12 +319,16 @@ export class Task {
       }
       return new NodeOutput(targets, writers, new Map());
     };
+    const outputs: NodeOutput[] = [];
     const fullOutput = (node: StreamNode): NodeOutput => {
       const main = outputOf(node, node.outputs.filter((e) => e.sideOutputTag === undefined));
       const tags = new Set(node.outputs.map((e) => e.sideOutputTag).filter((t): t is string => t !== undefined));
       const side = new Map<string, NodeOutput>();
       for (const tag of tags) side.set(tag, outputOf(node, node.outputs.filter((e) => e.sideOutputTag === tag)));
-      return new NodeOutput(main.targets, main.writers, side);
+      outputs.push(...side.values());
+      const full = new NodeOutput(main.targets, main.writers, side);
+      outputs.push(full);
+      return full;
     };
     for (const node of nodes) {
       const op = opOf.get(node.index);
@@ -390,6 +346,7 @@ export class Task {
         this.#operators.unshift(wmOp);
         this.#nodeOps.set(headNode.index, [wmOp]);
         headOutput = new NodeOutput([{ op: wmOp, input: 0 }], [], new Map());
+        outputs.push(headOutput);
       }
       this.#headOutput = headOutput;
       this.#head = undefined;
@@ -435,6 +392,7 @@ export class Task {
         ];
       }
     }
+    for (const o of outputs) o.fuse();
 
     // Open tail first so that every operator is ready before anything can emit into it.
     for (let i = this.#operators.length - 1; i >= 0; i--) {
@@ -468,8 +426,8 @@ export class Task {
       // source in an old job) starts from the beginning.
       reader.addSplits(restoredSplits ?? src.source.createSplits(p).filter((_, i) => i % p === d.subtaskIndex));
       reader.notifyNoMoreSplits();
-      const out = this.#headOutput;
-      this.#readerOutput = { collect: (value, timestamp) => out.collect(value, timestamp ?? -Infinity) };
+      // The head output's compiled collect maps a missing timestamp to -Infinity itself.
+      this.#readerOutput = { collect: this.#headOutput.collect as ReaderOutput<unknown>['collect'] };
     }
   }
 

@@ -23,6 +23,11 @@ export interface OutputChannel {
   readonly available: boolean;
   /** Called when the channel turns available again. */
   onAvailable: (() => void) | undefined;
+  /**
+   * Records the next batch should hold at most: `maxRecords`, or fewer where a batch of that
+   * many records would be larger than `maxBytes` once serialised.
+   */
+  batchCapacity(maxRecords: number, maxBytes: number): number;
   close(): void;
 }
 
@@ -105,6 +110,7 @@ export abstract class CreditedOutput<P> implements OutputChannel {
 
   protected abstract prepare(batch: RecordBatch): P;
   protected abstract transmit(item: Prepared<P>): void;
+  abstract batchCapacity(maxRecords: number, maxBytes: number): number;
 
   get available(): boolean {
     return this.#pending.length === 0;

@@ -26,6 +26,10 @@ class LocalOutput extends CreditedOutput<RecordBatch> {
   protected prepare(batch: RecordBatch): RecordBatch {
     return batch;
   }
+  /** Nothing is serialised: a batch costs references only. */
+  batchCapacity(maxRecords: number): number {
+    return maxRecords;
+  }
   protected transmit(item: Prepared<RecordBatch>): void {
     this.input.deliver(item.kind === 'records' ? { kind: 'records', batch: item.payload } : item);
   }

@@ -9,29 +9,45 @@ import { RecordDecoder, RecordEncoder } from '../record-codec.ts';
 import type { ChannelEvent, RecordBatch } from '../events.ts';
 import { CreditedOutput, CreditReturner, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
 
-type Wire = { b: Uint8Array } | { e: ChannelEvent } | { c: number };
+/** A batch's bytes, an event, or credits returned: each posted as itself, as the cost of a message grows with what it wraps. */
+type Wire = Uint8Array | { e: ChannelEvent } | number;
+
+/** Records in the first batch, before the channel has seen what its records weigh. */
+const FIRST_BATCH_RECORDS = 256;
 
 export class RemoteOutput extends CreditedOutput<Uint8Array> {
   readonly #port: MessagePort;
   readonly #encoder: RecordEncoder;
+  /** Serialised bytes per record, averaged over recent batches; 0 until the first batch. */
+  #recordBytes = 0;
 
   constructor(port: MessagePort, credits: number, where: string) {
     super(credits);
     this.#port = port;
     this.#encoder = new RecordEncoder(where);
     port.on('message', (m: Wire) => {
-      if ('c' in m) this.addCredits(m.c);
+      if (typeof m === 'number') this.addCredits(m);
     });
   }
 
   protected prepare(batch: RecordBatch): Uint8Array {
-    return this.#encoder.encode(batch.values, batch.timestamps, batch.count);
+    const bytes = this.#encoder.encode(batch.values, batch.timestamps, batch.count);
+    if (batch.count > 0) {
+      const perRecord = bytes.byteLength / batch.count;
+      this.#recordBytes = this.#recordBytes === 0 ? perRecord : 0.75 * this.#recordBytes + 0.25 * perRecord;
+    }
+    return bytes;
+  }
+
+  batchCapacity(maxRecords: number, maxBytes: number): number {
+    if (this.#recordBytes === 0) return Math.min(maxRecords, FIRST_BATCH_RECORDS);
+    return Math.max(1, Math.min(maxRecords, Math.floor(maxBytes / this.#recordBytes)));
   }
 
   protected transmit(item: Prepared<Uint8Array>): void {
     if (item.kind === 'records') {
       const bytes = item.payload;
-      this.#port.postMessage({ b: bytes } satisfies Wire, [bytes.buffer as ArrayBuffer]);
+      this.#port.postMessage(bytes satisfies Wire, [bytes.buffer as ArrayBuffer]);
     } else {
       this.#port.postMessage({ e: item } satisfies Wire);
     }
@@ -51,10 +67,10 @@ export class RemoteInput implements InputChannel {
 
   constructor(port: MessagePort) {
     this.#port = port;
-    this.#credits = new CreditReturner((n) => port.postMessage({ c: n } satisfies Wire));
+    this.#credits = new CreditReturner((n) => port.postMessage(n satisfies Wire));
     port.on('message', (m: Wire) => {
-      if ('b' in m) this.#queue.push(m.b);
-      else if ('e' in m) this.#queue.push(m.e);
+      if (m instanceof Uint8Array) this.#queue.push(m);
+      else if (typeof m === 'object') this.#queue.push(m.e);
       else return;
       if (this.#queue.length === 1) this.onItem?.();
     });

@@ -1,17 +1,54 @@
 /** Operators that end a pipeline: user sink functions, print, and the collect sink. */
 import { inspect } from 'node:util';
 import type { SinkContext, SinkFunction } from '../../api/functions.ts';
-import { StreamOperator, type OperatorContext } from './operator.ts';
+import { StreamOperator, tagError, type OperatorContext } from './operator.ts';
 import { UdfOperator } from './udf.ts';
 
+function isPromise(r: unknown): r is PromiseLike<void> {
+  return r !== undefined && r !== null && typeof (r as PromiseLike<void>).then === 'function';
+}
+
+/**
+ * Hosts a SinkFunction. An `invoke` may return a promise (an asynchronous write): the task then
+ * stops taking input, and records already on their way through the chain (a source emits
+ * several per poll) wait here, so that invocations never overlap and keep the records' order.
+ */
 export class SinkFunctionOperator extends UdfOperator<SinkFunction<unknown>> implements SinkContext {
-  #timestamp = -Infinity;
+  /** The timestamp of the record being invoked (-Infinity: none); set by whoever calls invoke. */
+  currentTimestamp = -Infinity;
+  /** While an invocation's promise is pending: the records that arrived since, as value, timestamp pairs. */
+  queued: unknown[] | null = null;
   #watermark = -Infinity;
 
   processElement(value: unknown, timestamp: number): void {
-    this.#timestamp = timestamp;
+    if (this.queued !== null) {
+      this.queued.push(value, timestamp);
+      return;
+    }
+    this.currentTimestamp = timestamp;
     const r = this.fn.invoke(value, this);
-    if (r !== undefined && typeof (r as PromiseLike<void>).then === 'function') this.ctx.suspendUntil(r);
+    if (isPromise(r)) this.waitFor(r);
+  }
+
+  /** An invocation returned `pending`: the task waits until it and every record queued behind it are done. */
+  waitFor(pending: PromiseLike<void>): void {
+    this.queued = [];
+    this.ctx.suspendUntil(this.#drain(pending));
+  }
+
+  async #drain(pending: PromiseLike<void>): Promise<void> {
+    try {
+      await pending;
+      const q = this.queued!;
+      for (let i = 0; i < q.length; i += 2) {
+        this.currentTimestamp = q[i + 1] as number;
+        const r = this.fn.invoke(q[i], this);
+        if (isPromise(r)) await r;
+      }
+      this.queued = null;
+    } catch (e) {
+      throw tagError(e, this.ctx);
+    }
   }
   override processWatermark(watermark: number): void {
     this.#watermark = watermark;
@@ -27,7 +64,7 @@ export class SinkFunctionOperator extends UdfOperator<SinkFunction<unknown>> imp
     return this.#watermark;
   }
   timestamp(): number | undefined {
-    return this.#timestamp === -Infinity ? undefined : this.#timestamp;
+    return this.currentTimestamp === -Infinity ? undefined : this.currentTimestamp;
   }
 }
 

@@ -50,7 +50,7 @@ class SequenceReader implements SourceReader<number, SequenceSplit> {
     const s = this.#splits[0];
     if (!s) return this.#noMore ? 'END_OF_INPUT' : 'NOTHING_AVAILABLE';
     // A few records per call keep the per-call overhead low; the task checks backpressure between calls.
-    const end = Math.min(s.to, s.next + 63);
+    const end = Math.min(s.to, s.next + 255);
     for (let n = s.next; n <= end; n++) {
       s.next = n + 1;
       output.collect(n);
