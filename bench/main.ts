@@ -31,9 +31,10 @@ import {
 } from './harness.ts';
 import { keyedCount } from './keyed-count.ts';
 import { keyedCountP2 } from './keyed-count-p2.ts';
+import { nexmark } from './nexmark.ts';
 import { recovery } from './recovery.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [chainedMapFilter, keyedCount, keyedCountP2, checkpointOverhead, checkpointPause, recovery];
+const BENCHMARKS: readonly Benchmark[] = [chainedMapFilter, keyedCount, keyedCountP2, checkpointOverhead, checkpointPause, recovery, nexmark];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
