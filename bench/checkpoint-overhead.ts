@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { JobClient } from 'weir';
 import { startJob } from 'weir/testing';
-import { median, rowOf, RssSampler, timePlain, type Benchmark, type BenchOptions, type JobRun, type Mode, type Row } from './harness.ts';
+import { median, realCheckpointFailures, rowOf, RssSampler, timePlain, type Benchmark, type BenchOptions, type JobRun, type Mode, type Row } from './harness.ts';
 import { channelName, type ExecReport, type Report, type SinkReport } from './jobs/common.ts';
 import { keyedCountCheck } from './keyed-count.ts';
 
@@ -91,7 +91,7 @@ async function runOnce(c: OverheadConfig, n: number): Promise<{ run: JobRun; che
     }
     const checkpoints: CheckpointCounts = {
       completed: stats?.counts.completed ?? 0,
-      failed: stats?.counts.failed ?? 0,
+      failed: realCheckpointFailures(stats).length,
       endToEndMs: (stats?.history ?? []).filter((h) => h.status === 'COMPLETED').map((h) => h.end_to_end_duration).reverse(),
     };
     return { run: { wallMs: e.wallMs, cpuMs: e.cpuMs, netRuntimeMs: e.netRuntimeMs, totals }, checkpoints };

@@ -409,3 +409,26 @@ export function formatTable(rows: readonly Row[]): string {
   const rule = `| ${widths.map((w, i) => (right.has(i) ? '-'.repeat(w - 1) + ':' : '-'.repeat(w))).join(' | ')} |`;
   return [fmt(header), rule, ...lines.map(fmt)].join('\n');
 }
+
+/**
+ * How checkpoints that end with the bounded input fail (Flink's CHECKPOINT_COORDINATOR_SHUTDOWN
+ * and NOT_ALL_REQUIRED_TASKS_RUNNING), as the checkpoint statistics word them.
+ */
+const END_OF_INPUT_FAILURES: readonly string[] = ['CheckpointCoordinator shutdown.', 'Not all required tasks are currently running.'];
+
+/**
+ * The failed checkpoints of a bounded benchmark run that are failures of checkpointing, as
+ * "checkpoint <id>: <reason>". Left out: one still in flight when the job finished (aborted by
+ * the coordinator's shutdown), and one triggered after a source subtask ran out of input
+ * (declined because not every task is running) — both only say that the input ended.
+ */
+export function realCheckpointFailures(stats: CheckpointStatsLike | undefined): string[] {
+  return (stats?.history ?? [])
+    .filter((h) => h.status === 'FAILED' && !END_OF_INPUT_FAILURES.some((m) => (h.failure_message ?? '').startsWith(m)))
+    .map((h) => `checkpoint ${h.id}: ${h.failure_message ?? 'no reason given'}`);
+}
+
+/** The part of JobClient.getCheckpointStats()'s result that realCheckpointFailures reads. */
+export interface CheckpointStatsLike {
+  readonly history: readonly { readonly id: number; readonly status: string; readonly failure_message?: string | null }[];
+}

@@ -26,19 +26,13 @@ import { fileURLToPath } from 'node:url';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { QueryName } from 'weir/nexmark';
 import { startJob } from 'weir/testing';
-import { formatRate, isDetailRow, median, rowOf, RssSampler, type Benchmark, type BenchOptions, type DetailRow, type Row } from './harness.ts';
+import { formatRate, isDetailRow, median, realCheckpointFailures, rowOf, RssSampler, type Benchmark, type BenchOptions, type DetailRow, type Row } from './harness.ts';
 import { channelName, type ExecReport } from './jobs/common.ts';
 import { plainQuery, type Digest, type NexmarkSinkReport } from './jobs/nexmark-common.ts';
 
 const job = fileURLToPath(new URL('./jobs/nexmark.ts', import.meta.url));
 
 const INTERVAL_MS = 1000;
-
-/**
- * How checkpoints that end with the bounded input fail (Flink's CHECKPOINT_COORDINATOR_SHUTDOWN
- * and NOT_ALL_REQUIRED_TASKS_RUNNING), as the checkpoint statistics word them.
- */
-const END_OF_INPUT_FAILURES: readonly string[] = ['CheckpointCoordinator shutdown.', 'Not all required tasks are currently running.'];
 
 /**
  * Flink 1.13's throughput per core (events per second per core) from the results table of the
@@ -91,15 +85,9 @@ async function runOnce(query: QueryName, parallelism: number, n: number, expecte
       throw new Error(`nexmark ${query} over ${n} events is wrong: count ${got.count}, checksum ${got.checksum}; the plain loop: count ${expected.count}, checksum ${expected.checksum}`);
     }
     const completed = stats?.counts.completed ?? 0;
-    // Checkpoints that end with the bounded input are not failures of checkpointing: one still in
-    // flight when the job finishes is aborted by the coordinator's shutdown, and at p > 1 one
-    // triggered after a source subtask finished (its input ran out first) is declined.
-    const failures = (stats?.history ?? []).filter((h) => h.status === 'FAILED');
-    const endOfInput = failures.filter((h) => END_OF_INPUT_FAILURES.some((m) => (h.failure_message ?? '').startsWith(m)));
-    const failed = (stats?.counts.failed ?? 0) - endOfInput.length;
-    if (failed > 0 || (requireCheckpoint && completed === 0)) {
-      const reasons = failures.filter((h) => !endOfInput.includes(h)).map((h) => `checkpoint ${h.id}: ${h.failure_message ?? 'no reason given'}`);
-      throw new Error(`nexmark ${query} over ${n} events: ${completed} checkpoints completed and ${failed} failed${reasons.length > 0 ? ` (${reasons.join('; ')})` : ''}`);
+    const failures = realCheckpointFailures(stats);
+    if (failures.length > 0 || (requireCheckpoint && completed === 0)) {
+      throw new Error(`nexmark ${query} over ${n} events: ${completed} checkpoints completed and ${failures.length} failed${failures.length > 0 ? ` (${failures.join('; ')})` : ''}`);
     }
     const restarts = await client.getNumRestarts();
     if (restarts > 0) throw new Error(`nexmark ${query} over ${n} events: the job restarted ${restarts} times`);
