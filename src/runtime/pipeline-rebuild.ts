@@ -39,9 +39,15 @@ function finishedClient(jobName: string): JobClient {
 /**
  * Imports `moduleUrl` and returns the graph of its execute() call number `expected.ordinal`,
  * refusing a module that returns without that call or builds a different graph. `where` names
- * the copy in error messages (e.g. "worker 1").
+ * the copy in error messages (e.g. "worker 1"). `mark`, if given, is told when the pipeline was
+ * captured ('pipeline') and when its graph was built and checked ('graph').
  */
-export async function rebuildPipeline(moduleUrl: string, expected: ExpectedGraph, where: string): Promise<{ pipeline: Pipeline; graph: JobGraph }> {
+export async function rebuildPipeline(
+  moduleUrl: string,
+  expected: ExpectedGraph,
+  where: string,
+  mark?: (phase: 'pipeline' | 'graph') => void,
+): Promise<{ pipeline: Pipeline; graph: JobGraph }> {
   const registry = executionRegistry();
   const saved = { executor: registry.executor, calls: registry.executeCalls };
   let capture!: (p: Pipeline) => void;
@@ -62,12 +68,14 @@ export async function rebuildPipeline(moduleUrl: string, expected: ExpectedGraph
         `the job module ${moduleUrl} finished without calling env.execute() in ${where} (call number ${expected.ordinal + 1} was expected)`,
       );
     }
+    mark?.('pipeline');
     const graph = buildJobGraph(pipeline);
     if (graph.fingerprint !== expected.fingerprint) {
       throw new Error(
         `the job graph built in ${where} differs from the launcher's; pipeline construction must be deterministic (same operators, order, parallelism and uids on every import). First difference: ${firstDifference(expected.description, graph.description)}`,
       );
     }
+    mark?.('graph');
     return { pipeline, graph };
   } finally {
     registry.executor = saved.executor;

@@ -7,12 +7,13 @@
  */
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { currentEngineBundle } from './worker/engine-bundle.mjs';
 import type { FromWorker, ToWorker, WorkerData } from './worker/protocol.ts';
 
 const BOOTSTRAP = new URL('./worker/worker-bootstrap.mjs', import.meta.url);
 
-/** What one slot deploys: its WorkerData without the ports and the module, which the host supplies. */
-export type SlotSpec = Omit<WorkerData, 'ports' | 'jobModule'>;
+/** What one slot deploys: its WorkerData without what the host supplies (ports, module, engine). */
+export type SlotSpec = Omit<WorkerData, 'ports' | 'jobModule' | 'engine'>;
 
 /** Plain data, so that it can cross to another process. */
 export interface WorkerGroupSpec {
@@ -44,9 +45,13 @@ export interface WorkerGroup {
 
 export type WorkerGroupFactory = (spec: WorkerGroupSpec, events: WorkerGroupEvents) => WorkerGroup;
 
-/** Starts the group as worker threads of this process. */
+/**
+ * Starts the group as worker threads of this process. They run this process's weir, from the
+ * precompiled bundle of its sources as they are now (see worker/engine-bundle.mjs).
+ */
 export const spawnLocalWorkers: WorkerGroupFactory = (spec, events) => {
   const n = spec.slots.length;
+  const engine = currentEngineBundle();
   const ports: Record<string, MessagePort>[] = Array.from({ length: n }, () => ({}));
   for (const c of spec.channels) {
     const { port1, port2 } = new MessageChannel();
@@ -54,7 +59,7 @@ export const spawnLocalWorkers: WorkerGroupFactory = (spec, events) => {
     ports[c.consumer]![c.id] = port2;
   }
   let workers: Worker[] = spec.slots.map((slot, i) => {
-    const data: WorkerData = { ...slot, jobModule: spec.jobModule, ports: ports[i]! };
+    const data: WorkerData = { ...slot, jobModule: spec.jobModule, ports: ports[i]!, engine };
     const worker = new Worker(fileURLToPath(BOOTSTRAP), { workerData: data, transferList: Object.values(ports[i]!), argv: [...spec.argv] });
     worker.on('message', (m: FromWorker) => events.message(i, m));
     worker.on('error', (e) => events.error(i, e));

@@ -5,6 +5,7 @@ import type { CheckpointFailureReason, SubtaskAcknowledgement, SubtaskKey } from
 import type { TaskRestore } from '../checkpoint/restore-assignment.ts';
 import type { SerializedError } from '../error-transport.ts';
 import type { SlotCheckpointing } from '../slot.ts';
+import type { EngineBundleRef } from './engine-bundle.mjs';
 
 export interface WorkerData {
   readonly jobId: string;
@@ -19,7 +20,18 @@ export interface WorkerData {
   readonly checkpointing: SlotCheckpointing | undefined;
   /** The restores of this slot's tasks, by "vertex/subtask". */
   readonly restores: Record<string, TaskRestore> | undefined;
+  /** The precompiled engine to run; undefined: load the engine's TypeScript sources. */
+  readonly engine: EngineBundleRef | undefined;
 }
+
+/**
+ * A start-up phase of a worker and when it ended (absolute ms: performance.timeOrigin +
+ * performance.now(), comparable across the threads of a process). Phases: bootstrap (the
+ * worker's entry started), engine-bundle (the bundle was found or built), loader (module loader
+ * hooks registered), engine (the worker runtime loaded), pipeline (the job module called
+ * execute()), graph (the job graph rebuilt and checked), deployed (the slot's tasks set up).
+ */
+export type StartupMark = readonly [phase: string, at: number];
 
 export type ToWorker =
   | { readonly type: 'start' }
@@ -35,7 +47,7 @@ export type ToWorker =
   | { readonly type: 'checkpoint-aborted'; readonly checkpointId: number };
 
 export type FromWorker =
-  | { readonly type: 'ready' }
+  | { readonly type: 'ready'; readonly startup?: readonly StartupMark[] }
   | { readonly type: 'print'; readonly text: string; readonly stderr: boolean }
   | { readonly type: 'collect'; readonly collectId: string; readonly bytes: Uint8Array; readonly epoch: number }
   | { readonly type: 'finished' }

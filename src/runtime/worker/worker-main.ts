@@ -2,6 +2,9 @@
  * A slot worker: re-imports the job module so the pipeline (with its closures) is built again
  * on this thread, checks that the graph equals the launcher's, then hosts subtask `slot` of
  * every vertex. The job module's `execute()` call is captured here instead of starting a job.
+ *
+ * Started by worker-bootstrap.mjs, which loads this module (from the engine bundle or from
+ * source) and calls runWorker() once.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { executionRegistry } from '../../api/execution-context.ts';
@@ -10,66 +13,74 @@ import { rebuildPipeline } from '../pipeline-rebuild.ts';
 import { encodeValue } from '../record-codec.ts';
 import { Slot } from '../slot.ts';
 import { systemScheduler } from '../time.ts';
-import type { FromWorker, ToWorker, WorkerData } from './protocol.ts';
+import type { FromWorker, StartupMark, ToWorker, WorkerData } from './protocol.ts';
 
-const data = workerData as WorkerData;
-const port = parentPort!;
-const send = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
+/**
+ * Runs this worker's slot. `startup` holds the start-up phases so far; the phases of the job's
+ * rebuild and deployment are added, and all of them go to the launcher with 'ready'.
+ */
+export function runWorker(startup: StartupMark[]): void {
+  const data = workerData as WorkerData;
+  const port = parentPort!;
+  const send = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
+  const mark = (phase: string) => startup.push([phase, performance.timeOrigin + performance.now()]);
 
-const registry = executionRegistry();
-registry.overrides = data.overrides;
-registry.jobModule = data.jobModule;
+  const registry = executionRegistry();
+  registry.overrides = data.overrides;
+  registry.jobModule = data.jobModule;
 
-function fail(error: unknown, task = 'job module'): void {
-  send({ type: 'failed', error: serializeError(error), task });
-}
+  function fail(error: unknown, task = 'job module'): void {
+    send({ type: 'failed', error: serializeError(error), task });
+  }
 
-async function main(): Promise<void> {
-  const { pipeline, graph } = await rebuildPipeline(data.jobModule, data, `worker ${data.slot}`);
-  const ports = new Map(Object.entries(data.ports));
-  const slot = new Slot({
-    jobId: data.jobId,
-    graph,
-    config: pipeline.config,
-    scheduler: systemScheduler,
-    attemptNumber: data.attemptNumber,
-    hosts: (i) => i === data.slot,
-    ports,
-    checkpointing: data.checkpointing,
-    restores: data.restores,
-    reporter: {
-      print: (text, stderr) => send({ type: 'print', text, stderr }),
-      collect: (collectId, values, epoch) => {
-        const bytes = encodeValue(values);
-        send({ type: 'collect', collectId, bytes, epoch }, [bytes.buffer as ArrayBuffer]);
+  async function main(): Promise<void> {
+    const { pipeline, graph } = await rebuildPipeline(data.jobModule, data, `worker ${data.slot}`, mark);
+    const ports = new Map(Object.entries(data.ports));
+    const slot = new Slot({
+      jobId: data.jobId,
+      graph,
+      config: pipeline.config,
+      scheduler: systemScheduler,
+      attemptNumber: data.attemptNumber,
+      hosts: (i) => i === data.slot,
+      ports,
+      checkpointing: data.checkpointing,
+      restores: data.restores,
+      reporter: {
+        print: (text, stderr) => send({ type: 'print', text, stderr }),
+        collect: (collectId, values, epoch) => {
+          const bytes = encodeValue(values);
+          send({ type: 'collect', collectId, bytes, epoch }, [bytes.buffer as ArrayBuffer]);
+        },
+        finished: () => send({ type: 'finished' }),
+        failed: (error, task) => fail(error, task),
+        acknowledge: (ack) => send({ type: 'ack', ack }),
+        decline: (checkpointId, subtask, reason, error) => send({ type: 'decline', checkpointId, subtask, reason, error: serializeError(error) }),
       },
-      finished: () => send({ type: 'finished' }),
-      failed: (error, task) => fail(error, task),
-      acknowledge: (ack) => send({ type: 'ack', ack }),
-      decline: (checkpointId, subtask, reason, error) => send({ type: 'decline', checkpointId, subtask, reason, error: serializeError(error) }),
-    },
-  });
-  port.on('message', (m: ToWorker) => {
-    switch (m.type) {
-      case 'start':
-        slot.start();
-        break;
-      case 'cancel':
-        void slot.cancel().then(() => send({ type: 'canceled' }));
-        break;
-      case 'trigger-checkpoint':
-        slot.triggerCheckpoint(m.checkpointId, m.timestamp, m.options);
-        break;
-      case 'checkpoint-complete':
-        slot.notifyCheckpointComplete(m.checkpointId);
-        break;
-      case 'checkpoint-aborted':
-        slot.notifyCheckpointAborted(m.checkpointId);
-        break;
-    }
-  });
-  await slot.deploy();
-  send({ type: 'ready' });
-}
+    });
+    port.on('message', (m: ToWorker) => {
+      switch (m.type) {
+        case 'start':
+          slot.start();
+          break;
+        case 'cancel':
+          void slot.cancel().then(() => send({ type: 'canceled' }));
+          break;
+        case 'trigger-checkpoint':
+          slot.triggerCheckpoint(m.checkpointId, m.timestamp, m.options);
+          break;
+        case 'checkpoint-complete':
+          slot.notifyCheckpointComplete(m.checkpointId);
+          break;
+        case 'checkpoint-aborted':
+          slot.notifyCheckpointAborted(m.checkpointId);
+          break;
+      }
+    });
+    await slot.deploy();
+    mark('deployed');
+    send({ type: 'ready', startup: [...startup].sort((a, b) => a[1] - b[1]) });
+  }
 
-main().catch((e: unknown) => fail(e));
+  main().catch((e: unknown) => fail(e));
+}
