@@ -78,6 +78,8 @@ export interface DispatcherOptions {
   readonly config?: Readonly<Record<string, string>>;
   /** One line per lifecycle event (submitted, finished, failed, cancelled, savepoint, ...). */
   readonly log?: (line: string) => void;
+  /** Called once per job when it is terminal and its worker threads are gone. */
+  readonly onJobEnded?: (jobId: string) => void;
 }
 
 /** One job vertex (a chain of operators running as one task) as clients see it. */
@@ -292,6 +294,7 @@ export class Dispatcher {
   readonly #slots: number;
   readonly #jobsDir: string;
   readonly #workers: WorkerGroupFactory | undefined;
+  readonly #onJobEnded: ((jobId: string) => void) | undefined;
   readonly #config: Readonly<Record<string, string>>;
   readonly #log: (line: string) => void;
   /** Every job ever started here, in submission order. */
@@ -305,6 +308,7 @@ export class Dispatcher {
     this.#slots = o.slots;
     this.#jobsDir = resolve(o.jobsDir);
     this.#workers = o.workers;
+    this.#onJobEnded = o.onJobEnded;
     this.#config = { ...o.config };
     validateConfig(this.#config, 'cluster configuration');
     this.#log = o.log ?? (() => {});
@@ -454,6 +458,7 @@ export class Dispatcher {
     const name = `job ${job.jobId} "${job.pipeline.jobName}"`;
     if (job.status === 'FAILED') this.#log(`${name} failed: ${error?.message ?? 'unknown cause'}`);
     else this.#log(`${name} ${job.status === 'CANCELED' ? 'was cancelled' : 'finished'}`);
+    this.#onJobEnded?.(job.jobId);
     await rm(record.dir, { recursive: true, force: true }).catch(() => {});
   }
 

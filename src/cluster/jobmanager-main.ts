@@ -48,6 +48,7 @@ const dispatcher = new Dispatcher({
   jobsDir: files.jobs,
   workers: taskManager.workers,
   log,
+  onJobEnded: (jobId) => taskManager.releaseJob(jobId),
 });
 let server: { port: number; close(): Promise<void> };
 try {

@@ -138,6 +138,11 @@ export class TaskManagerConnection {
     }
   }
 
+  /** Tells the TaskManager that a job ended, so it removes the modules it stored for the job. */
+  releaseJob(jobId: string): void {
+    this.#send({ type: 'release-job', jobId });
+  }
+
   /** Asks the TaskManager to stop its workers and exit; resolves when it has. */
   shutdown(): Promise<void> {
     if (!this.#alive) return Promise.resolve();

@@ -7,6 +7,7 @@
  *   taskmanager-main.ts --dir <working directory> --slots <n>
  */
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { serializeError } from '../runtime/error-transport.ts';
 import { spawnLocalWorkers, type WorkerGroup } from '../runtime/worker-group.ts';
@@ -23,6 +24,10 @@ function arg(name: string): string {
 const dir = arg('--dir');
 const slots = Number(arg('--slots'));
 const groups = new Map<string, WorkerGroup>();
+/** The job of each live deployment, so a job's modules are removed only once none of its workers runs. */
+const jobOf = new Map<string, string>();
+/** Jobs released while one of their deployments was still terminating. */
+const released = new Set<string>();
 
 function send(m: FromTaskManager): void {
   if (process.connected) process.send!(m);
@@ -53,6 +58,18 @@ function deploy(m: Extract<ToTaskManager, { type: 'deploy' }>): void {
     },
   );
   groups.set(d, group);
+  jobOf.set(d, m.jobId);
+}
+
+/** Removes a job's stored modules once it is released and none of its deployments is live. */
+function removeJobFiles(jobId: string): void {
+  if ([...jobOf.values()].includes(jobId)) return;
+  released.delete(jobId);
+  try {
+    rmSync(join(dir, 'jobs', jobId), { recursive: true, force: true });
+  } catch (e) {
+    log(`could not remove the modules of job ${jobId}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 process.on('message', (m: ToTaskManager) => {
@@ -69,9 +86,18 @@ process.on('message', (m: ToTaskManager) => {
     case 'terminate': {
       const g = groups.get(m.deployment);
       groups.delete(m.deployment);
-      void (g ? g.terminate() : Promise.resolve()).then(() => send({ type: 'terminated', deployment: m.deployment }));
+      void (g ? g.terminate() : Promise.resolve()).then(() => {
+        const job = jobOf.get(m.deployment);
+        jobOf.delete(m.deployment);
+        if (job !== undefined && released.has(job)) removeJobFiles(job);
+        send({ type: 'terminated', deployment: m.deployment });
+      });
       break;
     }
+    case 'release-job':
+      released.add(m.jobId);
+      removeJobFiles(m.jobId);
+      break;
     case 'shutdown':
       void shutdown();
       break;

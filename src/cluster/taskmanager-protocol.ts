@@ -14,6 +14,8 @@ export type ToTaskManager =
   | { readonly type: 'post'; readonly deployment: string; readonly message: ToWorker }
   | { readonly type: 'kill'; readonly deployment: string; readonly slot: number }
   | { readonly type: 'terminate'; readonly deployment: string }
+  /** The job is terminal and none of its workers runs any more: its stored modules can go. */
+  | { readonly type: 'release-job'; readonly jobId: string }
   | { readonly type: 'shutdown' };
 
 export type FromTaskManager =

@@ -115,6 +115,11 @@ describe('a local cluster through the weir command', () => {
 
     assert.match(ok('savepoint', '-d', sp1), /disposed/);
     assert.equal(existsSync(sp1), false);
+
+    // The TaskManager removes a job's modules once the job has ended.
+    const stored = join(clusterDir, 'taskmanager', 'jobs', id);
+    for (let i = 0; i < 50 && existsSync(stored); i++) await sleep(100);
+    assert.equal(existsSync(stored), false, `${stored} is still there after the job ended`);
   });
 
   it('resumes from a retained checkpoint (-s chk-N) like from a savepoint', async () => {
