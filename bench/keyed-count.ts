@@ -29,7 +29,7 @@ export const keyedCountCheck: Check = {
 };
 
 export function keyedCountRecords(quick: boolean): number {
-  return quick ? 1_000_000 : 5_000_000;
+  return quick ? 2_000_000 : 20_000_000;
 }
 
 export const keyedCount: Benchmark = {
