@@ -21,6 +21,7 @@ import type {
   ValueStateDescriptor,
 } from '../api/state.ts';
 import type { KeyGroupRange } from './key-group.ts';
+import type { ByteWriter } from './state-codec.ts';
 
 export interface KeyedStateBackend {
   readonly maxParallelism: number;
@@ -84,8 +85,49 @@ export interface KeyedStateSnapshot {
    */
   entries(stateName: string, keyGroup: number): Iterable<readonly [key: unknown, value: unknown]>;
 
+  /**
+   * Optional, for writers: the same entries, encoded with state-codec.ts (per entry: the key,
+   * then the value as `writeStored` writes it) straight into the writer's buffer, a part at a
+   * time. The entries are fixed when this is called; the live state may change between parts.
+   */
+  encodedEntries?(stateName: string, keyGroup: number): EncodedEntries;
+
+  /**
+   * Optional, for writers that go through the key groups in ascending order: every key group up
+   * to `keyGroup` is written and will not be read from this snapshot again, so the backend may
+   * stop keeping their old values (reading them afterwards is an error).
+   */
+  markWritten?(keyGroup: number): void;
+
+  /**
+   * Optional, for writers that also use encodedEntries() and markWritten(): hands over the old
+   * values the backend has saved since the last call for key groups the writer has not reached,
+   * each as (its state's index in `states`, its key group, its encoded key and value in
+   * bytes[start, end)), to be written now rather than kept until the writer gets there. The bytes
+   * are only valid during the call. encodedEntries() leaves those keys out, so every key is
+   * written once; entries() is no longer available afterwards. Keeps what a snapshot holds
+   * beside the live state small however long it is being written.
+   */
+  takeSaved?(take: (state: number, keyGroup: number, bytes: Uint8Array, start: number, end: number) => void): void;
+
+  /** Optional, with takeSaved(): how many bytes the next takeSaved() would hand over, about. */
+  savedBytes?(): number;
+
   /** Ends the snapshot: the backend stops preserving its view. Idempotent. */
   release(): void;
+}
+
+/** The entries of one state in one key group of a snapshot, encoded on demand. */
+export interface EncodedEntries {
+  /** Whether every entry has been encoded. */
+  readonly done: boolean;
+  /** The key of the entry encoded last: the one at fault when encodeInto threw. */
+  readonly key: unknown;
+  /**
+   * Appends entries to `out` until it has grown by at least `maxBytes` or `maxEntries` were
+   * added or none are left; returns how many were added. An entry is never split.
+   */
+  encodeInto(out: ByteWriter, maxBytes: number, maxEntries: number): number;
 }
 
 /** The entries of one state in one key group, as written by a snapshot and read by restore. */
@@ -94,4 +136,9 @@ export interface KeyedStateSnapshotData {
   readonly kind: StateKind;
   readonly keyGroup: number;
   readonly entries: Iterable<readonly [key: unknown, value: unknown]>;
+  /**
+   * The values belong to this data alone (e.g. freshly decoded from a checkpoint), so restore may
+   * keep them as they are instead of copying them. Absent: the values may be shared.
+   */
+  readonly owned?: boolean;
 }

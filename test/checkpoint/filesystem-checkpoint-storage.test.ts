@@ -12,6 +12,7 @@ import {
   createSavepointWriter,
   findLatestCompleteCheckpoint,
   loadCheckpoint,
+  withPayloadDigest,
 } from '../../src/checkpoint/filesystem-checkpoint-storage.ts';
 
 const JOB = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
@@ -117,6 +118,32 @@ test('storage: files and metadata round-trip, in the chk-<n> layout', async () =
     assert.ok(!(await readFile(join(dir, '_metadata'), 'utf8')).includes(base), 'metadata holds no absolute paths');
 
     assert.deepEqual(await storage.listCheckpoints(), [{ checkpointId: 1, dir, ok: true }]);
+  });
+});
+
+test('storage: large payloads round-trip and are verified, and a digest computed beforehand is the one recorded', async () => {
+  await withTempDir(async (base) => {
+    const storage = new FileSystemCheckpointStorage(base, JOB);
+    // Above the size that is hashed on the thread pool.
+    const large = new Uint8Array(randomBytes(3 * 1024 * 1024 + 17));
+    const handle = await storage.writeStateFile(1, 'large.state', large);
+    assert.equal(handle.checksum, createHash('sha256').update(large).digest('hex'));
+    assert.deepEqual(await storage.readStateFile(handle), large);
+    const file = join(storage.jobDir, handle.path);
+    await flipByte(file, 48 + 2 * 1024 * 1024);
+    await assert.rejects(storage.readStateFile(handle), (e: unknown) => e instanceof CorruptCheckpointError && /checksum mismatch/.test(e.message));
+
+    // A payload that comes with its digest is not hashed again: the digest given is what the file records.
+    const payload = new Uint8Array(randomBytes(5000));
+    const digest = createHash('sha256').update(payload).digest();
+    const given = await storage.writeStateFile(1, 'given.state', withPayloadDigest(payload, digest));
+    assert.equal(given.checksum, digest.toString('hex'));
+    assert.deepEqual(await storage.readStateFile(given), payload);
+    // A wrong one is recorded as given, and reading the file catches it.
+    const other = new Uint8Array(randomBytes(5000));
+    const wrong = await storage.writeStateFile(1, 'wrong.state', withPayloadDigest(other, digest));
+    await assert.rejects(storage.readStateFile(wrong), (e: unknown) => e instanceof CorruptCheckpointError && /checksum mismatch/.test(e.message));
+    assert.throws(() => withPayloadDigest(payload, new Uint8Array(16)), RangeError);
   });
 });
 

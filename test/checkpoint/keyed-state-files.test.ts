@@ -287,8 +287,8 @@ test('keyed state files: the files hold the state as of snapshot(), whatever the
           await nextTurn();
         },
       });
-      // The writer leaves the snapshot to its owner.
-      assert.doesNotThrow(() => [...snapshot.entries('value', 0)]);
+      // The writer leaves the snapshot to its owner, but the key groups it wrote are no longer kept.
+      assert.throws(() => snapshot.entries('value', 0), /key group 0 .* was written and is no longer kept/);
     } finally {
       snapshot.release();
     }
@@ -404,7 +404,13 @@ test('keyed state files: serialisation yields once each slice is spent', async (
   assert.equal(result.entries, 10_000);
   assert.ok(yields >= 30, `yielded ${yields} times`);
 
-  // With the real clock, no synchronous stretch between yields is long.
+  // With the real clock, no synchronous stretch between yields is long (values large enough
+  // that writing takes several slices).
+  const samples = b.getValueState(new ValueStateDescriptor<number[]>('samples'));
+  for (let i = 0; i < 10_000; i++) {
+    b.setCurrentKey(i);
+    samples.update(Array.from({ length: 100 }, (_, j) => i + j / 7));
+  }
   let last = performance.now();
   let longest = 0;
   let realYields = 0;
@@ -626,4 +632,146 @@ test('keyed state files: a failing sink or an unserialisable value rejects the w
     /state 'opaque' \(key "bad-key", key group \d+\).*Unregistered/,
   );
   b.dispose();
+});
+
+/** A keyed state file in format 1 (MessagePack frames), as earlier versions wrote them. */
+function formatOneFile(frames: unknown[][]): Uint8Array {
+  const parts: Uint8Array[] = [new Uint8Array([0x57, 0x4b, 0x53, 0x46, 1, 0, 0, 0])];
+  const append = (frame: unknown[]): void => {
+    const bytes = encodeValue(frame);
+    const length = new Uint8Array(4);
+    new DataView(length.buffer).setUint32(0, bytes.byteLength, true);
+    parts.push(length, bytes);
+  };
+  for (const frame of frames) append(frame);
+  const entries = frames.filter((f) => f[0] === 2).reduce((n, f) => n + (f[3] as unknown[]).length, 0);
+  const timers = frames.filter((f) => f[0] === 3).reduce((n, f) => n + (f[1] as unknown[]).length, 0);
+  append([4, frames.length, entries, timers]);
+  return Buffer.concat(parts);
+}
+
+test('keyed state files: files of format 1 are still read', async () => {
+  await withStorage(async ({ sink, read }) => {
+    const keys = ['a', 7, 12n, ['x', 1]];
+    const groupOf = (k: unknown): number => assignToKeyGroup(k, MAX_PARALLELISM);
+    const frames: unknown[][] = [
+      [1, 'v', 'value'],
+      [1, 'l', 'list'],
+      [1, 'm', 'map'],
+      ...keys.map((k, i) => [2, 'v', groupOf(k), [[k, { n: i, when: new Date(i) }]]]),
+      ...keys.map((k, i) => [2, 'l', groupOf(k), [[k, [i, `e${i}`]]]]),
+      [2, 'm', groupOf('a'), [['a', [['u', { v: 1 }], [['p', 2], 3n]]]]],
+      [3, [[0, 'a', groupOf('a'), 1000], [1, 7, groupOf(7), 2000.5]]],
+    ];
+    const handle = await sink('op-old-0-0.kstate', formatOneFile(frames));
+    const restored = await readKeyedState([handle], read, FULL);
+    assert.deepEqual(restored.states, [
+      { name: 'v', kind: 'value' },
+      { name: 'l', kind: 'list' },
+      { name: 'm', kind: 'map' },
+    ]);
+    assert.deepEqual(
+      restored.timers.map((t) => [t.domain, t.key, t.timestamp]),
+      [
+        ['event', 'a', 1000],
+        ['processing', 7, 2000.5],
+      ],
+    );
+    const b = backend();
+    b.restore(restored.data);
+    const value = b.getValueState(new ValueStateDescriptor<{ n: number; when: Date }>('v'));
+    const list = b.getListState(new ListStateDescriptor<unknown>('l'));
+    const map = b.getMapState(new MapStateDescriptor<unknown, unknown>('m'));
+    keys.forEach((k, i) => {
+      b.setCurrentKey(k);
+      assert.deepEqual(value.value(), { n: i, when: new Date(i) });
+      assert.deepEqual(list.get(), [i, `e${i}`]);
+    });
+    b.setCurrentKey('a');
+    assert.deepEqual(map.get(['p', 2]), 3n);
+    assert.deepEqual([...map.keys()], ['u', ['p', 2]]);
+
+    // Damage inside a format 1 file is still reported with the frame.
+    const bad = formatOneFile([[1, 'v', 'value'], [2, 'v', 3, 'not rows']]);
+    await assert.rejects(readKeyedState([handle], async () => bad, FULL), /frame 1 at offset \d+ is a malformed entries frame/);
+    b.dispose();
+  });
+});
+
+test('keyed state files: a damaged entries frame is reported with the file and frame, a shorter or longer one too', async () => {
+  await withStorage(async ({ sink, read }) => {
+    const b = backend();
+    const value = b.getValueState(new ValueStateDescriptor<{ s: string }>('v'));
+    b.setCurrentKey('only');
+    value.update({ s: 'x'.repeat(40) });
+    const { files } = await write(b, sink);
+    const payload = await read(files[0]!);
+    const offsets = frameOffsets(payload);
+    const entries = offsets[1]!; // frame 0 declares the state, frame 1 holds the entry
+    const attempt = (bytes: Uint8Array): Promise<unknown> => readKeyedState(files, async () => bytes, FULL);
+    const isCorrupt = (problem: RegExp) => (e: unknown) =>
+      e instanceof CorruptCheckpointError && e.message.includes(files[0]!.path) && problem.test(e.message);
+
+    // [u32 length][u8 type][u32 state][u32 key group][u32 count], then the key 'only' in 6 bytes.
+    const badTag = payload.slice();
+    badTag[entries + 4 + 1 + 12 + 6] = 0x7f; // the first byte of the value: not a tag
+    await assert.rejects(attempt(badTag), isCorrupt(/frame 1 at offset \d+ cannot be decoded: unknown value tag 0x7f/));
+
+    const moreEntries = payload.slice();
+    new DataView(moreEntries.buffer).setUint32(entries + 4 + 1 + 8, 2, true); // claims two entries
+    await assert.rejects(attempt(moreEntries), isCorrupt(/frame 1 at offset \d+ cannot be decoded/));
+
+    const fewerEntries = payload.slice();
+    new DataView(fewerEntries.buffer).setUint32(entries + 4 + 1 + 8, 0, true);
+    await assert.rejects(attempt(fewerEntries), isCorrupt(/frame 1 at offset \d+ holds \d+ bytes more than its content/));
+
+    const undeclared = payload.slice();
+    new DataView(undeclared.buffer).setUint32(entries + 4 + 1, 5, true);
+    await assert.rejects(attempt(undeclared), isCorrupt(/entries of state 5, which the file does not declare/));
+    b.dispose();
+  });
+});
+
+test('keyed state files: buffers are reused once the sink is done; every file is whole and carries its digest', async () => {
+  await withStorage(async ({ sink, read }) => {
+    const b = populate(backend(), 0, 1500);
+    const buffers = new Set<ArrayBufferLike>();
+    let files = 0;
+    const result = await write(b, async (name, payload) => {
+      files++;
+      buffers.add(payload.buffer);
+      return sink(name, payload);
+    }, { fileBytes: 16 * 1024 });
+    assert.ok(files >= 8, `${files} files`);
+    assert.ok(buffers.size <= 3, `${buffers.size} buffers for ${files} files`);
+    const fresh = backend();
+    fresh.restore((await readKeyedState(result.files, read, FULL)).data);
+    assert.deepEqual(dump(fresh), dump(b));
+    b.dispose();
+    fresh.dispose();
+  });
+});
+
+test('keyed state files: a snapshot that offers only entries() is written the same way', async () => {
+  await withStorage(async ({ sink, read }) => {
+    const b = populate(backend(), 0, 600);
+    const heap = b.snapshot();
+    const plain: KeyedStateWriteOptions['snapshot'] = {
+      states: heap.states,
+      entries: (name, keyGroup) => heap.entries(name, keyGroup),
+      release: () => heap.release(),
+    };
+    let result;
+    try {
+      result = await writeKeyedState({ snapshot: plain, keyGroupRange: FULL, filePrefix: 'op-plain-0', sink, fileBytes: 32 * 1024 });
+    } finally {
+      heap.release();
+    }
+    assert.ok(result.files.length > 1);
+    const fresh = backend();
+    fresh.restore((await readKeyedState(result.files, read, FULL)).data);
+    assert.deepEqual(dump(fresh), dump(b));
+    b.dispose();
+    fresh.dispose();
+  });
 });

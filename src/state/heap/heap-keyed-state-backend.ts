@@ -11,10 +11,19 @@
  * An entry whose version is at most a live snapshot's version still holds the value that snapshot
  * must see, so the first write to it afterwards first saves the old value (or, for a removal, the
  * fact it was present) in the overlay of every live snapshot that shares it. Entries newer than a
- * snapshot and absent from its overlay did not exist for it. Values that user code could mutate in
- * place (objects, arrays, maps) are replaced by a deep copy before being handed out while they are
- * shared, so in-place mutation only ever reaches the live copy. With no live snapshot all this
- * costs one version comparison per access.
+ * snapshot and absent from its overlay did not exist for it.
+ *
+ * What is saved depends on what happens to the old value. A value that is replaced or removed is
+ * kept by reference: nobody changes it any more. A value about to be handed out for in-place
+ * mutation (objects, arrays, maps) is encoded instead (state-codec.ts) into memory off the
+ * JavaScript heap, and the live entry keeps the object itself: no copy is made on the heap, so a
+ * snapshot that lives for seconds while every key is touched neither doubles the heap nor makes
+ * the collector promote and trace the copies. Only a value the codec refuses is deep-copied;
+ * writing the snapshot then reports it. A snapshot being written key group by key group says how
+ * far it got (`markWritten`): old values of key groups it has written are no longer saved at all,
+ * those of the key group being written are kept for it, and those of later key groups are handed
+ * to the writer as they come (`takeSaved`), so the encoded copies never pile up.
+ * With no live snapshot all this costs one version comparison per access.
  *
  * Stored values must be acyclic data (what a checkpoint can serialize): copies preserve plain
  * objects, arrays, Maps, Sets, Dates, binary data and the prototypes of class instances, but not
@@ -38,7 +47,8 @@ import type {
 } from '../../api/state.ts';
 import { canonicalKey, computeKeyGroupForKeyHash, hashKey } from '../key-group.ts';
 import type { KeyGroupRange, PrimitiveKey } from '../key-group.ts';
-import type { KeyedStateBackend, KeyedStateSnapshot, KeyedStateSnapshotData } from '../keyed-state-backend.ts';
+import type { EncodedEntries, KeyedStateBackend, KeyedStateSnapshot, KeyedStateSnapshotData } from '../keyed-state-backend.ts';
+import { ByteReader, ByteWriter, readStored, readValue, writeStored, writeValue } from '../state-codec.ts';
 
 export interface HeapKeyedStateBackendOptions {
   readonly maxParallelism: number;
@@ -49,16 +59,21 @@ export interface HeapKeyedStateBackendOptions {
 
 /** One key's state in one table; also the record a snapshot overlay keeps of an old value. */
 class Entry {
+  readonly canonical: PrimitiveKey;
   key: unknown;
   value: unknown;
   /** The write version of `value`: shared with every live snapshot whose version is >= it. */
   version: number;
-  constructor(key: unknown, value: unknown, version: number) {
+  constructor(canonical: PrimitiveKey, key: unknown, value: unknown, version: number) {
+    this.canonical = canonical;
     this.key = key;
     this.value = value;
     this.version = version;
   }
 }
+
+/** An old value as an overlay keeps it: the entry itself, or the position of its record in the snapshot's arena. */
+type Saved = Entry | number;
 
 /** Map-state values: canonical user key → [user key, user value]. */
 type StoredMap = Map<PrimitiveKey, [unknown, unknown]>;
@@ -109,11 +124,11 @@ class StateTable {
   write(entry: Entry | undefined, value: unknown): void {
     const ctx = this.#ctx;
     if (entry === undefined) {
-      this.groups[ctx.slot]!.set(ctx.canonical, new Entry(ctx.key, value, ctx.version));
+      this.groups[ctx.slot]!.set(ctx.canonical, new Entry(ctx.canonical, ctx.key, value, ctx.version));
       return;
     }
     if (entry.version <= ctx.newestLive) {
-      this.#preserve(ctx.slot, ctx.canonical, entry);
+      this.#preserve(ctx.slot, entry, false);
       entry.version = ctx.version;
     }
     entry.value = value;
@@ -122,20 +137,20 @@ class StateTable {
   /** Removes the current key's entry, given as found by current(). */
   remove(entry: Entry): void {
     const ctx = this.#ctx;
-    if (entry.version <= ctx.newestLive) this.#preserve(ctx.slot, ctx.canonical, entry);
+    if (entry.version <= ctx.newestLive) this.#preserve(ctx.slot, entry, false);
     this.groups[ctx.slot]!.delete(ctx.canonical);
   }
 
   /**
    * The current key's value, made private to the live state: while a live snapshot shares it,
-   * the snapshot keeps the original and the entry gets a deep copy. Needed before a value is
-   * mutated in place or handed to user code that might.
+   * the snapshot keeps an encoded copy (or, for a value the codec refuses, the original while the
+   * entry gets a deep copy). Needed before a value is mutated in place or handed to user code
+   * that might.
    */
   own(entry: Entry): unknown {
     const ctx = this.#ctx;
     if (entry.version <= ctx.newestLive) {
-      this.#preserve(ctx.slot, ctx.canonical, entry);
-      entry.value = copyValue(entry.value);
+      if (this.#preserve(ctx.slot, entry, true)) entry.value = copyValue(entry.value);
       entry.version = ctx.version;
     }
     return entry.value;
@@ -152,11 +167,11 @@ class StateTable {
     const group = this.groups[slot]!;
     const entry = group.get(canonical);
     if (entry === undefined) {
-      group.set(canonical, new Entry(key, value, ctx.version));
+      group.set(canonical, new Entry(canonical, key, value, ctx.version));
       return;
     }
     if (entry.version <= ctx.newestLive) {
-      this.#preserve(slot, canonical, entry);
+      this.#preserve(slot, entry, false);
       entry.version = ctx.version;
     }
     entry.key = key;
@@ -164,30 +179,147 @@ class StateTable {
   }
 
   /**
-   * Saves the entry's current value in each live snapshot that shares it: those whose version is
-   * >= the entry's. None of them has an overlay record for this key yet (a record is only made on
-   * the first write after a snapshot, which moves the entry's version past that snapshot's).
+   * Saves the entry's current value in each live snapshot that shares it (those whose version is
+   * >= the entry's) and has not yet written its key group. None of them has an overlay record for
+   * this key yet (a record is only made on the first write after a snapshot, which moves the
+   * entry's version past that snapshot's). `encode`: the value is about to be mutated in place, so
+   * it is saved as bytes; returns whether some snapshot had to keep the object itself instead (the
+   * codec refused it), in which case the caller must give the live entry a copy.
    */
-  #preserve(slot: number, canonical: PrimitiveKey, entry: Entry): void {
+  #preserve(slot: number, entry: Entry, encode: boolean): boolean {
     const live = this.#ctx.live;
+    let kept = false;
     for (let i = live.length - 1; i >= 0; i--) {
       const snapshot = live[i]!;
       if (snapshot.version < entry.version) break;
-      snapshot.save(this.id, slot, canonical, entry.key, entry.value);
+      if (slot < snapshot.written) continue;
+      if (encode && snapshot.saveEncoded(this.id, slot, entry, this.kind)) continue;
+      snapshot.save(this.id, slot, entry);
+      kept = true;
     }
+    return kept;
   }
 }
+
+/**
+ * Encoded records in chunks of memory that are never moved once a record is in them:
+ * `[u32 length][u32 table id][u32 slot][key][stored value]`, the length counting what follows
+ * it. A record's position is its chunk's index times CHUNK_SPAN plus its offset, a small integer
+ * for up to 1 GiB of records.
+ */
+class Arena {
+  readonly chunks: Buffer[] = [];
+  #writer: ByteWriter | undefined;
+  /** Bytes of the records held. */
+  bytes = 0;
+
+  /** Encodes a record; returns its position, or -1 (and keeps nothing) when the codec refuses the value. */
+  add(tableId: number, slot: number, kind: StateKind, key: unknown, value: unknown): number {
+    let w = this.#writer;
+    if (w === undefined || w.bytes.length - w.pos < CHUNK_ROOM || w.pos >= CHUNK_SPAN) {
+      w = new ByteWriter(spareChunks.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES));
+      this.#writer = w;
+      this.chunks.push(w.bytes);
+    }
+    const start = w.pos;
+    try {
+      w.reserve(RECORD_HEADER);
+      w.view.setUint32(start + 4, tableId, true);
+      w.view.setUint32(start + 8, slot, true);
+      w.pos += RECORD_HEADER;
+      writeValue(w, key);
+      writeStored(w, kind, value);
+    } catch {
+      w.pos = start;
+      return -1;
+    }
+    w.view.setUint32(start, w.pos - start - 4, true);
+    this.bytes += w.pos - start;
+    // A record larger than the room left has moved the chunk into a larger buffer.
+    const index = this.chunks.length - 1;
+    this.chunks[index] = w.bytes;
+    return index * CHUNK_SPAN + start;
+  }
+
+  /** The chunk holding the record at `position`. */
+  chunk(position: number): Buffer {
+    return this.chunks[Math.floor(position / CHUNK_SPAN)]!;
+  }
+
+  /** Forgets every record; the chunks go back to the spares. */
+  reset(): void {
+    for (const chunk of this.chunks) {
+      if (chunk.length === CHUNK_BYTES && spareChunks.length < SPARE_CHUNKS) spareChunks.push(chunk);
+    }
+    this.chunks.length = 0;
+    this.#writer = undefined;
+    this.bytes = 0;
+  }
+}
+
+/**
+ * Chunks kept for reuse by any arena of this thread: arenas that are emptied regularly then stop
+ * allocating memory (which the collector counts towards starting a full collection).
+ */
+const spareChunks: Buffer[] = [];
+const SPARE_CHUNKS = 8;
+
+const CHUNK_BYTES = 1024 * 1024;
+const CHUNK_SPAN = 1024 * 1024;
+/** A record is started in a new chunk unless this much room is left, so that chunks rarely have to grow. */
+const CHUNK_ROOM = 64 * 1024;
+const RECORD_HEADER = 12;
+
+/** Where a record's table id, slot and encoded key and value are in its chunk. */
+function recordTable(chunk: Buffer, position: number): number {
+  return chunk.readUInt32LE((position % CHUNK_SPAN) + 4);
+}
+function recordSlot(chunk: Buffer, position: number): number {
+  return chunk.readUInt32LE((position % CHUNK_SPAN) + 8);
+}
+function recordStart(position: number): number {
+  return (position % CHUNK_SPAN) + RECORD_HEADER;
+}
+function recordEnd(chunk: Buffer, position: number): number {
+  const offset = position % CHUNK_SPAN;
+  return offset + 4 + chunk.readUInt32LE(offset);
+}
+
+/**
+ * How an overlay refers to an encoded old value: a position in the snapshot's `held` arena as it
+ * is, one in its `queue` arena as -1 - position. Once the writer has the value, the overlay
+ * forgets the key: its live entry, newer than the snapshot and without an old value, is then
+ * left out of the snapshot's encoded entries like a key inserted since.
+ */
+const queued = (position: number): number => -1 - position;
 
 class HeapSnapshot implements KeyedStateSnapshot {
   readonly version: number;
   readonly states: readonly { readonly name: string; readonly kind: StateKind }[];
+  /** Slots (key groups minus the range start) below this are written: their old values are no longer saved. */
+  written = 0;
+  /** Old values by table id, then slot, then canonical key; allocated on first use. */
+  overlays: (Map<PrimitiveKey, Saved> | undefined)[][] = [];
+  /**
+   * Encoded old values of the slot being written (`written`): read by that slot's encoded
+   * entries, and forgotten once the slot is written.
+   */
+  readonly held = new Arena();
+  /**
+   * Encoded old values of later slots, in the order they were saved, until the writer takes them
+   * (takeSaved); with the overlay and key of each, to mark it taken.
+   */
+  readonly queue = new Arena();
+  #queuedOverlays: Map<PrimitiveKey, Saved>[] = [];
+  #queuedKeys: PrimitiveKey[] = [];
+  #queuedPositions: number[] = [];
+  /** Some old value was handed to the writer: entries() can no longer give the whole view. */
+  #handedOver = false;
+  released = false;
   readonly #tables: ReadonlyMap<string, StateTable>;
   readonly #rangeStart: number;
   readonly #groupCount: number;
   readonly #onRelease: (snapshot: HeapSnapshot) => void;
-  /** Old values by table id, then slot, then canonical key; allocated on first use. */
-  #overlays: (Map<PrimitiveKey, Entry> | undefined)[][] = [];
-  #released = false;
 
   constructor(
     version: number,
@@ -204,14 +336,37 @@ class HeapSnapshot implements KeyedStateSnapshot {
     this.#onRelease = onRelease;
   }
 
-  save(tableId: number, slot: number, canonical: PrimitiveKey, key: unknown, value: unknown): void {
-    const perTable = (this.#overlays[tableId] ??= []);
+  /** Keeps the entry's key and value by reference. */
+  save(tableId: number, slot: number, entry: Entry): void {
+    this.#overlay(tableId, slot).set(entry.canonical, new Entry(entry.canonical, entry.key, entry.value, this.version));
+  }
+
+  /** Keeps the entry's key and value encoded; false when the codec refuses them (nothing is kept then). */
+  saveEncoded(tableId: number, slot: number, entry: Entry, kind: StateKind): boolean {
+    const overlay = this.#overlay(tableId, slot);
+    if (slot === this.written) {
+      const position = this.held.add(tableId, slot, kind, entry.key, entry.value);
+      if (position < 0) return false;
+      overlay.set(entry.canonical, position);
+      return true;
+    }
+    const position = this.queue.add(tableId, slot, kind, entry.key, entry.value);
+    if (position < 0) return false;
+    overlay.set(entry.canonical, queued(position));
+    this.#queuedOverlays.push(overlay);
+    this.#queuedKeys.push(entry.canonical);
+    this.#queuedPositions.push(position);
+    return true;
+  }
+
+  #overlay(tableId: number, slot: number): Map<PrimitiveKey, Saved> {
+    const perTable = (this.overlays[tableId] ??= []);
     let overlay = perTable[slot];
     if (overlay === undefined) {
       overlay = new Map();
       perTable[slot] = overlay;
     }
-    overlay.set(canonical, new Entry(key, value, this.version));
+    return overlay;
   }
 
   /**
@@ -219,7 +374,88 @@ class HeapSnapshot implements KeyedStateSnapshot {
    * that changes the live state (the overlay is only consistent with the live maps at one time).
    */
   entries(stateName: string, keyGroup: number): Iterable<readonly [key: unknown, value: unknown]> {
-    if (this.#released) throw new Error(`keyed state snapshot ${this.version} has been released`);
+    const { table, slot } = this.#locate(stateName, keyGroup);
+    if (this.#handedOver) {
+      throw new Error(`keyed state snapshot ${this.version} has handed old values to its writer and can only be read through encodedEntries()`);
+    }
+    const group = table.groups[slot]!;
+    const overlay = this.overlays[table.id]?.[slot];
+    const out: (readonly [unknown, unknown])[] = [];
+    for (const [canonical, entry] of group) {
+      if (entry.version <= this.version) {
+        out.push([entry.key, entry.value]);
+      } else {
+        // Written after the snapshot: the overlay has the old value unless it was inserted since.
+        const saved = overlay?.get(canonical);
+        if (saved !== undefined) out.push(this.#decode(saved, table.kind));
+      }
+    }
+    if (overlay !== undefined) {
+      // Removed since the snapshot (possibly re-inserted: then handled above).
+      for (const [canonical, saved] of overlay) {
+        if (!group.has(canonical)) out.push(this.#decode(saved, table.kind));
+      }
+    }
+    return out;
+  }
+
+  encodedEntries(stateName: string, keyGroup: number): EncodedEntries {
+    const { table, slot } = this.#locate(stateName, keyGroup);
+    return new HeapEncodedEntries(this, table, slot);
+  }
+
+  markWritten(keyGroup: number): void {
+    const slot = keyGroup - this.#rangeStart;
+    if (this.released || slot < this.written) return;
+    const written = Math.min(slot + 1, this.#groupCount);
+    for (const perTable of this.overlays) {
+      if (perTable === undefined) continue;
+      for (let s = this.written; s < written; s++) perTable[s] = undefined;
+    }
+    this.written = written;
+    this.held.reset();
+  }
+
+  savedBytes(): number {
+    return this.queue.bytes;
+  }
+
+  takeSaved(take: (state: number, keyGroup: number, bytes: Uint8Array, start: number, end: number) => void): void {
+    if (this.released) throw new Error(`keyed state snapshot ${this.version} has been released`);
+    const positions = this.#queuedPositions;
+    if (positions.length === 0) return;
+    this.#handedOver = true;
+    const overlays = this.#queuedOverlays;
+    const keys = this.#queuedKeys;
+    const queue = this.queue;
+    for (let i = 0; i < positions.length; i++) {
+      const position = positions[i]!;
+      // Encoded entries of its slot may have taken it already.
+      if (overlays[i]!.get(keys[i]!) !== queued(position)) continue;
+      overlays[i]!.delete(keys[i]!);
+      const chunk = queue.chunk(position);
+      take(recordTable(chunk, position), recordSlot(chunk, position) + this.#rangeStart, chunk, recordStart(position), recordEnd(chunk, position));
+    }
+    this.#queuedOverlays = [];
+    this.#queuedKeys = [];
+    this.#queuedPositions = [];
+    queue.reset();
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.overlays = [];
+    this.held.reset();
+    this.queue.reset();
+    this.#queuedOverlays = [];
+    this.#queuedKeys = [];
+    this.#queuedPositions = [];
+    this.#onRelease(this);
+  }
+
+  #locate(stateName: string, keyGroup: number): { table: StateTable; slot: number } {
+    if (this.released) throw new Error(`keyed state snapshot ${this.version} has been released`);
     const table = this.#tables.get(stateName);
     if (table === undefined) throw new Error(`keyed state snapshot has no state named '${stateName}'`);
     const slot = keyGroup - this.#rangeStart;
@@ -228,32 +464,105 @@ class HeapSnapshot implements KeyedStateSnapshot {
         `key group ${keyGroup} is outside the snapshot's range ${this.#rangeStart}..${this.#rangeStart + this.#groupCount - 1}`,
       );
     }
-    const group = table.groups[slot]!;
-    const overlay = this.#overlays[table.id]?.[slot];
-    const out: (readonly [unknown, unknown])[] = [];
-    for (const [canonical, entry] of group) {
-      if (entry.version <= this.version) {
-        out.push([entry.key, entry.value]);
-      } else {
-        // Written after the snapshot: the overlay has the old value unless it was inserted since.
-        const saved = overlay?.get(canonical);
-        if (saved !== undefined) out.push([saved.key, saved.value]);
-      }
+    if (slot < this.written) {
+      throw new Error(`key group ${keyGroup} of keyed state snapshot ${this.version} was written and is no longer kept`);
     }
-    if (overlay !== undefined) {
-      // Removed since the snapshot (possibly re-inserted: then handled above).
-      for (const [canonical, saved] of overlay) {
-        if (!group.has(canonical)) out.push([saved.key, saved.value]);
-      }
-    }
-    return out;
+    return { table, slot };
   }
 
-  release(): void {
-    if (this.#released) return;
-    this.#released = true;
-    this.#overlays = [];
-    this.#onRelease(this);
+  #decode(saved: Saved, kind: StateKind): readonly [unknown, unknown] {
+    if (typeof saved !== 'number') return [saved.key, saved.value];
+    const arena = saved >= 0 ? this.held : this.queue;
+    const position = saved >= 0 ? saved : queued(saved);
+    const chunk = arena.chunk(position);
+    const r = new ByteReader(chunk, recordStart(position), recordEnd(chunk, position));
+    const key = readValue(r);
+    return [key, readStored(r, kind)];
+  }
+}
+
+/**
+ * The entries of one state in one key group of a snapshot, encoded on demand. The keys of the
+ * group and of those removed so far are listed when it is created; values are read as they are
+ * encoded, which is safe across changes to the live state because every change to a listed entry
+ * the snapshot shares saves its old value first (the key group is not yet marked written), and a
+ * removed entry object keeps its value. Each key is encoded at most once, here or by the writer
+ * that took it (takeSaved).
+ */
+class HeapEncodedEntries implements EncodedEntries {
+  key: unknown = undefined;
+  readonly #snapshot: HeapSnapshot;
+  readonly #table: StateTable;
+  readonly #slot: number;
+  readonly #live: Entry[];
+  readonly #removed: PrimitiveKey[] = [];
+  #next = 0;
+  #nextRemoved = 0;
+
+  constructor(snapshot: HeapSnapshot, table: StateTable, slot: number) {
+    this.#snapshot = snapshot;
+    this.#table = table;
+    this.#slot = slot;
+    const group = table.groups[slot]!;
+    const live = new Array<Entry>(group.size);
+    let i = 0;
+    for (const entry of group.values()) live[i++] = entry;
+    this.#live = live;
+    const overlay = snapshot.overlays[table.id]?.[slot];
+    if (overlay !== undefined) {
+      for (const canonical of overlay.keys()) if (!group.has(canonical)) this.#removed.push(canonical);
+    }
+  }
+
+  get done(): boolean {
+    return this.#next >= this.#live.length && this.#nextRemoved >= this.#removed.length;
+  }
+
+  encodeInto(w: ByteWriter, maxBytes: number, maxEntries: number): number {
+    const snapshot = this.#snapshot;
+    if (snapshot.released) throw new Error(`keyed state snapshot ${snapshot.version} has been released`);
+    const version = snapshot.version;
+    const kind = this.#table.kind;
+    const live = this.#live;
+    const overlay = snapshot.overlays[this.#table.id]?.[this.#slot];
+    const limit = w.pos + maxBytes;
+    let count = 0;
+    while (count < maxEntries && w.pos < limit) {
+      let canonical: PrimitiveKey;
+      if (this.#next < live.length) {
+        const entry = live[this.#next++]!;
+        if (entry.version <= version) {
+          this.key = entry.key;
+          writeValue(w, entry.key);
+          writeStored(w, kind, entry.value);
+          count++;
+          continue;
+        }
+        // Changed since the snapshot: the overlay has the old value, unless the key is new.
+        canonical = entry.canonical;
+      } else if (this.#nextRemoved < this.#removed.length) {
+        canonical = this.#removed[this.#nextRemoved++]!;
+      } else {
+        break;
+      }
+      const saved = overlay?.get(canonical);
+      if (saved === undefined) continue;
+      if (typeof saved !== 'number') {
+        this.key = saved.key;
+        writeValue(w, saved.key);
+        writeStored(w, kind, saved.value);
+      } else if (saved >= 0) {
+        const chunk = snapshot.held.chunk(saved);
+        w.append(chunk, recordStart(saved), recordEnd(chunk, saved));
+      } else {
+        const position = queued(saved);
+        const chunk = snapshot.queue.chunk(position);
+        w.append(chunk, recordStart(position), recordEnd(chunk, position));
+        overlay!.delete(canonical);
+      }
+      count++;
+    }
+    return count;
   }
 }
 
@@ -369,7 +678,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
               `not ${part.keyGroup} (was the snapshot taken with a different maxParallelism?)`,
           );
         }
-        const stored = toStored(part.kind, value, part.name);
+        const stored = part.owned === true ? ownedStored(part.kind, value, part.name) : toStored(part.kind, value, part.name);
         if (stored !== undefined) table.put(slot, canonical, key, stored);
       }
     }
@@ -712,6 +1021,20 @@ function toStored(kind: StateKind, value: unknown, name: string): unknown {
     }
     default:
       return copyValue(value);
+  }
+}
+
+/** A value the caller gave away (freshly decoded) as the stored representation, without copying; undefined: nothing to store. */
+function ownedStored(kind: StateKind, value: unknown, name: string): unknown {
+  switch (kind) {
+    case 'list':
+      if (!Array.isArray(value)) return toStored(kind, value, name);
+      return value.length > 0 ? value : undefined;
+    case 'map':
+      if (!(value instanceof Map)) return toStored(kind, value, name);
+      return value.size > 0 ? value : undefined;
+    default:
+      return value;
   }
 }
 
