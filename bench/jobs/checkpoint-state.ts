@@ -196,8 +196,11 @@ env.getCheckpointConfig().setCheckpointStorage(args.dir);
 env.setRestartStrategy(args.restarts > 0 ? RestartStrategies.fixedDelayRestart(args.restarts, 0) : RestartStrategies.noRestart());
 env
   .addSource(new PacedSource(), 'paced source')
+  .uid('paced-source')
   .keyBy((x) => x % keys)
   .process(new KeyedPayload())
+  .uid('keyed-payload')
   .name('keyed payload')
-  .addSink(() => {});
+  .addSink(() => {})
+  .uid('sink');
 await env.execute('bench checkpoint-state');

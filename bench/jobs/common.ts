@@ -118,8 +118,12 @@ export class CountPerKey extends KeyedProcessFunction<number, number, number> {
 export function addKeyedCount(env: StreamExecutionEnvironment, n: number, runId: string): void {
   env
     .fromSequence(1, n)
+    .uid('sequence')
     .map((x) => x % KEYED_COUNT_KEYS)
+    .uid('key')
     .keyBy((k) => k)
     .process(new CountPerKey())
-    .addSink(new CountingSink(runId));
+    .uid('count-per-key')
+    .addSink(new CountingSink(runId))
+    .uid('sink');
 }
