@@ -23,9 +23,18 @@ export interface ChainTarget {
 
 export type Collect = (value: unknown, timestamp: number) => void;
 
+/** Emits the numbers from..to (inclusive) without timestamps, as `collect` would one by one. */
+export type CollectRange = (from: number, to: number) => void;
+
 export class NodeOutput implements Output {
   /** This output's compiled path once `fuse()` ran; the generic fan-out before. */
   collect: Collect;
+  /**
+   * The compiled path with the loop over a number range inside it, for the built-in sequence
+   * source: the loop then calls the chain from a call site of this output's own, which stays
+   * monomorphic even when the process has run other jobs' chains through the shared reader code.
+   */
+  collectRange: CollectRange | undefined = undefined;
 
   constructor(
     readonly targets: readonly ChainTarget[],
@@ -37,7 +46,9 @@ export class NodeOutput implements Output {
 
   /** Compiles `collect` for this output; call once every operator's output is in place. */
   fuse(): void {
-    this.collect = compile(this);
+    const compiled = compile(this);
+    this.collect = compiled.collect;
+    this.collectRange = compiled.range;
   }
 
   /** Hands the record to every chained target, then to every writer. */
@@ -89,16 +100,20 @@ function fusable(t: ChainTarget): t is ChainTarget & { op: MapOperator | FilterO
   return t.op.ctx.node.keySelectors[t.input] === undefined;
 }
 
+/** Numbers the generated sources, so that no two are identical (see compile). */
+let compiledChains = 0;
+
 /** Longest chain compiled into one function; the rest continues through the last stage's own output. */
 const MAX_STAGES = 16;
 
-function compile(out: NodeOutput): Collect {
+function compile(out: NodeOutput): { collect: Collect; range: CollectRange } {
   const refs: unknown[] = [];
   const ref = (value: unknown): string => {
     refs.push(value);
     return `r${refs.length - 1}`;
   };
-  const lines: string[] = ['if (ts === undefined) ts = -Infinity;'];
+  // SKIP ends the current record: `return` in the one-record function, `continue` in the range loop.
+  const lines: string[] = [];
   let x = 'v';
   let cur = out;
   for (let stage = 0; stage < MAX_STAGES; stage++) {
@@ -111,7 +126,7 @@ function compile(out: NodeOutput): Collect {
       lines.push(`let ${y}; try { ${y} = ${fn}.map(${x}); } catch (e) { throw tag(e, ${ctx}); }`);
       x = y;
     } else {
-      lines.push(`let ${y}; try { ${y} = ${fn}.filter(${x}); } catch (e) { throw tag(e, ${ctx}); }`, `if (!${y}) return;`);
+      lines.push(`let ${y}; try { ${y} = ${fn}.filter(${x}); } catch (e) { throw tag(e, ${ctx}); }`, `if (!${y}) SKIP;`);
     }
     cur = t.op.output as NodeOutput;
   }
@@ -123,7 +138,7 @@ function compile(out: NodeOutput): Collect {
     const ctx = ref(sink.ctx);
     // The same steps as SinkFunctionOperator.processElement, with this chain's own call site for invoke.
     lines.push(
-      `if (${s}.queued !== null) { ${s}.queued.push(${x}, ts); return; }`,
+      `if (${s}.queued !== null) { ${s}.queued.push(${x}, ts); SKIP; }`,
       `${s}.currentTimestamp = ts;`,
       `let r; try { r = ${fn}.invoke(${x}, ${s}); } catch (e) { throw tag(e, ${ctx}); }`,
       `if (r !== undefined && r !== null && typeof r.then === 'function') ${s}.waitFor(r);`,
@@ -136,7 +151,19 @@ function compile(out: NodeOutput): Collect {
     lines.push(`${ref(cur)}.collectEach(${x}, ts);`);
   }
   const bindings = refs.map((_, i) => `const r${i} = refs[${i}];`).join('\n');
-  const body = `${bindings}\nreturn function fusedCollect(v, ts) {\n${lines.join('\n')}\n};`;
+  const one = lines.join('\n').replaceAll('SKIP', 'return');
+  const each = lines.join('\n').replaceAll('SKIP', 'continue');
+  const body = [
+    // V8 caches the code of identical generated sources together with their type feedback, so
+    // every chain of the same shape would share (and pollute) one set of call-site feedback; a
+    // unique line keeps each output's feedback its own.
+    `// compiled chain ${++compiledChains}`,
+    bindings,
+    'return {',
+    `collect: function fusedCollect(v, ts) {\nif (ts === undefined) ts = -Infinity;\n${one}\n},`,
+    `range: function fusedRange(from, to) {\nconst ts = -Infinity;\nfor (let v = from; v <= to; v++) {\n${each}\n}\n},`,
+    '};',
+  ].join('\n');
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from the chain's shape only; no user text enters the source
-  return new Function('refs', 'tag', body)(refs, tagError) as Collect;
+  return new Function('refs', 'tag', body)(refs, tagError) as { collect: Collect; range: CollectRange };
 }

@@ -39,7 +39,7 @@ import type { TaskRestore } from './checkpoint/restore-assignment.ts';
 import { faultHooks, type CheckpointFaultPoint } from './fault-injection.ts';
 import { NodeOutput, type ChainTarget } from './node-output.ts';
 import { Backpressure, createSelector, RecordWriter } from './record-writer.ts';
-import { ElementsSource, NumberSequenceSource } from './sources/builtin-sources.ts';
+import { ElementsSource, NumberSequenceSource, type SequenceOutput } from './sources/builtin-sources.ts';
 import type { Cancellable, Scheduler } from './time.ts';
 import { StatusWatermarkValve } from './watermark-valve.ts';
 
@@ -427,7 +427,11 @@ export class Task {
       reader.addSplits(restoredSplits ?? src.source.createSplits(p).filter((_, i) => i % p === d.subtaskIndex));
       reader.notifyNoMoreSplits();
       // The head output's compiled collect maps a missing timestamp to -Infinity itself.
-      this.#readerOutput = { collect: this.#headOutput.collect as ReaderOutput<unknown>['collect'] };
+      const sequenceOutput: SequenceOutput = {
+        collect: this.#headOutput.collect as ReaderOutput<unknown>['collect'],
+        collectRange: this.#headOutput.collectRange,
+      };
+      this.#readerOutput = sequenceOutput as ReaderOutput<unknown>;
     }
   }
 

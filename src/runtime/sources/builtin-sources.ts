@@ -5,6 +5,11 @@
  */
 import type { InputStatus, ReaderOutput, Source, SourceReader, SourceSplit } from '../../api/source.ts';
 
+/** What the task hands the sequence reader: a ReaderOutput that may also take a whole range at once. */
+export interface SequenceOutput extends ReaderOutput<number> {
+  readonly collectRange?: ((from: number, to: number) => void) | undefined;
+}
+
 export interface SequenceSplit extends SourceSplit {
   /** Next number to emit. */
   readonly next: number;
@@ -59,9 +64,17 @@ class SequenceReader implements SourceReader<number, SequenceSplit> {
     const start = performance.now();
     for (let chunk = 0; chunk < MAX_CHUNKS_PER_POLL; chunk++) {
       const end = Math.min(s.to, s.next + 63);
-      for (let n = s.next; n <= end; n++) {
-        s.next = n + 1;
-        output.collect(n);
+      const range = (output as SequenceOutput).collectRange;
+      if (range !== undefined) {
+        const from = s.next;
+        // A failure inside the range fails the task; the position only matters between polls.
+        s.next = end + 1;
+        range(from, end);
+      } else {
+        for (let n = s.next; n <= end; n++) {
+          s.next = n + 1;
+          output.collect(n);
+        }
       }
       if (s.next > s.to || performance.now() - start > QUICK_CHUNK_MS) break;
     }
