@@ -5,7 +5,7 @@ import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '.
 import type { StateKind } from '../../src/api/state.ts';
 import { decodeValue, encodeValue } from '../../src/runtime/record-codec.ts';
 import { HeapKeyedStateBackend } from '../../src/state/heap/heap-keyed-state-backend.ts';
-import type { EncodedEntries } from '../../src/state/keyed-state-backend.ts';
+import type { EncodedEntries, KeyedStateSnapshotData } from '../../src/state/keyed-state-backend.ts';
 import { ByteReader, ByteWriter, readStored, readValue } from '../../src/state/state-codec.ts';
 import { runKeyedStateBackendContract } from './keyed-state-backend.contract.ts';
 
@@ -425,3 +425,80 @@ test('heap: encoded entries and the old values taken early hold the snapshot whi
     { numRuns: 200 },
   );
 });
+
+test('heap: a state read after any mix of key switches, updates, clears, snapshots and restores answers as a plain Map would', () => {
+  type Op =
+    | { op: 'key'; key: number }
+    | { op: 'update'; value: number }
+    | { op: 'clear' }
+    | { op: 'read' }
+    | { op: 'snapshot' }
+    | { op: 'restore' };
+  const opArb: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ op: fc.constant('key' as const), key: fc.integer({ min: 0, max: 5 }) }),
+    fc.record({ op: fc.constant('update' as const), value: fc.integer({ min: -3, max: 3 }) }),
+    fc.constant({ op: 'clear' as const }),
+    fc.constant({ op: 'read' as const }),
+    fc.constant({ op: 'snapshot' as const }),
+    fc.constant({ op: 'restore' as const }),
+  );
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 80 }), (ops) => {
+      let backend = full();
+      let state = backend.getValueState(new ValueStateDescriptor<number>('v'));
+      const model = new Map<number, number>();
+      let key: number | undefined;
+      const snapshots: { data: KeyedStateSnapshotData[]; model: Map<number, number> }[] = [];
+      for (const o of ops) {
+        if (o.op === 'key') {
+          key = o.key;
+          backend.setCurrentKey(key);
+          continue;
+        }
+        if (o.op === 'snapshot') {
+          snapshots.push({ data: dataOf(backend), model: new Map(model) });
+          continue;
+        }
+        if (o.op === 'restore') {
+          const last = snapshots.at(-1);
+          if (last === undefined) continue;
+          backend = full();
+          backend.restore(last.data);
+          state = backend.getValueState(new ValueStateDescriptor<number>('v'));
+          model.clear();
+          for (const [k, v] of last.model) model.set(k, v);
+          if (key !== undefined) backend.setCurrentKey(key);
+          continue;
+        }
+        if (key === undefined) continue;
+        if (o.op === 'update') {
+          const before = state.value();
+          assert.equal(before, model.get(key));
+          state.update(o.value);
+          model.set(key, o.value);
+        } else if (o.op === 'clear') {
+          state.clear();
+          model.delete(key);
+        }
+        assert.equal(state.value(), model.get(key), `key ${key} after ${o.op}`);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+/** A whole snapshot's data as restore() takes it, read at once and released. */
+function dataOf(backend: HeapKeyedStateBackend): KeyedStateSnapshotData[] {
+  const snapshot = backend.snapshot();
+  try {
+    const out: KeyedStateSnapshotData[] = [];
+    for (const { name, kind } of snapshot.states) {
+      for (let keyGroup = 0; keyGroup < 16; keyGroup++) {
+        out.push({ name, kind, keyGroup, entries: [...snapshot.entries(name, keyGroup)] });
+      }
+    }
+    return out;
+  } finally {
+    snapshot.release();
+  }
+}
