@@ -63,6 +63,18 @@ export function jobArgs(): { n: number; runId: string } {
   return { n, runId };
 }
 
+/**
+ * Exactly-once checkpoints every `interval` ms (a job argument; '0': checkpointing off), written
+ * under `dir` when given.
+ */
+export function enableCheckpointingFromArgs(env: StreamExecutionEnvironment, interval: string, dir: string | undefined): void {
+  const intervalMs = Number(interval);
+  if (!Number.isSafeInteger(intervalMs) || intervalMs < 0) throw new RangeError(`interval must be an integer >= 0 (ms), got ${interval}`);
+  if (intervalMs === 0) return;
+  env.enableCheckpointing(intervalMs); // exactly-once by default
+  if (dir !== undefined) env.getCheckpointConfig().setCheckpointStorage(dir);
+}
+
 /** Counts its input records (and keeps the largest value); reports both when the input ends. */
 export class CountingSink extends RichSinkFunction<number> {
   count = 0;

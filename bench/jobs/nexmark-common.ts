@@ -30,6 +30,7 @@ import {
   type QueryName,
 } from 'weir/nexmark';
 import { channelName } from './common.ts';
+import { fmix } from '../../src/state/key-group.ts';
 
 /**
  * The generator configuration of every run: Nexmark's defaults with the event rate of Flink's
@@ -58,12 +59,7 @@ export interface NexmarkSinkReport {
 }
 
 function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix(h) >>> 0;
 }
 
 /** Low and high 32 bits of a non-negative safe integer, mixed. */

@@ -6,21 +6,16 @@
  */
 import { StreamExecutionEnvironment } from 'weir';
 import { QUERY_NAMES, nexmarkEvents, q4, query, type QueryName } from 'weir/nexmark';
-import { executeTimed, jobArgs } from './common.ts';
+import { enableCheckpointingFromArgs, executeTimed, jobArgs } from './common.ts';
 import { BENCH_Q4_RETENTION_MS, DigestSink, benchConfig } from './nexmark-common.ts';
 
 const { n, runId } = jobArgs();
 const [, , name = 'q0', interval = '0', dir] = process.argv.slice(2);
 if (!(QUERY_NAMES as readonly string[]).includes(name)) throw new RangeError(`unknown query ${name}; there are ${QUERY_NAMES.join(', ')}`);
 const q = name as QueryName;
-const intervalMs = Number(interval);
-if (!Number.isSafeInteger(intervalMs) || intervalMs < 0) throw new RangeError(`interval must be an integer >= 0 (ms), got ${interval}`);
 
 const env = StreamExecutionEnvironment.getExecutionEnvironment();
-if (intervalMs > 0) {
-  env.enableCheckpointing(intervalMs); // exactly-once by default
-  if (dir !== undefined) env.getCheckpointConfig().setCheckpointStorage(dir);
-}
+enableCheckpointingFromArgs(env, interval, dir);
 const events = nexmarkEvents(env, benchConfig(n));
 const output = q === 'q4' ? q4(events, { closedRetentionMs: BENCH_Q4_RETENTION_MS }) : query(q)(events);
 output.addSink(new DigestSink(runId, q)).name('Digest').uid(`${q}-digest`);

@@ -46,6 +46,7 @@ import {
   type NexmarkEvent,
   type Person,
 } from './model.ts';
+import { fmix } from '../state/key-group.ts';
 
 /** The generator's parameters; every field has the Nexmark default (see DEFAULT_CONFIG). */
 export interface NexmarkConfig {
@@ -161,14 +162,9 @@ export function nexmarkConfig(overrides: Partial<NexmarkConfig> = {}): NexmarkCo
   return c;
 }
 
-/** murmur3's 32-bit finaliser: spreads every input bit over the output. */
+/** murmur3's 32-bit finaliser, unsigned. */
 function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix(h) >>> 0;
 }
 
 /** The generator of one configuration. Instances hold caches only: eventAt(n) is a pure function of (config, n). */
