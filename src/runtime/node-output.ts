@@ -13,7 +13,7 @@
 import type { ChannelEvent } from './events.ts';
 import { FilterOperator, MapOperator } from './operators/basic-operators.ts';
 import { tagError, type Output, type StreamOperator } from './operators/operator.ts';
-import { SinkFunctionOperator } from './operators/sink-operators.ts';
+import { isPromise, SinkFunctionOperator } from './operators/sink-operators.ts';
 import type { RecordWriter } from './record-writer.ts';
 
 export interface ChainTarget {
@@ -136,12 +136,13 @@ function compile(out: NodeOutput): { collect: Collect; range: CollectRange } {
     const s = ref(sink);
     const fn = ref(sink.fn);
     const ctx = ref(sink.ctx);
+    const promise = ref(isPromise);
     // The same steps as SinkFunctionOperator.processElement, with this chain's own call site for invoke.
     lines.push(
       `if (${s}.queued !== null) { ${s}.queued.push(${x}, ts); SKIP; }`,
       `${s}.currentTimestamp = ts;`,
       `let r; try { r = ${fn}.invoke(${x}, ${s}); } catch (e) { throw tag(e, ${ctx}); }`,
-      `if (r !== undefined && r !== null && typeof r.then === 'function') ${s}.waitFor(r);`,
+      `if (${promise}(r)) ${s}.waitFor(r);`,
     );
   } else if (end !== undefined) {
     lines.push(`try { ${ref(end.op)}.processElement(${x}, ts, ${end.input}); } catch (e) { throw tag(e, ${ref(end.op.ctx)}); }`);

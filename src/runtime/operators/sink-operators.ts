@@ -4,7 +4,8 @@ import type { SinkContext, SinkFunction } from '../../api/functions.ts';
 import { StreamOperator, tagError, type OperatorContext } from './operator.ts';
 import { UdfOperator } from './udf.ts';
 
-function isPromise(r: unknown): r is PromiseLike<void> {
+/** Whether a SinkFunction.invoke result is a promise to wait for. */
+export function isPromise(r: unknown): r is PromiseLike<void> {
   return r !== undefined && r !== null && typeof (r as PromiseLike<void>).then === 'function';
 }
 
