@@ -3,8 +3,7 @@
  * This entry exports the public API and registers the embedded executor, which runs jobs in
  * this process (worker threads by default, or inline).
  */
-import { executionRegistry } from './api/execution-context.ts';
-import { EmbeddedExecutor } from './runtime/embedded-executor.ts';
+import './runtime/install-embedded-executor.ts';
 
 export * from './api/functions.ts';
 export * from './api/state.ts';
@@ -30,10 +29,8 @@ export {
   type WatermarkGenerator,
   type WatermarkOutput,
 } from './api/watermark-strategy.ts';
-export { registerType, SerializationError } from './runtime/record-codec.ts';
-export { KeyError } from './state/key-group.ts';
+export { registerType, SerializationError } from './core/record-codec.ts';
+export { KeyError } from './core/key-group.ts';
 export { GraphError } from './graph/job-graph.ts';
 export { NumberSequenceSource } from './runtime/sources/builtin-sources.ts';
 
-const registry = executionRegistry();
-registry.executor ??= new EmbeddedExecutor();

@@ -19,7 +19,7 @@ import type {
   ReduceFunction,
   SinkFunction,
 } from './functions.ts';
-import type { StreamExecutionEnvironment } from './environment.ts';
+import type { PipelineContext } from './pipeline-context.ts';
 import {
   defaultSettings,
   isPhysical,
@@ -95,7 +95,7 @@ function setParallelismOf(t: PhysicalTransformation, parallelism: number): void 
 export class DataStream<T> {
   /** @internal */
   constructor(
-    readonly env: StreamExecutionEnvironment,
+    readonly env: PipelineContext,
     readonly transformation: Transformation,
   ) {}
 
@@ -302,7 +302,7 @@ export class DataStream<T> {
 export class KeyedStream<T, K> extends DataStream<T> {
   /** @internal */
   constructor(
-    env: StreamExecutionEnvironment,
+    env: PipelineContext,
     transformation: Transformation,
     readonly keySelector: KeySelector<T, K>,
   ) {
@@ -334,7 +334,7 @@ export class KeyedStream<T, K> extends DataStream<T> {
 export class ConnectedStreams<T1, T2> {
   /** @internal */
   constructor(
-    readonly env: StreamExecutionEnvironment,
+    readonly env: PipelineContext,
     readonly first: DataStream<T1>,
     readonly second: DataStream<T2>,
   ) {}
@@ -388,7 +388,7 @@ export class DataStreamSink<T> {
   declare readonly __type?: T;
   /** @internal */
   constructor(
-    readonly env: StreamExecutionEnvironment,
+    readonly env: PipelineContext,
     readonly transformation: PhysicalTransformation,
   ) {}
 

@@ -28,6 +28,7 @@ import { DataStream } from './data-stream.ts';
 import { executionRegistry } from './execution-context.ts';
 import type { RichParallelSourceFunction, SourceFunction } from './functions.ts';
 import type { JobClient, JobExecutionResult } from './job-client.ts';
+import type { PipelineContext } from './pipeline-context.ts';
 import type { Source, SourceSplit } from './source.ts';
 import { defaultSettings, type PhysicalTransformation, type SourceSpec, type Transformation } from './transformation.ts';
 import type { WatermarkStrategy } from './watermark-strategy.ts';
@@ -44,7 +45,7 @@ export class ExecutionConfig {
   }
 }
 
-export class StreamExecutionEnvironment {
+export class StreamExecutionEnvironment implements PipelineContext {
   readonly #config: Configuration;
   readonly #transformations: PhysicalTransformation[] = [];
   #nextId = 0;
@@ -276,7 +277,7 @@ export class StreamExecutionEnvironment {
   }
 
   /** @internal Registers a stream's physical node so it runs even without a sink. */
-  _add<S extends DataStream<any>>(stream: S): S {
+  _add<S extends { readonly transformation: Transformation }>(stream: S): S {
     const t: Transformation = stream.transformation;
     if (t.kind === 'one-input' || t.kind === 'two-input') this._addTransformation(t);
     return stream;

@@ -1,5 +1,5 @@
 /** Handles on a submitted job, with Flink's names. */
-import type { CheckpointStatsSnapshot } from '../checkpoint/checkpoint-stats.ts';
+import type { CheckpointStatsSnapshot } from './checkpoint-statistics.ts';
 
 export type JobStatus =
   | 'INITIALIZING'

@@ -6,7 +6,7 @@
  * Every value is validated where it enters, with a message naming the parameter or the key,
  * so a bad strategy is rejected at submission rather than at the first failure.
  */
-import { ConfigError, parseDuration } from './configuration.ts';
+import { ConfigError, parseDuration } from './config-parsing.ts';
 
 export { parseDuration };
 

@@ -7,7 +7,7 @@
  * `MAX_WATERMARK` means "end of input": event time is over and every event-time timer fires.
  */
 
-import type { Clock } from '../runtime/time.ts';
+import type { Clock } from '../core/time.ts';
 
 /** No watermark has been seen yet; also the timestamp of a record that carries none. */
 export const MIN_WATERMARK = -Infinity;

@@ -23,7 +23,7 @@ import { CheckpointFailureManager } from './checkpoint-failure-manager.ts';
 import { CheckpointStatsTracker } from './checkpoint-stats.ts';
 import { PendingCheckpoint, type PendingCheckpointOptions } from './pending-checkpoint.ts';
 import type { CompletedCheckpointHandle, OperatorDescriptor, SavepointTarget } from './pending-checkpoint.ts';
-import type { Cancellable, Scheduler } from '../runtime/time.ts';
+import type { Cancellable, Scheduler } from '../core/time.ts';
 
 export type { CompletedCheckpointHandle, OperatorDescriptor, SavepointTarget } from './pending-checkpoint.ts';
 

@@ -17,14 +17,9 @@ export function subtaskKeyString(k: SubtaskKey): string {
   return `${k.vertex}/${k.subtask}`;
 }
 
-/** A file a subtask wrote for a checkpoint, relative to the checkpoint's directory (or `shared/`, `taskowned/`). */
-export interface StateFileHandle {
-  /** Relative path, e.g. `chk-7/op-<id>-3.state` or `shared/<name>`; never absolute, so checkpoints can be relocated. */
-  readonly path: string;
-  readonly size: number;
-  /** sha256 of the file's payload, hex. */
-  readonly checksum: string;
-}
+import type { StateFileHandle } from '../state/state-file.ts';
+
+export type { StateFileHandle } from '../state/state-file.ts';
 
 /** The state one operator of one subtask persisted: its files and small inline values. */
 export interface OperatorSubtaskState {

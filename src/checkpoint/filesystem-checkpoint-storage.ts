@@ -36,7 +36,12 @@
  * so the completion itself survives.
  */
 
-import { createHash, randomBytes, webcrypto } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { CorruptCheckpointError } from '../core/errors.ts';
+import { attachedDigest, sha256Of } from '../core/payload-digest.ts';
+
+export { CorruptCheckpointError } from '../core/errors.ts';
+export { withPayloadDigest } from '../core/payload-digest.ts';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -62,24 +67,6 @@ const MAX_NAME_BYTES = 200;
 /** Referenced files verified at once when checking a checkpoint. */
 const VERIFY_CONCURRENCY = 8;
 const CHECKPOINT_DIR_PATTERN = /^chk-(\d+)$/;
-
-/** A checkpoint or savepoint file is missing, truncated, or does not match what was recorded. */
-export class CorruptCheckpointError extends Error {
-  /** Absolute path of the offending file. */
-  readonly file: string;
-  /** What is wrong with it. */
-  readonly problem: string;
-
-  constructor(file: string, problem: string, options?: { cause?: unknown }) {
-    super(
-      `Corrupt checkpoint data in ${file}: ${problem}`,
-      options?.cause === undefined ? undefined : { cause: options.cause },
-    );
-    this.name = 'CorruptCheckpointError';
-    this.file = file;
-    this.problem = problem;
-  }
-}
 
 /**
  * Interception points for tests that simulate a crash midway through a write. They observe
@@ -120,31 +107,6 @@ export interface SavepointWriter {
   writeMetadata(m: CheckpointMetadata): Promise<string>;
   /** Removes the savepoint directory, e.g. after the savepoint failed (idempotent). */
   discard(): Promise<void>;
-}
-
-/** Payloads at least this large are hashed on libuv's thread pool rather than on the calling thread. */
-const OFF_THREAD_HASH_BYTES = 1024 * 1024;
-
-const payloadDigests = new WeakMap<Uint8Array, Uint8Array>();
-
-/**
- * Attaches the sha256 of `payload`, computed while it was produced (e.g. frame by frame), to the
- * payload object, so that writing it as a state file needs no hashing pass over the whole of it.
- * The payload must not change before it is written. Returns `payload`.
- */
-export function withPayloadDigest<T extends Uint8Array>(payload: T, sha256: Uint8Array): T {
-  if (sha256.byteLength !== 32) throw new RangeError(`a sha256 digest has 32 bytes, got ${sha256.byteLength}`);
-  payloadDigests.set(payload, sha256);
-  return payload;
-}
-
-/**
- * The sha256 of a payload. Large payloads are hashed on the thread pool, so a state file of
- * megabytes costs the calling thread (which may be processing records) no long synchronous stretch.
- */
-async function sha256Of(payload: Uint8Array): Promise<Buffer> {
-  if (payload.byteLength < OFF_THREAD_HASH_BYTES) return createHash('sha256').update(payload).digest();
-  return Buffer.from(await webcrypto.subtle.digest('SHA-256', payload));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,7 +366,7 @@ async function writeStateFileIn(
   payload: Uint8Array,
   hooks: StorageHooks,
 ): Promise<StateFileHandle> {
-  const known = payloadDigests.get(payload);
+  const known = attachedDigest(payload);
   const digest = known !== undefined ? Buffer.from(known) : await sha256Of(payload);
   const header = Buffer.alloc(STATE_FILE_HEADER_SIZE);
   STATE_FILE_MAGIC.copy(header, 0);

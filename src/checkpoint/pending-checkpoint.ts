@@ -24,7 +24,7 @@ import type {
   SubtaskAcknowledgement,
   SubtaskKey,
 } from './checkpoint-types.ts';
-import type { Cancellable } from '../runtime/time.ts';
+import type { Cancellable } from '../core/time.ts';
 
 /** What the coordinator knows about one operator before any state exists: the metadata skeleton. */
 export interface OperatorDescriptor {

@@ -3,7 +3,7 @@
  * an unknown job, no cluster…), 2 usage errors. Every verb answers --help.
  */
 import { readFileSync } from 'node:fs';
-import '../index.ts';
+import '../runtime/install-embedded-executor.ts';
 import { reportFailure, UsageError, type ExitCode } from './cli-support.ts';
 import { START_USAGE, startClusterCommand, STOP_USAGE, stopClusterCommand } from './cluster-commands.ts';
 import {

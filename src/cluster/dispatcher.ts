@@ -43,7 +43,7 @@ import { prepareJobGraph } from '../runtime/embedded-executor.ts';
 import { LocalJob } from '../runtime/local-job.ts';
 import type { WorkerGroupFactory } from '../runtime/worker-group.ts';
 import { storeJobModule } from './job-module-store.ts';
-import '../index.ts';
+import '../runtime/install-embedded-executor.ts';
 
 // ---- public types ------------------------------------------------------------------------------
 

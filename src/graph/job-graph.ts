@@ -18,7 +18,7 @@ import {
   type PhysicalTransformation,
   type Transformation,
 } from '../api/transformation.ts';
-import { defaultMaxParallelism, validateParallelism } from '../state/key-group.ts';
+import { defaultMaxParallelism, validateParallelism } from '../core/key-group.ts';
 
 export type OperatorId = string & { readonly __brand: 'OperatorId' };
 

@@ -46,7 +46,7 @@ import {
   type NexmarkEvent,
   type Person,
 } from './model.ts';
-import { fmix } from '../state/key-group.ts';
+import { fmix } from '../core/key-group.ts';
 
 /** The generator's parameters; every field has the Nexmark default (see DEFAULT_CONFIG). */
 export interface NexmarkConfig {

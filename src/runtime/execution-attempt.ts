@@ -18,9 +18,9 @@ import type { TaskRestore } from './checkpoint/restore-assignment.ts';
 import { planChannels, slotCount } from './deployment.ts';
 import { deserializeError } from './error-transport.ts';
 import { rebuildPipeline } from './pipeline-rebuild.ts';
-import { decodeValue } from './record-codec.ts';
+import { decodeValue } from '../core/record-codec.ts';
 import { Slot, type SlotCheckpointing, type SlotReporter } from './slot.ts';
-import { systemScheduler } from './time.ts';
+import { systemScheduler } from '../core/time.ts';
 import type { ToWorker } from './worker/protocol.ts';
 import { spawnLocalWorkers, type SlotSpec, type WorkerGroup, type WorkerGroupFactory } from './worker-group.ts';
 

@@ -33,7 +33,7 @@ import {
 import { createRestartStrategy, FailureHistory, type RestartBackoffTimeStrategy } from './restart-strategy.ts';
 import type { SlotCheckpointing } from './slot.ts';
 import type { WorkerGroupFactory } from './worker-group.ts';
-import { systemScheduler, type Scheduler } from './time.ts';
+import { systemScheduler, type Scheduler } from '../core/time.ts';
 
 /** The result of a finished job; `collected` holds executeAndCollect() output by collect id. */
 export interface LocalJobResult extends JobExecutionResult {

@@ -6,7 +6,7 @@
  */
 import type { KeySelector } from '../api/functions.ts';
 import type { PartitionerSpec } from '../api/transformation.ts';
-import { assignToKeyGroup, computeOperatorIndexForKeyGroup } from '../state/key-group.ts';
+import { assignToKeyGroup, computeOperatorIndexForKeyGroup } from '../core/key-group.ts';
 import type { OutputChannel } from './channel/channel.ts';
 import type { ChannelEvent } from './events.ts';
 

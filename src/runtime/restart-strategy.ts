@@ -8,7 +8,7 @@ import {
   validateRestartStrategyConfiguration,
   type RestartStrategyConfiguration,
 } from '../api/restart-strategies.ts';
-import type { Clock } from './time.ts';
+import type { Clock } from '../core/time.ts';
 import { rootCause } from './error-transport.ts';
 
 export interface RestartBackoffTimeStrategy {

@@ -17,7 +17,7 @@ import { LocalChannel } from './channel/local-channel.ts';
 import { RemoteInput, RemoteOutput } from './channel/remote-channel.ts';
 import { planChannels } from './deployment.ts';
 import { Task, type TaskHost } from './task.ts';
-import type { Scheduler } from './time.ts';
+import type { Scheduler } from '../core/time.ts';
 
 export interface SlotReporter {
   print(text: string, stderr: boolean): void;

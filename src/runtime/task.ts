@@ -18,7 +18,7 @@ import type { CheckpointFailureReason, OperatorSubtaskState, StateFileHandle, Su
 import { readStateFile, writeSavepointStateFile, type FileSystemCheckpointStorage } from '../checkpoint/filesystem-checkpoint-storage.ts';
 import type { JobVertex, StreamEdge, StreamNode } from '../graph/job-graph.ts';
 import { HeapKeyedStateBackend } from '../state/heap/heap-keyed-state-backend.ts';
-import { keyGroupRangeForOperator } from '../state/key-group.ts';
+import { keyGroupRangeForOperator } from '../core/key-group.ts';
 import { OperatorStateBackend } from '../state/operator-state-backend.ts';
 import type { InputChannel, OutputChannel } from './channel/channel.ts';
 import { END_OF_PARTITION, type ChannelEvent, type RecordBatch } from './events.ts';
@@ -40,7 +40,7 @@ import { faultHooks, type CheckpointFaultPoint } from './fault-injection.ts';
 import { NodeOutput, type ChainTarget } from './node-output.ts';
 import { Backpressure, createSelector, RecordWriter } from './record-writer.ts';
 import { ElementsSource, NumberSequenceSource, type SequenceOutput } from './sources/builtin-sources.ts';
-import type { Cancellable, Scheduler } from './time.ts';
+import type { Cancellable, Scheduler } from '../core/time.ts';
 import { StatusWatermarkValve } from './watermark-valve.ts';
 
 /** What a stopped source awaits: it never settles, so a cancelled or failed source's loop goes no further. */

@@ -7,32 +7,14 @@
  * timestamp order, ties in registration order, and the callback may register or delete timers.
  */
 
-import type { Cancellable, Scheduler } from './time.ts';
+import type { Cancellable, Scheduler } from '../core/time.ts';
 import { MIN_WATERMARK } from '../api/watermark-strategy.ts';
 
-export type TimeDomain = 'event' | 'processing';
-
-/**
- * A value that identifies a key inside a Map: equal keys give equal (SameValueZero) values.
- * The caller computes it once per key; the service never inspects the key itself.
- */
-export type CanonicalKey = string | number | bigint | boolean;
+export type { CanonicalKey, RestoredTimer, TimeDomain, TimerSnapshot } from '../state/timer-snapshot.ts';
+import type { CanonicalKey, RestoredTimer, TimeDomain, TimerSnapshot } from '../state/timer-snapshot.ts';
 
 export interface TimerTarget<K> {
   onTimer(domain: TimeDomain, key: K, timestamp: number): void;
-}
-
-/** One registered timer, as it appears in a snapshot. */
-export interface TimerSnapshot<K> {
-  domain: TimeDomain;
-  key: K;
-  keyGroup: number;
-  timestamp: number;
-}
-
-/** A timer to restore: a snapshot entry plus the key's canonical form. */
-export interface RestoredTimer<K> extends TimerSnapshot<K> {
-  canonical: CanonicalKey;
 }
 
 interface Timer<K> {

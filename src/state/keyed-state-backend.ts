@@ -20,7 +20,7 @@ import type {
   ValueState,
   ValueStateDescriptor,
 } from '../api/state.ts';
-import type { KeyGroupRange } from './key-group.ts';
+import type { KeyGroupRange } from '../core/key-group.ts';
 import type { ByteWriter } from './state-codec.ts';
 
 export interface KeyedStateBackend {

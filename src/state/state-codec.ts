@@ -29,10 +29,10 @@
  *   FOREIGN size bytes  the record codec's encoding of the value
  */
 
-import { decodeValue as decodeForeign, encodeValue as encodeForeign } from '../runtime/record-codec.ts';
+import { decodeValue as decodeForeign, encodeValue as encodeForeign } from '../core/record-codec.ts';
 import type { StateKind } from '../api/state.ts';
-import { canonicalKey } from './key-group.ts';
-import type { PrimitiveKey } from './key-group.ts';
+import { canonicalKey } from '../core/key-group.ts';
+import type { PrimitiveKey } from '../core/key-group.ts';
 
 /** A value cannot be encoded (the cause says why), or bytes cannot be decoded. */
 export class StateCodecError extends Error {

@@ -7,9 +7,9 @@ import { pathToFileURL } from 'node:url';
 import { executionRegistry, setLaunchContext } from '../api/execution-context.ts';
 import type { JobClient } from '../api/job-client.ts';
 import type { LocalJobResult } from '../runtime/embedded-executor.ts';
-import '../index.ts';
+import '../runtime/install-embedded-executor.ts';
 
-export { ManualScheduler, systemScheduler, type Clock, type Scheduler } from '../runtime/time.ts';
+export { ManualScheduler, systemScheduler, type Clock, type Scheduler } from '../core/time.ts';
 export { type CheckpointFaultPoint, type FaultHooks } from '../runtime/fault-injection.ts';
 import { setFaultHooks, type FaultHooks } from '../runtime/fault-injection.ts';
 import { localJobOf } from '../runtime/local-job.ts';

@@ -7,7 +7,7 @@ import {
   type WatermarkGenerator,
   type WatermarkOutput,
 } from '../../src/api/watermark-strategy.ts';
-import { ManualScheduler } from '../../src/runtime/time.ts';
+import { ManualScheduler } from '../../src/core/time.ts';
 
 type Signal = number | 'idle' | 'active';
 

@@ -13,7 +13,7 @@ import {
   type SubtaskAcknowledgement,
   type SubtaskKey,
 } from '../../src/checkpoint/checkpoint-types.ts';
-import { ManualScheduler } from '../../src/runtime/time.ts';
+import { ManualScheduler } from '../../src/core/time.ts';
 
 const START = 10_000;
 

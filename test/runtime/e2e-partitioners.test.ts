@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { threadId } from 'node:worker_threads';
 import { RichMapFunction, StreamExecutionEnvironment } from 'weir';
 import { runJob } from 'weir/testing';
-import { assignToKeyGroup, computeOperatorIndexForKeyGroup } from '../../src/state/key-group.ts';
+import { assignToKeyGroup, computeOperatorIndexForKeyGroup } from '../../src/core/key-group.ts';
 import type { Row } from '../jobs/partitioners.ts';
 
 const JOB = 'test/jobs/partitioners.ts';

@@ -16,7 +16,7 @@ import {
   createRestartStrategy,
   type RestartBackoffTimeStrategy,
 } from '../../src/runtime/restart-strategy.ts';
-import { ManualScheduler } from '../../src/runtime/time.ts';
+import { ManualScheduler } from '../../src/core/time.ts';
 
 const boom = new Error('boom');
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { InternalTimerService, type TimeDomain, type TimerTarget } from '../../src/runtime/timer-service.ts';
-import { ManualScheduler } from '../../src/runtime/time.ts';
+import { ManualScheduler } from '../../src/core/time.ts';
 import { MAX_WATERMARK, MIN_WATERMARK } from '../../src/api/watermark-strategy.ts';
 
 type Fired = [TimeDomain, string, number];

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '../../src/api/state.ts';
 import type { StateKind } from '../../src/api/state.ts';
-import { decodeValue, encodeValue } from '../../src/runtime/record-codec.ts';
+import { decodeValue, encodeValue } from '../../src/core/record-codec.ts';
 import { HeapKeyedStateBackend } from '../../src/state/heap/heap-keyed-state-backend.ts';
 import type { EncodedEntries, KeyedStateSnapshotData } from '../../src/state/keyed-state-backend.ts';
 import { ByteReader, ByteWriter, readStored, readValue } from '../../src/state/state-codec.ts';

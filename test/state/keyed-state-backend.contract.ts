@@ -19,8 +19,8 @@ import {
   ValueStateDescriptor,
 } from '../../src/api/state.ts';
 import type { AggregateFunction, StateKind } from '../../src/api/state.ts';
-import { KeyError, assignToKeyGroup, canonicalKey, keyGroupRangeForOperator } from '../../src/state/key-group.ts';
-import type { KeyGroupRange } from '../../src/state/key-group.ts';
+import { KeyError, assignToKeyGroup, canonicalKey, keyGroupRangeForOperator } from '../../src/core/key-group.ts';
+import type { KeyGroupRange } from '../../src/core/key-group.ts';
 import type {
   KeyedStateBackend,
   KeyedStateSnapshot,

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { registerType } from '../../src/runtime/record-codec.ts';
-import { canonicalKey } from '../../src/state/key-group.ts';
+import { registerType } from '../../src/core/record-codec.ts';
+import { canonicalKey } from '../../src/core/key-group.ts';
 import { ByteReader, ByteWriter, readStored, readValue, StateCodecError, writeStored, writeValue } from '../../src/state/state-codec.ts';
 
 class Vec {

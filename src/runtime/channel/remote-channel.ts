@@ -5,7 +5,7 @@
  * credits flowing back.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { RecordDecoder, RecordEncoder } from '../record-codec.ts';
+import { RecordDecoder, RecordEncoder } from '../../core/record-codec.ts';
 import type { ChannelEvent, RecordBatch } from '../events.ts';
 import { CreditedOutput, CreditReturner, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
 

@@ -9,12 +9,12 @@
  */
 import type { SourceSplit, SourceReader } from '../../api/source.ts';
 import type { OperatorSubtaskState, StateFileHandle } from '../../checkpoint/checkpoint-types.ts';
-import { readKeyedState, writeKeyedState, type RestoredKeyedState } from '../../checkpoint/keyed-state-files.ts';
-import type { KeyGroupRange } from '../../state/key-group.ts';
+import { readKeyedState, writeKeyedState, type RestoredKeyedState } from '../../state/heap/keyed-state-files.ts';
+import type { KeyGroupRange } from '../../core/key-group.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot } from '../../state/keyed-state-backend.ts';
 import { redistributeOperatorState, type OperatorStateBackend, type OperatorStateSnapshotData } from '../../state/operator-state-backend.ts';
 import type { StreamOperator } from '../operators/operator.ts';
-import { decodeValue, encodeValue } from '../record-codec.ts';
+import { decodeValue, encodeValue } from '../../core/record-codec.ts';
 import type { TimerSnapshot } from '../timer-service.ts';
 
 /** Blobs up to this size are kept inline in `_metadata` (Flink inlines small state the same way). */

@@ -9,7 +9,7 @@
  */
 import type { CheckpointMetadata, OperatorCheckpointMetadata } from '../../checkpoint/checkpoint-types.ts';
 import type { JobGraph, JobVertex, StreamNode } from '../../graph/job-graph.ts';
-import { keyGroupRangeForOperator, type KeyGroupRange } from '../../state/key-group.ts';
+import { keyGroupRangeForOperator, type KeyGroupRange } from '../../core/key-group.ts';
 import { isKeyedStateFile, isOperatorBlobRef, type OperatorBlobRef, type RestoredOperatorState } from './operator-snapshot.ts';
 
 /** What one subtask restores; plain data (crosses to worker threads). */

@@ -7,7 +7,7 @@ import type { Configuration } from '../../api/configuration.ts';
 import type { StreamNode } from '../../graph/job-graph.ts';
 import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
 import type { OperatorStateBackend } from '../../state/operator-state-backend.ts';
-import type { Scheduler } from '../time.ts';
+import type { Scheduler } from '../../core/time.ts';
 import type { TimerSnapshot, RestoredTimer } from '../timer-service.ts';
 
 /** Operator-owned state beyond the state backends, copied in the synchronous part of a snapshot. */

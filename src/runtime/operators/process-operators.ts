@@ -13,7 +13,7 @@ import type {
   ProcessFunction,
   TimerService,
 } from '../../api/functions.ts';
-import { canonicalKey } from '../../state/key-group.ts';
+import { canonicalKey } from '../../core/key-group.ts';
 import { InternalTimerService, type TimeDomain } from '../timer-service.ts';
 import { TimestampedCollector } from './basic-operators.ts';
 import type { OperatorContext, OperatorExtras, RestoredExtras } from './operator.ts';

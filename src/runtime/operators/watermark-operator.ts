@@ -4,7 +4,7 @@
  * event time for everything after it.
  */
 import type { TimestampAssigner, WatermarkGenerator, WatermarkOutput, WatermarkStrategy } from '../../api/watermark-strategy.ts';
-import type { Cancellable } from '../time.ts';
+import type { Cancellable } from '../../core/time.ts';
 import { StreamOperator, type OperatorContext, type OperatorExtras, type RestoredExtras } from './operator.ts';
 
 export class TimestampsAndWatermarksOperator extends StreamOperator implements WatermarkOutput {

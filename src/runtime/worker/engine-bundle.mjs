@@ -1,7 +1,10 @@
 /**
- * The engine as slot workers load it: one precompiled ES module instead of the TypeScript
- * sources, so that a worker starts without transpiling and resolving each source file through
- * a module loader hook.
+ * The engine as slot workers load it while weir runs from its TypeScript sources (a clone of the
+ * repository: tests, benchmarks, examples): one precompiled ES module instead of the sources, so
+ * that a worker starts without transpiling and resolving each source file through a module
+ * loader hook. The published package runs the compiled JavaScript in dist/ (scripts/build.mjs),
+ * which workers import directly; there, and wherever this file is not loaded from src/, there is
+ * no bundle (currentEngineBundle returns undefined).
  *
  * A bundle is built from `src/` of this package into a directory named after a hash of
  * everything it is built from (every file under `src/`, package.json, tsconfig.json, the
@@ -34,6 +37,8 @@ const FORMAT = 'weir-engine-bundle/1';
 /** The package root (the directory of weir's package.json), symlinks resolved like Node's resolver does. */
 const ROOT = realpathSync(fileURLToPath(new URL('../../../', import.meta.url)));
 const SRC = join(ROOT, 'src');
+/** Whether this is the source tree's copy of this file, not the one dist/ ships. */
+const FROM_SOURCES = fileURLToPath(import.meta.url).startsWith(SRC + sep);
 
 /**
  * The modules the bundle is built around: the worker runtime and the public API (`weir`,
@@ -145,7 +150,7 @@ let memo;
  * file metadata while the sources are unchanged since the last call in this thread.
  */
 export function currentEngineBundle() {
-  if (process.env.WEIR_ENGINE_BUNDLE === '0') return undefined;
+  if (!FROM_SOURCES || process.env.WEIR_ENGINE_BUNDLE === '0') return undefined;
   let files;
   try {
     files = inputs();

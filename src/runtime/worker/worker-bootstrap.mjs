@@ -1,15 +1,21 @@
 // Entry of every slot worker thread: sets up module loading, then runs the worker runtime
-// (worker-main.ts), which imports the job module.
+// (worker-main), which imports the job module.
 //
-// A worker normally runs the engine from its precompiled bundle (engine-bundle.mjs), with
-// loader hooks that give the job module the bundle's instances of weir's modules and load the
-// job's own TypeScript through tsx. Where the launcher found no usable bundle (see
-// currentEngineBundle), or the bundle cannot be built here, the worker loads the engine's
-// TypeScript sources through tsx instead. Either way the worker behaves the same; only its
-// start-up time differs.
+// Three ways, one behaviour; only start-up time differs:
+//  - compiled (the published package: this file lies in dist/ beside worker-main.js): the
+//    worker imports the compiled engine before registering any module hooks, so Node alone
+//    loads it; the hooks (loader-hooks.mjs) then load the job's own TypeScript through tsx. A
+//    job's `import 'weir'` resolves to the same dist/ files, so the job and the runtime share
+//    one instance of every engine module without any mapping.
+//  - bundle (weir running from its TypeScript sources): the engine comes from its precompiled
+//    development bundle (engine-bundle.mjs), with loader hooks that give the job module the
+//    bundle's instances of weir's modules.
+//  - sources: where the launcher found no usable bundle (see currentEngineBundle), or the bundle
+//    cannot be built here, the worker loads the engine's TypeScript sources through tsx.
 //
 // Start-up marks (phase, absolute time in ms, see StartupMark in protocol.ts) go to the
 // launcher with the 'ready' message, so that start-up time can be measured where it is spent.
+import { existsSync } from 'node:fs';
 import { register } from 'node:module';
 import { workerData } from 'node:worker_threads';
 
@@ -22,9 +28,10 @@ process.setSourceMapsEnabled(true);
 /**
  * Whether tsx's module hooks are active in this thread already: tsx preloaded (`--import tsx`,
  * inherited from the parent thread) on a Node version where it registers them in workers too.
- * The probe imports a TypeScript module that has no runtime content.
+ * The probe imports a TypeScript module that has no runtime content: protocol.ts among the
+ * sources, its declaration file in dist/.
  */
-async function tsxActive() {
+async function tsxActive(probe) {
   const argv = process.execArgv;
   let preloaded = false;
   for (let i = 0; i < argv.length; i++) {
@@ -33,7 +40,7 @@ async function tsxActive() {
   }
   if (!preloaded) return false;
   try {
-    await import('./protocol.ts');
+    await import(probe);
     return true;
   } catch {
     return false;
@@ -57,11 +64,23 @@ async function fromBundle(ref) {
       engineDir: bundle.dir,
       facades: bundle.modules,
       externals: bundle.externals,
-      outerTsx: await tsxActive(),
+      outerTsx: await tsxActive('./protocol.ts'),
     },
   });
   marks.push(['loader', now()]);
   return import(bundle.workerMain);
+}
+
+async function compiled() {
+  const runtime = await import(COMPILED_MAIN.href);
+  // The public entry too, as the bundle does: a job's first `import 'weir'` then finds it loaded.
+  await import(new URL('../../index.js', import.meta.url).href);
+  marks.push(['engine', now()]);
+  register(new URL('./loader-hooks.mjs', import.meta.url), {
+    data: { engineDir: new URL('../../', import.meta.url).href, facades: {}, externals: [], jobModule: workerData.jobModule, outerTsx: await tsxActive('./protocol.d.ts') },
+  });
+  marks.push(['loader', now()]);
+  return runtime;
 }
 
 async function fromSources() {
@@ -71,6 +90,14 @@ async function fromSources() {
   return import('./worker-main.ts');
 }
 
-const runtime = (workerData.engine && (await fromBundle(workerData.engine))) || (await fromSources());
-marks.push(['engine', now()]);
+/** The compiled worker runtime, present only where this file is part of dist/. */
+const COMPILED_MAIN = new URL('./worker-main.js', import.meta.url);
+
+let runtime;
+if (existsSync(COMPILED_MAIN)) {
+  runtime = await compiled();
+} else {
+  runtime = (workerData.engine && (await fromBundle(workerData.engine))) || (await fromSources());
+  marks.push(['engine', now()]);
+}
 runtime.runWorker(marks);

@@ -10,9 +10,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { executionRegistry } from '../../api/execution-context.ts';
 import { serializeError } from '../error-transport.ts';
 import { rebuildPipeline } from '../pipeline-rebuild.ts';
-import { encodeValue } from '../record-codec.ts';
+import { encodeValue } from '../../core/record-codec.ts';
 import { Slot } from '../slot.ts';
-import { systemScheduler } from '../time.ts';
+import { systemScheduler } from '../../core/time.ts';
 import type { FromWorker, StartupMark, ToWorker, WorkerData } from './protocol.ts';
 
 /**

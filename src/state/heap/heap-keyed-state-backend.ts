@@ -45,8 +45,8 @@ import type {
   ValueState,
   ValueStateDescriptor,
 } from '../../api/state.ts';
-import { canonicalKey, computeKeyGroupForKeyHash, hashKey } from '../key-group.ts';
-import type { KeyGroupRange, PrimitiveKey } from '../key-group.ts';
+import { canonicalKey, computeKeyGroupForKeyHash, hashKey } from '../../core/key-group.ts';
+import type { KeyGroupRange, PrimitiveKey } from '../../core/key-group.ts';
 import type { EncodedEntries, KeyedStateBackend, KeyedStateSnapshot, KeyedStateSnapshotData } from '../keyed-state-backend.ts';
 import { ByteReader, ByteWriter, readStored, readValue, writeStored, writeValue } from '../state-codec.ts';
 

@@ -19,7 +19,7 @@ import {
   murmurHash,
   validateParallelism,
   type Key,
-} from '../../src/state/key-group.ts';
+} from '../../src/core/key-group.ts';
 
 const primitiveKey: fc.Arbitrary<Key> = fc.oneof(
   fc.string(),
@@ -337,7 +337,7 @@ test('invalid keys throw a KeyError that names the operator, from every entry po
 test('hashes are the same in another process', () => {
   const keys: Key[] = ['', 'user-1', 'été 😀', '\u0000x', 0, -7, 2 ** 40, 0.1, -1e-300, 12345678901234567890n, -(2n ** 90n), true, false, [], ['user-1', [2, 3n], true]];
   const encode = (k: Key): unknown => (typeof k === 'bigint' ? { bigint: k.toString() } : Array.isArray(k) ? k.map(encode) : k);
-  const moduleUrl = new URL('../../src/state/key-group.ts', import.meta.url).href;
+  const moduleUrl = new URL('../../src/core/key-group.ts', import.meta.url).href;
   const program = `
     import { hashKey } from ${JSON.stringify(moduleUrl)};
     const revive = (k) => Array.isArray(k) ? k.map(revive) : k !== null && typeof k === 'object' ? BigInt(k.bigint) : k;

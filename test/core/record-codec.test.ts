@@ -10,7 +10,7 @@ import {
   decodeValue,
   encodeValue,
   registerType,
-} from '../../src/runtime/record-codec.ts';
+} from '../../src/core/record-codec.ts';
 
 class Point {
   constructor(

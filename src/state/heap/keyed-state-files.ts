@@ -54,15 +54,16 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
-import type { StateKind } from '../api/state.ts';
-import type { EncodedEntries, KeyedStateSnapshot, KeyedStateSnapshotData } from '../state/keyed-state-backend.ts';
-import { canonicalKey, keyGroupRangeContains } from '../state/key-group.ts';
-import type { KeyGroupRange, PrimitiveKey } from '../state/key-group.ts';
-import { ByteReader, ByteWriter, readStored, readValue, writeStored, writeValue } from '../state/state-codec.ts';
-import { decodeValue } from '../runtime/record-codec.ts';
-import type { RestoredTimer, TimeDomain, TimerSnapshot } from '../runtime/timer-service.ts';
-import type { StateFileHandle } from './checkpoint-types.ts';
-import { CorruptCheckpointError, withPayloadDigest } from './filesystem-checkpoint-storage.ts';
+import type { StateKind } from '../../api/state.ts';
+import type { EncodedEntries, KeyedStateSnapshot, KeyedStateSnapshotData } from '../keyed-state-backend.ts';
+import { canonicalKey, keyGroupRangeContains } from '../../core/key-group.ts';
+import type { KeyGroupRange, PrimitiveKey } from '../../core/key-group.ts';
+import { ByteReader, ByteWriter, readStored, readValue, writeStored, writeValue } from '../state-codec.ts';
+import { decodeValue } from '../../core/record-codec.ts';
+import type { RestoredTimer, TimeDomain, TimerSnapshot } from '../timer-snapshot.ts';
+import type { StateFileHandle } from '../state-file.ts';
+import { CorruptCheckpointError } from '../../core/errors.ts';
+import { withPayloadDigest } from '../../core/payload-digest.ts';
 
 /**
  * Writes one payload as a state file, e.g. (name, payload) => storage.writeStateFile(checkpointId,

@@ -14,13 +14,13 @@ import {
 import type { AggregateFunction } from '../../src/api/state.ts';
 import type { StateFileHandle } from '../../src/checkpoint/checkpoint-types.ts';
 import { CorruptCheckpointError, FileSystemCheckpointStorage } from '../../src/checkpoint/filesystem-checkpoint-storage.ts';
-import { readKeyedState, writeKeyedState } from '../../src/checkpoint/keyed-state-files.ts';
-import type { KeyedStateWriteOptions, StateFileSink } from '../../src/checkpoint/keyed-state-files.ts';
-import { decodeValue, encodeValue, registerType } from '../../src/runtime/record-codec.ts';
+import { readKeyedState, writeKeyedState } from '../../src/state/heap/keyed-state-files.ts';
+import type { KeyedStateWriteOptions, StateFileSink } from '../../src/state/heap/keyed-state-files.ts';
+import { decodeValue, encodeValue, registerType } from '../../src/core/record-codec.ts';
 import type { TimerSnapshot } from '../../src/runtime/timer-service.ts';
 import { HeapKeyedStateBackend } from '../../src/state/heap/heap-keyed-state-backend.ts';
-import { assignToKeyGroup, canonicalKey, keyGroupRangeContains } from '../../src/state/key-group.ts';
-import type { KeyGroupRange, PrimitiveKey } from '../../src/state/key-group.ts';
+import { assignToKeyGroup, canonicalKey, keyGroupRangeContains } from '../../src/core/key-group.ts';
+import type { KeyGroupRange, PrimitiveKey } from '../../src/core/key-group.ts';
 
 const JOB = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
 const MAX_PARALLELISM = 128;

@@ -1,0 +1,70 @@
+/**
+ * Checkpoint statistics as a job client and the REST API see them, with the field names of Flink's
+ * REST API (`/jobs/:jobid/checkpoints`). Plain JSON-able data; the checkpoint layer produces it.
+ */
+
+export type CheckpointStatus = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
+
+/** Figures one subtask reported with its acknowledgement. */
+export interface SubtaskCheckpointStats {
+  /** When the coordinator received the acknowledgement, ms since the epoch. */
+  ack_timestamp: number;
+  sync_duration: number;
+  async_duration: number;
+  alignment_duration: number;
+  start_delay: number;
+  bytes_processed_during_alignment: number;
+  state_size: number;
+}
+
+export interface CheckpointStatsEntry {
+  id: number;
+  status: CheckpointStatus;
+  is_savepoint: boolean;
+  trigger_timestamp: number;
+  /** Arrival of the latest acknowledgement; -1 while none has arrived (Flink's "n/a"). */
+  latest_ack_timestamp: number;
+  /**
+   * From the trigger to the latest acknowledgement (Flink's definition: for a completed
+   * checkpoint it is set by the last subtask to acknowledge); for a failed checkpoint, from
+   * the trigger to the failure; -1 while in progress with no acknowledgement.
+   */
+  end_to_end_duration: number;
+  /** Sum of the state sizes the acknowledged subtasks reported, bytes. */
+  state_size: number;
+  num_subtasks: number;
+  num_acknowledged_subtasks: number;
+  /** Where a completed checkpoint's metadata lives. */
+  external_path?: string;
+  failure_timestamp?: number;
+  failure_message?: string;
+  /** Acknowledged subtasks, keyed `vertex/subtask`. */
+  subtasks: Record<string, SubtaskCheckpointStats>;
+}
+
+export interface MinMaxAvg {
+  min: number;
+  max: number;
+  avg: number;
+}
+
+export interface RestoredCheckpointStats {
+  id: number;
+  restore_timestamp: number;
+  is_savepoint: boolean;
+  external_path: string;
+}
+
+export interface CheckpointStatsSnapshot {
+  counts: { restored: number; total: number; in_progress: number; completed: number; failed: number };
+  /** Over every checkpoint completed since the tracker was created; all zero before the first. */
+  summary: { end_to_end_duration: MinMaxAvg; state_size: MinMaxAvg };
+  latest: {
+    completed: CheckpointStatsEntry | null;
+    savepoint: CheckpointStatsEntry | null;
+    failed: CheckpointStatsEntry | null;
+    restored: RestoredCheckpointStats | null;
+  };
+  /** The most recently triggered checkpoints, newest first. */
+  history: CheckpointStatsEntry[];
+}

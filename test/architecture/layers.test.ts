@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+// @ts-expect-error: a plain JavaScript module without declarations
+import { checkLayers } from '../../scripts/check-layers.mjs';
+
+test('every import in src/ points down a layer and no module imports itself back', () => {
+  assert.deepEqual(checkLayers(), []);
+});
+
+test('the check finds an upward import, a cycle and an unknown folder', () => {
+  const src = mkdtempSync(join(tmpdir(), 'weir-layers-'));
+  const put = (path: string, text: string) => {
+    mkdirSync(join(src, path, '..'), { recursive: true });
+    writeFileSync(join(src, path), text);
+  };
+  put('core/a.ts', "import { b } from '../api/b.ts';\nexport const a = 1;\n");
+  put('api/b.ts', "export const b = 1;\n");
+  put('runtime/x.ts', "import type { Y } from './y.ts';\nexport type X = Y;\n");
+  put('runtime/y.ts', "import type { X } from './x.ts';\nexport type Y = X;\n");
+  put('connectors/c.ts', "import { Z } from '../runtime/x.ts';\n// import '../cluster/not-real.ts';\n");
+  put('odd/z.ts', 'export {};\n');
+  const problems: string[] = checkLayers(src);
+  assert.ok(problems.includes("core/a.ts imports api/b.ts: 'core' may not depend on 'api'"), problems.join('\n'));
+  assert.ok(problems.some((p) => p.startsWith('import cycle: runtime/x.ts → runtime/y.ts → runtime/x.ts')), problems.join('\n'));
+  assert.ok(problems.includes("connectors/c.ts imports runtime/x.ts: 'connectors' may not depend on 'runtime'"), problems.join('\n'));
+  assert.ok(problems.some((p) => p.startsWith("odd/z.ts: folder 'odd' is not a known layer")), problems.join('\n'));
+  assert.equal(problems.length, 4, problems.join('\n'));
+});
