@@ -30,7 +30,7 @@ import {
   type QueryName,
 } from 'weir/nexmark';
 import { channelName } from './common.ts';
-import { fmix } from '../../src/state/key-group.ts';
+import { fmix } from '../../src/core/key-group.ts';
 
 /**
  * The generator configuration of every run: Nexmark's defaults with the event rate of Flink's
