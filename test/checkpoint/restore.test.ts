@@ -40,7 +40,9 @@ async function retainedCheckpoints(count: number, extra: Record<string, unknown>
 describe('restore from a retained checkpoint', () => {
   let chk: string;
   before(async () => {
-    [chk] = await retainedCheckpoints(1);
+    const [first] = await retainedCheckpoints(1);
+    assert.ok(first !== undefined, 'a retained checkpoint');
+    chk = first;
   });
 
   it('`weir run -s <chk>` restores it: the final per-key totals equal a straight run', async () => {
@@ -89,7 +91,7 @@ describe('corrupt checkpoints', () => {
     for (const f of kstate) {
       const p = join(newest, f);
       const bytes = readFileSync(p);
-      bytes[bytes.length - 1] ^= 0xff;
+      bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
       writeFileSync(p, bytes);
     }
     await killSlot(client, 0);

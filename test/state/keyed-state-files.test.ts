@@ -540,7 +540,7 @@ test('keyed state files: corrupt and truncated files give errors naming the file
     // A file changed on disk: the storage's checksum catches it, and the error names the file.
     const onDisk = join(storage.jobDir, ...handle.path.split('/'));
     const raw = await readFile(onDisk);
-    raw[raw.byteLength - 20] ^= 0xff;
+    raw.writeUInt8(raw.readUInt8(raw.byteLength - 20) ^ 0xff, raw.byteLength - 20);
     await writeFile(onDisk, raw);
     await assert.rejects(readKeyedState(files, read, FULL), (e: unknown) => {
       assert.ok(e instanceof Error && e.message.includes(handle.path), String(e));
