@@ -1,8 +1,27 @@
 #!/usr/bin/env node
-// The `weir` command. The engine is written in TypeScript and loaded through tsx, which
-// also lets `weir run job.ts` import TypeScript job files.
+// The `weir` command.
+//
+// The published package runs its compiled JavaScript (dist/). The engine is imported first, by
+// Node alone, and tsx is registered afterwards, only so that `weir run job.ts` can import
+// TypeScript job files (and whatever they import); a job's `import 'weir'` reaches the same
+// dist/ modules the command runs.
+//
+// A clone of the repository (src/ beside bin/; the package leaves src/ out) runs the TypeScript
+// sources through tsx instead, so that an edit takes effect without a build: the tests, the
+// benchmarks and the examples run what is in src/ now, and imports of `weir` resolve to src/
+// too (source-hooks.mjs).
+import { existsSync } from 'node:fs';
+import { register as registerHooks } from 'node:module';
 import { register } from 'tsx/esm/api';
 
-register();
-const { main } = await import('../src/cli/main.ts');
+const sources = new URL('../src/cli/main.ts', import.meta.url);
+let main;
+if (existsSync(sources)) {
+  register();
+  registerHooks(new URL('../src/runtime/worker/source-hooks.mjs', import.meta.url));
+  ({ main } = await import(sources.href));
+} else {
+  ({ main } = await import('../dist/cli/main.js'));
+  register();
+}
 process.exitCode = await main(process.argv.slice(2));

@@ -44,7 +44,8 @@ export async function startCluster(o: StartOptions): Promise<ClusterInfo> {
   const slots = o.slots ?? availableParallelism();
   const args = [
     `${WEIR_PACKAGE_ROOT}/bin/node-ts.mjs`,
-    fileURLToPath(new URL('./jobmanager-main.ts', import.meta.url)),
+    // `.ts` in the sources, `.js` once compiled into dist/.
+    fileURLToPath(new URL(`./jobmanager-main${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url)),
     '--dir', o.dir,
     '--host', o.host ?? '127.0.0.1',
     '--port', String(o.port ?? 8081),

@@ -39,7 +39,9 @@ export class TaskManagerConnection {
 
   /** Starts a TaskManager process with `slots` slots working in `dir`; its output goes to `logFd`. */
   static start(o: { dir: string; slots: number; logFd: number; onExit?: (code: number | null) => void }): Promise<TaskManagerConnection> {
-    const child = fork(`${WEIR_PACKAGE_ROOT}/bin/node-ts.mjs`, [fileURLToPath(new URL('./taskmanager-main.ts', import.meta.url)), '--dir', o.dir, '--slots', String(o.slots)], {
+    // `.ts` in the sources, `.js` once compiled into dist/.
+    const entry = new URL(`./taskmanager-main${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url);
+    const child = fork(`${WEIR_PACKAGE_ROOT}/bin/node-ts.mjs`, [fileURLToPath(entry), '--dir', o.dir, '--slots', String(o.slots)], {
       serialization: 'advanced',
       stdio: ['ignore', o.logFd, o.logFd, 'ipc'],
     });

@@ -176,7 +176,14 @@ function readManifest(dir) {
   return {
     dir: base,
     workerMain: url(m.workerMain),
-    modules: Object.fromEntries(Object.entries(m.modules).map(([source, facade]) => [pathToFileURL(join(ROOT, source)).href, url(facade)])),
+    // Each facade under its source's URL and under the URL of the file dist/ has compiled from
+    // it: package.json's exports name dist/, and a job importing `weir` must reach the bundle too.
+    modules: Object.fromEntries(
+      Object.entries(m.modules).flatMap(([source, facade]) => [
+        [pathToFileURL(join(ROOT, source)).href, url(facade)],
+        [pathToFileURL(join(ROOT, 'dist', source.slice('src/'.length).replace(/\.ts$/, '.js').replace(/\.mts$/, '.mjs'))).href, url(facade)],
+      ]),
+    ),
     externals: m.externals,
   };
 }

@@ -1,11 +1,15 @@
 /**
- * Module loader hooks of a slot worker that runs the bundled engine (engine-bundle.mjs). They
- * run on Node's loader hooks thread and do three things:
+ * Module loader hooks of a slot worker that runs the compiled engine (dist/, the published
+ * package) or the bundled one (engine-bundle.mjs, weir running from its sources). They run on
+ * Node's loader hooks thread and do three things:
  *
- *  - A source module of the engine that is in the bundle resolves to its facade, wherever the
- *    import comes from (`weir`, `weir/testing`'s imports, a path to `src/`), so the job and the
- *    worker runtime share one instance of every engine module. The engine's own imports
- *    (the bundle's packages and theirs) are resolved and loaded by Node alone.
+ *  - The engine's own imports (its files, its packages and theirs) are resolved and loaded by
+ *    Node alone. The compiled engine imports nothing else but the job module; the bundle imports
+ *    nothing else but the job module and its externals.
+ *  - Bundle only: a source module of the engine that is in the bundle resolves to its facade,
+ *    wherever the import comes from (`weir`, `weir/testing`'s imports, a path to `src/`), so the
+ *    job and the worker runtime share one instance of every engine module. The compiled engine
+ *    needs no such mapping: `weir` resolves to the very dist/ files the runtime runs.
  *  - Everything the job brings (its module, its imports, their imports) is resolved and loaded
  *    as tsx resolves and loads it in any weir process, so TypeScript, tsconfig paths, `.js`
  *    specifiers naming `.ts` files and tsx's interop all behave as they do on the launcher.
@@ -22,11 +26,13 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve as resolvePath } from 'node:path';
+import { dirname, join, resolve as resolvePath, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** @type {string} URL of the bundle directory, ending in `/`. */
+/** @type {string} URL of the bundle directory or of dist/, ending in `/`. */
 let engineDir;
+/** @type {string | undefined} URL of the job module; set for the compiled engine only. */
+let jobModule;
 /** @type {Map<string, string>} facade URL by source module URL */
 let facades;
 /** @type {Set<string>} what the bundle imports from outside itself */
@@ -69,6 +75,7 @@ export function initialize(data) {
   engineDir = data.engineDir;
   facades = new Map(Object.entries(data.facades));
   externals = new Set(data.externals);
+  jobModule = data.jobModule;
   outerTsx = data.outerTsx;
   if (outerTsx) return;
   try {
@@ -82,13 +89,24 @@ export function initialize(data) {
       cacheSalt = [FORMAT, process.version, String(sourcesContent), tsconfig.identity]
         .concat([tsxPackage, esbuildPackage].map((b) => createHash('sha256').update(b).digest('hex')))
         .join('\0');
-      cacheDir = fileURLToPath(new URL('../tsx-output/', engineDir));
+      cacheDir = jobModule === undefined ? fileURLToPath(new URL('../tsx-output/', engineDir)) : compiledCacheDir();
       packagesAsNode = !/"(?:paths|baseUrl)"/.test(tsconfig.text);
       allowJs = /"allowJs"/.test(tsconfig.text);
     }
   } catch {
     cacheSalt = undefined;
   }
+}
+
+/**
+ * Where tsx's output is kept for the compiled engine: the `.cache` directory of the node_modules
+ * that holds weir (where npm installed it), else of weir's own node_modules.
+ */
+function compiledCacheDir() {
+  const root = fileURLToPath(new URL('../', engineDir));
+  const parent = dirname(root);
+  const modules = parent.endsWith(`${sep}node_modules`) ? parent : join(root, 'node_modules');
+  return join(modules, '.cache', 'weir', 'tsx-output');
 }
 
 /**
@@ -199,6 +217,13 @@ function resolvesAsNode(specifier, parentURL) {
 
 export async function resolve(specifier, context, nextResolve) {
   if (specifier.startsWith('node:')) return nextResolve(specifier, context);
+  if (jobModule !== undefined && (context.parentURL?.startsWith(engineDir) || engineDeps.has(context.parentURL))) {
+    const resolved = await nextResolve(specifier, context);
+    if (resolved.url !== jobModule) {
+      if (resolved.url.startsWith('file:')) engineDeps.add(resolved.url);
+      return resolved;
+    }
+  }
   const fromBundle = specifier.startsWith(engineDir) || (context.parentURL?.startsWith(engineDir) ?? false);
   if (fromBundle || engineDeps.has(context.parentURL)) {
     // The bundle imports its own files, its externals and builtins, and besides them only the
