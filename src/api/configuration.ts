@@ -4,6 +4,7 @@
  */
 
 import type { RestartStrategyConfiguration } from './restart-strategies.ts';
+import * as v from 'valibot';
 import { ConfigError, parseDuration } from './config-parsing.ts';
 
 export { ConfigError, parseDuration } from './config-parsing.ts';
@@ -50,7 +51,8 @@ export interface ConfigValues {
   'execution.savepoint.path': string | undefined;
   /** Allow snapshot state that maps to no operator of the job to be skipped (`weir run -n`). */
   'execution.savepoint.ignore-unclaimed-state': boolean;
-  'state.backend.type': 'hashmap';
+  /** A registered state backend's name, e.g. 'hashmap' (checked against the registry at submission). */
+  'state.backend.type': string;
   /** Set by setRestartStrategy or the restart-strategy.* keys; undefined: Flink's default. */
   'restart-strategy': RestartStrategyConfiguration | undefined;
 }
@@ -70,48 +72,41 @@ interface OptionSpec<K extends ConfigKey> {
   parse(raw: unknown, key: K): ConfigValues[K];
 }
 
-function positiveInt(max = Number.MAX_SAFE_INTEGER) {
-  return (raw: unknown, key: string): number => {
-    const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > max) {
-      throw new ConfigError(`${key} must be an integer between 1 and ${max}, got ${JSON.stringify(raw)}`);
-    }
-    return n;
-  };
-}
-
-function nonNegativeInt(raw: unknown, key: string): number {
-  const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
-    throw new ConfigError(`${key} must be a non-negative integer, got ${JSON.stringify(raw)}`);
-  }
-  return n;
-}
-
-function oneOf<T extends string>(values: readonly T[]) {
+/**
+ * Validates `raw` against a valibot schema; a value the schema rejects becomes a ConfigError
+ * saying which key wanted what and what it got (valibot's own issue text names no key).
+ */
+function validated<T>(schema: v.GenericSchema<unknown, T>, wants: string) {
   return (raw: unknown, key: string): T => {
-    if (typeof raw === 'string' && (values as readonly string[]).includes(raw.toUpperCase().replace(/-/g, '_'))) {
-      return raw.toUpperCase().replace(/-/g, '_') as T;
-    }
-    throw new ConfigError(`${key} must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
+    const result = v.safeParse(schema, raw);
+    if (result.success) return result.output;
+    throw new ConfigError(`${key} must be ${wants}, got ${JSON.stringify(raw)}`);
   };
 }
 
-function booleanOption(raw: unknown, key: string): boolean {
-  if (typeof raw === 'boolean') return raw;
-  if (typeof raw === 'string') {
-    const v = raw.trim().toLowerCase();
-    if (v === 'true') return true;
-    if (v === 'false') return false;
-  }
-  throw new ConfigError(`${key} must be true or false, got ${JSON.stringify(raw)}`);
+/** A number, or a string holding one (values from the command line and files arrive as strings). */
+const numeric = v.union([v.number(), v.pipe(v.string(), v.trim(), v.nonEmpty(), v.transform(Number))]);
+
+function positiveInt(max = Number.MAX_SAFE_INTEGER) {
+  return validated(v.pipe(numeric, v.integer(), v.minValue(1), v.maxValue(max)), `an integer between 1 and ${max}`);
 }
 
-function optionalPath(raw: unknown, key: string): string | undefined {
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || raw.length === 0) throw new ConfigError(`${key} must be a path or file:// URI, got ${JSON.stringify(raw)}`);
-  return raw;
+const nonNegativeInt = validated(v.pipe(numeric, v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)), 'a non-negative integer');
+
+/** One of `values`, case-insensitive, with '-' read as '_' (Flink accepts both spellings of enum values). */
+function oneOf<T extends string>(values: readonly T[]) {
+  return validated(
+    v.pipe(v.string(), v.transform((s) => s.toUpperCase().replace(/-/g, '_')), v.picklist(values)),
+    `one of ${values.join(', ')}`,
+  );
 }
+
+const booleanOption = validated(
+  v.union([v.boolean(), v.pipe(v.string(), v.trim(), v.toLowerCase(), v.picklist(['true', 'false']), v.transform((s) => s === 'true'))]),
+  'true or false',
+);
+
+const optionalPath = validated(v.optional(v.pipe(v.string(), v.nonEmpty())), 'a path or file:// URI');
 
 const OPTIONS: { [K in ConfigKey]: OptionSpec<K> } = {
   'parallelism.default': { parse: positiveInt(32768) },
@@ -119,12 +114,7 @@ const OPTIONS: { [K in ConfigKey]: OptionSpec<K> } = {
     parse: (raw, key) => (raw === undefined ? undefined : positiveInt(32768)(raw, key)),
   },
   'pipeline.auto-watermark-interval': { parse: nonNegativeInt },
-  'weir.execution.mode': {
-    parse(raw, key) {
-      if (raw === 'threads' || raw === 'inline') return raw;
-      throw new ConfigError(`${key} must be "threads" or "inline", got ${JSON.stringify(raw)}`);
-    },
-  },
+  'weir.execution.mode': { parse: validated(v.picklist(['threads', 'inline']), '"threads" or "inline"') },
   'weir.network.buffer-records': { parse: positiveInt(1 << 20) },
   'weir.network.buffer-bytes': { parse: positiveInt(1 << 30) },
   'weir.network.credits-per-channel': { parse: positiveInt(1024) },
@@ -157,18 +147,15 @@ const OPTIONS: { [K in ConfigKey]: OptionSpec<K> } = {
   'execution.savepoint.path': { parse: optionalPath },
   'execution.savepoint.ignore-unclaimed-state': { parse: booleanOption },
   'restart-strategy': {
-    parse(raw, key) {
-      if (raw === undefined || (typeof raw === 'object' && raw !== null && typeof (raw as { kind?: unknown }).kind === 'string')) {
-        return raw as RestartStrategyConfiguration | undefined;
-      }
-      throw new ConfigError(`${key} must be a RestartStrategies configuration, got ${JSON.stringify(raw)}`);
-    },
+    // The strategy's own parameters are checked by validateRestartStrategyConfiguration at submission.
+    parse: validated(
+      v.optional(v.custom<RestartStrategyConfiguration>((x) => typeof x === 'object' && x !== null && typeof (x as { kind?: unknown }).kind === 'string')),
+      'a RestartStrategies configuration',
+    ),
   },
   'state.backend.type': {
-    parse(raw, key) {
-      if (raw === 'hashmap') return 'hashmap';
-      throw new ConfigError(`${key} must be "hashmap" (the RocksDB backend is not available yet), got ${JSON.stringify(raw)}`);
-    },
+    // Which names exist is known to the state layer's registry, which checks the name at submission.
+    parse: validated(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]*$/)), 'the name of a state backend, e.g. "hashmap"'),
   },
 };
 
