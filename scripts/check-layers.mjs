@@ -46,7 +46,8 @@ function rank(layer) {
 
 /** Strips comments so that import-like text in documentation is not mistaken for an import. */
 function code(text) {
-  return text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+  // Comments become blank (newlines kept), so line numbers still point into the file.
+  return text.replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, ' ')).replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
 }
 
 export function checkLayers(srcDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src')) {
@@ -113,8 +114,36 @@ function cycles(graph) {
   return out;
 }
 
+/**
+ * The engine's layers read time only through the injected clock and schedule only through the
+ * injected scheduler (core/time.ts), so tests can drive time by hand and nothing in the engine
+ * depends on the wall clock behind a test's back. Edges (processes, clients, the command line)
+ * may use real time.
+ */
+export const CLOCKED_LAYERS = ['api', 'graph', 'state', 'checkpoint', 'runtime', 'cluster'];
+const CLOCK_READ = /\bDate\.now\s*\(|\bnew\s+Date\s*\(\s*\)|\bperformance\.now\s*\(|\bprocess\.hrtime\b|(?<![.\w])(?:setTimeout|setInterval)\s*\(|['"]node:timers(?:\/promises)?['"]/g;
+
+export function checkClock(srcDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src')) {
+  const problems = [];
+  for (const file of sourceFiles(srcDir)) {
+    const rel = relative(srcDir, file);
+    if (!CLOCKED_LAYERS.includes(layerOf(rel))) continue;
+    // A worker's JavaScript bootstrap runs before any engine module is loaded; it only marks start-up phases.
+    if (rel.endsWith('.mjs')) continue;
+    const lines = code(readFileSync(file, 'utf8')).split('\n');
+    lines.forEach((line, i) => {
+      // A method of that name (e.g. a pending checkpoint's setTimeout(handle)) is not the global.
+      if (/^\s*(?:[\w#]+\s+)*set(?:Timeout|Interval)\s*\([^)]*\)\s*:/.test(line)) return;
+      for (const m of line.matchAll(CLOCK_READ)) {
+        problems.push(`${rel}:${i + 1}: '${m[0].trim()}' reads or schedules on the wall clock; use the injected Clock/Scheduler (core/time.ts)`);
+      }
+    });
+  }
+  return problems;
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const problems = checkLayers();
+  const problems = [...checkLayers(), ...(process.argv.includes('--clock') ? checkClock() : [])];
   for (const p of problems) console.error(p);
   if (problems.length > 0) process.exit(1);
   console.log('layers: every import points down, no cycles');

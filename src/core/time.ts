@@ -27,6 +27,28 @@ export const systemScheduler: Scheduler = {
   },
 };
 
+/** Resolves after `delayMs` on the scheduler's clock (a ManualScheduler resolves it when advanced). */
+export function sleep(scheduler: Scheduler, delayMs: number): Promise<void> {
+  return new Promise((resolve) => scheduler.schedule(delayMs, resolve));
+}
+
+/**
+ * A monotonic clock in milliseconds with sub-millisecond resolution, for budgets and durations
+ * measured on one thread (how long a burst of records has run, how long a phase took). It never
+ * gives a timestamp: event and processing time come from a Clock. Code that slices its work by
+ * time takes one of these as a parameter, defaulting to `monotonicClock`, so tests can pass their own.
+ */
+export interface MonotonicClock {
+  now(): number;
+}
+
+export const monotonicClock: MonotonicClock = { now: () => performance.now() };
+
+/** Absolute milliseconds comparable across the threads of a process (for start-up phase marks). */
+export function processWideNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 interface PendingCallback {
   readonly due: number;
   readonly seq: number;
