@@ -18,12 +18,18 @@ export const ExternalizedCheckpointRetention = {
 } as const satisfies Record<ExternalizedRetention, ExternalizedRetention>;
 export type ExternalizedCheckpointRetention = ExternalizedRetention;
 
-/** The heap state backend: keyed state lives on the JavaScript heap, snapshots are asynchronous. */
-export class HashMapStateBackend {
-  readonly type = 'hashmap' as const;
+/**
+ * What env.setStateBackend() takes: the name of a registered state backend, which it writes to
+ * `state.backend.type` (the runtime resolves that key to the backend itself).
+ */
+export interface StateBackend {
+  readonly type: string;
 }
 
-export type StateBackend = HashMapStateBackend;
+/** The heap state backend: keyed state lives on the JavaScript heap, snapshots are asynchronous. */
+export class HashMapStateBackend implements StateBackend {
+  readonly type = 'hashmap' as const;
+}
 
 export class CheckpointConfig {
   /** Flink's older name for the retention settings, as the seed examples use it. */

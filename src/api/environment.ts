@@ -176,8 +176,8 @@ export class StreamExecutionEnvironment implements PipelineContext {
     return new CheckpointConfig(this.#config);
   }
   setStateBackend(backend: StateBackend): this {
-    if (!backend || (backend as { type?: unknown }).type !== 'hashmap') {
-      throw new TypeError('setStateBackend: expected new HashMapStateBackend()');
+    if (!backend || typeof (backend as { type?: unknown }).type !== 'string') {
+      throw new TypeError('setStateBackend: expected a state backend, e.g. new HashMapStateBackend()');
     }
     this.#config.set('state.backend.type', backend.type);
     return this;

@@ -8,6 +8,7 @@ import { validateCheckpointing } from '../api/checkpoint-config.ts';
 import type { Pipeline, PipelineExecutor } from '../api/execution-context.ts';
 import type { JobClient } from '../api/job-client.ts';
 import { buildJobGraph, type JobGraph } from '../graph/job-graph.ts';
+import { stateBackendFactory } from '../state/state-backend-registry.ts';
 import { LocalJob } from './local-job.ts';
 
 export type { LocalJobResult } from './local-job.ts';
@@ -18,6 +19,7 @@ export type { LocalJobResult } from './local-job.ts';
  */
 export function prepareJobGraph(pipeline: Pipeline): JobGraph {
   validateCheckpointing(pipeline.config);
+  stateBackendFactory(pipeline.config.get('state.backend.type')); // an unknown name fails here, not in a worker
   const graph = buildJobGraph(pipeline);
   warnAboutMissingUids(pipeline, graph);
   return graph;

@@ -17,6 +17,7 @@ import { LocalChannel } from './channel/local-channel.ts';
 import { RemoteInput, RemoteOutput } from './channel/remote-channel.ts';
 import { planChannels } from './deployment.ts';
 import { Task, type TaskHost } from './task.ts';
+import { resolveStateBackend } from '../state/state-backend-registry.ts';
 import type { Scheduler } from '../core/time.ts';
 
 export interface SlotReporter {
@@ -87,6 +88,7 @@ export class Slot implements TaskHost {
     const taskKey = (vertex: number, index: number) => `${vertex}/${index}`;
     const cp = this.#o.checkpointing;
     const checkpointing = cp ? { mode: cp.mode, storage: new FileSystemCheckpointStorage(cp.baseDir, this.#o.jobId) } : undefined;
+    const stateBackend = resolveStateBackend(config);
     const where = (id: string) => `channel ${id}`;
     for (const spec of planChannels(graph)) {
       const producerHere = hosts(spec.producer);
@@ -138,6 +140,7 @@ export class Slot implements TaskHost {
             host: this,
             checkpointing,
             restore: this.#o.restores?.[k],
+            stateBackend,
           }),
         );
       }

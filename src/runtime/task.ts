@@ -17,9 +17,8 @@ import type { CheckpointTriggerOptions } from '../checkpoint/checkpoint-coordina
 import type { CheckpointFailureReason, OperatorSubtaskState, StateFileHandle, SubtaskAcknowledgement } from '../checkpoint/checkpoint-types.ts';
 import { readStateFile, writeSavepointStateFile, type FileSystemCheckpointStorage } from '../checkpoint/filesystem-checkpoint-storage.ts';
 import type { JobVertex, StreamEdge, StreamNode } from '../graph/job-graph.ts';
-import { HeapKeyedStateBackend } from '../state/heap/heap-keyed-state-backend.ts';
 import { keyGroupRangeForOperator } from '../core/key-group.ts';
-import { OperatorStateBackend } from '../state/operator-state-backend.ts';
+import type { StateBackend, StateBackendScope } from '../state/state-backend.ts';
 import type { InputChannel, OutputChannel } from './channel/channel.ts';
 import { END_OF_PARTITION, type ChannelEvent, type RecordBatch } from './events.ts';
 import { createOperator } from './operators/operator-factory.ts';
@@ -102,6 +101,8 @@ export interface TaskDeployment {
   readonly checkpointing: TaskCheckpointing | undefined;
   /** State to start from; absent for a fresh start. */
   readonly restore: TaskRestore | undefined;
+  /** Makes, writes and restores the state of this subtask's operators (resolved once per deployment). */
+  readonly stateBackend: StateBackend;
 }
 
 /**
@@ -234,6 +235,11 @@ export class Task {
     };
   }
 
+  #backendScope(node: StreamNode): StateBackendScope {
+    const d = this.#d;
+    return { jobId: d.jobId, operatorId: node.operatorId, operatorName: node.name, subtaskIndex: d.subtaskIndex, parallelism: node.parallelism };
+  }
+
   #context(node: StreamNode, scheduler: Scheduler): OperatorContext {
     const d = this.#d;
     const keyed = node.keySelectors.some((k) => k !== undefined);
@@ -251,13 +257,13 @@ export class Task {
       config: d.config,
       scheduler,
       keyedBackend: keyed
-        ? new HeapKeyedStateBackend({
+        ? d.stateBackend.createKeyedStateBackend({
+            ...this.#backendScope(node),
             maxParallelism: node.maxParallelism,
             keyGroupRange: keyGroupRangeForOperator(node.maxParallelism, node.parallelism, d.subtaskIndex),
-            where: node.name,
           })
         : undefined,
-      operatorStateBackend: new OperatorStateBackend(),
+      operatorStateBackend: d.stateBackend.createOperatorStateBackend(this.#backendScope(node)),
       suspendUntil: (p) => task.#suspendUntil(p),
       print: (line, stderr) => d.host.print(line, stderr),
       collect: (id, values) => d.host.collect(id, values, task.#epoch),
@@ -443,6 +449,7 @@ export class Task {
     let loaded: LoadedOperatorState;
     try {
       loaded = await loadOperatorState(r, (h) => readStateFile(restore.root, h), {
+        stateBackend: this.#d.stateBackend,
         range: ctx.keyedBackend?.keyGroupRange,
         subtaskIndex: this.subtaskIndex,
         parallelism: node.parallelism,
@@ -796,6 +803,7 @@ export class Task {
       for (; i < captured.length; i++) {
         const r = await persistOperatorState(captured[i]!, {
           writeFile,
+          stateBackend: d.stateBackend,
           subtaskIndex: this.subtaskIndex,
           signal: this.#abort.signal,
         });

@@ -48,7 +48,27 @@ interface Registered {
   readonly state: OperatorListState<unknown>;
 }
 
-export class OperatorStateBackend {
+/**
+ * The operator state of one subtask. Every state backend may use DefaultOperatorStateBackend:
+ * operator state is small and travels inside the checkpoint's operator blob, not in a backend's
+ * own files.
+ */
+export interface OperatorStateBackend {
+  /** Split-redistributed on rescale: each element goes to exactly one new subtask. */
+  getListState<T>(d: ListStateDescriptor<T>): ListState<T>;
+  /** Union-redistributed on rescale: every new subtask receives all elements of all old subtasks. */
+  getUnionListState<T>(d: ListStateDescriptor<T>): ListState<T>;
+  /** A deep copy of every state, including empty ones (their mode must survive a restore). */
+  snapshot(): OperatorStateSnapshotData[];
+  /**
+   * Replaces the named states with copies of the given values; several parts with the same name
+   * are concatenated in order. A name already registered with the other mode is an error.
+   */
+  restore(data: readonly OperatorStateSnapshotData[]): void;
+}
+
+/** Operator list states on the heap; snapshots and restores copy the values. */
+export class DefaultOperatorStateBackend implements OperatorStateBackend {
   readonly #states = new Map<string, Registered>();
 
   /** Split-redistributed on rescale: each element goes to exactly one new subtask. */

@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ListStateDescriptor } from '../../src/api/state.ts';
 import {
-  OperatorStateBackend,
+  DefaultOperatorStateBackend,
   redistributeOperatorState,
   type OperatorStateSnapshotData,
 } from '../../src/state/operator-state-backend.ts';
+import { runOperatorStateBackendContract } from './operator-state-backend.contract.ts';
 
 const offsets = new ListStateDescriptor<number>('offsets');
 const splits = new ListStateDescriptor<string>('splits');
@@ -14,7 +15,7 @@ const splits = new ListStateDescriptor<string>('splits');
 function oldSubtasks(counts: number[]): OperatorStateSnapshotData[][] {
   let next = 0;
   return counts.map((count, i) => {
-    const backend = new OperatorStateBackend();
+    const backend = new DefaultOperatorStateBackend();
     const list = backend.getListState(offsets);
     for (let j = 0; j < count; j++) list.add(next++);
     backend.getUnionListState(splits).add(`s${i}`);
@@ -26,48 +27,7 @@ function values(data: readonly OperatorStateSnapshotData[], name: string): unkno
   return data.filter((d) => d.name === name).flatMap((d) => d.values);
 }
 
-test('list and union list state: add, addAll, update, clear, same object per name', () => {
-  const b = new OperatorStateBackend();
-  const list = b.getListState(offsets);
-  assert.equal(b.getListState(offsets), list);
-  assert.deepEqual(list.get(), []);
-  list.add(1);
-  list.addAll([2, 3]);
-  assert.deepEqual(list.get(), [1, 2, 3]);
-  list.update([7]);
-  assert.deepEqual(list.get(), [7]);
-  list.clear();
-  assert.deepEqual(list.get(), []);
-  const union = b.getUnionListState(splits);
-  union.add('a');
-  assert.deepEqual(union.get(), ['a']);
-});
-
-test('snapshot copies the values; restore reproduces them in a fresh backend', () => {
-  const b = new OperatorStateBackend();
-  const list = b.getListState(new ListStateDescriptor<{ offset: number }>('positions'));
-  list.add({ offset: 1 });
-  b.getUnionListState(splits).add('x');
-  b.getListState(new ListStateDescriptor('empty'));
-  const snapshot = b.snapshot();
-  list.get()[0]!.offset = 99;
-  list.add({ offset: 2 });
-  assert.deepEqual(snapshot, [
-    { name: 'positions', mode: 'split', values: [{ offset: 1 }] },
-    { name: 'splits', mode: 'union', values: ['x'] },
-    { name: 'empty', mode: 'split', values: [] },
-  ]);
-
-  const restored = new OperatorStateBackend();
-  restored.restore(snapshot);
-  const positions = restored.getListState(new ListStateDescriptor<{ offset: number }>('positions'));
-  assert.deepEqual(positions.get(), [{ offset: 1 }]);
-  positions.get()[0]!.offset = 5;
-  assert.deepEqual(snapshot[0]!.values, [{ offset: 1 }], 'restore copies');
-  assert.deepEqual(restored.getUnionListState(splits).get(), ['x']);
-  assert.throws(() => restored.getListState(splits), /splits/);
-  assert.deepEqual(restored.snapshot().map((d) => d.name), ['positions', 'splits', 'empty']);
-});
+runOperatorStateBackendContract('DefaultOperatorStateBackend', () => new DefaultOperatorStateBackend());
 
 for (const [from, to, counts] of [
   [2, 3, [4, 3]],
@@ -90,7 +50,7 @@ for (const [from, to, counts] of [
     for (const data of next) {
       assert.deepEqual(values(data, 'splits'), allSplits, 'union: every subtask gets all');
       assert.deepEqual(data.map((d) => d.name).sort(), ['offsets', 'splits'], 'every state named for every subtask');
-      const backend = new OperatorStateBackend();
+      const backend = new DefaultOperatorStateBackend();
       backend.restore(data);
       assert.deepEqual(backend.getUnionListState(splits).get(), allSplits);
       assert.deepEqual(backend.getListState(offsets).get(), values(data, 'offsets'));
@@ -99,7 +59,7 @@ for (const [from, to, counts] of [
 }
 
 test('same name with two modes is an error', () => {
-  const b = new OperatorStateBackend();
+  const b = new DefaultOperatorStateBackend();
   b.getListState(offsets);
   assert.throws(() => b.getUnionListState(offsets), /offsets/);
   assert.throws(

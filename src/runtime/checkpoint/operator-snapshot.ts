@@ -9,7 +9,7 @@
  */
 import type { SourceSplit, SourceReader } from '../../api/source.ts';
 import type { OperatorSubtaskState, StateFileHandle } from '../../checkpoint/checkpoint-types.ts';
-import { readKeyedState, writeKeyedState, type RestoredKeyedState } from '../../state/heap/keyed-state-files.ts';
+import type { RestoredKeyedState, StateBackend } from '../../state/state-backend.ts';
 import type { KeyGroupRange } from '../../core/key-group.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot } from '../../state/keyed-state-backend.ts';
 import { redistributeOperatorState, type OperatorStateBackend, type OperatorStateSnapshotData } from '../../state/operator-state-backend.ts';
@@ -78,6 +78,8 @@ export function releaseCaptured(c: CapturedOperatorState): void {
 export interface PersistOptions {
   /** Writes one state file of this checkpoint or savepoint and returns its (relative) handle. */
   readonly writeFile: (name: string, payload: Uint8Array) => Promise<StateFileHandle>;
+  /** The backend that made the keyed state: it writes the keyed snapshot. */
+  readonly stateBackend: StateBackend;
   readonly subtaskIndex: number;
   readonly signal?: AbortSignal;
 }
@@ -97,7 +99,7 @@ export async function persistOperatorState(
     const files: StateFileHandle[] = [];
     let bytes = 0;
     if (hasKeyed) {
-      const written = await writeKeyedState({
+      const written = await o.stateBackend.writeKeyedSnapshot({
         snapshot: c.keyed!,
         keyGroupRange: c.keyGroupRange!,
         timers: c.timers,
@@ -160,7 +162,7 @@ export interface LoadedOperatorState {
 export async function loadOperatorState(
   r: RestoredOperatorState,
   read: (h: StateFileHandle) => Promise<Uint8Array>,
-  o: { readonly range: KeyGroupRange | undefined; readonly subtaskIndex: number; readonly parallelism: number },
+  o: { readonly stateBackend: StateBackend; readonly range: KeyGroupRange | undefined; readonly subtaskIndex: number; readonly parallelism: number },
 ): Promise<LoadedOperatorState> {
   let keyed: RestoredKeyedState | undefined;
   if (r.keyedFiles.length > 0) {
@@ -169,7 +171,7 @@ export async function loadOperatorState(
         `incompatible state for operator "${r.operatorName}" (${r.operatorId}): the checkpoint holds keyed state for it, but the operator is not keyed in this job`,
       );
     }
-    keyed = await readKeyedState(r.keyedFiles, read, o.range);
+    keyed = await o.stateBackend.readKeyedSnapshot(r.keyedFiles, read, o.range);
   }
   const blobs: (OperatorBlob | undefined)[] = [];
   for (const ref of r.blobs) blobs.push(ref === undefined ? undefined : await readBlob(ref, read, r));

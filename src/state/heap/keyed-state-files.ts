@@ -64,13 +64,9 @@ import type { RestoredTimer, TimeDomain, TimerSnapshot } from '../timer-snapshot
 import type { StateFileHandle } from '../state-file.ts';
 import { CorruptCheckpointError } from '../../core/errors.ts';
 import { withPayloadDigest } from '../../core/payload-digest.ts';
+import type { RestoredKeyedState, StateFileSink } from '../state-backend.ts';
 
-/**
- * Writes one payload as a state file, e.g. (name, payload) => storage.writeStateFile(checkpointId,
- * name, payload). The payload is only valid until the returned promise settles: its memory is
- * reused for a later file. Its sha256 comes with it (see withPayloadDigest).
- */
-export type StateFileSink = (name: string, payload: Uint8Array) => Promise<StateFileHandle>;
+export type { RestoredKeyedState, StateFileSink } from '../state-backend.ts';
 
 export interface KeyedStateWriteOptions {
   readonly snapshot: KeyedStateSnapshot;
@@ -98,15 +94,6 @@ export interface KeyedStateWriteResult {
   readonly bytes: number;
   /** State entries written (one per key and state; timers are not counted). */
   readonly entries: number;
-}
-
-export interface RestoredKeyedState {
-  /** Ready for KeyedStateBackend.restore(); only key groups inside the requested range. */
-  readonly data: KeyedStateSnapshotData[];
-  /** Only timers whose key group is inside the range, with `canonical` = canonicalKey(key). */
-  readonly timers: RestoredTimer<unknown>[];
-  /** States that exist in the files (names and kinds), even when none of their entries fall in the range; so a restored backend knows them. */
-  readonly states: readonly { readonly name: string; readonly kind: StateKind }[];
 }
 
 /** Default target size of one file. */
