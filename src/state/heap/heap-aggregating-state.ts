@@ -1,0 +1,37 @@
+import type { AggregateFunction, AggregatingState } from '../../api/state.ts';
+import type { StateTable } from './state-table.ts';
+
+/** The accumulator is passed to the aggregate function's add/getResult, which may mutate it. */
+export class HeapAggregatingState<IN, ACC, OUT> implements AggregatingState<IN, OUT> {
+  readonly #table: StateTable;
+  readonly #aggregate: AggregateFunction<IN, ACC, OUT>;
+
+  constructor(table: StateTable, aggregate: AggregateFunction<IN, ACC, OUT>) {
+    this.#table = table;
+    this.#aggregate = aggregate;
+  }
+
+  get(): OUT | undefined {
+    const table = this.#table;
+    const entry = table.current();
+    if (entry === undefined) return undefined;
+    return this.#aggregate.getResult(table.own(entry) as ACC);
+  }
+
+  add(value: IN): void {
+    const table = this.#table;
+    const entry = table.current();
+    const aggregate = this.#aggregate;
+    if (entry === undefined) {
+      table.write(undefined, aggregate.add(value, aggregate.createAccumulator()));
+      return;
+    }
+    table.write(entry, aggregate.add(value, table.own(entry) as ACC));
+  }
+
+  clear(): void {
+    const table = this.#table;
+    const entry = table.current();
+    if (entry !== undefined) table.remove(entry);
+  }
+}
