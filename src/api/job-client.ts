@@ -1,18 +1,9 @@
 /** Handles on a submitted job, with Flink's names. */
 import type { CheckpointStatsSnapshot } from './checkpoint-statistics.ts';
+import type { JobStatus } from './job-status.ts';
 
-export type JobStatus =
-  | 'INITIALIZING'
-  | 'CREATED'
-  | 'RUNNING'
-  | 'FAILING'
-  | 'FAILED'
-  | 'CANCELLING'
-  | 'CANCELED'
-  | 'FINISHED'
-  | 'RESTARTING';
-
-export const TERMINAL_JOB_STATUSES: ReadonlySet<JobStatus> = new Set(['FAILED', 'CANCELED', 'FINISHED']);
+// The statuses and their transitions live in job-status.ts; re-exported for existing importers.
+export { TERMINAL_JOB_STATUSES, type JobStatus } from './job-status.ts';
 
 export interface JobExecutionResult {
   readonly jobId: string;

@@ -1,6 +1,7 @@
 /** `weir start-cluster` and `weir stop-cluster`: a local cluster in the background. */
 import { clusterDir, clusterFiles } from '../cluster/cluster-files.ts';
 import { ClusterAlreadyRunningError, startCluster, stopCluster } from '../cluster/cluster-control.ts';
+import { JOBMANAGER_ENTRY } from '../entrypoints/process-entries.ts';
 import { Args, withProgress, type ExitCode } from './cli-support.ts';
 
 export const START_USAGE = `Usage: weir start-cluster [options]
@@ -47,7 +48,7 @@ export async function startClusterCommand(argv: readonly string[]): Promise<Exit
   if (a.rest().length > 0) a.unknown(a.rest()[0]!);
   const d = clusterDir(dir);
   try {
-    const info = await withProgress('starting the cluster', startCluster({ dir: d, host, port, ...(slots !== undefined ? { slots } : {}) }));
+    const info = await withProgress('starting the cluster', startCluster({ entry: JOBMANAGER_ENTRY, dir: d, host, port, ...(slots !== undefined ? { slots } : {}) }));
     console.log(`Started a weir cluster: REST API at ${info.restAddress}, ${info.slots} slot(s), JobManager pid ${info.pid}, TaskManager pid ${info.taskManagerPid}`);
     console.log(`Logs: ${clusterFiles(d).logDir}`);
     return 0;

@@ -2,7 +2,7 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadCheckpoint } from '../checkpoint/filesystem-checkpoint-storage.ts';
-import { RestClient } from '../cluster/rest-client.ts';
+import { RestClient } from '../rest/rest-client.ts';
 import { Args, UsageError, withProgress, type ExitCode } from './cli-support.ts';
 import { requireCluster } from './cluster-address.ts';
 

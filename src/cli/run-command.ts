@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { isConfigKey } from '../api/configuration.ts';
 import { executionRegistry, setLaunchContext } from '../api/execution-context.ts';
 import { bundleJob } from '../cluster/job-bundle.ts';
-import { RestClient } from '../cluster/rest-client.ts';
+import { RestClient } from '../rest/rest-client.ts';
 import { Args, reportFailure, UsageError, withProgress, type ExitCode } from './cli-support.ts';
 import { findCluster } from './cluster-address.ts';
 

@@ -7,11 +7,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { clusterFiles, isAlive, readClusterInfo, type ClusterInfo } from './cluster-files.ts';
 import { WEIR_PACKAGE_ROOT } from './job-module-store.ts';
 
 export interface StartOptions {
+  /** The JobManager's entry file (entrypoints/jobmanager-main.ts): the cluster layer does not know where it is. */
+  readonly entry: string;
   readonly dir: string;
   /** Slots of the TaskManager; default: the number of cores. */
   readonly slots?: number;
@@ -44,8 +45,7 @@ export async function startCluster(o: StartOptions): Promise<ClusterInfo> {
   const slots = o.slots ?? availableParallelism();
   const args = [
     `${WEIR_PACKAGE_ROOT}/bin/node-ts.mjs`,
-    // `.ts` in the sources, `.js` once compiled into dist/.
-    fileURLToPath(new URL(`./jobmanager-main${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url)),
+    o.entry,
     '--dir', o.dir,
     '--host', o.host ?? '127.0.0.1',
     '--port', String(o.port ?? 8081),

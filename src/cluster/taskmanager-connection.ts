@@ -37,11 +37,12 @@ export class TaskManagerConnection {
     child.on('exit', () => this.#onExit());
   }
 
-  /** Starts a TaskManager process with `slots` slots working in `dir`; its output goes to `logFd`. */
-  static start(o: { dir: string; slots: number; logFd: number; onExit?: (code: number | null) => void }): Promise<TaskManagerConnection> {
-    // `.ts` in the sources, `.js` once compiled into dist/.
-    const entry = new URL(`./taskmanager-main${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url);
-    const child = fork(`${WEIR_PACKAGE_ROOT}/bin/node-ts.mjs`, [fileURLToPath(entry), '--dir', o.dir, '--slots', String(o.slots)], {
+  /**
+   * Starts a TaskManager process from the entry file `entry` (entrypoints/taskmanager-main.ts)
+   * with `slots` slots working in `dir`; its output goes to `logFd`.
+   */
+  static start(o: { entry: string; dir: string; slots: number; logFd: number; onExit?: (code: number | null) => void }): Promise<TaskManagerConnection> {
+    const child = fork(`${WEIR_PACKAGE_ROOT}/bin/node-ts.mjs`, [o.entry, '--dir', o.dir, '--slots', String(o.slots)], {
       serialization: 'advanced',
       stdio: ['ignore', o.logFd, o.logFd, 'ipc'],
     });

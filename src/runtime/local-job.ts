@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pipeline } from '../api/execution-context.ts';
 import { JobExecutionError, type JobClient, type JobExecutionResult, type JobStatus } from '../api/job-client.ts';
+import { nextJobStatus } from '../api/job-status.ts';
 import { defaultRestartStrategy } from '../api/restart-strategies.ts';
 import { CheckpointCoordinator } from '../checkpoint/checkpoint-coordinator.ts';
 import type { CheckpointStatsSnapshot } from '../checkpoint/checkpoint-stats.ts';
@@ -144,7 +145,7 @@ export class LocalJob {
 
   /** Enters a terminal status and records when. */
   #enterTerminal(status: 'FINISHED' | 'FAILED' | 'CANCELED'): void {
-    this.#status = status;
+    this.#status = nextJobStatus(this.#status, status);
     this.#end = this.#scheduler.now();
   }
 
@@ -266,7 +267,7 @@ export class LocalJob {
     this.#attempt = attempt;
     await attempt.deploy();
     if (!current() || this.#failingOver) return;
-    this.#status = 'RUNNING';
+    this.#status = nextJobStatus(this.#status, 'RUNNING');
     attempt.start();
     cp?.coordinator.startPeriodic();
   }
@@ -360,7 +361,7 @@ export class LocalJob {
       this.#fail(new JobExecutionError(message, this.jobId, 'FAILED', { cause: error }));
       return;
     }
-    this.#status = 'RESTARTING';
+    this.#status = nextJobStatus(this.#status, 'RESTARTING');
     await attempt.cancel();
     const delay = this.#strategy.getBackoffTime();
     if (delay > 0) await new Promise<void>((r) => this.#scheduler.schedule(delay, r));

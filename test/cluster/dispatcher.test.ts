@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { executionRegistry } from '../../src/api/execution-context.ts';
+import { createLogger } from '../../src/core/logger.ts';
 import {
   Dispatcher,
   DispatcherShutDownError,
@@ -66,7 +67,8 @@ before(() => {
     slots: 4,
     jobsDir,
     config: { 'state.checkpoints.dir': join(root, 'checkpoints'), 'state.savepoints.dir': join(root, 'savepoints') },
-    log: (line) => log.push(line),
+    // The log's JSON lines, by message.
+    logger: createLogger({ name: 'dispatcher-test', destination: { write: (line: string) => void log.push((JSON.parse(line) as { msg: string }).msg) } }),
   });
 });
 

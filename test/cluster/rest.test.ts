@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Dispatcher, type JobSubmission } from '../../src/cluster/dispatcher.ts';
-import { NoClusterError, OperationFailedError, RestClient, RestError } from '../../src/cluster/rest-client.ts';
-import { startRestServer, type RestServer } from '../../src/cluster/rest-server.ts';
+import { NoClusterError, OperationFailedError, RestClient, RestError } from '../../src/rest/rest-client.ts';
+import { startRestServer, type RestServer } from '../../src/rest/rest-server.ts';
 import type {
   CheckpointingStatistics,
   CheckpointStatistics,
@@ -20,7 +20,7 @@ import type {
   MultipleJobsDetails,
   SavepointInfo,
   TaskCheckpointStatisticsWithSubtaskDetails,
-} from '../../src/cluster/rest-types.ts';
+} from '../../src/rest/rest-types.ts';
 
 const fixture = (name: string): JobSubmission['jobModule'] => ({
   fileName: `${name}.ts`,

@@ -3,16 +3,19 @@
  * no job state of its own: modules arrive with each deployment and are stored under its
  * directory, workers run as threads of this process, and every worker event goes back to the
  * JobManager, which decides about failover. When the JobManager goes away, so does this process.
+ * Its stdout and stderr go to log/taskmanager.log, where its logger writes JSON lines (each
+ * deployment's lines carry the job's id).
  *
  *   taskmanager-main.ts --dir <working directory> --slots <n>
  */
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { storeJobModule } from '../cluster/job-module-store.ts';
+import type { FromTaskManager, ToTaskManager } from '../cluster/taskmanager-protocol.ts';
+import { createLogger, jobLogger } from '../core/logger.ts';
 import { serializeError } from '../runtime/error-transport.ts';
 import { spawnLocalWorkers, type WorkerGroup } from '../runtime/worker-group.ts';
-import { storeJobModule } from './job-module-store.ts';
-import type { FromTaskManager, ToTaskManager } from './taskmanager-protocol.ts';
 
 function arg(name: string): string {
   const i = process.argv.indexOf(name);
@@ -33,9 +36,7 @@ function send(m: FromTaskManager): void {
   if (process.connected) process.send!(m);
 }
 
-function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString()} taskmanager: ${line}\n`);
-}
+const logger = createLogger({ name: 'taskmanager' });
 
 function deploy(m: Extract<ToTaskManager, { type: 'deploy' }>): void {
   let url: string;
@@ -48,7 +49,7 @@ function deploy(m: Extract<ToTaskManager, { type: 'deploy' }>): void {
     return;
   }
   const d = m.deployment;
-  log(`deploying ${m.spec.slots.length} slot(s) of job ${m.jobId} (${d})`);
+  jobLogger(logger, m.jobId).info({ deployment: d }, `deploying ${m.spec.slots.length} slot(s) of job ${m.jobId} (${d})`);
   const group = spawnLocalWorkers(
     { ...m.spec, jobModule: url },
     {
@@ -68,7 +69,7 @@ function removeJobFiles(jobId: string): void {
   try {
     rmSync(join(dir, 'jobs', jobId), { recursive: true, force: true });
   } catch (e) {
-    log(`could not remove the modules of job ${jobId}: ${e instanceof Error ? e.message : String(e)}`);
+    jobLogger(logger, jobId).warn(`could not remove the modules of job ${jobId}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
@@ -108,11 +109,11 @@ async function shutdown(): Promise<void> {
   const all = [...groups.values()];
   groups.clear();
   await Promise.all(all.map((g) => g.terminate()));
-  log('stopped');
+  logger.info('stopped');
   process.exit(0);
 }
 
 // The JobManager owns this process: without it there is nobody to report to.
 process.on('disconnect', () => void shutdown());
-log(`started with ${slots} slot(s), pid ${process.pid}`);
+logger.info(`started with ${slots} slot(s), pid ${process.pid}`);
 send({ type: 'registered', slots, pid: process.pid });

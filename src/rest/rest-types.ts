@@ -3,10 +3,10 @@
  * meanings are Flink's REST API's (docs/rest.md documents each); times are ms since the epoch,
  * durations ms, sizes bytes, and -1 stands for "not (yet) known" as in Flink.
  */
-import type { JobStatus } from '../api/job-client.ts';
+import type { JobStatus } from '../api/job-status.ts';
 
 export type { JobStatus };
-export type { JobSubmission } from './dispatcher.ts';
+export type { JobSubmission } from '../cluster/job-submission.ts';
 
 /** Flink's ExecutionState: the status of a job vertex or subtask. */
 export type ExecutionState =

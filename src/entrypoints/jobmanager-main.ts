@@ -1,16 +1,19 @@
 /**
  * The JobManager process of a local cluster: the Dispatcher (one job master per job), the REST
  * API, and the TaskManager process it starts and talks to. `weir start-cluster` runs it in the
- * background; SIGTERM (`weir stop-cluster`) cancels the running jobs, stops the TaskManager and
- * removes cluster.json before the process exits.
+ * background with stderr going to log/jobmanager.log, where its logger writes JSON lines;
+ * stdout (log/jobmanager.out) keeps what jobs print. SIGTERM (`weir stop-cluster`) cancels the
+ * running jobs, stops the TaskManager and removes cluster.json before the process exits.
  *
  *   jobmanager-main.ts --dir <cluster dir> --host <address> --port <port> --slots <n>
  */
 import { mkdirSync, openSync } from 'node:fs';
-import { Dispatcher } from './dispatcher.ts';
-import { clusterFiles, removeClusterInfo, writeClusterInfo } from './cluster-files.ts';
-import { startRestServer } from './rest-server.ts';
-import { TaskManagerConnection } from './taskmanager-connection.ts';
+import { clusterFiles, removeClusterInfo, writeClusterInfo } from '../cluster/cluster-files.ts';
+import { Dispatcher } from '../cluster/dispatcher.ts';
+import { TaskManagerConnection } from '../cluster/taskmanager-connection.ts';
+import { createLogger } from '../core/logger.ts';
+import { startRestServer } from '../rest/rest-server.ts';
+import { TASKMANAGER_ENTRY } from './process-entries.ts';
 
 function arg(name: string): string {
   const i = process.argv.indexOf(name);
@@ -19,9 +22,7 @@ function arg(name: string): string {
   return v;
 }
 
-function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString()} jobmanager: ${line}\n`);
-}
+const logger = createLogger({ name: 'jobmanager' });
 
 const dir = arg('--dir');
 const host = arg('--host');
@@ -34,45 +35,46 @@ mkdirSync(files.taskManager, { recursive: true });
 
 let stopping = false;
 const taskManager = await TaskManagerConnection.start({
+  entry: TASKMANAGER_ENTRY,
   dir: files.taskManager,
   slots,
   logFd: openSync(files.taskManagerLog, 'a'),
   onExit: (code) => {
-    if (!stopping) log(`the TaskManager process exited unexpectedly (code ${code}); running jobs fail over and fail without it`);
+    if (!stopping) logger.error(`the TaskManager process exited unexpectedly (code ${code}); running jobs fail over and fail without it`);
   },
 });
-log(`TaskManager started (pid ${taskManager.pid}, ${slots} slot(s))`);
+logger.info(`TaskManager started (pid ${taskManager.pid}, ${slots} slot(s))`);
 
 const dispatcher = new Dispatcher({
   slots,
   jobsDir: files.jobs,
   workers: taskManager.workers,
-  log,
+  logger,
   onJobEnded: (jobId) => taskManager.releaseJob(jobId),
 });
 let server: { port: number; close(): Promise<void> };
 try {
-  server = await startRestServer(dispatcher, { host, port });
+  server = await startRestServer(dispatcher, { host, port, logger: logger.child({ component: 'rest' }) });
 } catch (e) {
-  log(`cannot start the REST server on ${host}:${port}: ${e instanceof Error ? e.message : String(e)}`);
+  logger.fatal(`cannot start the REST server on ${host}:${port}: ${e instanceof Error ? e.message : String(e)}`);
   await taskManager.shutdown();
   process.exit(1);
 }
 const restAddress = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
 writeClusterInfo({ pid: process.pid, taskManagerPid: taskManager.pid, restAddress, slots, startTime: Date.now(), dir });
-log(`REST API at ${restAddress}`);
+logger.info(`REST API at ${restAddress}`);
 
 async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  log(`${signal}: stopping`);
+  logger.info(`${signal}: stopping`);
   try {
     await dispatcher.shutdown();
     await server.close();
     await taskManager.shutdown();
   } finally {
     removeClusterInfo(dir);
-    log('stopped');
+    logger.info('stopped');
     process.exit(0);
   }
 }
