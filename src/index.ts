@@ -8,6 +8,7 @@ import './runtime/install-embedded-executor.ts';
 export * from './api/functions.ts';
 export * from './api/state.ts';
 export * from './api/source.ts';
+export * from './api/sink.ts';
 export * from './api/job-client.ts';
 export { Configuration, ConfigError, type ConfigKey, type ExecutionMode } from './api/configuration.ts';
 export { StreamExecutionEnvironment, ExecutionConfig } from './api/environment.ts';

@@ -20,6 +20,7 @@ import type {
   SinkFunction,
 } from './functions.ts';
 import type { PipelineContext } from './pipeline-context.ts';
+import { isSink, type Sink } from './sink.ts';
 import {
   defaultSettings,
   isPhysical,
@@ -283,10 +284,15 @@ export class DataStream<T> {
     return this.#sink('Unnamed', { kind: 'sink-function', fn: toFunctionObject(fn, 'invoke', 'addSink') });
   }
 
-  /** Writes to a sink object (same contract as addSink; transactional sinks plug in here). */
-  sinkTo(sink: SinkFunction<T>): DataStreamSink<T> {
+  /**
+   * Writes to a Sink (api/sink.ts: writers, and committers for two-phase sinks whose committables
+   * are kept in checkpoints), or to a SinkFunction object (the contract of addSink).
+   */
+  sinkTo<CommT, WriterStateT>(sink: Sink<T, CommT, WriterStateT> | SinkFunction<T>): DataStreamSink<T> {
+    const name = (sink as object).constructor?.name ?? 'Sink';
+    if (isSink(sink)) return this.#sink(name === 'Object' ? 'Sink' : name, { kind: 'sink-writer', sink: sink as Sink<unknown, unknown, unknown> });
     requireMethods(sink, ['invoke'], 'sinkTo');
-    return this.#sink((sink as object).constructor?.name ?? 'Sink', { kind: 'sink-function', fn: sink as SinkFunction<unknown> });
+    return this.#sink(name, { kind: 'sink-function', fn: sink as SinkFunction<unknown> });
   }
 
   /** Runs the job and returns every record of this stream (bounded jobs). */

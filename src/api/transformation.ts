@@ -21,6 +21,7 @@ import type {
   SinkFunction,
   SourceFunction,
 } from './functions.ts';
+import type { Sink } from './sink.ts';
 import type { Source, SourceSplit } from './source.ts';
 import type { WatermarkStrategy } from './watermark-strategy.ts';
 
@@ -66,7 +67,8 @@ export type TwoInputSpec =
 export type SinkSpec =
   | { readonly kind: 'sink-function'; readonly fn: SinkFunction<unknown> }
   | { readonly kind: 'print'; readonly prefix: string | undefined; readonly stderr: boolean }
-  | { readonly kind: 'collect'; readonly collectId: string };
+  | { readonly kind: 'collect'; readonly collectId: string }
+  | { readonly kind: 'sink-writer'; readonly sink: Sink<unknown, unknown, unknown> };
 
 export type PartitionerSpec =
   | { readonly kind: 'forward' }

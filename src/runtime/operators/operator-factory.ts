@@ -8,6 +8,7 @@ import { FilterOperator, FlatMapOperator, MapOperator } from './basic-operators.
 import type { OperatorContext, StreamOperator } from './operator.ts';
 import { CoOperator, ProcessOperator } from './process-operators.ts';
 import { CollectOperator, PrintOperator, SinkFunctionOperator } from './sink-operators.ts';
+import { SinkWriterOperator } from './sink-writer-operator.ts';
 import { TimestampsAndWatermarksOperator } from './watermark-operator.ts';
 
 type Factories<S extends { kind: string }> = {
@@ -35,6 +36,7 @@ const sinks: Factories<SinkSpec> = {
   'sink-function': (ctx, s) => new SinkFunctionOperator(ctx, s.fn),
   print: (ctx, s) => new PrintOperator(ctx, s.prefix, s.stderr),
   collect: (ctx, s) => new CollectOperator(ctx, s.collectId),
+  'sink-writer': (ctx, s) => new SinkWriterOperator(ctx, s.sink),
 };
 
 function build<S extends { kind: string }>(table: Factories<S>, ctx: OperatorContext, spec: S): StreamOperator {

@@ -1,0 +1,269 @@
+/**
+ * Hosts a Sink (api/sink.ts) in a subtask: its writer takes the records; at each checkpoint's
+ * barrier the writer is flushed, its committables are stored in operator state under the
+ * checkpoint's id together with the writer's own state; when a checkpoint completes, the
+ * committables of it and of every earlier checkpoint go to the committer.
+ *
+ * Why this gives exactly-once output with a replayable source and an idempotent committer:
+ * committables become visible only after the checkpoint that holds them (and the source
+ * positions after their records) is durable. A failure before the completion restores an
+ * earlier checkpoint, which holds neither those committables nor the positions past their
+ * records: the records are written again and the abandoned committables never commit. A failure
+ * after the completion restores a checkpoint that still holds every committable not committed
+ * when its barrier passed; they are committed again when the operator opens, and idempotence
+ * makes that harmless for those already committed.
+ *
+ * Commits run one at a time, never during a record or a snapshot: each runs from a task mail
+ * (completion notices, retry timers on the mailbox scheduler) and suspends the task until done.
+ */
+import { ListStateDescriptor, type ListState } from '../../api/state.ts';
+import {
+  isCommittingSinkWriter,
+  isStatefulSinkWriter,
+  type CommitterContext,
+  type Committer,
+  type CommittingSinkWriter,
+  type Sink,
+  type SinkWriter,
+  type SinkWriterContext,
+  type SinkWriterElementContext,
+} from '../../api/sink.ts';
+import { sleep, type Cancellable } from '../../core/time.ts';
+import { StreamOperator, tagError, type OperatorContext } from './operator.ts';
+import { assertPlainData, PendingCommittables, type CommittableStateEntry } from './pending-committables.ts';
+import { isPromise } from './sink-operators.ts';
+
+/** Operator list states of the sink (split on rescale). */
+const COMMITTABLES_STATE = 'weir.sink.committables';
+const WRITER_STATE = 'weir.sink.writer-state';
+
+const DEFAULT_RETRY_DELAY_MS = 1000;
+const DEFAULT_MAX_RETRIES = 10;
+
+/** The checkpoint id the committables of the end of input are filed under. */
+const END_OF_INPUT_ID = Number.MAX_SAFE_INTEGER;
+
+interface WriterStateEntry {
+  readonly version: number;
+  readonly state: unknown;
+}
+
+type AnySink = Sink<unknown, unknown, unknown>;
+
+export class SinkWriterOperator extends StreamOperator implements SinkWriterElementContext {
+  readonly #sink: AnySink;
+  readonly #what: string;
+  #writer: SinkWriter<unknown> | undefined;
+  #committer: Committer<unknown> | undefined;
+  readonly #pending = new PendingCommittables<unknown>();
+  #committablesState!: ListState<CommittableStateEntry>;
+  #writerState!: ListState<WriterStateEntry>;
+  /** The highest checkpoint known complete: committables up to it may be committed. */
+  #completedUpTo = -Infinity;
+  /** Commits run one after the other. */
+  #commits: Promise<void> = Promise.resolve();
+  #retryTimer: Cancellable | undefined;
+  #closed = false;
+  /** The timestamp of the record being written (-Infinity: none). */
+  #timestamp = -Infinity;
+  #watermark = -Infinity;
+  /** While a write's promise is pending: the records that arrived since, as value, timestamp pairs. */
+  #queued: unknown[] | null = null;
+  #draining: Promise<void> | undefined;
+
+  constructor(ctx: OperatorContext, sink: AnySink) {
+    super(ctx);
+    this.#sink = sink;
+    this.#what = `sink "${ctx.node.name}"`;
+  }
+
+  override async open(): Promise<void> {
+    const ctx = this.ctx;
+    const sink = this.#sink;
+    this.#committablesState = ctx.operatorStateBackend.getListState(new ListStateDescriptor<CommittableStateEntry>(COMMITTABLES_STATE));
+    this.#writerState = ctx.operatorStateBackend.getListState(new ListStateDescriptor<WriterStateEntry>(WRITER_STATE));
+    const stateCodec = sink.writerStateCodec;
+    const restoredStates = this.#writerState.get().map((e) => (stateCodec === undefined ? e.state : stateCodec.fromPlain(e.state, e.version)));
+    this.#pending.restore(this.#committablesState.get(), sink.committableCodec);
+
+    const writerContext: SinkWriterContext<unknown> = {
+      getJobId: () => ctx.jobId,
+      getSubtaskIndex: () => ctx.subtaskIndex,
+      getNumberOfParallelSubtasks: () => ctx.parallelism,
+      getAttemptNumber: () => ctx.attemptNumber,
+      isRestored: () => ctx.restored,
+      getRestoredState: () => restoredStates,
+      currentProcessingTime: () => ctx.scheduler.now(),
+    };
+    this.#writer = await sink.createWriter(writerContext);
+    if (typeof sink.createCommitter === 'function') {
+      const committerContext: CommitterContext = {
+        getJobId: () => ctx.jobId,
+        getSubtaskIndex: () => ctx.subtaskIndex,
+        getNumberOfParallelSubtasks: () => ctx.parallelism,
+        getAttemptNumber: () => ctx.attemptNumber,
+      };
+      this.#committer = await sink.createCommitter(committerContext);
+      if (!isCommittingSinkWriter(this.#writer)) {
+        throw new TypeError(`${this.#what} creates a committer, but its writer has no prepareCommit() (a CommittingSinkWriter)`);
+      }
+    } else if (isCommittingSinkWriter(this.#writer)) {
+      throw new TypeError(`the writer of ${this.#what} prepares commits, but the sink has no createCommitter()`);
+    }
+    if (this.#pending.size > 0) {
+      if (this.#committer === undefined) {
+        throw new Error(`${this.#what}: the restored state holds committables, but the sink has no createCommitter()`);
+      }
+      // Every restored committable belongs to a completed checkpoint (the restored one or earlier).
+      this.#completedUpTo = this.#pending.highestCheckpointId();
+      await this.#commit();
+    }
+  }
+
+  // ---- records ---------------------------------------------------------------------------------
+
+  processElement(value: unknown, timestamp: number): void {
+    if (this.#queued !== null) {
+      this.#queued.push(value, timestamp);
+      return;
+    }
+    this.#timestamp = timestamp;
+    const r = this.#writer!.write(value, this);
+    if (isPromise(r)) this.#waitFor(r);
+  }
+
+  /** A write returned a promise: the task waits until it and every record queued behind it are written. */
+  #waitFor(pending: PromiseLike<void>): void {
+    this.#queued = [];
+    const drain = this.#drain(pending);
+    this.#draining = drain;
+    this.ctx.suspendUntil(drain);
+  }
+
+  async #drain(pending: PromiseLike<void>): Promise<void> {
+    try {
+      await pending;
+      const q = this.#queued!;
+      for (let i = 0; i < q.length; i += 2) {
+        this.#timestamp = q[i + 1] as number;
+        const r = this.#writer!.write(q[i], this);
+        if (isPromise(r)) await r;
+      }
+      this.#queued = null;
+      this.#draining = undefined;
+    } catch (e) {
+      throw tagError(e, this.ctx);
+    }
+  }
+
+  override processWatermark(watermark: number): void {
+    this.#watermark = watermark;
+  }
+  override processWatermarkStatus(): void {}
+
+  timestamp(): number | undefined {
+    return this.#timestamp === -Infinity ? undefined : this.#timestamp;
+  }
+  currentWatermark(): number {
+    return this.#watermark;
+  }
+
+  // ---- checkpoints -----------------------------------------------------------------------------
+
+  /** At the barrier: flush, take the checkpoint's committables and the writer's state, store them in operator state. */
+  override snapshotFunctionState(checkpointId: number): Promise<void> {
+    return this.#snapshot(checkpointId);
+  }
+
+  async #snapshot(checkpointId: number): Promise<void> {
+    const writer = this.#writer!;
+    if (this.#draining !== undefined) await this.#draining;
+    await writer.flush(false);
+    if (this.#committer !== undefined) {
+      this.#pending.add(checkpointId, await (writer as CommittingSinkWriter<unknown, unknown>).prepareCommit());
+    }
+    this.#committablesState.update(this.#pending.toState(this.#sink.committableCodec, this.#what));
+    if (isStatefulSinkWriter<unknown, unknown>(writer)) {
+      const codec = this.#sink.writerStateCodec;
+      const states = (await writer.snapshotState(checkpointId)).map((s): WriterStateEntry => {
+        const state = codec === undefined ? s : codec.toPlain(s);
+        assertPlainData(state, `the writer state of ${this.#what}`, codec === undefined ? 'writerStateCodec' : undefined);
+        return { version: codec?.version ?? 0, state };
+      });
+      this.#writerState.update(states);
+    }
+  }
+
+  /** Commits every committable of checkpoints <= `checkpointId`; the task waits for it. */
+  override notifyCheckpointComplete(checkpointId: number): void | Promise<void> {
+    if (checkpointId > this.#completedUpTo) this.#completedUpTo = checkpointId;
+    if (this.#committer === undefined || !this.#pending.hasUpTo(this.#completedUpTo)) return;
+    return this.#commit();
+  }
+
+  /** An aborted checkpoint's committables stay and are committed with the next checkpoint that completes. */
+  override notifyCheckpointAborted(): void {}
+
+  /** One commit round of everything committable now, after any round under way; retries are scheduled. */
+  #commit(): Promise<void> {
+    const round = this.#commits.then(async () => {
+      if (this.#closed) return;
+      this.#retryTimer?.cancel();
+      this.#retryTimer = undefined;
+      const r = await this.#pending.commitUpTo(this.#committer!, this.#completedUpTo, this.#sink.maxCommitRetries ?? DEFAULT_MAX_RETRIES);
+      if (r.retrying > 0) this.#scheduleRetry();
+    });
+    // A failed round fails the task; later rounds must not run after it.
+    this.#commits = round.catch(() => new Promise<void>(() => {}));
+    return round.catch((e: unknown) => {
+      throw tagError(e, this.ctx);
+    });
+  }
+
+  /** Committables asked to be retried are committed again after a delay, unless a completion commits them first. */
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined || this.#closed) return;
+    this.#retryTimer = this.ctx.scheduler.schedule(this.#sink.commitRetryDelayMs ?? DEFAULT_RETRY_DELAY_MS, () => {
+      this.#retryTimer = undefined;
+      if (this.#closed || !this.#pending.hasUpTo(this.#completedUpTo)) return;
+      this.ctx.suspendUntil(this.#commit());
+    });
+  }
+
+  // ---- end -------------------------------------------------------------------------------------
+
+  /**
+   * End of input: the writer's last flush and committables. Without checkpointing they are
+   * committed now (retried until done). With checkpointing they would need a checkpoint after
+   * the end of input, which does not exist yet: they stay uncommitted (docs/connectors.md).
+   */
+  override async finish(): Promise<void> {
+    const writer = this.#writer!;
+    if (this.#draining !== undefined) await this.#draining;
+    await writer.flush(true);
+    if (this.#committer === undefined) return;
+    const last = await (writer as CommittingSinkWriter<unknown, unknown>).prepareCommit();
+    if (this.ctx.config.get('execution.checkpointing.interval') !== undefined) return;
+    this.#pending.add(END_OF_INPUT_ID, last);
+    this.#completedUpTo = END_OF_INPUT_ID;
+    const delay = this.#sink.commitRetryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+    for (;;) {
+      await this.#commit();
+      this.#retryTimer?.cancel();
+      this.#retryTimer = undefined;
+      if (this.#pending.size === 0) return;
+      await sleep(this.ctx.scheduler, delay);
+    }
+  }
+
+  override async close(): Promise<void> {
+    this.#closed = true;
+    this.#retryTimer?.cancel();
+    this.#retryTimer = undefined;
+    try {
+      await this.#writer?.close();
+    } finally {
+      await this.#committer?.close?.();
+    }
+  }
+}
