@@ -90,7 +90,7 @@ export function initialize(data) {
         .concat([tsxPackage, esbuildPackage].map((b) => createHash('sha256').update(b).digest('hex')))
         .join('\0');
       cacheDir = jobModule === undefined ? fileURLToPath(new URL('../tsx-output/', engineDir)) : compiledCacheDir();
-      packagesAsNode = !/"(?:paths|baseUrl)"/.test(tsconfig.text);
+      packagesAsNode = !/"baseUrl"/.test(tsconfig.text) && pathsMapOnlyWeir(tsconfig.text);
       allowJs = /"allowJs"/.test(tsconfig.text);
     }
   } catch {
@@ -107,6 +107,18 @@ function compiledCacheDir() {
   const parent = dirname(root);
   const modules = parent.endsWith(`${sep}node_modules`) ? parent : join(root, 'node_modules');
   return join(modules, '.cache', 'weir', 'tsx-output');
+}
+
+/**
+ * Whether the tsconfig maps no paths but weir's own (`weir`, `weir/…`), as this repository's does
+ * to its sources. Node resolves those to dist/ through package.json's exports, and dist/ URLs
+ * lead to the same modules (the bundle's facades, or the compiled engine), so package names
+ * still resolve without tsx.
+ */
+function pathsMapOnlyWeir(text) {
+  const m = /"paths"\s*:\s*\{([^}]*)\}/.exec(text);
+  if (m === null) return !/"paths"/.test(text);
+  return [...m[1].matchAll(/"([^"]*)"\s*:/g)].every(([, key]) => key === 'weir' || key.startsWith('weir/'));
 }
 
 /**

@@ -15,15 +15,17 @@
 //
 // Start-up marks (phase, absolute time in ms, see StartupMark in protocol.ts) go to the
 // launcher with the 'ready' message, so that start-up time can be measured where it is spent.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { register } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { workerData } from 'node:worker_threads';
 
 const now = () => performance.timeOrigin + performance.now();
 const marks = [['bootstrap', now()]];
 
-// Stack traces name the TypeScript sources, of the engine and of the job alike.
-process.setSourceMapsEnabled(true);
+/** Stack traces name the TypeScript sources: of the job, and of the engine where it has maps. */
+const enableSourceMaps = () => process.setSourceMapsEnabled(true);
 
 /**
  * Whether tsx's module hooks are active in this thread already: tsx preloaded (`--import tsx`,
@@ -48,6 +50,7 @@ async function tsxActive(probe) {
 }
 
 async function fromBundle(ref) {
+  enableSourceMaps();
   let bundle;
   try {
     const { openEngineBundle } = await import('./engine-bundle.mjs');
@@ -76,6 +79,8 @@ async function compiled() {
   // The public entry too, as the bundle does: a job's first `import 'weir'` then finds it loaded.
   await import(new URL('../../index.js', import.meta.url).href);
   marks.push(['engine', now()]);
+  // Only now: dist/ has no source maps, and Node would look for them in every engine module.
+  enableSourceMaps();
   register(new URL('./loader-hooks.mjs', import.meta.url), {
     data: { engineDir: new URL('../../', import.meta.url).href, facades: {}, externals: [], jobModule: workerData.jobModule, outerTsx: await tsxActive('./protocol.d.ts') },
   });
@@ -84,10 +89,37 @@ async function compiled() {
 }
 
 async function fromSources() {
+  enableSourceMaps();
   const { register: registerTsx } = await import('tsx/esm/api');
   registerTsx();
   marks.push(['loader', now()]);
   return import('./worker-main.ts');
+}
+
+/**
+ * Whether the job module is TypeScript that Node loads as CommonJS (`.cts`, or `.ts`/`.tsx` in a
+ * package whose package.json does not say "type": "module", npm's default). Node's CommonJS
+ * loader then compiles it, so tsx's CommonJS hooks must be registered in this thread, as the
+ * launcher (bin/weir.mjs) registers them in its own. Other jobs do without: loading tsx costs.
+ */
+function commonJsTypeScript(url) {
+  if (!url.startsWith('file:')) return false;
+  const path = fileURLToPath(url);
+  if (path.endsWith('.cts')) return true;
+  if (!/\.tsx?$/.test(path)) return false;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    try {
+      return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).type !== 'module';
+    } catch (e) {
+      if (e?.code !== 'ENOENT' && e?.code !== 'ENOTDIR') return false;
+    }
+    if (dirname(dir) === dir) return true;
+  }
+}
+
+if (commonJsTypeScript(workerData.jobModule)) {
+  const { register: registerTsxCommonJs } = await import('tsx/cjs/api');
+  registerTsxCommonJs();
 }
 
 /** The compiled worker runtime, present only where this file is part of dist/. */
