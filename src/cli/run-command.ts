@@ -12,6 +12,7 @@ import { bundleJob } from '../cluster/job-bundle.ts';
 import { RestClient } from '../rest/rest-client.ts';
 import { Args, reportFailure, UsageError, withProgress, type ExitCode } from './cli-support.ts';
 import { findCluster } from './cluster-address.ts';
+import { moduleFormatHint } from './job-format.ts';
 
 export const RUN_USAGE = `Usage: weir run [options] <job.ts|job.js> [args...]
 
@@ -115,7 +116,10 @@ export async function runCommand(argv: readonly string[]): Promise<ExitCode> {
     return 0;
   }
   const path = resolve(o.job);
-  if (!existsSync(path)) throw new UsageError(`job file not found: ${path}`, RUN_USAGE);
+  if (!existsSync(path)) {
+    const relative = path === o.job ? '' : ` (a relative path is taken from the current directory, ${process.cwd()})`;
+    throw new UsageError(`job file not found: ${path}${relative}; name the job's .ts, .mts, .js or .mjs file`, RUN_USAGE);
+  }
   const cluster = o.inline ? undefined : await findCluster(o.jobManager);
   if (cluster !== undefined) return runOnCluster(o, path, cluster);
   if (o.detached) {
@@ -163,6 +167,8 @@ async function runEmbedded(o: RunOptions, path: string): Promise<ExitCode> {
     await import(jobModule);
   } catch (e) {
     reportFailure(e);
+    const hint = moduleFormatHint(path, e);
+    if (hint !== undefined) console.error(`weir: ${hint}`);
     return 1;
   }
   if (registry.executeCalls === 0) {
