@@ -6,6 +6,7 @@
 import './runtime/install-embedded-executor.ts';
 
 export * from './api/functions.ts';
+export type * from './api/metrics.ts';
 export * from './api/state.ts';
 export * from './api/source.ts';
 export * from './api/sink.ts';

@@ -16,6 +16,7 @@ import type {
   ValueState,
   ValueStateDescriptor,
 } from './state.ts';
+import type { MetricGroup } from './metrics.ts';
 
 /** Receives a function's output records. */
 export interface Collector<T> {
@@ -39,6 +40,8 @@ export interface RuntimeContext extends KeyedStateStore {
   getMaxNumberOfParallelSubtasks(): number;
   /** 0 on the first run, increased by one on every restart. */
   getAttemptNumber(): number;
+  /** The metric group of this operator's parallel instance: register metrics here, at open. */
+  getMetricGroup(): MetricGroup;
 }
 
 /** Operator (non-keyed) state of one parallel instance. */

@@ -37,11 +37,15 @@ export interface CheckpointTriggerOptions {
    * savepoint completes; with `drain`, sources first emit the maximal watermark.
    */
   readonly stop?: { readonly drain: boolean };
+  /** A checkpoint that must not depend on earlier ones (`weir checkpoint --full`); absent unless asked for. */
+  readonly full?: boolean;
 }
 
 /** A manual trigger. */
 export interface CheckpointRequest {
   readonly isSavepoint?: boolean;
+  /** A full checkpoint (`weir checkpoint --full`); ignored for savepoints, which are always full. */
+  readonly full?: boolean;
   /** A savepoint with its own directory: finalised and discarded through it, not the finalizer. */
   readonly savepoint?: SavepointTarget;
   /** Stop-with-savepoint (implies a savepoint); see CheckpointTriggerOptions.stop. */
@@ -245,7 +249,7 @@ export class CheckpointCoordinator {
       ...pending,
       ...(options.savepoint ? { savepoint: options.savepoint } : {}),
       ...(options.stop ? { stop: { drain: options.stop.drain } } : {}),
-    }).whenSettled();
+    }, options.full === true).whenSettled();
   }
 
   #schedulePeriodic(delayMs: number): void {
@@ -280,7 +284,7 @@ export class CheckpointCoordinator {
    * Starts checkpoint `lastIssuedId + 1`. The pending checkpoint exists before the gateway is
    * called, because subtasks may acknowledge before the trigger call returns.
    */
-  #trigger(options: PendingCheckpointOptions): PendingCheckpoint {
+  #trigger(options: PendingCheckpointOptions, full = false): PendingCheckpoint {
     const id = ++this.#lastIssuedId;
     const timestamp = this.#scheduler.now();
     const p = new PendingCheckpoint(id, timestamp, options, this.#tasks);
@@ -302,6 +306,7 @@ export class CheckpointCoordinator {
         isSavepoint,
         ...(p.savepoint ? { savepointDir: p.savepoint.dir } : {}),
         ...(p.stop ? { stop: p.stop } : {}),
+        ...(full && !isSavepoint ? { full: true } : {}),
       });
       if (isThenable(result)) result.then(undefined, triggerFailed);
     } catch (e) {

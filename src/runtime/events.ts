@@ -3,12 +3,27 @@
  * A closed union: every consumer switches over `kind`, so a new event kind fails to compile
  * until it is handled everywhere.
  */
+import type { CheckpointOptions } from '../checkpoint/checkpoint-options.ts';
+
 export type ChannelEvent =
   | { readonly kind: 'watermark'; readonly timestamp: number }
   | { readonly kind: 'watermark-status'; readonly idle: boolean }
   | { readonly kind: 'end-of-partition' }
-  | { readonly kind: 'checkpoint-barrier'; readonly checkpointId: number; readonly timestamp: number; readonly unaligned: boolean }
+  | CheckpointBarrier
   | { readonly kind: 'cancel-checkpoint-marker'; readonly checkpointId: number };
+
+/**
+ * Barrier `checkpointId`, injected by the sources at `timestamp` (the trigger time). It carries
+ * what the checkpoint is (`options`: its type, alignment, a savepoint's directory, a stop), so
+ * every task learns it from the barrier itself, in order with the records around it. Plain
+ * data: it crosses threads by structured clone like every other event.
+ */
+export interface CheckpointBarrier {
+  readonly kind: 'checkpoint-barrier';
+  readonly checkpointId: number;
+  readonly timestamp: number;
+  readonly options: CheckpointOptions;
+}
 
 export type ChannelEventKind = ChannelEvent['kind'];
 

@@ -5,34 +5,24 @@
  * user function objects and channels always start fresh.
  *
  * Two transports: threads (one worker thread per slot, channels over MessagePorts) and inline
- * (one slot on the launcher's thread). Both report through the same listener.
+ * (one slot on the launcher's thread). Both report the same events (`SlotEvent`) through one
+ * sink: slots finish once each; a failure may be reported more than once.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { executionRegistry, type Pipeline } from '../api/execution-context.ts';
-import type { CheckpointTriggerOptions } from '../checkpoint/checkpoint-coordinator.ts';
-import type { CheckpointFailureReason, SubtaskAcknowledgement, SubtaskKey } from '../checkpoint/checkpoint-types.ts';
+import type { CheckpointOptions } from '../checkpoint/checkpoint-options.ts';
+import { assertNever } from '../core/errors.ts';
 import type { JobGraph } from '../graph/job-graph.ts';
 import type { TaskRestore } from './checkpoint/restore-assignment.ts';
 import { planChannels, slotCount } from './deployment.ts';
-import { deserializeError } from './error-transport.ts';
 import { rebuildPipeline } from './pipeline-rebuild.ts';
-import { decodeValue } from '../core/record-codec.ts';
-import { Slot, type SlotCheckpointing, type SlotReporter } from './slot.ts';
+import type { SlotEvent, SlotEventSink } from './slot-event.ts';
+import { Slot, type SlotCheckpointing } from './slot.ts';
 import { systemScheduler } from '../core/time.ts';
-import type { ToWorker } from './worker/protocol.ts';
+import { slotEventFromWire, type FromWorker, type ToWorker } from './worker/protocol.ts';
 import { spawnLocalWorkers, type SlotSpec, type WorkerGroup, type WorkerGroupFactory } from './worker-group.ts';
-
-/** What an attempt reports. Slots report finished once each; a failure may be reported more than once. */
-export interface AttemptListener {
-  print(text: string, stderr: boolean): void;
-  collect(collectId: string, values: unknown[], epoch: number): void;
-  slotFinished(): void;
-  failed(error: Error, task: string): void;
-  acknowledge(ack: SubtaskAcknowledgement): void;
-  decline(checkpointId: number, subtask: SubtaskKey, reason: CheckpointFailureReason, error: Error): void;
-}
 
 /** How the job was launched, captured at submission (the launcher's registry may change later). */
 export interface LaunchContext {
@@ -61,33 +51,25 @@ export interface AttemptOptions {
   readonly checkpointing: SlotCheckpointing | undefined;
   /** By "vertex/subtask"; absent for a fresh start. */
   readonly restores: Record<string, TaskRestore> | undefined;
-  readonly listener: AttemptListener;
+  /** Where the attempt's events go: every slot's, and failures of the deployment or of a worker. */
+  readonly events: SlotEventSink;
 }
 
 export interface ExecutionAttempt {
   /** How many slots report finished when every task finished. */
   readonly slots: number;
-  /** Builds and initialises every task; failures are reported to the listener (the promise still resolves). */
+  /** Builds and initialises every task; failures are reported as events (the promise still resolves). */
   deploy(): Promise<void>;
   /** Starts processing; only after deploy() resolved without a failure. */
   start(): void;
-  /** Every slot learns what the checkpoint is (`options`: savepoint directory, stop); sources start it. */
-  triggerCheckpoint(checkpointId: number, timestamp: number, options?: CheckpointTriggerOptions): void;
+  /** Sources start the checkpoint; their barriers carry `options` (what it is) to every task. */
+  triggerCheckpoint(checkpointId: number, timestamp: number, options: CheckpointOptions): void;
+  /** Every slot reports its tasks' metrics now (they also do every second while running). */
+  requestMetrics(): void;
   notifyCheckpointComplete(checkpointId: number): void;
   notifyCheckpointAborted(checkpointId: number): void;
   /** Stops every task; resolves when the attempt's threads are gone. Idempotent. */
   cancel(): Promise<void>;
-}
-
-function slotReporter(l: AttemptListener): SlotReporter {
-  return {
-    print: (t, e) => l.print(t, e),
-    collect: (id, v, epoch) => l.collect(id, v, epoch),
-    finished: () => l.slotFinished(),
-    failed: (e, task) => l.failed(e, task),
-    acknowledge: (ack) => l.acknowledge(ack),
-    decline: (id, subtask, reason, error) => l.decline(id, subtask, reason, error),
-  };
 }
 
 function toError(e: unknown): Error {
@@ -143,7 +125,10 @@ export class InlineAttempt implements ExecutionAttempt {
         attemptNumber: o.attemptNumber,
         hosts: () => true,
         ports: new Map(),
-        reporter: slotReporter({ ...o.listener, failed: (e, t) => ((this.#failed = true), o.listener.failed(e, t)) }),
+        report: (e) => {
+          if (e.type === 'failed') this.#failed = true;
+          o.events(e);
+        },
         checkpointing: o.checkpointing,
         restores: o.restores,
       });
@@ -151,15 +136,18 @@ export class InlineAttempt implements ExecutionAttempt {
       await slot.deploy();
     } catch (e) {
       this.#failed = true;
-      o.listener.failed(toError(e), 'deployment');
+      o.events({ type: 'failed', error: toError(e), task: 'deployment' });
     }
   }
 
   start(): void {
     if (!this.#failed) this.#slot?.start();
   }
-  triggerCheckpoint(checkpointId: number, timestamp: number, options?: CheckpointTriggerOptions): void {
+  triggerCheckpoint(checkpointId: number, timestamp: number, options: CheckpointOptions): void {
     this.#slot?.triggerCheckpoint(checkpointId, timestamp, options);
+  }
+  requestMetrics(): void {
+    this.#slot?.reportMetrics();
   }
   notifyCheckpointComplete(checkpointId: number): void {
     this.#slot?.notifyCheckpointComplete(checkpointId);
@@ -208,7 +196,7 @@ export class ThreadsAttempt implements ExecutionAttempt {
 
   deploy(): Promise<void> {
     const o = this.#o;
-    const l = o.listener;
+    const events = o.events;
     const n = this.slots;
     const slots: SlotSpec[] = [];
     for (let slot = 0; slot < n; slot++) {
@@ -234,38 +222,34 @@ export class ThreadsAttempt implements ExecutionAttempt {
       .map((c) => ({ id: c.id, producer: c.producer, consumer: c.consumer }));
     let ready = 0;
     return new Promise<void>((resolveReady) => {
-      const failed = (e: Error, task: string): void => {
-        l.failed(e, task);
+      const failed = (error: Error, task: string): void => {
+        events({ type: 'failed', error, task });
         resolveReady();
       };
       this.#group = this.#spawn(
         { jobModule: this.#jobModule, channels, slots, argv: [...o.launch.jobArgs] },
         {
-          message: (_slot, m) => {
+          message: (_slot, m: FromWorker) => {
             switch (m.type) {
               case 'ready':
                 if (++ready === n) resolveReady();
                 break;
-              case 'print':
-                l.print(m.text, m.stderr);
-                break;
-              case 'collect':
-                l.collect(m.collectId, decodeValue(m.bytes) as unknown[], m.epoch);
-                break;
-              case 'finished':
-                l.slotFinished();
-                break;
               case 'canceled':
                 break;
               case 'failed':
-                failed(deserializeError(m.error), m.task);
-                break;
+              case 'print':
+              case 'collect':
+              case 'finished':
               case 'ack':
-                l.acknowledge(m.ack);
-                break;
               case 'decline':
-                l.decline(m.checkpointId, m.subtask, m.reason, deserializeError(m.error));
+              case 'metrics': {
+                const e: SlotEvent = slotEventFromWire(m);
+                events(e);
+                if (e.type === 'failed') resolveReady();
                 break;
+              }
+              default:
+                assertNever(m, 'worker message');
             }
           },
           error: (slot, e) => failed(e, `worker ${slot}`),
@@ -283,8 +267,11 @@ export class ThreadsAttempt implements ExecutionAttempt {
   start(): void {
     this.#post({ type: 'start' });
   }
-  triggerCheckpoint(checkpointId: number, timestamp: number, options?: CheckpointTriggerOptions): void {
-    this.#post(options === undefined ? { type: 'trigger-checkpoint', checkpointId, timestamp } : { type: 'trigger-checkpoint', checkpointId, timestamp, options });
+  triggerCheckpoint(checkpointId: number, timestamp: number, options: CheckpointOptions): void {
+    this.#post({ type: 'trigger-checkpoint', checkpointId, timestamp, options });
+  }
+  requestMetrics(): void {
+    this.#post({ type: 'report-metrics' });
   }
   notifyCheckpointComplete(checkpointId: number): void {
     this.#post({ type: 'checkpoint-complete', checkpointId });

@@ -16,9 +16,12 @@ import { JobExecutionError, type JobClient, type JobExecutionResult, type JobSta
 import { nextJobStatus } from '../api/job-status.ts';
 import { defaultRestartStrategy } from '../api/restart-strategies.ts';
 import { CheckpointCoordinator } from '../checkpoint/checkpoint-coordinator.ts';
+import { checkpointOptionsFor, type AlignmentType } from '../checkpoint/checkpoint-options.ts';
+import { assertNever } from '../core/errors.ts';
 import type { CheckpointStatsSnapshot } from '../checkpoint/checkpoint-stats.ts';
 import { CompletedCheckpointStore } from '../checkpoint/completed-checkpoint-store.ts';
-import { createSavepointWriter, FileSystemCheckpointStorage, loadCheckpoint } from '../checkpoint/filesystem-checkpoint-storage.ts';
+import type { CheckpointStorage } from '../checkpoint/checkpoint-storage.ts';
+import { FileSystemCheckpointStorage, loadCheckpoint } from '../checkpoint/filesystem-checkpoint-storage.ts';
 import type { JobGraph } from '../graph/job-graph.ts';
 import { RestoreAssignment, type RestoreSource } from './checkpoint/restore-assignment.ts';
 import { rootCause } from './error-transport.ts';
@@ -27,11 +30,12 @@ import {
   InlineAttempt,
   resolveJobModule,
   ThreadsAttempt,
-  type AttemptListener,
   type ExecutionAttempt,
   type LaunchContext,
 } from './execution-attempt.ts';
 import { createRestartStrategy, FailureHistory, type RestartBackoffTimeStrategy } from './restart-strategy.ts';
+import type { SubtaskMetrics } from './metrics/metric-snapshot.ts';
+import type { SlotEvent } from './slot-event.ts';
 import type { SlotCheckpointing } from './slot.ts';
 import type { WorkerGroupFactory } from './worker-group.ts';
 import { systemScheduler, type Scheduler } from '../core/time.ts';
@@ -54,8 +58,10 @@ interface Checkpointing {
   readonly enabled: boolean;
   readonly coordinator: CheckpointCoordinator;
   readonly store: CompletedCheckpointStore;
-  readonly storage: FileSystemCheckpointStorage;
+  readonly storage: CheckpointStorage;
   readonly slot: SlotCheckpointing;
+  /** How ordinary checkpoints' barriers are handled (execution.checkpointing.mode); savepoints are always aligned. */
+  readonly alignment: AlignmentType;
 }
 
 const jobsByClient = new WeakMap<JobClient, LocalJob>();
@@ -86,6 +92,8 @@ export class LocalJob {
   #end: number | undefined;
   /** Per collect id, batches with the epoch they were produced in. */
   readonly #collected = new Map<string, { epoch: number; values: unknown[] }[]>();
+  /** The latest metrics of each subtask, by "vertex/subtask" (kept across attempts, replaced by newer reports). */
+  readonly #metrics = new Map<string, SubtaskMetrics>();
   readonly #result: Promise<LocalJobResult>;
   #resolve!: (r: LocalJobResult) => void;
   #reject!: (e: Error) => void;
@@ -174,10 +182,10 @@ export class LocalJob {
   #createCheckpointing(intervalMs: number | undefined): Checkpointing {
     const config = this.pipeline.config;
     const baseDir = config.get('state.checkpoints.dir') ?? defaultCheckpointDir();
-    const storage = new FileSystemCheckpointStorage(baseDir, this.jobId);
+    const storage: CheckpointStorage = new FileSystemCheckpointStorage(baseDir, this.jobId);
     const store = new CompletedCheckpointStore({
       numRetained: config.get('state.checkpoints.num-retained'),
-      discard: (id) => storage.discardCheckpoint(id),
+      discard: (id) => storage.releaseCheckpoint(id),
     });
     const graph = this.graph;
     const tasks = graph.vertices.flatMap((v) => Array.from({ length: v.parallelism }, (_, subtask) => ({ vertex: v.index, subtask })));
@@ -189,6 +197,7 @@ export class LocalJob {
       parallelism: n.parallelism,
       maxParallelism: n.maxParallelism,
     }));
+    const alignment: AlignmentType = config.get('execution.checkpointing.mode') === 'EXACTLY_ONCE' ? 'aligned' : 'at-least-once';
     const coordinator = new CheckpointCoordinator({
       jobId: this.jobId,
       scheduler: this.#scheduler,
@@ -204,7 +213,7 @@ export class LocalJob {
         triggerCheckpoint: (id, timestamp, options) => {
           const a = this.#attempt;
           if (a === undefined || this.#status !== 'RUNNING') throw new Error(`job is ${this.#status}`);
-          a.triggerCheckpoint(id, timestamp, options.isSavepoint ? options : undefined);
+          a.triggerCheckpoint(id, timestamp, checkpointOptionsFor(options, alignment));
         },
         notifyCheckpointComplete: (id) => this.#attempt?.notifyCheckpointComplete(id),
         notifyCheckpointAborted: (id) => this.#attempt?.notifyCheckpointAborted(id),
@@ -222,8 +231,7 @@ export class LocalJob {
       onCallbackError: (error, context) =>
         process.emitWarning(`checkpointing: ${context} failed: ${error instanceof Error ? error.message : String(error)}`, { code: 'WEIR_CHECKPOINT_CALLBACK' }),
     });
-    const mode = config.get('execution.checkpointing.mode') === 'EXACTLY_ONCE' ? 'aligned' : 'counting';
-    return { enabled: intervalMs !== undefined, coordinator, store, storage, slot: { mode, baseDir } };
+    return { enabled: intervalMs !== undefined, coordinator, store, storage, slot: { baseDir }, alignment };
   }
 
   async #deploy(restore: RestoreAssignment | undefined): Promise<void> {
@@ -234,23 +242,32 @@ export class LocalJob {
     let attempt!: ExecutionAttempt;
     const current = () => this.#attempt === attempt && !this.#terminal();
     const cp = this.#checkpointing;
-    const listener: AttemptListener = {
-      print: (text, stderr) => {
-        if (current()) (stderr ? process.stderr : process.stdout).write(text);
-      },
-      collect: (id, values, epoch) => {
-        if (current()) this.#collect(id, values, epoch);
-      },
-      slotFinished: () => {
-        if (current()) this.#slotFinished();
-      },
-      failed: (error, task) => void this.#onFailure(attempt, error, task),
-      acknowledge: (ack) => {
-        if (current()) cp?.coordinator.acknowledge(ack);
-      },
-      decline: (id, subtask, reason, error) => {
-        if (current()) cp?.coordinator.decline(id, subtask, error, reason);
-      },
+    const events = (e: SlotEvent): void => {
+      switch (e.type) {
+        case 'print':
+          if (current()) (e.stderr ? process.stderr : process.stdout).write(e.text);
+          break;
+        case 'collect':
+          if (current()) this.#collect(e.collectId, e.values, e.epoch);
+          break;
+        case 'finished':
+          if (current()) this.#slotFinished();
+          break;
+        case 'failed':
+          void this.#onFailure(attempt, e.error, e.task);
+          break;
+        case 'ack':
+          if (current()) cp?.coordinator.acknowledge(e.ack);
+          break;
+        case 'decline':
+          if (current()) cp?.coordinator.decline(e.checkpointId, e.subtask, e.error, e.reason);
+          break;
+        case 'metrics':
+          if (this.#attempt === attempt) for (const m of e.subtasks) this.#metrics.set(`${m.vertex}/${m.subtask}`, m);
+          break;
+        default:
+          assertNever(e, 'attempt event');
+      }
     };
     const options = {
       jobId: this.jobId,
@@ -261,7 +278,7 @@ export class LocalJob {
       mayRestart: this.#strategy.canRestart(),
       checkpointing: cp?.slot,
       restores: restore?.all(),
-      listener,
+      events,
     };
     attempt = this.#threadsJobModule === undefined ? new InlineAttempt(options) : new ThreadsAttempt(options, this.#threadsJobModule, this.#workers);
     this.#attempt = attempt;
@@ -411,11 +428,25 @@ export class LocalJob {
     this.#reject(new JobExecutionError(`Job "${this.pipeline.jobName}" (${this.jobId}) was cancelled`, this.jobId, 'CANCELED'));
   }
 
-  async triggerCheckpoint(): Promise<string> {
+  /** A checkpoint now; `full` asks for one that does not depend on earlier ones (`weir checkpoint --full`). */
+  async triggerCheckpoint(options: { readonly full?: boolean } = {}): Promise<string> {
     const cp = this.#checkpointing;
     if (!cp?.enabled) throw new Error(`${this.#name} does not have checkpointing enabled (env.enableCheckpointing)`);
     if (this.#status !== 'RUNNING') throw new Error(`${this.#name} is ${this.#status}: a checkpoint needs a running job`);
-    return (await cp.coordinator.triggerCheckpoint()).dir;
+    return (await cp.coordinator.triggerCheckpoint(options.full === true ? { full: true } : {})).dir;
+  }
+
+  /**
+   * The latest metrics of every subtask that reported (running slots report every second, and
+   * once more when they finish), in vertex and subtask order. Kept after the job ends.
+   */
+  getMetrics(): SubtaskMetrics[] {
+    return [...this.#metrics.values()].sort((a, b) => a.vertex - b.vertex || a.subtask - b.subtask);
+  }
+
+  /** Asks every slot of the running attempt to report its metrics now (they arrive as events). */
+  requestMetrics(): void {
+    this.#attempt?.requestMetrics();
   }
 
   get #name(): string {
@@ -472,7 +503,7 @@ export class LocalJob {
     }
     const cp = this.#checkpointing;
     if (!cp || this.#status !== 'RUNNING') throw new Error(`${this.#name} is ${this.#status}: a savepoint needs a running job`);
-    const writer = await createSavepointWriter(target, this.jobId);
+    const writer = await cp.storage.createSavepoint(target);
     try {
       return (await cp.coordinator.triggerCheckpoint({ savepoint: writer, ...(stop ? { stop } : {}) })).dir;
     } catch (e) {

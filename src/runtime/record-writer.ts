@@ -95,7 +95,17 @@ export class RecordWriter {
     }
   };
 
-  constructor(channels: readonly OutputChannel[], select: Selector, buffer: { records: number; bytes: number }, backpressure: Backpressure) {
+  /** Records sent, counted per batch (a broadcast record counts once per channel). */
+  readonly #recordsOut: { count: number };
+
+  constructor(
+    channels: readonly OutputChannel[],
+    select: Selector,
+    buffer: { records: number; bytes: number },
+    backpressure: Backpressure,
+    recordsOut: { count: number } = { count: 0 },
+  ) {
+    this.#recordsOut = recordsOut;
     this.#channels = channels;
     this.#select = select;
     this.#maxRecords = buffer.records;
@@ -135,6 +145,7 @@ export class RecordWriter {
     const ch = this.#channels[c]!;
     const wasAvailable = ch.available;
     ch.sendBatch({ values: s.values, timestamps: s.timestamps, count: s.count });
+    this.#recordsOut.count += s.count;
     if (wasAvailable && !ch.available) this.#backpressure.blocked++;
     s.values = [];
     s.timestamps = null;

@@ -2,40 +2,38 @@
  * A slot hosts subtasks on one thread: in threads mode, subtask i of every vertex runs in slot
  * i; in inline mode one slot hosts every subtask. The slot wires channels (local when both ends
  * are hosted here, over ports otherwise), initialises its tasks, starts them, and reports the
- * outcome once: finished when all its tasks finished, failed at the first failure.
+ * outcome once: finished when all its tasks finished, failed at the first failure. While it
+ * runs it reports its tasks' metrics every second.
  */
+import { hostname } from 'node:os';
 import type { MessagePort } from 'node:worker_threads';
 import type { Configuration } from '../api/configuration.ts';
-import type { CheckpointTriggerOptions } from '../checkpoint/checkpoint-coordinator.ts';
-import type { CheckpointFailureReason, SubtaskAcknowledgement, SubtaskKey } from '../checkpoint/checkpoint-types.ts';
+import type { CheckpointOptions } from '../checkpoint/checkpoint-options.ts';
+import type { SubtaskKey } from '../checkpoint/checkpoint-types.ts';
 import { FileSystemCheckpointStorage } from '../checkpoint/filesystem-checkpoint-storage.ts';
-import type { AlignmentMode } from './checkpoint/barrier-aligner.ts';
+import { assertNever } from '../core/errors.ts';
 import type { TaskRestore } from './checkpoint/restore-assignment.ts';
 import type { JobGraph } from '../graph/job-graph.ts';
 import type { InputChannel, OutputChannel } from './channel/channel.ts';
 import { LocalChannel } from './channel/local-channel.ts';
 import { RemoteInput, RemoteOutput } from './channel/remote-channel.ts';
 import { planChannels } from './deployment.ts';
-import { Task, type TaskHost } from './task.ts';
+import type { SlotEvent, SlotEventSink } from './slot-event.ts';
+import { Task } from './task/task.ts';
 import { resolveStateBackend } from '../state/state-backend-registry.ts';
-import type { Scheduler } from '../core/time.ts';
+import type { Cancellable, Scheduler } from '../core/time.ts';
 
-export interface SlotReporter {
-  print(text: string, stderr: boolean): void;
-  collect(collectId: string, values: unknown[], epoch: number): void;
-  finished(): void;
-  failed(error: Error, task: string): void;
-  acknowledge(ack: SubtaskAcknowledgement): void;
-  decline(checkpointId: number, subtask: SubtaskKey, reason: CheckpointFailureReason, error: Error): void;
-}
+/** How often a running slot reports its tasks' metrics, ms. */
+export const METRICS_INTERVAL_MS = 1000;
+
+/** This machine's name, for metric scopes. */
+const HOST_NAME = hostname();
 
 /**
  * Checkpointing as a slot sets it up for its tasks; plain data, so it can cross to a worker.
  * Every job has it (savepoints need it even without periodic checkpoints).
  */
 export interface SlotCheckpointing {
-  /** Alignment of ordinary checkpoints; savepoints are always aligned. */
-  readonly mode: AlignmentMode;
   /** state.checkpoints.dir: the job's checkpoints go to `<baseDir>/<jobId>/`. */
   readonly baseDir: string;
 }
@@ -56,13 +54,16 @@ export interface SlotOptions {
   readonly hosts: (subtaskIndex: number) => boolean;
   /** Ports of channels whose other end is in another slot, by channel id. */
   readonly ports: ReadonlyMap<string, MessagePort>;
-  readonly reporter: SlotReporter;
+  /** Where the slot's events go (one function for every kind). */
+  readonly report: SlotEventSink;
+  /** The task manager this slot belongs to, for metric scopes; 'local' by default. */
+  readonly taskManagerId?: string;
   readonly checkpointing: SlotCheckpointing | undefined;
   /** What each task restores, by "vertex/subtask"; absent for a fresh start. */
   readonly restores: Readonly<Record<string, TaskRestore>> | undefined;
 }
 
-export class Slot implements TaskHost {
+export class Slot {
   readonly #o: SlotOptions;
   readonly #tasks: Task[] = [];
   #running = 0;
@@ -70,6 +71,7 @@ export class Slot implements TaskHost {
   #stdout: string[] = [];
   #stderr: string[] = [];
   #printScheduled = false;
+  #metricsTimer: Cancellable | undefined;
 
   constructor(options: SlotOptions) {
     this.#o = options;
@@ -87,7 +89,8 @@ export class Slot implements TaskHost {
     const outputs = new Map<string, Map<number, OutputChannel[]>>();
     const taskKey = (vertex: number, index: number) => `${vertex}/${index}`;
     const cp = this.#o.checkpointing;
-    const checkpointing = cp ? { mode: cp.mode, storage: new FileSystemCheckpointStorage(cp.baseDir, this.#o.jobId) } : undefined;
+    const checkpointing = cp ? { storage: new FileSystemCheckpointStorage(cp.baseDir, this.#o.jobId) } : undefined;
+    const metrics = { host: HOST_NAME, taskManagerId: this.#o.taskManagerId ?? 'local', jobName: graph.jobName };
     const stateBackend = resolveStateBackend(config);
     const where = (id: string) => `channel ${id}`;
     for (const spec of planChannels(graph)) {
@@ -126,23 +129,23 @@ export class Slot implements TaskHost {
         if (!hosts(i)) continue;
         const k = taskKey(vertex.index, i);
         const own = this.#o.graphFor === undefined ? graph : this.#o.graphFor(i);
-        this.#tasks.push(
-          new Task({
-            jobId: this.#o.jobId,
-            vertex: (own ?? graph).vertices[vertex.index]!,
-            copyFunctions: own === undefined && (i > 0 || this.#o.graphFor !== undefined),
-            subtaskIndex: i,
-            attemptNumber: this.#o.attemptNumber,
-            config,
-            scheduler: this.#o.scheduler,
-            inputs: inputs.get(k) ?? [],
-            outputs: outputs.get(k) ?? new Map(),
-            host: this,
-            checkpointing,
-            restore: this.#o.restores?.[k],
-            stateBackend,
-          }),
-        );
+        const task: Task = new Task({
+          jobId: this.#o.jobId,
+          vertex: (own ?? graph).vertices[vertex.index]!,
+          copyFunctions: own === undefined && (i > 0 || this.#o.graphFor !== undefined),
+          subtaskIndex: i,
+          attemptNumber: this.#o.attemptNumber,
+          config,
+          scheduler: this.#o.scheduler,
+          inputs: inputs.get(k) ?? [],
+          outputs: outputs.get(k) ?? new Map(),
+          report: (e) => this.#onTaskEvent(task, e),
+          checkpointing,
+          restore: this.#o.restores?.[k],
+          stateBackend,
+          metrics,
+        });
+        this.#tasks.push(task);
       }
     }
     this.#running = this.#tasks.length;
@@ -155,10 +158,12 @@ export class Slot implements TaskHost {
       return;
     }
     for (const t of this.#tasks) t.start();
+    this.#scheduleMetrics();
   }
 
   async cancel(): Promise<void> {
     this.#done = true;
+    this.#stopMetrics();
     await Promise.all(this.#tasks.map((t) => t.cancel()));
     this.#flushPrint();
   }
@@ -166,24 +171,24 @@ export class Slot implements TaskHost {
   // ---- checkpoints ---------------------------------------------------------------------------
 
   /**
-   * Sources start checkpoint `checkpointId`; a slot with a task that is not running declines it.
-   * Every task first learns what the checkpoint is (`options`): a savepoint's files go to its
-   * directory, and a stop changes how the tasks end.
+   * Sources start checkpoint `checkpointId` and put `options` on their barriers; a slot with a
+   * task that is not running declines it.
    */
-  triggerCheckpoint(checkpointId: number, timestamp: number, options: CheckpointTriggerOptions = { isSavepoint: false }): void {
+  triggerCheckpoint(checkpointId: number, timestamp: number, options: CheckpointOptions): void {
     if (this.#done) return;
-    for (const t of this.#tasks) t.announceCheckpoint(checkpointId, options);
     const notRunning = this.#tasks.find((t) => t.state !== 'RUNNING');
     if (notRunning) {
-      this.#o.reporter.decline(checkpointId, keyOf(notRunning), 'NOT_ALL_REQUIRED_TASKS_RUNNING', new Error(`${notRunning.name} is ${notRunning.state}`));
+      this.#decline(checkpointId, notRunning, new Error(`${notRunning.name} is ${notRunning.state}`));
       return;
     }
     for (const t of this.#tasks) {
       if (t.vertex.nodes[0]!.transformation.kind !== 'source') continue;
-      if (!t.triggerCheckpoint(checkpointId, timestamp, options)) {
-        this.#o.reporter.decline(checkpointId, keyOf(t), 'NOT_ALL_REQUIRED_TASKS_RUNNING', new Error(`${t.name} cannot start a checkpoint now`));
-      }
+      if (!t.triggerCheckpoint(checkpointId, timestamp, options)) this.#decline(checkpointId, t, new Error(`${t.name} cannot start a checkpoint now`));
     }
+  }
+
+  #decline(checkpointId: number, t: Task, error: Error): void {
+    this.#o.report({ type: 'decline', checkpointId, subtask: keyOf(t), reason: 'NOT_ALL_REQUIRED_TASKS_RUNNING', error });
   }
 
   notifyCheckpointComplete(checkpointId: number): void {
@@ -194,17 +199,53 @@ export class Slot implements TaskHost {
     for (const t of this.#tasks) if (t.state === 'RUNNING') t.notifyCheckpointAborted(checkpointId);
   }
 
-  acknowledgeCheckpoint(_task: Task, ack: SubtaskAcknowledgement): void {
-    this.#o.reporter.acknowledge(ack);
+  // ---- metrics -------------------------------------------------------------------------------
+
+  /** Reports the latest metrics of every task of this slot now. */
+  reportMetrics(): void {
+    if (this.#tasks.length > 0) this.#o.report({ type: 'metrics', subtasks: this.#tasks.map((t) => t.metrics()) });
   }
 
-  declineCheckpoint(task: Task, checkpointId: number, reason: CheckpointFailureReason, error: Error): void {
-    this.#o.reporter.decline(checkpointId, keyOf(task), reason, error);
+  #scheduleMetrics(): void {
+    if (this.#done) return;
+    this.#metricsTimer = this.#o.scheduler.schedule(METRICS_INTERVAL_MS, () => {
+      this.#metricsTimer = undefined;
+      if (this.#done) return;
+      this.reportMetrics();
+      this.#scheduleMetrics();
+    });
   }
 
-  // ---- TaskHost ------------------------------------------------------------------------------
+  #stopMetrics(): void {
+    this.#metricsTimer?.cancel();
+    this.#metricsTimer = undefined;
+  }
 
-  print(line: string, stderr: boolean): void {
+  // ---- what tasks report ---------------------------------------------------------------------
+
+  #onTaskEvent(task: Task, e: SlotEvent): void {
+    switch (e.type) {
+      case 'print':
+        this.#print(e.text, e.stderr);
+        break;
+      case 'finished':
+        if (--this.#running === 0) this.#finish();
+        break;
+      case 'failed':
+        this.#taskFailed(task, e);
+        break;
+      case 'collect':
+      case 'ack':
+      case 'decline':
+      case 'metrics':
+        this.#o.report(e);
+        break;
+      default:
+        assertNever(e, 'task event');
+    }
+  }
+
+  #print(line: string, stderr: boolean): void {
     (stderr ? this.#stderr : this.#stdout).push(line);
     if (!this.#printScheduled) {
       this.#printScheduled = true;
@@ -214,32 +255,28 @@ export class Slot implements TaskHost {
 
   #flushPrint(): void {
     this.#printScheduled = false;
-    if (this.#stdout.length > 0) this.#o.reporter.print(this.#stdout.join('\n') + '\n', false);
-    if (this.#stderr.length > 0) this.#o.reporter.print(this.#stderr.join('\n') + '\n', true);
+    if (this.#stdout.length > 0) this.#o.report({ type: 'print', text: this.#stdout.join('\n') + '\n', stderr: false });
+    if (this.#stderr.length > 0) this.#o.report({ type: 'print', text: this.#stderr.join('\n') + '\n', stderr: true });
     this.#stdout = [];
     this.#stderr = [];
   }
 
-  collect(collectId: string, values: unknown[], epoch: number): void {
-    this.#o.reporter.collect(collectId, values, epoch);
-  }
-
-  taskFinished(): void {
-    if (--this.#running === 0) this.#finish();
-  }
-
   #finish(): void {
     if (this.#done) return;
+    // The final values, so a finished job's metrics are complete.
+    this.reportMetrics();
     this.#done = true;
+    this.#stopMetrics();
     this.#flushPrint();
-    this.#o.reporter.finished();
+    this.#o.report({ type: 'finished' });
   }
 
-  taskFailed(task: Task, error: Error): void {
+  #taskFailed(task: Task, e: Extract<SlotEvent, { type: 'failed' }>): void {
     if (this.#done) return;
     this.#done = true;
+    this.#stopMetrics();
     this.#flushPrint();
-    this.#o.reporter.failed(error, task.name);
+    this.#o.report(e);
     for (const t of this.#tasks) if (t !== task) void t.cancel();
   }
 }

@@ -13,7 +13,8 @@ import { writeFileSync } from 'node:fs';
 import { CheckpointCoordinator, type CheckpointTriggerOptions } from '../../src/checkpoint/checkpoint-coordinator.ts';
 import type { CheckpointMetadata } from '../../src/checkpoint/checkpoint-types.ts';
 import { createSavepointWriter, loadCheckpoint } from '../../src/checkpoint/filesystem-checkpoint-storage.ts';
-import { BarrierAligner } from '../../src/runtime/checkpoint/barrier-aligner.ts';
+import { checkpointOptionsFor, type CheckpointOptions } from '../../src/checkpoint/checkpoint-options.ts';
+import { BarrierHandler } from '../../src/runtime/checkpoint/barrier-handler/barrier-handler.ts';
 import { ManualScheduler, runJob, startJob } from '../../src/testing/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weir-savepoint-'));
@@ -277,20 +278,22 @@ describe('building blocks', () => {
     assert.equal(coordinator.consecutiveFailures(), 0, 'a failed savepoint is not counted');
   });
 
-  it('barrier aligner: a savepoint is aligned in at-least-once mode; an alignment begun for safety is relaxed for a plain checkpoint', () => {
-    const a = new BarrierAligner(2, 'counting', () => 0);
-    assert.deepEqual(a.onBarrier(0, 1, 0, true), { kind: 'none' });
+  it('barrier handler: a savepoint is aligned in at-least-once mode; a plain at-least-once checkpoint does not block', () => {
+    const savepoint = checkpointOptionsFor({ isSavepoint: true, savepointDir: '/sp' }, 'at-least-once');
+    const plain = checkpointOptionsFor({ isSavepoint: false }, 'at-least-once');
+    const barrier = (checkpointId: number, options: CheckpointOptions) => ({ kind: 'checkpoint-barrier', checkpointId, timestamp: 0, options }) as const;
+    assert.equal(savepoint.alignment, 'aligned', 'savepoint barriers carry aligned whatever the job mode');
+    const a = new BarrierHandler(2, () => 0);
+    assert.deepEqual(a.onBarrier(0, barrier(1, savepoint)), { kind: 'none' });
     assert.equal(a.isBlocked(0), true, 'records after the savepoint barrier wait');
-    assert.equal(a.onBarrier(1, 1, 0, true).kind, 'complete');
+    assert.equal(a.onBarrier(1, barrier(1, savepoint)).kind, 'complete');
     assert.equal(a.isBlocked(0), false);
-    assert.deepEqual(a.onBarrier(0, 2, 0, true), { kind: 'none' });
-    assert.equal(a.setAligned(2, false), true, 'unblocked');
-    assert.equal(a.isBlocked(0), false);
-    assert.equal(a.onBarrier(1, 2, 0).kind, 'complete');
-    const exactlyOnce = new BarrierAligner(2, 'aligned', () => 0);
-    exactlyOnce.onBarrier(0, 1, 0);
-    assert.equal(exactlyOnce.setAligned(1, false), false);
-    assert.equal(exactlyOnce.isBlocked(0), true, 'exactly-once alignment is never relaxed');
+    assert.deepEqual(a.onBarrier(0, barrier(2, plain)), { kind: 'none' });
+    assert.equal(a.isBlocked(0), false, 'a plain at-least-once checkpoint never blocks');
+    assert.equal(a.onBarrier(1, barrier(2, plain)).kind, 'complete');
+    const exactlyOnce = new BarrierHandler(2, () => 0);
+    exactlyOnce.onBarrier(0, barrier(1, checkpointOptionsFor({ isSavepoint: false }, 'aligned')));
+    assert.equal(exactlyOnce.isBlocked(0), true, 'exactly-once alignment blocks');
   });
 
   it('_metadata written before state names were recorded reads back with none', async () => {

@@ -4,6 +4,7 @@
  * Only `processElement` is required; the other hooks have forwarding defaults.
  */
 import type { Configuration } from '../../api/configuration.ts';
+import type { MetricGroup } from '../../api/metrics.ts';
 import type { StreamNode } from '../../graph/job-graph.ts';
 import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
 import type { OperatorStateBackend } from '../../state/operator-state-backend.ts';
@@ -54,6 +55,8 @@ export interface OperatorContext {
   print(line: string, stderr: boolean): void;
   /** Hands records to the client of an executeAndCollect() job. */
   collect(collectId: string, values: unknown[]): void;
+  /** This operator's metric group (scope `<host>.taskmanager.<tm_id>.<job_name>.<task_name>.<subtask_index>.<operator_name>`). */
+  readonly metricGroup: MetricGroup;
   /** The instance of a user function object this subtask runs (see Slot: functions are never shared between subtasks). */
   userFunction<F extends object>(fn: F): F;
 }

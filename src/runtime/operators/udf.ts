@@ -48,6 +48,7 @@ export function createRuntimeContext(ctx: OperatorContext): RuntimeContext {
     getNumberOfParallelSubtasks: () => ctx.parallelism,
     getMaxNumberOfParallelSubtasks: () => ctx.maxParallelism,
     getAttemptNumber: () => ctx.attemptNumber,
+    getMetricGroup: () => ctx.metricGroup,
     ...keyedStateStore(ctx),
   };
 }

@@ -1,9 +1,11 @@
 /** Messages between the job's launcher thread and its slot workers. */
 import type { MessagePort } from 'node:worker_threads';
-import type { CheckpointTriggerOptions } from '../../checkpoint/checkpoint-coordinator.ts';
-import type { CheckpointFailureReason, SubtaskAcknowledgement, SubtaskKey } from '../../checkpoint/checkpoint-types.ts';
+import type { CheckpointOptions } from '../../checkpoint/checkpoint-options.ts';
+import { assertNever } from '../../core/errors.ts';
+import { decodeValue, encodeValue } from '../../core/record-codec.ts';
 import type { TaskRestore } from '../checkpoint/restore-assignment.ts';
-import type { SerializedError } from '../error-transport.ts';
+import { deserializeError, serializeError, type SerializedError } from '../error-transport.ts';
+import type { SlotEvent } from '../slot-event.ts';
 import type { SlotCheckpointing } from '../slot.ts';
 import type { EngineBundleRef } from './engine-bundle.mjs';
 
@@ -40,24 +42,65 @@ export type ToWorker =
       readonly type: 'trigger-checkpoint';
       readonly checkpointId: number;
       readonly timestamp: number;
-      /** A savepoint's directory and stop mode; absent for an ordinary checkpoint. */
-      readonly options?: CheckpointTriggerOptions;
+      /** What the checkpoint is; the sources put it on their barriers. */
+      readonly options: CheckpointOptions;
     }
+  | { readonly type: 'report-metrics' }
   | { readonly type: 'checkpoint-complete'; readonly checkpointId: number }
   | { readonly type: 'checkpoint-aborted'; readonly checkpointId: number };
 
+/**
+ * A slot event as it crosses from a worker to the launcher: errors as data (with their stacks
+ * and causes), collected values encoded once by the worker (their buffer is transferred).
+ */
+export type WireSlotEvent<E extends SlotEvent = SlotEvent> = E extends { readonly type: 'collect' }
+  ? { readonly type: 'collect'; readonly collectId: string; readonly bytes: Uint8Array; readonly epoch: number }
+  : E extends { readonly error: Error }
+    ? { readonly [K in keyof E]: K extends 'error' ? SerializedError : E[K] }
+    : E;
+
+/** The worker's own lifecycle (`ready`, `canceled`), and the slot's events in their wire form. */
 export type FromWorker =
   | { readonly type: 'ready'; readonly startup?: readonly StartupMark[] }
-  | { readonly type: 'print'; readonly text: string; readonly stderr: boolean }
-  | { readonly type: 'collect'; readonly collectId: string; readonly bytes: Uint8Array; readonly epoch: number }
-  | { readonly type: 'finished' }
   | { readonly type: 'canceled' }
-  | { readonly type: 'failed'; readonly error: SerializedError; readonly task: string }
-  | { readonly type: 'ack'; readonly ack: SubtaskAcknowledgement }
-  | {
-      readonly type: 'decline';
-      readonly checkpointId: number;
-      readonly subtask: SubtaskKey;
-      readonly reason: CheckpointFailureReason;
-      readonly error: SerializedError;
-    };
+  | WireSlotEvent;
+
+/** The wire form of `e`, and the buffers to transfer with it. */
+export function slotEventToWire(e: SlotEvent): { readonly message: FromWorker; readonly transfer: ArrayBuffer[] } {
+  switch (e.type) {
+    case 'collect': {
+      const bytes = encodeValue(e.values);
+      return { message: { type: 'collect', collectId: e.collectId, bytes, epoch: e.epoch }, transfer: [bytes.buffer as ArrayBuffer] };
+    }
+    case 'failed':
+      return { message: { type: 'failed', error: serializeError(e.error), task: e.task }, transfer: [] };
+    case 'decline':
+      return { message: { ...e, error: serializeError(e.error) }, transfer: [] };
+    case 'print':
+    case 'finished':
+    case 'ack':
+    case 'metrics':
+      return { message: e, transfer: [] };
+    default:
+      return assertNever(e, 'slot event');
+  }
+}
+
+/** The slot event a wire message carries. */
+export function slotEventFromWire(m: WireSlotEvent): SlotEvent {
+  switch (m.type) {
+    case 'collect':
+      return { type: 'collect', collectId: m.collectId, values: decodeValue(m.bytes) as unknown[], epoch: m.epoch };
+    case 'failed':
+      return { type: 'failed', error: deserializeError(m.error), task: m.task };
+    case 'decline':
+      return { ...m, error: deserializeError(m.error) };
+    case 'print':
+    case 'finished':
+    case 'ack':
+    case 'metrics':
+      return m;
+    default:
+      return assertNever(m, 'worker message');
+  }
+}

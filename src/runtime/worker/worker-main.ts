@@ -10,10 +10,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { executionRegistry } from '../../api/execution-context.ts';
 import { serializeError } from '../error-transport.ts';
 import { rebuildPipeline } from '../pipeline-rebuild.ts';
-import { encodeValue } from '../../core/record-codec.ts';
+import { assertNever } from '../../core/errors.ts';
 import { Slot } from '../slot.ts';
 import { systemScheduler } from '../../core/time.ts';
-import type { FromWorker, StartupMark, ToWorker, WorkerData } from './protocol.ts';
+import { slotEventToWire, type FromWorker, type StartupMark, type ToWorker, type WorkerData } from './protocol.ts';
 
 /**
  * Runs this worker's slot. `startup` holds the start-up phases so far; the phases of the job's
@@ -46,16 +46,9 @@ export function runWorker(startup: StartupMark[]): void {
       ports,
       checkpointing: data.checkpointing,
       restores: data.restores,
-      reporter: {
-        print: (text, stderr) => send({ type: 'print', text, stderr }),
-        collect: (collectId, values, epoch) => {
-          const bytes = encodeValue(values);
-          send({ type: 'collect', collectId, bytes, epoch }, [bytes.buffer as ArrayBuffer]);
-        },
-        finished: () => send({ type: 'finished' }),
-        failed: (error, task) => fail(error, task),
-        acknowledge: (ack) => send({ type: 'ack', ack }),
-        decline: (checkpointId, subtask, reason, error) => send({ type: 'decline', checkpointId, subtask, reason, error: serializeError(error) }),
+      report: (e) => {
+        const { message, transfer } = slotEventToWire(e);
+        send(message, transfer);
       },
     });
     port.on('message', (m: ToWorker) => {
@@ -69,12 +62,17 @@ export function runWorker(startup: StartupMark[]): void {
         case 'trigger-checkpoint':
           slot.triggerCheckpoint(m.checkpointId, m.timestamp, m.options);
           break;
+        case 'report-metrics':
+          slot.reportMetrics();
+          break;
         case 'checkpoint-complete':
           slot.notifyCheckpointComplete(m.checkpointId);
           break;
         case 'checkpoint-aborted':
           slot.notifyCheckpointAborted(m.checkpointId);
           break;
+        default:
+          assertNever(m, 'launcher message');
       }
     });
     await slot.deploy();

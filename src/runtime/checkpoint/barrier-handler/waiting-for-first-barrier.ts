@@ -1,0 +1,44 @@
+/**
+ * No checkpoint is being handled (Flink's WaitingForFirstBarrier). The first barrier of a newer
+ * checkpoint chooses the state that handles it from its options: aligned barriers are collected
+ * with blocking, at-least-once barriers are counted. Savepoints arrive marked aligned whatever
+ * the job's mode. Barriers of checkpoints that already ended here are ignored.
+ */
+import { assertNever } from '../../../core/errors.ts';
+import type { CheckpointBarrier } from '../../events.ts';
+import type { BarrierHandlerContext, BarrierHandlerState } from './barrier-handler-state.ts';
+import { CollectingBarriers } from './collecting-barriers.ts';
+import { CountingBarriers } from './counting-barriers.ts';
+
+export class WaitingForFirstBarrier implements BarrierHandlerState {
+  static readonly INSTANCE = new WaitingForFirstBarrier();
+
+  get checkpointId(): undefined {
+    return undefined;
+  }
+
+  barrierReceived(ctx: BarrierHandlerContext, channel: number, barrier: CheckpointBarrier): BarrierHandlerState {
+    if (barrier.checkpointId <= ctx.finishedUpTo) return this;
+    const alignment = barrier.options.alignment;
+    switch (alignment) {
+      case 'aligned':
+        return new CollectingBarriers(ctx, barrier).barrierReceived(ctx, channel, barrier);
+      case 'at-least-once':
+        return new CountingBarriers(ctx, barrier).barrierReceived(ctx, channel, barrier);
+      case 'unaligned':
+        // Unaligned checkpoints need a state that persists in-flight data as channel state.
+        throw new Error(`checkpoint ${barrier.checkpointId}: unaligned checkpoints are not supported`);
+      default:
+        return assertNever(alignment, 'barrier alignment');
+    }
+  }
+
+  endOfPartition(): BarrierHandlerState {
+    return this;
+  }
+
+  checkpointAborted(ctx: BarrierHandlerContext, checkpointId: number): BarrierHandlerState {
+    ctx.ignoreUpTo(checkpointId);
+    return this;
+  }
+}

@@ -1,0 +1,370 @@
+/**
+ * How a task takes part in checkpoints: a source task takes a snapshot when triggered, a task
+ * with inputs when its barrier handler says every input delivered the barrier; then the
+ * synchronous part (operators flush what belongs before the barrier, user functions snapshot,
+ * every state is frozen, the barrier goes downstream) and the asynchronous part (state written,
+ * then acknowledged, or declined). Stop-with-savepoint: a source holds back everything after its
+ * stopping barrier until the savepoint completes (the task ends) or is aborted (it resumes).
+ *
+ * What a checkpoint is (savepoint directory, stop, alignment) comes with it: in the trigger for
+ * sources, on the barrier for every other task, and the barrier passes it on downstream.
+ */
+import type { CheckpointOptions } from '../../checkpoint/checkpoint-options.ts';
+import type { CheckpointFailureReason, OperatorSubtaskState, StateFileHandle } from '../../checkpoint/checkpoint-types.ts';
+import { BarrierHandler, type AlignmentStep } from '../checkpoint/barrier-handler/barrier-handler.ts';
+import { captureOperatorState, persistOperatorState, releaseCaptured, type CapturedOperatorState } from '../checkpoint/operator-snapshot.ts';
+import type { CheckpointBarrier } from '../events.ts';
+import { faultHooks, type CheckpointFaultPoint } from '../fault-injection.ts';
+import { tagError, type OperatorContext } from '../operators/operator.ts';
+import type { OperatorChain } from './operator-chain.ts';
+import type { SourceDriver } from './source-driver.ts';
+import type { TaskDeployment } from './task-deployment.ts';
+import type { TaskLifecycle } from './task-lifecycle.ts';
+import type { TaskMailbox } from './task-mailbox.ts';
+
+/** How many of its latest snapshots a task remembers, to tell whether its input ended by a stop. */
+const RECENT_SNAPSHOTS = 4;
+
+/** What checkpointing needs from the task around it. */
+export interface CheckpointHost {
+  readonly name: string;
+  readonly lifecycle: TaskLifecycle;
+  readonly mailbox: TaskMailbox;
+  readonly chain: OperatorChain;
+  readonly source: SourceDriver | undefined;
+  /** The task's input is ending (end of input reached): a source takes no more checkpoints. */
+  readonly endingInput: boolean;
+  fail(error: unknown): void;
+  /** The stopping savepoint completed: the source ends without the end-of-input watermark. */
+  endStopped(): void;
+}
+
+/**
+ * Calls user hooks in order, each error tagged with its operator; returns the promises some of
+ * them returned (rejecting with tagged errors), which the caller waits for.
+ */
+export function callUserCode(calls: readonly (readonly [() => void | Promise<void>, OperatorContext])[]): Promise<void>[] {
+  const pending: Promise<void>[] = [];
+  for (const [call, ctx] of calls) {
+    let r: void | Promise<void>;
+    try {
+      r = call();
+    } catch (e) {
+      throw tagError(e, ctx);
+    }
+    if (r !== undefined && typeof (r as PromiseLike<void>).then === 'function') {
+      pending.push(Promise.resolve(r).catch((e: unknown) => Promise.reject(tagError(e, ctx))));
+    }
+  }
+  return pending;
+}
+
+export class CheckpointParticipant {
+  /** Checkpoints a source task accepted and has not yet snapshotted, with their trigger time and options. */
+  readonly pendingTriggers = new Map<number, { readonly timestamp: number; readonly options: CheckpointOptions }>();
+  /** A source that took part in this stopping savepoint emits nothing until it completes (the task ends) or fails (it resumes). */
+  stopPending: number | undefined;
+  /** Decides when a barrier arrived on every input; undefined for a source task or outside a job. */
+  readonly barriers: BarrierHandler | undefined;
+  /** Aborted when the task fails or is cancelled: asynchronous parts still running give up. */
+  readonly abort = new AbortController();
+  readonly #host: CheckpointHost;
+  readonly #d: TaskDeployment;
+  /** Id of the last checkpoint this subtask snapshotted (or restored); tags collected records. */
+  #epoch: number;
+  /** Continuations held back while a stop is pending; run if the savepoint fails. */
+  #stopWaiters: (() => void)[] = [];
+  /** The latest checkpoints and savepoints whose synchronous part ran here (newest last), and those of them aborted since. */
+  readonly #recentSnapshots: { readonly id: number; readonly options: CheckpointOptions }[] = [];
+  readonly #abortedSnapshots = new Set<number>();
+
+  constructor(host: CheckpointHost, d: TaskDeployment) {
+    this.#host = host;
+    this.#d = d;
+    this.#epoch = d.restore?.checkpointId ?? 0;
+    this.barriers = d.checkpointing && d.inputs.length > 0 ? new BarrierHandler(d.inputs.length, () => d.scheduler.now()) : undefined;
+  }
+
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  faultPoint(checkpointId: number): CheckpointFaultPoint {
+    const d = this.#d;
+    return { taskName: this.#host.name, vertexName: d.vertex.name, subtaskIndex: d.subtaskIndex, attemptNumber: d.attemptNumber, checkpointId };
+  }
+
+  #decline(checkpointId: number, reason: CheckpointFailureReason, error: Error): void {
+    const d = this.#d;
+    d.report({ type: 'decline', checkpointId, subtask: { vertex: d.vertex.index, subtask: d.subtaskIndex }, reason, error });
+  }
+
+  // ---- barriers (tasks with inputs) ------------------------------------------------------------
+
+  /** A barrier arrived on input channel `channel` (only with a barrier handler). */
+  onBarrier(channel: number, barrier: CheckpointBarrier, numChannels: number): void {
+    const handler = this.barriers!;
+    const first = handler.aligning !== barrier.checkpointId;
+    const step = handler.onBarrier(channel, barrier);
+    if (first && numChannels > 1 && handler.aligning === barrier.checkpointId) faultHooks()?.alignmentStarted?.(this.faultPoint(barrier.checkpointId));
+    this.#onAlignmentStep(step);
+  }
+
+  onEndOfPartition(channel: number): void {
+    const handler = this.barriers;
+    if (handler) this.#onAlignmentStep(handler.onEndOfPartition(channel));
+  }
+
+  /** A cancel-checkpoint marker arrived. */
+  onCancelMarker(checkpointId: number): void {
+    if (this.barriers?.abort(checkpointId)) this.#host.mailbox.schedule();
+  }
+
+  #onAlignmentStep(step: AlignmentStep): void {
+    if (step.kind === 'none') return;
+    const abandoned = step.kind === 'abandoned' ? step.checkpointId : step.abandoned;
+    if (abandoned !== undefined) {
+      this.#decline(abandoned, 'CHECKPOINT_SUBSUMED', new Error(`a barrier of a newer checkpoint reached ${this.#host.name} first`));
+    }
+    if (step.kind === 'complete') {
+      this.#performCheckpoint(step.checkpointId, step.timestamp, step.options, step.alignmentMs, Math.max(0, step.firstBarrierAt - step.timestamp));
+      this.#host.mailbox.schedule(); // channels blocked by the alignment are readable again
+    }
+  }
+
+  // ---- triggers (source tasks) -----------------------------------------------------------------
+
+  /**
+   * Asks a source task to take checkpoint `checkpointId`: the snapshot happens between two
+   * records (as a mail, or for a source function at its next collect()), then the barrier goes
+   * downstream with `options`. False when this task cannot take part (it is not a running
+   * source, or a stop is already under way).
+   */
+  trigger(checkpointId: number, timestamp: number, options: CheckpointOptions): boolean {
+    const host = this.#host;
+    if (!host.lifecycle.running || host.source === undefined || host.endingInput || !this.#d.checkpointing) return false;
+    if (options.stop !== undefined && this.stopPending !== undefined) return false;
+    this.pendingTriggers.set(checkpointId, { timestamp, options });
+    host.mailbox.enqueue(() => this.runPendingTriggers());
+    return true;
+  }
+
+  /** Runs accepted source triggers now, unless a source function is paused inside collect(). */
+  runPendingTriggers(): void {
+    const host = this.#host;
+    if (this.pendingTriggers.size === 0 || host.source?.pausedInEmit || !host.lifecycle.running || host.mailbox.suspended > 0) return;
+    if (host.endingInput) {
+      this.declinePendingTriggers('the source has reached the end of its input');
+      return;
+    }
+    const triggers = [...this.pendingTriggers];
+    this.pendingTriggers.clear();
+    for (const [id, t] of triggers) this.#performCheckpoint(id, t.timestamp, t.options, 0, Math.max(0, this.#d.scheduler.now() - t.timestamp));
+  }
+
+  declinePendingTriggers(why: string): void {
+    for (const id of this.pendingTriggers.keys()) this.#decline(id, 'NOT_ALL_REQUIRED_TASKS_RUNNING', new Error(`${this.#host.name}: ${why}`));
+    this.pendingTriggers.clear();
+  }
+
+  // ---- the snapshot ------------------------------------------------------------------------------
+
+  /**
+   * The synchronous part of a checkpoint: operators flush what belongs before the barrier, user
+   * functions snapshot their state, every state is frozen (copy-on-write for keyed state), and
+   * the barrier goes downstream. Serialising and writing then run asynchronously.
+   */
+  #performCheckpoint(checkpointId: number, timestamp: number, options: CheckpointOptions, alignmentMs: number, startDelayMs: number): void {
+    const host = this.#host;
+    const chain = host.chain;
+    const scheduler = this.#d.scheduler;
+    const t0 = scheduler.now();
+    const ops = chain.operators;
+    const src = host.source;
+    if (src !== undefined && options.stop !== undefined) {
+      // Stop with a savepoint: nothing leaves this source after its barrier. With drain, event
+      // time ends first, so event-time timers fire and windows flush into the savepoint.
+      if (options.stop.drain) chain.headOutput.emitWatermark(Infinity);
+      this.stopPending = checkpointId;
+    }
+    this.#recentSnapshots.push({ id: checkpointId, options });
+    if (this.#recentSnapshots.length > RECENT_SNAPSHOTS) this.#abortedSnapshots.delete(this.#recentSnapshots.shift()!.id);
+    callUserCode(ops.map((op) => [() => op.prepareSnapshotPreBarrier(checkpointId), op.ctx]));
+    const userSnapshots: [() => void | Promise<void>, OperatorContext][] = ops.map((op) => [() => op.snapshotFunctionState(checkpointId, timestamp), op.ctx]);
+    if (src !== undefined) userSnapshots.unshift([() => src.snapshotState(checkpointId, timestamp), chain.contexts[0]!]);
+    const pending = callUserCode(userSnapshots);
+    const finish = (): void => {
+      const captured: CapturedOperatorState[] = [];
+      const nodes = chain.vertex.nodes;
+      try {
+        for (let i = 0; i < nodes.length; i++) {
+          const node = nodes[i]!;
+          const ctx = chain.contexts[i]!;
+          captured.push(
+            captureOperatorState(
+              {
+                operatorId: node.operatorId,
+                keyedBackend: ctx.keyedBackend,
+                operatorStateBackend: ctx.operatorStateBackend,
+                operators: chain.nodeOps.get(node.index) ?? [],
+                reader: i === 0 ? src?.reader : undefined,
+              },
+              checkpointId,
+            ),
+          );
+        }
+      } catch (e) {
+        for (const c of captured) releaseCaptured(c);
+        throw e;
+      }
+      const barrier: CheckpointBarrier = { kind: 'checkpoint-barrier', checkpointId, timestamp, options };
+      for (const w of chain.writers) w.broadcastEvent(barrier);
+      if (checkpointId > this.#epoch) this.#epoch = checkpointId;
+      const syncMs = scheduler.now() - t0;
+      void this.#persist(checkpointId, options, captured, { syncMs, alignmentMs, startDelayMs });
+    };
+    if (pending.length === 0) {
+      finish();
+      return;
+    }
+    // An asynchronous snapshotState: nothing is processed until it settles.
+    const mailbox = host.mailbox;
+    mailbox.suspended++;
+    Promise.all(pending).then(
+      () => {
+        mailbox.suspended--;
+        if (!host.lifecycle.running) return;
+        try {
+          finish();
+        } catch (e) {
+          host.fail(e);
+          return;
+        }
+        mailbox.schedule();
+        host.source?.resume();
+      },
+      (e: unknown) => {
+        mailbox.suspended--;
+        host.fail(e);
+      },
+    );
+  }
+
+  /** The asynchronous part: write every operator's state, then acknowledge (or decline on failure). */
+  async #persist(
+    checkpointId: number,
+    options: CheckpointOptions,
+    captured: CapturedOperatorState[],
+    m: { syncMs: number; alignmentMs: number; startDelayMs: number },
+  ): Promise<void> {
+    const d = this.#d;
+    const t0 = d.scheduler.now();
+    let i = 0;
+    try {
+      await faultHooks()?.asyncSnapshot?.(this.faultPoint(checkpointId));
+      // A savepoint's files go into its own directory, so that it is self-contained.
+      const target = options.targetLocation;
+      const storage = d.checkpointing!.storage;
+      const writeFile =
+        target === undefined
+          ? (name: string, payload: Uint8Array): Promise<StateFileHandle> => storage.writeStateFile(checkpointId, name, payload)
+          : (name: string, payload: Uint8Array): Promise<StateFileHandle> => storage.writeSavepointStateFile(target, name, payload);
+      const states: OperatorSubtaskState[] = [];
+      let bytes = 0;
+      for (; i < captured.length; i++) {
+        const r = await persistOperatorState(captured[i]!, {
+          writeFile,
+          stateBackend: d.stateBackend,
+          subtaskIndex: d.subtaskIndex,
+          signal: this.abort.signal,
+        });
+        if (r.state) states.push(r.state);
+        bytes += r.bytes;
+      }
+      if (this.abort.signal.aborted) return;
+      d.report({
+        type: 'ack',
+        ack: {
+          subtask: { vertex: d.vertex.index, subtask: d.subtaskIndex },
+          checkpointId,
+          states,
+          metrics: {
+            syncDurationMs: m.syncMs,
+            asyncDurationMs: d.scheduler.now() - t0,
+            alignmentDurationMs: m.alignmentMs,
+            startDelayMs: m.startDelayMs,
+            bytesProcessedDuringAlignment: 0,
+            stateSize: bytes,
+          },
+        },
+      });
+    } catch (e) {
+      for (; i < captured.length; i++) releaseCaptured(captured[i]!);
+      if (this.abort.signal.aborted) return;
+      const cause = e instanceof Error ? e : new Error(String(e));
+      this.#decline(checkpointId, 'CHECKPOINT_DECLINED', new Error(`${this.#host.name}: the asynchronous part of the snapshot failed: ${cause.message}`, { cause }));
+    }
+  }
+
+  // ---- outcomes ----------------------------------------------------------------------------------
+
+  /**
+   * The checkpoint completed (its metadata is durable): tell every operator and function. A
+   * source stopping with this savepoint then ends.
+   */
+  notifyComplete(checkpointId: number): void {
+    this.#host.mailbox.enqueue(() => {
+      this.#notify(checkpointId, true);
+      if (this.stopPending === checkpointId) {
+        this.#stopWaiters = [];
+        this.#host.endStopped();
+      }
+    });
+  }
+
+  /**
+   * The checkpoint was aborted: stop aligning on it and tell every operator and function. A
+   * source stopping with this savepoint resumes: the job goes on.
+   */
+  notifyAborted(checkpointId: number): void {
+    const host = this.#host;
+    if (this.barriers?.abort(checkpointId)) host.mailbox.schedule();
+    this.pendingTriggers.delete(checkpointId);
+    if (this.#recentSnapshots.some((s) => s.id === checkpointId)) this.#abortedSnapshots.add(checkpointId);
+    if (this.stopPending === checkpointId) {
+      this.stopPending = undefined;
+      for (const resume of this.#stopWaiters.splice(0)) resume();
+      host.mailbox.schedule();
+      host.source?.resume();
+    }
+    host.mailbox.enqueue(() => this.#notify(checkpointId, false));
+  }
+
+  /** Resolves when a pending stop is called off; never when the stop goes through (the task ends). */
+  stopCalledOff(): Promise<void> {
+    return new Promise((resolve) => this.#stopWaiters.push(resolve));
+  }
+
+  /**
+   * Whether the input ended because the job stops with a savepoint this task took part in (one
+   * that was not aborted; a checkpoint triggered by hand may have followed it).
+   */
+  endedByStop(): boolean {
+    for (let i = this.#recentSnapshots.length - 1; i >= 0; i--) {
+      const s = this.#recentSnapshots[i]!;
+      if (s.options.stop !== undefined && !this.#abortedSnapshots.has(s.id)) return true;
+    }
+    return false;
+  }
+
+  #notify(checkpointId: number, completed: boolean): void {
+    const host = this.#host;
+    const calls: [() => void | Promise<void>, OperatorContext][] = host.chain.operators.map((op) => [
+      () => (completed ? op.notifyCheckpointComplete(checkpointId) : op.notifyCheckpointAborted(checkpointId)),
+      op.ctx,
+    ]);
+    const src = host.source;
+    if (src !== undefined) calls.push([() => src.notifyCheckpoint(checkpointId, completed), host.chain.contexts[0]!]);
+    for (const p of callUserCode(calls)) host.mailbox.suspendUntil(p);
+  }
+}
