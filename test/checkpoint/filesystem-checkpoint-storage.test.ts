@@ -10,10 +10,12 @@ import {
   CorruptCheckpointError,
   FileSystemCheckpointStorage,
   createSavepointWriter,
+  fileSystemCheckpointReader,
   findLatestCompleteCheckpoint,
   loadCheckpoint,
   withPayloadDigest,
 } from '../../src/checkpoint/filesystem-checkpoint-storage.ts';
+import { runCheckpointStorageContract } from './checkpoint-storage.contract.ts';
 
 const JOB = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
 
@@ -468,4 +470,39 @@ test('discard: discardCheckpoint is idempotent and discardAll removes the job di
     await completeCheckpoint(storage, 3);
     assert.deepEqual((await readdir(storage.jobDir)).sort(), ['chk-3', 'shared', 'taskowned']);
   });
+});
+
+runCheckpointStorageContract('FileSystemCheckpointStorage', () => {
+  const dirs: string[] = [];
+  const temp = async (): Promise<string> => {
+    const dir = await mkdtemp(join(tmpdir(), 'weir-checkpoint-contract-'));
+    dirs.push(dir);
+    return dir;
+  };
+  return {
+    async create(jobId, failBeforePublish) {
+      const base = await temp();
+      const hooks = {
+        beforeRename: (finalPath: string) => {
+          if (failBeforePublish?.(basename(finalPath))) throw new Error(`simulated crash before publishing ${basename(finalPath)}`);
+        },
+      };
+      return { storage: new FileSystemCheckpointStorage(base, jobId, hooks), reader: fileSystemCheckpointReader, savepointTarget: join(base, 'savepoints') };
+    },
+    locate: (root, handle) => join(root, ...handle.path.split('/')),
+    metadataOf: (dir) => join(dir, '_metadata'),
+    read: (location) => readFile(location),
+    write: (location, bytes) => writeFile(location, bytes),
+    list: async (dir) => (await readdir(dir).catch(() => [] as string[])).sort(),
+    async copy(from) {
+      const to = join(await temp(), basename(from));
+      await cp(from, to, { recursive: true });
+      return to;
+    },
+    remove: (location) => rm(location, { recursive: true, force: true }),
+    exists: async (location) => (await stat(location).catch(() => undefined)) !== undefined,
+    async cleanup() {
+      for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+    },
+  };
 });

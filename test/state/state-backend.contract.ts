@@ -99,7 +99,7 @@ export function runStateBackendContract(name: string, create: () => StateBackend
       live.setCurrentKey('late');
       live.getValueState(countD).update(7);
       const files = new MemoryFiles();
-      let result;
+      let result: Awaited<ReturnType<StateBackend['writeKeyedSnapshot']>>;
       try {
         result = await backend.writeKeyedSnapshot({ snapshot, keyGroupRange: FULL, filePrefix: 'op-1-0', sink: files.sink });
       } finally {
