@@ -43,38 +43,3 @@ export async function withProgress<T>(what: string, p: Promise<T>, everyMs = 300
     clearInterval(timer);
   }
 }
-
-/** A minimal option reader: flags before the positional arguments, `--` ends options. */
-export class Args {
-  #i = 0;
-  constructor(
-    readonly argv: readonly string[],
-    readonly usage: string,
-  ) {}
-  /** The next option (starting with `-`), or undefined when positional arguments begin. */
-  nextOption(): string | undefined {
-    const a = this.argv[this.#i];
-    if (a === undefined || !a.startsWith('-') || a === '-') return undefined;
-    this.#i++;
-    if (a === '--') return undefined;
-    return a;
-  }
-  /** The value of option `name`; `what` says what it must be. */
-  value(name: string, what = 'a value'): string {
-    const v = this.argv[this.#i++];
-    if (v === undefined || v === '' || (v.startsWith('-') && v.length > 1)) throw new UsageError(`${name} needs ${what}, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`, this.usage);
-    return v;
-  }
-  positiveInt(name: string): number {
-    const v = this.value(name);
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} needs a positive integer, got ${v}`, this.usage);
-    return n;
-  }
-  rest(): string[] {
-    return this.argv.slice(this.#i);
-  }
-  unknown(option: string): never {
-    throw new UsageError(`unknown option ${option}`, this.usage);
-  }
-}

@@ -2,7 +2,9 @@
 import { clusterDir, clusterFiles } from '../cluster/cluster-files.ts';
 import { ClusterAlreadyRunningError, startCluster, stopCluster } from '../cluster/cluster-control.ts';
 import { JOBMANAGER_ENTRY } from '../entrypoints/process-entries.ts';
-import { Args, withProgress, type ExitCode } from './cli-support.ts';
+import type { Command } from 'commander';
+import { UsageError, withProgress } from './cli-support.ts';
+import { positiveInt, valueFlag, verbCommand } from './verb-command.ts';
 
 export const START_USAGE = `Usage: weir start-cluster [options]
 
@@ -26,58 +28,48 @@ Options:
   --dir <path>     Cluster directory (default: $WEIR_CLUSTER_DIR, else <tmpdir>/weir-cluster)
   -h, --help       Show this help`;
 
-export async function startClusterCommand(argv: readonly string[]): Promise<ExitCode> {
-  const a = new Args(argv, START_USAGE);
+export function startClusterVerb(): Command {
   let slots: number | undefined;
   let port = 8081;
   let host = '127.0.0.1';
   let dir: string | undefined;
-  for (let opt = a.nextOption(); opt !== undefined; opt = a.nextOption()) {
-    if (opt === '-h' || opt === '--help') {
-      console.log(START_USAGE);
+  const cmd = verbCommand('start-cluster', START_USAGE, async (operands) => {
+    if (operands.length > 0) throw new UsageError(`unknown option ${operands[0]}`, START_USAGE);
+    const d = clusterDir(dir);
+    try {
+      const info = await withProgress('starting the cluster', startCluster({ entry: JOBMANAGER_ENTRY, dir: d, host, port, ...(slots !== undefined ? { slots } : {}) }));
+      console.log(`Started a weir cluster: REST API at ${info.restAddress}, ${info.slots} slot(s), JobManager pid ${info.pid}, TaskManager pid ${info.taskManagerPid}`);
+      console.log(`Logs: ${clusterFiles(d).logDir}`);
       return 0;
-    } else if (opt === '--slots') slots = a.positiveInt(opt);
-    else if (opt === '--port') {
-      const v = a.value(opt);
-      port = Number(v);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port needs a port number (0-65535), got ${v}`);
-    } else if (opt === '--host') host = a.value(opt);
-    else if (opt === '--dir') dir = a.value(opt);
-    else a.unknown(opt);
-  }
-  if (a.rest().length > 0) a.unknown(a.rest()[0]!);
-  const d = clusterDir(dir);
-  try {
-    const info = await withProgress('starting the cluster', startCluster({ entry: JOBMANAGER_ENTRY, dir: d, host, port, ...(slots !== undefined ? { slots } : {}) }));
-    console.log(`Started a weir cluster: REST API at ${info.restAddress}, ${info.slots} slot(s), JobManager pid ${info.pid}, TaskManager pid ${info.taskManagerPid}`);
-    console.log(`Logs: ${clusterFiles(d).logDir}`);
-    return 0;
-  } catch (e) {
-    if (e instanceof ClusterAlreadyRunningError) {
-      console.error(`weir: ${e.message}`);
-      return 1;
+    } catch (e) {
+      if (e instanceof ClusterAlreadyRunningError) {
+        console.error(`weir: ${e.message}`);
+        return 1;
+      }
+      throw e;
     }
-    throw e;
-  }
+  });
+  valueFlag(cmd, ['--slots'], 'a value', (v, flag) => (slots = positiveInt(v, flag, START_USAGE)));
+  valueFlag(cmd, ['--port'], 'a value', (v) => {
+    port = Number(v);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port needs a port number (0-65535), got ${v}`);
+  });
+  valueFlag(cmd, ['--host'], 'a value', (v) => (host = v));
+  return valueFlag(cmd, ['--dir'], 'a value', (v) => (dir = v));
 }
 
-export async function stopClusterCommand(argv: readonly string[]): Promise<ExitCode> {
-  const a = new Args(argv, STOP_USAGE);
+export function stopClusterVerb(): Command {
   let dir: string | undefined;
-  for (let opt = a.nextOption(); opt !== undefined; opt = a.nextOption()) {
-    if (opt === '-h' || opt === '--help') {
-      console.log(STOP_USAGE);
+  const cmd = verbCommand('stop-cluster', STOP_USAGE, async (operands) => {
+    if (operands.length > 0) throw new UsageError(`unknown option ${operands[0]}`, STOP_USAGE);
+    const d = clusterDir(dir);
+    const stopped = await withProgress('stopping the cluster', stopCluster(d));
+    if (!stopped) {
+      console.log(`No weir cluster is running from ${d}.`);
       return 0;
-    } else if (opt === '--dir') dir = a.value(opt);
-    else a.unknown(opt);
-  }
-  if (a.rest().length > 0) a.unknown(a.rest()[0]!);
-  const d = clusterDir(dir);
-  const stopped = await withProgress('stopping the cluster', stopCluster(d));
-  if (!stopped) {
-    console.log(`No weir cluster is running from ${d}.`);
+    }
+    console.log(`Stopped the weir cluster at ${stopped.restAddress} (JobManager pid ${stopped.pid}).`);
     return 0;
-  }
-  console.log(`Stopped the weir cluster at ${stopped.restAddress} (JobManager pid ${stopped.pid}).`);
-  return 0;
+  });
+  return valueFlag(cmd, ['--dir'], 'a value', (v) => (dir = v));
 }

@@ -3,8 +3,10 @@ import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadCheckpoint } from '../checkpoint/filesystem-checkpoint-storage.ts';
 import { RestClient } from '../rest/rest-client.ts';
-import { Args, UsageError, withProgress, type ExitCode } from './cli-support.ts';
+import type { Command } from 'commander';
+import { UsageError, withProgress, type ExitCode } from './cli-support.ts';
 import { requireCluster } from './cluster-address.ts';
+import { switchFlag, valueFlag, verbCommand } from './verb-command.ts';
 
 const ADDRESS_OPTION = `  -m, --jobmanager <host:port>
                    The cluster (default: the recorded one, else 127.0.0.1:8081)`;
@@ -77,73 +79,70 @@ function formatTime(ms: number): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-/** Reads the options every job verb shares; returns the positional arguments, or 'help'. */
-function parse(argv: readonly string[], usage: string, extra: (opt: string, a: Args) => boolean = () => false): { address: string | undefined; rest: string[] } | 'help' {
-  const a = new Args(argv, usage);
+/** A job verb: `-m`/`--jobmanager` names the cluster; `run` gets the operands and that address. */
+function jobVerb(name: string, usage: string, run: (operands: string[], address: string | undefined) => Promise<ExitCode>): Command {
   let address: string | undefined;
-  for (let opt = a.nextOption(); opt !== undefined; opt = a.nextOption()) {
-    if (opt === '-h' || opt === '--help') return 'help';
-    if (opt === '-m' || opt === '--jobmanager') address = a.value(opt);
-    else if (!extra(opt, a)) a.unknown(opt);
-  }
-  return { address, rest: a.rest() };
+  const cmd = verbCommand(name, usage, (operands) => run(operands, address));
+  return valueFlag(cmd, ['-m', '--jobmanager'], 'a value', (v) => (address = v));
 }
 
 async function client(address: string | undefined): Promise<RestClient> {
   return new RestClient(await requireCluster(address));
 }
 
-export async function listCommand(argv: readonly string[]): Promise<ExitCode> {
+export function listVerb(): Command {
   let runningOnly = false;
-  const p = parse(argv, LIST_USAGE, (opt) => (opt === '-r' || opt === '--running' ? ((runningOnly = true), true) : false));
-  if (p === 'help') return (console.log(LIST_USAGE), 0);
-  if (p.rest.length > 0) throw new UsageError(`unexpected argument ${p.rest[0]}`, LIST_USAGE);
-  const jobs = (await (await client(p.address)).jobsOverview()).jobs;
-  const line = (j: (typeof jobs)[number]) => `${formatTime(j['start-time'])} : ${j.jid} : ${j.name} (${j.state})`;
-  const terminal = new Set(['FINISHED', 'FAILED', 'CANCELED']);
-  const running = jobs.filter((j) => !terminal.has(j.state)).sort((x, y) => x['start-time'] - y['start-time']);
-  const ended = jobs.filter((j) => terminal.has(j.state)).sort((x, y) => x['start-time'] - y['start-time']);
-  if (running.length === 0) console.log('No running jobs.');
-  else console.log(['------------------ Running/Restarting Jobs -------------------', ...running.map(line), '--------------------------------------------------------------'].join('\n'));
-  if (!runningOnly) {
-    if (ended.length === 0) console.log('No terminated jobs.');
-    else console.log(['---------------------- Terminated Jobs -----------------------', ...ended.map(line), '--------------------------------------------------------------'].join('\n'));
-  }
-  return 0;
-}
-
-export async function cancelCommand(argv: readonly string[]): Promise<ExitCode> {
-  const p = parse(argv, CANCEL_USAGE);
-  if (p === 'help') return (console.log(CANCEL_USAGE), 0);
-  const jobId = jobIdArg(p.rest[0], CANCEL_USAGE);
-  const c = await client(p.address);
-  console.log(`Cancelling job ${jobId}.`);
-  await c.cancelJob(jobId);
-  const end = await withProgress('waiting for the job to stop', c.awaitJobEnd(jobId));
-  console.log(`Cancelled job ${jobId} (${end.state}).`);
-  return 0;
-}
-
-export async function savepointCommand(argv: readonly string[]): Promise<ExitCode> {
-  let dispose: string | undefined;
-  const p = parse(argv, SAVEPOINT_USAGE, (opt, a) => (opt === '-d' || opt === '--dispose' ? ((dispose = a.value(opt)), true) : false));
-  if (p === 'help') return (console.log(SAVEPOINT_USAGE), 0);
-  if (dispose !== undefined) {
-    if (p.rest.length > 0) throw new UsageError(`-d takes only the savepoint path, got also ${p.rest.join(' ')}`, SAVEPOINT_USAGE);
-    const dir = await disposeSavepoint(dispose);
-    console.log(`Savepoint '${dir}' disposed.`);
+  const cmd = jobVerb('list', LIST_USAGE, async (operands, address) => {
+    if (operands.length > 0) throw new UsageError(`unexpected argument ${operands[0]}`, LIST_USAGE);
+    const jobs = (await (await client(address)).jobsOverview()).jobs;
+    const line = (j: (typeof jobs)[number]) => `${formatTime(j['start-time'])} : ${j.jid} : ${j.name} (${j.state})`;
+    const terminal = new Set(['FINISHED', 'FAILED', 'CANCELED']);
+    const running = jobs.filter((j) => !terminal.has(j.state)).sort((x, y) => x['start-time'] - y['start-time']);
+    const ended = jobs.filter((j) => terminal.has(j.state)).sort((x, y) => x['start-time'] - y['start-time']);
+    if (running.length === 0) console.log('No running jobs.');
+    else console.log(['------------------ Running/Restarting Jobs -------------------', ...running.map(line), '--------------------------------------------------------------'].join('\n'));
+    if (!runningOnly) {
+      if (ended.length === 0) console.log('No terminated jobs.');
+      else console.log(['---------------------- Terminated Jobs -----------------------', ...ended.map(line), '--------------------------------------------------------------'].join('\n'));
+    }
     return 0;
-  }
-  const jobId = jobIdArg(p.rest[0], SAVEPOINT_USAGE);
-  if (p.rest.length > 2) throw new UsageError(`unexpected argument ${p.rest[2]}`, SAVEPOINT_USAGE);
-  const target = p.rest[1] === undefined ? undefined : resolve(p.rest[1]);
-  const c = await client(p.address);
-  console.log(`Triggering savepoint for job ${jobId}.`);
-  const triggerId = await c.triggerSavepoint(jobId, { ...(target !== undefined ? { targetDirectory: target } : {}), cancelJob: false });
-  const location = await withProgress('waiting for the savepoint', c.awaitSavepoint(jobId, triggerId));
-  console.log(`Savepoint completed. Path: ${location}`);
-  console.log('You can resume your program from this savepoint with the run command: weir run -s <path> <job>');
-  return 0;
+  });
+  return switchFlag(cmd, ['-r', '--running'], () => (runningOnly = true));
+}
+
+export function cancelVerb(): Command {
+  return jobVerb('cancel', CANCEL_USAGE, async (operands, address) => {
+    const jobId = jobIdArg(operands[0], CANCEL_USAGE);
+    const c = await client(address);
+    console.log(`Cancelling job ${jobId}.`);
+    await c.cancelJob(jobId);
+    const end = await withProgress('waiting for the job to stop', c.awaitJobEnd(jobId));
+    console.log(`Cancelled job ${jobId} (${end.state}).`);
+    return 0;
+  });
+}
+
+export function savepointVerb(): Command {
+  let dispose: string | undefined;
+  const cmd = jobVerb('savepoint', SAVEPOINT_USAGE, async (operands, address) => {
+    if (dispose !== undefined) {
+      if (operands.length > 0) throw new UsageError(`-d takes only the savepoint path, got also ${operands.join(' ')}`, SAVEPOINT_USAGE);
+      const dir = await disposeSavepoint(dispose);
+      console.log(`Savepoint '${dir}' disposed.`);
+      return 0;
+    }
+    const jobId = jobIdArg(operands[0], SAVEPOINT_USAGE);
+    if (operands.length > 2) throw new UsageError(`unexpected argument ${operands[2]}`, SAVEPOINT_USAGE);
+    const target = operands[1] === undefined ? undefined : resolve(operands[1]);
+    const c = await client(address);
+    console.log(`Triggering savepoint for job ${jobId}.`);
+    const triggerId = await c.triggerSavepoint(jobId, { ...(target !== undefined ? { targetDirectory: target } : {}), cancelJob: false });
+    const location = await withProgress('waiting for the savepoint', c.awaitSavepoint(jobId, triggerId));
+    console.log(`Savepoint completed. Path: ${location}`);
+    console.log('You can resume your program from this savepoint with the run command: weir run -s <path> <job>');
+    return 0;
+  });
+  return valueFlag(cmd, ['-d', '--dispose'], 'a value', (v) => (dispose = v));
 }
 
 /** Deletes a savepoint directory after checking that it is one; returns the directory. */
@@ -154,35 +153,33 @@ async function disposeSavepoint(path: string): Promise<string> {
   return dir;
 }
 
-export async function stopCommand(argv: readonly string[]): Promise<ExitCode> {
+export function stopVerb(): Command {
   let target: string | undefined;
   let drain = false;
-  const p = parse(argv, STOP_JOB_USAGE, (opt, a) => {
-    if (opt === '-p' || opt === '--savepointPath') target = resolve(a.value(opt));
-    else if (opt === '-d' || opt === '--drain') drain = true;
-    else return false;
-    return true;
+  const cmd = jobVerb('stop', STOP_JOB_USAGE, async (operands, address) => {
+    const jobId = jobIdArg(operands[0], STOP_JOB_USAGE);
+    if (operands.length > 1) throw new UsageError(`unexpected argument ${operands[1]}`, STOP_JOB_USAGE);
+    const c = await client(address);
+    console.log(`Suspending job ${jobId} with a savepoint${drain ? ', draining it first' : ''}.`);
+    const triggerId = await c.stopJob(jobId, { ...(target !== undefined ? { targetDirectory: target } : {}), drain });
+    const location = await withProgress('waiting for the savepoint', c.awaitSavepoint(jobId, triggerId));
+    console.log(`Savepoint completed. Path: ${location}`);
+    return 0;
   });
-  if (p === 'help') return (console.log(STOP_JOB_USAGE), 0);
-  const jobId = jobIdArg(p.rest[0], STOP_JOB_USAGE);
-  if (p.rest.length > 1) throw new UsageError(`unexpected argument ${p.rest[1]}`, STOP_JOB_USAGE);
-  const c = await client(p.address);
-  console.log(`Suspending job ${jobId} with a savepoint${drain ? ', draining it first' : ''}.`);
-  const triggerId = await c.stopJob(jobId, { ...(target !== undefined ? { targetDirectory: target } : {}), drain });
-  const location = await withProgress('waiting for the savepoint', c.awaitSavepoint(jobId, triggerId));
-  console.log(`Savepoint completed. Path: ${location}`);
-  return 0;
+  valueFlag(cmd, ['-p', '--savepointPath'], 'a value', (v) => (target = resolve(v)));
+  return switchFlag(cmd, ['-d', '--drain'], () => (drain = true));
 }
 
-export async function checkpointCommand(argv: readonly string[]): Promise<ExitCode> {
+export function checkpointVerb(): Command {
   let full = false;
-  const p = parse(argv, CHECKPOINT_USAGE, (opt) => (opt === '--full' ? ((full = true), true) : false));
-  if (p === 'help') return (console.log(CHECKPOINT_USAGE), 0);
-  const jobId = jobIdArg(p.rest[0], CHECKPOINT_USAGE);
-  if (p.rest.length > 1) throw new UsageError(`unexpected argument ${p.rest[1]}`, CHECKPOINT_USAGE);
-  const c = await client(p.address);
-  const triggerId = await c.triggerCheckpoint(jobId, { checkpointType: full ? 'FULL' : 'CONFIGURED' });
-  const id = await withProgress('waiting for the checkpoint', c.awaitCheckpoint(jobId, triggerId));
-  console.log(`Checkpoint(${full ? 'FULL' : 'CONFIGURED'}) ${id} for job ${jobId} completed.`);
-  return 0;
+  const cmd = jobVerb('checkpoint', CHECKPOINT_USAGE, async (operands, address) => {
+    const jobId = jobIdArg(operands[0], CHECKPOINT_USAGE);
+    if (operands.length > 1) throw new UsageError(`unexpected argument ${operands[1]}`, CHECKPOINT_USAGE);
+    const c = await client(address);
+    const triggerId = await c.triggerCheckpoint(jobId, { checkpointType: full ? 'FULL' : 'CONFIGURED' });
+    const id = await withProgress('waiting for the checkpoint', c.awaitCheckpoint(jobId, triggerId));
+    console.log(`Checkpoint(${full ? 'FULL' : 'CONFIGURED'}) ${id} for job ${jobId} completed.`);
+    return 0;
+  });
+  return switchFlag(cmd, ['--full'], () => (full = true));
 }

@@ -2,23 +2,14 @@
  * The `weir` command line, with Flink's verbs. Exit codes: 0 success, 1 failure (a failed job,
  * an unknown job, no cluster…), 2 usage errors. Every verb answers --help.
  */
+import { Command, type CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import '../runtime/install-embedded-executor.ts';
 import { reportFailure, UsageError, type ExitCode } from './cli-support.ts';
-import { START_USAGE, startClusterCommand, STOP_USAGE, stopClusterCommand } from './cluster-commands.ts';
-import {
-  cancelCommand,
-  CANCEL_USAGE,
-  checkpointCommand,
-  CHECKPOINT_USAGE,
-  listCommand,
-  LIST_USAGE,
-  savepointCommand,
-  SAVEPOINT_USAGE,
-  stopCommand,
-  STOP_JOB_USAGE,
-} from './job-commands.ts';
-import { runCommand, RUN_USAGE } from './run-command.ts';
+import { startClusterVerb, stopClusterVerb } from './cluster-commands.ts';
+import { cancelVerb, checkpointVerb, listVerb, savepointVerb, stopVerb } from './job-commands.ts';
+import { RUN_USAGE, runVerb } from './run-command.ts';
+import { exitCode, usageErrorFor } from './verb-command.ts';
 
 const USAGE = `Usage: weir <command> [options]
 
@@ -40,37 +31,61 @@ Commands:
 Options for run:
 ${RUN_USAGE.split('\n').slice(RUN_USAGE.split('\n').indexOf('Options:') + 1).join('\n')}`;
 
-const COMMANDS: Record<string, { run: (argv: readonly string[]) => Promise<ExitCode>; usage: string }> = {
-  run: { run: runCommand, usage: RUN_USAGE },
-  list: { run: listCommand, usage: LIST_USAGE },
-  cancel: { run: cancelCommand, usage: CANCEL_USAGE },
-  savepoint: { run: savepointCommand, usage: SAVEPOINT_USAGE },
-  stop: { run: stopCommand, usage: STOP_JOB_USAGE },
-  checkpoint: { run: checkpointCommand, usage: CHECKPOINT_USAGE },
-  'start-cluster': { run: startClusterCommand, usage: START_USAGE },
-  'stop-cluster': { run: stopClusterCommand, usage: STOP_USAGE },
-};
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/**
+ * The `weir` program: one commander subcommand per verb (each verb's file builds its own), and
+ * the program's own `--help`, `--version` and usage. Options of the program come before the
+ * verb; everything after the verb is the verb's.
+ */
+function program(result: { code: ExitCode }): { program: Command; verbs: Command[] } {
+  const verbs = [runVerb(), listVerb(), cancelVerb(), savepointVerb(), stopVerb(), checkpointVerb(), startClusterVerb(), stopClusterVerb()];
+  const weir: Command = new Command('weir')
+    .helpOption(false)
+    .helpCommand(false)
+    .enablePositionalOptions()
+    .addOption(new Option('-h, --help'))
+    .addOption(new Option('-v, --version'))
+    .argument('[command]')
+    .allowExcessArguments()
+    .showSuggestionAfterError(false)
+    .configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} })
+    .exitOverride((e: CommanderError) => {
+      // The first argument names the verb: an option there is an unknown verb too.
+      if (e.code === 'commander.unknownOption') throw new UsageError(`unknown command "${/'([^']*)'/.exec(e.message)?.[1] ?? ''}"`, USAGE);
+      throw usageErrorFor(weir, e);
+    })
+    .action((command: string | undefined, o: { help?: boolean; version?: boolean }) => {
+      if (o.version) {
+        console.log(`weir ${version()}`);
+        result.code = 0;
+      } else if (o.help || command === 'help') {
+        console.log(USAGE);
+        result.code = 0;
+      } else if (command === undefined) {
+        console.log(USAGE);
+        result.code = 2;
+      } else {
+        throw new UsageError(`unknown command "${command}"`, USAGE);
+      }
+    });
+  for (const verb of verbs) weir.addCommand(verb);
+  return { program: weir, verbs };
+}
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
   try {
-    switch (command) {
-      case undefined:
-      case '-h':
-      case '--help':
-      case 'help':
-        console.log(USAGE);
-        return command === undefined ? 2 : 0;
-      case '--version':
-      case '-v': {
-        const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-        console.log(`weir ${pkg.version}`);
-        return 0;
-      }
+    const result: { code: ExitCode } = { code: 0 };
+    const { program: weir, verbs } = program(result);
+    await weir.parseAsync(argv, { from: 'user' });
+    for (const verb of verbs) {
+      const code = exitCode(verb);
+      if (code !== undefined) return code;
     }
-    const c = COMMANDS[command];
-    if (!c) throw new UsageError(`unknown command "${command}"`, USAGE);
-    return await c.run(rest);
+    return result.code;
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(`weir: ${e.message}\n\n${e.usage}`);

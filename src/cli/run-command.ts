@@ -10,9 +10,10 @@ import { isConfigKey } from '../api/configuration.ts';
 import { executionRegistry, setLaunchContext } from '../api/execution-context.ts';
 import { bundleJob } from '../cluster/job-bundle.ts';
 import { RestClient } from '../rest/rest-client.ts';
-import { Args, reportFailure, UsageError, withProgress, type ExitCode } from './cli-support.ts';
+import type { Command } from 'commander';
+import { reportFailure, UsageError, withProgress, type ExitCode } from './cli-support.ts';
 import { findCluster } from './cluster-address.ts';
-import { moduleFormatHint } from './job-format.ts';
+import { positiveInt, switchFlag, valueFlag, verbCommand } from './verb-command.ts';
 
 export const RUN_USAGE = `Usage: weir run [options] <job.ts|job.js> [args...]
 
@@ -46,58 +47,36 @@ interface RunOptions {
   args: string[];
 }
 
-function parseRun(argv: readonly string[]): RunOptions | 'help' {
-  const a = new Args(argv, RUN_USAGE);
+/**
+ * The `run` verb. Options come before the job file; everything after it is the job's own
+ * arguments, options included (`weir run job.ts --events 10`).
+ */
+export function runVerb(): Command {
   const o: RunOptions = { parallelism: undefined, inline: false, detached: false, jobManager: undefined, config: {}, job: '', args: [] };
-  for (let opt = a.nextOption(); opt !== undefined; opt = a.nextOption()) {
-    switch (opt) {
-      case '-h':
-      case '--help':
-        return 'help';
-      case '-p':
-      case '--parallelism':
-        o.parallelism = a.positiveInt(opt);
-        break;
-      case '--inline':
-        o.inline = true;
-        break;
-      case '-d':
-      case '--detached':
-        o.detached = true;
-        break;
-      case '-m':
-      case '--jobmanager':
-        o.jobManager = a.value(opt);
-        break;
-      case '-D': {
-        const kv = a.value(opt);
-        const eq = kv.indexOf('=');
-        if (eq <= 0) throw new UsageError(`-D needs key=value, got "${kv}"`, RUN_USAGE);
-        const key = kv.slice(0, eq);
-        if (!isConfigKey(key)) throw new UsageError(`-D: unknown configuration key "${key}"`, RUN_USAGE);
-        o.config[key] = kv.slice(eq + 1);
-        break;
-      }
-      case '-s':
-      case '--fromSavepoint': {
-        const v = a.value(opt, 'a savepoint path (a directory, its _metadata file, or a file:// URI)');
-        o.config['execution.savepoint.path'] = savepointPath(v);
-        break;
-      }
-      case '-n':
-      case '--allowNonRestoredState':
-        o.config['execution.savepoint.ignore-unclaimed-state'] = 'true';
-        break;
-      default:
-        a.unknown(opt);
-    }
-  }
-  const [job, ...args] = a.rest();
-  if (!job) throw new UsageError('run needs a job file', RUN_USAGE);
-  if (o.inline && (o.detached || o.jobManager !== undefined)) throw new UsageError('--inline runs in this process; it cannot be combined with -d or -m', RUN_USAGE);
-  o.job = job;
-  o.args = args;
-  return o;
+  const cmd = verbCommand('run', RUN_USAGE, (operands) => {
+    const [job, ...args] = operands;
+    if (!job) throw new UsageError('run needs a job file', RUN_USAGE);
+    if (o.inline && (o.detached || o.jobManager !== undefined)) throw new UsageError('--inline runs in this process; it cannot be combined with -d or -m', RUN_USAGE);
+    o.job = job;
+    o.args = args;
+    return runCommand(o);
+  });
+  valueFlag(cmd, ['-p', '--parallelism'], 'a value', (v, flag) => (o.parallelism = positiveInt(v, flag, RUN_USAGE)));
+  switchFlag(cmd, ['--inline'], () => (o.inline = true));
+  switchFlag(cmd, ['-d', '--detached'], () => (o.detached = true));
+  valueFlag(cmd, ['-m', '--jobmanager'], 'a value', (v) => (o.jobManager = v));
+  valueFlag(cmd, ['-D'], 'a value', (kv) => {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new UsageError(`-D needs key=value, got "${kv}"`, RUN_USAGE);
+    const key = kv.slice(0, eq);
+    if (!isConfigKey(key)) throw new UsageError(`-D: unknown configuration key "${key}"`, RUN_USAGE);
+    o.config[key] = kv.slice(eq + 1);
+  });
+  valueFlag(cmd, ['-s', '--fromSavepoint'], 'a savepoint path (a directory, its _metadata file, or a file:// URI)', (v) => {
+    o.config['execution.savepoint.path'] = savepointPath(v);
+  });
+  switchFlag(cmd, ['-n', '--allowNonRestoredState'], () => (o.config['execution.savepoint.ignore-unclaimed-state'] = 'true'));
+  return cmd;
 }
 
 /**
@@ -109,17 +88,10 @@ function savepointPath(value: string): string {
   return hasScheme ? value : resolve(value);
 }
 
-export async function runCommand(argv: readonly string[]): Promise<ExitCode> {
-  const o = parseRun(argv);
-  if (o === 'help') {
-    console.log(RUN_USAGE);
-    return 0;
-  }
+/** Runs the job `o` names, on a cluster or embedded. */
+async function runCommand(o: RunOptions): Promise<ExitCode> {
   const path = resolve(o.job);
-  if (!existsSync(path)) {
-    const relative = path === o.job ? '' : ` (a relative path is taken from the current directory, ${process.cwd()})`;
-    throw new UsageError(`job file not found: ${path}${relative}; name the job's .ts, .mts, .js or .mjs file`, RUN_USAGE);
-  }
+  if (!existsSync(path)) throw new UsageError(`job file not found: ${path}`, RUN_USAGE);
   const cluster = o.inline ? undefined : await findCluster(o.jobManager);
   if (cluster !== undefined) return runOnCluster(o, path, cluster);
   if (o.detached) {
@@ -167,8 +139,6 @@ async function runEmbedded(o: RunOptions, path: string): Promise<ExitCode> {
     await import(jobModule);
   } catch (e) {
     reportFailure(e);
-    const hint = moduleFormatHint(path, e);
-    if (hint !== undefined) console.error(`weir: ${hint}`);
     return 1;
   }
   if (registry.executeCalls === 0) {

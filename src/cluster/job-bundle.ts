@@ -6,7 +6,7 @@
  */
 import { dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { build, type BuildResult, type Plugin } from 'esbuild';
 
 /** A job module as it travels to a cluster. */
 export interface JobModule {
@@ -38,7 +38,7 @@ const refuseEngineSources: Plugin = {
 
 export async function bundleJob(jobPath: string): Promise<JobModule> {
   const entry = resolve(jobPath);
-  let result;
+  let result: BuildResult<{ write: false }>;
   try {
     result = await build({
       entryPoints: [entry],

@@ -15,8 +15,8 @@ export class RouteTable implements RestRoutes {
   readonly #routes = new Map<string, Map<HttpMethod, RouteHandler>>();
 
   on(method: HttpMethod, pattern: string, handler: RouteHandler): this {
-    let methods = this.#routes.get(pattern);
-    if (!methods) this.#routes.set(pattern, (methods = new Map()));
+    const methods = this.#routes.get(pattern) ?? new Map<HttpMethod, RouteHandler>();
+    this.#routes.set(pattern, methods);
     if (methods.has(method)) throw new Error(`${method} ${pattern} is registered twice`);
     methods.set(method, handler);
     return this;

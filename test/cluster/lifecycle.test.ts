@@ -51,7 +51,11 @@ function expectedTotals(tag: string): string[] {
   for (let k = 0; k < 7; k++) {
     let count = 0;
     let sum = 0;
-    for (let n = 1; n <= N; n++) if (n % 7 === k) (count++, (sum += n));
+    for (let n = 1; n <= N; n++) {
+      if (n % 7 !== k) continue;
+      count++;
+      sum += n;
+    }
     out.push(`${tag} key=${k} count=${count} sum=${sum}`);
   }
   return out;
