@@ -124,6 +124,16 @@ export function sinkContract(c: SinkContractCase<unknown>, o: SinkContractOption
     }
   }
 
+  /** Whether the sink makes committers (asked of a sink on a throwaway target). */
+  async function hasCommitter(): Promise<boolean> {
+    const target = await c.createTarget();
+    try {
+      return typeof c.createSink(target).createCommitter === 'function';
+    } finally {
+      await c.dropTarget?.(target);
+    }
+  }
+
   const guarantee = exactlyOnce ? 'exactly once' : 'at least once';
   describe(`sink contract: ${c.name} (${c.guarantee})`, () => {
     for (const p of o.parallelisms ?? [1, 2]) {
@@ -140,7 +150,11 @@ export function sinkContract(c: SinkContractCase<unknown>, o: SinkContractOption
         ['a failure between the snapshot of a checkpoint and its completion', { at: 'snapshot', attempt: 0, after: 3 }],
       ];
       for (const [what, fault] of faultCases) {
-        it(`${where}: after ${what}, every record is visible ${guarantee}`, async () => {
+        it(`${where}: after ${what}, every record is visible ${guarantee}`, async (t) => {
+          if (fault.at.startsWith('commit') && !(await hasCommitter())) {
+            t.skip('the sink has no committer, so there is no commit to fail');
+            return;
+          }
           const { visible, restarts } = await runUntilVisible(p, [fault]);
           assert.ok(restarts >= 1, `the injected ${fault.at} failure restarted the job (restarts: ${restarts})`);
           check(visible, what);
