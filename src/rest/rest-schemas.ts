@@ -13,8 +13,11 @@ const shown = (input: unknown): string => JSON.stringify(input) ?? String(input)
 /** A body object of `route` with only the given fields (no body at all is `{}`: request-input.ts). */
 function body<E extends v.ObjectEntries>(route: string, entries: E) {
   const known = Object.keys(entries);
-  return v.strictObject(entries, (issue) =>
-    issue.expected === 'never' ? `unknown field "${String(issue.input)}" in the body of ${route} (known: ${known.join(', ')})` : `the body of ${route} must be a JSON object`,
+  const notAnObject = `the body of ${route} must be a JSON object`;
+  return v.pipe(
+    // valibot takes an array for an object; a body is not one.
+    v.custom<Record<string, unknown>>((input) => typeof input === 'object' && input !== null && !Array.isArray(input), notAnObject),
+    v.strictObject(entries, (issue) => (issue.expected === 'never' ? `unknown field "${String(issue.input)}" in the body of ${route} (known: ${known.join(', ')})` : notAnObject)),
   );
 }
 
