@@ -74,8 +74,17 @@ if (stale.length > 0) {
   fail(`compiled code refers to TypeScript sources that dist/ does not have:\n  ${stale.join('\n  ')}`);
 }
 
-rmSync(DIST, { recursive: true, force: true });
+// Two renames, so that dist/ is missing only between them: processes of a clone that start
+// meanwhile resolve `weir` through it (src/runtime/worker/source-hooks.mjs).
+const previous = `${DIST}.${process.pid}.old`;
+rmSync(previous, { recursive: true, force: true });
+try {
+  renameSync(DIST, previous);
+} catch (e) {
+  if (e.code !== 'ENOENT') throw e;
+}
 renameSync(staging, DIST);
+rmSync(previous, { recursive: true, force: true });
 console.log(`weir: compiled src/ into dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 // The development engine bundle (only where weir runs from its sources).
