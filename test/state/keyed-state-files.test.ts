@@ -15,7 +15,7 @@ import type { AggregateFunction } from '../../src/api/state.ts';
 import type { StateFileHandle } from '../../src/checkpoint/checkpoint-types.ts';
 import { CorruptCheckpointError, FileSystemCheckpointStorage } from '../../src/checkpoint/filesystem-checkpoint-storage.ts';
 import { readKeyedState, writeKeyedState } from '../../src/state/heap/keyed-state-files.ts';
-import type { KeyedStateWriteOptions, StateFileSink } from '../../src/state/heap/keyed-state-files.ts';
+import type { KeyedStateWriteOptions, KeyedStateWriteResult, StateFileSink } from '../../src/state/heap/keyed-state-files.ts';
 import { decodeValue, encodeValue, registerType } from '../../src/core/record-codec.ts';
 import type { TimerSnapshot } from '../../src/runtime/timer-service.ts';
 import { HeapKeyedStateBackend } from '../../src/state/heap/heap-keyed-state-backend.ts';
@@ -274,7 +274,7 @@ test('keyed state files: the files hold the state as of snapshot(), whatever the
       }
       round++;
     };
-    let result;
+    let result: KeyedStateWriteResult;
     try {
       result = await writeKeyedState({
         snapshot,
@@ -761,7 +761,7 @@ test('keyed state files: a snapshot that offers only entries() is written the sa
       entries: (name, keyGroup) => heap.entries(name, keyGroup),
       release: () => heap.release(),
     };
-    let result;
+    let result: KeyedStateWriteResult;
     try {
       result = await writeKeyedState({ snapshot: plain, keyGroupRange: FULL, filePrefix: 'op-plain-0', sink, fileBytes: 32 * 1024 });
     } finally {
