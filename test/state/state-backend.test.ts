@@ -50,3 +50,14 @@ test('env.setStateBackend(new HashMapStateBackend()) resolves to the hashmap bac
   env.setStateBackend(new HashMapStateBackendOption());
   assert.equal(resolveStateBackend(env.getConfiguration()).name, 'hashmap');
 });
+
+test('a job whose state.backend.type names no backend is refused at submission with the ConfigError', async () => {
+  const { StreamExecutionEnvironment: Env } = await import('weir');
+  const env = Env.getExecutionEnvironment({ 'weir.execution.mode': 'inline', 'state.backend.type': 'nosuch' });
+  env.fromSequence(1, 3).print();
+  await assert.rejects(env.execute('unknown backend'), (e: unknown) => {
+    assert.ok(e instanceof Error && e.name === 'ConfigError', String(e));
+    assert.match(e.message, /state\.backend\.type: unknown state backend "nosuch"; known: hashmap/);
+    return true;
+  });
+});
