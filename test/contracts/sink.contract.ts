@@ -19,6 +19,9 @@
  * `sinkContract(theCase)` from a `*.test.ts` file.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { JobClient, Sink } from 'weir';
@@ -88,14 +91,22 @@ export function sinkContract(c: SinkContractCase<unknown>, o: SinkContractOption
     if (exactlyOnce) assert.equal(visible.length, count, what);
   }
 
-  /** Runs the unbounded job until every record is visible, then a few more checkpoints; returns the output and the restarts. */
-  async function runUntilVisible(p: number, faults: readonly SinkJobFault[]): Promise<{ visible: string[]; restarts: number }> {
-    const target = await c.createTarget();
+  /**
+   * Runs the unbounded job until every record is visible, then a few more checkpoints; returns the
+   * output and the restarts. With `restoreFrom` the job starts from that checkpoint, in `target`.
+   */
+  async function runUntilVisible(
+    p: number,
+    faults: readonly SinkJobFault[],
+    restoreFrom?: { readonly checkpoint: string; readonly target: string },
+  ): Promise<{ visible: string[]; restarts: number }> {
+    const target = restoreFrom?.target ?? (await c.createTarget());
     try {
       const client: JobClient = await startJob(JOB, {
         args: args(target, { count, perMs, bounded: false, interval: INTERVAL, faults }),
         parallelism: p,
         mode: p === 1 ? 'inline' : 'threads',
+        ...(restoreFrom === undefined ? {} : { config: { 'execution.savepoint.path': restoreFrom.checkpoint } }),
       });
       const ended = client.getJobExecutionResult().then(
         () => new Error('the unbounded job ended by itself'),
@@ -160,6 +171,38 @@ export function sinkContract(c: SinkContractCase<unknown>, o: SinkContractOption
           check(visible, what);
         });
       }
+    }
+
+    for (const [from, to] of [
+      [2, 1],
+      [1, 2],
+    ] as const) {
+      it(`rescale: restored at p=${to} from a checkpoint taken at p=${from} by hand, every record is visible ${guarantee}`, async () => {
+        const target = await c.createTarget();
+        const dir = mkdtempSync(join(tmpdir(), 'weir-sink-contract-'));
+        try {
+          // No periodic checkpoints: the one taken by hand is the last whose committables commit.
+          const first = await startJob(JOB, {
+            args: args(target, { count, perMs, bounded: false, interval: 600_000, faults: [], dir, retain: true }),
+            parallelism: from,
+            mode: 'inline',
+          });
+          const ended = first.getJobExecutionResult().catch(() => undefined);
+          await delay(250);
+          const checkpoint = await first.triggerCheckpoint();
+          // The checkpoint's committables commit on its completion, which may or may not have
+          // happened before the cancel: the restore must give the same output either way.
+          await first.cancel();
+          await ended;
+          const before = compare(await c.readVisible(target), input);
+          assert.ok(before.missing.length > 0, 'the first run stopped before the end of the input');
+          // The restore commits the checkpoint's committables again (already committed, or not yet).
+          const { visible } = await runUntilVisible(to, [], { checkpoint, target });
+          check(visible, `restored at p=${to} from p=${from}`);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
     }
 
     it(`bounded, without checkpointing: everything is committed at the end of input, ${guarantee}`, async () => {

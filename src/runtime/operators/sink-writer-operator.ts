@@ -62,6 +62,8 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
   #completedUpTo = -Infinity;
   /** Commits run one after the other. */
   #commits: Promise<void> = Promise.resolve();
+  /** Settles when the latest commit round has ended, however it ended (close waits for it). */
+  #settled: Promise<void> = Promise.resolve();
   #retryTimer: Cancellable | undefined;
   #closed = false;
   /** The timestamp of the record being written (-Infinity: none). */
@@ -215,6 +217,10 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
     });
     // A failed round fails the task; later rounds must not run after it.
     this.#commits = round.catch(() => new Promise<void>(() => {}));
+    this.#settled = round.then(
+      () => {},
+      () => {},
+    );
     return round.catch((e: unknown) => {
       throw tagError(e, this.ctx);
     });
@@ -256,10 +262,12 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
     }
   }
 
+  /** Closes the writer and the committer once a commit under way has ended; no round starts after. */
   override async close(): Promise<void> {
     this.#closed = true;
     this.#retryTimer?.cancel();
     this.#retryTimer = undefined;
+    await this.#settled;
     try {
       await this.#writer?.close();
     } finally {
