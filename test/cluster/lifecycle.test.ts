@@ -17,6 +17,12 @@ const clusterDir = join(root, 'cluster');
 const env = { ...process.env, WEIR_CLUSTER_DIR: clusterDir };
 const JOB = 'test/jobs/lifecycle-counts.ts';
 const N = 30_000;
+/**
+ * Records per ms per subtask of the jobs that are savepointed, checkpointed, stopped or
+ * cancelled while they run: slow enough that they still run after several `weir` commands on a
+ * loaded machine (each starts a Node process); they are stopped or cancelled, so it costs no time.
+ */
+const RATE = '0.5';
 
 function weir(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['bin/weir.mjs', ...args], { encoding: 'utf8', timeout: 120_000, env });
@@ -92,7 +98,7 @@ describe('a local cluster through the weir command', () => {
   });
 
   it('runs detached at p=2, takes a savepoint and a checkpoint, stops with a savepoint, and resumes the relocated savepoint at p=3 and p=1 with exact results', async () => {
-    const id = jobIdOf(ok('run', '-d', '-p', '2', JOB, 'A', String(N), '2'));
+    const id = jobIdOf(ok('run', '-d', '-p', '2', JOB, 'A', String(N), RATE));
     assert.match(ok('list'), new RegExp(`: ${id} : lifecycle A \\((RUNNING|CREATED|INITIALIZING)\\)`));
     await sleep(800);
     const sp1 = pathOf(ok('savepoint', id, join(root, 'savepoints')));
@@ -127,7 +133,7 @@ describe('a local cluster through the weir command', () => {
   });
 
   it('resumes from a retained checkpoint (-s chk-N) like from a savepoint', async () => {
-    const id = jobIdOf(ok('run', '-d', '-p', '2', JOB, 'F', String(N), '2'));
+    const id = jobIdOf(ok('run', '-d', '-p', '2', JOB, 'F', String(N), RATE));
     await sleep(500);
     const m = /Checkpoint\(FULL\) (\d+) for job/.exec(ok('checkpoint', '--full', id));
     assert.ok(m);
