@@ -51,7 +51,7 @@ const SEEDS = process.env['WEIR_SEED'] !== undefined ? [Number(process.env['WEIR
 const RUNS_PER_SEED = 12;
 const PARALLELISMS = [1, 2, 3, 4] as const;
 /** Polls per reader of an unbounded source. */
-const UNBOUNDED_POLLS = 200;
+const UNBOUNDED_POLLS = 100;
 
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -157,7 +157,7 @@ export function sourceContract<T, S extends SourceSplit>(c: SourceContractCase<T
 
   /** Polls each reader its number of times, then snapshots; checks the snapshot is plain, unaliased data. */
   function pollAndSnapshot(readers: SourceReader<T, S>[], polls: readonly number[], extra: number, before: T[]): S[][] {
-    readers.forEach((r, i) => pollTimes(r, polls[i] ?? 0, before));
+    for (const [i, r] of readers.entries()) pollTimes(r, polls[i] ?? 0, before);
     const taken = readers.map((r) => r.snapshotState(7));
     const frozen = structuredClone(taken);
     assert.deepEqual(frozen, taken, 'a snapshot survives structuredClone unchanged');
@@ -323,7 +323,7 @@ export function sourceContract<T, S extends SourceSplit>(c: SourceContractCase<T
           fc.asyncProperty(
             fc.integer({ min: 1, max: 4 }),
             fc.integer({ min: 1, max: 4 }),
-            fc.array(fc.nat({ max: 50 }), { minLength: 4, maxLength: 4 }),
+            fc.array(fc.nat({ max: UNBOUNDED_POLLS / 5 }), { minLength: 4, maxLength: 4 }),
             fc.constantFrom(...copies),
             async (p, p2, polls, how) => {
               const before: T[] = [];
@@ -335,7 +335,7 @@ export function sourceContract<T, S extends SourceSplit>(c: SourceContractCase<T
               for (const splits of copy(taken, how)) for (const s of splits) dealt[j++ % p2]!.push(s);
               const after: T[] = [];
               const fresh = openReaders(c.create(), p2, dealt);
-              for (const r of fresh) pollTimes(r, 50, after);
+              for (const r of fresh) pollTimes(r, UNBOUNDED_POLLS / 5, after);
               await dropReaders(fresh);
               const repeat = firstRepeat(keys([...before, ...after]));
               assert.equal(repeat, undefined, `p=${p} -> p'=${p2}, polls ${polls.slice(0, p).join('/')}: ${repeat} read twice`);
