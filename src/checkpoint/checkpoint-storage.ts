@@ -22,10 +22,10 @@
  * State backends never see this interface: the runtime hands them a sink (name → handle) and a
  * reader (handle → verified bytes) built from it (state/state-backend.ts).
  */
+import type { StateFileScope } from '../state/state-file.ts';
 import type { CheckpointMetadata, StateFileHandle } from './checkpoint-types.ts';
 
-/** Where a checkpoint state file goes: beside `_metadata`, or in the job's shared areas. */
-export type StateFileScope = 'exclusive' | 'shared' | 'taskowned';
+export type { StateFileScope } from '../state/state-file.ts';
 
 /** A checkpoint or savepoint read back and verified. */
 export interface LoadedCheckpoint {
@@ -106,7 +106,7 @@ export interface CheckpointStorage {
    * Writes one state file of a checkpoint atomically; `name` must be a simple file name. The
    * handle's path is relative to jobDir.
    */
-  writeStateFile(checkpointId: number, name: string, payload: Uint8Array, options?: { scope?: StateFileScope }): Promise<StateFileHandle>;
+  writeStateFile(checkpointId: number, name: string, payload: Uint8Array, options?: { readonly scope?: StateFileScope }): Promise<StateFileHandle>;
   /** Reads a state file verified against its handle; `root` defaults to jobDir. */
   readStateFile(handle: StateFileHandle, root?: string): Promise<Uint8Array>;
   /**

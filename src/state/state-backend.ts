@@ -22,15 +22,17 @@ import type { StateKind } from '../api/state.ts';
 import type { KeyGroupRange } from '../core/key-group.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot, KeyedStateSnapshotData } from './keyed-state-backend.ts';
 import type { OperatorStateBackend } from './operator-state-backend.ts';
-import type { StateFileHandle } from './state-file.ts';
+import type { StateFileHandle, StateFileScope } from './state-file.ts';
 import type { RestoredTimer, TimerSnapshot } from './timer-snapshot.ts';
 
 /**
- * Writes one payload as a state file, e.g. (name, payload) => storage.writeStateFile(checkpointId,
- * name, payload). The payload is only valid until the returned promise settles: its memory may be
- * reused for a later file. Its sha256 may come with it (see core/payload-digest.ts).
+ * Writes one payload as a state file, e.g. (name, payload, options) =>
+ * storage.writeStateFile(checkpointId, name, payload, options). The payload is only valid until
+ * the returned promise settles: its memory may be reused for a later file. Its sha256 may come
+ * with it (see core/payload-digest.ts). The scope defaults to 'exclusive'; a backend that reuses
+ * files across checkpoints writes them 'shared' and lists their handles again in later snapshots.
  */
-export type StateFileSink = (name: string, payload: Uint8Array) => Promise<StateFileHandle>;
+export type StateFileSink = (name: string, payload: Uint8Array, options?: { readonly scope?: StateFileScope }) => Promise<StateFileHandle>;
 
 /** Returns the verified payload of a state file a sink wrote (e.g. storage.readStateFile). */
 export type StateFileSource = (handle: StateFileHandle) => Promise<Uint8Array>;
@@ -62,6 +64,12 @@ export interface KeyedSnapshotWrite {
   /** A simple file-name prefix unique to the operator subtask, e.g. `op-3f2a…-1`. */
   readonly filePrefix: string;
   readonly sink: StateFileSink;
+  /**
+   * 'incremental': the snapshot may list 'shared' files of earlier completed checkpoints again
+   * instead of writing them; 'full' (the default, and always for savepoints, whose files must all
+   * be their own): everything is written anew. A backend without incremental snapshots ignores it.
+   */
+  readonly snapshotType?: 'full' | 'incremental';
   /** Aborts the write (e.g. the checkpoint was cancelled): it rejects with the signal's reason. */
   readonly signal?: AbortSignal;
 }

@@ -72,7 +72,7 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
     checkpointId: number,
     name: string,
     payload: Uint8Array,
-    options: { scope?: StateFileScope } = {},
+    options: { readonly scope?: StateFileScope } = {},
   ): Promise<StateFileHandle> {
     checkCheckpointId(checkpointId);
     checkFileName(name);

@@ -9,7 +9,7 @@
  */
 import type { SourceSplit, SourceReader } from '../../api/source.ts';
 import type { OperatorSubtaskState, StateFileHandle } from '../../checkpoint/checkpoint-types.ts';
-import type { RestoredKeyedState, StateBackend } from '../../state/state-backend.ts';
+import type { RestoredKeyedState, StateBackend, StateFileSink } from '../../state/state-backend.ts';
 import type { KeyGroupRange } from '../../core/key-group.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot } from '../../state/keyed-state-backend.ts';
 import { redistributeOperatorState, type OperatorStateBackend, type OperatorStateSnapshotData } from '../../state/operator-state-backend.ts';
@@ -77,9 +77,11 @@ export function releaseCaptured(c: CapturedOperatorState): void {
 
 export interface PersistOptions {
   /** Writes one state file of this checkpoint or savepoint and returns its (relative) handle. */
-  readonly writeFile: (name: string, payload: Uint8Array) => Promise<StateFileHandle>;
+  readonly writeFile: StateFileSink;
   /** The backend that made the keyed state: it writes the keyed snapshot. */
   readonly stateBackend: StateBackend;
+  /** From the checkpoint's options: whether the keyed snapshot may reuse files of earlier checkpoints. */
+  readonly snapshotType?: 'full' | 'incremental';
   readonly subtaskIndex: number;
   readonly signal?: AbortSignal;
 }
@@ -105,6 +107,7 @@ export async function persistOperatorState(
         timers: c.timers,
         filePrefix: prefix,
         sink,
+        ...(o.snapshotType ? { snapshotType: o.snapshotType } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
       });
       files.push(...written.files);

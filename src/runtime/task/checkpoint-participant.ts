@@ -10,7 +10,7 @@
  * sources, on the barrier for every other task, and the barrier passes it on downstream.
  */
 import type { CheckpointOptions } from '../../checkpoint/checkpoint-options.ts';
-import type { CheckpointFailureReason, OperatorSubtaskState, StateFileHandle } from '../../checkpoint/checkpoint-types.ts';
+import type { CheckpointFailureReason, OperatorSubtaskState } from '../../checkpoint/checkpoint-types.ts';
 import { BarrierHandler, type AlignmentStep } from '../checkpoint/barrier-handler/barrier-handler.ts';
 import { captureOperatorState, persistOperatorState, releaseCaptured, type CapturedOperatorState } from '../checkpoint/operator-snapshot.ts';
 import type { CheckpointBarrier } from '../events.ts';
@@ -21,6 +21,7 @@ import type { SourceDriver } from './source-driver.ts';
 import type { TaskDeployment } from './task-deployment.ts';
 import type { TaskLifecycle } from './task-lifecycle.ts';
 import type { TaskMailbox } from './task-mailbox.ts';
+import type { StateFileSink } from '../../state/state-backend.ts';
 
 /** How many of its latest snapshots a task remembers, to tell whether its input ended by a stop. */
 const RECENT_SNAPSHOTS = 4;
@@ -265,16 +266,17 @@ export class CheckpointParticipant {
       // A savepoint's files go into its own directory, so that it is self-contained.
       const target = options.targetLocation;
       const storage = d.checkpointing!.storage;
-      const writeFile =
+      const writeFile: StateFileSink =
         target === undefined
-          ? (name: string, payload: Uint8Array): Promise<StateFileHandle> => storage.writeStateFile(checkpointId, name, payload)
-          : (name: string, payload: Uint8Array): Promise<StateFileHandle> => storage.writeSavepointStateFile(target, name, payload);
+          ? (name, payload, scope) => storage.writeStateFile(checkpointId, name, payload, scope)
+          : (name, payload) => storage.writeSavepointStateFile(target, name, payload);
       const states: OperatorSubtaskState[] = [];
       let bytes = 0;
       for (; i < captured.length; i++) {
         const r = await persistOperatorState(captured[i]!, {
           writeFile,
           stateBackend: d.stateBackend,
+          snapshotType: options.snapshotType,
           subtaskIndex: d.subtaskIndex,
           signal: this.abort.signal,
         });
