@@ -26,7 +26,7 @@ export function createLogger(o: LoggerOptions): Logger {
 }
 
 /** A logger that drops everything: the default where a caller passes none. */
-export const silentLogger: Logger = pino({ level: 'silent' });
+export const silentLogger: Logger = pino({ level: 'silent' }, { write: () => {} });
 
 /** The logger for everything about one job. */
 export function jobLogger(parent: Logger, jobId: string): Logger {
