@@ -276,7 +276,8 @@ export async function load(url, context, nextLoad) {
   let sameRequest = false;
   const loaded = await (await tsx()).load(url, context, async (u, c) => {
     sameRequest = u === url && c === context;
-    return (next = await nextLoad(u, c));
+    next = await nextLoad(u, c);
+    return next;
   });
   // Kept only if the file still is what the key was computed from.
   if (key !== undefined && key === (await cacheKey(url, context))) {
