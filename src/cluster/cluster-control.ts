@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { clusterFiles, isAlive, readClusterInfo, type ClusterInfo } from './cluster-files.ts';
 import { WEIR_PACKAGE_ROOT } from './job-module-store.ts';
+import { sleep, systemScheduler } from '../core/time.ts';
 
 export interface StartOptions {
   /** The JobManager's entry file (entrypoints/jobmanager-main.ts): the cluster layer does not know where it is. */
@@ -35,7 +36,7 @@ function logTail(file: string, lines = 15): string {
   return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const clock = systemScheduler;
 
 export async function startCluster(o: StartOptions): Promise<ClusterInfo> {
   const running = readClusterInfo(o.dir);
@@ -60,14 +61,14 @@ export async function startCluster(o: StartOptions): Promise<ClusterInfo> {
   let exitCode: number | null | undefined;
   child.once('exit', (code) => (exitCode = code ?? -1));
   child.unref();
-  const deadline = Date.now() + (o.timeoutMs ?? 60_000);
-  while (Date.now() < deadline) {
+  const deadline = clock.now() + (o.timeoutMs ?? 60_000);
+  while (clock.now() < deadline) {
     const info = readClusterInfo(o.dir);
     if (info && info.pid === pid) return info;
     if (exitCode !== undefined || !isAlive(pid)) {
       throw new Error(`the JobManager exited during start-up; the end of ${files.jobManagerLog}:\n${logTail(files.jobManagerLog)}`);
     }
-    await sleep(100);
+    await sleep(clock, 100);
   }
   try {
     process.kill(pid, 'SIGTERM');
@@ -82,14 +83,14 @@ export async function stopCluster(dir: string, timeoutMs = 60_000): Promise<Clus
   const info = readClusterInfo(dir);
   if (!info) return undefined;
   process.kill(info.pid, 'SIGTERM');
-  const deadline = Date.now() + timeoutMs;
+  const deadline = clock.now() + timeoutMs;
   while (isAlive(info.pid)) {
-    if (Date.now() > deadline) {
+    if (clock.now() > deadline) {
       process.kill(info.pid, 'SIGKILL');
       if (isAlive(info.taskManagerPid)) process.kill(info.taskManagerPid, 'SIGKILL');
       throw new Error(`the JobManager (pid ${info.pid}) did not stop within ${Math.round(timeoutMs / 1000)} s and was killed; see ${clusterFiles(dir).jobManagerLog}`);
     }
-    await sleep(100);
+    await sleep(clock, 100);
   }
   return info;
 }

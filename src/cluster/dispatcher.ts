@@ -48,6 +48,7 @@ import { submissionOverrides, validateConfig, validateSubmission, type JobSubmis
 import { JobTable, verticesOf, type JobInfo, type JobRecord } from './job-table.ts';
 import { SlotPool } from './slot-pool.ts';
 import '../runtime/install-embedded-executor.ts';
+import { systemScheduler, type Clock } from '../core/time.ts';
 
 export * from './dispatcher-errors.ts';
 export type { OperationStatus } from './job-operations.ts';
@@ -68,6 +69,8 @@ export interface DispatcherOptions {
    * of attempts and operations at warn; each job's lines carry its id (`job`). Silent by default.
    */
   readonly logger?: Logger;
+  /** Timestamps of status changes and failures; the system clock by default. */
+  readonly clock?: Clock;
   /** Called once per job when it is terminal and its worker threads are gone. */
   readonly onJobEnded?: (jobId: string) => void;
 }
@@ -88,13 +91,16 @@ export class Dispatcher {
   readonly #onJobEnded: ((jobId: string) => void) | undefined;
   readonly #config: Readonly<Record<string, string>>;
   readonly #logger: Logger;
-  readonly #table = new JobTable();
+  readonly #table: JobTable;
+  readonly #clock: Clock;
   readonly #pool: SlotPool;
   /** Submissions run one after another; this is the tail of the queue. */
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
   constructor(o: DispatcherOptions) {
+    this.#clock = o.clock ?? systemScheduler;
+    this.#table = new JobTable(this.#clock);
     this.#pool = new SlotPool(o.slots, () => this.#table.all());
     this.#jobsDir = resolve(o.jobsDir);
     this.#workers = o.workers;
@@ -198,7 +204,7 @@ export class Dispatcher {
   /** The job's result settled: it is terminal and its threads are gone. */
   async #ended(record: JobRecord, logger: Logger, error?: Error): Promise<void> {
     const job = record.job;
-    if (job.status === 'FAILED' && error) record.failure = { error, timestamp: job.endTime ?? Date.now() };
+    if (job.status === 'FAILED' && error) record.failure = { error, timestamp: job.endTime ?? this.#clock.now() };
     record.released = true;
     this.#table.observe(record);
     const name = `job ${job.jobId} "${job.pipeline.jobName}"`;

@@ -13,6 +13,7 @@ import type { JobClient } from '../api/job-client.ts';
 import { isTerminalJobStatus, type JobStatus } from '../api/job-status.ts';
 import type { JobGraph } from '../graph/job-graph.ts';
 import type { LocalJob } from '../runtime/local-job.ts';
+import type { Clock } from '../core/time.ts';
 import { UnknownJobError } from './dispatcher-errors.ts';
 import type { JobOperations } from './job-operations.ts';
 
@@ -90,6 +91,12 @@ export function visibleStatus(record: JobRecord): JobStatus {
 }
 
 export class JobTable {
+  readonly #clock: Clock;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
   /** Every job ever started here, in submission order. */
   readonly #jobs = new Map<string, JobRecord>();
 
@@ -113,7 +120,7 @@ export class JobTable {
   observe(record: JobRecord): void {
     const status = visibleStatus(record);
     if (record.timestamps[status] === undefined) {
-      record.timestamps[status] = isTerminalJobStatus(status) ? (record.job.endTime ?? Date.now()) : Date.now();
+      record.timestamps[status] = isTerminalJobStatus(status) ? (record.job.endTime ?? this.#clock.now()) : this.#clock.now();
     }
   }
 

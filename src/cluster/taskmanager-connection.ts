@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deserializeError } from '../runtime/error-transport.ts';
+import { systemScheduler } from '../core/time.ts';
 import type { WorkerGroup, WorkerGroupEvents, WorkerGroupFactory } from '../runtime/worker-group.ts';
 import type { JobModule } from './job-bundle.ts';
 import { WEIR_PACKAGE_ROOT } from './job-module-store.ts';
@@ -150,9 +151,12 @@ export class TaskManagerConnection {
   shutdown(): Promise<void> {
     if (!this.#alive) return Promise.resolve();
     return new Promise((resolve) => {
-      this.#child.once('exit', () => resolve());
+      const kill = systemScheduler.schedule(10_000, () => this.#child.kill('SIGKILL'));
+      this.#child.once('exit', () => {
+        kill.cancel();
+        resolve();
+      });
       this.#send({ type: 'shutdown' });
-      setTimeout(() => this.#child.kill('SIGKILL'), 10_000).unref();
     });
   }
 }

@@ -27,6 +27,14 @@ export const systemScheduler: Scheduler = {
   },
 };
 
+/**
+ * Resolves on the event loop's next check phase, after pending I/O callbacks: how long-running
+ * work on a task's thread gives records, messages and timers their turn. Not a delay.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Resolves after `delayMs` on the scheduler's clock (a ManualScheduler resolves it when advanced). */
 export function sleep(scheduler: Scheduler, delayMs: number): Promise<void> {
   return new Promise((resolve) => scheduler.schedule(delayMs, resolve));

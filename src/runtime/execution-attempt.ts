@@ -20,7 +20,7 @@ import { planChannels, slotCount } from './deployment.ts';
 import { rebuildPipeline } from './pipeline-rebuild.ts';
 import type { SlotEvent, SlotEventSink } from './slot-event.ts';
 import { Slot, type SlotCheckpointing } from './slot.ts';
-import { systemScheduler } from '../core/time.ts';
+import { sleep, systemScheduler } from '../core/time.ts';
 import { slotEventFromWire, type FromWorker, type ToWorker } from './worker/protocol.ts';
 import { spawnLocalWorkers, type SlotSpec, type WorkerGroup, type WorkerGroupFactory } from './worker-group.ts';
 
@@ -290,7 +290,7 @@ export class ThreadsAttempt implements ExecutionAttempt {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#post({ type: 'cancel' });
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(systemScheduler, 20);
     await this.release();
   }
 

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // @ts-expect-error: a plain JavaScript module without declarations
-import { checkLayers } from '../../scripts/check-layers.mjs';
+import { checkClock, checkLayers } from '../../scripts/check-layers.mjs';
 
 test('every import in src/ points down a layer and no module imports itself back', () => {
   assert.deepEqual(checkLayers(), []);
@@ -28,4 +28,31 @@ test('the check finds an upward import, a cycle and an unknown folder', () => {
   assert.ok(problems.includes("connectors/c.ts imports runtime/x.ts: 'connectors' may not depend on 'runtime'"), problems.join('\n'));
   assert.ok(problems.some((p) => p.startsWith("odd/z.ts: folder 'odd' is not a known layer")), problems.join('\n'));
   assert.equal(problems.length, 4, problems.join('\n'));
+});
+
+test('the engine reads time and schedules only through the injected clock (core/time.ts)', () => {
+  assert.deepEqual(checkClock(), []);
+});
+
+test('the clock check finds wall-clock reads and timers in engine layers, not in edges or comments', () => {
+  const src = mkdtempSync(join(tmpdir(), 'weir-clock-'));
+  const put = (path: string, text: string) => {
+    mkdirSync(join(src, path, '..'), { recursive: true });
+    writeFileSync(join(src, path), text);
+  };
+  put('runtime/a.ts', "const t = Date.now();\n// Date.now() in a comment\nsetTimeout(() => {}, 1);\n");
+  put('state/b.ts', "import { setImmediate } from 'node:timers/promises';\nconst s = performance.now();\n");
+  put('checkpoint/c.ts', "class P {\n  setTimeout(handle: unknown): void {}\n}\nconst d = new Date();\n");
+  put('cli/d.ts', 'const t = Date.now();\n');
+  const problems: string[] = checkClock(src);
+  assert.deepEqual(
+    problems.map((p) => p.split(' reads')[0]),
+    [
+      "checkpoint/c.ts:4: 'new Date()'",
+      "runtime/a.ts:1: 'Date.now('",
+      "runtime/a.ts:3: 'setTimeout('",
+      "state/b.ts:1: ''node:timers/promises''",
+      "state/b.ts:2: 'performance.now('",
+    ],
+  );
 });

@@ -4,6 +4,7 @@
  * next position to read, so a snapshot of the splits is a snapshot of the read position.
  */
 import type { InputStatus, ReaderOutput, Source, SourceReader, SourceSplit } from '../../api/source.ts';
+import { monotonicClock } from '../../core/time.ts';
 
 /** What the task hands the sequence reader: a ReaderOutput that may also take a whole range at once. */
 export interface SequenceOutput extends ReaderOutput<number> {
@@ -61,7 +62,7 @@ class SequenceReader implements SourceReader<number, SequenceSplit> {
     // Records go out in chunks of 64, more chunks per call while they are quick: a trivial chain
     // pays the per-call cost less often, and a slow one (the task checks checkpoint triggers,
     // backpressure and its time slice between calls) never runs long inside one call.
-    const start = performance.now();
+    const start = monotonicClock.now();
     for (let chunk = 0; chunk < MAX_CHUNKS_PER_POLL; chunk++) {
       const end = Math.min(s.to, s.next + 63);
       const range = (output as SequenceOutput).collectRange;
@@ -76,7 +77,7 @@ class SequenceReader implements SourceReader<number, SequenceSplit> {
           output.collect(n);
         }
       }
-      if (s.next > s.to || performance.now() - start > QUICK_CHUNK_MS) break;
+      if (s.next > s.to || monotonicClock.now() - start > QUICK_CHUNK_MS) break;
     }
     if (s.next > s.to) this.#splits.shift();
     return this.#splits.length > 0 || !this.#noMore ? 'MORE_AVAILABLE' : 'END_OF_INPUT';

@@ -18,6 +18,7 @@ import type { CheckpointParticipant } from './checkpoint-participant.ts';
 import { SLICE_MS } from './split-reader-driver.ts';
 import type { TaskLifecycle } from './task-lifecycle.ts';
 import type { TaskMailbox } from './task-mailbox.ts';
+import { monotonicClock } from '../../core/time.ts';
 
 /** Records between two reads of the clock within a burst. */
 const CLOCK_EVERY = 256;
@@ -98,12 +99,12 @@ export class NetworkInput {
     const backpressure = host.backpressure;
     const cp = host.checkpoints;
     const head = this.#head;
-    const start = performance.now();
+    const start = monotonicClock.now();
     let budget = CLOCK_EVERY;
     let processed = 0;
     while (life.state === 'RUNNING' && mailbox.suspended === 0 && backpressure.blocked === 0 && cp.stopPending === undefined) {
       if (budget <= 0) {
-        if (performance.now() - start >= SLICE_MS) break;
+        if (monotonicClock.now() - start >= SLICE_MS) break;
         budget = CLOCK_EVERY;
       }
       const cur = this.#current;

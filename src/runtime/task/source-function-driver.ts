@@ -13,6 +13,7 @@ import { closeFunction, notifyFunction, openFunction, snapshotFunction } from '.
 import type { SourceDriver } from './source-driver.ts';
 import { mayEmit, type SourceTaskHost } from './source-task-host.ts';
 import { SLICE_MS } from './split-reader-driver.ts';
+import { monotonicClock } from '../../core/time.ts';
 
 /** What a stopped source awaits: it never settles, so a cancelled or failed source's loop goes no further. */
 const NEVER: Promise<void> = new Promise<void>(() => {});
@@ -73,10 +74,10 @@ export class SourceFunctionDriver implements SourceDriver {
     const cp = host.checkpoints;
     const out = host.chain.headOutput;
     let sinceClock = 0;
-    let sliceStart = performance.now();
+    let sliceStart = monotonicClock.now();
     const pause = (): Promise<void> | undefined => {
       if (life.state !== 'RUNNING') return NEVER;
-      if (mayEmit(host) && (++sinceClock < CLOCK_EVERY || performance.now() - sliceStart < SLICE_MS)) {
+      if (mayEmit(host) && (++sinceClock < CLOCK_EVERY || monotonicClock.now() - sliceStart < SLICE_MS)) {
         if (sinceClock >= CLOCK_EVERY) sinceClock = 0;
         return undefined;
       }
@@ -88,7 +89,7 @@ export class SourceFunctionDriver implements SourceDriver {
           if (mayEmit(host)) {
             this.#resume = undefined;
             this.pausedInEmit = false;
-            sliceStart = performance.now();
+            sliceStart = monotonicClock.now();
             resolve();
             // The function's code after collect() runs in microtasks before this, so its state
             // has caught up with the records it emitted: a deferred checkpoint may run now.

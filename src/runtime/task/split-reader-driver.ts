@@ -7,6 +7,7 @@ import type { InputStatus, ReaderOutput, Source, SourceReader, SourceSplit } fro
 import type { SequenceOutput } from '../sources/builtin-sources.ts';
 import type { SourceDriver } from './source-driver.ts';
 import { mayEmit, type SourceTaskHost } from './source-task-host.ts';
+import { monotonicClock } from '../../core/time.ts';
 
 /** How long a burst may run before the task yields to the event loop, ms. */
 export const SLICE_MS = 2;
@@ -57,11 +58,11 @@ export class SplitReaderDriver implements SourceDriver {
     const host = this.#host;
     const reader = this.reader!;
     const out = this.#output!;
-    const start = performance.now();
+    const start = monotonicClock.now();
     let status: InputStatus = 'MORE_AVAILABLE';
     while (mayEmit(host) && !host.endingInput) {
       status = reader.pollNext(out);
-      if (status !== 'MORE_AVAILABLE' || performance.now() - start >= SLICE_MS) break;
+      if (status !== 'MORE_AVAILABLE' || monotonicClock.now() - start >= SLICE_MS) break;
     }
     if (host.endingInput) return;
     if (status === 'END_OF_INPUT') {

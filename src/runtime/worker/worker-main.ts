@@ -12,7 +12,7 @@ import { serializeError } from '../error-transport.ts';
 import { rebuildPipeline } from '../pipeline-rebuild.ts';
 import { assertNever } from '../../core/errors.ts';
 import { Slot } from '../slot.ts';
-import { systemScheduler } from '../../core/time.ts';
+import { processWideNow, systemScheduler } from '../../core/time.ts';
 import { slotEventToWire, type FromWorker, type StartupMark, type ToWorker, type WorkerData } from './protocol.ts';
 
 /**
@@ -23,7 +23,7 @@ export function runWorker(startup: StartupMark[]): void {
   const data = workerData as WorkerData;
   const port = parentPort!;
   const send = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
-  const mark = (phase: string) => startup.push([phase, performance.timeOrigin + performance.now()]);
+  const mark = (phase: string) => startup.push([phase, processWideNow()]);
 
   const registry = executionRegistry();
   registry.overrides = data.overrides;

@@ -4,7 +4,7 @@
  * next files are read (and verified by the storage) while the current one is decoded. Both
  * formats are read: 2 (keyed-state-frames-v2.ts) and 1 (keyed-state-frames-v1.ts).
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { monotonicClock, yieldToEventLoop } from '../../../core/time.ts';
 import type { KeyGroupRange } from '../../../core/key-group.ts';
 import { CorruptCheckpointError } from '../../../core/errors.ts';
 import type { RestoredKeyedState } from '../../state-backend.ts';
@@ -72,7 +72,7 @@ async function parseFile(path: string, payload: Uint8Array, into: RestoreCollect
 
   const counts = { frames: 0, entries: 0, timers: 0 };
   let offset = HEADER_BYTES;
-  let sliceStart = performance.now();
+  let sliceStart = monotonicClock.now();
   for (;;) {
     if (offset === length) throw corrupt(`truncated: the end frame is missing after ${counts.frames} frames (${length} bytes)`);
     if (length - offset < LENGTH_BYTES) {
@@ -93,9 +93,9 @@ async function parseFile(path: string, payload: Uint8Array, into: RestoreCollect
       return;
     }
     counts.frames++;
-    if (performance.now() - sliceStart >= READ_SLICE_MS) {
-      await nextTurn();
-      sliceStart = performance.now();
+    if (monotonicClock.now() - sliceStart >= READ_SLICE_MS) {
+      await yieldToEventLoop();
+      sliceStart = monotonicClock.now();
     }
   }
 }

@@ -6,7 +6,7 @@
  * is spent the writer yields to the event loop before going on, so records keep flowing while a
  * large state is written. See keyed-state-files.ts for what it keeps bounded and why.
  */
-import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
+import { monotonicClock, sleep, systemScheduler, yieldToEventLoop } from '../../../core/time.ts';
 import type { StateKind } from '../../../api/state.ts';
 import type { KeyGroupRange } from '../../../core/key-group.ts';
 import type { EncodedEntries, KeyedStateSnapshot } from '../../keyed-state-backend.ts';
@@ -55,8 +55,8 @@ const TIMERS_PER_FRAME = 256;
 const VISITS_PER_CHECK = 64;
 /** While file writes are awaited, old values saved meanwhile are taken this often, ms. */
 const TAKE_WHILE_WAITING_MS = 5;
-const defaultYield = (): Promise<void> => nextTurn();
-const defaultNow = (): number => performance.now();
+const defaultYield = yieldToEventLoop;
+const defaultNow = (): number => monotonicClock.now();
 
 /**
  * Serialises every state's entries key group by key group (each key group: every state in
@@ -122,7 +122,7 @@ export async function writeKeyedState(o: KeyedStateWriteOptions): Promise<KeyedS
       () => (settled = true),
     );
     while (!settled) {
-      await Promise.race([done, delay(TAKE_WHILE_WAITING_MS)]);
+      await Promise.race([done, sleep(systemScheduler, TAKE_WHILE_WAITING_MS)]);
       if (!settled && !signal?.aborted) takeSaved(false);
     }
     return backpressure;
