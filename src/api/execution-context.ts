@@ -39,7 +39,8 @@ const KEY = Symbol.for('weir.execution-registry');
 
 export function executionRegistry(): ExecutionRegistry {
   const g = globalThis as { [KEY]?: ExecutionRegistry };
-  return (g[KEY] ??= { executor: undefined, executeCalls: 0, overrides: {}, jobModule: undefined, jobArgs: undefined });
+  g[KEY] ??= { executor: undefined, executeCalls: 0, overrides: {}, jobModule: undefined, jobArgs: undefined };
+  return g[KEY];
 }
 
 export function setPipelineExecutor(executor: PipelineExecutor): void {

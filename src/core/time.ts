@@ -84,7 +84,11 @@ export class ManualScheduler implements Scheduler {
   schedule(delayMs: number, callback: () => void): Cancellable {
     const entry = { due: this.#now + Math.max(0, delayMs), seq: this.#seq++, callback, cancelled: false };
     this.#pending.push(entry);
-    return { cancel: () => void (entry.cancelled = true) };
+    return {
+      cancel: () => {
+        entry.cancelled = true;
+      },
+    };
   }
 
   /** Number of callbacks scheduled and not yet run or cancelled. */

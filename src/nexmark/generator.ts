@@ -348,7 +348,8 @@ export class NexmarkGenerator {
 
   /** The next 32 random bits (mulberry32). */
   #u32(): number {
-    const s = (this.#s = (this.#s + 0x6d2b79f5) | 0);
+    this.#s = (this.#s + 0x6d2b79f5) | 0;
+    const s = this.#s;
     let t = Math.imul(s ^ (s >>> 15), s | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (t ^ (t >>> 14)) >>> 0;
@@ -389,7 +390,8 @@ export class NexmarkGenerator {
   }
 
   #creditCard(): string {
-    const d = (fourDigits ??= Array.from({ length: 10_000 }, (_, i) => String(i).padStart(4, '0')));
+    fourDigits ??= Array.from({ length: 10_000 }, (_, i) => String(i).padStart(4, '0'));
+    const d = fourDigits;
     return d[this.#int(10_000)]! + ' ' + d[this.#int(10_000)]! + ' ' + d[this.#int(10_000)]! + ' ' + d[this.#int(10_000)]!;
   }
 

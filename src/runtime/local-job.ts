@@ -293,7 +293,10 @@ export class LocalJob {
 
   #collect(id: string, values: unknown[], epoch: number): void {
     let list = this.#collected.get(id);
-    if (!list) this.#collected.set(id, (list = []));
+    if (!list) {
+      list = [];
+      this.#collected.set(id, list);
+    }
     list.push({ epoch, values });
   }
 

@@ -298,7 +298,7 @@ test('invalid keys throw a KeyError that names the operator, from every entry po
     [['a', undefined], /returned an array with undefined at \[1\]/],
     [[1, [2, [Number.NaN]]], /returned an array with NaN at \[1\]\[1\]\[0\]/],
     [[1, { a: 1 }], /returned an array with a plain object at \[1\]/],
-    [[1, , 3], /returned an array with undefined at \[1\]/],
+    [[1, undefined, 3], /returned an array with undefined at \[1\]/],
     [cyclic, /returned an array that contains itself/],
   ];
   const rule = /\(keys must be string, number, bigint, boolean or an array of those\)/;

@@ -334,7 +334,7 @@ test('random streams of batches decode in step', () => {
       const encoder = new RecordEncoder();
       const decoder = new RecordDecoder();
       const encoded = batches.map((b) => encoder.encode(b, null, b.length));
-      encoded.forEach((bytes, i) => assert.deepStrictEqual(decoder.decode(bytes).values, batches[i]));
+      for (const [i, bytes] of encoded.entries()) assert.deepStrictEqual(decoder.decode(bytes).values, batches[i]);
     }),
     { numRuns: 100 },
   );

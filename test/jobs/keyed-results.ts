@@ -14,6 +14,7 @@ import {
   ValueStateDescriptor,
   type CoMapFunction,
   type Collector,
+  type DataStream,
   type KeyedProcessContext,
   type OnTimerContext,
   type ValueState,
@@ -54,7 +55,7 @@ const coMap: CoMapFunction<number, Rec, [string, number]> = {
 };
 
 const env = StreamExecutionEnvironment.getExecutionEnvironment();
-let out;
+let out: DataStream<Tagged>;
 
 if (variant === 'keyed') {
   const numbers = env.fromSequence(1, N).name('numbers');

@@ -96,8 +96,8 @@ describe('nexmark generator', () => {
   });
 
   it('numbers persons and auctions from 1000 in order, with timestamps from the event rate', () => {
-    persons.forEach((p, i) => assert.equal(p.id, FIRST_PERSON_ID + i));
-    auctions.forEach((a, i) => assert.equal(a.id, FIRST_AUCTION_ID + i));
+    for (const [i, p] of persons.entries()) assert.equal(p.id, FIRST_PERSON_ID + i);
+    for (const [i, a] of auctions.entries()) assert.equal(a.id, FIRST_AUCTION_ID + i);
     const g = new NexmarkGenerator();
     for (let n = 0; n < N; n++) {
       const t = eventTime(events[n]!);

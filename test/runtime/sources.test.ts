@@ -82,7 +82,9 @@ class LinesSource implements Source<string, LineSplit> {
     let noMore = false;
     return {
       addSplits: (s) => void splits.push(...s.map((x) => ({ ...x }))),
-      notifyNoMoreSplits: () => void (noMore = true),
+      notifyNoMoreSplits: () => {
+        noMore = true;
+      },
       pollNext: (out) => {
         const s = splits[0];
         if (!s) return noMore ? 'END_OF_INPUT' : 'NOTHING_AVAILABLE';
