@@ -11,6 +11,7 @@
  * `scheduler.schedule`, so a ManualScheduler drives it deterministically.
  */
 
+import { asCheckpointId } from '../core/ids.ts';
 import { CheckpointException, subtaskKeyString } from './checkpoint-types.ts';
 import type {
   CheckpointFailureReason,
@@ -201,7 +202,7 @@ export class CheckpointCoordinator {
     this.#maxConcurrent = o.minPauseMs > 0 ? 1 : o.maxConcurrent;
     this.#onCompleted = o.onCompleted?.bind(o);
     this.#onCallbackError = o.onCallbackError?.bind(o) ?? (() => {});
-    this.#lastIssuedId = startAfterId;
+    this.#lastIssuedId = startAfterId as CheckpointId;
     this.#failureManager = new CheckpointFailureManager(o.tolerableFailures, (error) => {
       if (this.#state === 'SHUT_DOWN') return;
       this.#callSafely('failJob', () => this.#gateway.failJob(error));
@@ -285,7 +286,8 @@ export class CheckpointCoordinator {
    * called, because subtasks may acknowledge before the trigger call returns.
    */
   #trigger(options: PendingCheckpointOptions, full = false): PendingCheckpoint {
-    const id = ++this.#lastIssuedId;
+    const id = asCheckpointId(this.#lastIssuedId + 1);
+    this.#lastIssuedId = id;
     const timestamp = this.#scheduler.now();
     const p = new PendingCheckpoint(id, timestamp, options, this.#tasks);
     const isSavepoint = p.isSavepoint;
@@ -526,7 +528,7 @@ export class CheckpointCoordinator {
 
   /** The id the next checkpoint will get. */
   nextCheckpointId(): CheckpointId {
-    return this.#lastIssuedId + 1;
+    return asCheckpointId(this.#lastIssuedId + 1);
   }
 
   /** Counted failures since the last completion or job failure. */

@@ -22,6 +22,7 @@
  * State backends never see this interface: the runtime hands them a sink (name → handle) and a
  * reader (handle → verified bytes) built from it (state/state-backend.ts).
  */
+import type { CheckpointId } from '../core/ids.ts';
 import type { StateFileScope } from '../state/state-file.ts';
 import type { CheckpointMetadata, StateFileHandle } from './checkpoint-types.ts';
 
@@ -42,7 +43,7 @@ export interface ResolvedRestorePath extends LoadedCheckpoint {
 }
 
 export interface CheckpointListing {
-  readonly checkpointId: number;
+  readonly checkpointId: CheckpointId;
   readonly dir: string;
   readonly ok: boolean;
   readonly problem?: string;
@@ -69,9 +70,9 @@ export interface SavepointWriter {
  */
 export interface SharedStateRegistry {
   /** Records that `checkpointId` references these files (only 'shared' ones are counted); idempotent per checkpoint. */
-  registerCheckpoint(checkpointId: number, files: readonly StateFileHandle[]): void;
+  registerCheckpoint(checkpointId: CheckpointId, files: readonly StateFileHandle[]): void;
   /** Drops the references of `checkpointId` and deletes the shared files left unreferenced; returns their paths. */
-  unregisterCheckpoint(checkpointId: number): Promise<readonly string[]>;
+  unregisterCheckpoint(checkpointId: CheckpointId): Promise<readonly string[]>;
   /** How many registered checkpoints reference the shared file at `path` (a handle's path). */
   referenceCount(path: string): number;
 }
@@ -101,12 +102,12 @@ export interface CheckpointStorage {
   readonly sharedState: SharedStateRegistry;
 
   /** Where checkpoint `checkpointId`'s exclusive files and `_metadata` go. */
-  checkpointDir(checkpointId: number): string;
+  checkpointDir(checkpointId: CheckpointId): string;
   /**
    * Writes one state file of a checkpoint atomically; `name` must be a simple file name. The
    * handle's path is relative to jobDir.
    */
-  writeStateFile(checkpointId: number, name: string, payload: Uint8Array, options?: { readonly scope?: StateFileScope }): Promise<StateFileHandle>;
+  writeStateFile(checkpointId: CheckpointId, name: string, payload: Uint8Array, options?: { readonly scope?: StateFileScope }): Promise<StateFileHandle>;
   /** Reads a state file verified against its handle; `root` defaults to jobDir. */
   readStateFile(handle: StateFileHandle, root?: string): Promise<Uint8Array>;
   /**
@@ -118,13 +119,13 @@ export interface CheckpointStorage {
    * Removes a checkpoint's own files (an aborted checkpoint, or one being released); its shared
    * files stay, for whoever tracks their references. Idempotent.
    */
-  discardCheckpoint(checkpointId: number): Promise<void>;
+  discardCheckpoint(checkpointId: CheckpointId): Promise<void>;
   /**
    * A completed checkpoint leaves retention (subsumed, or discarded at the end of the job):
    * discardCheckpoint, then its shared references are dropped and the shared files no retained
    * checkpoint references any more are deleted. What the completed checkpoint store calls.
    */
-  releaseCheckpoint(checkpointId: number): Promise<void>;
+  releaseCheckpoint(checkpointId: CheckpointId): Promise<void>;
   /** Every checkpoint of the job, newest first, with a verdict (files' presence and headers, not their payloads). */
   listCheckpoints(): Promise<CheckpointListing[]>;
   /** The newest complete checkpoint, fully verified; undefined when none is. */

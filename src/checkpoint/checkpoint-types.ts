@@ -5,7 +5,8 @@
  */
 
 /** Checkpoint ids are strictly increasing per job, starting at 1. */
-export type CheckpointId = number;
+export type { CheckpointId } from '../core/ids.ts';
+import type { CheckpointId } from '../core/ids.ts';
 
 /** Identifies one subtask of one job vertex. */
 export interface SubtaskKey {

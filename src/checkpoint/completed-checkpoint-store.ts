@@ -13,10 +13,11 @@
  * shutdown.
  */
 
+import type { CheckpointId } from '../core/ids.ts';
 import type { CheckpointMetadata } from './checkpoint-types.ts';
 
 export interface CompletedCheckpoint {
-  readonly checkpointId: number;
+  readonly checkpointId: CheckpointId;
   readonly timestamp: number;
   /** The chk-<n> (or savepoint) directory. */
   readonly dir: string;
@@ -29,9 +30,9 @@ export interface CompletedCheckpointStoreOptions {
   /** How many completed checkpoints to keep, at least 1 (Flink's default is 1). */
   readonly numRetained: number;
   /** Removes a checkpoint's files; called once per subsumed or shut-down checkpoint. */
-  readonly discard: (checkpointId: number) => Promise<void>;
+  readonly discard: (checkpointId: CheckpointId) => Promise<void>;
   /** Told about discards that failed; when absent they become process warnings. */
-  readonly onDiscardError?: (checkpointId: number, error: unknown) => void;
+  readonly onDiscardError?: (checkpointId: CheckpointId, error: unknown) => void;
 }
 
 /** What happens to the retained checkpoints when the job ends. */
@@ -39,8 +40,8 @@ export type CheckpointRetention = 'RETAIN' | 'DISCARD';
 
 export class CompletedCheckpointStore {
   readonly numRetained: number;
-  readonly #discard: (checkpointId: number) => Promise<void>;
-  readonly #onDiscardError: (checkpointId: number, error: unknown) => void;
+  readonly #discard: (checkpointId: CheckpointId) => Promise<void>;
+  readonly #onDiscardError: (checkpointId: CheckpointId, error: unknown) => void;
   /** Oldest first; ids strictly increase. */
   #checkpoints: CompletedCheckpoint[] = [];
   /** Tail of the serial discard queue. */
@@ -118,7 +119,7 @@ export class CompletedCheckpointStore {
     return run;
   }
 
-  #report(checkpointId: number, error: unknown): void {
+  #report(checkpointId: CheckpointId, error: unknown): void {
     try {
       this.#onDiscardError(checkpointId, error);
     } catch {

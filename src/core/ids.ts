@@ -18,17 +18,17 @@ export type OperatorId = Brand<string, 'OperatorId'>;
 
 const HEX32 = /^[0-9a-f]{32}$/;
 
-export function jobId(value: string): JobId {
+export function asJobId(value: string): JobId {
   if (!HEX32.test(value)) throw new TypeError(`a job id has 32 lowercase hex digits, got ${JSON.stringify(value)}`);
   return value as JobId;
 }
 
-export function checkpointId(value: number): CheckpointId {
+export function asCheckpointId(value: number): CheckpointId {
   if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`a checkpoint id is a positive integer, got ${value}`);
   return value as CheckpointId;
 }
 
-export function operatorId(value: string): OperatorId {
+export function asOperatorId(value: string): OperatorId {
   if (!HEX32.test(value)) throw new TypeError(`an operator id has 32 lowercase hex digits, got ${JSON.stringify(value)}`);
   return value as OperatorId;
 }

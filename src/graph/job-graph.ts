@@ -20,7 +20,8 @@ import {
 } from '../api/transformation.ts';
 import { defaultMaxParallelism, validateParallelism } from '../core/key-group.ts';
 
-export type OperatorId = string & { readonly __brand: 'OperatorId' };
+export type { OperatorId } from '../core/ids.ts';
+import type { OperatorId } from '../core/ids.ts';
 
 export interface StreamNode {
   /** Index in topological (creation) order. */

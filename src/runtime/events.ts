@@ -3,6 +3,7 @@
  * A closed union: every consumer switches over `kind`, so a new event kind fails to compile
  * until it is handled everywhere.
  */
+import type { CheckpointId } from '../core/ids.ts';
 import type { CheckpointOptions } from '../checkpoint/checkpoint-options.ts';
 
 export type ChannelEvent =
@@ -10,7 +11,7 @@ export type ChannelEvent =
   | { readonly kind: 'watermark-status'; readonly idle: boolean }
   | { readonly kind: 'end-of-partition' }
   | CheckpointBarrier
-  | { readonly kind: 'cancel-checkpoint-marker'; readonly checkpointId: number };
+  | { readonly kind: 'cancel-checkpoint-marker'; readonly checkpointId: CheckpointId };
 
 /**
  * Barrier `checkpointId`, injected by the sources at `timestamp` (the trigger time). It carries
@@ -20,7 +21,7 @@ export type ChannelEvent =
  */
 export interface CheckpointBarrier {
   readonly kind: 'checkpoint-barrier';
-  readonly checkpointId: number;
+  readonly checkpointId: CheckpointId;
   readonly timestamp: number;
   readonly options: CheckpointOptions;
 }

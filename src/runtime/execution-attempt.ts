@@ -8,6 +8,7 @@
  * (one slot on the launcher's thread). Both report the same events (`SlotEvent`) through one
  * sink: slots finish once each; a failure may be reported more than once.
  */
+import type { CheckpointId } from '../core/ids.ts';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -63,11 +64,11 @@ export interface ExecutionAttempt {
   /** Starts processing; only after deploy() resolved without a failure. */
   start(): void;
   /** Sources start the checkpoint; their barriers carry `options` (what it is) to every task. */
-  triggerCheckpoint(checkpointId: number, timestamp: number, options: CheckpointOptions): void;
+  triggerCheckpoint(checkpointId: CheckpointId, timestamp: number, options: CheckpointOptions): void;
   /** Every slot reports its tasks' metrics now (they also do every second while running). */
   requestMetrics(): void;
-  notifyCheckpointComplete(checkpointId: number): void;
-  notifyCheckpointAborted(checkpointId: number): void;
+  notifyCheckpointComplete(checkpointId: CheckpointId): void;
+  notifyCheckpointAborted(checkpointId: CheckpointId): void;
   /** Stops every task; resolves when the attempt's threads are gone. Idempotent. */
   cancel(): Promise<void>;
 }
@@ -143,16 +144,16 @@ export class InlineAttempt implements ExecutionAttempt {
   start(): void {
     if (!this.#failed) this.#slot?.start();
   }
-  triggerCheckpoint(checkpointId: number, timestamp: number, options: CheckpointOptions): void {
+  triggerCheckpoint(checkpointId: CheckpointId, timestamp: number, options: CheckpointOptions): void {
     this.#slot?.triggerCheckpoint(checkpointId, timestamp, options);
   }
   requestMetrics(): void {
     this.#slot?.reportMetrics();
   }
-  notifyCheckpointComplete(checkpointId: number): void {
+  notifyCheckpointComplete(checkpointId: CheckpointId): void {
     this.#slot?.notifyCheckpointComplete(checkpointId);
   }
-  notifyCheckpointAborted(checkpointId: number): void {
+  notifyCheckpointAborted(checkpointId: CheckpointId): void {
     this.#slot?.notifyCheckpointAborted(checkpointId);
   }
   async cancel(): Promise<void> {
@@ -267,16 +268,16 @@ export class ThreadsAttempt implements ExecutionAttempt {
   start(): void {
     this.#post({ type: 'start' });
   }
-  triggerCheckpoint(checkpointId: number, timestamp: number, options: CheckpointOptions): void {
+  triggerCheckpoint(checkpointId: CheckpointId, timestamp: number, options: CheckpointOptions): void {
     this.#post({ type: 'trigger-checkpoint', checkpointId, timestamp, options });
   }
   requestMetrics(): void {
     this.#post({ type: 'report-metrics' });
   }
-  notifyCheckpointComplete(checkpointId: number): void {
+  notifyCheckpointComplete(checkpointId: CheckpointId): void {
     this.#post({ type: 'checkpoint-complete', checkpointId });
   }
-  notifyCheckpointAborted(checkpointId: number): void {
+  notifyCheckpointAborted(checkpointId: CheckpointId): void {
     this.#post({ type: 'checkpoint-aborted', checkpointId });
   }
 

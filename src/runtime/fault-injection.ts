@@ -1,3 +1,4 @@
+import type { CheckpointId } from '../core/ids.ts';
 /**
  * Points where tests inject failures into the checkpointing path, which user code cannot reach
  * deterministically: the start of a barrier alignment and the asynchronous phase of a snapshot.
@@ -12,7 +13,7 @@ export interface CheckpointFaultPoint {
   readonly vertexName: string;
   readonly subtaskIndex: number;
   readonly attemptNumber: number;
-  readonly checkpointId: number;
+  readonly checkpointId: CheckpointId;
 }
 
 export interface FaultHooks {

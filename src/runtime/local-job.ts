@@ -8,6 +8,7 @@
  * checkpoint id) of the subtask that produced it, and a restore from checkpoint c drops the
  * batches of epoch >= c, which the restored job produces again.
  */
+import { asJobId, type JobId } from '../core/ids.ts';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,7 +82,7 @@ export interface LocalJobOptions {
 }
 
 export class LocalJob {
-  readonly jobId = randomBytes(16).toString('hex');
+  readonly jobId: JobId = asJobId(randomBytes(16).toString('hex'));
   readonly pipeline: Pipeline;
   readonly graph: JobGraph;
   readonly #scheduler: Scheduler;

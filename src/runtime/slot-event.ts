@@ -9,6 +9,7 @@
  * slot finished; `failed` at most once per slot, or for the deployment; `metrics`: its tasks'
  * latest metric snapshots).
  */
+import type { CheckpointId } from '../core/ids.ts';
 import type { CheckpointFailureReason, SubtaskAcknowledgement, SubtaskKey } from '../checkpoint/checkpoint-types.ts';
 import type { SubtaskMetrics } from './metrics/metric-snapshot.ts';
 
@@ -27,7 +28,7 @@ export type SlotEvent =
   | { readonly type: 'ack'; readonly ack: SubtaskAcknowledgement }
   | {
       readonly type: 'decline';
-      readonly checkpointId: number;
+      readonly checkpointId: CheckpointId;
       readonly subtask: SubtaskKey;
       readonly reason: CheckpointFailureReason;
       readonly error: Error;

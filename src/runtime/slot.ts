@@ -5,6 +5,7 @@
  * outcome once: finished when all its tasks finished, failed at the first failure. While it
  * runs it reports its tasks' metrics every second.
  */
+import type { CheckpointId } from '../core/ids.ts';
 import { hostname } from 'node:os';
 import type { MessagePort } from 'node:worker_threads';
 import type { Configuration } from '../api/configuration.ts';
@@ -174,7 +175,7 @@ export class Slot {
    * Sources start checkpoint `checkpointId` and put `options` on their barriers; a slot with a
    * task that is not running declines it.
    */
-  triggerCheckpoint(checkpointId: number, timestamp: number, options: CheckpointOptions): void {
+  triggerCheckpoint(checkpointId: CheckpointId, timestamp: number, options: CheckpointOptions): void {
     if (this.#done) return;
     const notRunning = this.#tasks.find((t) => t.state !== 'RUNNING');
     if (notRunning) {
@@ -187,15 +188,15 @@ export class Slot {
     }
   }
 
-  #decline(checkpointId: number, t: Task, error: Error): void {
+  #decline(checkpointId: CheckpointId, t: Task, error: Error): void {
     this.#o.report({ type: 'decline', checkpointId, subtask: keyOf(t), reason: 'NOT_ALL_REQUIRED_TASKS_RUNNING', error });
   }
 
-  notifyCheckpointComplete(checkpointId: number): void {
+  notifyCheckpointComplete(checkpointId: CheckpointId): void {
     for (const t of this.#tasks) if (t.state === 'RUNNING') t.notifyCheckpointComplete(checkpointId);
   }
 
-  notifyCheckpointAborted(checkpointId: number): void {
+  notifyCheckpointAborted(checkpointId: CheckpointId): void {
     for (const t of this.#tasks) if (t.state === 'RUNNING') t.notifyCheckpointAborted(checkpointId);
   }
 

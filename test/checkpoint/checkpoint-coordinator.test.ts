@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import type { CheckpointId } from '../../src/core/ids.ts';
 import assert from 'node:assert/strict';
 import {
   CheckpointCoordinator,
@@ -73,7 +74,7 @@ function ackFor(id: number, task: SubtaskKey, stateSize = 100): SubtaskAcknowled
   const op = OPERATORS.find((o) => o.vertex === task.vertex);
   return {
     subtask: task,
-    checkpointId: id,
+    checkpointId: id as CheckpointId,
     states: op
       ? [
           {
@@ -244,7 +245,7 @@ test('min pause: the next periodic trigger waits minPauseMs after a completion o
   h.scheduler.advance(100); // tick @ +500 skipped: 2 is pending
   assert.deepEqual(ids(h), [1, 2]);
   h.scheduler.advance(20);
-  assert.equal(h.coordinator.decline(2, TASKS[0]!, new Error('disk full')), 'ABORTED'); // ends @ +520
+  assert.equal(h.coordinator.decline((2 as CheckpointId), TASKS[0]!, new Error('disk full')), 'ABORTED'); // ends @ +520
   h.scheduler.advance(249);
   assert.deepEqual(ids(h), [1, 2]);
   h.scheduler.advance(1);
@@ -350,7 +351,7 @@ test('acknowledge: duplicates change nothing; unknown ids and tasks are UNKNOWN;
   assert.equal(entry.state_size, 60);
 
   const second = h.coordinator.triggerCheckpoint();
-  h.coordinator.decline(9, TASKS[2]!, new Error('boom'));
+  h.coordinator.decline((9 as CheckpointId), TASKS[2]!, new Error('boom'));
   await rejectsWith(second, 'CHECKPOINT_DECLINED');
   assert.equal(h.ack(9, TASKS[0]!), 'DISCARDED');
   assert.equal(h.coordinator.numPending(), 0);
@@ -360,7 +361,7 @@ test('decline fails the checkpoint with the reason and the cause; unknown declin
   const h = setup();
   const first = h.coordinator.triggerCheckpoint();
   const cause = new Error('snapshot of op-src failed');
-  assert.equal(h.coordinator.decline(1, TASKS[1]!, cause), 'ABORTED');
+  assert.equal(h.coordinator.decline((1 as CheckpointId), TASKS[1]!, cause), 'ABORTED');
   await assert.rejects(first, (e: unknown) => {
     assert.ok(e instanceof CheckpointException);
     assert.equal(e.reason, 'CHECKPOINT_DECLINED');
@@ -372,11 +373,11 @@ test('decline fails the checkpoint with the reason and the cause; unknown declin
   assert.equal(h.coordinator.consecutiveFailures(), 1);
 
   const second = h.coordinator.triggerCheckpoint();
-  assert.equal(h.coordinator.decline(2, TASKS[0]!, new Error('x'), 'IO_EXCEPTION'), 'ABORTED');
+  assert.equal(h.coordinator.decline((2 as CheckpointId), TASKS[0]!, new Error('x'), 'IO_EXCEPTION'), 'ABORTED');
   await rejectsWith(second, 'IO_EXCEPTION', /declined checkpoint 2: x/);
-  assert.equal(h.coordinator.decline(2, TASKS[0]!, new Error('again')), 'IGNORED');
-  assert.equal(h.coordinator.decline(42, TASKS[0]!, new Error('never')), 'IGNORED');
-  assert.equal(h.coordinator.decline(3, { vertex: 9, subtask: 0 }, new Error('stranger')), 'IGNORED');
+  assert.equal(h.coordinator.decline((2 as CheckpointId), TASKS[0]!, new Error('again')), 'IGNORED');
+  assert.equal(h.coordinator.decline((42 as CheckpointId), TASKS[0]!, new Error('never')), 'IGNORED');
+  assert.equal(h.coordinator.decline((3 as CheckpointId), { vertex: 9, subtask: 0 }, new Error('stranger')), 'IGNORED');
   assert.equal(h.coordinator.consecutiveFailures(), 2);
 });
 
@@ -428,7 +429,7 @@ test('tolerable failures 2: the third consecutive failure fails the job; a compl
   const h = setup({ tolerableFailures: 2 });
   const failOne = async (): Promise<void> => {
     const p = h.coordinator.triggerCheckpoint();
-    h.coordinator.decline(h.coordinator.nextCheckpointId() - 1, TASKS[0]!, new Error('no'));
+    h.coordinator.decline((h.coordinator.nextCheckpointId() - 1) as CheckpointId, TASKS[0]!, new Error('no'));
     await rejectsWith(p, 'CHECKPOINT_DECLINED');
   };
   await failOne();
@@ -590,7 +591,7 @@ test('savepoints: kind savepoint, neither subsume nor are subsumed, no completio
   h.ackAll(1);
   await cp;
   assert.equal(h.coordinator.numPending(), 1, 'an older savepoint is not subsumed by a checkpoint');
-  h.coordinator.decline(3, TASKS[0]!, new Error('no'));
+  h.coordinator.decline((3 as CheckpointId), TASKS[0]!, new Error('no'));
   await rejectsWith(sp2, 'CHECKPOINT_DECLINED');
   assert.equal(h.jobFailures.length, 0, 'a failed savepoint does not count');
   const snap = h.coordinator.stats.snapshot();
@@ -618,7 +619,7 @@ test('ids continue after startAfterId and are never reused', async () => {
 
 test('stats: counts, bounded history newest first, latest, summary and restore', async () => {
   const h = setup({ statsHistorySize: 3, maxConcurrent: 5 });
-  h.coordinator.stats.restored(41, START - 1, '/cp/chk-41');
+  h.coordinator.stats.restored((41 as CheckpointId), START - 1, '/cp/chk-41');
   const first = h.coordinator.triggerCheckpoint(); // 1 @ +0
   h.scheduler.advance(10);
   h.ack(1, TASKS[0]!, 100);
@@ -669,7 +670,7 @@ test('stats: counts, bounded history newest first, latest, summary and restore',
 
   const third = h.coordinator.triggerCheckpoint({ isSavepoint: true }); // 3 @ +160
   h.scheduler.advance(40);
-  h.coordinator.decline(3, TASKS[0]!, new Error('boom'));
+  h.coordinator.decline((3 as CheckpointId), TASKS[0]!, new Error('boom'));
   await rejectsWith(third, 'CHECKPOINT_DECLINED');
   void h.coordinator.triggerCheckpoint().catch(() => {}); // 4 @ +200, in progress
 
@@ -722,7 +723,7 @@ test('shutdown aborts pending checkpoints; later events are harmless', async () 
   assert.deepEqual(eventsAtShutdown.slice(-4), ['discard 1', 'aborted 1', 'discard 2', 'aborted 2']);
 
   assert.equal(h.ack(2, TASKS[1]!), 'DISCARDED');
-  assert.equal(h.coordinator.decline(2, TASKS[1]!, new Error('late')), 'IGNORED');
+  assert.equal(h.coordinator.decline((2 as CheckpointId), TASKS[1]!, new Error('late')), 'IGNORED');
   write.resolve({ dir: '/cp/chk-1' });
   await settle();
   h.scheduler.advance(100_000);

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import type { CheckpointId } from '../../src/core/ids.ts';
 import assert from 'node:assert/strict';
 import { CheckpointFailureManager } from '../../src/checkpoint/checkpoint-failure-manager.ts';
 import { CheckpointException, type CheckpointFailureReason } from '../../src/checkpoint/checkpoint-types.ts';
@@ -14,7 +15,7 @@ const fail = (reason: CheckpointFailureReason): CheckpointException => new Check
 test('tolerable 0: the first counted failure fails the job with the reason and the cause', () => {
   const { fm, failures } = setup(0);
   const ex = fail('CHECKPOINT_EXPIRED');
-  assert.equal(fm.handleCheckpointFailure(ex, 1), 'JOB_FAILED');
+  assert.equal(fm.handleCheckpointFailure(ex, (1 as CheckpointId)), 'JOB_FAILED');
   assert.equal(failures.length, 1);
   assert.equal(
     failures[0]!.message,
@@ -26,27 +27,27 @@ test('tolerable 0: the first counted failure fails the job with the reason and t
 
 test('tolerable 2: the third consecutive failure fails the job; the count then starts over', () => {
   const { fm, failures } = setup(2);
-  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_DECLINED'), 1), 'COUNTED');
-  assert.equal(fm.handleCheckpointFailure(fail('IO_EXCEPTION'), 2), 'COUNTED');
+  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_DECLINED'), (1 as CheckpointId)), 'COUNTED');
+  assert.equal(fm.handleCheckpointFailure(fail('IO_EXCEPTION'), (2 as CheckpointId)), 'COUNTED');
   assert.equal(fm.continuousFailures, 2);
   assert.equal(failures.length, 0);
-  assert.equal(fm.handleCheckpointFailure(fail('FINALIZE_CHECKPOINT_FAILURE'), 3), 'JOB_FAILED');
+  assert.equal(fm.handleCheckpointFailure(fail('FINALIZE_CHECKPOINT_FAILURE'), (3 as CheckpointId)), 'JOB_FAILED');
   assert.match(failures[0]!.message, /failed due to Failure to finalize checkpoint\.$/);
-  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), 4), 'COUNTED');
-  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), 5), 'COUNTED');
+  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), (4 as CheckpointId)), 'COUNTED');
+  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), (5 as CheckpointId)), 'COUNTED');
   assert.equal(failures.length, 1);
 });
 
 test('a completion resets the count', () => {
   const { fm, failures } = setup(2);
-  fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), 1);
-  fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), 2);
-  fm.handleCheckpointSuccess(3);
+  fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), (1 as CheckpointId));
+  fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), (2 as CheckpointId));
+  fm.handleCheckpointSuccess((3 as CheckpointId));
   assert.equal(fm.continuousFailures, 0);
-  fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), 4);
-  fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), 5);
+  fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), (4 as CheckpointId));
+  fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), (5 as CheckpointId));
   assert.equal(failures.length, 0);
-  fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), 6);
+  fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), (6 as CheckpointId));
   assert.equal(failures.length, 1);
 });
 
@@ -60,7 +61,7 @@ test('reasons outside COUNTED_FAILURES are ignored', () => {
     'TOO_MANY_CHECKPOINT_REQUESTS',
     'NOT_ALL_REQUIRED_TASKS_RUNNING',
   ] as const) {
-    assert.equal(fm.handleCheckpointFailure(fail(reason), 1), 'IGNORED', reason);
+    assert.equal(fm.handleCheckpointFailure(fail(reason), (1 as CheckpointId)), 'IGNORED', reason);
   }
   assert.equal(failures.length, 0);
   assert.equal(fm.continuousFailures, 0);
@@ -68,18 +69,18 @@ test('reasons outside COUNTED_FAILURES are ignored', () => {
 
 test('one checkpoint counts once; failures older than the latest completion and savepoints are ignored', () => {
   const { fm, failures } = setup(1);
-  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_DECLINED'), 7), 'COUNTED');
-  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), 7), 'IGNORED');
+  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_DECLINED'), (7 as CheckpointId)), 'COUNTED');
+  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), (7 as CheckpointId)), 'IGNORED');
   assert.equal(fm.continuousFailures, 1);
-  fm.handleCheckpointSuccess(9);
-  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), 8), 'IGNORED', 'older than the latest completion');
-  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), 9), 'IGNORED');
-  fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), 10);
-  fm.handleCheckpointSuccess(8); // an older completion arriving late does not reset
+  fm.handleCheckpointSuccess((9 as CheckpointId));
+  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), (8 as CheckpointId)), 'IGNORED', 'older than the latest completion');
+  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), (9 as CheckpointId)), 'IGNORED');
+  fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), (10 as CheckpointId));
+  fm.handleCheckpointSuccess((8 as CheckpointId)); // an older completion arriving late does not reset
   assert.equal(fm.continuousFailures, 1);
-  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), 11, true), 'IGNORED', 'savepoint');
+  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), (11 as CheckpointId), true), 'IGNORED', 'savepoint');
   assert.equal(failures.length, 0);
-  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), 12), 'JOB_FAILED');
+  assert.equal(fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), (12 as CheckpointId)), 'JOB_FAILED');
 });
 
 test('failures without an id count every time; Infinity never fails the job', () => {
@@ -89,7 +90,7 @@ test('failures without an id count every time; Infinity never fails the job', ()
   assert.equal(failures.length, 1);
 
   const unlimited = setup(Number.POSITIVE_INFINITY);
-  for (let i = 1; i <= 100; i++) unlimited.fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), i);
+  for (let i = 1; i <= 100; i++) unlimited.fm.handleCheckpointFailure(fail('CHECKPOINT_EXPIRED'), (i as CheckpointId));
   assert.equal(unlimited.failures.length, 0);
 });
 

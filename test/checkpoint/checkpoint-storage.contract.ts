@@ -5,6 +5,7 @@
  * resolution to the newest complete valid checkpoint. An implementation's test calls
  * runCheckpointStorageContract with a factory and a few ways to reach its stored bytes.
  */
+import type { CheckpointId } from '../../src/core/ids.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -49,7 +50,7 @@ function metadataFor(jobId: string, checkpointId: number, files: readonly StateF
   return {
     version: 1,
     jobId,
-    checkpointId,
+    checkpointId: checkpointId as CheckpointId,
     timestamp: 1_700_000_000_000 + checkpointId,
     kind,
     operators: [
@@ -75,7 +76,7 @@ async function completeCheckpoint(
   shared: readonly StateFileHandle[] = [],
 ): Promise<{ handles: StateFileHandle[]; payloads: Uint8Array[]; dir: string }> {
   const payloads = [new Uint8Array(randomBytes(2000 + id)), new TextEncoder().encode(`keyed state of checkpoint ${id}`)];
-  const handles = [await storage.writeStateFile(id, 'op-a-0.kstate', payloads[0]!), await storage.writeStateFile(id, 'op-a-1.kstate', payloads[1]!)];
+  const handles = [await storage.writeStateFile((id as CheckpointId), 'op-a-0.kstate', payloads[0]!), await storage.writeStateFile((id as CheckpointId), 'op-a-1.kstate', payloads[1]!)];
   const dir = await storage.writeMetadata(metadataFor(storage.jobId, id, [...handles, ...shared]));
   return { handles, payloads, dir };
 }
@@ -118,11 +119,11 @@ export function runCheckpointStorageContract(name: string, harness: () => Checkp
     withStorage('atomicity: a crash before a file is published leaves nothing under its final name', async (h) => {
       let failOn: string | undefined;
       const { storage } = await h.create(JOB, (n) => n === failOn);
-      const kept = await storage.writeStateFile(1, 'op-a-0.kstate', new Uint8Array([1, 2, 3]));
-      const dir = storage.checkpointDir(1);
+      const kept = await storage.writeStateFile((1 as CheckpointId), 'op-a-0.kstate', new Uint8Array([1, 2, 3]));
+      const dir = storage.checkpointDir((1 as CheckpointId));
 
       failOn = 'op-a-1.kstate';
-      await assert.rejects(storage.writeStateFile(1, 'op-a-1.kstate', new Uint8Array(4096)), /crash/);
+      await assert.rejects(storage.writeStateFile((1 as CheckpointId), 'op-a-1.kstate', new Uint8Array(4096)), /crash/);
       assert.deepEqual(await h.list(dir), ['op-a-0.kstate'], 'no partial or temporary file stays behind');
 
       failOn = '_metadata';
@@ -229,7 +230,7 @@ export function runCheckpointStorageContract(name: string, harness: () => Checkp
 
     withStorage('retention: the newest num-retained stay; shared files go once no retained checkpoint references them', async (h) => {
       const { storage } = await h.create(JOB);
-      const sharedFile = async (id: number, n: string) => storage.writeStateFile(id, n, new TextEncoder().encode(n), { scope: 'shared' });
+      const sharedFile = async (id: number, n: string) => storage.writeStateFile((id as CheckpointId), n, new TextEncoder().encode(n), { scope: 'shared' });
       const a = await sharedFile(1, 'sst-a');
       const b = await sharedFile(1, 'sst-b');
       const c = await sharedFile(3, 'sst-c');
@@ -239,7 +240,7 @@ export function runCheckpointStorageContract(name: string, harness: () => Checkp
       for (const id of [1, 2, 3, 4] as const) {
         const { dir } = await completeCheckpoint(storage, id, refs[id]);
         dirs.push(dir);
-        await store.add({ checkpointId: id, timestamp: id, dir, metadata: (await storage.latestCompleteCheckpoint())!.metadata, stateSize: 0 });
+        await store.add({ checkpointId: id as CheckpointId, timestamp: id, dir, metadata: (await storage.latestCompleteCheckpoint())!.metadata, stateSize: 0 });
       }
       assert.deepEqual(store.all().map((x) => x.checkpointId), [3, 4]);
       assert.deepEqual((await storage.listCheckpoints()).map((x) => x.checkpointId), [4, 3]);
@@ -263,7 +264,7 @@ export function runCheckpointStorageContract(name: string, harness: () => Checkp
       const first = await completeCheckpoint(storage, 1);
       const second = await completeCheckpoint(storage, 2);
       const third = await completeCheckpoint(storage, 3);
-      await storage.writeStateFile(4, 'op-a-0.kstate', new Uint8Array([1])); // never completed
+      await storage.writeStateFile((4 as CheckpointId), 'op-a-0.kstate', new Uint8Array([1])); // never completed
       const file = h.locate(storage.jobDir, third.handles[0]!);
       const bytes = await h.read(file);
       bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
@@ -272,7 +273,7 @@ export function runCheckpointStorageContract(name: string, harness: () => Checkp
       const resolved = await reader.resolveRestorePath(storage.jobDir);
       assert.equal(resolved.dir, second.dir);
       assert.equal(resolved.metadata.checkpointId, 2);
-      assert.deepEqual(resolved.skipped.map((s) => s.dir), [storage.checkpointDir(4), third.dir]);
+      assert.deepEqual(resolved.skipped.map((s) => s.dir), [storage.checkpointDir((4 as CheckpointId)), third.dir]);
       assert.equal((await storage.latestCompleteCheckpoint())!.dir, second.dir);
 
       assert.equal((await reader.resolveRestorePath(first.dir)).metadata.checkpointId, 1);

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import type { CheckpointId } from '../../src/core/ids.ts';
 import assert from 'node:assert/strict';
 import type { CheckpointMetadata } from '../../src/checkpoint/checkpoint-types.ts';
 import { CompletedCheckpointStore } from '../../src/checkpoint/completed-checkpoint-store.ts';
@@ -6,10 +7,10 @@ import type { CompletedCheckpoint } from '../../src/checkpoint/completed-checkpo
 
 function completed(checkpointId: number, kind: CheckpointMetadata['kind'] = 'checkpoint'): CompletedCheckpoint {
   return {
-    checkpointId,
+    checkpointId: checkpointId as CheckpointId,
     timestamp: 1000 + checkpointId,
     dir: `/checkpoints/job/chk-${checkpointId}`,
-    metadata: { version: 1, jobId: 'job', checkpointId, timestamp: 1000 + checkpointId, kind, operators: [] },
+    metadata: { version: 1, jobId: 'job', checkpointId: checkpointId as CheckpointId, timestamp: 1000 + checkpointId, kind, operators: [] },
     stateSize: 10 * checkpointId,
   };
 }

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import type { CheckpointId } from '../../src/core/ids.ts';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
@@ -37,7 +38,7 @@ function metadataFor(
   return {
     version: 1,
     jobId: JOB,
-    checkpointId,
+    checkpointId: checkpointId as CheckpointId,
     timestamp: 1_700_000_000_000 + checkpointId,
     kind,
     operators: [
@@ -73,8 +74,8 @@ async function completeCheckpoint(
 ): Promise<{ handles: StateFileHandle[]; payloads: Uint8Array[]; dir: string }> {
   const payloads = [new Uint8Array(randomBytes(1000 + id)), new TextEncoder().encode(`keyed state of checkpoint ${id}`)];
   const handles = [
-    await storage.writeStateFile(id, 'op-a-0.state', payloads[0]!),
-    await storage.writeStateFile(id, 'op-b-1.state', payloads[1]!),
+    await storage.writeStateFile((id as CheckpointId), 'op-a-0.state', payloads[0]!),
+    await storage.writeStateFile((id as CheckpointId), 'op-b-1.state', payloads[1]!),
   ];
   const dir = await storage.writeMetadata(metadataFor(id, handles));
   return { handles, payloads, dir };
@@ -90,7 +91,7 @@ test('storage: files and metadata round-trip, in the chk-<n> layout', async () =
   await withTempDir(async (base) => {
     const storage = new FileSystemCheckpointStorage(base, JOB);
     assert.equal(storage.jobDir, join(base, JOB));
-    const empty = await storage.writeStateFile(1, 'empty.state', new Uint8Array(0));
+    const empty = await storage.writeStateFile((1 as CheckpointId), 'empty.state', new Uint8Array(0));
     const { handles, payloads, dir } = await completeCheckpoint(storage, 1);
 
     assert.equal(dir, join(base, JOB, 'chk-1'));
@@ -128,7 +129,7 @@ test('storage: large payloads round-trip and are verified, and a digest computed
     const storage = new FileSystemCheckpointStorage(base, JOB);
     // Above the size that is hashed on the thread pool.
     const large = new Uint8Array(randomBytes(3 * 1024 * 1024 + 17));
-    const handle = await storage.writeStateFile(1, 'large.state', large);
+    const handle = await storage.writeStateFile((1 as CheckpointId), 'large.state', large);
     assert.equal(handle.checksum, createHash('sha256').update(large).digest('hex'));
     assert.deepEqual(await storage.readStateFile(handle), large);
     const file = join(storage.jobDir, handle.path);
@@ -138,12 +139,12 @@ test('storage: large payloads round-trip and are verified, and a digest computed
     // A payload that comes with its digest is not hashed again: the digest given is what the file records.
     const payload = new Uint8Array(randomBytes(5000));
     const digest = createHash('sha256').update(payload).digest();
-    const given = await storage.writeStateFile(1, 'given.state', withPayloadDigest(payload, digest));
+    const given = await storage.writeStateFile((1 as CheckpointId), 'given.state', withPayloadDigest(payload, digest));
     assert.equal(given.checksum, digest.toString('hex'));
     assert.deepEqual(await storage.readStateFile(given), payload);
     // A wrong one is recorded as given, and reading the file catches it.
     const other = new Uint8Array(randomBytes(5000));
-    const wrong = await storage.writeStateFile(1, 'wrong.state', withPayloadDigest(other, digest));
+    const wrong = await storage.writeStateFile((1 as CheckpointId), 'wrong.state', withPayloadDigest(other, digest));
     await assert.rejects(storage.readStateFile(wrong), (e: unknown) => e instanceof CorruptCheckpointError && /checksum mismatch/.test(e.message));
     assert.throws(() => withPayloadDigest(payload, new Uint8Array(16)), RangeError);
   });
@@ -152,15 +153,15 @@ test('storage: large payloads round-trip and are verified, and a digest computed
 test('storage: shared and taskowned files live in the job-level folders', async () => {
   await withTempDir(async (base) => {
     const storage = new FileSystemCheckpointStorage(base, JOB);
-    const shared = await storage.writeStateFile(4, 'sst-000017', new Uint8Array([1, 2, 3]), { scope: 'shared' });
-    const owned = await storage.writeStateFile(4, 'channel-state', new Uint8Array([4]), { scope: 'taskowned' });
+    const shared = await storage.writeStateFile((4 as CheckpointId), 'sst-000017', new Uint8Array([1, 2, 3]), { scope: 'shared' });
+    const owned = await storage.writeStateFile((4 as CheckpointId), 'channel-state', new Uint8Array([4]), { scope: 'taskowned' });
     assert.equal(shared.path, 'shared/sst-000017');
     assert.equal(owned.path, 'taskowned/channel-state');
     const dir = await storage.writeMetadata(metadataFor(4, [shared, owned]));
     const loaded = await loadCheckpoint(dir);
     assert.deepEqual(await storage.readStateFile(shared, loaded.root), new Uint8Array([1, 2, 3]));
     // Discarding the checkpoint leaves shared files to whoever tracks their references.
-    await storage.discardCheckpoint(4);
+    await storage.discardCheckpoint((4 as CheckpointId));
     await stat(join(storage.jobDir, 'shared', 'sst-000017'));
   });
 });
@@ -306,7 +307,7 @@ test('listing: a chk dir without _metadata (crash before completion) is not ok; 
     const storage = new FileSystemCheckpointStorage(base, JOB);
     await completeCheckpoint(storage, 1);
     await completeCheckpoint(storage, 2);
-    await storage.writeStateFile(10, 'op-a-0.state', new Uint8Array([1]));
+    await storage.writeStateFile((10 as CheckpointId), 'op-a-0.state', new Uint8Array([1]));
     const listed = await storage.listCheckpoints();
     assert.deepEqual(
       listed.map((c) => [c.checkpointId, c.ok]),
@@ -328,7 +329,7 @@ test('recovery: findLatestCompleteCheckpoint skips partial and corrupt newer che
     await completeCheckpoint(storage, 1);
     const second = await completeCheckpoint(storage, 2);
     const third = await completeCheckpoint(storage, 3);
-    await storage.writeStateFile(4, 'op-a-0.state', new Uint8Array([1, 2]));
+    await storage.writeStateFile((4 as CheckpointId), 'op-a-0.state', new Uint8Array([1, 2]));
     // Payload damage that only a full read finds: listing still trusts chk-3, recovery must not.
     await flipByte(join(storage.jobDir, third.handles[0]!.path), 60);
     assert.equal((await storage.listCheckpoints())[1]!.ok, true);
@@ -346,8 +347,8 @@ test('recovery: findLatestCompleteCheckpoint skips partial and corrupt newer che
     assert.match(latest.skipped[1]!.problem, /op-a-0\.state.*checksum mismatch/);
 
     // Nothing complete at all.
-    await storage.discardCheckpoint(1);
-    await storage.discardCheckpoint(2);
+    await storage.discardCheckpoint((1 as CheckpointId));
+    await storage.discardCheckpoint((2 as CheckpointId));
     assert.equal(await findLatestCompleteCheckpoint(storage.jobDir), undefined);
   });
 });
@@ -384,11 +385,11 @@ test('crash: a write that fails before the rename leaves no _metadata and no hal
         if (failOn !== undefined && finalPath.endsWith(failOn)) throw new Error('simulated crash');
       },
     });
-    const kept = await storage.writeStateFile(1, 'op-a-0.state', new Uint8Array([1, 2, 3]));
-    const dir = storage.checkpointDir(1);
+    const kept = await storage.writeStateFile((1 as CheckpointId), 'op-a-0.state', new Uint8Array([1, 2, 3]));
+    const dir = storage.checkpointDir((1 as CheckpointId));
 
     failOn = 'op-b-1.state';
-    await assert.rejects(storage.writeStateFile(1, 'op-b-1.state', new Uint8Array(100)), /simulated crash/);
+    await assert.rejects(storage.writeStateFile((1 as CheckpointId), 'op-b-1.state', new Uint8Array(100)), /simulated crash/);
     assert.deepEqual(await readdir(dir), ['op-a-0.state']);
 
     failOn = '_metadata';
@@ -426,18 +427,18 @@ test('names: path separators, ".." and reserved names are rejected', async () =>
     const storage = new FileSystemCheckpointStorage(base, JOB);
     const writer = await createSavepointWriter(base, JOB);
     for (const name of ['a/b', '../escape', '..', 'x..y', 'a\\b', '', '_metadata', '.', 'n'.repeat(300)]) {
-      await assert.rejects(storage.writeStateFile(1, name, new Uint8Array(1)), /Invalid state file name/, name);
+      await assert.rejects(storage.writeStateFile((1 as CheckpointId), name, new Uint8Array(1)), /Invalid state file name/, name);
       await assert.rejects(writer.writeStateFile(name, new Uint8Array(1)), /Invalid state file name/, name);
     }
     await assert.rejects(stat(join(base, 'escape')), { code: 'ENOENT' });
-    await assert.rejects(storage.writeStateFile(0, 'ok.state', new Uint8Array(1)), /Invalid checkpoint id/);
+    await assert.rejects(storage.writeStateFile((0 as CheckpointId), 'ok.state', new Uint8Array(1)), /Invalid checkpoint id/);
   });
 });
 
 test('metadata: absolute or escaping paths, wrong kind or job, and overwriting are refused', async () => {
   await withTempDir(async (base) => {
     const storage = new FileSystemCheckpointStorage(base, JOB);
-    const good = await storage.writeStateFile(1, 'op-a-0.state', new Uint8Array([1]));
+    const good = await storage.writeStateFile((1 as CheckpointId), 'op-a-0.state', new Uint8Array([1]));
     for (const path of ['/etc/passwd', '../other/chk-1/x', 'chk-1/../../x', 'chk-1//x']) {
       await assert.rejects(storage.writeMetadata(metadataFor(1, [{ ...good, path }])), /Invalid checkpoint metadata: .*not a relative path/, path);
     }
@@ -456,8 +457,8 @@ test('discard: discardCheckpoint is idempotent and discardAll removes the job di
     const storage = new FileSystemCheckpointStorage(base, JOB);
     await completeCheckpoint(storage, 1);
     const { dir } = await completeCheckpoint(storage, 2);
-    await storage.discardCheckpoint(1);
-    await storage.discardCheckpoint(1);
+    await storage.discardCheckpoint((1 as CheckpointId));
+    await storage.discardCheckpoint((1 as CheckpointId));
     assert.deepEqual(
       (await storage.listCheckpoints()).map((c) => c.dir),
       [dir],

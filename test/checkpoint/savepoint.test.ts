@@ -3,6 +3,7 @@
  * in at-least-once jobs), self-contained and relocatable, restored at another parallelism with
  * exact results; stop and stop --drain; the errors a user meets; and the seed's SavepointExample.
  */
+import type { CheckpointId } from '../../src/core/ids.ts';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -254,7 +255,7 @@ describe('building blocks', () => {
     const ack = (id: number) =>
       coordinator.acknowledge({
         subtask: { vertex: 0, subtask: 0 },
-        checkpointId: id,
+        checkpointId: id as CheckpointId,
         states: [{ operatorId: 'op', files: [], inline: 1, stateNames: ['b', 'a'] }],
         metrics: { syncDurationMs: 0, asyncDurationMs: 0, alignmentDurationMs: 0, startDelayMs: 0, bytesProcessedDuringAlignment: 0, stateSize: 1 },
       });
@@ -266,7 +267,7 @@ describe('building blocks', () => {
     ack(2);
     assert.deepEqual(await stop, { checkpointId: 2, dir: '/sp/two' });
     const failing = coordinator.triggerCheckpoint({ savepoint: target('three') });
-    coordinator.decline(3, { vertex: 0, subtask: 0 }, new Error('no'));
+    coordinator.decline((3 as CheckpointId), { vertex: 0, subtask: 0 }, new Error('no'));
     await assert.rejects(failing, /declined/);
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(triggered, [
@@ -281,7 +282,7 @@ describe('building blocks', () => {
   it('barrier handler: a savepoint is aligned in at-least-once mode; a plain at-least-once checkpoint does not block', () => {
     const savepoint = checkpointOptionsFor({ isSavepoint: true, savepointDir: '/sp' }, 'at-least-once');
     const plain = checkpointOptionsFor({ isSavepoint: false }, 'at-least-once');
-    const barrier = (checkpointId: number, options: CheckpointOptions) => ({ kind: 'checkpoint-barrier', checkpointId, timestamp: 0, options }) as const;
+    const barrier = (checkpointId: number, options: CheckpointOptions) => ({ kind: 'checkpoint-barrier', checkpointId: checkpointId as CheckpointId, timestamp: 0, options }) as const;
     assert.equal(savepoint.alignment, 'aligned', 'savepoint barriers carry aligned whatever the job mode');
     const a = new BarrierHandler(2, () => 0);
     assert.deepEqual(a.onBarrier(0, barrier(1, savepoint)), { kind: 'none' });
@@ -301,7 +302,7 @@ describe('building blocks', () => {
     const metadata: CheckpointMetadata = {
       version: 1,
       jobId: 'a1b2c3d4',
-      checkpointId: 3,
+      checkpointId: 3 as CheckpointId,
       timestamp: 1,
       kind: 'savepoint',
       operators: [{ operatorId: 'op', uid: 'u', name: 'Op', parallelism: 1, maxParallelism: 128, stateNames: ['x'], subtasks: [undefined] }],

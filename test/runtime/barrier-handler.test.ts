@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { CheckpointId } from '../../src/core/ids.ts';
 import { describe, it } from 'node:test';
 import type { AlignmentType, CheckpointOptions } from '../../src/checkpoint/checkpoint-options.ts';
 import { BarrierHandler } from '../../src/runtime/checkpoint/barrier-handler/barrier-handler.ts';
@@ -23,7 +24,7 @@ function inState(h: BarrierHandler, cls: abstract new (...args: never[]) => unkn
 }
 
 function barrier(checkpointId: number, timestamp: number, options: CheckpointOptions = ALIGNED): CheckpointBarrier {
-  return { kind: 'checkpoint-barrier', checkpointId, timestamp, options };
+  return { kind: 'checkpoint-barrier', checkpointId: checkpointId as CheckpointId, timestamp, options };
 }
 
 describe('BarrierHandler, aligned (exactly-once)', () => {
@@ -73,10 +74,10 @@ describe('BarrierHandler, aligned (exactly-once)', () => {
   it('abort() stops the alignment and unblocks; barriers of that checkpoint are then ignored', () => {
     const a = new BarrierHandler(2, clock().now);
     a.onBarrier(0, barrier(4, 0));
-    assert.equal(a.abort(4), true);
+    assert.equal(a.abort((4 as CheckpointId)), true);
     assert.equal(a.isBlocked(0), false);
     assert.deepEqual(a.onBarrier(1, barrier(4, 0)), { kind: 'none' });
-    assert.equal(a.abort(9), false, 'nothing aligning');
+    assert.equal(a.abort((9 as CheckpointId)), false, 'nothing aligning');
     assert.deepEqual(a.onBarrier(0, barrier(9, 0)), { kind: 'none' }, 'aborted before its barriers arrived');
     assert.equal(a.onBarrier(0, barrier(10, 0)).kind, 'none');
     assert.equal(a.onBarrier(1, barrier(10, 0)).kind, 'complete');
@@ -168,7 +169,7 @@ describe('barrier-handling states: transitions', () => {
   it('CollectingBarriers: aborting an older checkpoint leaves the alignment and its blocked channels as they are', () => {
     const a = new BarrierHandler(2, clock().now);
     a.onBarrier(0, barrier(5, 0));
-    assert.equal(a.abort(3), false);
+    assert.equal(a.abort((3 as CheckpointId)), false);
     assert.ok(inState(a, CollectingBarriers));
     assert.equal(a.isBlocked(0), true);
     assert.deepEqual(a.onBarrier(1, barrier(3, 0)), { kind: 'none' }, 'the aborted one is ignored');
@@ -178,7 +179,7 @@ describe('barrier-handling states: transitions', () => {
   it('CountingBarriers → WaitingForFirstBarrier on abort of its checkpoint', () => {
     const a = new BarrierHandler(2, clock().now);
     a.onBarrier(0, barrier(2, 0, AT_LEAST_ONCE));
-    assert.equal(a.abort(2), true);
+    assert.equal(a.abort((2 as CheckpointId)), true);
     assert.ok(inState(a, WaitingForFirstBarrier));
     assert.deepEqual(a.onBarrier(1, barrier(2, 0, AT_LEAST_ONCE)), { kind: 'none' });
   });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { CheckpointId } from '../../src/core/ids.ts';
 import { MessageChannel } from 'node:worker_threads';
 import { describe, it } from 'node:test';
 import { checkpointOptionsFor } from '../../src/checkpoint/checkpoint-options.ts';
@@ -8,7 +9,7 @@ import type { CheckpointBarrier } from '../../src/runtime/events.ts';
 
 const stop: CheckpointBarrier = {
   kind: 'checkpoint-barrier',
-  checkpointId: 12,
+  checkpointId: 12 as CheckpointId,
   timestamp: 34,
   options: checkpointOptionsFor({ isSavepoint: true, savepointDir: '/sp/x', stop: { drain: true } }, 'at-least-once'),
 };

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { CheckpointId } from '../../src/core/ids.ts';
 import { describe, it } from 'node:test';
 import { TaskLifecycle, type TaskState } from '../../src/runtime/task/task-lifecycle.ts';
 import { TaskMailbox } from '../../src/runtime/task/task-mailbox.ts';
@@ -63,7 +64,7 @@ describe('slot events on the wire', () => {
       { type: 'collect', collectId: 'c', values: [1, 'a', { b: [2] }], epoch: 3 },
       { type: 'finished' },
       { type: 'failed', error: new Error('outer', { cause }), task: 'Map (1/2)' },
-      { type: 'decline', checkpointId: 4, subtask: { vertex: 1, subtask: 0 }, reason: 'CHECKPOINT_DECLINED', error: new Error('no') },
+      { type: 'decline', checkpointId: 4 as CheckpointId, subtask: { vertex: 1, subtask: 0 }, reason: 'CHECKPOINT_DECLINED', error: new Error('no') },
       { type: 'metrics', subtasks: [{ vertex: 0, subtask: 1, taskName: 'S', timestamp: 5, metrics: [] }] },
     ];
     for (const e of events) {

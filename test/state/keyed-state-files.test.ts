@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import type { CheckpointId } from '../../src/core/ids.ts';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -153,7 +154,7 @@ async function withStorage(
     const storage = new FileSystemCheckpointStorage(dir, JOB);
     await fn({
       storage,
-      sink: (name, payload) => storage.writeStateFile(1, name, payload),
+      sink: (name, payload) => storage.writeStateFile((1 as CheckpointId), name, payload),
       read: (h) => storage.readStateFile(h),
     });
   } finally {

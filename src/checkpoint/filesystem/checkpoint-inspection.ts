@@ -3,6 +3,7 @@
  * `_metadata` reads back valid and every file it references is present with the recorded size
  * and header (and, for a full check, payload checksum).
  */
+import { asCheckpointId, type CheckpointId } from '../../core/ids.ts';
 import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -39,7 +40,7 @@ export async function verifyDirectory(dir: string, full: boolean): Promise<{ met
 /** Whether chk-<checkpointId> at `dir` is a usable checkpoint, and if not, why. */
 export async function inspectCheckpoint(
   dir: string,
-  checkpointId: number,
+  checkpointId: CheckpointId,
   full: boolean,
 ): Promise<{ ok: true; metadata: CheckpointMetadata; root: string } | { ok: false; problem: string }> {
   if (!(await exists(join(dir, METADATA_FILE_NAME)))) {
@@ -63,7 +64,7 @@ export async function inspectCheckpoint(
 }
 
 /** chk-<n> subdirectories of `jobDir`, newest first; none when `jobDir` does not exist. */
-export async function listCheckpointDirs(jobDir: string): Promise<{ checkpointId: number; dir: string }[]> {
+export async function listCheckpointDirs(jobDir: string): Promise<{ checkpointId: CheckpointId; dir: string }[]> {
   let entries: Dirent[];
   try {
     entries = await readdir(jobDir, { withFileTypes: true });
@@ -72,12 +73,12 @@ export async function listCheckpointDirs(jobDir: string): Promise<{ checkpointId
     if (code === 'ENOENT' || code === 'ENOTDIR') return [];
     throw e;
   }
-  const out: { checkpointId: number; dir: string }[] = [];
+  const out: { checkpointId: CheckpointId; dir: string }[] = [];
   for (const entry of entries) {
     const match = CHECKPOINT_DIR_PATTERN.exec(entry.name);
     if (match === null || !entry.isDirectory()) continue;
-    const checkpointId = Number(match[1]);
-    if (Number.isSafeInteger(checkpointId)) out.push({ checkpointId, dir: join(jobDir, entry.name) });
+    const id = Number(match[1]);
+    if (Number.isSafeInteger(id) && id >= 1) out.push({ checkpointId: asCheckpointId(id), dir: join(jobDir, entry.name) });
   }
   return out.sort((a, b) => b.checkpointId - a.checkpointId);
 }

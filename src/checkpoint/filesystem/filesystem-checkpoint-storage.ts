@@ -21,6 +21,7 @@
  * not; after the rename the checkpoint directory is synced so the completion itself survives
  * (metadata-publisher.ts).
  */
+import type { CheckpointId } from '../../core/ids.ts';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckpointMetadata, StateFileHandle } from '../checkpoint-types.ts';
@@ -57,7 +58,7 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
   }
 
   /** Absolute path of chk-<checkpointId>. */
-  checkpointDir(checkpointId: number): string {
+  checkpointDir(checkpointId: CheckpointId): string {
     checkCheckpointId(checkpointId);
     return join(this.jobDir, `chk-${checkpointId}`);
   }
@@ -69,7 +70,7 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
    * job-level directories instead, where the caller owns its lifetime.
    */
   async writeStateFile(
-    checkpointId: number,
+    checkpointId: CheckpointId,
     name: string,
     payload: Uint8Array,
     options: { readonly scope?: StateFileScope } = {},
@@ -117,13 +118,13 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
   }
 
   /** Removes chk-<n> with everything in it; nothing happens if it is already gone. */
-  async discardCheckpoint(checkpointId: number): Promise<void> {
+  async discardCheckpoint(checkpointId: CheckpointId): Promise<void> {
     // A subtask may still be finishing a write into the directory of an aborted checkpoint;
     // rm then meets a file that appeared after it listed the directory, and simply tries again.
     await rm(this.checkpointDir(checkpointId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   }
 
-  async releaseCheckpoint(checkpointId: number): Promise<void> {
+  async releaseCheckpoint(checkpointId: CheckpointId): Promise<void> {
     await this.discardCheckpoint(checkpointId);
     await this.sharedState.unregisterCheckpoint(checkpointId);
   }

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as v from 'valibot';
+import { asCheckpointId } from '../../core/ids.ts';
 import { CorruptCheckpointError } from '../../core/errors.ts';
 import type { CheckpointMetadata, OperatorCheckpointMetadata, OperatorSubtaskState, StateFileHandle } from '../checkpoint-types.ts';
 import { errorCode, errorMessage, isRecord } from './file-system-helpers.ts';
@@ -94,7 +95,7 @@ export function decodeMetadata(value: unknown): CheckpointMetadata {
   return {
     version: 1,
     jobId: m.jobId,
-    checkpointId: m.checkpointId,
+    checkpointId: asCheckpointId(m.checkpointId),
     timestamp: m.timestamp,
     kind: m.kind,
     operators: m.operators.map(

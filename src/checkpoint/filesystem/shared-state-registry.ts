@@ -4,6 +4,7 @@
  * storage (when a checkpoint's `_metadata` is published); shared files of checkpoints that never
  * completed are removed with the job's directory.
  */
+import type { CheckpointId } from '../../core/ids.ts';
 import { rm } from 'node:fs/promises';
 import type { StateFileHandle } from '../checkpoint-types.ts';
 import type { SharedStateRegistry } from '../checkpoint-storage.ts';
@@ -28,7 +29,7 @@ export class FileSystemSharedStateRegistry implements SharedStateRegistry {
     this.#jobDir = jobDir;
   }
 
-  registerCheckpoint(checkpointId: number, files: readonly StateFileHandle[]): void {
+  registerCheckpoint(checkpointId: CheckpointId, files: readonly StateFileHandle[]): void {
     if (this.#byCheckpoint.has(checkpointId)) return;
     const shared = files.filter(isSharedHandle);
     this.#byCheckpoint.set(checkpointId, shared);
@@ -42,7 +43,7 @@ export class FileSystemSharedStateRegistry implements SharedStateRegistry {
     }
   }
 
-  async unregisterCheckpoint(checkpointId: number): Promise<readonly string[]> {
+  async unregisterCheckpoint(checkpointId: CheckpointId): Promise<readonly string[]> {
     const shared = this.#byCheckpoint.get(checkpointId);
     if (shared === undefined) return [];
     this.#byCheckpoint.delete(checkpointId);

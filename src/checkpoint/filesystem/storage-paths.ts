@@ -3,6 +3,7 @@
  * handles resolved under their root (never outside it), and the simple names files, jobs and
  * checkpoints must have.
  */
+import type { CheckpointId } from '../../core/ids.ts';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StateFileHandle } from '../checkpoint-types.ts';
@@ -71,7 +72,7 @@ export function checkJobId(jobId: string): void {
   }
 }
 
-export function checkCheckpointId(checkpointId: number): void {
+export function checkCheckpointId(checkpointId: CheckpointId): void {
   if (!Number.isSafeInteger(checkpointId) || checkpointId < 1) {
     throw new Error(`Invalid checkpoint id ${String(checkpointId)}: checkpoint ids are integers starting at 1`);
   }

@@ -7,6 +7,7 @@
  * operator list state, a source's split positions and the operator's watermark. The last three
  * are small and travel as one encoded blob, inline in `_metadata` unless it is large.
  */
+import type { CheckpointId } from '../../core/ids.ts';
 import type { SourceSplit, SourceReader } from '../../api/source.ts';
 import type { OperatorSubtaskState, StateFileHandle } from '../../checkpoint/checkpoint-types.ts';
 import type { RestoredKeyedState, StateBackend, StateFileSink } from '../../state/state-backend.ts';
@@ -55,7 +56,7 @@ interface OperatorBlob {
 export type OperatorBlobRef = { readonly blob: string } | { readonly blobFile: StateFileHandle };
 
 /** The synchronous part: O(states + timers + operator state), independent of the amount of keyed state. */
-export function captureOperatorState(src: OperatorStateSources, checkpointId: number): CapturedOperatorState {
+export function captureOperatorState(src: OperatorStateSources, checkpointId: CheckpointId): CapturedOperatorState {
   let timers: readonly TimerSnapshot<unknown>[] = [];
   let watermark: number | undefined;
   for (const op of src.operators) {

@@ -7,6 +7,7 @@
  * (unless non-restored state is allowed), and a changed maxParallelism of an operator with state
  * (key groups would no longer line up).
  */
+import type { CheckpointId } from '../../core/ids.ts';
 import type { CheckpointMetadata, OperatorCheckpointMetadata } from '../../checkpoint/checkpoint-types.ts';
 import type { JobGraph, JobVertex, StreamNode } from '../../graph/job-graph.ts';
 import { keyGroupRangeForOperator, type KeyGroupRange } from '../../core/key-group.ts';
@@ -14,7 +15,7 @@ import { isKeyedStateFile, isOperatorBlobRef, type OperatorBlobRef, type Restore
 
 /** What one subtask restores; plain data (crosses to worker threads). */
 export interface TaskRestore {
-  readonly checkpointId: number;
+  readonly checkpointId: CheckpointId;
   /** The directory the state file handles are relative to. */
   readonly root: string;
   /** By operator id; operators without state are absent. */
@@ -37,7 +38,7 @@ function overlaps(a: KeyGroupRange, b: KeyGroupRange): boolean {
 }
 
 export class RestoreAssignment {
-  readonly checkpointId: number;
+  readonly checkpointId: CheckpointId;
   /** The checkpoint or savepoint directory restored from. */
   readonly dir: string;
   readonly #source: RestoreSource;

@@ -3,6 +3,7 @@
  * status from its task (or from the operator before it in a chain) and emits to an Output.
  * Only `processElement` is required; the other hooks have forwarding defaults.
  */
+import type { CheckpointId } from '../../core/ids.ts';
 import type { Configuration } from '../../api/configuration.ts';
 import type { MetricGroup } from '../../api/metrics.ts';
 import type { StreamNode } from '../../graph/job-graph.ts';
@@ -80,20 +81,20 @@ export abstract class StreamOperator {
   // ---- checkpoints (defaults: nothing to do) ---------------------------------------------------
 
   /** Before the barrier goes downstream: emit or flush what belongs before it (Flink's prepareSnapshotPreBarrier). */
-  prepareSnapshotPreBarrier(_checkpointId: number): void {}
+  prepareSnapshotPreBarrier(_checkpointId: CheckpointId): void {}
   /**
    * User functions' snapshotState (CheckpointedFunction). Runs in the synchronous part of the
    * snapshot; a returned promise keeps the task suspended until it settles.
    */
-  snapshotFunctionState(_checkpointId: number, _timestamp: number): void | Promise<void> {}
+  snapshotFunctionState(_checkpointId: CheckpointId, _timestamp: number): void | Promise<void> {}
   /** Timers and watermark, copied now (the synchronous part of the snapshot). */
   snapshotExtras(): OperatorExtras | undefined {
     return undefined;
   }
   /** Restores what snapshotExtras() captured; called after open(). */
   restoreExtras(_extras: RestoredExtras): void {}
-  notifyCheckpointComplete(_checkpointId: number): void | Promise<void> {}
-  notifyCheckpointAborted(_checkpointId: number): void | Promise<void> {}
+  notifyCheckpointComplete(_checkpointId: CheckpointId): void | Promise<void> {}
+  notifyCheckpointAborted(_checkpointId: CheckpointId): void | Promise<void> {}
 
   /** Sets the current key from the record when the operator is keyed. */
   protected setKeyFromElement(value: unknown, input: 0 | 1): void {

@@ -16,6 +16,7 @@
  * Commits run one at a time, never during a record or a snapshot: each runs from a task mail
  * (completion notices, retry timers on the mailbox scheduler) and suspends the task until done.
  */
+import type { CheckpointId } from '../../core/ids.ts';
 import { ListStateDescriptor, type ListState } from '../../api/state.ts';
 import {
   isCommittingSinkWriter,
@@ -173,11 +174,11 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
   // ---- checkpoints -----------------------------------------------------------------------------
 
   /** At the barrier: flush, take the checkpoint's committables and the writer's state, store them in operator state. */
-  override snapshotFunctionState(checkpointId: number): Promise<void> {
+  override snapshotFunctionState(checkpointId: CheckpointId): Promise<void> {
     return this.#snapshot(checkpointId);
   }
 
-  async #snapshot(checkpointId: number): Promise<void> {
+  async #snapshot(checkpointId: CheckpointId): Promise<void> {
     const writer = this.#writer!;
     if (this.#draining !== undefined) await this.#draining;
     await writer.flush(false);
@@ -197,7 +198,7 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
   }
 
   /** Commits every committable of checkpoints <= `checkpointId`; the task waits for it. */
-  override notifyCheckpointComplete(checkpointId: number): void | Promise<void> {
+  override notifyCheckpointComplete(checkpointId: CheckpointId): void | Promise<void> {
     if (checkpointId > this.#completedUpTo) this.#completedUpTo = checkpointId;
     if (this.#committer === undefined || !this.#pending.hasUpTo(this.#completedUpTo)) return;
     return this.#commit();

@@ -2,6 +2,7 @@
  * Hosting of user functions: runtime context, lifecycle (setRuntimeContext → initializeState →
  * open … close) and the keyed/operator state stores they reach through it.
  */
+import type { CheckpointId } from '../../core/ids.ts';
 import type {
   FunctionInitializationContext,
   FunctionSnapshotContext,
@@ -64,8 +65,8 @@ interface Lifecycle {
   setRuntimeContext?(c: RuntimeContext): void;
   initializeState?(c: FunctionInitializationContext): void | Promise<void>;
   snapshotState?(c: FunctionSnapshotContext): void | Promise<void>;
-  notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
-  notifyCheckpointAborted?(checkpointId: number): void | Promise<void>;
+  notifyCheckpointComplete?(checkpointId: CheckpointId): void | Promise<void>;
+  notifyCheckpointAborted?(checkpointId: CheckpointId): void | Promise<void>;
   open?(): void | Promise<void>;
   close?(): void | Promise<void>;
 }
@@ -85,14 +86,14 @@ export async function openFunction(fn: object, ctx: OperatorContext): Promise<vo
 }
 
 /** CheckpointedFunction.snapshotState, when the function has one. */
-export function snapshotFunction(fn: object, checkpointId: number, timestamp: number): void | Promise<void> {
+export function snapshotFunction(fn: object, checkpointId: CheckpointId, timestamp: number): void | Promise<void> {
   const f = fn as Lifecycle;
   if (typeof f.snapshotState !== 'function') return;
   return f.snapshotState({ getCheckpointId: () => checkpointId, getCheckpointTimestamp: () => timestamp });
 }
 
 /** CheckpointListener callbacks, when the function has them. */
-export function notifyFunction(fn: object, checkpointId: number, completed: boolean): void | Promise<void> {
+export function notifyFunction(fn: object, checkpointId: CheckpointId, completed: boolean): void | Promise<void> {
   const f = fn as Lifecycle;
   if (completed) return typeof f.notifyCheckpointComplete === 'function' ? f.notifyCheckpointComplete(checkpointId) : undefined;
   return typeof f.notifyCheckpointAborted === 'function' ? f.notifyCheckpointAborted(checkpointId) : undefined;
@@ -116,13 +117,13 @@ export abstract class UdfOperator<F extends object> extends StreamOperator {
   override async close(): Promise<void> {
     await closeFunction(this.fn);
   }
-  override snapshotFunctionState(checkpointId: number, timestamp: number): void | Promise<void> {
+  override snapshotFunctionState(checkpointId: CheckpointId, timestamp: number): void | Promise<void> {
     return snapshotFunction(this.fn, checkpointId, timestamp);
   }
-  override notifyCheckpointComplete(checkpointId: number): void | Promise<void> {
+  override notifyCheckpointComplete(checkpointId: CheckpointId): void | Promise<void> {
     return notifyFunction(this.fn, checkpointId, true);
   }
-  override notifyCheckpointAborted(checkpointId: number): void | Promise<void> {
+  override notifyCheckpointAborted(checkpointId: CheckpointId): void | Promise<void> {
     return notifyFunction(this.fn, checkpointId, false);
   }
 }

@@ -9,6 +9,7 @@
  * What a checkpoint is (savepoint directory, stop, alignment) comes with it: in the trigger for
  * sources, on the barrier for every other task, and the barrier passes it on downstream.
  */
+import type { CheckpointId } from '../../core/ids.ts';
 import type { CheckpointOptions } from '../../checkpoint/checkpoint-options.ts';
 import type { CheckpointFailureReason, OperatorSubtaskState } from '../../checkpoint/checkpoint-types.ts';
 import { BarrierHandler, type AlignmentStep } from '../checkpoint/barrier-handler/barrier-handler.ts';
@@ -62,7 +63,7 @@ export function callUserCode(calls: readonly (readonly [() => void | Promise<voi
 
 export class CheckpointParticipant {
   /** Checkpoints a source task accepted and has not yet snapshotted, with their trigger time and options. */
-  readonly pendingTriggers = new Map<number, { readonly timestamp: number; readonly options: CheckpointOptions }>();
+  readonly pendingTriggers = new Map<CheckpointId, { readonly timestamp: number; readonly options: CheckpointOptions }>();
   /** A source that took part in this stopping savepoint emits nothing until it completes (the task ends) or fails (it resumes). */
   stopPending: number | undefined;
   /** Decides when a barrier arrived on every input; undefined for a source task or outside a job. */
@@ -90,12 +91,12 @@ export class CheckpointParticipant {
     return this.#epoch;
   }
 
-  faultPoint(checkpointId: number): CheckpointFaultPoint {
+  faultPoint(checkpointId: CheckpointId): CheckpointFaultPoint {
     const d = this.#d;
     return { taskName: this.#host.name, vertexName: d.vertex.name, subtaskIndex: d.subtaskIndex, attemptNumber: d.attemptNumber, checkpointId };
   }
 
-  #decline(checkpointId: number, reason: CheckpointFailureReason, error: Error): void {
+  #decline(checkpointId: CheckpointId, reason: CheckpointFailureReason, error: Error): void {
     const d = this.#d;
     d.report({ type: 'decline', checkpointId, subtask: { vertex: d.vertex.index, subtask: d.subtaskIndex }, reason, error });
   }
@@ -117,7 +118,7 @@ export class CheckpointParticipant {
   }
 
   /** A cancel-checkpoint marker arrived. */
-  onCancelMarker(checkpointId: number): void {
+  onCancelMarker(checkpointId: CheckpointId): void {
     if (this.barriers?.abort(checkpointId)) this.#host.mailbox.schedule();
   }
 
@@ -141,7 +142,7 @@ export class CheckpointParticipant {
    * downstream with `options`. False when this task cannot take part (it is not a running
    * source, or a stop is already under way).
    */
-  trigger(checkpointId: number, timestamp: number, options: CheckpointOptions): boolean {
+  trigger(checkpointId: CheckpointId, timestamp: number, options: CheckpointOptions): boolean {
     const host = this.#host;
     if (!host.lifecycle.running || host.source === undefined || host.endingInput || !this.#d.checkpointing) return false;
     if (options.stop !== undefined && this.stopPending !== undefined) return false;
@@ -175,7 +176,7 @@ export class CheckpointParticipant {
    * functions snapshot their state, every state is frozen (copy-on-write for keyed state), and
    * the barrier goes downstream. Serialising and writing then run asynchronously.
    */
-  #performCheckpoint(checkpointId: number, timestamp: number, options: CheckpointOptions, alignmentMs: number, startDelayMs: number): void {
+  #performCheckpoint(checkpointId: CheckpointId, timestamp: number, options: CheckpointOptions, alignmentMs: number, startDelayMs: number): void {
     const host = this.#host;
     const chain = host.chain;
     const scheduler = this.#d.scheduler;
@@ -253,7 +254,7 @@ export class CheckpointParticipant {
 
   /** The asynchronous part: write every operator's state, then acknowledge (or decline on failure). */
   async #persist(
-    checkpointId: number,
+    checkpointId: CheckpointId,
     options: CheckpointOptions,
     captured: CapturedOperatorState[],
     m: { syncMs: number; alignmentMs: number; startDelayMs: number },
@@ -314,7 +315,7 @@ export class CheckpointParticipant {
    * The checkpoint completed (its metadata is durable): tell every operator and function. A
    * source stopping with this savepoint then ends.
    */
-  notifyComplete(checkpointId: number): void {
+  notifyComplete(checkpointId: CheckpointId): void {
     this.#host.mailbox.enqueue(() => {
       this.#notify(checkpointId, true);
       if (this.stopPending === checkpointId) {
@@ -328,7 +329,7 @@ export class CheckpointParticipant {
    * The checkpoint was aborted: stop aligning on it and tell every operator and function. A
    * source stopping with this savepoint resumes: the job goes on.
    */
-  notifyAborted(checkpointId: number): void {
+  notifyAborted(checkpointId: CheckpointId): void {
     const host = this.#host;
     if (this.barriers?.abort(checkpointId)) host.mailbox.schedule();
     this.pendingTriggers.delete(checkpointId);
@@ -359,7 +360,7 @@ export class CheckpointParticipant {
     return false;
   }
 
-  #notify(checkpointId: number, completed: boolean): void {
+  #notify(checkpointId: CheckpointId, completed: boolean): void {
     const host = this.#host;
     const calls: [() => void | Promise<void>, OperatorContext][] = host.chain.operators.map((op) => [
       () => (completed ? op.notifyCheckpointComplete(checkpointId) : op.notifyCheckpointAborted(checkpointId)),

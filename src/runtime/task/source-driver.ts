@@ -3,6 +3,7 @@
  * bursts by the mailbox (`split-reader-driver.ts`) or a SourceFunction that runs its own loop
  * (`source-function-driver.ts`). What the task and its checkpoints need from either.
  */
+import type { CheckpointId } from '../../core/ids.ts';
 import type { SourceReader, SourceSplit } from '../../api/source.ts';
 
 export interface SourceDriver {
@@ -23,8 +24,8 @@ export interface SourceDriver {
   /** The task may go on (credit came back, a suspension ended). */
   resume(): void;
   /** Snapshots the source's own user state (a source function's), before the chain's operators. */
-  snapshotState(checkpointId: number, timestamp: number): void | Promise<void>;
-  notifyCheckpoint(checkpointId: number, completed: boolean): void | Promise<void>;
+  snapshotState(checkpointId: CheckpointId, timestamp: number): void | Promise<void>;
+  notifyCheckpoint(checkpointId: CheckpointId, completed: boolean): void | Promise<void>;
   /** Stops the source's loop (best effort); it emits nothing more. */
   cancel(): void;
   close(): Promise<void>;

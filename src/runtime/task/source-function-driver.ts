@@ -8,6 +8,7 @@
  * when it resumes from a pause), so its state describes exactly the records emitted before.
  * After a stopping barrier, records wait: dropped if the savepoint completes, emitted if it fails.
  */
+import type { CheckpointId } from '../../core/ids.ts';
 import type { SourceContext, SourceFunction } from '../../api/functions.ts';
 import { closeFunction, notifyFunction, openFunction, snapshotFunction } from '../operators/udf.ts';
 import type { SourceDriver } from './source-driver.ts';
@@ -47,11 +48,11 @@ export class SourceFunctionDriver implements SourceDriver {
     this.#resume?.();
   }
 
-  snapshotState(checkpointId: number, timestamp: number): void | Promise<void> {
+  snapshotState(checkpointId: CheckpointId, timestamp: number): void | Promise<void> {
     return snapshotFunction(this.fn, checkpointId, timestamp);
   }
 
-  notifyCheckpoint(checkpointId: number, completed: boolean): void | Promise<void> {
+  notifyCheckpoint(checkpointId: CheckpointId, completed: boolean): void | Promise<void> {
     return notifyFunction(this.fn, checkpointId, completed);
   }
 

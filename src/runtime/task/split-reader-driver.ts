@@ -3,6 +3,7 @@
  * restored ones, or its share of the source's splits), and polls it in bursts as the mailbox's
  * default action. A burst ends on backpressure, on a suspension, or when its time slice is spent.
  */
+import type { CheckpointId } from '../../core/ids.ts';
 import type { InputStatus, ReaderOutput, Source, SourceReader, SourceSplit } from '../../api/source.ts';
 import type { SequenceOutput } from '../sources/builtin-sources.ts';
 import type { SourceDriver } from './source-driver.ts';
@@ -87,7 +88,7 @@ export class SplitReaderDriver implements SourceDriver {
     // The reader's splits are captured with the head's state.
   }
 
-  notifyCheckpoint(checkpointId: number, completed: boolean): void | Promise<void> {
+  notifyCheckpoint(checkpointId: CheckpointId, completed: boolean): void | Promise<void> {
     const reader = this.reader;
     if (reader === undefined) return;
     return completed ? reader.notifyCheckpointComplete?.(checkpointId) : reader.notifyCheckpointAborted?.(checkpointId);

@@ -16,6 +16,7 @@
  * time, not records: a slow user function must not delay a checkpoint by the length of a
  * record-counted burst.
  */
+import type { CheckpointId } from '../../core/ids.ts';
 import type { Source, SourceSplit } from '../../api/source.ts';
 import type { CheckpointOptions } from '../../checkpoint/checkpoint-options.ts';
 import type { JobVertex } from '../../graph/job-graph.ts';
@@ -197,15 +198,15 @@ export class Task {
    * barrier carries downstream). False when this task cannot take part (it is not a running
    * source, or a stop is already under way).
    */
-  triggerCheckpoint(checkpointId: number, timestamp: number, options: CheckpointOptions): boolean {
+  triggerCheckpoint(checkpointId: CheckpointId, timestamp: number, options: CheckpointOptions): boolean {
     return this.#core.checkpoints.trigger(checkpointId, timestamp, options);
   }
 
-  notifyCheckpointComplete(checkpointId: number): void {
+  notifyCheckpointComplete(checkpointId: CheckpointId): void {
     this.#core.checkpoints.notifyComplete(checkpointId);
   }
 
-  notifyCheckpointAborted(checkpointId: number): void {
+  notifyCheckpointAborted(checkpointId: CheckpointId): void {
     this.#core.checkpoints.notifyAborted(checkpointId);
   }
 

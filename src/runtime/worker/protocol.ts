@@ -1,4 +1,5 @@
 /** Messages between the job's launcher thread and its slot workers. */
+import type { CheckpointId } from '../../core/ids.ts';
 import type { MessagePort } from 'node:worker_threads';
 import type { CheckpointOptions } from '../../checkpoint/checkpoint-options.ts';
 import { assertNever } from '../../core/errors.ts';
@@ -40,14 +41,14 @@ export type ToWorker =
   | { readonly type: 'cancel' }
   | {
       readonly type: 'trigger-checkpoint';
-      readonly checkpointId: number;
+      readonly checkpointId: CheckpointId;
       readonly timestamp: number;
       /** What the checkpoint is; the sources put it on their barriers. */
       readonly options: CheckpointOptions;
     }
   | { readonly type: 'report-metrics' }
-  | { readonly type: 'checkpoint-complete'; readonly checkpointId: number }
-  | { readonly type: 'checkpoint-aborted'; readonly checkpointId: number };
+  | { readonly type: 'checkpoint-complete'; readonly checkpointId: CheckpointId }
+  | { readonly type: 'checkpoint-aborted'; readonly checkpointId: CheckpointId };
 
 /**
  * A slot event as it crosses from a worker to the launcher: errors as data (with their stacks

@@ -8,12 +8,13 @@
  * chosen from the options on its first barrier (`WaitingForFirstBarrier`), so another way of
  * handling barriers (unaligned) is another state, not a flag in an existing one.
  */
+import type { CheckpointId } from '../../../core/ids.ts';
 import type { CheckpointBarrier } from '../../events.ts';
 import type { CheckpointOptions } from '../../../checkpoint/checkpoint-options.ts';
 
 /** A checkpoint whose barriers arrived on every open channel: the task snapshots it now. */
 export interface CompletedAlignment {
-  readonly checkpointId: number;
+  readonly checkpointId: CheckpointId;
   readonly timestamp: number;
   readonly options: CheckpointOptions;
   /** First barrier to last, ms. */
@@ -36,11 +37,11 @@ export interface BarrierHandlerContext {
    * The checkpoint is over here (completed, abandoned or aborted): every channel is readable
    * again and barriers of this checkpoint and older ones are ignored from now on.
    */
-  finish(checkpointId: number): void;
+  finish(checkpointId: CheckpointId): void;
   /** Barriers of `checkpointId` and older ones are ignored from now on; channels stay as they are. */
-  ignoreUpTo(checkpointId: number): void;
+  ignoreUpTo(checkpointId: CheckpointId): void;
   /** A newer barrier arrived before this checkpoint's alignment ended: the task declines it. */
-  abandoned(checkpointId: number): void;
+  abandoned(checkpointId: CheckpointId): void;
   /** Every open channel delivered the barrier: the task snapshots. */
   completed(alignment: CompletedAlignment): void;
   /** The state that waits for the next checkpoint's first barrier. */
@@ -49,11 +50,11 @@ export interface BarrierHandlerContext {
 
 export interface BarrierHandlerState {
   /** The checkpoint this state handles; undefined while waiting for a first barrier. */
-  readonly checkpointId: number | undefined;
+  readonly checkpointId: CheckpointId | undefined;
   /** `barrier` arrived on `channel` (a channel that has not ended). */
   barrierReceived(ctx: BarrierHandlerContext, channel: number, barrier: CheckpointBarrier): BarrierHandlerState;
   /** `channel` ended (end of partition); the handler already counts it as ended. */
   endOfPartition(ctx: BarrierHandlerContext, channel: number): BarrierHandlerState;
   /** Checkpoint `checkpointId` was aborted (a cancel marker, or the coordinator said so). */
-  checkpointAborted(ctx: BarrierHandlerContext, checkpointId: number): BarrierHandlerState;
+  checkpointAborted(ctx: BarrierHandlerContext, checkpointId: CheckpointId): BarrierHandlerState;
 }

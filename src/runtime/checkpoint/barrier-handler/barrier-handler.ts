@@ -11,6 +11,7 @@
  *   so are barriers of older checkpoints;
  * - `isBlocked` is read per polled item, never per record.
  */
+import type { CheckpointId } from '../../../core/ids.ts';
 import type { CheckpointBarrier } from '../../events.ts';
 import type { BarrierHandlerContext, BarrierHandlerState, CompletedAlignment } from './barrier-handler-state.ts';
 import { WaitingForFirstBarrier } from './waiting-for-first-barrier.ts';
@@ -24,10 +25,10 @@ export type AlignmentStep =
   | (CompletedAlignment & {
       readonly kind: 'complete';
       /** Set when completing also abandoned an older checkpoint. */
-      readonly abandoned?: number;
+      readonly abandoned?: CheckpointId;
     })
   /** A newer barrier abandoned `checkpointId` (the task declines it); handling of the newer one goes on. */
-  | { readonly kind: 'abandoned'; readonly checkpointId: number };
+  | { readonly kind: 'abandoned'; readonly checkpointId: CheckpointId };
 
 const NONE: AlignmentStep = Object.freeze({ kind: 'none' });
 
@@ -39,7 +40,7 @@ export class BarrierHandler {
   #state: BarrierHandlerState = WaitingForFirstBarrier.INSTANCE;
   // What the state reported during the current event.
   #completed: CompletedAlignment | undefined;
-  #abandoned: number | undefined;
+  #abandoned: CheckpointId | undefined;
   readonly #ctx: BarrierHandlerContext;
 
   constructor(numChannels: number, now: () => number) {
@@ -111,7 +112,7 @@ export class BarrierHandler {
    * it, unblocking its channels, and ignore its barriers. True when a checkpoint up to that id
    * was being handled (the caller reads on).
    */
-  abort(checkpointId: number): boolean {
+  abort(checkpointId: CheckpointId): boolean {
     const current = this.#state.checkpointId;
     this.#state = this.#state.checkpointAborted(this.#ctx, checkpointId);
     this.#step();

@@ -4,6 +4,7 @@
  * channel counts as having delivered every later barrier, so the checkpoint completes when the
  * barrier arrived on every open channel.
  */
+import type { CheckpointId } from '../../../core/ids.ts';
 import type { CheckpointBarrier } from '../../events.ts';
 import type { BarrierHandlerContext, BarrierHandlerState } from './barrier-handler-state.ts';
 
@@ -19,7 +20,7 @@ export abstract class PendingBarriers implements BarrierHandlerState {
     this.#seen = new Array<boolean>(ctx.numChannels).fill(false);
   }
 
-  get checkpointId(): number {
+  get checkpointId(): CheckpointId {
     return this.#barrier.checkpointId;
   }
 
@@ -52,7 +53,7 @@ export abstract class PendingBarriers implements BarrierHandlerState {
     return this.#completeIfDone(ctx);
   }
 
-  checkpointAborted(ctx: BarrierHandlerContext, checkpointId: number): BarrierHandlerState {
+  checkpointAborted(ctx: BarrierHandlerContext, checkpointId: CheckpointId): BarrierHandlerState {
     if (checkpointId < this.checkpointId) {
       // An older checkpoint: this one goes on, channels stay as they are.
       ctx.ignoreUpTo(checkpointId);

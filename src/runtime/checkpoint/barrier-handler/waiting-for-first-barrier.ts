@@ -4,6 +4,7 @@
  * with blocking, at-least-once barriers are counted. Savepoints arrive marked aligned whatever
  * the job's mode. Barriers of checkpoints that already ended here are ignored.
  */
+import type { CheckpointId } from '../../../core/ids.ts';
 import { assertNever } from '../../../core/errors.ts';
 import type { CheckpointBarrier } from '../../events.ts';
 import type { BarrierHandlerContext, BarrierHandlerState } from './barrier-handler-state.ts';
@@ -37,7 +38,7 @@ export class WaitingForFirstBarrier implements BarrierHandlerState {
     return this;
   }
 
-  checkpointAborted(ctx: BarrierHandlerContext, checkpointId: number): BarrierHandlerState {
+  checkpointAborted(ctx: BarrierHandlerContext, checkpointId: CheckpointId): BarrierHandlerState {
     ctx.ignoreUpTo(checkpointId);
     return this;
   }
