@@ -13,6 +13,7 @@ import { RestClient } from '../rest/rest-client.ts';
 import type { Command } from 'commander';
 import { reportFailure, UsageError, withProgress, type ExitCode } from './cli-support.ts';
 import { findCluster } from './cluster-address.ts';
+import { moduleFormatHint } from './job-format.ts';
 import { positiveInt, switchFlag, valueFlag, verbCommand } from './verb-command.ts';
 
 export const RUN_USAGE = `Usage: weir run [options] <job.ts|job.js> [args...]
@@ -91,7 +92,10 @@ function savepointPath(value: string): string {
 /** Runs the job `o` names, on a cluster or embedded. */
 async function runCommand(o: RunOptions): Promise<ExitCode> {
   const path = resolve(o.job);
-  if (!existsSync(path)) throw new UsageError(`job file not found: ${path}`, RUN_USAGE);
+  if (!existsSync(path)) {
+    const relative = path === o.job ? '' : ` (a relative path is taken from the current directory, ${process.cwd()})`;
+    throw new UsageError(`job file not found: ${path}${relative}; name the job's .ts, .mts, .js or .mjs file`, RUN_USAGE);
+  }
   const cluster = o.inline ? undefined : await findCluster(o.jobManager);
   if (cluster !== undefined) return runOnCluster(o, path, cluster);
   if (o.detached) {
@@ -139,6 +143,8 @@ async function runEmbedded(o: RunOptions, path: string): Promise<ExitCode> {
     await import(jobModule);
   } catch (e) {
     reportFailure(e);
+    const hint = moduleFormatHint(path, e);
+    if (hint !== undefined) console.error(`weir: ${hint}`);
     return 1;
   }
   if (registry.executeCalls === 0) {
