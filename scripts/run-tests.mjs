@@ -18,10 +18,19 @@ const filter = process.argv.slice(2);
 let files = collect('test');
 if (filter.length > 0) files = files.filter((f) => filter.some((x) => f.includes(x)));
 
-const typecheck = spawnSync('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], { stdio: 'inherit' });
-if (typecheck.status !== 0) {
-  console.error('typecheck failed');
-  process.exit(typecheck.status ?? 1);
+// Static checks first, each failing the run: the compiler, the linter, and the layer and clock
+// rules (the layer test repeats the last two, so a filtered run that skips it still checks them).
+const checks = [
+  ['typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']],
+  ['lint', 'npx', ['biome', 'lint', '--diagnostic-level=error']],
+  ['layers', process.execPath, ['scripts/check-layers.mjs', '--clock']],
+];
+for (const [name, command, args] of checks) {
+  const r = spawnSync(command, args, { stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`${name} failed`);
+    process.exit(r.status ?? 1);
+  }
 }
 const result = spawnSync(
   process.execPath,
