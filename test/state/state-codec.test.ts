@@ -22,6 +22,17 @@ function encode(value: unknown, capacity = 8): Buffer {
   return w.bytes.subarray(0, w.pos);
 }
 
+function hasInvalidDateInSet(value: unknown, inSet = false): boolean {
+  if (value instanceof Date) return inSet && Number.isNaN(value.getTime());
+  if (value instanceof Set) return [...value].some((v) => hasInvalidDateInSet(v, true));
+  if (value instanceof Map) return [...value].some(([k, v]) => hasInvalidDateInSet(k, inSet) || hasInvalidDateInSet(v, inSet));
+  if (Array.isArray(value)) return value.some((v) => hasInvalidDateInSet(v, inSet));
+  if (typeof value === 'object' && value !== null && !ArrayBuffer.isView(value)) {
+    return Object.values(value).some((v) => hasInvalidDateInSet(v, inSet));
+  }
+  return false;
+}
+
 function roundTrip(value: unknown): unknown {
   const bytes = encode(value);
   const r = new ByteReader(bytes);
@@ -98,6 +109,10 @@ test('state codec: values of every supported shape come back equal', () => {
 test('state codec: arbitrary JSON-like and structured values round-trip', () => {
   fc.assert(
     fc.property(fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: false, withBoxedValues: false, withSparseArray: false }), (value) => {
+      // node:assert cannot match an invalid Date inside a Set with its copy (it compares Set
+      // members by a key in which NaN never equals itself), so such values are left to the
+      // explicit invalid-Date case of the test above.
+      fc.pre(!hasInvalidDateInSet(value));
       assert.deepEqual(roundTrip(value), value);
     }),
     { numRuns: 300 },
