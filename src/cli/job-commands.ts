@@ -1,7 +1,7 @@
 /** The verbs that act on jobs of a running cluster: list, cancel, savepoint, stop, checkpoint. */
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadCheckpoint } from '../checkpoint/filesystem-checkpoint-storage.ts';
+import { checkpointReaderFor } from '../checkpoint/checkpoint-storage-registry.ts';
 import { RestClient } from '../rest/rest-client.ts';
 import type { Command } from 'commander';
 import { UsageError, withProgress, type ExitCode } from './cli-support.ts';
@@ -147,7 +147,7 @@ export function savepointVerb(): Command {
 
 /** Deletes a savepoint directory after checking that it is one; returns the directory. */
 async function disposeSavepoint(path: string): Promise<string> {
-  const { metadata, dir } = await loadCheckpoint(path);
+  const { metadata, dir } = await checkpointReaderFor(path).loadCheckpoint(path);
   if (metadata.kind !== 'savepoint') throw new Error(`cannot dispose of ${dir}: it is a checkpoint, which weir manages itself, not a savepoint`);
   rmSync(dir, { recursive: true, force: true });
   return dir;

@@ -22,7 +22,7 @@ import { assertNever } from '../core/errors.ts';
 import type { CheckpointStatsSnapshot } from '../checkpoint/checkpoint-stats.ts';
 import { CompletedCheckpointStore } from '../checkpoint/completed-checkpoint-store.ts';
 import type { CheckpointStorage } from '../checkpoint/checkpoint-storage.ts';
-import { FileSystemCheckpointStorage, loadCheckpoint } from '../checkpoint/filesystem-checkpoint-storage.ts';
+import { checkpointReaderFor, createCheckpointStorage } from '../checkpoint/checkpoint-storage-registry.ts';
 import type { JobGraph } from '../graph/job-graph.ts';
 import { RestoreAssignment, type RestoreSource } from './checkpoint/restore-assignment.ts';
 import { rootCause } from './error-transport.ts';
@@ -166,7 +166,7 @@ export class LocalJob {
     const restorePath = config.get('execution.savepoint.path');
     let first: RestoreAssignment | undefined;
     if (restorePath !== undefined) {
-      const loaded = await loadCheckpoint(restorePath);
+      const loaded = await checkpointReaderFor(restorePath, 'execution.savepoint.path').loadCheckpoint(restorePath);
       this.#initialRestore = { metadata: loaded.metadata, root: loaded.root, dir: loaded.dir };
       first = new RestoreAssignment(this.#initialRestore, this.graph, config.get('execution.savepoint.ignore-unclaimed-state'));
     }
@@ -183,7 +183,7 @@ export class LocalJob {
   #createCheckpointing(intervalMs: number | undefined): Checkpointing {
     const config = this.pipeline.config;
     const baseDir = config.get('state.checkpoints.dir') ?? defaultCheckpointDir();
-    const storage: CheckpointStorage = new FileSystemCheckpointStorage(baseDir, this.jobId);
+    const storage: CheckpointStorage = createCheckpointStorage(baseDir, this.jobId);
     const store = new CompletedCheckpointStore({
       numRetained: config.get('state.checkpoints.num-retained'),
       discard: (id) => storage.releaseCheckpoint(id),

@@ -11,7 +11,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Configuration } from '../api/configuration.ts';
 import type { CheckpointOptions } from '../checkpoint/checkpoint-options.ts';
 import type { SubtaskKey } from '../checkpoint/checkpoint-types.ts';
-import { FileSystemCheckpointStorage } from '../checkpoint/filesystem-checkpoint-storage.ts';
+import { createCheckpointStorage } from '../checkpoint/checkpoint-storage-registry.ts';
 import { assertNever } from '../core/errors.ts';
 import type { TaskRestore } from './checkpoint/restore-assignment.ts';
 import type { JobGraph } from '../graph/job-graph.ts';
@@ -90,7 +90,7 @@ export class Slot {
     const outputs = new Map<string, Map<number, OutputChannel[]>>();
     const taskKey = (vertex: number, index: number) => `${vertex}/${index}`;
     const cp = this.#o.checkpointing;
-    const checkpointing = cp ? { storage: new FileSystemCheckpointStorage(cp.baseDir, this.#o.jobId) } : undefined;
+    const checkpointing = cp ? { storage: createCheckpointStorage(cp.baseDir, this.#o.jobId) } : undefined;
     const metrics = { host: HOST_NAME, taskManagerId: this.#o.taskManagerId ?? 'local', jobName: graph.jobName };
     const stateBackend = resolveStateBackend(config);
     const where = (id: string) => `channel ${id}`;

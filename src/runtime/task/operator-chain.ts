@@ -8,7 +8,7 @@
  */
 import { keyGroupRangeForOperator } from '../../core/key-group.ts';
 import type { Scheduler } from '../../core/time.ts';
-import { readStateFile } from '../../checkpoint/filesystem-checkpoint-storage.ts';
+import { checkpointReaderFor } from '../../checkpoint/checkpoint-storage-registry.ts';
 import type { JobVertex, StreamEdge, StreamNode } from '../../graph/job-graph.ts';
 import type { StateBackendScope } from '../../state/state-backend.ts';
 import { loadOperatorState, type LoadedOperatorState } from '../checkpoint/operator-snapshot.ts';
@@ -249,9 +249,10 @@ export class OperatorChain {
     const restore = this.#d.restore;
     const r = restore?.operators[node.operatorId];
     if (!restore || !r) return;
+    const reader = checkpointReaderFor(restore.root);
     let loaded: LoadedOperatorState;
     try {
-      loaded = await loadOperatorState(r, (h) => readStateFile(restore.root, h), {
+      loaded = await loadOperatorState(r, (h) => reader.readStateFile(restore.root, h), {
         stateBackend: this.#d.stateBackend,
         range: ctx.keyedBackend?.keyGroupRange,
         subtaskIndex: this.#d.subtaskIndex,
