@@ -6,16 +6,22 @@ import { join } from 'node:path';
 // @ts-expect-error: a plain JavaScript module without declarations
 import { checkClock, checkLayers } from '../../scripts/check-layers.mjs';
 
+/** A scratch src/ folder and a function that writes one file into it. */
+function scratchSrc(prefix: string): { src: string; put: (path: string, text: string) => void } {
+  const src = mkdtempSync(join(tmpdir(), prefix));
+  const put = (path: string, text: string): void => {
+    mkdirSync(join(src, path, '..'), { recursive: true });
+    writeFileSync(join(src, path), text);
+  };
+  return { src, put };
+}
+
 test('every import in src/ points down a layer and no module imports itself back', () => {
   assert.deepEqual(checkLayers(), []);
 });
 
 test('the check finds an upward import, a cycle and an unknown folder', () => {
-  const src = mkdtempSync(join(tmpdir(), 'weir-layers-'));
-  const put = (path: string, text: string) => {
-    mkdirSync(join(src, path, '..'), { recursive: true });
-    writeFileSync(join(src, path), text);
-  };
+  const { src, put } = scratchSrc('weir-layers-');
   put('core/a.ts', "import { b } from '../api/b.ts';\nexport const a = 1;\n");
   put('api/b.ts', "export const b = 1;\n");
   put('runtime/x.ts', "import type { Y } from './y.ts';\nexport type X = Y;\n");
@@ -35,11 +41,7 @@ test('the engine reads time and schedules only through the injected clock (core/
 });
 
 test('the clock check finds wall-clock reads and timers in engine layers, not in edges or comments', () => {
-  const src = mkdtempSync(join(tmpdir(), 'weir-clock-'));
-  const put = (path: string, text: string) => {
-    mkdirSync(join(src, path, '..'), { recursive: true });
-    writeFileSync(join(src, path), text);
-  };
+  const { src, put } = scratchSrc('weir-clock-');
   put('runtime/a.ts', "const t = Date.now();\n// Date.now() in a comment\nsetTimeout(() => {}, 1);\n");
   put('state/b.ts', "import { setImmediate } from 'node:timers/promises';\nconst s = performance.now();\n");
   put('checkpoint/c.ts', "class P {\n  setTimeout(handle: unknown): void {}\n}\nconst d = new Date();\n");

@@ -132,6 +132,14 @@ function firstRepeat(keys: readonly string[]): string | undefined {
   return undefined;
 }
 
+/** Snapshotted splits dealt to `parallelism` new readers as a restore deals them: the old subtasks' splits in order, round robin. */
+function deal<S>(taken: readonly (readonly S[])[], parallelism: number): S[][] {
+  const dealt: S[][] = Array.from({ length: parallelism }, () => []);
+  let j = 0;
+  for (const splits of taken) for (const s of splits) dealt[j++ % parallelism]!.push(s);
+  return dealt;
+}
+
 export function sourceContract<T, S extends SourceSplit>(c: SourceContractCase<T, S>): void {
   const key = c.key ?? ((r: T): string => JSON.stringify(r));
   const keys = (xs: readonly T[]): string[] => xs.map(key);
@@ -237,10 +245,7 @@ export function sourceContract<T, S extends SourceSplit>(c: SourceContractCase<T
               const old = openReaders(c.create(), p);
               const taken = pollAndSnapshot(old, polls, 0, before);
               await dropReaders(old);
-              // As a restore deals them: the old subtasks' splits in order, round robin.
-              const dealt: S[][] = Array.from({ length: p2 }, () => []);
-              let j = 0;
-              for (const splits of copy(taken, how)) for (const s of splits) dealt[j++ % p2]!.push(s);
+              const dealt = deal(copy(taken, how), p2);
               const after: T[] = [];
               const fresh = openReaders(c.create(), p2, dealt);
               await drain(fresh, after);
@@ -330,9 +335,7 @@ export function sourceContract<T, S extends SourceSplit>(c: SourceContractCase<T
               const old = openReaders(c.create(), p);
               const taken = pollAndSnapshot(old, polls, 3, before);
               await dropReaders(old);
-              const dealt: S[][] = Array.from({ length: p2 }, () => []);
-              let j = 0;
-              for (const splits of copy(taken, how)) for (const s of splits) dealt[j++ % p2]!.push(s);
+              const dealt = deal(copy(taken, how), p2);
               const after: T[] = [];
               const fresh = openReaders(c.create(), p2, dealt);
               for (const r of fresh) pollTimes(r, UNBOUNDED_POLLS / 5, after);
