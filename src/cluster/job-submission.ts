@@ -3,6 +3,7 @@
  * may come straight from JSON, so every field is checked and the first bad one is named.
  */
 import { isAbsolute } from 'node:path';
+import * as v from 'valibot';
 import { Configuration, isConfigKey } from '../api/configuration.ts';
 import { SubmissionError } from './dispatcher-errors.ts';
 
@@ -30,47 +31,71 @@ const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*\.(mjs|js|ts|mts)$/;
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+const shown = (input: unknown): string => JSON.stringify(input) ?? String(input);
+const isPlainObject = (x: unknown): boolean => typeof x === 'object' && x !== null && !Array.isArray(x);
+const SUBMISSION_FIELDS = ['jobModule', 'programArgs', 'parallelism', 'savepointPath', 'allowNonRestoredState', 'config'];
+
+const FILE_NAME_MESSAGE = (issue: v.BaseIssue<unknown>) =>
+  `"jobModule.fileName" must be a bare file name ending in .mjs, .js, .ts or .mts, got ${shown(issue.input)}`;
+const PARALLELISM_MESSAGE = (issue: v.BaseIssue<unknown>) => `"parallelism" must be an integer between 1 and 32768, got ${shown(issue.input)}`;
+const JOB_MODULE_MESSAGE = '"jobModule" must be an object {fileName, source}';
+const PROGRAM_ARGS_MESSAGE = '"programArgs" must be an array of strings';
+const SAVEPOINT_PATH_MESSAGE = '"savepointPath" must be a non-empty string';
+const CONFIG_MESSAGE = '"config" must be an object of key: string value';
+
+/**
+ * The shape of a submission; every message names the field. Configuration values are checked
+ * afterwards against the configuration's own options (validateConfig).
+ */
+const submissionSchema = v.pipe(
+  // valibot takes an array for an object; a submission is not one.
+  v.custom<Record<string, unknown>>(isPlainObject, 'a job submission must be an object'),
+  v.strictObject(
+    {
+      jobModule: v.pipe(
+        v.custom<Record<string, unknown>>(isPlainObject, JOB_MODULE_MESSAGE),
+        v.looseObject(
+          {
+            fileName: v.pipe(v.string(FILE_NAME_MESSAGE), v.regex(FILE_NAME, FILE_NAME_MESSAGE)),
+            source: v.string((issue) => `"jobModule.source" must be a string, got ${typeof issue.input}`),
+          },
+          JOB_MODULE_MESSAGE,
+        ),
+      ),
+      programArgs: v.optional(v.array(v.string(PROGRAM_ARGS_MESSAGE), PROGRAM_ARGS_MESSAGE)),
+      parallelism: v.optional(
+        v.pipe(v.number(PARALLELISM_MESSAGE), v.integer(PARALLELISM_MESSAGE), v.minValue(1, PARALLELISM_MESSAGE), v.maxValue(32768, PARALLELISM_MESSAGE)),
+      ),
+      savepointPath: v.optional(
+        v.pipe(
+          v.string(SAVEPOINT_PATH_MESSAGE),
+          v.nonEmpty(SAVEPOINT_PATH_MESSAGE),
+          // The client's working directory means nothing on the cluster's machine.
+          v.check(
+            (sp) => /^[a-zA-Z][a-zA-Z0-9+.-]+:/.test(sp) || isAbsolute(sp),
+            (issue) => `"savepointPath" must be an absolute path or a file:// URI, got ${shown(issue.input)}`,
+          ),
+        ),
+      ),
+      allowNonRestoredState: v.optional(v.boolean((issue) => `"allowNonRestoredState" must be true or false, got ${shown(issue.input)}`)),
+      config: v.optional(v.pipe(v.custom<Record<string, unknown>>(isPlainObject, CONFIG_MESSAGE), v.record(v.string(), v.unknown(), CONFIG_MESSAGE))),
+    },
+    // An unknown key's issue expects 'never'; the only other issue here is the missing jobModule.
+    (issue) => (issue.expected === 'never' ? `unknown field "${String(issue.input)}" (known: ${SUBMISSION_FIELDS.join(', ')})` : JOB_MODULE_MESSAGE),
+  ),
+);
+
 /**
  * Checks a submission's fields (it may come from JSON) and throws a SubmissionError naming the
  * first bad field.
  */
 export function validateSubmission(s: unknown): asserts s is JobSubmission {
-  const fail = (text: string): never => {
-    throw new SubmissionError(text);
-  };
-  if (typeof s !== 'object' || s === null || Array.isArray(s)) fail('a job submission must be an object');
-  const o = s as Record<string, unknown>;
-  const known = new Set(['jobModule', 'programArgs', 'parallelism', 'savepointPath', 'allowNonRestoredState', 'config']);
-  for (const k of Object.keys(o)) if (!known.has(k)) fail(`unknown field "${k}" (known: ${[...known].join(', ')})`);
-  const m = o['jobModule'];
-  if (typeof m !== 'object' || m === null || Array.isArray(m)) fail('"jobModule" must be an object {fileName, source}');
-  const { fileName, source } = m as Record<string, unknown>;
-  if (typeof fileName !== 'string' || !FILE_NAME.test(fileName)) {
-    fail(`"jobModule.fileName" must be a bare file name ending in .mjs, .js, .ts or .mts, got ${JSON.stringify(fileName)}`);
-  }
-  if (typeof source !== 'string') fail(`"jobModule.source" must be a string, got ${typeof source}`);
-  const args = o['programArgs'];
-  if (args !== undefined && (!Array.isArray(args) || args.some((a) => typeof a !== 'string'))) fail('"programArgs" must be an array of strings');
-  const p = o['parallelism'];
-  if (p !== undefined && (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 32768)) {
-    fail(`"parallelism" must be an integer between 1 and 32768, got ${JSON.stringify(p)}`);
-  }
-  const sp = o['savepointPath'];
-  if (sp !== undefined) {
-    if (typeof sp !== 'string' || sp === '') fail('"savepointPath" must be a non-empty string');
-    const uri = /^[a-zA-Z][a-zA-Z0-9+.-]+:/.test(sp as string);
-    if (!uri && !isAbsolute(sp as string)) fail(`"savepointPath" must be an absolute path or a file:// URI, got ${JSON.stringify(sp)}`);
-  }
-  const allow = o['allowNonRestoredState'];
-  if (allow !== undefined && typeof allow !== 'boolean') fail(`"allowNonRestoredState" must be true or false, got ${JSON.stringify(allow)}`);
-  const config = o['config'];
-  if (config !== undefined) {
-    if (typeof config !== 'object' || config === null || Array.isArray(config)) fail('"config" must be an object of key: string value');
-    validateConfig(config as Record<string, unknown>, '"config"');
-  }
+  const result = v.safeParse(submissionSchema, s, { abortEarly: true });
+  if (!result.success) throw new SubmissionError(result.issues[0].message);
+  const config = result.output['config'];
+  if (config !== undefined) validateConfig(config, '"config"');
 }
 
-/** Keys must be configuration keys (or restart-strategy.*), values strings that the key accepts. */
 export function validateConfig(config: Readonly<Record<string, unknown>>, where: string): void {
   const probe = new Configuration();
   for (const [k, v] of Object.entries(config)) {
