@@ -65,8 +65,9 @@ export interface DispatcherOptions {
   /** Configuration every job gets, below the submission's own options. */
   readonly config?: Readonly<Record<string, string>>;
   /**
-   * Lifecycle events (submitted, finished, failed, cancelled, savepoint, ...) at info, failures
-   * of attempts and operations at warn; each job's lines carry its id (`job`). Silent by default.
+   * Lifecycle events (submitted, finished, failed, cancelled, savepoint, ...) and every failed
+   * attempt with its cause at info, failed operations and corrupt checkpoints skipped on restore
+   * at warn; each job's lines carry its id (`job`). Silent by default.
    */
   readonly logger?: Logger;
   /** Timestamps of status changes and failures; the system clock by default. */
@@ -174,11 +175,8 @@ export class Dispatcher {
     const graph = prepareJobGraph(pipeline);
     const needed = slotCount(graph);
     this.#pool.require(needed);
-    // The job id is the LocalJob's own; until it exists, its failures log without one.
-    let logger = this.#logger;
-    const log = (line: string) => logger.warn(line);
-    const job = new LocalJob(pipeline, graph, this.#workers === undefined ? { log } : { workers: this.#workers, log });
-    logger = jobLogger(this.#logger, job.jobId);
+    const job = new LocalJob(pipeline, graph, this.#workers === undefined ? { logger: this.#logger } : { workers: this.#workers, logger: this.#logger });
+    const logger = jobLogger(this.#logger, job.jobId);
     await job.start(); // rejects on a bad restore path; nothing runs then
     const record: JobRecord = {
       job,

@@ -9,6 +9,7 @@
  * batches of epoch >= c, which the restored job produces again.
  */
 import { asJobId, type JobId } from '../core/ids.ts';
+import { createConsoleLogger, jobLogger, type Logger } from '../core/logger.ts';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,8 +78,12 @@ export interface LocalJobOptions {
   readonly scheduler?: Scheduler;
   /** Where the worker threads of threads-mode attempts run; this process by default. */
   readonly workers?: WorkerGroupFactory;
-  /** Receives a line for every failure of an attempt, with its cause (a cluster's log). */
-  readonly log?: (line: string) => void;
+  /**
+   * The job's log: every failure of an attempt with its cause (info, as Flink logs a task's
+   * switch to FAILED), a checkpoint skipped on restore because its files are corrupt (warn). Its
+   * lines carry the job id. Warnings as plain lines on stderr by default (an embedded run).
+   */
+  readonly logger?: Logger;
 }
 
 export class LocalJob {
@@ -87,7 +92,7 @@ export class LocalJob {
   readonly graph: JobGraph;
   readonly #scheduler: Scheduler;
   readonly #workers: WorkerGroupFactory | undefined;
-  readonly #log: ((line: string) => void) | undefined;
+  readonly #logger: Logger;
   #status: JobStatus = 'INITIALIZING';
   readonly #start: number;
   #end: number | undefined;
@@ -121,7 +126,7 @@ export class LocalJob {
     this.graph = graph;
     this.#scheduler = options.scheduler ?? systemScheduler;
     this.#workers = options.workers;
-    this.#log = options.log;
+    this.#logger = jobLogger(options.logger ?? createConsoleLogger(), this.jobId);
     this.#start = this.#scheduler.now();
     this.#result = new Promise<LocalJobResult>((res, rej) => {
       this.#resolve = res;
@@ -365,7 +370,7 @@ export class LocalJob {
   async #onFailure(attempt: ExecutionAttempt, error: Error, task: string): Promise<void> {
     if (attempt !== this.#attempt || this.#terminal() || this.#failingOver) return;
     this.#failingOver = true;
-    this.#log?.(`job ${this.jobId}: attempt ${this.#attemptNumber} failed in ${task}: ${rootCause(error).stack ?? rootCause(error).message}`);
+    this.#logger.info(`attempt ${this.#attemptNumber} failed in ${task}: ${rootCause(error).stack ?? rootCause(error).message}`);
     this.#history.record(error, this.#scheduler.now());
     this.#strategy.notifyFailure(error);
     const cp = this.#checkpointing;
@@ -409,7 +414,7 @@ export class LocalJob {
    */
   #chooseRestore(error: Error): RestoreAssignment | undefined {
     if (this.#restoredId !== undefined && hasCause(error, 'CorruptCheckpointError')) {
-      process.stderr.write(`weir: checkpoint ${this.#restoredId} cannot be restored (${rootCause(error).message}); trying the one before it\n`);
+      this.#logger.warn(`checkpoint ${this.#restoredId} cannot be restored (${rootCause(error).message}); trying the one before it`);
       this.#unusable.add(this.#restoredId);
     }
     const cp = this.#checkpointing;
