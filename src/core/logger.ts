@@ -25,20 +25,6 @@ export function createLogger(o: LoggerOptions): Logger {
   return pino({ name: o.name, level: o.level ?? process.env['WEIR_LOG_LEVEL'] ?? 'info', timestamp: pino.stdTimeFunctions.isoTime }, destination);
 }
 
-/**
- * A logger for a person at a terminal: warnings and errors as plain `weir: <msg>` lines on
- * stderr (what an embedded `weir run` shows), everything below that dropped.
- */
-export function createConsoleLogger(level = process.env['WEIR_LOG_LEVEL'] ?? 'warn'): Logger {
-  const toLine: DestinationStream = {
-    write(json: string): void {
-      const { msg } = JSON.parse(json) as { msg?: unknown };
-      process.stderr.write(`weir: ${String(msg)}\n`);
-    },
-  };
-  return pino({ level, base: null, timestamp: false }, toLine);
-}
-
 /** A logger that drops everything: the default where a caller passes none. */
 export const silentLogger: Logger = pino({ level: 'silent' }, { write: () => {} });
 

@@ -9,7 +9,7 @@
  * batches of epoch >= c, which the restored job produces again.
  */
 import { asJobId, type JobId } from '../core/ids.ts';
-import { createConsoleLogger, jobLogger, type Logger } from '../core/logger.ts';
+import { consoleLog, type Log } from '../core/log.ts';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,7 +83,7 @@ export interface LocalJobOptions {
    * switch to FAILED), a checkpoint skipped on restore because its files are corrupt (warn). Its
    * lines carry the job id. Warnings as plain lines on stderr by default (an embedded run).
    */
-  readonly logger?: Logger;
+  readonly logger?: Log;
 }
 
 export class LocalJob {
@@ -92,7 +92,7 @@ export class LocalJob {
   readonly graph: JobGraph;
   readonly #scheduler: Scheduler;
   readonly #workers: WorkerGroupFactory | undefined;
-  readonly #logger: Logger;
+  readonly #logger: Log;
   #status: JobStatus = 'INITIALIZING';
   readonly #start: number;
   #end: number | undefined;
@@ -126,7 +126,7 @@ export class LocalJob {
     this.graph = graph;
     this.#scheduler = options.scheduler ?? systemScheduler;
     this.#workers = options.workers;
-    this.#logger = jobLogger(options.logger ?? createConsoleLogger(), this.jobId);
+    this.#logger = (options.logger ?? consoleLog).child({ job: this.jobId });
     this.#start = this.#scheduler.now();
     this.#result = new Promise<LocalJobResult>((res, rej) => {
       this.#resolve = res;
