@@ -39,6 +39,12 @@ export interface LoadedCheckpoint {
 
 /** A restore path resolved to a checkpoint, with the newer ones that were passed over and why. */
 export interface ResolvedRestorePath extends LoadedCheckpoint {
+  /**
+   * True when the pointer named a directory of checkpoints (a job's, or a base directory with one
+   * job) and this is the newest complete one found there; false when it named this one exactly.
+   */
+  readonly searched: boolean;
+  /** Newer checkpoints passed over as partial or corrupt, newest first, with why. */
   readonly skipped: readonly { readonly dir: string; readonly problem: string }[];
 }
 

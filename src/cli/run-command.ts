@@ -29,7 +29,9 @@ Options:
   -s, --fromSavepoint <path>
                             Start from a savepoint or retained checkpoint (a directory, its
                             _metadata file, or a file:// URI; relative paths resolve against the
-                            current directory). Sets execution.savepoint.path
+                            current directory). A job's checkpoint directory, or a checkpoint
+                            directory with one job in it, resumes from its newest complete and
+                            valid checkpoint. Sets execution.savepoint.path
   -n, --allowNonRestoredState
                             Skip snapshot state that maps to no operator of the job instead of
                             failing. Sets execution.savepoint.ignore-unclaimed-state=true

@@ -12,7 +12,7 @@ import { asJobId, type JobId } from '../core/ids.ts';
 import { consoleLog, type Log } from '../core/log.ts';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Pipeline } from '../api/execution-context.ts';
 import { JobExecutionError, type JobClient, type JobExecutionResult, type JobStatus } from '../api/job-client.ts';
 import { nextJobStatus } from '../api/job-status.ts';
@@ -171,7 +171,11 @@ export class LocalJob {
     const restorePath = config.get('execution.savepoint.path');
     let first: RestoreAssignment | undefined;
     if (restorePath !== undefined) {
-      const loaded = await checkpointReaderFor(restorePath, 'execution.savepoint.path').loadCheckpoint(restorePath);
+      const loaded = await checkpointReaderFor(restorePath, 'execution.savepoint.path').resolveRestorePath(restorePath);
+      if (loaded.searched) {
+        const passed = loaded.skipped.map((s) => `${basename(s.dir)}: ${s.problem}`).join('; ');
+        this.#logger.warn(`restoring from ${loaded.dir}, the newest complete checkpoint in ${restorePath}${passed === '' ? '' : ` (passed over ${passed})`}`);
+      }
       this.#initialRestore = { metadata: loaded.metadata, root: loaded.root, dir: loaded.dir };
       first = new RestoreAssignment(this.#initialRestore, this.graph, config.get('execution.savepoint.ignore-unclaimed-state'));
     }

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { killSlot, runJob, startJob } from '../../src/testing/index.ts';
 
@@ -64,6 +64,35 @@ describe('restore from a retained checkpoint', () => {
     assert.equal(n.status, 0, n.stderr);
     const rows = JSON.parse(readFileSync(join(dir, 'y.json'), 'utf8')) as unknown[][];
     assert.ok(rows.some((x) => x[0] === 'union-total'), 'the union job ran to its end');
+  });
+
+  it("`weir run -s <job dir>` resumes from the newest complete checkpoint, passing over a partial one and saying which", async () => {
+    const straight = canon((await runJob('test/jobs/golden.ts', { args: ['keyed', '40000', '{}'], parallelism: 1, mode: 'inline' })).collected)
+      .filter((s) => s.startsWith('["stats"'));
+    // A copy of the job's checkpoint directory in a base directory of its own, with a newer
+    // checkpoint that a crash left without _metadata.
+    const base = mkdtempSync(join(dir, 'base-'));
+    const jobDir = join(base, basename(dirname(chk)));
+    cpSync(dirname(chk), jobDir, { recursive: true });
+    mkdirSync(join(jobDir, 'chk-999'));
+    writeFileSync(join(jobDir, 'chk-999', 'op-partial.kstate'), 'half a file');
+    for (const [pointer, name] of [[jobDir, 'job-dir.json'], [base, 'base-dir.json']] as const) {
+      const out = join(dir, name);
+      const r = weir('run', '-s', pointer, 'test/jobs/golden-to-file.ts', out, 'keyed', '40000', JSON.stringify({ dir, source: 'function', interval: 50 }));
+      assert.equal(r.status, 0, r.stderr);
+      const chosen = join(jobDir, basename(chk));
+      assert.ok(
+        r.stderr.includes(`weir: restoring from ${chosen}, the newest complete checkpoint in ${pointer} (passed over chk-999: `),
+        r.stderr,
+      );
+      const got = canon(JSON.parse(readFileSync(out, 'utf8')) as unknown[]).filter((s) => s.startsWith('["stats"'));
+      assert.deepEqual(got, straight, `restored through ${pointer}`);
+    }
+    // With a second job's directory beside it, the base directory no longer names one job.
+    cpSync(dirname(chk), join(base, 'f'.repeat(32)), { recursive: true });
+    const r = weir('run', '-s', base, 'test/jobs/golden-to-file.ts', join(dir, 'two.json'), 'keyed', '100', '{}');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /holds the checkpoints of 2 jobs \([0-9a-f]{32}, f{32}\); pass the directory of the job to restore/);
   });
 
   it('a path that is not a checkpoint fails with an error saying what is missing', () => {

@@ -4,7 +4,8 @@
  * chk-<n> directory's parent), savepoint handles against the savepoint directory, so both can be
  * relocated.
  */
-import { stat } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { StateFileHandle } from '../checkpoint-types.ts';
 import type { CheckpointReader, LoadedCheckpoint, ResolvedRestorePath } from '../checkpoint-storage.ts';
@@ -73,18 +74,49 @@ export async function findLatestCompleteCheckpoint(
 /**
  * A checkpoint or savepoint directory (or its `_metadata`) as loadCheckpoint loads it; a job's
  * checkpoint directory (one holding chk-* directories and no `_metadata`) as its newest complete
- * valid checkpoint. An error naming the skipped ones when none is complete.
+ * valid checkpoint; a checkpoint base directory holding one job's directory as that job's newest.
+ * An error naming the skipped ones when none is complete, and one naming the jobs when the base
+ * directory holds several.
  */
 export async function resolveRestorePath(path: string): Promise<ResolvedRestorePath> {
   const target = toLocalPath(path, 'checkpoint or savepoint path');
-  const isJobDir = !(await exists(join(target, METADATA_FILE_NAME))) && (await listCheckpointDirs(target)).length > 0;
-  if (!isJobDir) return { ...(await loadCheckpoint(path)), skipped: [] };
-  const latest = await findLatestCompleteCheckpoint(target);
-  if (latest === undefined) {
-    const problems = (await listCheckpointDirs(target)).map((c) => basename(c.dir)).join(', ');
-    throw new Error(`${target} holds no complete checkpoint (${problems} are partial or corrupt)`);
+  if (!(await exists(join(target, METADATA_FILE_NAME)))) {
+    if ((await listCheckpointDirs(target)).length > 0) return newestIn(target);
+    // The checkpoint base directory (state.checkpoints.dir): its job directories hold chk-*.
+    const jobDirs = await jobDirectoriesIn(target);
+    if (jobDirs.length === 1) return newestIn(jobDirs[0]!);
+    if (jobDirs.length > 1) {
+      throw new Error(
+        `${target} holds the checkpoints of ${jobDirs.length} jobs (${jobDirs.map((d) => basename(d)).join(', ')}); pass the directory of the job to restore`,
+      );
+    }
   }
-  return latest;
+  return { ...(await loadCheckpoint(path)), searched: false, skipped: [] };
+}
+
+async function newestIn(jobDir: string): Promise<ResolvedRestorePath> {
+  const latest = await findLatestCompleteCheckpoint(jobDir);
+  if (latest === undefined) {
+    const problems = (await listCheckpointDirs(jobDir)).map((c) => basename(c.dir)).join(', ');
+    throw new Error(`${jobDir} holds no complete checkpoint (${problems} are partial or corrupt)`);
+  }
+  return { ...latest, searched: true };
+}
+
+/** Subdirectories named like a job id that hold chk-* directories, by name. */
+async function jobDirectoriesIn(dir: string): Promise<string[]> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    if (errorCode(e) === 'ENOENT' || errorCode(e) === 'ENOTDIR') return [];
+    throw e;
+  }
+  const out: string[] = [];
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (e.isDirectory() && /^[0-9a-f]{32}$/.test(e.name) && (await listCheckpointDirs(join(dir, e.name))).length > 0) out.push(join(dir, e.name));
+  }
+  return out;
 }
 
 /** Reading checkpoints and savepoints of the local file system. */

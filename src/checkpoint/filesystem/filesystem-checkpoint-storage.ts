@@ -151,8 +151,9 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
     this.sharedState.clear();
   }
 
-  latestCompleteCheckpoint(): Promise<ResolvedRestorePath | undefined> {
-    return findLatestCompleteCheckpoint(this.jobDir);
+  async latestCompleteCheckpoint(): Promise<ResolvedRestorePath | undefined> {
+    const latest = await findLatestCompleteCheckpoint(this.jobDir);
+    return latest === undefined ? undefined : { ...latest, searched: true };
   }
 
   /** Creates `savepoint-<first 6 of jobId>-<12 random hex>` under `targetDir` (a path or file:// URI). */
