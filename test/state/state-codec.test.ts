@@ -22,14 +22,12 @@ function encode(value: unknown, capacity = 8): Buffer {
   return w.bytes.subarray(0, w.pos);
 }
 
-function hasInvalidDateInSet(value: unknown, inSet = false): boolean {
-  if (value instanceof Date) return inSet && Number.isNaN(value.getTime());
-  if (value instanceof Set) return [...value].some((v) => hasInvalidDateInSet(v, true));
-  if (value instanceof Map) return [...value].some(([k, v]) => hasInvalidDateInSet(k, inSet) || hasInvalidDateInSet(v, inSet));
-  if (Array.isArray(value)) return value.some((v) => hasInvalidDateInSet(v, inSet));
-  if (typeof value === 'object' && value !== null && !ArrayBuffer.isView(value)) {
-    return Object.values(value).some((v) => hasInvalidDateInSet(v, inSet));
-  }
+function hasInvalidDate(value: unknown): boolean {
+  if (value instanceof Date) return Number.isNaN(value.getTime());
+  if (value instanceof Set) return [...value].some(hasInvalidDate);
+  if (value instanceof Map) return [...value].some(([k, v]) => hasInvalidDate(k) || hasInvalidDate(v));
+  if (Array.isArray(value)) return value.some(hasInvalidDate);
+  if (typeof value === 'object' && value !== null && !ArrayBuffer.isView(value)) return Object.values(value).some(hasInvalidDate);
   return false;
 }
 
@@ -109,10 +107,9 @@ test('state codec: values of every supported shape come back equal', () => {
 test('state codec: arbitrary JSON-like and structured values round-trip', () => {
   fc.assert(
     fc.property(fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: false, withBoxedValues: false, withSparseArray: false }), (value) => {
-      // node:assert cannot match an invalid Date inside a Set with its copy (it compares Set
-      // members by a key in which NaN never equals itself), so such values are left to the
-      // explicit invalid-Date case of the test above.
-      fc.pre(!hasInvalidDateInSet(value));
+      // node:assert never matches an invalid Date with its copy (their times are NaN), so values
+      // holding one are left to the explicit invalid-Date case of the test above.
+      fc.pre(!hasInvalidDate(value));
       assert.deepEqual(roundTrip(value), value);
     }),
     { numRuns: 300 },
