@@ -30,8 +30,6 @@ export class HeapAggregatingState<IN, ACC, OUT> implements AggregatingState<IN, 
   }
 
   clear(): void {
-    const table = this.#table;
-    const entry = table.current();
-    if (entry !== undefined) table.remove(entry);
+    this.#table.clearCurrent();
   }
 }

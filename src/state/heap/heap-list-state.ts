@@ -44,8 +44,6 @@ export class HeapListState<T> implements ListState<T> {
   }
 
   clear(): void {
-    const table = this.#table;
-    const entry = table.current();
-    if (entry !== undefined) table.remove(entry);
+    this.#table.clearCurrent();
   }
 }

@@ -83,9 +83,7 @@ export class HeapMapState<UK, UV> implements MapState<UK, UV> {
   }
 
   clear(): void {
-    const table = this.#table;
-    const entry = table.current();
-    if (entry !== undefined) table.remove(entry);
+    this.#table.clearCurrent();
   }
 
   #owned(): StoredMap | undefined {

@@ -32,8 +32,6 @@ export class HeapReducingState<T> implements ReducingState<T> {
   }
 
   clear(): void {
-    const table = this.#table;
-    const entry = table.current();
-    if (entry !== undefined) table.remove(entry);
+    this.#table.clearCurrent();
   }
 }

@@ -37,8 +37,6 @@ export class HeapValueState<T> implements ValueState<T> {
   }
 
   clear(): void {
-    const table = this.#table;
-    const entry = table.current();
-    if (entry !== undefined) table.remove(entry);
+    this.#table.clearCurrent();
   }
 }

@@ -110,6 +110,12 @@ export class StateTable {
     this.groups[ctx.slot]!.delete(ctx.canonical);
   }
 
+  /** Removes the current key's entry, if it has one (every state kind's clear()). */
+  clearCurrent(): void {
+    const entry = this.current();
+    if (entry !== undefined) this.remove(entry);
+  }
+
   /**
    * The current key's value, made private to the live state: while a live snapshot shares it,
    * the snapshot keeps an encoded copy (or, for a value the codec refuses, the original while the
