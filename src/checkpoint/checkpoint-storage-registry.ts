@@ -5,6 +5,7 @@
  * below; the job and its tasks only ever see the CheckpointStorage interface.
  */
 import { ConfigError } from '../api/configuration.ts';
+import { uriScheme } from '../core/location.ts';
 import type { CheckpointReader, CheckpointStorage } from './checkpoint-storage.ts';
 import { fileSystemCheckpointReader } from './filesystem/checkpoint-loader.ts';
 import { FileSystemCheckpointStorage } from './filesystem/filesystem-checkpoint-storage.ts';
@@ -29,7 +30,7 @@ const FACTORIES: readonly CheckpointStorageFactory[] = [FILE_SYSTEM_CHECKPOINT_S
 
 /** The scheme of a location: '' for a plain path (single letters are Windows drives, not schemes). */
 export function locationScheme(location: string): string {
-  return /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(location)?.[1]?.toLowerCase() ?? '';
+  return uriScheme(location)?.toLowerCase() ?? '';
 }
 
 /**

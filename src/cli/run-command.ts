@@ -12,6 +12,7 @@ import { bundleJob } from '../cluster/job-bundle.ts';
 import { RestClient } from '../rest/rest-client.ts';
 import type { Command } from 'commander';
 import { reportFailure, UsageError, withProgress, type ExitCode } from './cli-support.ts';
+import { uriScheme } from '../core/location.ts';
 import { findCluster } from './cluster-address.ts';
 import { moduleFormatHint } from './job-format.ts';
 import { positiveInt, switchFlag, valueFlag, verbCommand } from './verb-command.ts';
@@ -87,8 +88,7 @@ export function runVerb(): Command {
  * URIs (file://…) pass through as given. Whether a snapshot is there is the runtime's to check.
  */
 function savepointPath(value: string): string {
-  const hasScheme = /^[a-zA-Z][a-zA-Z0-9+.-]+:/.test(value); // one letter is a Windows drive, not a scheme
-  return hasScheme ? value : resolve(value);
+  return uriScheme(value) !== undefined ? value : resolve(value);
 }
 
 /** Runs the job `o` names, on a cluster or embedded. */

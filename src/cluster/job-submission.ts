@@ -2,8 +2,9 @@
  * A job as a client submits it to the dispatcher, and the checks its fields get: the submission
  * may come straight from JSON, so every field is checked and the first bad one is named.
  */
-import { isAbsolute } from 'node:path';
 import * as v from 'valibot';
+import { shown } from '../core/errors.ts';
+import { isAbsoluteLocation } from '../core/location.ts';
 import { Configuration, isConfigKey } from '../api/configuration.ts';
 import { SubmissionError } from './dispatcher-errors.ts';
 
@@ -31,7 +32,6 @@ const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*\.(mjs|js|ts|mts)$/;
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-const shown = (input: unknown): string => JSON.stringify(input) ?? String(input);
 const isPlainObject = (x: unknown): boolean => typeof x === 'object' && x !== null && !Array.isArray(x);
 const SUBMISSION_FIELDS = ['jobModule', 'programArgs', 'parallelism', 'savepointPath', 'allowNonRestoredState', 'config'];
 
@@ -72,7 +72,7 @@ const submissionSchema = v.pipe(
           v.nonEmpty(SAVEPOINT_PATH_MESSAGE),
           // The client's working directory means nothing on the cluster's machine.
           v.check(
-            (sp) => /^[a-zA-Z][a-zA-Z0-9+.-]+:/.test(sp) || isAbsolute(sp),
+            isAbsoluteLocation,
             (issue) => `"savepointPath" must be an absolute path or a file:// URI, got ${shown(issue.input)}`,
           ),
         ),

@@ -20,6 +20,11 @@ export class CorruptCheckpointError extends Error {
   }
 }
 
+/** How an error message shows a value a user gave: as JSON where it has a JSON form. */
+export function shown(value: unknown): string {
+  return JSON.stringify(value) ?? String(value);
+}
+
 /**
  * Marks a branch that a closed union makes unreachable: a new member that is not handled fails
  * to compile at the call, and a value that slips past the types at run time fails loudly here.

@@ -5,10 +5,10 @@
  * (A job submission, POST /jobs, is checked by the dispatcher, which takes submissions from
  * other callers too: cluster/job-submission.ts.)
  */
-import { isAbsolute } from 'node:path';
 import * as v from 'valibot';
+import { shown } from '../core/errors.ts';
+import { isAbsoluteLocation } from '../core/location.ts';
 
-const shown = (input: unknown): string => JSON.stringify(input) ?? String(input);
 
 /** A body object of `route` with only the given fields (no body at all is `{}`: request-input.ts). */
 function body<E extends v.ObjectEntries>(route: string, entries: E) {
@@ -31,7 +31,7 @@ function directory(route: string, key: string) {
       v.string(nonEmpty),
       v.minLength(1, nonEmpty),
       v.check(
-        (s) => isAbsolute(s) || /^[a-zA-Z][a-zA-Z0-9+.-]+:/.test(s),
+        isAbsoluteLocation,
         (issue) => `${field(route, key)} must be an absolute path or a URI, got ${shown(issue.input)}`,
       ),
     ),

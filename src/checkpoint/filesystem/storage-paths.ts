@@ -3,6 +3,7 @@
  * handles resolved under their root (never outside it), and the simple names files, jobs and
  * checkpoints must have.
  */
+import { uriScheme } from '../../core/location.ts';
 import type { CheckpointId } from '../../core/ids.ts';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,7 @@ const MAX_NAME_BYTES = 200;
  */
 export function toLocalPath(value: string, what: string): string {
   if (typeof value !== 'string' || value.length === 0) throw new Error(`Invalid ${what}: the path is empty`);
-  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(value)?.[1];
+  const scheme = uriScheme(value);
   if (scheme === undefined) return resolve(value);
   if (scheme.toLowerCase() !== 'file') {
     throw new Error(`Invalid ${what} '${value}': unsupported scheme '${scheme}', only local paths and file:// URIs are supported`);
