@@ -32,13 +32,3 @@ export const silentLogger: Logger = pino({ level: 'silent' }, { write: () => {} 
 export function jobLogger(parent: Logger, jobId: string): Logger {
   return parent.child({ job: jobId });
 }
-
-/** The logger for one task (a chain) of a job, and one subtask of it if given. */
-export function taskLogger(job: Logger, task: string, subtask?: number): Logger {
-  return job.child(subtask === undefined ? { task } : { task, subtask });
-}
-
-/** A line-oriented callback onto a logger, for code that reports through `(line) => void`. */
-export function logLines(logger: Logger, level: 'info' | 'warn' | 'error' = 'info'): (line: string) => void {
-  return (line) => logger[level](line);
-}

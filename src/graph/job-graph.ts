@@ -21,7 +21,7 @@ import {
 import { defaultMaxParallelism, validateParallelism } from '../core/key-group.ts';
 
 export type { OperatorId } from '../core/ids.ts';
-import type { OperatorId } from '../core/ids.ts';
+import { asOperatorId, type OperatorId } from '../core/ids.ts';
 
 export interface StreamNode {
   /** Index in topological (creation) order. */
@@ -163,7 +163,7 @@ export function buildJobGraph(pipeline: Pipeline): JobGraph {
       .flatMap(([i]) => resolveProducers(i))
       .map((p) => nodeOf.get(p.node.id)!.operatorId);
     const specKind = t.kind === 'source' ? t.source.kind : t.kind === 'sink' ? t.sink.kind : t.operator.kind;
-    const operatorId = (uid !== undefined ? sha(`uid:${uid}`) : sha(`auto:${nodes.length}:${t.kind}:${specKind}:${inputIds.join(',')}`)) as OperatorId;
+    const operatorId = asOperatorId(uid !== undefined ? sha(`uid:${uid}`) : sha(`auto:${nodes.length}:${t.kind}:${specKind}:${inputIds.join(',')}`));
     const node: StreamNode = {
       index: nodes.length,
       transformation: t,
