@@ -51,6 +51,23 @@ export interface SinkWriterElementContext {
   /** The record's event-time timestamp, or undefined when it has none. */
   timestamp(): number | undefined;
   currentWatermark(): number;
+  /**
+   * A deterministic id of this record, for sinks that make writes idempotent (an upsert key, a
+   * de-duplication id such as JetStream's `Nats-Msg-Id`): `<operator>-<subtask>-<epoch>-<sequence>`,
+   * where the sequence counts the records this subtask has written since the epoch began, and the
+   * count is kept in checkpoints. After a failure the job restores a checkpoint and the sources
+   * replay what followed it: each replayed record gets the id it had before, so a store that
+   * de-duplicates by id keeps it once.
+   *
+   * That holds when the records reach this subtask in the same order on replay: a deterministic
+   * source and a sink chained to it or fed over one channel (forward). Records merged from several
+   * channels (after keyBy or rebalance from a parallel upstream) interleave differently on replay;
+   * such a sink should derive its ids from the records' content instead. The epoch is 0 on a fresh
+   * start, carried over on a restore at the same parallelism, and a new one (greater than any
+   * before) on a restore at another parallelism, whose records therefore never reuse an old id.
+   * Call it during `write`, before the writer's first await: it names the record being written.
+   */
+  recordId(): string;
 }
 
 /**

@@ -37,12 +37,35 @@ import { isPromise } from './sink-operators.ts';
 /** Operator list states of the sink (split on rescale). */
 const COMMITTABLES_STATE = 'weir.sink.committables';
 const WRITER_STATE = 'weir.sink.writer-state';
+/** Union list state: every subtask's record-id position, so a rescaled restore can start a new epoch above all of them. */
+const RECORD_IDS_STATE = 'weir.sink.record-ids';
 
 const DEFAULT_RETRY_DELAY_MS = 1000;
 const DEFAULT_MAX_RETRIES = 10;
 
 /** The checkpoint id the committables of the end of input are filed under. */
 const END_OF_INPUT_ID = Number.MAX_SAFE_INTEGER;
+
+/** Where a subtask's deterministic record ids stood at a checkpoint (see SinkWriterElementContext.recordId). */
+interface RecordIdEntry {
+  readonly subtask: number;
+  readonly parallelism: number;
+  readonly epoch: number;
+  /** The sequence number the next record gets. */
+  readonly next: number;
+}
+
+/**
+ * The epoch and next sequence number a subtask continues with: its own entry when the
+ * parallelism is unchanged; on a rescale (or a restore without entries) a new epoch above every
+ * earlier one, starting at 0, so no old id is reused.
+ */
+export function resumeRecordIds(entries: readonly RecordIdEntry[], subtask: number, parallelism: number): { epoch: number; next: number } {
+  if (entries.length === 0) return { epoch: 0, next: 0 };
+  const own = entries.find((e) => e.subtask === subtask && e.parallelism === parallelism);
+  if (own !== undefined && entries.every((e) => e.parallelism === parallelism)) return { epoch: own.epoch, next: own.next };
+  return { epoch: Math.max(...entries.map((e) => e.epoch)) + 1, next: 0 };
+}
 
 interface WriterStateEntry {
   readonly version: number;
@@ -59,6 +82,11 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
   readonly #pending = new PendingCommittables<unknown>();
   #committablesState!: ListState<CommittableStateEntry>;
   #writerState!: ListState<WriterStateEntry>;
+  #recordIdState!: ListState<RecordIdEntry>;
+  #idPrefix = '';
+  #epoch = 0;
+  /** The sequence number of the record being written (the next one between records). */
+  #sequence = 0;
   /** The highest checkpoint known complete: committables up to it may be committed. */
   #completedUpTo = -Infinity;
   /** Commits run one after the other. */
@@ -85,6 +113,11 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
     const sink = this.#sink;
     this.#committablesState = ctx.operatorStateBackend.getListState(new ListStateDescriptor<CommittableStateEntry>(COMMITTABLES_STATE));
     this.#writerState = ctx.operatorStateBackend.getListState(new ListStateDescriptor<WriterStateEntry>(WRITER_STATE));
+    this.#recordIdState = ctx.operatorStateBackend.getUnionListState(new ListStateDescriptor<RecordIdEntry>(RECORD_IDS_STATE));
+    const ids = resumeRecordIds(this.#recordIdState.get(), ctx.subtaskIndex, ctx.parallelism);
+    this.#epoch = ids.epoch;
+    this.#sequence = ids.next;
+    this.#idPrefix = `${ctx.node.operatorId.slice(0, 16)}-${ctx.subtaskIndex}-`;
     const stateCodec = sink.writerStateCodec;
     const restoredStates = this.#writerState.get().map((e) => (stateCodec === undefined ? e.state : stateCodec.fromPlain(e.state, e.version)));
     this.#pending.restore(this.#committablesState.get(), sink.committableCodec);
@@ -132,6 +165,7 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
     }
     this.#timestamp = timestamp;
     const r = this.#writer!.write(value, this);
+    this.#sequence++;
     if (isPromise(r)) this.#waitFor(r);
   }
 
@@ -150,6 +184,7 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
       for (let i = 0; i < q.length; i += 2) {
         this.#timestamp = q[i + 1] as number;
         const r = this.#writer!.write(q[i], this);
+        this.#sequence++;
         if (isPromise(r)) await r;
       }
       this.#queued = null;
@@ -170,6 +205,9 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
   currentWatermark(): number {
     return this.#watermark;
   }
+  recordId(): string {
+    return `${this.#idPrefix}${this.#epoch}-${this.#sequence}`;
+  }
 
   // ---- checkpoints -----------------------------------------------------------------------------
 
@@ -186,6 +224,8 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
       this.#pending.add(checkpointId, await (writer as CommittingSinkWriter<unknown, unknown>).prepareCommit());
     }
     this.#committablesState.update(this.#pending.toState(this.#sink.committableCodec, this.#what));
+    const ctx = this.ctx;
+    this.#recordIdState.update([{ subtask: ctx.subtaskIndex, parallelism: ctx.parallelism, epoch: this.#epoch, next: this.#sequence }]);
     if (isStatefulSinkWriter<unknown, unknown>(writer)) {
       const codec = this.#sink.writerStateCodec;
       const states = (await writer.snapshotState(checkpointId)).map((s): WriterStateEntry => {
