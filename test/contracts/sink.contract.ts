@@ -24,7 +24,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { JobClient, Sink } from 'weir';
+import { isSink, type JobClient, type Sink, type SinkFunction } from 'weir';
+
 import { runJob, startJob } from '../../src/testing/index.ts';
 import type { SinkJobFault, SinkJobOptions } from './fixtures/sink-contract-job.ts';
 
@@ -36,8 +37,12 @@ export interface SinkContractCase<CommT = unknown> {
   readonly exportName: string;
   /** A fresh, empty place in the external system for one job (a directory, a table, a stream); its address as a string. */
   createTarget(): Promise<string>;
-  /** The sink writing to `target`; called in every worker and attempt. */
-  createSink(target: string): Sink<string, CommT, unknown>;
+  /**
+   * The sink writing to `target`; called in every worker and attempt. A SinkFunction (the
+   * `addSink` shape, e.g. a TwoPhaseCommitSinkFunction) is accepted too; commit faults are then
+   * the case's own to test, since the suite injects them around a Committer.
+   */
+  createSink(target: string): Sink<string, CommT, unknown> | SinkFunction<string>;
   /** What the external system makes visible (committed) at `target`: one entry per visible record, in any order. */
   readVisible(target: string): Promise<string[]>;
   dropTarget?(target: string): Promise<void>;
@@ -52,6 +57,12 @@ export interface SinkContractOptions {
   readonly timeoutMs?: number;
   /** The parallelisms to run the failure cases at (default [1, 2]: 1 inline, 2 on worker threads). */
   readonly parallelisms?: readonly number[];
+  /**
+   * How records reach the sink subtasks (default 'rebalance'). 'forward' keeps each sink subtask
+   * fed by one source subtask in a deterministic order, which sinks that de-duplicate by
+   * SinkWriterElementContext.recordId() need (see its contract).
+   */
+  readonly exchange?: 'rebalance' | 'forward';
 }
 
 const JOB = fileURLToPath(new URL('./fixtures/sink-contract-job.ts', import.meta.url));
@@ -81,7 +92,8 @@ export function sinkContract(c: SinkContractCase<unknown>, o: SinkContractOption
   const input = new Set(Array.from({ length: count }, (_, n) => `record-${n}`));
   const exactlyOnce = c.guarantee === 'EXACTLY_ONCE';
 
-  const args = (target: string, options: SinkJobOptions): string[] => [c.module, c.exportName, target, JSON.stringify(options)];
+  const exchange = o.exchange ?? 'rebalance';
+  const args = (target: string, options: Omit<SinkJobOptions, 'exchange'>): string[] => [c.module, c.exportName, target, JSON.stringify({ ...options, exchange })];
 
   /** Asserts the guarantee on what is visible. */
   function check(visible: readonly string[], what: string): void {
@@ -139,7 +151,8 @@ export function sinkContract(c: SinkContractCase<unknown>, o: SinkContractOption
   async function hasCommitter(): Promise<boolean> {
     const target = await c.createTarget();
     try {
-      return typeof c.createSink(target).createCommitter === 'function';
+      const sink = c.createSink(target);
+      return isSink(sink) && typeof sink.createCommitter === 'function';
     } finally {
       await c.dropTarget?.(target);
     }
