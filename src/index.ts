@@ -11,7 +11,13 @@ export * from './api/state.ts';
 export * from './api/source.ts';
 export * from './api/sink.ts';
 export { TwoPhaseCommitSinkFunction, type TwoPhaseCommitSinkOptions } from './api/two-phase-commit-sink-function.ts';
-export { GenericWriteAheadSink, CheckpointCommitter, NO_CHECKPOINT_ID, type GenericWriteAheadSinkOptions } from './api/generic-write-ahead-sink.ts';
+export {
+  GenericWriteAheadSink,
+  CheckpointCommitter,
+  NO_CHECKPOINT_ID,
+  type CheckpointKey,
+  type GenericWriteAheadSinkOptions,
+} from './api/generic-write-ahead-sink.ts';
 export * from './api/job-client.ts';
 export { Configuration, ConfigError, type ConfigKey, type ExecutionMode } from './api/configuration.ts';
 export { StreamExecutionEnvironment, ExecutionConfig } from './api/environment.ts';

@@ -102,6 +102,15 @@ interface Subtask {
   lastContext: SinkContext | undefined;
 }
 
+/** Names one checkpoint's values of one subtask: what the committer records, and an idempotent sendValues may use as its key. */
+export interface CheckpointKey {
+  /** The job that took the snapshot (a job restored from another job's checkpoint keeps that job's keys for the values it restored). */
+  readonly jobId: string;
+  /** The subtask that took the snapshot (not necessarily the one sending, after a rescaled restore). */
+  readonly subtaskIdx: number;
+  readonly checkpointId: number;
+}
+
 /** The checkpoint id passed to sendValues for records sent at the end of input of a job without checkpointing (ids start at 1). */
 export const NO_CHECKPOINT_ID = 0;
 
@@ -123,9 +132,11 @@ export abstract class GenericWriteAheadSink<IN>
   /**
    * Writes the values of one completed checkpoint (in the order they arrived). Returns true when
    * they were written, false to be asked again at the next completed checkpoint; throwing fails
-   * the job (a restore sends them again). See the header for when it must be idempotent.
+   * the job (a restore sends them again). See the header for when it must be idempotent: `key`
+   * names these values uniquely (the same values always come with the same key), which Flink's
+   * signature lacks; an external store can use it to make the write idempotent.
    */
-  protected abstract sendValues(values: readonly IN[], checkpointId: number, timestamp: number): Promise<boolean>;
+  protected abstract sendValues(values: readonly IN[], checkpointId: number, timestamp: number, key: CheckpointKey): Promise<boolean>;
 
   invoke(value: IN, context: SinkContext): void {
     const s = requireSubtask(this, 'invoke');
@@ -178,7 +189,11 @@ export abstract class GenericWriteAheadSink<IN>
     if (s.buffer.length === 0) return;
     const values = s.buffer as IN[];
     s.buffer = [];
-    if (!(await this.sendValues(values, NO_CHECKPOINT_ID, s.lastContext?.currentProcessingTime() ?? 0))) {
+    if (!(await this.sendValues(values, NO_CHECKPOINT_ID, s.lastContext?.currentProcessingTime() ?? 0, {
+      jobId: this.getRuntimeContext().getJobId(),
+      subtaskIdx: this.getRuntimeContext().getIndexOfThisSubtask(),
+      checkpointId: NO_CHECKPOINT_ID,
+    }))) {
       throw new Error(`${this.constructor.name}: sendValues refused the records at the end of input, and without checkpointing no later checkpoint would send them`);
     }
   }
@@ -199,7 +214,7 @@ async function sendCompleted<IN>(sink: GenericWriteAheadSink<IN>, s: Subtask, up
   const internals = sink as unknown as {
     committer: CheckpointCommitter;
     writeAheadOptions: GenericWriteAheadSinkOptions<IN>;
-    sendValues(values: readonly IN[], checkpointId: number, timestamp: number): Promise<boolean>;
+    sendValues(values: readonly IN[], checkpointId: number, timestamp: number, key: CheckpointKey): Promise<boolean>;
   };
   const codec = internals.writeAheadOptions.valueCodec;
   const kept: PendingCheckpoint[] = [];
@@ -210,7 +225,7 @@ async function sendCompleted<IN>(sink: GenericWriteAheadSink<IN>, s: Subtask, up
     }
     if (await internals.committer.isCheckpointCommitted(p.subtask, p.checkpointId, p.jobId)) continue;
     const values = codec === undefined ? (p.values as IN[]) : p.values.map((v) => codec.fromPlain(v, p.codecVersion));
-    if (await internals.sendValues(values, p.checkpointId, p.timestamp)) {
+    if (await internals.sendValues(values, p.checkpointId, p.timestamp, { jobId: p.jobId, subtaskIdx: p.subtask, checkpointId: p.checkpointId })) {
       await internals.committer.commitCheckpoint(p.subtask, p.checkpointId, p.jobId);
     } else {
       kept.push(p);
