@@ -30,8 +30,11 @@
  *
  * Per-subtask fields: in inline mode several subtasks may run shallow copies of one function
  * object, so the base keeps its per-subtask state in a record made in `initializeState`, and a
- * subclass should make its own per-subtask fields there or in `beginTransaction`/`open`, never in
- * its constructor.
+ * subclass makes its own per-subtask objects (connections, buffers) in `beginTransaction`, which
+ * `initializeState` calls before `open`, never in its constructor.
+ *
+ * Flink overloads `invoke(txn, value, ctx)` next to the SinkFunction's `invoke(value, ctx)`;
+ * TypeScript cannot, so the per-record method of a transaction is `invokeInTransaction`.
  */
 import type {
   CheckpointedFunction,
