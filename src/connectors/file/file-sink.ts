@@ -313,7 +313,7 @@ export class FileSinkWriter<IN>
     return handed;
   }
 
-  snapshotState(): FileSinkWriterState[] {
+  snapshotState(_checkpointId: number): FileSinkWriterState[] {
     const inProgress = [...this.#open.values()].map((p) => ({ bucket: p.bucket, name: p.name, validLength: p.size, creationTime: p.creationTime, lastUpdateTime: p.lastUpdateTime }));
     return [{ partCounter: this.#partCounter, inProgress }];
   }
