@@ -11,8 +11,10 @@
  *    says it was committed, it is dropped; otherwise `sendValues` writes its values, and when it
  *    returns true the committer records the checkpoint as committed and it is dropped. When it
  *    returns false the values stay and are sent again at the next completion;
- *  - on a restore from checkpoint n every held checkpoint stored in it completed, so each is sent
- *    (or dropped as committed) at once, as a completion would; records after n are replayed.
+ *  - on a restore from checkpoint n the held checkpoints stored in it come back (they all
+ *    completed: n or older) and are sent, or dropped as committed, at the next completed
+ *    checkpoint, the final one included, as in Flink: not while the state is initialized, since
+ *    `sendValues` may need what `open` sets up. Records after n are replayed.
  *
  * The guarantee is exactly-once only where writing a checkpoint's values and recording it
  * committed cannot be separated by a failure: either `sendValues` and `commitCheckpoint` are one
@@ -150,11 +152,7 @@ export abstract class GenericWriteAheadSink<IN>
     this.writeAheadSubtask = s;
     await this.committer.createResource();
     await this.committer.open();
-    if (!context.isRestored()) return;
-    s.pending = [...state.get()].sort((a, b) => a.checkpointId - b.checkpointId);
-    // Every checkpoint held in the restored state completed (it is the restored one or older).
-    await sendCompleted(this, s, Infinity);
-    state.update([...s.pending]);
+    if (context.isRestored()) s.pending = [...state.get()].sort((a, b) => a.checkpointId - b.checkpointId);
   }
 
   snapshotState(context: FunctionSnapshotContext): void {
@@ -189,12 +187,13 @@ export abstract class GenericWriteAheadSink<IN>
     if (s.buffer.length === 0) return;
     const values = s.buffer as IN[];
     s.buffer = [];
-    if (!(await this.sendValues(values, NO_CHECKPOINT_ID, s.lastContext?.currentProcessingTime() ?? 0, {
-      jobId: this.getRuntimeContext().getJobId(),
-      subtaskIdx: this.getRuntimeContext().getIndexOfThisSubtask(),
-      checkpointId: NO_CHECKPOINT_ID,
-    }))) {
-      throw new Error(`${this.constructor.name}: sendValues refused the records at the end of input, and without checkpointing no later checkpoint would send them`);
+    const rc = this.getRuntimeContext();
+    const key: CheckpointKey = { jobId: rc.getJobId(), subtaskIdx: rc.getIndexOfThisSubtask(), checkpointId: NO_CHECKPOINT_ID };
+    const sent = await this.sendValues(values, NO_CHECKPOINT_ID, s.lastContext?.currentProcessingTime() ?? 0, key);
+    if (!sent) {
+      throw new Error(
+        `${this.constructor.name}: sendValues refused the records at the end of input, and without checkpointing no later checkpoint would send them`,
+      );
     }
   }
 

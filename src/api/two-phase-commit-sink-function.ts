@@ -31,7 +31,9 @@
  * Per-subtask fields: in inline mode several subtasks may run shallow copies of one function
  * object, so the base keeps its per-subtask state in a record made in `initializeState`, and a
  * subclass makes its own per-subtask objects (connections, buffers) in `beginTransaction`, which
- * `initializeState` calls before `open`, never in its constructor.
+ * `initializeState` calls before `open`, never in its constructor. As in Flink, the recovery
+ * (`recoverAndCommit`, `recoverAndAbort`) and the first `beginTransaction` run in
+ * `initializeState`, before `open`.
  *
  * Flink overloads `invoke(txn, value, ctx)` next to the SinkFunction's `invoke(value, ctx)`;
  * TypeScript cannot, so the per-record method of a transaction is `invokeInTransaction`.
