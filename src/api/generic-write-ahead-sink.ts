@@ -208,7 +208,11 @@ function requireSubtask(fn: object, what: string): Subtask {
   return s;
 }
 
-/** Sends, oldest first, every held checkpoint up to `upTo` that was not committed, and drops those written or committed before. */
+/**
+ * Sends, oldest first, every held checkpoint up to `upTo` that was not committed, and drops those
+ * written or committed before. The held list is updated after each checkpoint, so a send that
+ * throws leaves exactly the checkpoints not yet written.
+ */
 async function sendCompleted<IN>(sink: GenericWriteAheadSink<IN>, s: Subtask, upTo: number): Promise<void> {
   const internals = sink as unknown as {
     committer: CheckpointCommitter;
@@ -216,19 +220,15 @@ async function sendCompleted<IN>(sink: GenericWriteAheadSink<IN>, s: Subtask, up
     sendValues(values: readonly IN[], checkpointId: number, timestamp: number, key: CheckpointKey): Promise<boolean>;
   };
   const codec = internals.writeAheadOptions.valueCodec;
-  const kept: PendingCheckpoint[] = [];
-  for (const p of s.pending) {
-    if (p.checkpointId > upTo) {
-      kept.push(p);
-      continue;
+  for (const p of [...s.pending]) {
+    if (p.checkpointId > upTo) continue;
+    let done = await internals.committer.isCheckpointCommitted(p.subtask, p.checkpointId, p.jobId);
+    if (!done) {
+      const values = codec === undefined ? (p.values as IN[]) : p.values.map((v) => codec.fromPlain(v, p.codecVersion));
+      const key: CheckpointKey = { jobId: p.jobId, subtaskIdx: p.subtask, checkpointId: p.checkpointId };
+      done = await internals.sendValues(values, p.checkpointId, p.timestamp, key);
+      if (done) await internals.committer.commitCheckpoint(p.subtask, p.checkpointId, p.jobId);
     }
-    if (await internals.committer.isCheckpointCommitted(p.subtask, p.checkpointId, p.jobId)) continue;
-    const values = codec === undefined ? (p.values as IN[]) : p.values.map((v) => codec.fromPlain(v, p.codecVersion));
-    if (await internals.sendValues(values, p.checkpointId, p.timestamp, { jobId: p.jobId, subtaskIdx: p.subtask, checkpointId: p.checkpointId })) {
-      await internals.committer.commitCheckpoint(p.subtask, p.checkpointId, p.jobId);
-    } else {
-      kept.push(p);
-    }
+    if (done) s.pending = s.pending.filter((q) => q !== p);
   }
-  s.pending = kept;
 }

@@ -259,7 +259,8 @@ export abstract class TwoPhaseCommitSinkFunction<IN, TXN, CONTEXT = void>
    * Commits, in checkpoint order, every pending transaction of checkpoints up to `checkpointId`
    * (a completion also completes the older checkpoints whose notifications were lost or aborted).
    * The first commit that throws fails the job after the others were tried; the restore commits
-   * the failed ones again through `recoverAndCommit`.
+   * the failed ones again through `recoverAndCommit`. Failed ones stay pending until then, so that
+   * a snapshot taken before the job fails would still hold them.
    */
   async notifyCheckpointComplete(checkpointId: number): Promise<void> {
     const s = requireSubtask<TXN, CONTEXT>(this, 'notifyCheckpointComplete');
@@ -268,10 +269,10 @@ export abstract class TwoPhaseCommitSinkFunction<IN, TXN, CONTEXT = void>
       if (id > checkpointId) break;
       try {
         await this.commit(txn);
+        s.pending.delete(id);
       } catch (error) {
         failure ??= { error };
       }
-      s.pending.delete(id);
     }
     if (failure !== undefined) {
       throw new Error(`${this.constructor.name}: committing a transaction of checkpoint ${checkpointId} or earlier failed`, {

@@ -1,13 +1,15 @@
 /**
  * GenericWriteAheadSink in real jobs, through file fixtures (fixtures/file-write-ahead-sink.ts)
  * with a CheckpointCommitter on files: the sink contract suite for a sink whose sends are
- * idempotent per checkpoint (exactly once) and for one that appends (at least once), and the
- * window the suite does not reach: a failure after sendValues and before commitCheckpoint. There
+ * idempotent per checkpoint (exactly once), the committer keeping a restore of an appending sink
+ * from writing committed checkpoints again, and the window the suite does not reach: a failure after sendValues and before commitCheckpoint. There
  * the idempotent sink stays exactly-once and the appending one writes that checkpoint's values
- * twice (Flink's documented limit), and nothing else twice.
+ * twice (Flink's documented limit), and nothing else twice. Then the same contract driven by
+ * hand, without a job: refused sends, keys across a restore, codecs, the end of input.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { CheckpointCommitter, GenericWriteAheadSink, NO_CHECKPOINT_ID, type CheckpointKey } from 'weir';
 import { sinkContract, type SinkContractCase } from '../contracts/sink.contract.ts';
 import { readEvents } from './fixtures/file-two-phase-commit-sink.ts';
 import {
@@ -17,11 +19,10 @@ import {
   fileWriteAheadCommitFailsCase,
   readSent,
 } from './fixtures/file-write-ahead-sink.ts';
+import { handDriven, noContext, type HandDriven } from './fixtures/hand-driven-context.ts';
 import { assertExactlyOnce, runUntilVisible, tally } from './fixtures/run-until-visible.ts';
 
 sinkContract(fileWriteAheadCase);
-// The appending variant only shows that nothing is lost; one parallelism is enough for that.
-sinkContract(appendWriteAheadCase, { parallelisms: [1] });
 
 const COUNT = 2000;
 
@@ -107,4 +108,140 @@ describe('GenericWriteAheadSink: the committer keeps a restore from sending comm
       });
     });
   }
+});
+
+/** A committer in memory, recording its calls. */
+class MemoryCommitter extends CheckpointCommitter {
+  readonly committed = new Set<string>();
+  readonly calls: string[] = [];
+  createResource(): void {
+    this.calls.push('createResource');
+  }
+  open(): void {
+    this.calls.push('open');
+  }
+  close(): void {
+    this.calls.push('close');
+  }
+  commitCheckpoint(subtask: number, checkpoint: number, job: string): void {
+    this.committed.add(`${job}/${subtask}/${checkpoint}`);
+  }
+  isCheckpointCommitted(subtask: number, checkpoint: number, job: string): boolean {
+    return this.committed.has(`${job}/${subtask}/${checkpoint}`);
+  }
+}
+
+/** Sends into memory; refuses the next `refuse` sends. */
+class MemorySink extends GenericWriteAheadSink<string> {
+  sent: { values: string[]; checkpointId: number; timestamp: number; key: CheckpointKey }[] = [];
+  refuse = 0;
+  protected async sendValues(values: readonly string[], checkpointId: number, timestamp: number, key: CheckpointKey): Promise<boolean> {
+    if (this.refuse > 0) {
+      this.refuse--;
+      return false;
+    }
+    this.sent.push({ values: [...values], checkpointId, timestamp, key });
+    return true;
+  }
+}
+
+async function openedSink(sink: MemorySink, d: HandDriven): Promise<MemorySink> {
+  sink.setRuntimeContext(d.runtime);
+  await sink.initializeState(d.init());
+  await sink.open();
+  return sink;
+}
+
+describe('GenericWriteAheadSink, driven by hand', () => {
+  it('holds each checkpoint\'s records until it completes; a refused send is retried at the next completion', async () => {
+    const committer = new MemoryCommitter();
+    const d = handDriven({ jobId: 'j1', index: 1, parallelism: 2 });
+    const sink = await openedSink(new MemorySink(committer), d);
+    sink.invoke('a', noContext);
+    sink.invoke('b', noContext);
+    sink.snapshotState(d.snapshot(1));
+    sink.invoke('c', noContext);
+    sink.snapshotState(d.snapshot(2));
+    sink.snapshotState(d.snapshot(3)); // nothing since 2: nothing held for 3
+    assert.equal(sink.sent.length, 0, 'nothing is written before its checkpoint completes');
+    assert.equal(d.lists.get('pending-checkpoints')!.values.length, 2);
+    sink.refuse = 1;
+    await sink.notifyCheckpointComplete(1);
+    assert.equal(sink.sent.length, 0, 'refused');
+    await sink.notifyCheckpointComplete(3);
+    assert.deepEqual(
+      sink.sent.map((s) => [s.values, s.checkpointId, s.timestamp, s.key]),
+      [
+        [['a', 'b'], 1, 1001, { jobId: 'j1', subtaskIdx: 1, checkpointId: 1 }],
+        [['c'], 2, 1002, { jobId: 'j1', subtaskIdx: 1, checkpointId: 2 }],
+      ],
+    );
+    assert.deepEqual([...committer.committed], ['j1/1/1', 'j1/1/2']);
+    sink.snapshotState(d.snapshot(4));
+    assert.deepEqual(d.lists.get('pending-checkpoints')!.values, [], 'sent checkpoints leave the state');
+    await sink.close();
+    assert.deepEqual(committer.calls, ['createResource', 'open', 'close']);
+  });
+
+  it('a restore (here into another job at another parallelism) keeps the keys of the snapshot that took the values, skips committed ones, and sends at the next completion', async () => {
+    const committer = new MemoryCommitter();
+    const first = handDriven({ jobId: 'old', index: 1, parallelism: 2 });
+    const before = await openedSink(new MemorySink(committer), first);
+    before.invoke('a', noContext);
+    before.snapshotState(first.snapshot(4));
+    before.invoke('b', noContext);
+    before.snapshotState(first.snapshot(5));
+    // Checkpoint 5 holds 4 and 5. Then 4's completion wrote and committed 4, and the job failed
+    // before 5's completion was announced.
+    const stored = first.lists.get('pending-checkpoints')!.get();
+    assert.equal(stored.length, 2);
+    await before.notifyCheckpointComplete(4);
+    assert.equal(before.sent.length, 1);
+    const d = handDriven({ jobId: 'new', index: 0, parallelism: 1 }, { 'pending-checkpoints': stored });
+    const sink = await openedSink(new MemorySink(committer), d);
+    assert.equal(sink.sent.length, 0, 'nothing is sent while the state is initialized');
+    sink.invoke('c', noContext);
+    sink.snapshotState(d.snapshot(6));
+    await sink.notifyCheckpointComplete(6);
+    assert.deepEqual(
+      sink.sent.map((s) => [s.values, s.key]),
+      [
+        [['b'], { jobId: 'old', subtaskIdx: 1, checkpointId: 5 }],
+        [['c'], { jobId: 'new', subtaskIdx: 0, checkpointId: 6 }],
+      ],
+      'checkpoint 4 was committed: skipped',
+    );
+  });
+
+  it('values go through the codec, with its version stored', async () => {
+    const codec = { version: 7, toPlain: (v: string) => v.toUpperCase(), fromPlain: (p: unknown, version: number) => `${String(p).toLowerCase()}@${version}` };
+    const d = handDriven({});
+    const sink = await openedSink(new MemorySink(new MemoryCommitter(), { valueCodec: codec }), d);
+    sink.invoke('x', noContext);
+    sink.snapshotState(d.snapshot(1));
+    assert.deepEqual(d.lists.get('pending-checkpoints')!.values, [{ checkpointId: 1, subtask: 0, jobId: 'job', timestamp: 1001, values: ['X'], codecVersion: 7 }]);
+    await sink.notifyCheckpointComplete(1);
+    assert.deepEqual(sink.sent[0]!.values, ['x@7']);
+  });
+
+  it('end of input: with checkpointing the last records wait for the final checkpoint; without, they are sent at once', async () => {
+    const d = handDriven({});
+    const waiting = await openedSink(new MemorySink(new MemoryCommitter()), d);
+    waiting.invoke('a', noContext);
+    await waiting.finish();
+    assert.equal(waiting.sent.length, 0);
+    waiting.snapshotState(d.snapshot(9));
+    await waiting.notifyCheckpointComplete(9);
+    assert.deepEqual(waiting.sent.map((s) => s.values), [['a']]);
+
+    const direct = await openedSink(new MemorySink(new MemoryCommitter(), { checkpointingEnabled: false }), handDriven({}));
+    direct.invoke('b', noContext);
+    await direct.finish();
+    assert.deepEqual(direct.sent.map((s) => [s.values, s.checkpointId]), [[['b'], NO_CHECKPOINT_ID]]);
+
+    const refused = await openedSink(new MemorySink(new MemoryCommitter(), { checkpointingEnabled: false }), handDriven({}));
+    refused.refuse = 1;
+    refused.invoke('c', noContext);
+    await assert.rejects(refused.finish(), /refused the records at the end of input/);
+  });
 });
