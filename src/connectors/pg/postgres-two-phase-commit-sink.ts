@@ -17,7 +17,7 @@
  * holds at most one prepared transaction per checkpoint not yet committed.
  */
 import type pg from 'pg';
-import type { CommitRequest, Committer, CommitterContext, CommittingSinkWriter, Sink, SinkWriterContext, StatefulSinkWriter } from '../../api/sink.ts';
+import type { CommitRequest, Committer, CommitterContext, CommittingSinkWriter, Sink, SinkWriterContext, SinkWriterElementContext, StatefulSinkWriter } from '../../api/sink.ts';
 import {
   connect,
   describeConnection,
@@ -148,7 +148,7 @@ export class PostgresTwoPhaseCommitSink<IN> implements Sink<IN, PreparedTransact
     });
   }
 
-  createCommitter(_context: CommitterContext): Committer<PreparedTransactionId> {
+  createCommitter(_context: CommitterContext): PostgresTwoPhaseCommitCommitter {
     return new PostgresTwoPhaseCommitCommitter(this.#options.connection);
   }
 }
@@ -199,12 +199,12 @@ export class PostgresTwoPhaseCommitWriter<IN> implements CommittingSinkWriter<IN
     this.#after = settings.after;
   }
 
-  write(element: IN): void | Promise<void> {
+  write(element: IN, _context?: SinkWriterElementContext): void | Promise<void> {
     this.#buffer.push(element);
     if (this.#buffer.length >= this.#settings.batchSize) return this.#send();
   }
 
-  flush(): Promise<void> {
+  flush(_endOfInput?: boolean): Promise<void> {
     return this.#send();
   }
 

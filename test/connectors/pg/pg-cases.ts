@@ -100,22 +100,6 @@ export const upsertSinkCase: SinkContractCase = {
   },
 };
 
-/** Keyed by SinkWriterElementContext.recordId(): the records carry no key of their own here. */
-export const recordIdUpsertSinkCase: SinkContractCase = {
-  ...upsertSinkCase,
-  name: 'PostgresUpsertSink keyed by record id',
-  exportName: 'recordIdUpsertSinkCase',
-  createTarget: async () => {
-    const table = newTableName('upsert_id');
-    await query(SHARED_SERVER, `CREATE TABLE ${table} (id text PRIMARY KEY, record text NOT NULL)`);
-    return `${SHARED_SERVER.port}/${table}`;
-  },
-  createSink: (target) => {
-    const { connection, table } = parseTarget(target);
-    return new PostgresUpsertSink<string>({ connection, table, columns: ['record'], toRow: (r) => [r], recordIdColumn: 'id', batchSize: 200 });
-  },
-};
-
 // ---- table source, on the shared server ------------------------------------------------------
 
 export const SOURCE_ROWS = 2000;
