@@ -82,11 +82,11 @@ describe('FileSource in jobs', () => {
     const output = join(scratch, 'resume-out');
     const checkpointDir = join(scratch, 'resume-checkpoints');
     mkdirSync(input);
-    const lines = Array.from({ length: 4000 }, (_, n) => `line ${n} ${'y'.repeat(n % 29)}`);
+    const lines = Array.from({ length: 6000 }, (_, n) => `line ${n} ${'y'.repeat(n % 29)}`);
     writeFileSync(join(input, 'big.txt'), lines.join('\n') + '\n');
 
-    // First run: paced, so a checkpoint taken by hand lands mid-file; its commit makes the lines before it visible.
-    const first = await startJob(JOB, { args: [JSON.stringify({ input, output, interval: 600_000, perMs: 4, checkpointDir } satisfies PipelineOptions)], parallelism: 1, mode: 'inline' });
+    // First run: paced (2 s for the file), so a checkpoint taken by hand after 300 ms lands mid-file; its commit makes the lines before it visible.
+    const first = await startJob(JOB, { args: [JSON.stringify({ input, output, interval: 600_000, perMs: 3, checkpointDir } satisfies PipelineOptions)], parallelism: 1, mode: 'inline' });
     const ended = first.getJobExecutionResult().catch(() => undefined);
     await delay(300);
     const checkpoint = await first.triggerCheckpoint();
