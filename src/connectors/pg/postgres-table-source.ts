@@ -10,8 +10,9 @@
  * right after it. That needs the key column to be unique (a primary key, say) and the table not to
  * change while it is read: the source reads what the table holds when each page is fetched.
  *
- * `pollNext` is synchronous and queries are not: a reader fetches the next page in the
- * background and says NOTHING_AVAILABLE until it arrives (`isAvailable()` resolves then).
+ * `pollNext` is synchronous and queries are not: a reader fetches pages in the background, one
+ * query at a time, up to two pages ahead of what it emitted (across its splits, in order), and says
+ * NOTHING_AVAILABLE when none is there yet (`isAvailable()` resolves when the query returns).
  */
 import pg from 'pg';
 import type { Boundedness, InputStatus, ReaderOutput, Source, SourceReader, SourceReaderContext, SourceSplit } from '../../api/source.ts';
@@ -87,10 +88,13 @@ interface MutableSplit {
   readonly splitId: string;
   readonly from: number | null;
   readonly to: number | null;
+  /** The last key emitted: the position a snapshot records. */
   after: number | null;
+  /** The last key fetched: where the next page starts. */
+  fetched: number | null;
   /** Fetched rows not emitted yet, with their keys. */
   rows: { key: number; value: unknown }[];
-  /** The last page came back short: nothing after the buffered rows. */
+  /** A page came back short: everything of the split is fetched. */
   exhausted: boolean;
 }
 
@@ -102,7 +106,7 @@ function poolFor(connection: PostgresConnection): pg.Pool {
   let pool = pools.get(id);
   if (pool === undefined) {
     const config: pg.PoolConfig = typeof connection === 'string' ? { connectionString: connection } : { ...connection };
-    pool = new pg.Pool({ ...config, max: 8, idleTimeoutMillis: 2000, allowExitOnIdle: true });
+    pool = new pg.Pool({ ...config, max: 8, idleTimeoutMillis: 10_000, allowExitOnIdle: true });
     // An idle connection that breaks is dropped by the pool; the next query gets a new one.
     pool.on('error', () => {});
     pools.set(id, pool);
@@ -129,9 +133,9 @@ class PostgresTableReader<T> implements SourceReader<T, PostgresTableSplit> {
   }
 
   addSplits(splits: readonly PostgresTableSplit[]): void {
-    for (const s of splits) this.#splits.push({ splitId: s.splitId, from: s.from, to: s.to, after: s.after, rows: [], exhausted: false });
+    for (const s of splits) this.#splits.push({ splitId: s.splitId, from: s.from, to: s.to, after: s.after, fetched: s.after, rows: [], exhausted: false });
     // Fetch ahead: the first poll finds rows sooner.
-    this.#fetchIfNeeded();
+    this.#fetchAhead();
   }
 
   notifyNoMoreSplits(): void {
@@ -144,44 +148,49 @@ class PostgresTableReader<T> implements SourceReader<T, PostgresTableSplit> {
     for (;;) {
       const s = this.#splits[0];
       if (s === undefined) return this.#noMore ? 'END_OF_INPUT' : 'NOTHING_AVAILABLE';
-      if (s.rows.length > 0) {
-        const n = Math.min(POLL_BATCH, s.rows.length);
-        const batch = s.rows.splice(0, n);
-        for (const r of batch) {
-          // The position moves before the record leaves: a snapshot between polls agrees with what was emitted.
-          s.after = r.key;
-          output.collect(fromRow === undefined ? (r.value as T) : fromRow(r.value as Record<string, unknown>));
+      if (s.rows.length === 0) {
+        if (s.exhausted) {
+          this.#splits.shift();
+          continue;
         }
-        if (s.rows.length > 0) return 'MORE_AVAILABLE';
-        if (s.exhausted) this.#splits.shift();
-        this.#fetchIfNeeded();
-        const next = this.#splits[0];
-        if (next === undefined) return this.#noMore ? 'END_OF_INPUT' : 'NOTHING_AVAILABLE';
-        return next.rows.length > 0 || this.#fetching === undefined ? 'MORE_AVAILABLE' : 'NOTHING_AVAILABLE';
+        this.#fetchAhead();
+        return 'NOTHING_AVAILABLE';
       }
-      if (s.exhausted) {
-        this.#splits.shift();
-        continue;
+      for (const r of s.rows.splice(0, POLL_BATCH)) {
+        // The position moves before the record leaves: a snapshot between polls agrees with what was emitted.
+        s.after = r.key;
+        output.collect(fromRow === undefined ? (r.value as T) : fromRow(r.value as Record<string, unknown>));
       }
-      this.#fetchIfNeeded();
-      return 'NOTHING_AVAILABLE';
+      if (s.rows.length === 0 && s.exhausted) this.#splits.shift();
+      this.#fetchAhead();
+      const next = this.#splits[0];
+      if (next === undefined) return this.#noMore ? 'END_OF_INPUT' : 'NOTHING_AVAILABLE';
+      return next.rows.length > 0 || this.#fetching === undefined ? 'MORE_AVAILABLE' : 'NOTHING_AVAILABLE';
     }
   }
 
   isAvailable(): Promise<void> {
     if (this.#fetching !== undefined) return this.#fetching;
-    // Nothing to fetch: either rows are ready (poll now) or every split is done (wait for nothing).
+    // Nothing being fetched: either rows are ready (poll now) or every split is done (wait for nothing).
     if (this.#splits.length === 0 && !this.#noMore) return new Promise(() => {});
     return Promise.resolve();
   }
 
-  /** Starts fetching the next page of the first split when its buffer is empty. */
-  #fetchIfNeeded(): void {
-    const s = this.#splits[0];
-    if (this.#closed || this.#fetching !== undefined || this.#error !== undefined || s === undefined || s.rows.length > 0 || s.exhausted) return;
+  /**
+   * Keeps one query in flight while fewer than two pages are buffered, for the first split with
+   * rows left to fetch: the reader rarely waits for a page, and its memory stays bounded.
+   */
+  #fetchAhead(): void {
+    if (this.#closed || this.#fetching !== undefined || this.#error !== undefined) return;
+    let buffered = 0;
+    for (const s of this.#splits) buffered += s.rows.length;
+    if (buffered >= 2 * this.#fetchSize) return;
+    const s = this.#splits.find((x) => !x.exhausted);
+    if (s === undefined) return;
     this.#fetching = this.#fetch(s).then(
       () => {
         this.#fetching = undefined;
+        this.#fetchAhead();
       },
       (e: unknown) => {
         this.#fetching = undefined;
@@ -196,7 +205,7 @@ class PostgresTableReader<T> implements SourceReader<T, PostgresTableSplit> {
     const values: unknown[] = [];
     if (s.from !== null) where.push(`${key} >= $${values.push(s.from)}`);
     if (s.to !== null) where.push(`${key} < $${values.push(s.to)}`);
-    if (s.after !== null) where.push(`${key} > $${values.push(s.after)}`);
+    if (s.fetched !== null) where.push(`${key} > $${values.push(s.fetched)}`);
     const text = `${this.#select}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${key} LIMIT ${this.#fetchSize}`;
     const { rows } = await poolFor(this.#o.connection).query<Record<string, unknown>>(text, values);
     for (const row of rows) {
@@ -204,6 +213,7 @@ class PostgresTableReader<T> implements SourceReader<T, PostgresTableSplit> {
       if (!Number.isSafeInteger(k)) throw new Error(`PostgresTableSource: ${this.#o.table}.${this.#o.splitColumn} holds ${String(row['weir$key'])}, not a safe integer`);
       delete row['weir$key'];
       s.rows.push({ key: k, value: row });
+      s.fetched = k;
     }
     if (rows.length < this.#fetchSize) s.exhausted = true;
   }

@@ -135,7 +135,7 @@ export const tableSourceCase: SourceContractCase<SourceRow, PostgresTableSplit> 
       numSplits: 5,
       lowerBound: 100,
       upperBound: SOURCE_ROWS - 300,
-      fetchSize: 97,
+      fetchSize: 250,
       fromRow: (row) => ({ id: row['id'] as number, label: row['label'] as string }),
     }),
   expected: () => Array.from({ length: SOURCE_ROWS }, (_, i) => ({ id: i, label: `row ${i}` })),

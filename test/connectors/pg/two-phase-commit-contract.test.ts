@@ -24,5 +24,7 @@ if (instance === undefined) {
   const started = instance;
   after(() => started.destroy());
   usePrivateInstance(started.port);
-  sinkContract(twoPhaseCommitSinkCase);
+  // Two records per millisecond (half the default): the injected faults need the input to outlast
+  // the first checkpoints, which come late on a loaded machine.
+  sinkContract(twoPhaseCommitSinkCase, { perMs: 2 });
 }
