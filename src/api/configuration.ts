@@ -39,6 +39,12 @@ export interface ConfigValues {
   /** Consecutive checkpoint failures tolerated before the job fails over. */
   'execution.checkpointing.tolerable-failed-checkpoints': number;
   'execution.checkpointing.externalized-checkpoint-retention': ExternalizedRetention;
+  /**
+   * Flink's FLIP-147 (default true): with checkpointing enabled, tasks whose input ended take part
+   * in checkpoints, and a bounded job ends only after a final checkpoint taken once every task
+   * reached the end of its input has completed, so the last transactions of its sinks commit.
+   */
+  'execution.checkpointing.checkpoints-after-tasks-finish': boolean;
   /** Where checkpoints are written: a path or file:// URI. */
   'state.checkpoints.dir': string | undefined;
   /** Completed checkpoints kept. */
@@ -146,6 +152,7 @@ const OPTIONS: { [K in ConfigKey]: OptionSpec<K> } = {
   'execution.checkpointing.savepoint-dir': { parse: optionalPath },
   'execution.savepoint.path': { parse: optionalPath },
   'execution.savepoint.ignore-unclaimed-state': { parse: booleanOption },
+  'execution.checkpointing.checkpoints-after-tasks-finish': { parse: booleanOption },
   'restart-strategy': {
     // The strategy's own parameters are checked by validateRestartStrategyConfiguration at submission.
     parse: validated(
@@ -183,6 +190,7 @@ export class Configuration {
       'execution.checkpointing.max-concurrent-checkpoints': 1,
       'execution.checkpointing.tolerable-failed-checkpoints': 0,
       'execution.checkpointing.externalized-checkpoint-retention': 'NO_EXTERNALIZED_CHECKPOINTS',
+      'execution.checkpointing.checkpoints-after-tasks-finish': true,
       'state.checkpoints.dir': undefined,
       'state.checkpoints.num-retained': 1,
       'state.savepoints.dir': undefined,
@@ -224,4 +232,13 @@ export class Configuration {
     c.#values = { ...this.#values };
     return c;
   }
+}
+
+/**
+ * Whether a job with this configuration takes a final checkpoint after the end of its input
+ * (checkpointing enabled and `execution.checkpointing.checkpoints-after-tasks-finish`): the one
+ * rule the tasks, the sinks and the job consult, so they always agree.
+ */
+export function takesFinalCheckpoint(config: Configuration): boolean {
+  return config.get('execution.checkpointing.interval') !== undefined && config.get('execution.checkpointing.checkpoints-after-tasks-finish');
 }

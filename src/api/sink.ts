@@ -23,9 +23,9 @@
  *
  * At the end of a bounded input the writer is flushed with `flush(true)` and a committing writer
  * hands over its last committables. With checkpointing disabled they are committed at once. With
- * checkpointing enabled they would need a checkpoint after the end of input (Flink's FLIP-147),
- * which weir does not take yet: they, and those of checkpoints that complete after the sink
- * subtask finished, are not committed. docs/connectors.md describes this gap.
+ * checkpointing enabled they go into the job's final checkpoint, taken after every task reached
+ * the end of its input (Flink's FLIP-147), and are committed when it completes, before the job
+ * ends.
  */
 
 /** What a writer learns about the subtask that runs it, and the state it restarts from. */

@@ -10,6 +10,11 @@ export type ChannelEvent =
   | { readonly kind: 'watermark'; readonly timestamp: number }
   | { readonly kind: 'watermark-status'; readonly idle: boolean }
   | { readonly kind: 'end-of-partition' }
+  /**
+   * The producer reached the end of its input and finished its operators; the channel stays open
+   * for the barriers of the final checkpoint, and end-of-partition follows once that completed.
+   */
+  | { readonly kind: 'end-of-data' }
   | CheckpointBarrier
   | { readonly kind: 'cancel-checkpoint-marker'; readonly checkpointId: CheckpointId };
 
@@ -36,3 +41,4 @@ export interface RecordBatch {
 }
 
 export const END_OF_PARTITION: ChannelEvent = Object.freeze({ kind: 'end-of-partition' });
+export const END_OF_DATA: ChannelEvent = Object.freeze({ kind: 'end-of-data' });

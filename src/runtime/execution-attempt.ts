@@ -67,7 +67,8 @@ export interface ExecutionAttempt {
   triggerCheckpoint(checkpointId: CheckpointId, timestamp: number, options: CheckpointOptions): void;
   /** Every slot reports its tasks' metrics now (they also do every second while running). */
   requestMetrics(): void;
-  notifyCheckpointComplete(checkpointId: CheckpointId): void;
+  /** `final`: the job's final checkpoint, after which tasks whose input ended end. */
+  notifyCheckpointComplete(checkpointId: CheckpointId, final: boolean): void;
   notifyCheckpointAborted(checkpointId: CheckpointId): void;
   /** Stops every task; resolves when the attempt's threads are gone. Idempotent. */
   cancel(): Promise<void>;
@@ -150,8 +151,8 @@ export class InlineAttempt implements ExecutionAttempt {
   requestMetrics(): void {
     this.#slot?.reportMetrics();
   }
-  notifyCheckpointComplete(checkpointId: CheckpointId): void {
-    this.#slot?.notifyCheckpointComplete(checkpointId);
+  notifyCheckpointComplete(checkpointId: CheckpointId, final: boolean): void {
+    this.#slot?.notifyCheckpointComplete(checkpointId, final);
   }
   notifyCheckpointAborted(checkpointId: CheckpointId): void {
     this.#slot?.notifyCheckpointAborted(checkpointId);
@@ -241,6 +242,7 @@ export class ThreadsAttempt implements ExecutionAttempt {
               case 'print':
               case 'collect':
               case 'finished':
+              case 'data-ended':
               case 'ack':
               case 'decline':
               case 'metrics': {
@@ -274,8 +276,8 @@ export class ThreadsAttempt implements ExecutionAttempt {
   requestMetrics(): void {
     this.#post({ type: 'report-metrics' });
   }
-  notifyCheckpointComplete(checkpointId: CheckpointId): void {
-    this.#post({ type: 'checkpoint-complete', checkpointId });
+  notifyCheckpointComplete(checkpointId: CheckpointId, final: boolean): void {
+    this.#post({ type: 'checkpoint-complete', checkpointId, final });
   }
   notifyCheckpointAborted(checkpointId: CheckpointId): void {
     this.#post({ type: 'checkpoint-aborted', checkpointId });

@@ -106,6 +106,14 @@ export class LocalJob {
   #attempt: ExecutionAttempt | undefined;
   #attemptNumber = 0;
   #finishedSlots = 0;
+  /** Subtasks of the running attempt whose input ended, waiting for the final checkpoint ("vertex/subtask"). */
+  readonly #dataEnded = new Set<string>();
+  /**
+   * Once every subtask's input ended: the id of the last checkpoint triggered before that. The
+   * first checkpoint after it that completes is the final one: every barrier of it passed every
+   * task after its operators finished, so it holds the last committables of every sink.
+   */
+  #finalAfterId: number | undefined;
   #failingOver = false;
   #checkpointing: Checkpointing | undefined;
   /** A stop-with-savepoint in progress: told when the job fails over before it finished. */
@@ -225,7 +233,7 @@ export class LocalJob {
           if (a === undefined || this.#status !== 'RUNNING') throw new Error(`job is ${this.#status}`);
           a.triggerCheckpoint(id, timestamp, checkpointOptionsFor(options, alignment));
         },
-        notifyCheckpointComplete: (id) => this.#attempt?.notifyCheckpointComplete(id),
+        notifyCheckpointComplete: (id) => this.#attempt?.notifyCheckpointComplete(id, this.#finalAfterId !== undefined && id > this.#finalAfterId),
         notifyCheckpointAborted: (id) => this.#attempt?.notifyCheckpointAborted(id),
         failJob: (error) => {
           const a = this.#attempt;
@@ -247,6 +255,8 @@ export class LocalJob {
   async #deploy(restore: RestoreAssignment | undefined): Promise<void> {
     const attemptNumber = this.#attemptNumber;
     this.#finishedSlots = 0;
+    this.#dataEnded.clear();
+    this.#finalAfterId = undefined;
     this.#restoredId = restore?.checkpointId;
     // Events of an attempt that has been replaced are ignored.
     let attempt!: ExecutionAttempt;
@@ -262,6 +272,9 @@ export class LocalJob {
           break;
         case 'finished':
           if (current()) this.#slotFinished();
+          break;
+        case 'data-ended':
+          if (current()) this.#subtaskDataEnded(`${e.subtask.vertex}/${e.subtask.subtask}`);
           break;
         case 'failed':
           void this.#onFailure(attempt, e.error, e.task);
@@ -326,6 +339,23 @@ export class LocalJob {
   }
 
   // ---- end -----------------------------------------------------------------------------------
+
+  /**
+   * A subtask's input ended (FLIP-147). Once every subtask's has, the job takes its final
+   * checkpoint at once rather than at the next interval; the job ends when it completes.
+   */
+  #subtaskDataEnded(key: string): void {
+    const cp = this.#checkpointing;
+    this.#dataEnded.add(key);
+    if (cp === undefined || this.#finalAfterId !== undefined) return;
+    const tasks = this.graph.vertices.reduce((n, v) => n + v.parallelism, 0);
+    if (this.#dataEnded.size < tasks) return;
+    this.#finalAfterId = cp.coordinator.nextCheckpointId() - 1;
+    this.#logger.info('every task reached the end of its input: taking the final checkpoint');
+    // A trigger that fails (a checkpoint already pending, the coordinator shutting down) is
+    // harmless: the periodic trigger takes the final checkpoint instead.
+    cp.coordinator.triggerCheckpoint({}).catch(() => {});
+  }
 
   #slotFinished(): void {
     if (++this.#finishedSlots < (this.#attempt?.slots ?? 1) || this.#terminal()) return;

@@ -23,6 +23,11 @@ export type SlotEvent =
    */
   | { readonly type: 'collect'; readonly collectId: string; readonly values: unknown[]; readonly epoch: number }
   | { readonly type: 'finished' }
+  /**
+   * A task reached the end of its input and finished its operators, and waits for the job's
+   * final checkpoint (FLIP-147); once every task reported it, the job takes that checkpoint.
+   */
+  | { readonly type: 'data-ended'; readonly subtask: SubtaskKey }
   /** `task` names where it failed: a task's name, 'deployment', a worker or slot. */
   | { readonly type: 'failed'; readonly error: Error; readonly task: string }
   | { readonly type: 'ack'; readonly ack: SubtaskAcknowledgement }

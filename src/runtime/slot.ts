@@ -192,8 +192,9 @@ export class Slot {
     this.#o.report({ type: 'decline', checkpointId, subtask: keyOf(t), reason: 'NOT_ALL_REQUIRED_TASKS_RUNNING', error });
   }
 
-  notifyCheckpointComplete(checkpointId: CheckpointId): void {
-    for (const t of this.#tasks) if (t.state === 'RUNNING') t.notifyCheckpointComplete(checkpointId);
+  /** `final`: the job's final checkpoint (see Task.notifyCheckpointComplete). */
+  notifyCheckpointComplete(checkpointId: CheckpointId, final: boolean): void {
+    for (const t of this.#tasks) if (t.state === 'RUNNING') t.notifyCheckpointComplete(checkpointId, final);
   }
 
   notifyCheckpointAborted(checkpointId: CheckpointId): void {
@@ -236,6 +237,7 @@ export class Slot {
         this.#taskFailed(task, e);
         break;
       case 'collect':
+      case 'data-ended':
       case 'ack':
       case 'decline':
       case 'metrics':

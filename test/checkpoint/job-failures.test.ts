@@ -16,13 +16,15 @@ const notADirectory = join(dir, 'plain-file');
 writeFileSync(notADirectory, 'not a directory');
 
 describe('checkpoint storage failures', () => {
-  it('with failures tolerated, a job whose checkpoints cannot be written still finishes with exact results', async () => {
+  it('with failures tolerated and no final checkpoint, a job whose checkpoints cannot be written still finishes with exact results', async () => {
     const straight = (await runJob('test/jobs/golden.ts', { args: ['union', '8000', '{}'], parallelism: 1, mode: 'inline' })).collected.length;
     const client = await startJob('test/jobs/golden.ts', {
       args: ['union', '8000', JSON.stringify({ dir: notADirectory, interval: 10, throttle: 20, source: 'function' })],
       parallelism: 2,
       mode: 'inline',
-      config: { 'execution.checkpointing.tolerable-failed-checkpoints': 1000 },
+      // With the final checkpoint (the default) the job would wait for a checkpoint that can never
+      // complete, until the tolerable failures ran out: see the next test.
+      config: { 'execution.checkpointing.tolerable-failed-checkpoints': 1000, 'execution.checkpointing.checkpoints-after-tasks-finish': false },
     });
     const result = (await client.getJobExecutionResult()) as unknown as { collected: Map<string, unknown[]> };
     assert.equal([...result.collected.values()].flat().length, straight);
@@ -31,6 +33,16 @@ describe('checkpoint storage failures', () => {
     assert.ok(stats.counts.failed >= 2, JSON.stringify(stats.counts));
     assert.match(stats.history[0]!.failure_message ?? '', /declined|ENOTDIR|not a directory|EEXIST/i);
     assert.equal(await client.getNumRestarts(), 0);
+  });
+
+  it('a bounded job whose final checkpoint cannot be written does not end as if it had committed: it fails over once the tolerable failures ran out', async () => {
+    const client = await startJob('test/jobs/golden.ts', {
+      args: ['union', '2000', JSON.stringify({ dir: notADirectory, interval: 10, throttle: 20, source: 'function', restarts: 1 })],
+      parallelism: 2,
+      mode: 'inline',
+      config: { 'execution.checkpointing.tolerable-failed-checkpoints': 3 },
+    });
+    await assert.rejects(client.getJobExecutionResult(), /Exceeded checkpoint tolerable failure threshold/);
   });
 
   it('beyond the tolerable number, failed checkpoints fail the job over; when restarts run out the job fails with the history', async () => {

@@ -7,26 +7,26 @@
  * be the input exactly once (EXACTLY_ONCE sinks) or at least once (AT_LEAST_ONCE sinks), with
  * nothing that was not in the input.
  *
- * Those jobs run on an unbounded source that goes quiet after the last record: weir takes no
- * checkpoint after the end of a bounded input yet (see docs/connectors.md), so only a running
- * job commits everything. The suite waits until every record is visible, lets a few more
+ * The failure jobs run on an unbounded source that goes quiet after the last record, so a
+ * failure can land anywhere: the suite waits until every record is visible, lets a few more
  * checkpoints complete (a repeated commit would show), cancels the job and reads the output.
- * Two bounded runs check the end of input: without checkpointing everything is committed when
- * the input ends; with checkpointing, what is visible is never wrong, but the tail may be missing.
+ * Bounded runs check the end of input: without checkpointing everything is committed when the
+ * input ends; with checkpointing, by the final checkpoint the job takes after the end of input
+ * (FLIP-147), before it ends.
  *
  * How a sink opts in: export a SinkContractCase from a module (jobs import that module again in
  * every worker and attempt, so the case names its own module and export) and call
  * `sinkContract(theCase)` from a `*.test.ts` file.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isSink, type JobClient, type Sink, type SinkFunction } from 'weir';
 
-import { runJob, startJob } from '../../src/testing/index.ts';
+import { JobProcess, runJob, startJob } from '../../src/testing/index.ts';
 import type { SinkJobFault, SinkJobOptions } from './fixtures/sink-contract-job.ts';
 
 export interface SinkContractCase<CommT = unknown> {
@@ -69,6 +69,17 @@ const JOB = fileURLToPath(new URL('./fixtures/sink-contract-job.ts', import.meta
 const INTERVAL = 50;
 
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Whether a checkpoint under `dir` (a checkpoint base directory) completed: some chk-N holds _metadata. */
+function hasCompletedCheckpoint(dir: string): boolean {
+  for (const job of readdirSync(dir, { withFileTypes: true })) {
+    if (!job.isDirectory()) continue;
+    for (const chk of readdirSync(join(dir, job.name), { withFileTypes: true })) {
+      if (chk.isDirectory() && /^chk-\d+$/.test(chk.name) && readdirSync(join(dir, job.name, chk.name)).includes('_metadata')) return true;
+    }
+  }
+  return false;
+}
 
 /** Missing, repeated and foreign records of `visible` against the input. */
 function compare(visible: readonly string[], input: ReadonlySet<string>): { missing: string[]; repeated: string[]; foreign: string[] } {
@@ -218,6 +229,66 @@ export function sinkContract(c: SinkContractCase<unknown>, o: SinkContractOption
       });
     }
 
+    it(`stop with a savepoint, then resume from it: nothing becomes visible after the stop returned, and the resumed job adds the rest, ${guarantee}`, async () => {
+      const target = await c.createTarget();
+      const dir = mkdtempSync(join(tmpdir(), 'weir-sink-contract-stop-'));
+      try {
+        const client = await startJob(JOB, {
+          args: args(target, { count, perMs: 1, bounded: false, interval: INTERVAL, faults: [], dir }),
+          parallelism: 2,
+          mode: 'threads',
+        });
+        const ended = client.getJobExecutionResult().catch(() => undefined);
+        const deadline = Date.now() + timeoutMs;
+        while ((await c.readVisible(target)).length < count / 10) {
+          assert.ok(Date.now() < deadline, 'a tenth of the records became visible');
+          await delay(25);
+        }
+        const savepoint = await client.stopWithSavepoint(join(dir, 'savepoints'));
+        await ended;
+        const visibleAtStop = await c.readVisible(target);
+        const atStop = compare(visibleAtStop, input);
+        assert.ok(atStop.missing.length > 0, 'the job stopped before the end of the input');
+        if (exactlyOnce) assert.deepEqual(atStop.repeated, [], 'nothing visible twice at the stop');
+        // The stopped job is gone: nothing of it may become visible later.
+        await delay(2 * INTERVAL);
+        assert.equal((await c.readVisible(target)).length, visibleAtStop.length, 'nothing more became visible after the stop');
+        const { visible } = await runUntilVisible(2, [], { checkpoint: savepoint, target });
+        check(visible, 'resumed from the stopping savepoint');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it(`the whole process killed with SIGKILL mid-job, then resumed with \`weir run -s <checkpoint dir>\` from the newest complete checkpoint: every record visible ${guarantee}`, async () => {
+      const target = await c.createTarget();
+      const dir = mkdtempSync(join(tmpdir(), 'weir-sink-contract-kill-'));
+      try {
+        // Bounded and paced so that the job lasts a few seconds; the resumed run ends by itself
+        // after its final checkpoint, and the process exits.
+        const options = { count, perMs: 0.5, bounded: true, interval: INTERVAL, faults: [], dir, retain: true };
+        const first = JobProcess.start(JOB, { args: args(target, options), parallelism: 2 });
+        try {
+          await first.waitFor(
+            async () => hasCompletedCheckpoint(dir) && (await c.readVisible(target)).length >= count / 4,
+            'a checkpoint completed and a quarter of the records were visible',
+            timeoutMs,
+          );
+        } finally {
+          await first.kill('SIGKILL');
+        }
+        const before = compare(await c.readVisible(target), input);
+        assert.ok(before.missing.length > 0, 'the process was killed before the end of the input');
+        const second = JobProcess.start(JOB, { args: args(target, options), parallelism: 2, fromSavepoint: dir });
+        const exit = await second.succeeded(timeoutMs);
+        assert.match(exit.stderr, /restoring from .*chk-\d+/, 'the resumed run says which checkpoint it restored');
+        check(await c.readVisible(target), 'killed with SIGKILL and resumed');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+        await c.dropTarget?.(target);
+      }
+    });
+
     it(`bounded, without checkpointing: everything is committed at the end of input, ${guarantee}`, async () => {
       const target = await c.createTarget();
       try {
@@ -228,15 +299,23 @@ export function sinkContract(c: SinkContractCase<unknown>, o: SinkContractOption
       }
     });
 
-    it('bounded, with checkpointing: what is visible is right, though the last records may stay uncommitted (no checkpoint after the end of input yet)', async (t) => {
+    it(`bounded, with checkpointing: the final checkpoint after the end of input commits the rest before the job ends, ${guarantee}`, async () => {
       const target = await c.createTarget();
       try {
         await runJob(JOB, { args: args(target, { count, perMs, bounded: true, interval: INTERVAL, faults: [] }), parallelism: 2, mode: 'inline' });
-        const visible = await c.readVisible(target);
-        const d = compare(visible, input);
-        assert.deepEqual(d.foreign, [], 'nothing visible that was not in the input');
-        if (exactlyOnce) assert.deepEqual(d.repeated, [], 'nothing visible twice');
-        t.diagnostic(`${visible.length} of ${count} records visible at the end of the bounded job`);
+        check(await c.readVisible(target), 'bounded with checkpointing');
+      } finally {
+        await c.dropTarget?.(target);
+      }
+    });
+
+    it(`bounded, with checkpointing and an interval longer than the job: the final checkpoint is taken at once when the input ends, ${guarantee}`, async () => {
+      const target = await c.createTarget();
+      try {
+        const started = Date.now();
+        await runJob(JOB, { args: args(target, { count, perMs: Infinity, bounded: true, interval: 600_000, faults: [] }), parallelism: 2, mode: 'threads' });
+        check(await c.readVisible(target), 'bounded with a long checkpoint interval');
+        assert.ok(Date.now() - started < 60_000, 'the job did not wait for the periodic trigger');
       } finally {
         await c.dropTarget?.(target);
       }

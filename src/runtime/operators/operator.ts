@@ -76,6 +76,12 @@ export abstract class StreamOperator {
   }
   /** End of all input: flush what is buffered. Called head to tail along the chain. */
   finish(): void | Promise<void> {}
+  /**
+   * After the job's final checkpoint completed, before the task ends: what must be done before
+   * closing (a sink's commits still waiting to be retried). Awaited directly, not as a suspension,
+   * so the task's timers keep firing meanwhile.
+   */
+  beforeEnd(): void | Promise<void> {}
   close(): void | Promise<void> {}
 
   // ---- checkpoints (defaults: nothing to do) ---------------------------------------------------

@@ -101,6 +101,11 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
   /** While a write's promise is pending: the records that arrived since, as value, timestamp pairs. */
   #queued: unknown[] | null = null;
   #draining: Promise<void> | undefined;
+  /**
+   * Set at the end of input with checkpointing: the writer's last committables, filed under the
+   * next checkpoint (the job's final one, FLIP-147) and committed when it completes.
+   */
+  #endOfInput: unknown[] | undefined;
 
   constructor(ctx: OperatorContext, sink: AnySink) {
     super(ctx);
@@ -218,10 +223,15 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
 
   async #snapshot(checkpointId: CheckpointId): Promise<void> {
     const writer = this.#writer!;
-    if (this.#draining !== undefined) await this.#draining;
-    await writer.flush(false);
-    if (this.#committer !== undefined) {
-      this.#pending.add(checkpointId, await (writer as CommittingSinkWriter<unknown, unknown>).prepareCommit());
+    if (this.#endOfInput !== undefined) {
+      // The writer finished: nothing more to flush; its last committables go into this checkpoint.
+      this.#pending.add(checkpointId, this.#endOfInput.splice(0));
+    } else {
+      if (this.#draining !== undefined) await this.#draining;
+      await writer.flush(false);
+      if (this.#committer !== undefined) {
+        this.#pending.add(checkpointId, await (writer as CommittingSinkWriter<unknown, unknown>).prepareCommit());
+      }
     }
     this.#committablesState.update(this.#pending.toState(this.#sink.committableCodec, this.#what));
     const ctx = this.ctx;
@@ -242,6 +252,11 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
     if (checkpointId > this.#completedUpTo) this.#completedUpTo = checkpointId;
     if (this.#committer === undefined || !this.#pending.hasUpTo(this.#completedUpTo)) return;
     return this.#commit();
+  }
+
+  /** The task ends after the final checkpoint: commits asked to be retried are retried until done, none is left behind. */
+  override async beforeEnd(): Promise<void> {
+    if (this.#committer !== undefined) await this.#commitUntilDone();
   }
 
   /** An aborted checkpoint's committables stay and are committed with the next checkpoint that completes. */
@@ -280,9 +295,11 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
   // ---- end -------------------------------------------------------------------------------------
 
   /**
-   * End of input: the writer's last flush and committables. Without checkpointing they are
-   * committed now (retried until done). With checkpointing they would need a checkpoint after
-   * the end of input, which does not exist yet: they stay uncommitted (docs/connectors.md).
+   * End of input: the writer's last flush and committables. With checkpointing they go into the
+   * next checkpoint, which is the job's final one (FLIP-147): the job ends only after it
+   * completed and they were committed. (With `checkpoints-after-tasks-finish` off there is no
+   * such checkpoint, and they stay uncommitted, as in Flink.) Without checkpointing they are
+   * committed now, retried until done.
    */
   override async finish(): Promise<void> {
     const writer = this.#writer!;
@@ -290,15 +307,23 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
     await writer.flush(true);
     if (this.#committer === undefined) return;
     const last = await (writer as CommittingSinkWriter<unknown, unknown>).prepareCommit();
-    if (this.ctx.config.get('execution.checkpointing.interval') !== undefined) return;
+    if (this.ctx.config.get('execution.checkpointing.interval') !== undefined) {
+      this.#endOfInput = [...last];
+      return;
+    }
     this.#pending.add(END_OF_INPUT_ID, last);
     this.#completedUpTo = END_OF_INPUT_ID;
+    await this.#commitUntilDone();
+  }
+
+  /** Commit rounds of everything committable now until none is left, `commitRetryDelayMs` apart. */
+  async #commitUntilDone(): Promise<void> {
     const delay = this.#sink.commitRetryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
     for (;;) {
       await this.#commit();
       this.#retryTimer?.cancel();
       this.#retryTimer = undefined;
-      if (this.#pending.size === 0) return;
+      if (!this.#pending.hasUpTo(this.#completedUpTo) || this.#closed) return;
       await sleep(this.ctx.scheduler, delay);
     }
   }

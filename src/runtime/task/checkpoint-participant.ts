@@ -39,6 +39,8 @@ export interface CheckpointHost {
   fail(error: unknown): void;
   /** The stopping savepoint completed: the source ends without the end-of-input watermark. */
   endStopped(): void;
+  /** The job's final checkpoint completed (and this task was told): the task ends. */
+  endFinal(): void;
 }
 
 /**
@@ -70,6 +72,12 @@ export class CheckpointParticipant {
   readonly barriers: BarrierHandler | undefined;
   /** Aborted when the task fails or is cancelled: asynchronous parts still running give up. */
   readonly abort = new AbortController();
+  /**
+   * The task's input ended and its operators finished, and the job takes a final checkpoint:
+   * the task stays to take part in checkpoints (a source task is triggered as before; its reader
+   * reports no unfinished splits) until the final one completes.
+   */
+  dataEnded = false;
   readonly #host: CheckpointHost;
   readonly #d: TaskDeployment;
   /** Id of the last checkpoint this subtask snapshotted (or restored); tags collected records. */
@@ -79,6 +87,9 @@ export class CheckpointParticipant {
   /** The latest checkpoints and savepoints whose synchronous part ran here (newest last), and those of them aborted since. */
   readonly #recentSnapshots: { readonly id: number; readonly options: CheckpointOptions }[] = [];
   readonly #abortedSnapshots = new Set<number>();
+  /** Stopping savepoints whose completion was announced here, and who waits for the next such announcement. */
+  readonly #announcedStops = new Set<number>();
+  #stopAnnouncementWaiters: (() => void)[] = [];
 
   constructor(host: CheckpointHost, d: TaskDeployment) {
     this.#host = host;
@@ -144,7 +155,7 @@ export class CheckpointParticipant {
    */
   trigger(checkpointId: CheckpointId, timestamp: number, options: CheckpointOptions): boolean {
     const host = this.#host;
-    if (!host.lifecycle.running || host.source === undefined || host.endingInput || !this.#d.checkpointing) return false;
+    if (!host.lifecycle.running || host.source === undefined || (host.endingInput && !this.dataEnded) || !this.#d.checkpointing) return false;
     if (options.stop !== undefined && this.stopPending !== undefined) return false;
     this.pendingTriggers.set(checkpointId, { timestamp, options });
     host.mailbox.enqueue(() => this.runPendingTriggers());
@@ -155,8 +166,8 @@ export class CheckpointParticipant {
   runPendingTriggers(): void {
     const host = this.#host;
     if (this.pendingTriggers.size === 0 || host.source?.pausedInEmit || !host.lifecycle.running || host.mailbox.suspended > 0) return;
-    if (host.endingInput) {
-      this.declinePendingTriggers('the source has reached the end of its input');
+    if (host.endingInput && !this.dataEnded) {
+      this.declinePendingTriggers('the source is finishing at the end of its input');
       return;
     }
     const triggers = [...this.pendingTriggers];
@@ -313,14 +324,21 @@ export class CheckpointParticipant {
 
   /**
    * The checkpoint completed (its metadata is durable): tell every operator and function. A
-   * source stopping with this savepoint then ends.
+   * source stopping with this savepoint then ends; so does a task whose input ended when this
+   * is the job's final checkpoint (`final`), once what the notification started (commits) is done.
    */
-  notifyComplete(checkpointId: CheckpointId): void {
+  notifyComplete(checkpointId: CheckpointId, final: boolean): void {
     this.#host.mailbox.enqueue(() => {
       this.#notify(checkpointId, true);
+      if (this.#recentSnapshots.some((s) => s.id === checkpointId && s.options.stop !== undefined)) {
+        this.#announcedStops.add(checkpointId);
+        for (const resume of this.#stopAnnouncementWaiters.splice(0)) resume();
+      }
       if (this.stopPending === checkpointId) {
         this.#stopWaiters = [];
         this.#host.endStopped();
+      } else if (final && this.dataEnded) {
+        this.#host.endFinal();
       }
     });
   }
@@ -358,6 +376,19 @@ export class CheckpointParticipant {
       if (s.options.stop !== undefined && !this.#abortedSnapshots.has(s.id)) return true;
     }
     return false;
+  }
+
+  /**
+   * Resolves once the completion of the stopping savepoint that ended this task's input was
+   * announced here (and what it started, the sinks' commits, was handed to the mailbox). A
+   * stopped source sends end-of-partition only after that savepoint completed, and the coordinator
+   * announces a stopping savepoint's completion to every task, so the announcement comes.
+   */
+  stopAnnounced(): Promise<void> {
+    const stops = this.#recentSnapshots.filter((s) => s.options.stop !== undefined && !this.#abortedSnapshots.has(s.id));
+    const latest = stops[stops.length - 1];
+    if (latest === undefined || this.#announcedStops.has(latest.id)) return Promise.resolve();
+    return new Promise((resolve) => this.#stopAnnouncementWaiters.push(resolve));
   }
 
   #notify(checkpointId: CheckpointId, completed: boolean): void {

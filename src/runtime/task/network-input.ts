@@ -28,7 +28,10 @@ export interface NetworkInputHost {
   readonly mailbox: TaskMailbox;
   readonly backpressure: Backpressure;
   readonly checkpoints: CheckpointParticipant;
-  /** Every input channel ended. */
+  /**
+   * Every input channel delivered end-of-data or end-of-partition: the task's input ended.
+   * Called once.
+   */
   endInput(): Promise<void>;
 }
 
@@ -37,7 +40,10 @@ interface Input {
   readonly input: 0 | 1;
   /** This channel's index in its input's valve. */
   readonly valveChannel: number;
+  /** End-of-partition arrived: the channel is closed. */
   ended: boolean;
+  /** End-of-data or end-of-partition arrived: no more records come (barriers may, until end-of-partition). */
+  dataEnded: boolean;
 }
 
 export class NetworkInput {
@@ -46,6 +52,7 @@ export class NetworkInput {
   readonly #head: StreamOperator;
   readonly #valves: StatusWatermarkValve[];
   readonly #recordsIn: SimpleCounter;
+  /** Channels that may still send records. */
   #openInputs: number;
   #rr = 0;
   #current: { batch: RecordBatch; pos: number; channel: InputChannel; input: 0 | 1 } | undefined;
@@ -58,7 +65,7 @@ export class NetworkInput {
     recordsIn: SimpleCounter,
   ) {
     const perInput = [0, 0];
-    this.#inputs = channels.map(({ channel, input }) => ({ channel, input, valveChannel: perInput[input]!++, ended: false }));
+    this.#inputs = channels.map(({ channel, input }) => ({ channel, input, valveChannel: perInput[input]!++, ended: false, dataEnded: false }));
     this.#openInputs = this.#inputs.length;
     this.#host = host;
     this.#head = head;
@@ -172,7 +179,10 @@ export class NetworkInput {
         case 'end-of-partition':
           inp.ended = true;
           cp.onEndOfPartition(idx);
-          if (--this.#openInputs === 0 && this.#host.lifecycle.running) void this.#host.endInput();
+          this.#dataEnded(inp);
+          break;
+        case 'end-of-data':
+          this.#dataEnded(inp);
           break;
         case 'checkpoint-barrier':
           if (barriers) cp.onBarrier(idx, item, n);
@@ -186,5 +196,12 @@ export class NetworkInput {
       return true;
     }
     return false;
+  }
+
+  /** A channel sends no more records; once none does, the task's input ended. */
+  #dataEnded(inp: Input): void {
+    if (inp.dataEnded) return;
+    inp.dataEnded = true;
+    if (--this.#openInputs === 0 && this.#host.lifecycle.running) void this.#host.endInput();
   }
 }

@@ -20,7 +20,8 @@ import type { CheckpointId } from '../../core/ids.ts';
 import type { Source, SourceSplit } from '../../api/source.ts';
 import type { CheckpointOptions } from '../../checkpoint/checkpoint-options.ts';
 import type { JobVertex } from '../../graph/job-graph.ts';
-import { END_OF_PARTITION } from '../events.ts';
+import { takesFinalCheckpoint } from '../../api/configuration.ts';
+import { END_OF_DATA, END_OF_PARTITION } from '../events.ts';
 import { MetricRegistry } from '../metrics/metric-registry.ts';
 import type { SubtaskMetrics } from '../metrics/metric-snapshot.ts';
 import type { SimpleCounter } from '../metrics/simple-counter.ts';
@@ -61,12 +62,15 @@ export class Task {
   readonly #taskGroup: ScopedMetricGroup;
   readonly #recordsIn: SimpleCounter;
   readonly #recordsOut: SimpleCounter;
+  /** Whether the end of input waits for the job's final checkpoint (FLIP-147) before the task ends. */
+  readonly #finalCheckpoint: boolean;
 
   constructor(deployment: TaskDeployment) {
     this.#d = deployment;
     this.vertex = deployment.vertex;
     this.subtaskIndex = deployment.subtaskIndex;
     this.name = `${this.vertex.name} (${this.subtaskIndex + 1}/${this.vertex.parallelism})`;
+    this.#finalCheckpoint = deployment.checkpointing !== undefined && takesFinalCheckpoint(deployment.config);
     const lifecycle = new TaskLifecycle();
     const backpressure = new Backpressure();
     const mailbox = new TaskMailbox({
@@ -101,8 +105,9 @@ export class Task {
       endInput: () => this.#endInput(),
       endStopped: () => {
         this.#core.source?.cancel();
-        void this.#endInput(true);
+        void (this.#core.checkpoints.dataEnded ? this.#end() : this.#endInput(true));
       },
+      endFinal: () => void this.#end(),
     };
     core.checkpoints = new CheckpointParticipant(core, deployment);
     this.#core = core;
@@ -202,8 +207,9 @@ export class Task {
     return this.#core.checkpoints.trigger(checkpointId, timestamp, options);
   }
 
-  notifyCheckpointComplete(checkpointId: CheckpointId): void {
-    this.#core.checkpoints.notifyComplete(checkpointId);
+  /** `final`: the job's final checkpoint, after which a task whose input ended ends. */
+  notifyCheckpointComplete(checkpointId: CheckpointId, final: boolean): void {
+    this.#core.checkpoints.notifyComplete(checkpointId, final);
   }
 
   notifyCheckpointAborted(checkpointId: CheckpointId): void {
@@ -213,7 +219,9 @@ export class Task {
   // ---- end, failure, cancellation ------------------------------------------------------------
 
   /**
-   * All input consumed: finish operators head to tail, signal end downstream, close. When the
+   * All input consumed: finish operators head to tail, then either end (signal the end
+   * downstream, close) or, when the job takes a final checkpoint, signal end-of-data downstream,
+   * report it, and stay for the checkpoints until the final one completed (then `#end`). When the
    * job stops with a savepoint (`stopped` for its sources; downstream, the last snapshot tells),
    * operators are closed without being finished, as in Flink: a stop is not the end of the input.
    */
@@ -225,10 +233,45 @@ export class Task {
       await core.mailbox.whenResumed();
       core.mailbox.drain();
       const finish = !stopped && !core.checkpoints.endedByStop();
+      if (!finish && !stopped) {
+        // The input ended because the job stops with a savepoint: its completion may not have
+        // been announced here yet, and the sinks commit what they prepared for it when it is.
+        await core.checkpoints.stopAnnounced();
+        await core.mailbox.whenResumed();
+      }
       for (const op of finish ? core.chain.operators : []) {
         if (life.state !== 'RUNNING') return;
         try {
           await op.finish();
+        } catch (e) {
+          throw tagError(e, op.ctx);
+        }
+        await core.mailbox.whenResumed();
+      }
+      if (life.state !== 'RUNNING') return;
+      if (finish && this.#finalCheckpoint) {
+        core.checkpoints.dataEnded = true;
+        for (const w of core.chain.writers) w.broadcastEvent(END_OF_DATA);
+        this.#d.report({ type: 'data-ended', subtask: { vertex: this.vertex.index, subtask: this.subtaskIndex } });
+        return;
+      }
+    } catch (e) {
+      this.#fail(e);
+      return;
+    }
+    await this.#end();
+  }
+
+  /** The task ends: end-of-partition downstream, everything closed, FINISHED reported. */
+  async #end(): Promise<void> {
+    const core = this.#core;
+    const life = core.lifecycle;
+    try {
+      await core.mailbox.whenResumed();
+      for (const op of core.checkpoints.dataEnded ? core.chain.operators : []) {
+        if (life.state !== 'RUNNING') return;
+        try {
+          await op.beforeEnd();
         } catch (e) {
           throw tagError(e, op.ctx);
         }

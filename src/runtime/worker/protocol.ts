@@ -47,7 +47,8 @@ export type ToWorker =
       readonly options: CheckpointOptions;
     }
   | { readonly type: 'report-metrics' }
-  | { readonly type: 'checkpoint-complete'; readonly checkpointId: CheckpointId }
+  /** `final`: the job's final checkpoint; tasks whose input ended then end. */
+  | { readonly type: 'checkpoint-complete'; readonly checkpointId: CheckpointId; readonly final: boolean }
   | { readonly type: 'checkpoint-aborted'; readonly checkpointId: CheckpointId };
 
 /**
@@ -79,6 +80,7 @@ export function slotEventToWire(e: SlotEvent): { readonly message: FromWorker; r
       return { message: { ...e, error: serializeError(e.error) }, transfer: [] };
     case 'print':
     case 'finished':
+    case 'data-ended':
     case 'ack':
     case 'metrics':
       return { message: e, transfer: [] };
@@ -98,6 +100,7 @@ export function slotEventFromWire(m: WireSlotEvent): SlotEvent {
       return { ...m, error: deserializeError(m.error) };
     case 'print':
     case 'finished':
+    case 'data-ended':
     case 'ack':
     case 'metrics':
       return m;

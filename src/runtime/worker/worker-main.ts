@@ -66,7 +66,7 @@ export function runWorker(startup: StartupMark[]): void {
           slot.reportMetrics();
           break;
         case 'checkpoint-complete':
-          slot.notifyCheckpointComplete(m.checkpointId);
+          slot.notifyCheckpointComplete(m.checkpointId, m.final);
           break;
         case 'checkpoint-aborted':
           slot.notifyCheckpointAborted(m.checkpointId);
