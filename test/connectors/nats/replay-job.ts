@@ -19,7 +19,9 @@ import { NATS_URL } from '../../support/nats.ts';
 const [input, output, runKey, json] = process.argv.slice(2) as [string, string, string, string];
 const options = JSON.parse(json) as { failAfter: number };
 
-const counts = ((globalThis as { __weirNatsReplay?: Map<string, number> }).__weirNatsReplay ??= new Map());
+const shared = globalThis as { __weirNatsReplay?: Map<string, number> };
+shared.__weirNatsReplay ??= new Map();
+const counts = shared.__weirNatsReplay;
 
 class InjectedFailure extends Error {
   override readonly name = 'InjectedFailure';
