@@ -22,6 +22,7 @@ import {
   type FileSplit,
   type RecordOrMalformed,
 } from 'weir/connectors/file';
+import { ownerOf } from '../../../src/connectors/file/file-source.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'weir-file-source-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -186,5 +187,58 @@ describe('FileSource', () => {
     const source = FileSource.forRecordStreamFormat(new CsvReaderFormat({ header: true }), dir).build();
     const [split] = source.createSplits(1) as FileSourceSplit[];
     assert.deepEqual(readAll(reader(source, [{ ...split!, offset: 8, line: 3 }])), [{ a: '3', b: '4' }]);
+  });
+
+  it('monitoring: a reader takes the files whose path hashes to its share, remembers the ones read and the position in the current one, and a restore reads neither twice', async () => {
+    const dir = dirWith({});
+    const source = FileSource.forRecordStreamFormat(new TextLineInputFormat(), dir).monitorContinuously(5).build();
+    assert.deepEqual(
+      source.createSplits(2).map((s) => s.splitId),
+      ['monitor-0-of-2', 'monitor-1-of-2'],
+      'one monitoring split per subtask, whatever the directory holds',
+    );
+    const [split] = source.createSplits(1);
+    const out: string[] = [];
+    const output = { collect: (v: string) => void out.push(v) };
+    /** Polls until `n` records came (waiting as a task waits), or fails after a second. */
+    const pollUntil = async (r: SourceReader<string, FileSplit>, n: number): Promise<void> => {
+      const deadline = Date.now() + 1000;
+      while (out.length < n) {
+        assert.ok(Date.now() < deadline, `only ${out.length} of ${n} records`);
+        if (r.pollNext(output) === 'NOTHING_AVAILABLE') await Promise.race([r.isAvailable(), new Promise((res) => setTimeout(res, 50))]);
+      }
+    };
+    writeFileSync(join(dir, 'a.txt'), 'a1\na2\n');
+    const first = reader(source, [split!]);
+    await pollUntil(first, 2);
+    // A new file appears; a hidden one (still being written) is passed over.
+    writeFileSync(join(dir, '.b.txt.tmp'), 'never\n');
+    writeFileSync(join(dir, 'b.txt'), Array.from({ length: 100 }, (_, i) => `b${i}`).join('\n') + '\n');
+    const status = first.pollNext(output); // may list again (after 5 ms) or wait
+    if (status === 'NOTHING_AVAILABLE') await first.isAvailable();
+    while (out.length < 2 + 64) first.pollNext(output);
+    const [snap] = first.snapshotState(1);
+    assert.equal(snap!.kind, 'monitor');
+    if (snap!.kind !== 'monitor') return;
+    assert.deepEqual(snap!.done, [join(dir, 'a.txt')]);
+    assert.equal(snap!.reading?.path, join(dir, 'b.txt'));
+    assert.equal(snap!.reading?.line, out.length - 2 + 1, 'the position is the line after the last emitted');
+    first.close?.();
+    const seen = out.length;
+    const restored = reader(source, [JSON.parse(JSON.stringify(snap))]);
+    await pollUntil(restored, 102);
+    restored.close?.();
+    assert.deepEqual(out.slice(seen), Array.from({ length: 100 }, (_, i) => `b${i}`).slice(seen - 2));
+    assert.deepEqual(new Set(out).size, out.length, 'nothing read twice');
+  });
+
+  it('monitoring: each file goes to exactly one of the p shares', () => {
+    const names = Array.from({ length: 200 }, (_, i) => join('/data', `f-${i}.txt`));
+    for (const p of [1, 2, 3, 4]) {
+      const counts = Array.from({ length: p }, () => 0);
+      for (const n of names) counts[ownerOf(n, p)]!++;
+      assert.equal(counts.reduce((a, b) => a + b, 0), 200);
+      if (p > 1) assert.ok(counts.every((c) => c > 200 / p / 2), `p=${p}: shares ${counts.join('/')} are roughly even`);
+    }
   });
 });
