@@ -27,6 +27,6 @@ if (instance === undefined) {
   // Two records per millisecond (half the default): the injected faults need the input to outlast
   // the first checkpoints, which come late on a loaded machine. The failure cases run at p=2 on
   // worker threads only (two writers, each with its own transactions, failing over together); the
-  // rescale, kill and bounded cases run p=1 as well.
+  // rescale cases run p=1 as well.
   sinkContract(twoPhaseCommitSinkCase, { perMs: 2, parallelisms: [2] });
 }
