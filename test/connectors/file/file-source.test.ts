@@ -241,4 +241,11 @@ describe('FileSource', () => {
       if (p > 1) assert.ok(counts.every((c) => c > 200 / p / 2), `p=${p}: shares ${counts.join('/')} are roughly even`);
     }
   });
+
+  it('in a job, malformed records tagged by withMalformedRecords go to a side output and the rest goes on', async () => {
+    const dir = dirWith({ 'a.jsonl': '{"id":1}\n{"id":\n{"id":2}\n', 'b.jsonl': 'oops\n{"id":3}\n' });
+    const job = fileURLToPath(new URL('./fixtures/malformed-side-output-job.ts', import.meta.url));
+    const { collected } = await runJob(job, { args: [dir], mode: 'inline', parallelism: 1 });
+    assert.deepEqual((collected as string[]).sort(), ['bad a.jsonl:2', 'bad b.jsonl:1', 'ok 1', 'ok 2', 'ok 3']);
+  });
 });
