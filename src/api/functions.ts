@@ -40,6 +40,8 @@ export interface RuntimeContext extends KeyedStateStore {
   getMaxNumberOfParallelSubtasks(): number;
   /** 0 on the first run, increased by one on every restart. */
   getAttemptNumber(): number;
+  /** Whether the job takes periodic checkpoints (Flink's StreamingRuntimeContext.isCheckpointingEnabled). */
+  isCheckpointingEnabled(): boolean;
   /** The metric group of this operator's parallel instance: register metrics here, at open. */
   getMetricGroup(): MetricGroup;
 }

@@ -34,7 +34,7 @@
  *
  * At the end of input the last records wait for the checkpoint after the end of input (Flink's
  * FLIP-147). A job without checkpointing has none: there they are sent at the end of input
- * (see `checkpointingEnabled` in the options). Without checkpointing nothing is written before
+ * (RuntimeContext.isCheckpointingEnabled()). Without checkpointing nothing is written before
  * the end of input.
  */
 import type {
@@ -47,7 +47,6 @@ import type {
 import { RichSinkFunction } from './functions.ts';
 import type { PlainDataCodec } from './sink.ts';
 import { ListStateDescriptor, type ListState } from './state.ts';
-import { checkpointingEnabled } from './two-phase-commit-sink-function.ts';
 
 /**
  * Records which checkpoints a write-ahead sink wrote, in the external system itself, so that it
@@ -73,13 +72,6 @@ export abstract class CheckpointCommitter {
 export interface GenericWriteAheadSinkOptions<IN> {
   /** When records are not plain data. */
   readonly valueCodec?: PlainDataCodec<IN> | undefined;
-  /**
-   * Whether the job takes checkpoints (default true). Without checkpointing no checkpoint ever
-   * completes, so the records are sent at the end of input; with it, the last records wait for the
-   * checkpoint after the end of input. A job without checkpointing must say so here; when the
-   * runtime context tells whether checkpointing is enabled, that is used instead.
-   */
-  readonly checkpointingEnabled?: boolean | undefined;
 }
 
 /** One held checkpoint, as stored in the list state. */
@@ -183,7 +175,7 @@ export abstract class GenericWriteAheadSink<IN>
   /** End of input: see the header. Without checkpointing the records are sent now, once; false from sendValues fails the job. */
   async finish(): Promise<void> {
     const s = requireSubtask(this, 'finish');
-    if (checkpointingEnabled(this.getRuntimeContext(), this.writeAheadOptions.checkpointingEnabled ?? true)) return;
+    if (this.getRuntimeContext().isCheckpointingEnabled()) return;
     if (s.buffer.length === 0) return;
     const values = s.buffer as IN[];
     s.buffer = [];

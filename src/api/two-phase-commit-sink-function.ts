@@ -17,7 +17,7 @@
  *    aborted (`recoverAndAbort`). Then a new transaction begins;
  *  - at the end of input (`finish`) the current transaction is pre-committed and left for the
  *    checkpoint after the end of input to commit (Flink's FLIP-147). A job without checkpointing
- *    has no such checkpoint: there it is committed at once (see `checkpointingEnabled` below);
+ *    has no such checkpoint: there it is committed at once (RuntimeContext.isCheckpointingEnabled());
  *  - `close` aborts the current transaction, if one is still open (a cancelled or failed run).
  *
  * On a rescaled restore the stored states (one per old subtask) are split among the new
@@ -43,39 +43,18 @@ import type {
   CheckpointListener,
   FunctionInitializationContext,
   FunctionSnapshotContext,
-  RuntimeContext,
   SinkContext,
 } from './functions.ts';
 import { RichSinkFunction } from './functions.ts';
 import type { PlainDataCodec } from './sink.ts';
 import { ListStateDescriptor, type ListState } from './state.ts';
 
-/**
- * Whether the job that runs a function takes checkpoints. The runtime context does not say so
- * yet (Flink's StreamingRuntimeContext.isCheckpointingEnabled()); when it offers
- * `isCheckpointingEnabled()`, that decides, otherwise the sink's own setting does.
- */
-export function checkpointingEnabled(context: RuntimeContext, configured: boolean): boolean {
-  const probe = (context as RuntimeContext & { isCheckpointingEnabled?: () => boolean }).isCheckpointingEnabled;
-  return typeof probe === 'function' ? probe.call(context) : configured;
-}
 
 export interface TwoPhaseCommitSinkOptions<TXN, CONTEXT> {
   /** When transactions are not plain data. */
   readonly transactionCodec?: PlainDataCodec<TXN> | undefined;
   /** When the user context is not plain data. */
   readonly contextCodec?: PlainDataCodec<CONTEXT> | undefined;
-  /**
-   * Whether the job takes checkpoints (default true). It decides what happens to the last
-   * transaction at the end of input: with checkpointing it is pre-committed and left to the
-   * checkpoint after the end of input; without, it is committed at once, since nothing else
-   * would. Committing at once is wrong in a checkpointed job (a failure before the job ends
-   * restores the last checkpoint and replays what followed it, which would then be visible
-   * twice), and leaving it is wrong without checkpointing (it would never be committed), so a
-   * job without checkpointing must say so here. When the runtime context tells whether
-   * checkpointing is enabled, that is used instead.
-   */
-  readonly checkpointingEnabled?: boolean | undefined;
 }
 
 /** One entry of the operator list state 'state': what one subtask stored at a checkpoint. */
@@ -287,14 +266,15 @@ export abstract class TwoPhaseCommitSinkFunction<IN, TXN, CONTEXT = void>
   /**
    * End of input: the current transaction is pre-committed and takes no more records. With
    * checkpointing it waits for the checkpoint after the end of input; without, it is committed
-   * here (see TwoPhaseCommitSinkOptions.checkpointingEnabled).
+   * here: committing at once in a checkpointed job would be wrong (a failure before the job ends
+   * restores the last checkpoint and replays what followed it, which would be visible twice).
    */
   async finish(): Promise<void> {
     const s = requireSubtask<TXN, CONTEXT>(this, 'finish');
     if (s.finished || s.current === undefined) return;
     await this.preCommit(s.current);
     s.finished = true;
-    if (checkpointingEnabled(this.getRuntimeContext(), this.twoPhaseCommitOptions.checkpointingEnabled ?? true)) return;
+    if (this.getRuntimeContext().isCheckpointingEnabled()) return;
     const txn = s.current;
     s.current = undefined;
     await this.commit(txn);

@@ -234,12 +234,12 @@ describe('GenericWriteAheadSink, driven by hand', () => {
     await waiting.notifyCheckpointComplete(9);
     assert.deepEqual(waiting.sent.map((s) => s.values), [['a']]);
 
-    const direct = await openedSink(new MemorySink(new MemoryCommitter(), { checkpointingEnabled: false }), handDriven({}));
+    const direct = await openedSink(new MemorySink(new MemoryCommitter()), handDriven({}, undefined, { isCheckpointingEnabled: () => false }));
     direct.invoke('b', noContext);
     await direct.finish();
     assert.deepEqual(direct.sent.map((s) => [s.values, s.checkpointId]), [[['b'], NO_CHECKPOINT_ID]]);
 
-    const refused = await openedSink(new MemorySink(new MemoryCommitter(), { checkpointingEnabled: false }), handDriven({}));
+    const refused = await openedSink(new MemorySink(new MemoryCommitter()), handDriven({}, undefined, { isCheckpointingEnabled: () => false }));
     refused.refuse = 1;
     refused.invoke('c', noContext);
     await assert.rejects(refused.finish(), /refused the records at the end of input/);

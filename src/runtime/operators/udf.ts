@@ -49,6 +49,7 @@ export function createRuntimeContext(ctx: OperatorContext): RuntimeContext {
     getNumberOfParallelSubtasks: () => ctx.parallelism,
     getMaxNumberOfParallelSubtasks: () => ctx.maxParallelism,
     getAttemptNumber: () => ctx.attemptNumber,
+    isCheckpointingEnabled: () => ctx.config.get('execution.checkpointing.interval') !== undefined,
     getMetricGroup: () => ctx.metricGroup,
     ...keyedStateStore(ctx),
   };
