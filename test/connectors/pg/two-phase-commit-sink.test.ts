@@ -202,6 +202,31 @@ describe('PostgresTwoPhaseCommitSink on a private instance', () => {
     assert.deepEqual(await contents(table), []);
   });
 
+  it('a writeBatch hook writes inside the transaction: nothing is visible before COMMIT PREPARED, everything after', async () => {
+    const table = await newTable();
+    const sink = new PostgresTwoPhaseCommitSink<string>({
+      connection,
+      sinkId: table,
+      table,
+      writeBatch: async (client, batch) => {
+        await client.query(`INSERT INTO ${table} (record) SELECT unnest($1::text[])`, [batch]);
+      },
+      batchSize: 3,
+    });
+    const w = await sink.createWriter(writerContext(0, 1));
+    for (const r of range('h', 0, 7)) await w.write(r, element);
+    const gids = await w.prepareCommit();
+    await w.close();
+    assert.deepEqual(await contents(table), [], 'prepared, not visible');
+    const committer = sink.createCommitter({ getJobId: () => 'j', getSubtaskIndex: () => 0, getNumberOfParallelSubtasks: () => 1, getAttemptNumber: () => 0 });
+    const r = requests(gids);
+    await committer.commit(r.requests);
+    await committer.close();
+    assert.deepEqual(r.outcomes, ['committed']);
+    assert.deepEqual(await contents(table), range('h', 0, 7).sort());
+    assert.deepEqual(await prepared(), []);
+  });
+
   it('commits while the server is down are retried later, never dropped, and succeed once it is back', async () => {
     const table = await newTable();
     const sink = sinkFor(table);
