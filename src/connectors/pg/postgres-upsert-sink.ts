@@ -108,7 +108,7 @@ class PostgresUpsertWriter<IN> implements SinkWriter<IN> {
   write(element: IN, context: SinkWriterElementContext): void | Promise<void> {
     const s = this.#s;
     const row = s.withRecordId ? [...s.toRow(element), context.recordId()] : s.toRow(element);
-    const key = JSON.stringify(s.keyIndexes.map((i) => String(row[i])));
+    const key = JSON.stringify(s.keyIndexes.map((i) => `${typeof row[i]}:${String(row[i])}`));
     this.#rows.delete(key);
     this.#rows.set(key, row);
     if (this.#rows.size >= s.batchSize) return this.#send();
