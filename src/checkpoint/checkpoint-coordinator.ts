@@ -164,6 +164,8 @@ export class CheckpointCoordinator {
   #state: CoordinatorState = 'RUNNING';
   #lastIssuedId: CheckpointId;
   #latestCompletedId: CheckpointId | undefined;
+  /** The newest checkpoint (not savepoint) whose completion began: an older one finishing later is subsumed by it. */
+  #newestCommittingId = 0;
   /** Pending checkpoints in id (= trigger) order. */
   readonly #pending = new Map<CheckpointId, PendingCheckpoint>();
   /** Outcome of the most recently ended checkpoints, oldest first. */
@@ -391,6 +393,14 @@ export class CheckpointCoordinator {
       this.#discard(p);
       return;
     }
+    if (!p.isSavepoint && id < this.#newestCommittingId) {
+      // Two checkpoints finalized at once (a manual trigger beside a periodic one) and the newer
+      // one got here first: this one is subsumed, as it would have been had it been pending.
+      const detail = `Checkpoint ${id} was subsumed by completed checkpoint ${this.#newestCommittingId}.`;
+      this.#abort(p, new CheckpointException('CHECKPOINT_SUBSUMED', detail), false);
+      return;
+    }
+    if (!p.isSavepoint) this.#newestCommittingId = id;
     p.beginCommitting();
     const stateSize = p.stateSize;
     try {

@@ -557,6 +557,36 @@ test('a write that fails after the checkpoint expired is discarded again and cou
 
 // ---------------------------------------------------------------------------- subsumption and savepoints
 
+test('two checkpoints finalized at once: when the newer one completes first, the older one is subsumed, never completed after it', async () => {
+  const h = setup();
+  const writes = new Map<number, Deferred<{ dir: string }>>();
+  h.onFinalize = (m) => {
+    const d = deferred<{ dir: string }>();
+    writes.set(m.checkpointId, d);
+    return d.promise;
+  };
+  // The newer one's completion is still being recorded (the store discards what it subsumes)
+  // when the older one's metadata is written.
+  const recording = deferred<void>();
+  h.onCompletedImpl = (c) => (c.checkpointId === 2 ? recording.promise : undefined);
+  const older = h.coordinator.triggerCheckpoint();
+  const olderRejected = rejectsWith(older, 'CHECKPOINT_SUBSUMED', /subsumed by completed checkpoint 2/);
+  const newer = h.coordinator.triggerCheckpoint();
+  h.ackAll(1);
+  h.ackAll(2);
+  await settle();
+  writes.get(2)!.resolve({ dir: '/cp/chk-2' });
+  await settle();
+  writes.get(1)!.resolve({ dir: '/cp/chk-1' });
+  await settle();
+  recording.resolve();
+  await olderRejected;
+  assert.equal((await newer).checkpointId, 2);
+  assert.deepEqual(h.completed.map((c) => c.checkpointId), [2]);
+  assert.ok(h.events.includes('discard 1'), 'the older checkpoint is discarded');
+  assert.equal(h.coordinator.consecutiveFailures(), 0);
+});
+
 test('completing checkpoint n subsumes older pending checkpoints (not counted)', async () => {
   const h = setup({ tolerableFailures: 0, maxConcurrent: 3 });
   const one = h.coordinator.triggerCheckpoint();
