@@ -19,8 +19,16 @@ export interface CheckpointFaultPoint {
 export interface FaultHooks {
   /** A task received the first barrier of a checkpoint on one of several inputs; throwing fails the task while it aligns. */
   alignmentStarted?(point: CheckpointFaultPoint): void;
+  /** The synchronous part of a subtask's snapshot begins (before any operator snapshots); throwing fails the task. */
+  syncSnapshot?(point: CheckpointFaultPoint): void;
   /** The asynchronous phase of a subtask's snapshot begins; throwing or rejecting makes the subtask decline the checkpoint. */
   asyncSnapshot?(point: CheckpointFaultPoint): void | Promise<void>;
+  /**
+   * A sink subtask commits the committables of checkpoints up to `point.checkpointId`:
+   * `before` its committer runs, or `after` it committed them. Throwing fails the task, which then
+   * restores its latest checkpoint and commits what that holds again.
+   */
+  commit?(point: CheckpointFaultPoint & { readonly phase: 'before' | 'after' }): void;
 }
 
 const KEY = Symbol.for('weir.fault-hooks');

@@ -30,6 +30,7 @@ import {
   type SinkWriterElementContext,
 } from '../../api/sink.ts';
 import { sleep, type Cancellable } from '../../core/time.ts';
+import { faultHooks } from '../fault-injection.ts';
 import { StreamOperator, tagError, type OperatorContext } from './operator.ts';
 import { assertPlainData, PendingCommittables, type CommittableStateEntry } from './pending-committables.ts';
 import { isPromise } from './sink-operators.ts';
@@ -256,7 +257,7 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
 
   /** The task ends after the final checkpoint: commits asked to be retried are retried until done, none is left behind. */
   override async beforeEnd(): Promise<void> {
-    if (this.#committer !== undefined) await this.#commitUntilDone();
+    if (this.#committer !== undefined && this.#pending.hasUpTo(this.#completedUpTo)) await this.#commitUntilDone();
   }
 
   /** An aborted checkpoint's committables stay and are committed with the next checkpoint that completes. */
@@ -268,7 +269,12 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
       if (this.#closed) return;
       this.#retryTimer?.cancel();
       this.#retryTimer = undefined;
+      const hook = faultHooks()?.commit;
+      const ctx = this.ctx;
+      const point = { taskName: ctx.taskName, vertexName: ctx.node.name, subtaskIndex: ctx.subtaskIndex, attemptNumber: ctx.attemptNumber, checkpointId: this.#completedUpTo as CheckpointId };
+      hook?.({ ...point, phase: 'before' });
       const r = await this.#pending.commitUpTo(this.#committer!, this.#completedUpTo, this.#sink.maxCommitRetries ?? DEFAULT_MAX_RETRIES);
+      if (r.attempted > 0) hook?.({ ...point, phase: 'after' });
       if (r.retrying > 0) this.#scheduleRetry();
     });
     // A failed round fails the task; later rounds must not run after it.

@@ -194,6 +194,7 @@ export class CheckpointParticipant {
     const t0 = scheduler.now();
     const ops = chain.operators;
     const src = host.source;
+    faultHooks()?.syncSnapshot?.(this.faultPoint(checkpointId));
     if (src !== undefined && options.stop !== undefined) {
       // Stop with a savepoint: nothing leaves this source after its barrier. With drain, event
       // time ends first, so event-time timers fire and windows flush into the savepoint.
