@@ -62,6 +62,20 @@ function requests(gids: readonly string[]): { requests: CommitRequest<string>[];
 
 const range = (prefix: string, from: number, to: number): string[] => Array.from({ length: to - from }, (_, i) => `${prefix}${from + i}`);
 
+describe('PostgresTwoPhaseCommitSink without a server', () => {
+  it('refuses a sinkId that cannot name transactions', () => {
+    for (const sinkId of ['', 'has space', 'colon:inside', "quote'", 'x'.repeat(121)]) {
+      assert.throws(() => new PostgresTwoPhaseCommitSink<string>({ connection: SHARED_SERVER, sinkId, table: 't', columns: ['c'], toRow: (r) => [r] }), /sinkId must be/);
+    }
+  });
+
+  it('a writer restored without state at a parallelism its state copies cannot reach says so', async () => {
+    const sink = new PostgresTwoPhaseCommitSink<string>({ connection: SHARED_SERVER, sinkId: 'wide', table: 't', columns: ['c'], toRow: (r) => [r] });
+    const context = { ...writerContext(200, 300), isRestored: () => true };
+    await assert.rejects(sink.createWriter(context), /restored at parallelism 300, above the 128 subtasks/);
+  });
+});
+
 // ---- the shared server: no prepared transactions --------------------------------------------
 
 const sharedProblem = await sharedServerProblem();
