@@ -12,6 +12,7 @@ import '../runtime/install-embedded-executor.ts';
 export { ManualScheduler, systemScheduler, type Clock, type Scheduler } from '../core/time.ts';
 export { type CheckpointFaultPoint, type FaultHooks } from '../runtime/fault-injection.ts';
 export { JobProcess, type JobProcessExit, type JobProcessOptions } from './job-process.ts';
+export { FailAfterRecords, faultsAt, InjectedFailure, type FailAfterRecordsOptions, type FaultPlan, type FaultPoint } from './faults.ts';
 import { setFaultHooks, type FaultHooks } from '../runtime/fault-injection.ts';
 import { localJobOf } from '../runtime/local-job.ts';
 
