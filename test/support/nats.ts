@@ -102,17 +102,23 @@ export class NatsTestAdmin {
 
   /** Every message the stream holds, in sequence order. */
   async readAll(stream: string): Promise<{ seq: number; subject: string; data: string }[]> {
+    return this.readFrom(stream, 1);
+  }
+
+  /** The messages the stream holds from sequence `from` on, in sequence order. */
+  async readFrom(stream: string, from: number): Promise<{ seq: number; subject: string; data: string }[]> {
     const info = await this.jsm.streams.info(stream);
-    const total = info.state.messages;
-    if (total === 0) return [];
+    if (info.state.messages === 0 || info.state.last_seq < from) return [];
     const ci = await this.jsm.consumers.add(stream, {
       ack_policy: AckPolicy.None,
-      deliver_policy: DeliverPolicy.All,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: from,
       inactive_threshold: 30_000_000_000,
       mem_storage: true,
     });
     try {
-      const consumer = await jetstream(this.nc).consumers.get(stream, ci.name);
+      const total = ci.num_pending;
+      const consumer = jetstream(this.nc).consumers.getConsumerFromInfo(ci);
       const out: { seq: number; subject: string; data: string }[] = [];
       while (out.length < total) {
         const batch = await consumer.fetch({ max_messages: Math.min(total - out.length, 4096), expires: 2_000 });
@@ -127,6 +133,22 @@ export class NatsTestAdmin {
     } finally {
       await this.jsm.consumers.delete(stream, ci.name).catch(() => {});
     }
+  }
+
+  /**
+   * A reader of everything a stream holds that reads only what is new on each call: for polling a
+   * stream whose messages are never removed while it is polled (de-duplication happens before a
+   * message is stored, so what is stored stays as it is).
+   */
+  follower(stream: string): () => Promise<string[]> {
+    const seen: string[] = [];
+    let next = 1;
+    return async () => {
+      const fresh = await this.readFrom(stream, next);
+      for (const m of fresh) seen.push(m.data);
+      if (fresh.length > 0) next = fresh.at(-1)!.seq + 1;
+      return [...seen];
+    };
   }
 
   /** Deletes every stream this admin created, then closes the connection. */

@@ -40,7 +40,7 @@ export interface JetStreamSinkOptions<IN> extends NatsConnectionSettings {
    * in a deterministic order (see the module comment).
    */
   readonly messageId?: (record: IN) => string;
-  /** Publishes awaiting their acknowledgement at most (default 256); 1 publishes one at a time. */
+  /** Publishes awaiting their acknowledgement at most (default 64); 1 publishes one at a time. */
   readonly maxInFlight?: number;
   /** How long one publish waits for its acknowledgement before it is retried, ms (default 5000). */
   readonly publishTimeoutMs?: number;
@@ -171,7 +171,7 @@ class JetStreamWriter<IN> implements SinkWriter<IN> {
     this.#o = options;
     this.#c = connection;
     this.#serialize = options.serializer ?? (defaultSerializer as JetStreamSerializer<IN>);
-    this.#maxInFlight = Math.floor(options.maxInFlight ?? 256);
+    this.#maxInFlight = Math.floor(options.maxInFlight ?? 64);
   }
 
   write(element: IN, context: SinkWriterElementContext): void | Promise<void> {
