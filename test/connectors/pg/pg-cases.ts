@@ -126,6 +126,8 @@ export const tableSourceCase: SourceContractCase<SourceRow, PostgresTableSplit> 
   name: `PostgresTableSource (${SOURCE_ROWS} rows, 5 splits)`,
   module,
   exportName: 'tableSourceCase',
+  // Pages come over the network: give a reader time to have its next one.
+  idleMs: 250,
   // The bounds leave keys on both sides out of the even ranges: the first and last splits take them.
   create: () =>
     new PostgresTableSource<SourceRow>({

@@ -31,9 +31,8 @@ if (problem !== undefined) {
 } else {
   await createSourceTable();
   after(dropSourceTable);
-  // The contract's end-of-input check gives a reader 20 ms to deliver its next page; a first query
-  // that has to open connections can take longer on a loaded machine. Readers of this thread share
-  // a connection pool, so one full read first leaves it warm.
+  // Readers of this thread share a connection pool: one full read first leaves it warm, so the
+  // contract's timing checks measure reading, not connecting.
   await readAll(tableSourceCase.create(), 4);
   sourceContract(tableSourceCase);
 
