@@ -11,6 +11,7 @@
  * from WEIR_NATS_TEST_RUN, which the first import in the test process sets; worker threads start
  * with a copy of the process's environment, so they see the same id.
  */
+import { createServer, connect as tcpConnect, type Socket } from 'node:net';
 import { it } from 'node:test';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -62,6 +63,46 @@ export async function requireNats(what: string): Promise<boolean> {
     it(`${what}: needs a NATS JetStream server`, { skip: `${reason}; set WEIR_NATS_URL or start nats-server -js` }, () => {});
   }
   return false;
+}
+
+/**
+ * A TCP proxy in front of the server, for outages: `cut()` drops every connection and refuses new
+ * ones (the server looks down to whoever connected through the proxy) until `restore()`.
+ */
+export async function startNatsProxy(): Promise<{ url: string; cut(): void; restore(): void; close(): Promise<void> }> {
+  const target = new URL(NATS_URL.includes('://') ? NATS_URL : `nats://${NATS_URL}`);
+  const sockets = new Set<Socket>();
+  let down = false;
+  const server = createServer((client) => {
+    if (down) {
+      client.destroy();
+      return;
+    }
+    const upstream = tcpConnect(Number(target.port || 4222), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    cut: () => {
+      down = true;
+      for (const s of sockets) s.destroy();
+    },
+    restore: () => {
+      down = false;
+    },
+    close: async () => {
+      down = true;
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 /** A connection for a test's own setup and checks, with the streams it created, deleted by `close`. */

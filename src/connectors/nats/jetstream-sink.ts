@@ -219,6 +219,21 @@ class JetStreamWriter<IN> implements SinkWriter<IN> {
     if (this.#failure !== undefined) throw this.#failure;
   }
 
+  /** Throws a clear error when the stream is missing or does not capture `subject`; returns when it cannot tell. */
+  async #checkTarget(subject: string, cause: Error): Promise<void> {
+    const { stream } = this.#o;
+    let subjects: string[];
+    try {
+      subjects = (await this.#c.jsm.streams.info(stream)).config.subjects ?? [];
+    } catch (e) {
+      if (isStreamNotFound(e)) throw missingStreamError('JetStreamSink', stream, this.#c.where, cause);
+      return;
+    }
+    if (!subjects.some((f) => subjectMatches(f, subject))) {
+      throw new Error(`JetStreamSink: stream "${stream}" does not capture subject ${subject} (its subjects: ${subjects.join(', ') || 'none'})`, { cause });
+    }
+  }
+
   /**
    * Publishes until the stream acknowledges (a duplicate acknowledgement counts: the stream had
    * it). Retries with the same id are safe, which is the point of the id; the stream's own
@@ -238,6 +253,9 @@ class JetStreamWriter<IN> implements SinkWriter<IN> {
           throw new Error(`JetStreamSink: stream "${stream}" refused a message on ${subject}: ${describeError(e)}`, { cause: e });
         }
         if (this.#closed) throw new Error(`JetStreamSink: closed while publishing to stream "${stream}"`, { cause: e });
+        // Nobody took the message: JetStream is restarting, or the stream or its subject is gone
+        // (retrying cannot help then; say so instead of retrying until the deadline).
+        if (e instanceof Error && e.name === 'JetStreamNotEnabled') await this.#checkTarget(subject, e);
         const now = Date.now();
         firstFailure ??= now;
         if (now - firstFailure >= retryFor) {

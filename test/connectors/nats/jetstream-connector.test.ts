@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { RestartStrategies, type ReaderOutput, type SinkWriterContext, type SinkWriterElementContext, type SourceReader } from 'weir';
 import { closeSharedConnections, JetStreamSink, JetStreamSource, jsonDeserializer, stringDeserializer, type JetStreamSplit } from 'weir/connectors/nats';
 import { startJob } from 'weir/testing';
-import { NATS_URL, NatsTestAdmin, requireNats, uniqueStreamName } from '../../support/nats.ts';
+import { NATS_URL, NatsTestAdmin, requireNats, startNatsProxy, uniqueStreamName } from '../../support/nats.ts';
 
 const REPLAY_JOB = fileURLToPath(new URL('./replay-job.ts', import.meta.url));
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -164,20 +164,48 @@ if (await requireNats('JetStream connector')) {
       await admin.deleteStream(stream);
     });
 
-    it('retries a publish that gets no acknowledgement until its deadline, then fails the task', async () => {
+    it('retries publishes while the server is unreachable, then fails the task after its deadline; nothing is stored twice', async () => {
+      const stream = await admin.createStream(uniqueStreamName('outage'));
+      const proxy = await startNatsProxy();
+      try {
+        const options = { servers: proxy.url, stream, subject: `${stream}.out`, publishTimeoutMs: 100, connectionOptions: { name: 'outage' } };
+        // Recovered within the deadline: the records written during the outage are stored once each.
+        const patient = await new JetStreamSink<string>({ ...options, retryTimeoutMs: 20_000 }).createWriter(writerContext);
+        await patient.write('before', elementContext('a'));
+        await patient.flush(false);
+        proxy.cut();
+        await patient.write('during-1', elementContext('b'));
+        await patient.write('during-2', elementContext('c'));
+        await delay(300);
+        proxy.restore();
+        await patient.flush(false);
+        assert.deepEqual((await admin.readAll(stream)).map((m) => m.data).sort(), ['before', 'during-1', 'during-2']);
+        await patient.close();
+
+        // Not recovered within the deadline: the writer fails, naming the stream and the deadline.
+        const hasty = await new JetStreamSink<string>({ ...options, retryTimeoutMs: 400 }).createWriter(writerContext);
+        proxy.cut();
+        const started = Date.now();
+        await hasty.write('lost', elementContext('d'));
+        await assert.rejects(async () => hasty.flush(false), new RegExp(`could not publish to stream "${stream}" .* for 400 ms .*restarts from its last checkpoint`));
+        const took = Date.now() - started;
+        assert.ok(took >= 400 && took < 5_000, `gave up after ${took} ms`);
+        await assert.rejects(async () => hasty.write('after', elementContext('e')), /could not publish/, 'the writer stays failed');
+        await hasty.close();
+      } finally {
+        await proxy.close();
+        await closeSharedConnections();
+      }
+    });
+
+    it('a stream deleted while the job runs fails the next publish with an error naming it', async () => {
       const stream = await admin.createStream(uniqueStreamName('gone'));
-      const sink = new JetStreamSink<string>({ servers: NATS_URL, stream, subject: `${stream}.out`, retryTimeoutMs: 400, publishTimeoutMs: 100 });
-      const writer = await sink.createWriter(writerContext);
+      const writer = await new JetStreamSink<string>({ servers: NATS_URL, stream, subject: `${stream}.out` }).createWriter(writerContext);
       await writer.write('stored', elementContext('a'));
       await writer.flush(false);
-      // Nobody answers on the subject any more: every publish attempt fails until the deadline.
       await admin.deleteStream(stream);
-      const started = Date.now();
-      await writer.write('lost', elementContext('b'));
-      await assert.rejects(async () => writer.flush(false), new RegExp(`could not publish to stream "${stream}" .* for 400 ms .*restarts from its last checkpoint`));
-      const took = Date.now() - started;
-      assert.ok(took >= 400 && took < 5_000, `gave up after ${took} ms`);
-      await assert.rejects(async () => writer.write('after', elementContext('c')), /could not publish/, 'the writer stays failed');
+      await writer.write('orphan', elementContext('b'));
+      await assert.rejects(async () => writer.flush(false), new RegExp(`JetStream stream "${stream}" does not exist`));
       await writer.close();
     });
   });
