@@ -38,6 +38,13 @@ export interface SinkWriterContext<WriterStateT = unknown> {
   /** Whether the job started from a checkpoint or savepoint. */
   isRestored(): boolean;
   /**
+   * The id of the checkpoint or savepoint the job restored (Flink's
+   * InitContext.getRestoredCheckpointId), undefined on a fresh start. Checkpoint ids only grow,
+   * also across a resume with `weir run -s`: what a writer staged after this id was never part of
+   * a completed checkpoint the job knows.
+   */
+  getRestoredCheckpointId(): number | undefined;
+  /**
    * The writer states this subtask restarts from (empty on a fresh start): its own when the
    * parallelism is unchanged, otherwise a share of all old subtasks' states.
    */

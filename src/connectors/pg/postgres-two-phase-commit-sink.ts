@@ -71,21 +71,12 @@ export type PostgresTwoPhaseCommitSinkOptions<IN> = PostgresRows<IN> & {
 /** The committable: the gid of a prepared transaction. */
 export type PreparedTransactionId = string;
 
-/**
- * The writer state is the id of the checkpoint it was taken for, repeated so that every subtask
- * of a rescaled restore receives a copy: list state is split among the new subtasks, and a writer
- * needs the restored checkpoint's id to tell lingering transactions from committables (see
- * transaction-name.ts). 128 copies in all cover restores at parallelisms up to 128 (the smallest
- * default maximum parallelism).
- */
-const STATE_COPIES = 128;
-
 /** Thrown at writer start when the server does not allow prepared transactions. */
 export class PreparedTransactionsDisabledError extends Error {
   override readonly name = 'PreparedTransactionsDisabledError';
 }
 
-export class PostgresTwoPhaseCommitSink<IN> implements Sink<IN, PreparedTransactionId, number> {
+export class PostgresTwoPhaseCommitSink<IN> implements Sink<IN, PreparedTransactionId> {
   readonly commitRetryDelayMs: number;
   readonly maxCommitRetries: number;
   readonly #options: PostgresTwoPhaseCommitSinkOptions<IN>;
@@ -104,23 +95,15 @@ export class PostgresTwoPhaseCommitSink<IN> implements Sink<IN, PreparedTransact
     return this.#options.sinkId;
   }
 
-  async createWriter(context: SinkWriterContext<number>): Promise<PostgresTwoPhaseCommitWriter<IN>> {
+  async createWriter(context: SinkWriterContext): Promise<PostgresTwoPhaseCommitWriter<IN>> {
     const o = this.#options;
     const who = `PostgresTwoPhaseCommitSink "${o.sinkId}"`;
     const where = describeConnection(o.connection);
-    const restored = context.getRestoredState();
     const start: WriterStart = {
       subtask: context.getSubtaskIndex(),
       parallelism: context.getNumberOfParallelSubtasks(),
-      restoredCheckpointId: restored.length > 0 ? Math.max(...restored) : undefined,
+      restoredCheckpointId: context.getRestoredCheckpointId(),
     };
-    if (start.restoredCheckpointId === undefined && context.isRestored()) {
-      // Restored without this sink's state: the sink is new to the job (nothing of it can be
-      // committed later, as on a fresh start), unless the job was rescaled above STATE_COPIES.
-      if (start.parallelism > STATE_COPIES) {
-        throw new Error(`${who}: restored at parallelism ${start.parallelism}, above the ${STATE_COPIES} subtasks its writer state reaches; restore at ${STATE_COPIES} or less`);
-      }
-    }
     const client = await connect(o.connection);
     try {
       const { rows } = await client.query<{ max_prepared_transactions: string }>('SHOW max_prepared_transactions');
@@ -143,7 +126,6 @@ export class PostgresTwoPhaseCommitSink<IN> implements Sink<IN, PreparedTransact
       who,
       subtask: start.subtask,
       after: start.restoredCheckpointId ?? 0,
-      copies: Math.ceil(STATE_COPIES / start.parallelism),
       batchSize: o.batchSize ?? 500,
     });
   }
@@ -178,11 +160,10 @@ interface WriterSettings {
   readonly subtask: number;
   /** The restored checkpoint's id, or 0. */
   readonly after: number;
-  readonly copies: number;
   readonly batchSize: number;
 }
 
-export class PostgresTwoPhaseCommitWriter<IN> implements CommittingSinkWriter<IN, PreparedTransactionId>, StatefulSinkWriter<IN, number> {
+export class PostgresTwoPhaseCommitWriter<IN> implements CommittingSinkWriter<IN, PreparedTransactionId>, StatefulSinkWriter<IN, never> {
   readonly #client: pg.Client;
   readonly #write: BatchWriter<IN>;
   readonly #settings: WriterSettings;
@@ -235,9 +216,10 @@ export class PostgresTwoPhaseCommitWriter<IN> implements CommittingSinkWriter<IN
     return [gid];
   }
 
-  snapshotState(checkpointId: number): number[] {
+  /** Learns the checkpoint whose barrier the writer passes (it names the next transaction); the writer keeps no state. */
+  snapshotState(checkpointId: number): never[] {
     this.#after = checkpointId;
-    return Array.from({ length: this.#settings.copies }, () => checkpointId);
+    return [];
   }
 
   /** Abandons an open transaction (its records come again from the restored checkpoint) and the connection. */

@@ -44,6 +44,8 @@ export interface OperatorContext {
   readonly attemptNumber: number;
   /** Whether this operator's state was restored from a checkpoint or savepoint (FunctionInitializationContext.isRestored). */
   readonly restored: boolean;
+  /** The id of the checkpoint or savepoint the job restored, when it did. */
+  readonly restoredCheckpointId: number | undefined;
   readonly config: Configuration;
   /** Callbacks run as task mails: never in the middle of processing a record, never while the task waits on a sink. */
   readonly scheduler: Scheduler;

@@ -134,6 +134,7 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
       getNumberOfParallelSubtasks: () => ctx.parallelism,
       getAttemptNumber: () => ctx.attemptNumber,
       isRestored: () => ctx.restored,
+      getRestoredCheckpointId: () => ctx.restoredCheckpointId,
       getRestoredState: () => restoredStates,
       currentProcessingTime: () => ctx.scheduler.now(),
     };

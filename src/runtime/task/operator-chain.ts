@@ -218,6 +218,7 @@ export class OperatorChain {
       maxParallelism: node.maxParallelism,
       attemptNumber: d.attemptNumber,
       restored: d.restore !== undefined,
+      restoredCheckpointId: d.restore?.checkpointId,
       config: d.config,
       scheduler,
       keyedBackend: keyed

@@ -45,6 +45,7 @@ function writerContext(clock: Clock, restored: readonly FileSinkWriterState[] = 
     getNumberOfParallelSubtasks: () => 1,
     getAttemptNumber: () => (restored.length > 0 ? 1 : 0),
     isRestored: () => restored.length > 0,
+    getRestoredCheckpointId: () => (restored.length > 0 ? 1 : undefined),
     getRestoredState: () => restored,
     currentProcessingTime: () => clock.now,
   };

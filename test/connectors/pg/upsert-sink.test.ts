@@ -22,6 +22,7 @@ const context: SinkWriterContext<never> = {
   getNumberOfParallelSubtasks: () => 1,
   getAttemptNumber: () => 0,
   isRestored: () => false,
+  getRestoredCheckpointId: () => undefined,
   getRestoredState: () => [],
   currentProcessingTime: () => 0,
 };
