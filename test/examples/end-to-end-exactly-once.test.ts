@@ -1,0 +1,77 @@
+/**
+ * The end-to-end exactly-once example, run as a user would run it: payments published to a real
+ * JetStream stream, the job under `weir run` writing to a real PostgreSQL by two-phase commit,
+ * the whole process killed with SIGKILL mid-stream, resumed with `weir run -s <checkpoint dir>`,
+ * and the example's own check run on what PostgreSQL holds: every payment charged exactly once,
+ * every balance right, no prepared transaction left behind.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { JobProcess } from '../../src/testing/index.ts';
+import { NATS_URL, NatsTestAdmin, requireNats, uniqueStreamName } from '../support/nats.ts';
+import { postgresBinaries, query, startPrivateInstance, unavailable, type PrivateInstance } from '../support/postgres.ts';
+
+const run = promisify(execFile);
+const JOB = 'examples/end-to-end-exactly-once.ts';
+const SETUP = 'examples/end-to-end-exactly-once-setup.ts';
+const EVENTS = 20000;
+
+function hasCompletedCheckpoint(dir: string): boolean {
+  for (const job of readdirSync(dir)) {
+    for (const chk of readdirSync(join(dir, job))) {
+      if (/^chk-\d+$/.test(chk) && readdirSync(join(dir, job, chk)).includes('_metadata')) return true;
+    }
+  }
+  return false;
+}
+
+const natsOk = await requireNats('the end-to-end exactly-once example');
+const binaries = natsOk ? await postgresBinaries() : undefined;
+if (natsOk && binaries === undefined) unavailable('the end-to-end exactly-once example', 'the PostgreSQL server binaries (initdb, pg_ctl) are not installed');
+
+if (natsOk && binaries !== undefined) {
+  describe('examples/end-to-end-exactly-once.ts', () => {
+    let server: PrivateInstance;
+    let url: string;
+    const stream = uniqueStreamName('payments').toUpperCase();
+    const dir = mkdtempSync(join(tmpdir(), 'weir-e2e-example-'));
+    before(async () => {
+      server = await startPrivateInstance({ max_prepared_transactions: 10 });
+      url = `postgres://postgres@127.0.0.1:${server.port}/postgres`;
+    });
+    after(async () => {
+      const admin = await NatsTestAdmin.open();
+      await admin.deleteStream(stream).catch(() => {});
+      await admin.close();
+      await server?.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('killed with SIGKILL mid-stream and resumed with weir run -s: every payment charged exactly once', async () => {
+      const common = ['--nats', NATS_URL, '--stream', stream, '--pg', url, '--table', 'charges'];
+      await run(process.execPath, ['bin/node-ts.mjs', SETUP, '--reset', '--events', String(EVENTS), ...common]);
+      const count = async (): Promise<number> => Number((await query<{ n: string }>(server.connection, 'SELECT count(*) AS n FROM charges'))[0]!.n);
+      // The first run reads on (unbounded), so it is always killed mid-job.
+      const first = JobProcess.start(JOB, { args: [...common, '--interval', '100', '--unbounded'], parallelism: 2, config: { 'state.checkpoints.dir': dir } });
+      try {
+        await first.waitFor(async () => hasCompletedCheckpoint(dir) && (await count()) > 0, 'a checkpoint completed and charges were committed', 60_000);
+      } finally {
+        await first.kill('SIGKILL');
+      }
+      const atKill = await count();
+      assert.ok(atKill < EVENTS, `the process was killed mid-stream (${atKill} of ${EVENTS} charges committed)`);
+      const second = JobProcess.start(JOB, { args: [...common, '--interval', '100'], parallelism: 2, fromSavepoint: dir });
+      const exit = await second.succeeded(60_000);
+      assert.match(exit.stderr, /restoring from .*chk-\d+/);
+      const check = await run(process.execPath, ['bin/node-ts.mjs', SETUP, '--check', '--events', String(EVENTS), ...common]);
+      assert.match(check.stdout, /exactly once: every payment charged once, every balance right/, check.stdout);
+      assert.equal(await count(), EVENTS);
+      assert.deepEqual(await query(server.connection, 'SELECT gid FROM pg_prepared_xacts'), [], 'no prepared transaction left behind');
+    });
+  });
+}
