@@ -11,15 +11,12 @@ import { parseArgs } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
-import { createTableSql, payment } from './payments.ts';
+import { CONNECTION_OPTIONS, createTableSql, payment } from './payments.ts';
 
 const { values: o } = parseArgs({
   args: process.argv.slice(2),
   options: {
-    nats: { type: 'string', default: 'nats://127.0.0.1:4222' },
-    stream: { type: 'string', default: 'PAYMENTS' },
-    pg: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
-    table: { type: 'string', default: 'account_charges' },
+    ...CONNECTION_OPTIONS,
     events: { type: 'string', default: '20000' },
     reset: { type: 'boolean', default: false },
     check: { type: 'boolean', default: false },

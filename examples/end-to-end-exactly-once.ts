@@ -20,15 +20,12 @@ import { parseArgs } from 'node:util';
 import { CheckpointConfig, KeyedProcessFunction, RestartStrategies, StreamExecutionEnvironment, ValueStateDescriptor, WatermarkStrategy, type Collector, type KeyedProcessContext, type ValueState } from 'weir';
 import { JetStreamSource, jsonDeserializer } from 'weir/connectors/nats';
 import { PostgresTwoPhaseCommitSink } from 'weir/connectors/pg';
-import type { Charge, Payment } from './payments.ts';
+import { CONNECTION_OPTIONS, type Charge, type Payment } from './payments.ts';
 
 const { values: o } = parseArgs({
   args: process.argv.slice(2),
   options: {
-    nats: { type: 'string', default: 'nats://127.0.0.1:4222' },
-    stream: { type: 'string', default: 'PAYMENTS' },
-    pg: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
-    table: { type: 'string', default: 'account_charges' },
+    ...CONNECTION_OPTIONS,
     interval: { type: 'string', default: '500' },
     unbounded: { type: 'boolean', default: false },
   },

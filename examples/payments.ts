@@ -28,3 +28,11 @@ export function payment(n: number): Payment {
 export function createTableSql(table: string): string {
   return `CREATE TABLE IF NOT EXISTS ${table} (payment_id text NOT NULL, account text NOT NULL, cents bigint NOT NULL, balance bigint NOT NULL)`;
 }
+
+/** Where the example's job and its setup script find the servers, the stream and the table (node:util parseArgs options). */
+export const CONNECTION_OPTIONS = {
+  nats: { type: 'string', default: 'nats://127.0.0.1:4222' },
+  stream: { type: 'string', default: 'PAYMENTS' },
+  pg: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+  table: { type: 'string', default: 'account_charges' },
+} as const;
