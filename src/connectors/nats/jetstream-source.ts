@@ -4,8 +4,8 @@
  * Splits: one per subject filter the user lists, or one for the whole stream. A split carries the
  * next stream sequence to read; `createSplits` cannot ask the server (it is synchronous and runs
  * in every worker), so splits start at the configured sequence and a bounded split's end (the
- * stream's last sequence) is resolved by the reader when it first reads the split, then kept in
- * the split. A reader reads each split through its own ephemeral pull consumer created with
+ * sequence of the last message on its filter) is resolved by the reader when it first reads the
+ * split, then kept in the split. A reader reads each split through its own ephemeral pull consumer created with
  * `deliver_policy: by_start_sequence` at the split's position, so a reader restored from a
  * checkpoint reads again exactly from the first sequence after the last record emitted before it.
  *
@@ -25,7 +25,10 @@ export interface JetStreamSplit extends SourceSplit {
   readonly subject: string | null;
   /** The next stream sequence to read: every record before it in this split was emitted. */
   readonly next: number;
-  /** Bounded sources: the last sequence to read, null until the reader resolved it. Unbounded: null. */
+  /**
+   * Bounded sources: the last sequence to read (of a message on the split's subject filter), null
+   * until the reader resolved it. Unbounded: null.
+   */
   readonly end: number | null;
 }
 
@@ -40,7 +43,7 @@ export interface JetStreamSourceOptions<T> extends NatsConnectionSettings {
   /** Turns a message into a record; see `stringDeserializer` and `jsonDeserializer`. */
   readonly deserializer: JetStreamDeserializer<T>;
   /**
-   * Bounded: read up to the stream's last sequence when a split is first read, then end.
+   * Bounded: read up to the last message present when a split is first read, then end.
    * Unbounded (default): read on, waiting for new messages.
    */
   readonly bounded?: boolean;
@@ -274,9 +277,9 @@ class JetStreamReader<T> implements SourceReader<T, JetStreamSplit> {
     while (!this.#closed && !s.fetched) {
       try {
         if (s.consumer === undefined) {
-          // The stream's last sequence (a bounded split's end) and the consumer, in one round trip.
-          const [last, info] = await Promise.all([
-            this.#bounded && s.end === null ? c.jsm.streams.info(s.stream).then((i) => i.state.last_seq) : Promise.resolve(s.end),
+          // A bounded split's end and the consumer, in one round trip.
+          const [end, info] = await Promise.all([
+            this.#bounded && s.end === null ? this.#lastSequence(c, s) : Promise.resolve(s.end),
             c.jsm.consumers.add(s.stream, {
               ack_policy: AckPolicy.None,
               deliver_policy: DeliverPolicy.StartSequence,
@@ -287,12 +290,11 @@ class JetStreamReader<T> implements SourceReader<T, JetStreamSplit> {
               num_replicas: 1,
             }),
           ]);
-          s.end = last;
+          s.end = end;
           s.consumer = { name: info.name, handle: c.js.consumers.getConsumerFromInfo(info) };
           s.pending = info.num_pending;
           if (this.#closed) return;
-          // Nothing from `from` on now, or nothing up to the end: anything published later lies beyond a bounded end.
-          if (s.end !== null && (info.num_pending === 0 || from > s.end)) {
+          if (s.end !== null && from > s.end) {
             this.#finishFetching(s);
             return;
           }
@@ -305,11 +307,15 @@ class JetStreamReader<T> implements SourceReader<T, JetStreamSplit> {
           s.drained = undefined;
         }
         if (this.#closed) return;
-        const iterator = await s.consumer.handle.fetch({ max_messages: this.#batch, expires: this.#bounded ? 2_000 : 5_000 });
+        // Heartbeats tell a lost consumer or connection from a quiet stream within a second or two; a
+        // false alarm (an event loop stalled past two heartbeats) only makes a new consumer at the same place.
+        const iterator = await s.consumer.handle.fetch({ max_messages: this.#batch, expires: this.#bounded ? 2_000 : 5_000, idle_heartbeat: this.#bounded ? 500 : 1_000 });
         s.iterator = iterator;
+        let delivered = 0;
         for await (const m of iterator) {
           failingSince = undefined;
           backoff = 50;
+          delivered++;
           from = m.seq + 1;
           s.pending = m.info.pending;
           if (s.end !== null && m.seq > s.end) {
@@ -318,13 +324,15 @@ class JetStreamReader<T> implements SourceReader<T, JetStreamSplit> {
           }
           s.buffer.push(m);
           this.#signal();
-          // The last message in range, or nothing pending now (anything later lies beyond the end).
-          if (s.end !== null && (m.seq >= s.end || m.info.pending === 0)) {
+          if (s.end !== null && m.seq >= s.end) {
             this.#finishFetching(s);
             break;
           }
         }
         s.iterator = undefined;
+        // The end message is gone (removed by the stream's limits since): a whole request came back
+        // empty with nothing pending, so nothing up to the end is left to read.
+        if (s.end !== null && delivered === 0 && s.pending === 0 && !this.#closed) this.#finishFetching(s);
       } catch (e) {
         s.iterator = undefined;
         if (this.#closed) return;
@@ -348,6 +356,16 @@ class JetStreamReader<T> implements SourceReader<T, JetStreamSplit> {
         backoff = Math.min(backoff * 2, 2_000);
       }
     }
+  }
+
+  /**
+   * A bounded split's end: the sequence of the last message it would read now (the stream's last,
+   * or the last on its subject filter; 0 when there is none).
+   */
+  async #lastSequence(c: JetStreamConnection, s: LiveSplit): Promise<number> {
+    if (s.subject === null) return (await c.jsm.streams.info(s.stream)).state.last_seq;
+    const last = await c.jsm.streams.getMessage(s.stream, { last_by_subj: s.subject });
+    return last?.seq ?? 0;
   }
 
   #finishFetching(s: LiveSplit): void {

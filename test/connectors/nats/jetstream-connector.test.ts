@@ -92,12 +92,53 @@ if (await requireNats('JetStream connector')) {
       await admin.deleteStream(stream);
     });
 
+    it('a reader cut off from the server for a while goes on where it was: every message once, in order', async () => {
+      const stream = await admin.createStream(uniqueStreamName('srcoutage'));
+      await admin.fill(Array.from({ length: 200 }, (_, i) => ({ subject: `${stream}.x`, data: `m${i}` })));
+      const proxy = await startNatsProxy();
+      try {
+        const source = new JetStreamSource({ servers: proxy.url, stream, deserializer: stringDeserializer, fetchBatch: 20, connectionOptions: { name: 'source-outage' } });
+        const reader = readerFor(source, source.createSplits(1));
+        const before = await read(reader, 50);
+        proxy.cut();
+        await delay(300);
+        proxy.restore();
+        const after = await read(reader, 200 - before.length);
+        assert.deepEqual([...before, ...after], Array.from({ length: 200 }, (_, i) => `m${i}`));
+        await reader.close?.();
+      } finally {
+        await proxy.close();
+        await closeSharedConnections();
+      }
+      await admin.deleteStream(stream);
+    });
+
+    it('a reader whose consumer disappears (e.g. a server restart loses it) makes a new one where it was: every message once, in order', async () => {
+      const stream = await admin.createStream(uniqueStreamName('lostconsumer'));
+      await admin.fill(Array.from({ length: 200 }, (_, i) => ({ subject: `${stream}.x`, data: `m${i}` })));
+      const source = new JetStreamSource({ servers: NATS_URL, stream, bounded: true, deserializer: stringDeserializer, fetchBatch: 20 });
+      const reader = readerFor(source, source.createSplits(1));
+      const before = await read(reader, 50);
+      const consumers: string[] = [];
+      for await (const ci of admin.jsm.consumers.list(stream)) consumers.push(ci.name);
+      assert.equal(consumers.length, 1, 'the reader reads through one consumer');
+      await admin.jsm.consumers.delete(stream, consumers[0]!);
+      const after = await read(reader, 200);
+      assert.deepEqual([...before, ...after], Array.from({ length: 200 }, (_, i) => `m${i}`));
+      await reader.close?.();
+      await admin.deleteStream(stream);
+    });
+
     it('a missing stream fails the reader with an error naming it', async () => {
       const stream = uniqueStreamName('absent');
-      const source = new JetStreamSource({ servers: NATS_URL, stream, bounded: true, deserializer: stringDeserializer });
-      const reader = readerFor(source, source.createSplits(1));
-      await assert.rejects(read(reader, 1), new RegExp(`JetStream stream "${stream}" does not exist`));
-      await reader.close?.();
+      for (const subjects of [undefined, [`${stream}.x`]]) {
+        for (const bounded of [true, false]) {
+          const source = new JetStreamSource({ servers: NATS_URL, stream, subjects, bounded, deserializer: stringDeserializer });
+          const reader = readerFor(source, source.createSplits(1));
+          await assert.rejects(read(reader, 1), new RegExp(`JetStream stream "${stream}" does not exist`), `subjects ${subjects}, bounded ${bounded}`);
+          await reader.close?.();
+        }
+      }
     });
 
     it('malformed JSON fails with an error naming the stream and the sequence', async () => {
