@@ -133,7 +133,7 @@ if (await requireNats('JetStream connector')) {
       const stream = uniqueStreamName('absent');
       for (const subjects of [undefined, [`${stream}.x`]]) {
         for (const bounded of [true, false]) {
-          const source = new JetStreamSource({ servers: NATS_URL, stream, subjects, bounded, deserializer: stringDeserializer });
+          const source = new JetStreamSource({ servers: NATS_URL, stream, bounded, deserializer: stringDeserializer, ...(subjects === undefined ? {} : { subjects }) });
           const reader = readerFor(source, source.createSplits(1));
           await assert.rejects(read(reader, 1), new RegExp(`JetStream stream "${stream}" does not exist`), `subjects ${subjects}, bounded ${bounded}`);
           await reader.close?.();
