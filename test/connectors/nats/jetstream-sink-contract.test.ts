@@ -21,6 +21,6 @@ if (await requireNats('JetStreamSink contract')) {
   // publish awaiting its acknowledgement, and on a busy two-core machine a sink subtask that falls
   // behind holds up the checkpoint barriers queued behind its input, so that no checkpoint would
   // complete before the input runs out (and the injected faults, which wait for one, never fire).
-  sinkContract(recordIdSinkCase, { exchange: 'forward', parallelisms: [1], perMs: 2 });
+  sinkContract(recordIdSinkCase, { exchange: 'forward', parallelisms: [1], perMs: 2, rescaleGuarantee: 'AT_LEAST_ONCE' });
   sinkContract(contentIdSinkCase, { parallelisms: [2], records: 2000, perMs: 1 });
 }

@@ -9,9 +9,8 @@
  *    deterministic order, so that case runs with forward channels. Even then a restore at another
  *    parallelism numbers records anew (SinkWriterElementContext.recordId()), so the records
  *    published after the restored checkpoint are stored again: exactly once at the same
- *    parallelism, at least once across a rescale. The suite has one guarantee for all its runs,
- *    including the rescale ones, so this case declares AT_LEAST_ONCE; exactly once at the same
- *    parallelism is asserted by the replay test in jetstream-connector.test.ts.
+ *    parallelism (the case's guarantee), at least once across a rescale (the suite's
+ *    rescaleGuarantee option).
  *  - an id from the record's content (the records are distinct strings) holds under any exchange
  *    and any restore: EXACTLY_ONCE.
  */
@@ -60,7 +59,7 @@ const common = {
 export const recordIdSinkCase: SinkContractCase = {
   ...common,
   name: 'JetStreamSink (Nats-Msg-Id from recordId(), fed forward; a rescale may repeat records)',
-  guarantee: 'AT_LEAST_ONCE',
+  guarantee: 'EXACTLY_ONCE',
   exportName: 'recordIdSinkCase',
   createSink: (target) => new JetStreamSink<string>({ servers: NATS_URL, stream: target, subject: `${target}.out` }),
 };

@@ -33,6 +33,8 @@ export const wholeStreamCase: SourceContractCase<string, JetStreamSplit> = {
   name: 'JetStreamSource (bounded, whole stream: one split)',
   module,
   exportName: 'wholeStreamCase',
+  // Messages come over the network: give a reader time to have its next batch.
+  idleMs: 250,
   create: () => new JetStreamSource({ servers: NATS_URL, stream: SOURCE_STREAM, bounded: true, deserializer, fetchBatch: 1024 }),
   expected,
   key: (r) => r,
@@ -42,6 +44,8 @@ export const perSubjectCase: SourceContractCase<string, JetStreamSplit> = {
   name: 'JetStreamSource (bounded, a split per subject, one of them empty)',
   module,
   exportName: 'perSubjectCase',
+  // Messages come over the network: give a reader time to have its next batch.
+  idleMs: 250,
   create: () =>
     new JetStreamSource({
       servers: NATS_URL,
