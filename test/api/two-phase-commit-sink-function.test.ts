@@ -24,7 +24,8 @@ import {
 import { handDriven, noContext, type HandDriven } from './fixtures/hand-driven-context.ts';
 import { assertExactlyOnce, runUntilVisible } from './fixtures/run-until-visible.ts';
 
-sinkContract(fileTwoPhaseCommitCase);
+// Failure cases inline; threads are covered by the suite's process and rescale runs.
+sinkContract(fileTwoPhaseCommitCase, { parallelisms: [1] });
 
 const COUNT = 2000;
 

@@ -69,6 +69,12 @@ export interface SinkContractOptions {
    * another one numbers records anew, so what followed the checkpoint is written again.
    */
   readonly rescaleGuarantee?: 'EXACTLY_ONCE' | 'AT_LEAST_ONCE';
+  /**
+   * The whole-process runs (SIGKILL and resume with `weir run -s`, stop with a savepoint and
+   * resume), about 15 s per case; default true. A variant of a sink already run with them (the
+   * same writer with another committer) may leave them out.
+   */
+  readonly processRuns?: boolean;
 }
 
 const JOB = fileURLToPath(new URL('./fixtures/sink-contract-job.ts', import.meta.url));
@@ -237,7 +243,8 @@ export function sinkContract(c: SinkContractCase<unknown>, o: SinkContractOption
       });
     }
 
-    it(`stop with a savepoint, then resume from it: nothing becomes visible after the stop returned, and the resumed job adds the rest, ${guarantee}`, async () => {
+    const processRuns = o.processRuns ?? true;
+    it(`stop with a savepoint, then resume from it: nothing becomes visible after the stop returned, and the resumed job adds the rest, ${guarantee}`, { skip: processRuns ? false : 'left out (processRuns: false)' }, async () => {
       const target = await c.createTarget();
       const dir = mkdtempSync(join(tmpdir(), 'weir-sink-contract-stop-'));
       try {
@@ -268,7 +275,7 @@ export function sinkContract(c: SinkContractCase<unknown>, o: SinkContractOption
       }
     });
 
-    it(`the whole process killed with SIGKILL mid-job, then resumed with \`weir run -s <checkpoint dir>\` from the newest complete checkpoint: every record visible ${guarantee}`, async () => {
+    it(`the whole process killed with SIGKILL mid-job, then resumed with \`weir run -s <checkpoint dir>\` from the newest complete checkpoint: every record visible ${guarantee}`, { skip: processRuns ? false : 'left out (processRuns: false)' }, async () => {
       const target = await c.createTarget();
       const dir = mkdtempSync(join(tmpdir(), 'weir-sink-contract-kill-'));
       try {
