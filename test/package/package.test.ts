@@ -86,7 +86,14 @@ const commonJsJsJob = `const { StreamExecutionEnvironment } = require('weir');\n
 const appMjs = `import { StreamExecutionEnvironment } from 'weir';
 import { runJob } from 'weir/testing';
 import * as nexmark from 'weir/nexmark';
+import { FileSink, FileSource } from 'weir/connectors/file';
 if (typeof runJob !== 'function' || Object.keys(nexmark).length === 0) throw new Error('weir/testing or weir/nexmark is missing');
+if (typeof FileSource.forRecordStreamFormat !== 'function' || typeof FileSink.forRowFormat !== 'function') throw new Error('weir/connectors/file is missing');
+// The PostgreSQL and NATS connectors need their optional peer packages, which this project does not install.
+for (const entry of ['weir/connectors/pg', 'weir/connectors/nats']) {
+  const failed = await import(entry).then(() => undefined, (e) => e);
+  if (failed === undefined || !/Cannot find (package|module)/.test(String(failed.message))) throw new Error(\`\${entry} without its peer packages: \${failed}\`);
+}
 ${pipeline(false).replace('.print();', '.executeAndCollect();').replace('env\n  .fromSequence', 'const out = await env\n  .fromSequence')}
 for (const line of out.sort()) console.log(line);
 `;
