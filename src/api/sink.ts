@@ -27,6 +27,7 @@
  * the end of its input (Flink's FLIP-147), and are committed when it completes, before the job
  * ends.
  */
+import type { RestartStrategyConfiguration } from './restart-strategies.ts';
 
 /** What a writer learns about the subtask that runs it, and the state it restarts from. */
 export interface SinkWriterContext<WriterStateT = unknown> {
@@ -51,6 +52,17 @@ export interface SinkWriterContext<WriterStateT = unknown> {
   getRestoredState(): readonly WriterStateT[];
   /** Processing time from the job's clock. */
   currentProcessingTime(): number;
+  /**
+   * What recovering from a failure takes in this job, for sinks whose guarantee holds only for a
+   * while (a de-duplication window): the checkpoint interval (undefined without checkpointing)
+   * and the restart strategy in force (the configured one, or Flink's default for the job).
+   */
+  getRecoverySettings(): RecoverySettings;
+}
+
+export interface RecoverySettings {
+  readonly checkpointIntervalMs: number | undefined;
+  readonly restartStrategy: RestartStrategyConfiguration;
 }
 
 /** What a writer learns about one record. */

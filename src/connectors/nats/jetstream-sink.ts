@@ -21,8 +21,8 @@
 import { JetStreamApiError, type PubAck } from '@nats-io/jetstream';
 import type { Log } from '../../core/log.ts';
 import { consoleLog } from '../../core/log.ts';
-import { defaultRestartStrategy, type RestartStrategyConfiguration } from '../../api/restart-strategies.ts';
-import type { Sink, SinkWriter, SinkWriterContext, SinkWriterElementContext } from '../../api/sink.ts';
+import type { RestartStrategyConfiguration } from '../../api/restart-strategies.ts';
+import type { RecoverySettings, Sink, SinkWriter, SinkWriterContext, SinkWriterElementContext } from '../../api/sink.ts';
 import { acquireConnection, type JetStreamConnection, type NatsConnectionSettings } from './connection.ts';
 import { checkStreamName, describeError, isStreamNotFound, missingStreamError } from './errors.ts';
 import { defaultSerializer, type JetStreamSerializer } from './serialization.ts';
@@ -53,14 +53,11 @@ export interface JetStreamSinkOptions<IN> extends NatsConnectionSettings {
   /**
    * The longest time from a record's first publish to its publish on replay, ms: the time a
    * failure takes to be noticed, plus the restart delay, plus the checkpoint interval (records
-   * after the last checkpoint are replayed). Default: `checkpointIntervalMs` plus the worst
-   * restart delay of `restartStrategy`. Compared with the stream's duplicate window at start.
+   * after the last checkpoint are replayed). Default: the job's checkpoint interval plus the worst
+   * restart delay of its restart strategy (SinkWriterContext.getRecoverySettings()). Compared
+   * with the stream's duplicate window at start.
    */
   readonly maxRecoveryMs?: number;
-  /** The job's restart strategy (a sink cannot see it): default Flink's default with checkpointing (exponential delay up to 1 min). */
-  readonly restartStrategy?: RestartStrategyConfiguration;
-  /** The job's checkpoint interval, ms (default 0: not counted). */
-  readonly checkpointIntervalMs?: number;
   /** Where the duplicate-window warning goes (default: stderr, as weir's other warnings). */
   readonly log?: Pick<Log, 'warn'>;
 }
@@ -100,17 +97,15 @@ export class JetStreamSink<IN> implements Sink<IN> {
     positive(options.publishTimeoutMs, 'publishTimeoutMs', 1);
     positive(options.retryTimeoutMs, 'retryTimeoutMs', 0);
     positive(options.maxRecoveryMs, 'maxRecoveryMs', 0);
-    positive(options.checkpointIntervalMs, 'checkpointIntervalMs', 0);
     this.options = options;
   }
 
-  /** The recovery time the duplicate window is checked against (see `maxRecoveryMs`). */
-  maxRecoveryMs(): number {
-    const o = this.options;
-    return o.maxRecoveryMs ?? (o.checkpointIntervalMs ?? 0) + worstCaseRestartDelayMs(o.restartStrategy ?? defaultRestartStrategy(true));
+  /** The recovery time the duplicate window is checked against: `maxRecoveryMs`, or what the job's settings allow. */
+  maxRecoveryMs(job: RecoverySettings): number {
+    return this.options.maxRecoveryMs ?? (job.checkpointIntervalMs ?? 0) + worstCaseRestartDelayMs(job.restartStrategy);
   }
 
-  async createWriter(_context: SinkWriterContext): Promise<SinkWriter<IN>> {
+  async createWriter(context: SinkWriterContext): Promise<SinkWriter<IN>> {
     const { stream } = this.options;
     const c = await acquireConnection(this.options);
     try {
@@ -127,12 +122,12 @@ export class JetStreamSink<IN> implements Sink<IN> {
         throw new Error(`JetStreamSink: stream "${stream}" does not capture subject ${subject} (its subjects: ${subjects.join(', ') || 'none'})`);
       }
       const windowMs = info.config.duplicate_window / 1e6;
-      const recoveryMs = this.maxRecoveryMs();
+      const recoveryMs = this.maxRecoveryMs(context.getRecoverySettings());
       if (!this.#warned && recoveryMs >= windowMs) {
         this.#warned = true;
         (this.options.log ?? consoleLog).warn(
           `JetStreamSink: the duplicate window of stream "${stream}" is ${seconds(windowMs)}, but recovering from a failure may take up to ${seconds(recoveryMs)} ` +
-            '(checkpoint interval plus worst restart delay, or maxRecoveryMs): records replayed after the window has passed are stored twice. ' +
+            "(the job's checkpoint interval plus its worst restart delay, or maxRecoveryMs): records replayed after the window has passed are stored twice. " +
             `Raise the stream's duplicate_window above the recovery time, or shorten the restart delay.`,
         );
       }

@@ -46,6 +46,7 @@ function writerContext(clock: Clock, restored: readonly FileSinkWriterState[] = 
     getAttemptNumber: () => (restored.length > 0 ? 1 : 0),
     isRestored: () => restored.length > 0,
     getRestoredCheckpointId: () => (restored.length > 0 ? 1 : undefined),
+    getRecoverySettings: () => ({ checkpointIntervalMs: undefined, restartStrategy: { kind: 'none' } }),
     getRestoredState: () => restored,
     currentProcessingTime: () => clock.now,
   };

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { RestartStrategies, type ReaderOutput, type SinkWriterContext, type SinkWriterElementContext, type SourceReader } from 'weir';
+import { RestartStrategies, type ReaderOutput, type RecoverySettings, type SinkWriterContext, type SinkWriterElementContext, type SourceReader } from 'weir';
+import { defaultRestartStrategy } from '../../../src/api/restart-strategies.ts';
 import { closeSharedConnections, JetStreamSink, JetStreamSource, jsonDeserializer, stringDeserializer, type JetStreamSplit } from 'weir/connectors/nats';
 import { startJob } from 'weir/testing';
 import { NATS_URL, NatsTestAdmin, requireNats, startNatsProxy, uniqueStreamName } from '../../support/nats.ts';
@@ -16,7 +17,9 @@ import { NATS_URL, NatsTestAdmin, requireNats, startNatsProxy, uniqueStreamName 
 const REPLAY_JOB = fileURLToPath(new URL('./replay-job.ts', import.meta.url));
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-const writerContext = {} as SinkWriterContext;
+const writerContext = { getRecoverySettings: () => ({ checkpointIntervalMs: undefined, restartStrategy: { kind: 'none' } }) } as SinkWriterContext;
+/** A writer context of a job with these recovery settings. */
+const jobWith = (settings: RecoverySettings): SinkWriterContext => ({ ...writerContext, getRecoverySettings: () => settings });
 const elementContext = (id: string): SinkWriterElementContext => ({ timestamp: () => undefined, currentWatermark: () => Number.NEGATIVE_INFINITY, recordId: () => id });
 
 /** Polls until `want` records came or the reader throws; waits for isAvailable in between. */
@@ -166,32 +169,31 @@ if (await requireNats('JetStream connector')) {
       await admin.deleteStream(stream);
     });
 
-    it('warns when the declared recovery time may exceed the stream duplicate window, and not otherwise', async () => {
+    it("warns when the job's recovery time (checkpoint interval plus worst restart delay) may exceed the stream duplicate window, and not otherwise", async () => {
       const stream = await admin.createStream(uniqueStreamName('window'), { duplicate_window: 2_000_000_000 });
       const warnings: string[] = [];
       const log = { warn: (msg: string) => void warnings.push(msg) };
-      const slow = new JetStreamSink<string>({
-        servers: NATS_URL,
-        stream,
-        subject: `${stream}.out`,
-        restartStrategy: RestartStrategies.fixedDelayRestart(3, 5_000),
-        checkpointIntervalMs: 1_000,
-        log,
-      });
-      await (await slow.createWriter(writerContext)).close();
+      const slow = new JetStreamSink<string>({ servers: NATS_URL, stream, subject: `${stream}.out`, log });
+      const slowJob = jobWith({ checkpointIntervalMs: 1_000, restartStrategy: RestartStrategies.fixedDelayRestart(3, 5_000) });
+      await (await slow.createWriter(slowJob)).close();
       assert.equal(warnings.length, 1, warnings.join('\n'));
       assert.match(warnings[0]!, new RegExp(`duplicate window of stream "${stream}" is 2 s, but recovering from a failure may take up to 6 s`));
       // Once per sink object, not once per subtask.
-      await (await slow.createWriter(writerContext)).close();
+      await (await slow.createWriter(slowJob)).close();
       assert.equal(warnings.length, 1);
 
-      const quick = new JetStreamSink<string>({ servers: NATS_URL, stream, subject: `${stream}.out`, maxRecoveryMs: 500, log });
-      await (await quick.createWriter(writerContext)).close();
+      // A job that recovers fast enough: no warning.
+      const quickJob = jobWith({ checkpointIntervalMs: 200, restartStrategy: RestartStrategies.fixedDelayRestart(3, 500) });
+      await (await new JetStreamSink<string>({ servers: NATS_URL, stream, subject: `${stream}.out`, log }).createWriter(quickJob)).close();
+      // maxRecoveryMs overrides what the job's settings allow.
+      const declared = new JetStreamSink<string>({ servers: NATS_URL, stream, subject: `${stream}.out`, maxRecoveryMs: 500, log });
+      await (await declared.createWriter(slowJob)).close();
+      assert.equal(warnings.length, 1, warnings.join('\n'));
       // Flink's default with checkpointing (exponential delay up to 1 min) against a 2 s window.
       const byDefault = new JetStreamSink<string>({ servers: NATS_URL, stream, subject: `${stream}.out`, log });
-      await (await byDefault.createWriter(writerContext)).close();
+      await (await byDefault.createWriter(jobWith({ checkpointIntervalMs: 1_000, restartStrategy: defaultRestartStrategy(true) }))).close();
       assert.equal(warnings.length, 2, warnings.join('\n'));
-      assert.match(warnings[1]!, /may take up to 66 s/);
+      assert.match(warnings[1]!, /may take up to 67 s/);
       await admin.deleteStream(stream);
     });
 

@@ -58,7 +58,7 @@ env
   .map(new FailOnce())
   .uid('fail-once')
   .forward()
-  .sinkTo(new JetStreamSink<string>({ servers: NATS_URL, stream: output, subject: `${output}.out`, checkpointIntervalMs: 50, restartStrategy: RestartStrategies.fixedDelayRestart(3, 0) }))
+  .sinkTo(new JetStreamSink<string>({ servers: NATS_URL, stream: output, subject: `${output}.out` }))
   .uid('out');
 
 await env.execute('jetstream replay');

@@ -32,6 +32,7 @@ function writerContext(subtask: number, parallelism: number, restoredCheckpointI
     getAttemptNumber: () => 0,
     isRestored: () => restoredCheckpointId !== undefined,
     getRestoredCheckpointId: () => restoredCheckpointId,
+    getRecoverySettings: () => ({ checkpointIntervalMs: undefined, restartStrategy: { kind: 'none' } }),
     getRestoredState: () => [],
     currentProcessingTime: () => 0,
   };

@@ -23,6 +23,7 @@ const context: SinkWriterContext<never> = {
   getAttemptNumber: () => 0,
   isRestored: () => false,
   getRestoredCheckpointId: () => undefined,
+  getRecoverySettings: () => ({ checkpointIntervalMs: undefined, restartStrategy: { kind: 'none' } }),
   getRestoredState: () => [],
   currentProcessingTime: () => 0,
 };
