@@ -9,12 +9,35 @@ import type { PartitionerSpec } from '../api/transformation.ts';
 import { assignToKeyGroup, computeOperatorIndexForKeyGroup } from '../core/key-group.ts';
 import type { OutputChannel } from './channel/channel.ts';
 import type { ChannelEvent } from './events.ts';
+import { monotonicClock } from '../core/time.ts';
 
 /** Shared by all writers of a task: counts channels waiting for credit. */
 export class Backpressure {
   blocked = 0;
   /** Called when the last blocked channel becomes available. */
   onRelease: (() => void) | undefined = undefined;
+  /** Time with at least one channel out of credit, in ended stretches, ms (Flink's back-pressured time). */
+  #blockedMs = 0;
+  /** When the current stretch began (monotonic ms), while blocked. */
+  #since = 0;
+
+  /** A channel ran out of credit. */
+  block(): void {
+    if (this.blocked++ === 0) this.#since = monotonicClock.now();
+  }
+
+  /** A channel got credit again; when it was the last blocked one, the task may produce again. */
+  release(): void {
+    if (--this.blocked === 0) {
+      this.#blockedMs += monotonicClock.now() - this.#since;
+      this.onRelease?.();
+    }
+  }
+
+  /** Back-pressured time so far, including a stretch under way, ms. */
+  blockedMs(now: number): number {
+    return this.#blockedMs + (this.blocked > 0 ? now - this.#since : 0);
+  }
 }
 
 /** Chooses the channel(s) for a record: returns a channel index, or -1 for "all channels". */
@@ -113,9 +136,7 @@ export class RecordWriter {
     this.#backpressure = backpressure;
     this.#staging = channels.map((ch) => new Staging(ch.batchCapacity(buffer.records, buffer.bytes)));
     for (const ch of channels) {
-      ch.onAvailable = () => {
-        if (--backpressure.blocked === 0) backpressure.onRelease?.();
-      };
+      ch.onAvailable = () => backpressure.release();
     }
   }
 
@@ -146,7 +167,7 @@ export class RecordWriter {
     const wasAvailable = ch.available;
     ch.sendBatch({ values: s.values, timestamps: s.timestamps, count: s.count });
     this.#recordsOut.count += s.count;
-    if (wasAvailable && !ch.available) this.#backpressure.blocked++;
+    if (wasAvailable && !ch.available) this.#backpressure.block();
     s.values = [];
     s.timestamps = null;
     s.count = 0;

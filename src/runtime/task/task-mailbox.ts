@@ -5,7 +5,7 @@
  * task is suspended (a sink or a snapshot being awaited). After each run the task yields, so
  * I/O, other tasks on the thread and control messages always get a turn.
  */
-import type { Cancellable, Scheduler } from '../../core/time.ts';
+import { monotonicClock, type Cancellable, type Scheduler } from '../../core/time.ts';
 
 export interface MailboxOwner {
   /** Whether the task is RUNNING: nothing runs otherwise. */
@@ -20,6 +20,8 @@ export interface MailboxOwner {
 export class TaskMailbox {
   /** Promises the task waits for before it processes anything more; read per record, so a plain field. */
   suspended = 0;
+  /** Time spent running mails and the default action, ms (Flink's busy time). */
+  busyMs = 0;
   readonly #owner: MailboxOwner;
   readonly #mails: (() => void)[] = [];
   readonly #timers = new Set<Cancellable>();
@@ -92,11 +94,14 @@ export class TaskMailbox {
     this.#scheduled = false;
     const owner = this.#owner;
     if (!owner.running || this.suspended > 0) return;
+    const start = monotonicClock.now();
     try {
       while (this.#mails.length > 0 && this.suspended === 0 && owner.running) this.#mails.shift()!();
       owner.processInput();
     } catch (e) {
       owner.fail(e);
+    } finally {
+      this.busyMs += monotonicClock.now() - start;
     }
   }
 }

@@ -25,6 +25,7 @@ import { END_OF_DATA, END_OF_PARTITION } from '../events.ts';
 import { MetricRegistry } from '../metrics/metric-registry.ts';
 import type { SubtaskMetrics } from '../metrics/metric-snapshot.ts';
 import type { SimpleCounter } from '../metrics/simple-counter.ts';
+import { TaskTimeShare } from '../metrics/task-time-share.ts';
 import { taskMetricGroup, type ScopedMetricGroup } from '../metrics/task-metric-group.ts';
 import { tagError } from '../operators/operator.ts';
 import { Backpressure } from '../record-writer.ts';
@@ -127,6 +128,10 @@ export class Task {
     this.#taskGroup = group;
     this.#recordsIn = group.counter('numRecordsIn') as SimpleCounter;
     this.#recordsOut = group.counter('numRecordsOut') as SimpleCounter;
+    const share = new TaskTimeShare({ busyMs: () => mailbox.busyMs, backPressuredMs: (now) => backpressure.blockedMs(now) });
+    group.gauge('busyTimeMsPerSecond', () => share.current().busy);
+    group.gauge('backPressuredTimeMsPerSecond', () => share.current().backPressured);
+    group.gauge('idleTimeMsPerSecond', () => share.current().idle);
   }
 
   get state(): TaskState {
