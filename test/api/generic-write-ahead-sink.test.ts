@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CheckpointCommitter, GenericWriteAheadSink, NO_CHECKPOINT_ID, type CheckpointKey } from 'weir';
-import { sinkContract, type SinkContractCase } from '../contracts/sink.contract.ts';
+import { sinkContract } from '../contracts/sink.contract.ts';
 import { readEvents } from './fixtures/file-two-phase-commit-sink.ts';
 import {
   appendWriteAheadCase,
@@ -20,21 +20,12 @@ import {
   readSent,
 } from './fixtures/file-write-ahead-sink.ts';
 import { handDriven, noContext, type HandDriven } from './fixtures/hand-driven-context.ts';
-import { assertExactlyOnce, runUntilVisible, tally } from './fixtures/run-until-visible.ts';
+import { assertExactlyOnce, runUntilVisible, tally, withTarget } from './fixtures/run-until-visible.ts';
 
 // Failure cases inline; threads are covered by the suite's process and rescale runs.
 sinkContract(fileWriteAheadCase, { parallelisms: [1] });
 
 const COUNT = 2000;
-
-async function withTarget<T>(c: SinkContractCase, fn: (target: string) => Promise<T>): Promise<T> {
-  const target = await c.createTarget();
-  try {
-    return await fn(target);
-  } finally {
-    await c.dropTarget?.(target);
-  }
-}
 
 /** The key whose commitCheckpoint failed, from the events. */
 function failedKey(events: readonly string[]): string {

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { TwoPhaseCommitSinkFunction } from 'weir';
-import { sinkContract, type SinkContractCase } from '../contracts/sink.contract.ts';
+import { sinkContract } from '../contracts/sink.contract.ts';
 import {
   commitFailsAfterCase,
   commitFailsBeforeCase,
@@ -22,21 +22,12 @@ import {
   readEvents,
 } from './fixtures/file-two-phase-commit-sink.ts';
 import { handDriven, noContext, type HandDriven } from './fixtures/hand-driven-context.ts';
-import { assertExactlyOnce, runUntilVisible } from './fixtures/run-until-visible.ts';
+import { assertExactlyOnce, runUntilVisible, withTarget } from './fixtures/run-until-visible.ts';
 
 // Failure cases inline; threads are covered by the suite's process and rescale runs.
 sinkContract(fileTwoPhaseCommitCase, { parallelisms: [1] });
 
 const COUNT = 2000;
-
-async function withTarget<T>(c: SinkContractCase, fn: (target: string) => Promise<T>): Promise<T> {
-  const target = await c.createTarget();
-  try {
-    return await fn(target);
-  } finally {
-    await c.dropTarget?.(target);
-  }
-}
 
 describe('TwoPhaseCommitSinkFunction: failures the contract suite leaves to SinkFunctions', () => {
   // Inline only: the restore path is the framework's, and the commit-after case below runs on threads.
