@@ -15,6 +15,10 @@ export interface SubtaskCheckpointStats {
   start_delay: number;
   bytes_processed_during_alignment: number;
   state_size: number;
+  /** The task's busy time when it took the snapshot, ms per second (busyTimeMsPerSecond). */
+  busy_time_ms_per_second: number;
+  /** The task's back-pressured time when it took the snapshot, ms per second (backPressuredTimeMsPerSecond). */
+  back_pressured_time_ms_per_second: number;
 }
 
 export interface CheckpointStatsEntry {

@@ -104,6 +104,8 @@ export class CheckpointStatsTracker {
       start_delay: metrics.startDelayMs,
       bytes_processed_during_alignment: metrics.bytesProcessedDuringAlignment,
       state_size: metrics.stateSize,
+      busy_time_ms_per_second: metrics.busyTimeMsPerSecond,
+      back_pressured_time_ms_per_second: metrics.backPressuredTimeMsPerSecond,
     };
     entry.num_acknowledged_subtasks++;
     entry.state_size += metrics.stateSize;

@@ -49,6 +49,10 @@ export interface SubtaskCheckpointMetrics {
   readonly bytesProcessedDuringAlignment: number;
   /** Bytes of state written. */
   readonly stateSize: number;
+  /** The task's busy time when it took the snapshot, ms per second (its latest one-second window). */
+  readonly busyTimeMsPerSecond: number;
+  /** The task's back-pressured time when it took the snapshot, ms per second: a barrier waits behind data it cannot send. */
+  readonly backPressuredTimeMsPerSecond: number;
 }
 
 export interface SubtaskAcknowledgement {

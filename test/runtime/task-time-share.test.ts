@@ -53,6 +53,14 @@ describe('task time share', () => {
       assert.ok(source.bp > 500, `the source waits for credit most of the time: ${JSON.stringify(source)}`);
       assert.ok(map.busy > 500, `the slow map is busy most of the time: ${JSON.stringify(map)}`);
       for (const x of [source, map]) assert.ok(Math.abs(x.busy + x.bp + x.idle - 1000) <= 1, `the shares add up to a second: ${JSON.stringify(x)}`);
+      // The checkpoint statistics keep the figures each subtask had when it took its snapshot.
+      const stats = (await client.getCheckpointStats())!;
+      const completed = stats.history.find((h) => h.status === 'COMPLETED');
+      assert.ok(completed !== undefined, `a checkpoint completed: ${JSON.stringify(stats.counts)}`);
+      const subtasks = Object.values(completed.subtasks);
+      t.diagnostic(`checkpoint ${completed.id}: ${JSON.stringify(subtasks.map((s) => [s.busy_time_ms_per_second, s.back_pressured_time_ms_per_second]))}`);
+      assert.ok(subtasks.some((s) => s.back_pressured_time_ms_per_second > 500), 'the source was back-pressured when it took its snapshot');
+      assert.ok(subtasks.some((s) => s.busy_time_ms_per_second > 500), 'the slow map was busy when it took its snapshot');
     } finally {
       await client.cancel();
       await client.getJobExecutionResult().catch(() => {});

@@ -22,6 +22,7 @@ import type { SourceDriver } from './source-driver.ts';
 import type { TaskDeployment } from './task-deployment.ts';
 import type { TaskLifecycle } from './task-lifecycle.ts';
 import type { TaskMailbox } from './task-mailbox.ts';
+import type { TimeShare } from '../metrics/task-time-share.ts';
 import type { StateFileSink } from '../../state/state-backend.ts';
 
 /** How many of its latest snapshots a task remembers, to tell whether its input ended by a stop. */
@@ -41,6 +42,8 @@ export interface CheckpointHost {
   endStopped(): void;
   /** The job's final checkpoint completed (and this task was told): the task ends. */
   endFinal(): void;
+  /** How the task spends its time now (busy and back-pressured ms per second), for the checkpoint statistics. */
+  timeShare(): TimeShare;
 }
 
 /**
@@ -235,7 +238,8 @@ export class CheckpointParticipant {
       for (const w of chain.writers) w.broadcastEvent(barrier);
       if (checkpointId > this.#epoch) this.#epoch = checkpointId;
       const syncMs = scheduler.now() - t0;
-      void this.#persist(checkpointId, options, captured, { syncMs, alignmentMs, startDelayMs });
+      const share = host.timeShare();
+      void this.#persist(checkpointId, options, captured, { syncMs, alignmentMs, startDelayMs, busy: share.busy, backPressured: share.backPressured });
     };
     if (pending.length === 0) {
       finish();
@@ -269,7 +273,7 @@ export class CheckpointParticipant {
     checkpointId: CheckpointId,
     options: CheckpointOptions,
     captured: CapturedOperatorState[],
-    m: { syncMs: number; alignmentMs: number; startDelayMs: number },
+    m: { syncMs: number; alignmentMs: number; startDelayMs: number; busy: number; backPressured: number },
   ): Promise<void> {
     const d = this.#d;
     const t0 = d.scheduler.now();
@@ -310,6 +314,8 @@ export class CheckpointParticipant {
             startDelayMs: m.startDelayMs,
             bytesProcessedDuringAlignment: 0,
             stateSize: bytes,
+            busyTimeMsPerSecond: m.busy,
+            backPressuredTimeMsPerSecond: m.backPressured,
           },
         },
       });

@@ -87,6 +87,7 @@ export class Task {
       fail: (e) => this.#fail(e),
     });
     let endingInput = false;
+    const share = new TaskTimeShare({ busyMs: () => mailbox.busyMs, backPressuredMs: (now) => backpressure.blockedMs(now) });
     const core: TaskCore = {
       name: this.name,
       lifecycle,
@@ -109,6 +110,7 @@ export class Task {
         void (this.#core.checkpoints.dataEnded ? this.#end() : this.#endInput(true));
       },
       endFinal: () => void this.#end(),
+      timeShare: () => share.current(),
     };
     core.checkpoints = new CheckpointParticipant(core, deployment);
     this.#core = core;
@@ -128,7 +130,6 @@ export class Task {
     this.#taskGroup = group;
     this.#recordsIn = group.counter('numRecordsIn') as SimpleCounter;
     this.#recordsOut = group.counter('numRecordsOut') as SimpleCounter;
-    const share = new TaskTimeShare({ busyMs: () => mailbox.busyMs, backPressuredMs: (now) => backpressure.blockedMs(now) });
     group.gauge('busyTimeMsPerSecond', () => share.current().busy);
     group.gauge('backPressuredTimeMsPerSecond', () => share.current().backPressured);
     group.gauge('idleTimeMsPerSecond', () => share.current().idle);
