@@ -3,7 +3,7 @@
  * and validation, so a wrong key or value is rejected at submission with a message naming it.
  */
 
-import type { RestartStrategyConfiguration } from './restart-strategies.ts';
+import { defaultRestartStrategy, type RestartStrategyConfiguration } from './restart-strategies.ts';
 import * as v from 'valibot';
 import { ConfigError, parseDuration } from './config-parsing.ts';
 
@@ -241,4 +241,12 @@ export class Configuration {
  */
 export function takesFinalCheckpoint(config: Configuration): boolean {
   return config.get('execution.checkpointing.interval') !== undefined && config.get('execution.checkpointing.checkpoints-after-tasks-finish');
+}
+
+/**
+ * The restart strategy a job with this configuration runs with: the configured one, or Flink's
+ * default (exponential delay with checkpointing, none without).
+ */
+export function restartStrategyInForce(config: Configuration): RestartStrategyConfiguration {
+  return config.get('restart-strategy') ?? defaultRestartStrategy(config.get('execution.checkpointing.interval') !== undefined);
 }

@@ -16,7 +16,7 @@ import { basename, join } from 'node:path';
 import type { Pipeline } from '../api/execution-context.ts';
 import { JobExecutionError, type JobClient, type JobExecutionResult, type JobStatus } from '../api/job-client.ts';
 import { nextJobStatus } from '../api/job-status.ts';
-import { defaultRestartStrategy } from '../api/restart-strategies.ts';
+import { restartStrategyInForce } from '../api/configuration.ts';
 import { CheckpointCoordinator } from '../checkpoint/checkpoint-coordinator.ts';
 import { checkpointOptionsFor, type AlignmentType } from '../checkpoint/checkpoint-options.ts';
 import { assertNever } from '../core/errors.ts';
@@ -189,7 +189,7 @@ export class LocalJob {
     }
     if (config.get('weir.execution.mode') !== 'inline') this.#threadsJobModule = resolveJobModule(this.#launch);
     const interval = config.get('execution.checkpointing.interval');
-    this.#strategy = createRestartStrategy(config.get('restart-strategy') ?? defaultRestartStrategy(interval !== undefined), this.#scheduler);
+    this.#strategy = createRestartStrategy(restartStrategyInForce(config), this.#scheduler);
     this.#checkpointing = this.#createCheckpointing(interval);
     if (first !== undefined) {
       this.#checkpointing.coordinator.stats.restored(first.checkpointId, this.#scheduler.now(), first.dir, this.#initialRestore!.metadata.kind === 'savepoint');

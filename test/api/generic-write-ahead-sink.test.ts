@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CheckpointCommitter, GenericWriteAheadSink, NO_CHECKPOINT_ID, type CheckpointKey } from 'weir';
-import { sinkContract } from '../contracts/sink.contract.ts';
+import { runSinkJobUntilVisible, sinkContract } from '../contracts/sink.contract.ts';
 import { readEvents } from './fixtures/file-two-phase-commit-sink.ts';
 import {
   appendWriteAheadCase,
@@ -20,7 +20,7 @@ import {
   readSent,
 } from './fixtures/file-write-ahead-sink.ts';
 import { handDriven, noContext, type HandDriven } from './fixtures/hand-driven-context.ts';
-import { assertExactlyOnce, runUntilVisible, tally, withTarget } from './fixtures/run-until-visible.ts';
+import { assertExactlyOnce, tally, withTarget } from './fixtures/run-until-visible.ts';
 
 // Failure cases inline; threads are covered by the suite's process and rescale runs.
 sinkContract(fileWriteAheadCase, { parallelisms: [1] });
@@ -48,7 +48,7 @@ describe('GenericWriteAheadSink: a failure between sendValues and commitCheckpoi
   it('p=2, idempotent sends: the restore sends the checkpoint again under the same key, every record once', async () => {
     const c = fileWriteAheadCommitFailsCase;
     await withTarget(c, async (target) => {
-      const { visible, restarts } = await runUntilVisible(c, target, { parallelism: 2, count: COUNT });
+      const { visible, restarts } = await runSinkJobUntilVisible(c, target, { parallelism: 2, count: COUNT });
       assert.ok(restarts >= 1, `the failed commit restarted the job (restarts: ${restarts})`);
       assertExactlyOnce(visible, COUNT, 'after a failure before commitCheckpoint');
       const events = readEvents(target);
@@ -63,7 +63,7 @@ describe('GenericWriteAheadSink: a failure between sendValues and commitCheckpoi
   it('p=2, appending sends: that checkpoint\'s values are written twice, and nothing else is (at-least-once in this window only)', async () => {
     const c = appendWriteAheadCommitFailsCase;
     await withTarget(c, async (target) => {
-      const { visible, restarts } = await runUntilVisible(c, target, { parallelism: 2, count: COUNT });
+      const { visible, restarts } = await runSinkJobUntilVisible(c, target, { parallelism: 2, count: COUNT });
       assert.ok(restarts >= 1, `the failed commit restarted the job (restarts: ${restarts})`);
       const events = readEvents(target);
       const key = failedKey(events);
@@ -87,7 +87,7 @@ describe('GenericWriteAheadSink: the committer keeps a restore from sending comm
     it(`p=${p}, appending sends, a failure between a checkpoint's snapshot and its completion: no committed checkpoint is sent again`, async (t) => {
       const c = appendWriteAheadCase;
       await withTarget(c, async (target) => {
-        const { visible, restarts } = await runUntilVisible(c, target, { parallelism: p, count: COUNT, faults: [{ at: 'snapshot', attempt: 0, after: 3 }] });
+        const { visible, restarts } = await runSinkJobUntilVisible(c, target, { parallelism: p, count: COUNT, faults: [{ at: 'snapshot', attempt: 0, after: 3 }] });
         assert.ok(restarts >= 1, `the failed checkpoint restarted the job (restarts: ${restarts})`);
         const events = readEvents(target);
         assertNoSendAfterCommit(events);

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { TwoPhaseCommitSinkFunction } from 'weir';
-import { sinkContract } from '../contracts/sink.contract.ts';
+import { runSinkJobUntilVisible, sinkContract } from '../contracts/sink.contract.ts';
 import {
   commitFailsAfterCase,
   commitFailsBeforeCase,
@@ -22,7 +22,7 @@ import {
   readEvents,
 } from './fixtures/file-two-phase-commit-sink.ts';
 import { handDriven, noContext, type HandDriven } from './fixtures/hand-driven-context.ts';
-import { assertExactlyOnce, runUntilVisible, withTarget } from './fixtures/run-until-visible.ts';
+import { assertExactlyOnce, withTarget } from './fixtures/run-until-visible.ts';
 
 // Failure cases inline; threads are covered by the suite's process and rescale runs.
 sinkContract(fileTwoPhaseCommitCase, { parallelisms: [1] });
@@ -34,7 +34,7 @@ describe('TwoPhaseCommitSinkFunction: failures the contract suite leaves to Sink
   for (const p of [1]) {
     it(`p=${p}: a commit that fails before committing: the restore commits the transaction (recoverAndCommit), every record once`, async () => {
       await withTarget(commitFailsBeforeCase, async (target) => {
-        const { visible, restarts } = await runUntilVisible(commitFailsBeforeCase, target, { parallelism: p, count: COUNT });
+        const { visible, restarts } = await runSinkJobUntilVisible(commitFailsBeforeCase, target, { parallelism: p, count: COUNT });
         assert.ok(restarts >= 1, `the failed commit restarted the job (restarts: ${restarts})`);
         assertExactlyOnce(visible, COUNT, 'after a failure before the commit');
         const events = readEvents(target);
@@ -48,7 +48,7 @@ describe('TwoPhaseCommitSinkFunction: failures the contract suite leaves to Sink
 
   it('p=2: a commit that fails after committing: the restore commits the same transaction again, idempotently, every record once', async () => {
     await withTarget(commitFailsAfterCase, async (target) => {
-      const { visible, restarts } = await runUntilVisible(commitFailsAfterCase, target, { parallelism: 2, count: COUNT });
+      const { visible, restarts } = await runSinkJobUntilVisible(commitFailsAfterCase, target, { parallelism: 2, count: COUNT });
       assert.ok(restarts >= 1, `the failed commit restarted the job (restarts: ${restarts})`);
       assertExactlyOnce(visible, COUNT, 'after a failure after the commit');
       const events = readEvents(target);
@@ -62,7 +62,7 @@ describe('TwoPhaseCommitSinkFunction: failures the contract suite leaves to Sink
     it(`p=${p}: a failure between a checkpoint's pre-commit and its completion: the restored open transaction is aborted, every record once`, async () => {
       const c = fileTwoPhaseCommitCase;
       await withTarget(c, async (target) => {
-        const { visible, restarts } = await runUntilVisible(c, target, { parallelism: p, count: COUNT, faults: [{ at: 'snapshot', attempt: 0, after: 3 }] });
+        const { visible, restarts } = await runSinkJobUntilVisible(c, target, { parallelism: p, count: COUNT, faults: [{ at: 'snapshot', attempt: 0, after: 3 }] });
         assert.ok(restarts >= 1, `the failed checkpoint restarted the job (restarts: ${restarts})`);
         assertExactlyOnce(visible, COUNT, 'after a failure between pre-commit and completion');
         const events = readEvents(target);

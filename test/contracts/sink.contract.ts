@@ -108,6 +108,61 @@ function summary(d: { missing: string[]; repeated: string[]; foreign: string[] }
   return `missing ${few(d.missing)}, repeated ${few(d.repeated)}, not in the input ${few(d.foreign)}`;
 }
 
+/** One run of the contract job for runSinkJobUntilVisible. */
+export interface SinkJobRun {
+  readonly parallelism: number;
+  readonly count: number;
+  /** Records per millisecond per source subtask (default 4). */
+  readonly perMs?: number;
+  readonly faults?: readonly SinkJobFault[];
+  /** How long every record may take to become visible (default 30 s). */
+  readonly timeoutMs?: number;
+  readonly exchange?: 'rebalance' | 'forward';
+  /** A checkpoint to start from. */
+  readonly restoreFrom?: string | undefined;
+}
+
+/**
+ * Runs the contract job (unbounded, checkpoints every 50 ms; p=1 inline, otherwise on worker
+ * threads) writing `record-0` … into the case's sink at `target` until every record is visible,
+ * lets a few more checkpoints complete (a committable committed twice would show then), cancels
+ * the job and returns what is visible, with the restarts. Fails when the job ends by itself or
+ * the records do not all show within the timeout. For sink tests with failures of their own too.
+ */
+export async function runSinkJobUntilVisible(c: SinkContractCase<unknown>, target: string, run: SinkJobRun): Promise<{ visible: string[]; restarts: number }> {
+  const input = new Set(Array.from({ length: run.count }, (_, n) => `record-${n}`));
+  const timeoutMs = run.timeoutMs ?? 30_000;
+  const options: SinkJobOptions = { count: run.count, perMs: run.perMs ?? 4, bounded: false, interval: INTERVAL, faults: run.faults ?? [], exchange: run.exchange ?? 'rebalance' };
+  const client: JobClient = await startJob(JOB, {
+    args: [c.module, c.exportName, target, JSON.stringify(options)],
+    parallelism: run.parallelism,
+    mode: run.parallelism === 1 ? 'inline' : 'threads',
+    ...(run.restoreFrom === undefined ? {} : { config: { 'execution.savepoint.path': run.restoreFrom } }),
+  });
+  const ended = client.getJobExecutionResult().then(
+    () => new Error('the unbounded job ended by itself'),
+    (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+  );
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const visible = await c.readVisible(target);
+      if (compare(visible, input).missing.length === 0) break;
+      if (Date.now() > deadline) assert.fail(`after ${timeoutMs} ms: ${summary(compare(visible, input))} among ${visible.length} visible records`);
+      const error = await Promise.race([ended, delay(25).then(() => undefined)]);
+      if (error !== undefined) throw error;
+    }
+    // A few more checkpoints complete: a committable committed twice would show now.
+    await delay(4 * INTERVAL);
+    const error = await Promise.race([ended, delay(0).then(() => undefined)]);
+    if (error !== undefined) throw error;
+  } finally {
+    await client.cancel().catch(() => {});
+    await ended;
+  }
+  return { visible: await c.readVisible(target), restarts: await client.getNumRestarts() };
+}
+
 export function sinkContract(c: SinkContractCase<unknown>, o: SinkContractOptions = {}): void {
   const count = o.records ?? 3000;
   const perMs = o.perMs ?? 4;
@@ -120,16 +175,15 @@ export function sinkContract(c: SinkContractCase<unknown>, o: SinkContractOption
 
   /** Asserts the guarantee on what is visible (`exactly`: exactly once, else at least once). */
   function check(visible: readonly string[], what: string, exactly = exactlyOnce): void {
-    const exactlyOnce = exactly;
     const d = compare(visible, input);
-    const ok = d.missing.length === 0 && d.foreign.length === 0 && (!exactlyOnce || d.repeated.length === 0);
+    const ok = d.missing.length === 0 && d.foreign.length === 0 && (!exactly || d.repeated.length === 0);
     assert.ok(ok, `${what}: ${summary(d)} among ${visible.length} visible records of ${count}`);
-    if (exactlyOnce) assert.equal(visible.length, count, what);
+    if (exactly) assert.equal(visible.length, count, what);
   }
 
   /**
-   * Runs the unbounded job until every record is visible, then a few more checkpoints; returns the
-   * output and the restarts. With `restoreFrom` the job starts from that checkpoint, in `target`.
+   * Runs the unbounded job until every record is visible (see runSinkJobUntilVisible), in a fresh
+   * target, or with `restoreFrom` from that checkpoint in its target; drops the target afterwards.
    */
   async function runUntilVisible(
     p: number,
@@ -138,34 +192,7 @@ export function sinkContract(c: SinkContractCase<unknown>, o: SinkContractOption
   ): Promise<{ visible: string[]; restarts: number }> {
     const target = restoreFrom?.target ?? (await c.createTarget());
     try {
-      const client: JobClient = await startJob(JOB, {
-        args: args(target, { count, perMs, bounded: false, interval: INTERVAL, faults }),
-        parallelism: p,
-        mode: p === 1 ? 'inline' : 'threads',
-        ...(restoreFrom === undefined ? {} : { config: { 'execution.savepoint.path': restoreFrom.checkpoint } }),
-      });
-      const ended = client.getJobExecutionResult().then(
-        () => new Error('the unbounded job ended by itself'),
-        (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
-      );
-      try {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
-          const visible = await c.readVisible(target);
-          if (compare(visible, input).missing.length === 0) break;
-          if (Date.now() > deadline) assert.fail(`after ${timeoutMs} ms: ${summary(compare(visible, input))} among ${visible.length} visible records`);
-          const error = await Promise.race([ended, delay(25).then(() => undefined)]);
-          if (error !== undefined) throw error;
-        }
-        // A few more checkpoints complete: a committable committed twice would show now.
-        await delay(4 * INTERVAL);
-        const error = await Promise.race([ended, delay(0).then(() => undefined)]);
-        if (error !== undefined) throw error;
-      } finally {
-        await client.cancel().catch(() => {});
-        await ended;
-      }
-      return { visible: await c.readVisible(target), restarts: await client.getNumRestarts() };
+      return await runSinkJobUntilVisible(c, target, { parallelism: p, count, perMs, faults, timeoutMs, exchange, restoreFrom: restoreFrom?.checkpoint });
     } finally {
       await c.dropTarget?.(target);
     }

@@ -30,7 +30,7 @@ import {
   type SinkWriterElementContext,
 } from '../../api/sink.ts';
 import { sleep, type Cancellable } from '../../core/time.ts';
-import { defaultRestartStrategy } from '../../api/restart-strategies.ts';
+import { restartStrategyInForce } from '../../api/configuration.ts';
 import { faultHooks } from '../fault-injection.ts';
 import { StreamOperator, tagError, type OperatorContext } from './operator.ts';
 import { assertPlainData, PendingCommittables, type CommittableStateEntry } from './pending-committables.ts';
@@ -138,10 +138,7 @@ export class SinkWriterOperator extends StreamOperator implements SinkWriterElem
       getRestoredCheckpointId: () => ctx.restoredCheckpointId,
       getRestoredState: () => restoredStates,
       currentProcessingTime: () => ctx.scheduler.now(),
-      getRecoverySettings: () => {
-        const interval = ctx.config.get('execution.checkpointing.interval');
-        return { checkpointIntervalMs: interval, restartStrategy: ctx.config.get('restart-strategy') ?? defaultRestartStrategy(interval !== undefined) };
-      },
+      getRecoverySettings: () => ({ checkpointIntervalMs: ctx.config.get('execution.checkpointing.interval'), restartStrategy: restartStrategyInForce(ctx.config) }),
     };
     this.#writer = await sink.createWriter(writerContext);
     if (typeof sink.createCommitter === 'function') {
