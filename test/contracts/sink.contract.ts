@@ -83,7 +83,7 @@ const INTERVAL = 50;
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Whether a checkpoint under `dir` (a checkpoint base directory) completed: some chk-N holds _metadata. */
-function hasCompletedCheckpoint(dir: string): boolean {
+export function hasCompletedCheckpoint(dir: string): boolean {
   for (const job of readdirSync(dir, { withFileTypes: true })) {
     if (!job.isDirectory()) continue;
     for (const chk of readdirSync(join(dir, job.name), { withFileTypes: true })) {

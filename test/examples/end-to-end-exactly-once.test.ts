@@ -7,12 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { JobProcess } from '../../src/testing/index.ts';
+import { hasCompletedCheckpoint } from '../contracts/sink.contract.ts';
 import { NATS_URL, NatsTestAdmin, requireNats, uniqueStreamName } from '../support/nats.ts';
 import { postgresBinaries, query, startPrivateInstance, unavailable, type PrivateInstance } from '../support/postgres.ts';
 
@@ -20,15 +21,6 @@ const run = promisify(execFile);
 const JOB = 'examples/end-to-end-exactly-once.ts';
 const SETUP = 'examples/end-to-end-exactly-once-setup.ts';
 const EVENTS = 20000;
-
-function hasCompletedCheckpoint(dir: string): boolean {
-  for (const job of readdirSync(dir)) {
-    for (const chk of readdirSync(join(dir, job))) {
-      if (/^chk-\d+$/.test(chk) && readdirSync(join(dir, job, chk)).includes('_metadata')) return true;
-    }
-  }
-  return false;
-}
 
 const natsOk = await requireNats('the end-to-end exactly-once example');
 const binaries = natsOk ? await postgresBinaries() : undefined;
