@@ -23,7 +23,7 @@ export type SnapshotType = 'full' | 'incremental';
 /**
  * How a task with several input channels handles the barriers:
  * `aligned` (exactly-once): a channel that delivered the barrier is blocked until every channel has;
- * `unaligned` (exactly-once): the barrier overtakes buffered data, which is stored as channel state (not implemented yet);
+ * `unaligned` (exactly-once): the barrier overtakes buffered data, which is stored as channel state;
  * `at-least-once`: barriers are only counted, nothing blocks, records after a barrier may be replayed.
  */
 export type AlignmentType = 'aligned' | 'unaligned' | 'at-least-once';
@@ -32,6 +32,12 @@ export interface CheckpointOptions {
   readonly type: CheckpointType;
   readonly snapshotType: SnapshotType;
   readonly alignment: AlignmentType;
+  /**
+   * Only on aligned ordinary checkpoints of a job with unaligned checkpoints enabled and a positive
+   * aligned-checkpoint timeout: a subtask whose alignment has not ended `alignedTimeoutMs` after the
+   * checkpoint's trigger (the barrier's timestamp) switches to unaligned for this checkpoint.
+   */
+  readonly alignedTimeoutMs?: number;
   /** Where every subtask writes its state files: the savepoint's directory. Only for savepoints. */
   readonly targetLocation?: string;
   /**
@@ -49,7 +55,7 @@ export const ALIGNED_CHECKPOINT: CheckpointOptions = Object.freeze({ type: 'chec
  * alignment for ordinary checkpoints. Savepoints are always aligned (their state must be
  * consistent whatever the job's mode), and are always full.
  */
-export function checkpointOptionsFor(trigger: CheckpointTriggerOptions, alignment: AlignmentType): CheckpointOptions {
+export function checkpointOptionsFor(trigger: CheckpointTriggerOptions, alignment: AlignmentType, alignedTimeoutMs?: number): CheckpointOptions {
   if (trigger.isSavepoint || trigger.savepointDir !== undefined || trigger.stop !== undefined) {
     return Object.freeze({
       type: 'savepoint',
@@ -60,6 +66,7 @@ export function checkpointOptionsFor(trigger: CheckpointTriggerOptions, alignmen
     });
   }
   const type: CheckpointType = trigger.full === true ? 'full-checkpoint' : 'checkpoint';
-  if (type === 'checkpoint' && alignment === 'aligned') return ALIGNED_CHECKPOINT;
-  return Object.freeze({ type, snapshotType: 'full', alignment });
+  const timeout = alignment === 'aligned' && alignedTimeoutMs !== undefined ? { alignedTimeoutMs } : {};
+  if (type === 'checkpoint' && alignment === 'aligned' && alignedTimeoutMs === undefined) return ALIGNED_CHECKPOINT;
+  return Object.freeze({ type, snapshotType: 'full', alignment, ...timeout });
 }

@@ -47,8 +47,12 @@ export interface SubtaskCheckpointMetrics {
   readonly startDelayMs: number;
   /** Bytes processed while aligning (at-least-once mode processes records during alignment). */
   readonly bytesProcessedDuringAlignment: number;
-  /** Bytes of state written. */
+  /** Bytes of state written (operator state and channel state). */
   readonly stateSize: number;
+  /** Bytes of in-flight data persisted as channel state (Flink's persisted_data); 0 for an aligned snapshot. */
+  readonly persistedDataBytes: number;
+  /** Whether this subtask took the checkpoint unaligned (from the start, or after its aligned timeout). */
+  readonly unaligned: boolean;
   /** The task's busy time when it took the snapshot, ms per second (its latest one-second window). */
   readonly busyTimeMsPerSecond: number;
   /** The task's back-pressured time when it took the snapshot, ms per second: a barrier waits behind data it cannot send. */

@@ -91,6 +91,8 @@ function ackFor(id: number, task: SubtaskKey, stateSize = 100): SubtaskAcknowled
       startDelayMs: 4,
       bytesProcessedDuringAlignment: 5,
       stateSize,
+      persistedDataBytes: 0,
+      unaligned: false,
       busyTimeMsPerSecond: 6,
       backPressuredTimeMsPerSecond: 7,
     },

@@ -257,7 +257,7 @@ describe('building blocks', () => {
         subtask: { vertex: 0, subtask: 0 },
         checkpointId: id as CheckpointId,
         states: [{ operatorId: 'op', files: [], inline: 1, stateNames: ['b', 'a'] }],
-        metrics: { syncDurationMs: 0, asyncDurationMs: 0, alignmentDurationMs: 0, startDelayMs: 0, bytesProcessedDuringAlignment: 0, stateSize: 1, busyTimeMsPerSecond: 0, backPressuredTimeMsPerSecond: 0 },
+        metrics: { syncDurationMs: 0, asyncDurationMs: 0, alignmentDurationMs: 0, startDelayMs: 0, bytesProcessedDuringAlignment: 0, stateSize: 1, persistedDataBytes: 0, unaligned: false, busyTimeMsPerSecond: 0, backPressuredTimeMsPerSecond: 0 },
       });
 
     const plain = coordinator.triggerCheckpoint({ savepoint: target('one') });

@@ -314,6 +314,8 @@ export class CheckpointParticipant {
             startDelayMs: m.startDelayMs,
             bytesProcessedDuringAlignment: 0,
             stateSize: bytes,
+            persistedDataBytes: 0,
+            unaligned: false,
             busyTimeMsPerSecond: m.busy,
             backPressuredTimeMsPerSecond: m.backPressured,
           },
