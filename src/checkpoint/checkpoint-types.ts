@@ -29,10 +29,37 @@ export interface OperatorSubtaskState {
   /** Small state kept inline in the metadata (e.g. source split positions); JSON-serialisable. */
   readonly inline?: unknown;
   /**
+   * The in-flight data of the subtask's input channels that an unaligned checkpoint stored; only
+   * on the state of the subtask's head operator (the one its channels feed).
+   */
+  readonly channelState?: InputChannelStateHandle;
+  /**
    * Names of the keyed and operator states the operator registered in this subtask. Reported
    * with the acknowledgement and gathered per operator into `_metadata`; not stored per subtask.
    */
   readonly stateNames?: readonly string[];
+}
+
+/**
+ * The channel state of one subtask: one file (also listed among the operator's `files`, so that
+ * checks and clean-up cover it) holding the stored items of each listed channel, in list order.
+ * Channels that held nothing are not listed.
+ */
+export interface InputChannelStateHandle {
+  readonly file: StateFileHandle;
+  readonly channels: readonly InputChannelInfo[];
+}
+
+export interface InputChannelInfo {
+  /** The network edge, stable across runs of the same job: see `channelEdgeKey`. */
+  readonly edge: string;
+  /** The edge's partitioner when the data was stored (`hash`, `forward`, `rebalance`, ...). */
+  readonly partitioner: string;
+  /** The producer subtask of the channel, and the producer's parallelism then. */
+  readonly producer: number;
+  readonly producers: number;
+  readonly records: number;
+  readonly bytes: number;
 }
 
 /** Per-subtask figures reported with an acknowledgement (Flink's field meanings). */

@@ -8,7 +8,7 @@ import type { KeySelector } from '../api/functions.ts';
 import type { PartitionerSpec } from '../api/transformation.ts';
 import { assignToKeyGroup, computeOperatorIndexForKeyGroup } from '../core/key-group.ts';
 import type { OutputChannel } from './channel/channel.ts';
-import type { ChannelEvent } from './events.ts';
+import type { ChannelEvent, CheckpointBarrier } from './events.ts';
 import { monotonicClock } from '../core/time.ts';
 
 /** Shared by all writers of a task: counts channels waiting for credit. */
@@ -183,6 +183,15 @@ export class RecordWriter {
   broadcastEvent(event: ChannelEvent): void {
     this.flush();
     for (const ch of this.#channels) ch.sendEvent(event);
+  }
+
+  /**
+   * Sends staged records, then the barrier of an unaligned checkpoint on every channel ahead of
+   * whatever still waits for credit (the consumers store what it overtook).
+   */
+  broadcastPriorityBarrier(barrier: CheckpointBarrier): void {
+    this.flush();
+    for (const ch of this.#channels) ch.sendPriorityBarrier(barrier);
   }
 
   close(): void {

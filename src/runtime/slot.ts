@@ -21,6 +21,7 @@ import { RemoteInput, RemoteOutput } from './channel/remote-channel.ts';
 import { planChannels } from './deployment.ts';
 import type { SlotEvent, SlotEventSink } from './slot-event.ts';
 import { Task } from './task/task.ts';
+import type { TaskInput } from './task/task-deployment.ts';
 import { resolveStateBackend } from '../state/state-backend-registry.ts';
 import type { Cancellable, Scheduler } from '../core/time.ts';
 
@@ -86,7 +87,7 @@ export class Slot {
   async deploy(): Promise<void> {
     const { graph, config, hosts, ports } = this.#o;
     const credits = config.get('weir.network.credits-per-channel');
-    const inputs = new Map<string, { channel: InputChannel; input: 0 | 1 }[]>();
+    const inputs = new Map<string, TaskInput[]>();
     const outputs = new Map<string, Map<number, OutputChannel[]>>();
     const taskKey = (vertex: number, index: number) => `${vertex}/${index}`;
     const cp = this.#o.checkpointing;
@@ -122,7 +123,7 @@ export class Slot {
         const k = taskKey(graph.vertexOfNode[spec.edge.target.index]!, spec.consumer);
         const list = inputs.get(k) ?? [];
         inputs.set(k, list);
-        list.push({ channel: inp, input: spec.edge.targetInput });
+        list.push({ channel: inp, input: spec.edge.targetInput, edge: spec.edge.index, producer: spec.producer });
       }
     }
     for (const vertex of graph.vertices) {

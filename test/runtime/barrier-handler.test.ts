@@ -5,6 +5,7 @@ import type { AlignmentType, CheckpointOptions } from '../../src/checkpoint/chec
 import { BarrierHandler } from '../../src/runtime/checkpoint/barrier-handler/barrier-handler.ts';
 import { CollectingBarriers } from '../../src/runtime/checkpoint/barrier-handler/collecting-barriers.ts';
 import { CountingBarriers } from '../../src/runtime/checkpoint/barrier-handler/counting-barriers.ts';
+import { UnalignedBarriers } from '../../src/runtime/checkpoint/barrier-handler/unaligned-barriers.ts';
 import { WaitingForFirstBarrier } from '../../src/runtime/checkpoint/barrier-handler/waiting-for-first-barrier.ts';
 import type { CheckpointBarrier } from '../../src/runtime/events.ts';
 
@@ -133,11 +134,11 @@ describe('barrier-handling states: transitions', () => {
     assert.ok(inState(a, WaitingForFirstBarrier));
   });
 
-  it('WaitingForFirstBarrier ignores end of partition, and an unaligned barrier is refused until a state handles it', () => {
+  it('WaitingForFirstBarrier ignores end of partition; an unaligned barrier starts UnalignedBarriers', () => {
     const a = new BarrierHandler(2, clock().now);
     assert.deepEqual(a.onEndOfPartition(0), { kind: 'none' });
     assert.ok(inState(a, WaitingForFirstBarrier));
-    assert.throws(() => a.onBarrier(1, barrier(1, 0, optionsOf('unaligned'))), /unaligned checkpoints are not supported/);
+    assert.equal(a.onBarrier(1, barrier(1, 0, optionsOf('unaligned')), true).kind, 'unaligned');
   });
 
   it('CountingBarriers → CollectingBarriers when a newer savepoint barrier arrives (the older one is abandoned)', () => {
@@ -191,5 +192,95 @@ describe('barrier-handling states: transitions', () => {
     assert.equal(step.kind, 'complete');
     assert.ok(inState(a, WaitingForFirstBarrier));
     assert.equal(a.isBlocked(0), false);
+  });
+});
+
+describe('BarrierHandler, unaligned and the aligned-checkpoint timeout', () => {
+  const UNALIGNED = optionsOf('unaligned');
+  const withTimeout = (ms: number): CheckpointOptions => ({ ...ALIGNED, alignedTimeoutMs: ms });
+
+  it('snapshots at the first barrier, never blocks, and ends when every channel delivered it', () => {
+    const c = clock();
+    const a = new BarrierHandler(3, c.now);
+    const first = a.onBarrier(2, barrier(4, 900, UNALIGNED), true);
+    assert.equal(first.kind, 'unaligned');
+    if (first.kind !== 'unaligned') return;
+    assert.equal(first.checkpointId, 4);
+    assert.deepEqual(first.delivered, [false, false, false], 'nothing had arrived before the switch');
+    assert.equal(first.firstBarrierAt, 1000);
+    assert.ok(inState(a, UnalignedBarriers));
+    for (const ch of [0, 1, 2]) assert.equal(a.isBlocked(ch), false);
+    assert.deepEqual(a.onBarrier(0, barrier(4, 900, UNALIGNED), true), { kind: 'none' });
+    assert.equal(a.isBlocked(0), false);
+    assert.deepEqual(a.onEndOfPartition(1), { kind: 'none' });
+    assert.ok(inState(a, WaitingForFirstBarrier), 'the last open channel is in: nothing more to count');
+    assert.deepEqual(a.onBarrier(0, barrier(4, 900, UNALIGNED), true), { kind: 'none' }, 'its barriers are ignored afterwards');
+  });
+
+  it('a newer barrier abandons an unaligned checkpoint still collecting barriers', () => {
+    const a = new BarrierHandler(2, clock().now);
+    a.onBarrier(0, barrier(1, 0, UNALIGNED), true);
+    const step = a.onBarrier(1, barrier(2, 0, UNALIGNED), true);
+    assert.equal(step.kind, 'unaligned');
+    if (step.kind === 'unaligned') {
+      assert.equal(step.checkpointId, 2);
+      assert.equal(step.abandoned, 1);
+    }
+  });
+
+  it('an aligned checkpoint whose timeout passes goes unaligned: blocked channels are released and reported as delivered', () => {
+    const c = clock();
+    const timers: { id: number; at: number }[] = [];
+    const a = new BarrierHandler(3, c.now, (id, at) => timers.push({ id, at }));
+    assert.deepEqual(a.onBarrier(0, barrier(5, 990, withTimeout(50))), { kind: 'none' });
+    assert.deepEqual(timers, [{ id: 5, at: 1040 }], 'the timeout counts from the trigger (the barrier timestamp)');
+    assert.equal(a.isBlocked(0), true);
+    c.advance(40);
+    assert.deepEqual(a.onAlignmentTimeout(4 as CheckpointId), { kind: 'none' }, 'another checkpoint’s timer changes nothing');
+    const step = a.onAlignmentTimeout(5 as CheckpointId);
+    assert.equal(step.kind, 'unaligned');
+    if (step.kind === 'unaligned') {
+      assert.deepEqual(step.delivered, [true, false, false]);
+      assert.equal(step.alignmentMs, 40);
+    }
+    assert.equal(a.isBlocked(0), false);
+    assert.ok(inState(a, UnalignedBarriers));
+    assert.deepEqual(a.onBarrier(1, barrier(5, 990, withTimeout(50))), { kind: 'none' }, 'late in-band barriers are only counted');
+    assert.deepEqual(a.onBarrier(2, barrier(5, 990, withTimeout(50))), { kind: 'none' });
+    assert.ok(inState(a, WaitingForFirstBarrier));
+  });
+
+  it('an aligned checkpoint that completes before its timeout stays aligned; the late timer changes nothing', () => {
+    const c = clock();
+    const a = new BarrierHandler(2, c.now, () => {});
+    a.onBarrier(0, barrier(5, 1000, withTimeout(1000)));
+    assert.equal(a.onBarrier(1, barrier(5, 1000, withTimeout(1000))).kind, 'complete');
+    c.advance(2000);
+    assert.deepEqual(a.onAlignmentTimeout(5 as CheckpointId), { kind: 'none' });
+  });
+
+  it('a first barrier that arrives after the timeout already passed (the start delay) goes unaligned at once', () => {
+    const c = clock();
+    const timers: number[] = [];
+    const a = new BarrierHandler(2, c.now, (_id, at) => timers.push(at));
+    const step = a.onBarrier(1, barrier(3, 100, withTimeout(10)));
+    assert.equal(step.kind, 'unaligned');
+    assert.deepEqual(timers, [], 'no timer for a timeout that already passed');
+    assert.equal(a.isBlocked(1), false);
+  });
+
+  it('a priority barrier during an aligned checkpoint turns it unaligned (an upstream subtask timed out)', () => {
+    const a = new BarrierHandler(3, clock().now, () => {});
+    a.onBarrier(0, barrier(8, 1000, withTimeout(5000)));
+    const step = a.onBarrier(2, barrier(8, 1000, withTimeout(5000)), true);
+    assert.equal(step.kind, 'unaligned');
+    if (step.kind === 'unaligned') assert.deepEqual(step.delivered, [true, false, false]);
+    assert.equal(a.isBlocked(0), false);
+  });
+
+  it('an aligned checkpoint without a timeout ignores priority only in the sense that it switches too', () => {
+    const a = new BarrierHandler(2, clock().now);
+    a.onBarrier(0, barrier(9, 1000));
+    assert.equal(a.onBarrier(1, barrier(9, 1000), true).kind, 'unaligned');
   });
 });

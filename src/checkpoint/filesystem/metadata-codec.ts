@@ -32,11 +32,25 @@ const handleSchema = v.object(
   'is not an object',
 );
 
+const channelInfoSchema = v.object(
+  {
+    edge: v.string('is not a string'),
+    partitioner: v.string('is not a string'),
+    producer: integerFrom(0),
+    producers: integerFrom(1),
+    records: integerFrom(0),
+    bytes: integerFrom(0),
+  },
+  'is not an object',
+);
+
 const subtaskSchema = v.object(
   {
     operatorId: v.string('is not a string'),
     files: v.array(handleSchema, 'is not an array'),
     inline: v.optional(v.unknown()),
+    // Written only by unaligned checkpoints.
+    channelState: v.optional(v.object({ file: handleSchema, channels: v.array(channelInfoSchema, 'is not an array') }, 'is not an object')),
   },
   'is not an object',
 );

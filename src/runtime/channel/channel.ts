@@ -9,16 +9,34 @@
  * thread; a remote channel serialises batches and posts them over a MessagePort to another
  * thread (the same shape works over a socket between processes).
  */
-import type { ChannelEvent, RecordBatch } from '../events.ts';
+import type { ChannelEvent, CheckpointBarrier, RecordBatch } from '../events.ts';
+
+/**
+ * A barrier of an unaligned checkpoint, taken out of order: it overtook data still in flight on
+ * its channel. The next `ahead` items the consumer takes from this channel were sent before it
+ * (queued at the consumer when it arrived, or waiting for credit at the producer when it left)
+ * and belong to the channel's state for that checkpoint.
+ */
+export interface PriorityBarrier {
+  readonly kind: 'priority-barrier';
+  readonly barrier: CheckpointBarrier;
+  readonly ahead: number;
+}
 
 /** One item a consumer reads from a channel. */
-export type ChannelItem = { readonly kind: 'records'; readonly batch: RecordBatch } | ChannelEvent;
+export type ChannelItem = { readonly kind: 'records'; readonly batch: RecordBatch } | ChannelEvent | PriorityBarrier;
 
 export interface OutputChannel {
   /** Sends a batch (or queues it until credit arrives). */
   sendBatch(batch: RecordBatch): void;
   /** Sends an event after everything sent before it. */
   sendEvent(event: ChannelEvent): void;
+  /**
+   * Sends a barrier of an unaligned checkpoint ahead of everything still waiting for credit,
+   * telling the consumer how many items it overtook (they follow it as usual, and the consumer
+   * stores them as channel state).
+   */
+  sendPriorityBarrier(barrier: CheckpointBarrier): void;
   /** False while batches wait for credit: the producer should stop producing. */
   readonly available: boolean;
   /** Called when the channel turns available again. */
@@ -32,10 +50,18 @@ export interface OutputChannel {
 }
 
 export interface InputChannel {
-  /** The next item, or undefined when none has arrived. */
+  /** The next item, or undefined when none has arrived. A priority barrier comes before any queued item. */
   poll(): ChannelItem | undefined;
   /** Whether an item is ready without taking it. */
   readonly hasItem: boolean;
+  /** Whether a priority barrier waits: the consumer should take it before items of other channels. */
+  readonly hasPriority: boolean;
+  /**
+   * Turns the queued in-band barrier of `checkpointId` into a priority barrier (the consumer's
+   * aligned checkpoint timed out): it is polled next, with the items that were queued before it
+   * as its `ahead`. False when that barrier is not queued here (not arrived yet, or already taken).
+   */
+  prioritize(checkpointId: number): boolean;
   /** The consumer finished processing a batch it polled: grants one credit back. */
   release(): void;
   /** Called when an item arrives while the channel was empty. */
@@ -79,6 +105,16 @@ export class Queue<T> {
   peek(): T | undefined {
     return this.#items[this.#head];
   }
+  /** Position (0 = head) of the first item that matches, or -1. O(length); for rare events. */
+  findIndex(match: (item: T) => boolean): number {
+    for (let i = this.#head; i < this.#items.length; i++) if (match(this.#items[i] as T)) return i - this.#head;
+    return -1;
+  }
+  /** Removes the item at position `index` (0 = head). O(length); for rare events. */
+  removeAt(index: number): T | undefined {
+    const [item] = this.#items.splice(this.#head + index, 1);
+    return item;
+  }
   shift(): T | undefined {
     if (this.#head >= this.#items.length) return undefined;
     const item = this.#items[this.#head];
@@ -110,6 +146,8 @@ export abstract class CreditedOutput<P> implements OutputChannel {
 
   protected abstract prepare(batch: RecordBatch): P;
   protected abstract transmit(item: Prepared<P>): void;
+  /** Sends `barrier` at once, bypassing credit and the queue, saying how many queued items it overtook. */
+  protected abstract transmitPriority(barrier: CheckpointBarrier, overtaken: number): void;
   abstract batchCapacity(maxRecords: number, maxBytes: number): number;
 
   get available(): boolean {
@@ -131,6 +169,10 @@ export abstract class CreditedOutput<P> implements OutputChannel {
     else this.#pending.push(event);
   }
 
+  sendPriorityBarrier(barrier: CheckpointBarrier): void {
+    this.transmitPriority(barrier, this.#pending.length);
+  }
+
   /** The consumer returned `n` credits. */
   protected addCredits(n: number): void {
     this.#credits += n;
@@ -148,4 +190,46 @@ export abstract class CreditedOutput<P> implements OutputChannel {
   }
 
   abstract close(): void;
+}
+
+/**
+ * The consumer side of priority barriers, shared by both transports. Positions are counted in
+ * items taken, so a barrier's `ahead` stays right whatever the consumer polls in between.
+ */
+export class PriorityInbox {
+  /** Items taken from the channel's queue so far. */
+  #polled = 0;
+  /** Priority barriers not yet taken, with the count of taken items up to which data is before them. */
+  readonly #barriers: { readonly barrier: CheckpointBarrier; readonly until: number }[] = [];
+
+  get waiting(): boolean {
+    return this.#barriers.length > 0;
+  }
+
+  /** A priority barrier arrived while `queued` items wait in the channel and `overtaken` more follow. */
+  arrived(barrier: CheckpointBarrier, queued: number, overtaken: number): void {
+    this.#barriers.push({ barrier, until: this.#polled + queued + overtaken });
+  }
+
+  /** The oldest waiting priority barrier, as the consumer takes it. */
+  take(): PriorityBarrier | undefined {
+    const b = this.#barriers.shift();
+    return b === undefined ? undefined : { kind: 'priority-barrier', barrier: b.barrier, ahead: b.until - this.#polled };
+  }
+
+  /** The consumer took one queued item. */
+  polledOne(): void {
+    this.#polled++;
+  }
+}
+
+/** Whether a queued item is the in-band barrier of `checkpointId`. */
+export function isBarrierOf(item: unknown, checkpointId: number): item is CheckpointBarrier {
+  return (
+    typeof item === 'object' &&
+    item !== null &&
+    !(item instanceof Uint8Array) &&
+    (item as { kind?: unknown }).kind === 'checkpoint-barrier' &&
+    (item as CheckpointBarrier).checkpointId === checkpointId
+  );
 }

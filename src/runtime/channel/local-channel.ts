@@ -2,8 +2,8 @@
  * A channel within one thread: batches are handed over as objects, never copied or
  * serialised. Producer and consumer must treat records as immutable once emitted.
  */
-import type { RecordBatch } from '../events.ts';
-import { CreditedOutput, CreditReturner, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
+import type { CheckpointBarrier, RecordBatch } from '../events.ts';
+import { CreditedOutput, CreditReturner, isBarrierOf, PriorityInbox, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
 
 export class LocalChannel {
   readonly output: LocalOutput;
@@ -33,6 +33,9 @@ class LocalOutput extends CreditedOutput<RecordBatch> {
   protected transmit(item: Prepared<RecordBatch>): void {
     this.input.deliver(item.kind === 'records' ? { kind: 'records', batch: item.payload } : item);
   }
+  protected transmitPriority(barrier: CheckpointBarrier, overtaken: number): void {
+    this.input.deliverPriority(barrier, overtaken);
+  }
   grant(n: number): void {
     this.addCredits(n);
   }
@@ -41,6 +44,7 @@ class LocalOutput extends CreditedOutput<RecordBatch> {
 
 class LocalInput implements InputChannel {
   readonly #queue = new Queue<ChannelItem>();
+  readonly #priority = new PriorityInbox();
   onItem: (() => void) | undefined = undefined;
   credits!: CreditReturner;
 
@@ -48,11 +52,29 @@ class LocalInput implements InputChannel {
     this.#queue.push(item);
     if (this.#queue.length === 1) this.onItem?.();
   }
+  deliverPriority(barrier: CheckpointBarrier, overtaken: number): void {
+    this.#priority.arrived(barrier, this.#queue.length, overtaken);
+    this.onItem?.();
+  }
   get hasItem(): boolean {
-    return this.#queue.length > 0;
+    return this.#queue.length > 0 || this.#priority.waiting;
+  }
+  get hasPriority(): boolean {
+    return this.#priority.waiting;
   }
   poll(): ChannelItem | undefined {
-    return this.#queue.shift();
+    if (this.#priority.waiting) return this.#priority.take();
+    const item = this.#queue.shift();
+    if (item !== undefined) this.#priority.polledOne();
+    return item;
+  }
+  prioritize(checkpointId: number): boolean {
+    const at = this.#queue.findIndex((item) => isBarrierOf(item, checkpointId));
+    if (at < 0) return false;
+    const barrier = this.#queue.removeAt(at) as CheckpointBarrier;
+    this.#priority.arrived(barrier, at, 0);
+    this.onItem?.();
+    return true;
   }
   /** Credits return on the next turn, like a remote channel's, so producers and consumers interleave. */
   release(): void {

@@ -6,11 +6,14 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { RecordDecoder, RecordEncoder } from '../../core/record-codec.ts';
-import type { ChannelEvent, RecordBatch } from '../events.ts';
-import { CreditedOutput, CreditReturner, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
+import type { ChannelEvent, CheckpointBarrier, RecordBatch } from '../events.ts';
+import { CreditedOutput, CreditReturner, isBarrierOf, PriorityInbox, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
 
-/** A batch's bytes, an event, or credits returned: each posted as itself, as the cost of a message grows with what it wraps. */
-type Wire = Uint8Array | { e: ChannelEvent } | number;
+/**
+ * A batch's bytes, an event, a priority barrier with the count of items it overtook, or credits
+ * returned: each posted as itself, as the cost of a message grows with what it wraps.
+ */
+type Wire = Uint8Array | { e: ChannelEvent } | { p: CheckpointBarrier; o: number } | number;
 
 /** Records in the first batch, before the channel has seen what its records weigh. */
 const FIRST_BATCH_RECORDS = 256;
@@ -53,6 +56,10 @@ export class RemoteOutput extends CreditedOutput<Uint8Array> {
     }
   }
 
+  protected transmitPriority(barrier: CheckpointBarrier, overtaken: number): void {
+    this.#port.postMessage({ p: barrier, o: overtaken } satisfies Wire);
+  }
+
   close(): void {
     this.#port.close();
   }
@@ -63,6 +70,7 @@ export class RemoteInput implements InputChannel {
   readonly #decoder = new RecordDecoder();
   readonly #queue = new Queue<Uint8Array | ChannelEvent>();
   readonly #credits: CreditReturner;
+  readonly #priority = new PriorityInbox();
   onItem: (() => void) | undefined = undefined;
 
   constructor(port: MessagePort) {
@@ -70,19 +78,39 @@ export class RemoteInput implements InputChannel {
     this.#credits = new CreditReturner((n) => port.postMessage(n satisfies Wire));
     port.on('message', (m: Wire) => {
       if (m instanceof Uint8Array) this.#queue.push(m);
-      else if (typeof m === 'object') this.#queue.push(m.e);
-      else return;
+      else if (typeof m !== 'object') return;
+      else if ('p' in m) {
+        // Messages arrive in order, so everything sent before the barrier is already queued.
+        this.#priority.arrived(m.p, this.#queue.length, m.o);
+        this.onItem?.();
+        return;
+      } else this.#queue.push(m.e);
       if (this.#queue.length === 1) this.onItem?.();
     });
   }
 
   get hasItem(): boolean {
-    return this.#queue.length > 0;
+    return this.#queue.length > 0 || this.#priority.waiting;
+  }
+
+  get hasPriority(): boolean {
+    return this.#priority.waiting;
+  }
+
+  prioritize(checkpointId: number): boolean {
+    const at = this.#queue.findIndex((item) => isBarrierOf(item, checkpointId));
+    if (at < 0) return false;
+    const barrier = this.#queue.removeAt(at) as CheckpointBarrier;
+    this.#priority.arrived(barrier, at, 0);
+    this.onItem?.();
+    return true;
   }
 
   poll(): ChannelItem | undefined {
+    if (this.#priority.waiting) return this.#priority.take();
     const raw = this.#queue.shift();
     if (raw === undefined) return undefined;
+    this.#priority.polledOne();
     if (raw instanceof Uint8Array) {
       const { values, timestamps } = this.#decoder.decode(raw);
       return { kind: 'records', batch: { values, timestamps, count: values.length } };

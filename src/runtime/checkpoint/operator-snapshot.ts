@@ -215,9 +215,9 @@ async function readBlob(ref: OperatorBlobRef, read: (h: StateFileHandle) => Prom
   return value as OperatorBlob;
 }
 
-/** Keyed state files among an operator subtask's files (the others hold blobs). */
+/** Keyed state files among an operator subtask's files (the others hold blobs or channel state). */
 export function isKeyedStateFile(h: StateFileHandle): boolean {
-  return !h.path.endsWith('.ostate');
+  return !h.path.endsWith('.ostate') && !h.path.endsWith('.cstate');
 }
 
 /** Whether a metadata `inline` value is a blob reference written by persistOperatorState. */

@@ -11,6 +11,7 @@ import type { CheckpointId } from '../../core/ids.ts';
 import type { CheckpointMetadata, OperatorCheckpointMetadata } from '../../checkpoint/checkpoint-types.ts';
 import type { JobGraph, JobVertex, StreamNode } from '../../graph/job-graph.ts';
 import { keyGroupRangeForOperator, type KeyGroupRange } from '../../core/key-group.ts';
+import { assignChannelState, ChannelStateRestoreError, type RestoredChannel } from './channel-state.ts';
 import { isKeyedStateFile, isOperatorBlobRef, type OperatorBlobRef, type RestoredOperatorState } from './operator-snapshot.ts';
 
 /** What one subtask restores; plain data (crosses to worker threads). */
@@ -20,6 +21,8 @@ export interface TaskRestore {
   readonly root: string;
   /** By operator id; operators without state are absent. */
   readonly operators: Readonly<Record<string, RestoredOperatorState>>;
+  /** In-flight data an unaligned checkpoint stored, to replay before any new input; absent when none. */
+  readonly channels?: readonly RestoredChannel[];
 }
 
 export interface RestoreSource {
@@ -102,7 +105,17 @@ export class RestoreAssignment {
         blobs: own ? [blobOf(subtaskIndex)] : Array.from({ length: oldP }, (_, k) => blobOf(k)),
       };
     }
-    return { checkpointId: this.checkpointId, root: this.#source.root, operators };
+    const head = this.#byId.get(vertex.nodes[0]!.operatorId);
+    let channels: RestoredChannel[] = [];
+    if (head !== undefined) {
+      try {
+        channels = assignChannelState(vertex, subtaskIndex, head.subtasks, `${this.#source.metadata.kind} ${this.#source.dir}`);
+      } catch (e) {
+        if (e instanceof ChannelStateRestoreError) throw new RestoreError(e.message);
+        throw e;
+      }
+    }
+    return { checkpointId: this.checkpointId, root: this.#source.root, operators, ...(channels.length > 0 ? { channels } : {}) };
   }
 
   /** Every task's restore, keyed "vertex/subtask" (for sending to workers). */

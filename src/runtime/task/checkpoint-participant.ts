@@ -8,6 +8,11 @@
  *
  * What a checkpoint is (savepoint directory, stop, alignment) comes with it: in the trigger for
  * sources, on the barrier for every other task, and the barrier passes it on downstream.
+ *
+ * Unaligned: the task snapshots when the checkpoint goes unaligned here (its first barrier, or
+ * the aligned timeout), sends its barriers downstream ahead of queued data, and acknowledges
+ * once its operator state is written and its channel state (`ChannelStateRecorder`) is complete
+ * and written too.
  */
 import type { CheckpointId } from '../../core/ids.ts';
 import type { CheckpointOptions } from '../../checkpoint/checkpoint-options.ts';
@@ -24,6 +29,9 @@ import type { TaskLifecycle } from './task-lifecycle.ts';
 import type { TaskMailbox } from './task-mailbox.ts';
 import type { TimeShare } from '../metrics/task-time-share.ts';
 import type { StateFileSink } from '../../state/state-backend.ts';
+import type { RecordBatch } from '../events.ts';
+import { ChannelStateRecorder } from '../checkpoint/channel-state-recorder.ts';
+import { channelEdgeKeys, writeChannelState, type ChannelIdentity } from '../checkpoint/channel-state.ts';
 
 /** How many of its latest snapshots a task remembers, to tell whether its input ended by a stop. */
 const RECENT_SNAPSHOTS = 4;
@@ -44,6 +52,8 @@ export interface CheckpointHost {
   endFinal(): void;
   /** How the task spends its time now (busy and back-pressured ms per second), for the checkpoint statistics. */
   timeShare(): TimeShare;
+  /** The unprocessed rest of the input batch being processed, if any (an unaligned snapshot stores it). */
+  currentRemainder(): { readonly channel: number; readonly batch: RecordBatch; readonly from: number } | undefined;
 }
 
 /**
@@ -93,12 +103,39 @@ export class CheckpointParticipant {
   /** Stopping savepoints whose completion was announced here, and who waits for the next such announcement. */
   readonly #announcedStops = new Set<number>();
   #stopAnnouncementWaiters: (() => void)[] = [];
+  /** The channel state of the unaligned checkpoint being stored, if one is (at most one at a time). */
+  #recording: ChannelStateRecorder | undefined;
+  /** Which channel each input is, for the channel state's metadata. */
+  readonly #identities: readonly ChannelIdentity[];
 
   constructor(host: CheckpointHost, d: TaskDeployment) {
     this.#host = host;
     this.#d = d;
     this.#epoch = d.restore?.checkpointId ?? 0;
-    this.barriers = d.checkpointing && d.inputs.length > 0 ? new BarrierHandler(d.inputs.length, () => d.scheduler.now()) : undefined;
+    const timers = host.mailbox.scheduler(d.scheduler);
+    this.barriers =
+      d.checkpointing && d.inputs.length > 0
+        ? new BarrierHandler(
+            d.inputs.length,
+            () => d.scheduler.now(),
+            (id, at) => timers.schedule(at - d.scheduler.now(), () => this.#onAlignmentStep(this.barriers!.onAlignmentTimeout(id))),
+          )
+        : undefined;
+    const keys = channelEdgeKeys(d.vertex);
+    this.#identities = d.inputs.map((i) => {
+      const edge = d.vertex.inputs.find((e) => e.index === i.edge);
+      return {
+        edge: keys.get(i.edge) ?? `edge ${i.edge}`,
+        partitioner: edge?.partitioner.kind ?? 'forward',
+        producer: i.producer,
+        producers: edge?.source.parallelism ?? 1,
+      };
+    });
+  }
+
+  /** The channel state being stored; read per item taken from a channel. */
+  get recording(): ChannelStateRecorder | undefined {
+    return this.#recording;
   }
 
   get epoch(): number {
@@ -117,22 +154,29 @@ export class CheckpointParticipant {
 
   // ---- barriers (tasks with inputs) ------------------------------------------------------------
 
-  /** A barrier arrived on input channel `channel` (only with a barrier handler). */
-  onBarrier(channel: number, barrier: CheckpointBarrier, numChannels: number): void {
+  /**
+   * A barrier arrived on input channel `channel` (only with a barrier handler); `ahead` for a
+   * priority barrier: the items still to come on the channel that it overtook.
+   */
+  onBarrier(channel: number, barrier: CheckpointBarrier, numChannels: number, ahead?: number): void {
     const handler = this.barriers!;
     const first = handler.aligning !== barrier.checkpointId;
-    const step = handler.onBarrier(channel, barrier);
+    const step = handler.onBarrier(channel, barrier, ahead !== undefined);
     if (first && numChannels > 1 && handler.aligning === barrier.checkpointId) faultHooks()?.alignmentStarted?.(this.faultPoint(barrier.checkpointId));
     this.#onAlignmentStep(step);
+    const rec = this.#recording;
+    if (rec !== undefined && rec.checkpointId === barrier.checkpointId) rec.barrierArrived(channel, ahead ?? 0);
   }
 
   onEndOfPartition(channel: number): void {
     const handler = this.barriers;
     if (handler) this.#onAlignmentStep(handler.onEndOfPartition(channel));
+    this.#recording?.channelEnded(channel);
   }
 
   /** A cancel-checkpoint marker arrived. */
   onCancelMarker(checkpointId: CheckpointId): void {
+    this.#cancelRecording(checkpointId, new Error(`checkpoint ${checkpointId} was cancelled upstream`));
     if (this.barriers?.abort(checkpointId)) this.#host.mailbox.schedule();
   }
 
@@ -140,11 +184,54 @@ export class CheckpointParticipant {
     if (step.kind === 'none') return;
     const abandoned = step.kind === 'abandoned' ? step.checkpointId : step.abandoned;
     if (abandoned !== undefined) {
-      this.#decline(abandoned, 'CHECKPOINT_SUBSUMED', new Error(`a barrier of a newer checkpoint reached ${this.#host.name} first`));
+      const why = new Error(`a barrier of a newer checkpoint reached ${this.#host.name} first`);
+      this.#cancelRecording(abandoned, why);
+      this.#decline(abandoned, 'CHECKPOINT_SUBSUMED', why);
     }
     if (step.kind === 'complete') {
       this.#performCheckpoint(step.checkpointId, step.timestamp, step.options, step.alignmentMs, Math.max(0, step.firstBarrierAt - step.timestamp));
       this.#host.mailbox.schedule(); // channels blocked by the alignment are readable again
+    } else if (step.kind === 'unaligned') {
+      const recorder = this.#startRecording(step.checkpointId, step.delivered);
+      this.#performCheckpoint(step.checkpointId, step.timestamp, step.options, step.alignmentMs, Math.max(0, step.firstBarrierAt - step.timestamp), recorder);
+      this.#host.mailbox.schedule(); // channels blocked before the switch are readable again
+    }
+  }
+
+  /**
+   * Starts storing the channel state of `checkpointId`, which goes unaligned now: the rest of the
+   * batch being processed, then everything each channel not `delivered` (nor ended) brings before
+   * its barrier. In-band barriers of this checkpoint already queued are taken out of order, so
+   * what is stored stops there.
+   */
+  #startRecording(checkpointId: CheckpointId, delivered: readonly boolean[]): ChannelStateRecorder {
+    const handler = this.barriers!;
+    this.#recording?.cancel(new Error(`${this.#host.name}: checkpoint ${checkpointId} started before the channel state of checkpoint ${this.#recording.checkpointId} was complete`));
+    const settled = delivered.map((d, c) => d || handler.isEnded(c));
+    const recorder = new ChannelStateRecorder(checkpointId, settled);
+    this.#recording = recorder;
+    const rest = this.#host.currentRemainder();
+    if (rest !== undefined) recorder.recordRemainder(rest.channel, rest.batch.values, rest.batch.timestamps, rest.from, rest.batch.count);
+    settled.forEach((s, c) => {
+      if (!s) this.#d.inputs[c]?.channel.prioritize(checkpointId);
+    });
+    void recorder.done.then(
+      () => {
+        if (this.#recording === recorder) this.#recording = undefined;
+      },
+      () => {
+        if (this.#recording === recorder) this.#recording = undefined;
+      },
+    );
+    return recorder;
+  }
+
+  /** Gives up the channel state of checkpoints up to `checkpointId` (abandoned or aborted here). */
+  #cancelRecording(checkpointId: CheckpointId, why: Error): void {
+    const rec = this.#recording;
+    if (rec !== undefined && rec.checkpointId <= checkpointId) {
+      this.#recording = undefined;
+      rec.cancel(why);
     }
   }
 
@@ -190,7 +277,14 @@ export class CheckpointParticipant {
    * functions snapshot their state, every state is frozen (copy-on-write for keyed state), and
    * the barrier goes downstream. Serialising and writing then run asynchronously.
    */
-  #performCheckpoint(checkpointId: CheckpointId, timestamp: number, options: CheckpointOptions, alignmentMs: number, startDelayMs: number): void {
+  #performCheckpoint(
+    checkpointId: CheckpointId,
+    timestamp: number,
+    options: CheckpointOptions,
+    alignmentMs: number,
+    startDelayMs: number,
+    recorder?: ChannelStateRecorder,
+  ): void {
     const host = this.#host;
     const chain = host.chain;
     const scheduler = this.#d.scheduler;
@@ -235,11 +329,13 @@ export class CheckpointParticipant {
         throw e;
       }
       const barrier: CheckpointBarrier = { kind: 'checkpoint-barrier', checkpointId, timestamp, options };
-      for (const w of chain.writers) w.broadcastEvent(barrier);
+      // Unaligned here (or from the start): downstream is unaligned too, and the barrier overtakes what waits for credit.
+      if (recorder !== undefined || options.alignment === 'unaligned') for (const w of chain.writers) w.broadcastPriorityBarrier(barrier);
+      else for (const w of chain.writers) w.broadcastEvent(barrier);
       if (checkpointId > this.#epoch) this.#epoch = checkpointId;
       const syncMs = scheduler.now() - t0;
       const share = host.timeShare();
-      void this.#persist(checkpointId, options, captured, { syncMs, alignmentMs, startDelayMs, busy: share.busy, backPressured: share.backPressured });
+      void this.#persist(checkpointId, options, captured, { syncMs, alignmentMs, startDelayMs, busy: share.busy, backPressured: share.backPressured }, recorder);
     };
     if (pending.length === 0) {
       finish();
@@ -274,6 +370,7 @@ export class CheckpointParticipant {
     options: CheckpointOptions,
     captured: CapturedOperatorState[],
     m: { syncMs: number; alignmentMs: number; startDelayMs: number; busy: number; backPressured: number },
+    recorder: ChannelStateRecorder | undefined,
   ): Promise<void> {
     const d = this.#d;
     const t0 = d.scheduler.now();
@@ -300,6 +397,20 @@ export class CheckpointParticipant {
         if (r.state) states.push(r.state);
         bytes += r.bytes;
       }
+      let persistedData = 0;
+      if (recorder !== undefined) {
+        const head = d.vertex.nodes[0]!.operatorId;
+        const written = await writeChannelState(await recorder.done, this.#identities, writeFile, `ch-${head}-${d.subtaskIndex}.cstate`);
+        if (written !== undefined) {
+          persistedData = written.bytes;
+          bytes += written.bytes;
+          const at = states.findIndex((s) => s.operatorId === head);
+          const own = at < 0 ? { operatorId: head, files: [] } : states[at]!;
+          const withChannels: OperatorSubtaskState = { ...own, files: [...own.files, written.handle.file], channelState: written.handle };
+          if (at < 0) states.push(withChannels);
+          else states[at] = withChannels;
+        }
+      }
       if (this.abort.signal.aborted) return;
       d.report({
         type: 'ack',
@@ -314,8 +425,8 @@ export class CheckpointParticipant {
             startDelayMs: m.startDelayMs,
             bytesProcessedDuringAlignment: 0,
             stateSize: bytes,
-            persistedDataBytes: 0,
-            unaligned: false,
+            persistedDataBytes: persistedData,
+            unaligned: recorder !== undefined,
             busyTimeMsPerSecond: m.busy,
             backPressuredTimeMsPerSecond: m.backPressured,
           },
@@ -359,6 +470,7 @@ export class CheckpointParticipant {
   notifyAborted(checkpointId: CheckpointId): void {
     const host = this.#host;
     if (this.barriers?.abort(checkpointId)) host.mailbox.schedule();
+    this.#cancelRecording(checkpointId, new Error(`checkpoint ${checkpointId} was aborted`));
     this.pendingTriggers.delete(checkpointId);
     if (this.#recentSnapshots.some((s) => s.id === checkpointId)) this.#abortedSnapshots.add(checkpointId);
     if (this.stopPending === checkpointId) {

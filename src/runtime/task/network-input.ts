@@ -4,11 +4,17 @@
  * operator in bursts, feeds watermarks and watermark status to each input's valve, and hands
  * barriers, cancel markers and ends of partition to checkpointing.
  *
+ * Unaligned checkpoints: a priority barrier is taken before anything else, and while a
+ * checkpoint stores channel state every item taken is shown to its recorder before it is
+ * processed. After a restore, the channel state to replay is processed first, before any item
+ * of a live channel (barriers included) is taken.
+ *
  * The burst loop is the task's hottest path: per record it reads the batch, calls the head and
  * checks two counters (suspension, backpressure). Records in are counted per burst.
  */
 import { assertNever } from '../../core/errors.ts';
-import type { InputChannel } from '../channel/channel.ts';
+import type { ChannelItem, InputChannel } from '../channel/channel.ts';
+import type { ReplayItem } from '../checkpoint/channel-state.ts';
 import type { RecordBatch } from '../events.ts';
 import type { SimpleCounter } from '../metrics/simple-counter.ts';
 import { tagError, type StreamOperator } from '../operators/operator.ts';
@@ -55,7 +61,11 @@ export class NetworkInput {
   /** Channels that may still send records. */
   #openInputs: number;
   #rr = 0;
-  #current: { batch: RecordBatch; pos: number; channel: InputChannel; input: 0 | 1 } | undefined;
+  /** The batch being processed; `channel` undefined for replayed channel state. */
+  #current: { batch: RecordBatch; pos: number; channel: InputChannel | undefined; idx: number; input: 0 | 1 } | undefined;
+  /** Restored channel state still to replay, before any live input. */
+  #replay: readonly ReplayItem[] = [];
+  #replayPos = 0;
 
   constructor(
     channels: readonly { readonly channel: InputChannel; readonly input: 0 | 1 }[],
@@ -92,10 +102,27 @@ export class NetworkInput {
     }
   }
 
+  /** Restored channel state to process before any live input (set before start). */
+  replayFirst(items: readonly ReplayItem[]): void {
+    this.#replay = items;
+    this.#replayPos = 0;
+  }
+
   /** Starts reading: every channel schedules the task when an item arrives. */
   start(): void {
     const mailbox = this.#host.mailbox;
     for (const i of this.#inputs) i.channel.onItem = () => mailbox.schedule();
+    if (this.#replay.length > 0) mailbox.schedule();
+  }
+
+  /**
+   * The unprocessed rest of the batch from a live channel being processed, for an unaligned
+   * snapshot taken part-way through it.
+   */
+  currentRemainder(): { readonly channel: number; readonly batch: RecordBatch; readonly from: number } | undefined {
+    const cur = this.#current;
+    if (cur === undefined || cur.channel === undefined || cur.pos >= cur.batch.count) return undefined;
+    return { channel: cur.idx, batch: cur.batch, from: cur.pos };
   }
 
   /** One burst: runs until the time slice is spent, the task must wait, or no channel has an item. */
@@ -136,7 +163,7 @@ export class NetworkInput {
         cur.pos = pos;
         if (pos >= count) {
           this.#current = undefined;
-          cur.channel.release();
+          cur.channel?.release();
         }
         continue;
       }
@@ -148,54 +175,94 @@ export class NetworkInput {
       mailbox.suspended === 0 &&
       backpressure.blocked === 0 &&
       cp.stopPending === undefined &&
-      (this.#current !== undefined || this.#inputs.some((i) => i.channel.hasItem))
+      (this.#current !== undefined || this.#replayPos < this.#replay.length || this.#inputs.some((i) => i.channel.hasItem))
     ) {
       mailbox.schedule();
     }
   }
 
-  /** Takes the next item from the input channels, round robin; false when none has one. */
+  /**
+   * Takes the next item: restored channel state first, then a waiting priority barrier, then
+   * the input channels round robin; false when none has one.
+   */
   #pollChannel(): boolean {
+    if (this.#replayPos < this.#replay.length) {
+      this.#replayOne(this.#replay[this.#replayPos++]!);
+      return true;
+    }
     const inputs = this.#inputs;
     const n = inputs.length;
     const cp = this.#host.checkpoints;
     const barriers = cp.barriers;
+    for (let idx = 0; idx < n; idx++) {
+      const inp = inputs[idx]!;
+      if (!inp.channel.hasPriority) continue;
+      const item = inp.channel.poll()!;
+      if (item.kind === 'priority-barrier') {
+        if (barriers) cp.onBarrier(idx, item.barrier, n, item.ahead);
+        return true;
+      }
+      this.#dispatch(idx, inp, item, n);
+      return true;
+    }
     for (let k = 0; k < n; k++) {
       const idx = (this.#rr + k) % n;
       const inp = inputs[idx]!;
       if (!inp.channel.hasItem || barriers?.isBlocked(idx)) continue;
       this.#rr = (idx + 1) % n;
-      const item = inp.channel.poll()!;
-      switch (item.kind) {
-        case 'records':
-          this.#current = { batch: item.batch, pos: 0, channel: inp.channel, input: inp.input };
-          break;
-        case 'watermark':
-          this.#valves[inp.input]!.inputWatermark(inp.valveChannel, item.timestamp);
-          break;
-        case 'watermark-status':
-          this.#valves[inp.input]!.inputIdle(inp.valveChannel, item.idle);
-          break;
-        case 'end-of-partition':
-          inp.ended = true;
-          cp.onEndOfPartition(idx);
-          this.#dataEnded(inp);
-          break;
-        case 'end-of-data':
-          this.#dataEnded(inp);
-          break;
-        case 'checkpoint-barrier':
-          if (barriers) cp.onBarrier(idx, item, n);
-          break;
-        case 'cancel-checkpoint-marker':
-          cp.onCancelMarker(item.checkpointId);
-          break;
-        default:
-          assertNever(item, 'channel item');
-      }
+      this.#dispatch(idx, inp, inp.channel.poll()!, n);
       return true;
     }
     return false;
+  }
+
+  /** One restored item; watermarks go to the channel they came through. */
+  #replayOne(r: ReplayItem): void {
+    const item = r.item;
+    if (item.kind === 'records') {
+      this.#current = { batch: item.batch, pos: 0, channel: undefined, idx: -1, input: r.input };
+      return;
+    }
+    const inp = r.channel === undefined ? undefined : this.#inputs[r.channel];
+    if (inp === undefined) return;
+    if (item.kind === 'watermark') this.#valves[inp.input]!.inputWatermark(inp.valveChannel, item.timestamp);
+    else if (item.kind === 'watermark-status') this.#valves[inp.input]!.inputIdle(inp.valveChannel, item.idle);
+  }
+
+  #dispatch(idx: number, inp: Input, item: ChannelItem, n: number): void {
+    const cp = this.#host.checkpoints;
+    const barriers = cp.barriers;
+    if (item.kind !== 'priority-barrier') cp.recording?.polled(idx, item);
+    switch (item.kind) {
+      case 'records':
+        this.#current = { batch: item.batch, pos: 0, channel: inp.channel, idx, input: inp.input };
+        break;
+      case 'watermark':
+        this.#valves[inp.input]!.inputWatermark(inp.valveChannel, item.timestamp);
+        break;
+      case 'watermark-status':
+        this.#valves[inp.input]!.inputIdle(inp.valveChannel, item.idle);
+        break;
+      case 'end-of-partition':
+        inp.ended = true;
+        cp.onEndOfPartition(idx);
+        this.#dataEnded(inp);
+        break;
+      case 'end-of-data':
+        this.#dataEnded(inp);
+        break;
+      case 'checkpoint-barrier':
+        if (barriers) cp.onBarrier(idx, item, n);
+        break;
+      case 'priority-barrier':
+        if (barriers) cp.onBarrier(idx, item.barrier, n, item.ahead);
+        break;
+      case 'cancel-checkpoint-marker':
+        cp.onCancelMarker(item.checkpointId);
+        break;
+      default:
+        assertNever(item, 'channel item');
+    }
   }
 
   /** A channel sends no more records; once none does, the task's input ended. */

@@ -24,6 +24,13 @@ export interface TaskMetricsLocation {
   readonly jobName: string;
 }
 
+export interface TaskInput {
+  readonly channel: InputChannel;
+  readonly input: 0 | 1;
+  readonly edge: number;
+  readonly producer: number;
+}
+
 export interface TaskDeployment {
   readonly jobId: string;
   readonly vertex: JobVertex;
@@ -31,8 +38,11 @@ export interface TaskDeployment {
   readonly attemptNumber: number;
   readonly config: Configuration;
   readonly scheduler: Scheduler;
-  /** Channels into the head, with the logical input (0 or 1) each belongs to. */
-  readonly inputs: readonly { readonly channel: InputChannel; readonly input: 0 | 1 }[];
+  /**
+   * Channels into the head, with the logical input (0 or 1) each belongs to, and which channel
+   * it is: the network edge (index in the job graph) and the producer subtask.
+   */
+  readonly inputs: readonly TaskInput[];
   /** Channels out of the chain, per network edge index, in the order the partitioner addresses them. */
   readonly outputs: ReadonlyMap<number, readonly OutputChannel[]>;
   /**

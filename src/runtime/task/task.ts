@@ -32,6 +32,8 @@ import { Backpressure } from '../record-writer.ts';
 import { ElementsSource, NumberSequenceSource } from '../sources/builtin-sources.ts';
 import { CheckpointParticipant, type CheckpointHost } from './checkpoint-participant.ts';
 import { NetworkInput } from './network-input.ts';
+import { loadChannelState } from '../checkpoint/channel-state.ts';
+import { checkpointReaderFor } from '../../checkpoint/checkpoint-storage-registry.ts';
 import { OperatorChain } from './operator-chain.ts';
 import type { SourceDriver } from './source-driver.ts';
 import { SourceFunctionDriver } from './source-function-driver.ts';
@@ -111,6 +113,7 @@ export class Task {
       },
       endFinal: () => void this.#end(),
       timeShare: () => share.current(),
+      currentRemainder: () => this.#core.input?.currentRemainder(),
     };
     core.checkpoints = new CheckpointParticipant(core, deployment);
     this.#core = core;
@@ -186,6 +189,18 @@ export class Task {
       const head = chain.head!;
       chain.contexts[0]!.metricGroup.counter('numRecordsIn', this.#recordsIn);
       core.input = new NetworkInput(d.inputs, head, headNode.transformation.kind === 'two-input', core, this.#recordsIn);
+      const restore = d.restore;
+      if (restore?.channels !== undefined) {
+        const reader = checkpointReaderFor(restore.root);
+        try {
+          core.input.replayFirst(await loadChannelState(restore.channels, this.vertex, d.inputs, (h) => reader.readStateFile(restore.root, h)));
+        } catch (e) {
+          throw tagError(
+            new Error(`restoring the in-flight data of checkpoint ${restore.checkpointId} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
+            chain.contexts[0]!,
+          );
+        }
+      }
     }
     await chain.open();
     await core.source?.open();

@@ -23,6 +23,15 @@ export interface CompletedAlignment {
   readonly firstBarrierAt: number;
 }
 
+/**
+ * A checkpoint this subtask takes unaligned, from now: the task snapshots at once and stores as
+ * channel state what arrives on each open channel before that channel's barrier.
+ */
+export interface UnalignedStart extends CompletedAlignment {
+  /** Channels whose barrier already arrived in-band before the switch (nothing to store for them). */
+  readonly delivered: readonly boolean[];
+}
+
 /** What a state may do to the handler's channels and tell the task. */
 export interface BarrierHandlerContext {
   readonly numChannels: number;
@@ -33,6 +42,8 @@ export interface BarrierHandlerContext {
   now(): number;
   /** Records after this channel's barrier must wait: the channel is not read until unblocked. */
   block(channel: number): void;
+  /** Every channel is readable again (an aligned checkpoint turned unaligned); nothing is ignored yet. */
+  unblockAll(): void;
   /**
    * The checkpoint is over here (completed, abandoned or aborted): every channel is readable
    * again and barriers of this checkpoint and older ones are ignored from now on.
@@ -44,6 +55,10 @@ export interface BarrierHandlerContext {
   abandoned(checkpointId: CheckpointId): void;
   /** Every open channel delivered the barrier: the task snapshots. */
   completed(alignment: CompletedAlignment): void;
+  /** The checkpoint goes unaligned here: the task snapshots now and starts storing channel state. */
+  startedUnaligned(start: UnalignedStart): void;
+  /** Calls `alignmentTimedOut(checkpointId)` on the handler at clock time `at` (the aligned-checkpoint timeout). */
+  startTimer(checkpointId: CheckpointId, at: number): void;
   /** The state that waits for the next checkpoint's first barrier. */
   idle(): BarrierHandlerState;
 }
@@ -51,8 +66,13 @@ export interface BarrierHandlerContext {
 export interface BarrierHandlerState {
   /** The checkpoint this state handles; undefined while waiting for a first barrier. */
   readonly checkpointId: CheckpointId | undefined;
-  /** `barrier` arrived on `channel` (a channel that has not ended). */
-  barrierReceived(ctx: BarrierHandlerContext, channel: number, barrier: CheckpointBarrier): BarrierHandlerState;
+  /**
+   * `barrier` arrived on `channel` (a channel that has not ended); `priority` when it overtook
+   * the channel's data (its checkpoint is unaligned upstream, so it is unaligned here too).
+   */
+  barrierReceived(ctx: BarrierHandlerContext, channel: number, barrier: CheckpointBarrier, priority: boolean): BarrierHandlerState;
+  /** The aligned-checkpoint timeout of `checkpointId` passed (a timer the state started). */
+  alignmentTimedOut(ctx: BarrierHandlerContext, checkpointId: CheckpointId): BarrierHandlerState;
   /** `channel` ended (end of partition); the handler already counts it as ended. */
   endOfPartition(ctx: BarrierHandlerContext, channel: number): BarrierHandlerState;
   /** Checkpoint `checkpointId` was aborted (a cancel marker, or the coordinator said so). */

@@ -13,10 +13,10 @@
  */
 import type { CheckpointId } from '../../../core/ids.ts';
 import type { CheckpointBarrier } from '../../events.ts';
-import type { BarrierHandlerContext, BarrierHandlerState, CompletedAlignment } from './barrier-handler-state.ts';
+import type { BarrierHandlerContext, BarrierHandlerState, CompletedAlignment, UnalignedStart } from './barrier-handler-state.ts';
 import { WaitingForFirstBarrier } from './waiting-for-first-barrier.ts';
 
-export type { CompletedAlignment } from './barrier-handler-state.ts';
+export type { CompletedAlignment, UnalignedStart } from './barrier-handler-state.ts';
 
 /** What the task must do after a barrier or an end of partition. */
 export type AlignmentStep =
@@ -25,6 +25,15 @@ export type AlignmentStep =
   | (CompletedAlignment & {
       readonly kind: 'complete';
       /** Set when completing also abandoned an older checkpoint. */
+      readonly abandoned?: CheckpointId;
+    })
+  /**
+   * The checkpoint goes unaligned here: snapshot now and store, per open channel that has not
+   * `delivered` its barrier, what arrives before it.
+   */
+  | (UnalignedStart & {
+      readonly kind: 'unaligned';
+      /** Set when starting also abandoned an older checkpoint. */
       readonly abandoned?: CheckpointId;
     })
   /** A newer barrier abandoned `checkpointId` (the task declines it); handling of the newer one goes on. */
@@ -40,10 +49,12 @@ export class BarrierHandler {
   #state: BarrierHandlerState = WaitingForFirstBarrier.INSTANCE;
   // What the state reported during the current event.
   #completed: CompletedAlignment | undefined;
+  #unaligned: UnalignedStart | undefined;
   #abandoned: CheckpointId | undefined;
   readonly #ctx: BarrierHandlerContext;
 
-  constructor(numChannels: number, now: () => number) {
+  /** `startTimer`: call `onAlignmentTimeout(checkpointId)` at clock time `at` (through the task's mailbox). */
+  constructor(numChannels: number, now: () => number, startTimer: (checkpointId: CheckpointId, at: number) => void = () => {}) {
     this.#ended = new Array<boolean>(numChannels).fill(false);
     this.#blocked = new Array<boolean>(numChannels).fill(false);
     this.#open = numChannels;
@@ -60,6 +71,13 @@ export class BarrierHandler {
       block: (channel) => {
         this.#blocked[channel] = true;
       },
+      unblockAll: () => {
+        this.#blocked.fill(false);
+      },
+      startedUnaligned: (start) => {
+        this.#unaligned = start;
+      },
+      startTimer,
       finish: (checkpointId) => {
         this.#blocked.fill(false);
         if (checkpointId > this.#finishedUpTo) this.#finishedUpTo = checkpointId;
@@ -77,6 +95,11 @@ export class BarrierHandler {
     };
   }
 
+  /** Whether the channel ended (end of partition). */
+  isEnded(channel: number): boolean {
+    return this.#ended[channel]!;
+  }
+
   /** Whether the channel must not be read now. */
   isBlocked(channel: number): boolean {
     return this.#blocked[channel]!;
@@ -92,9 +115,16 @@ export class BarrierHandler {
     return this.#state;
   }
 
-  onBarrier(channel: number, barrier: CheckpointBarrier): AlignmentStep {
+  /** `priority`: the barrier overtook its channel's data (it belongs to an unaligned checkpoint). */
+  onBarrier(channel: number, barrier: CheckpointBarrier, priority = false): AlignmentStep {
     if (this.#ended[channel]) return NONE;
-    this.#state = this.#state.barrierReceived(this.#ctx, channel, barrier);
+    this.#state = this.#state.barrierReceived(this.#ctx, channel, barrier, priority);
+    return this.#step();
+  }
+
+  /** The aligned-checkpoint timeout of `checkpointId` passed: it goes unaligned if still aligning. */
+  onAlignmentTimeout(checkpointId: CheckpointId): AlignmentStep {
+    this.#state = this.#state.alignmentTimedOut(this.#ctx, checkpointId);
     return this.#step();
   }
 
@@ -121,11 +151,16 @@ export class BarrierHandler {
 
   #step(): AlignmentStep {
     const completed = this.#completed;
+    const unaligned = this.#unaligned;
     const abandoned = this.#abandoned;
-    if (completed === undefined && abandoned === undefined) return NONE;
+    if (completed === undefined && unaligned === undefined && abandoned === undefined) return NONE;
     this.#completed = undefined;
+    this.#unaligned = undefined;
     this.#abandoned = undefined;
-    if (completed === undefined) return { kind: 'abandoned', checkpointId: abandoned! };
-    return abandoned === undefined ? { kind: 'complete', ...completed } : { kind: 'complete', ...completed, abandoned };
+    const also = abandoned === undefined ? {} : { abandoned };
+    // A checkpoint that went unaligned and got its last barrier in the same event is only unaligned: its snapshot is taken once.
+    if (unaligned !== undefined) return { kind: 'unaligned', ...unaligned, ...also };
+    if (completed !== undefined) return { kind: 'complete', ...completed, ...also };
+    return { kind: 'abandoned', checkpointId: abandoned! };
   }
 }

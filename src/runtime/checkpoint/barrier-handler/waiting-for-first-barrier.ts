@@ -1,8 +1,9 @@
 /**
  * No checkpoint is being handled (Flink's WaitingForFirstBarrier). The first barrier of a newer
  * checkpoint chooses the state that handles it from its options: aligned barriers are collected
- * with blocking, at-least-once barriers are counted. Savepoints arrive marked aligned whatever
- * the job's mode. Barriers of checkpoints that already ended here are ignored.
+ * with blocking, unaligned ones (and any barrier that overtook its channel's data) start an
+ * unaligned snapshot at once, at-least-once barriers are counted. Savepoints arrive marked
+ * aligned whatever the job's mode. Barriers of checkpoints that already ended here are ignored.
  */
 import type { CheckpointId } from '../../../core/ids.ts';
 import { assertNever } from '../../../core/errors.ts';
@@ -10,6 +11,7 @@ import type { CheckpointBarrier } from '../../events.ts';
 import type { BarrierHandlerContext, BarrierHandlerState } from './barrier-handler-state.ts';
 import { CollectingBarriers } from './collecting-barriers.ts';
 import { CountingBarriers } from './counting-barriers.ts';
+import { UnalignedBarriers } from './unaligned-barriers.ts';
 
 export class WaitingForFirstBarrier implements BarrierHandlerState {
   static readonly INSTANCE = new WaitingForFirstBarrier();
@@ -18,20 +20,24 @@ export class WaitingForFirstBarrier implements BarrierHandlerState {
     return undefined;
   }
 
-  barrierReceived(ctx: BarrierHandlerContext, channel: number, barrier: CheckpointBarrier): BarrierHandlerState {
+  barrierReceived(ctx: BarrierHandlerContext, channel: number, barrier: CheckpointBarrier, priority: boolean): BarrierHandlerState {
     if (barrier.checkpointId <= ctx.finishedUpTo) return this;
     const alignment = barrier.options.alignment;
     switch (alignment) {
       case 'aligned':
-        return new CollectingBarriers(ctx, barrier).barrierReceived(ctx, channel, barrier);
+        if (priority) return UnalignedBarriers.start(ctx, barrier).barrierReceived(ctx, channel, barrier, priority);
+        return new CollectingBarriers(ctx, barrier).barrierReceived(ctx, channel, barrier, priority);
       case 'at-least-once':
-        return new CountingBarriers(ctx, barrier).barrierReceived(ctx, channel, barrier);
+        return new CountingBarriers(ctx, barrier).barrierReceived(ctx, channel, barrier, priority);
       case 'unaligned':
-        // Unaligned checkpoints need a state that persists in-flight data as channel state.
-        throw new Error(`checkpoint ${barrier.checkpointId}: unaligned checkpoints are not supported`);
+        return UnalignedBarriers.start(ctx, barrier).barrierReceived(ctx, channel, barrier, priority);
       default:
         return assertNever(alignment, 'barrier alignment');
     }
+  }
+
+  alignmentTimedOut(): BarrierHandlerState {
+    return this;
   }
 
   endOfPartition(): BarrierHandlerState {

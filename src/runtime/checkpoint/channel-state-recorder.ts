@@ -1,0 +1,142 @@
+/**
+ * Stores the in-flight data of one unaligned checkpoint on the consumer side (Flink's channel
+ * state writer, for input channels). When the subtask snapshots unaligned, the rest of the batch
+ * it is part-way through and everything each open channel delivers before that channel's barrier
+ * were sent before the barrier but are processed after the snapshot: they are kept here, encoded
+ * at once (later processing cannot change them), and restored by replaying them before any new
+ * input. A priority barrier comes with `ahead`, the count of items still to come on its channel
+ * that it overtook; those are kept as well. Processing never waits for any of this.
+ *
+ * Per channel: `until-barrier` (store everything until the barrier arrives), `countdown` (the
+ * barrier overtook `remaining` items, store them), `done`. Items that are not data (barriers of
+ * other checkpoints, cancel markers, end of data) count towards `ahead` but are not stored.
+ */
+import type { CheckpointId } from '../../core/ids.ts';
+import { encodeValue } from '../../core/record-codec.ts';
+import type { ChannelItem } from '../channel/channel.ts';
+
+/** One stored item: a record batch (encoded `{ v: values, t: timestamps | null }`), a watermark, or a watermark status. */
+export type ChannelStateEntry = { readonly r: Uint8Array } | { readonly w: number } | { readonly i: boolean };
+
+/** What one input channel held for the checkpoint, in stream order. */
+export interface RecordedChannel {
+  readonly entries: readonly ChannelStateEntry[];
+  readonly records: number;
+  readonly bytes: number;
+}
+
+interface Recording {
+  mode: 'until-barrier' | 'countdown' | 'done';
+  remaining: number;
+  readonly entries: ChannelStateEntry[];
+  records: number;
+  bytes: number;
+}
+
+export class ChannelStateRecorder {
+  readonly checkpointId: CheckpointId;
+  readonly #channels: Recording[];
+  #open: number;
+  #resolve!: (channels: RecordedChannel[]) => void;
+  #reject!: (error: Error) => void;
+  /** Settles when every channel is done (or with the reason the recording was given up). */
+  readonly done: Promise<RecordedChannel[]>;
+
+  /** `settled[c]`: channel `c` needs nothing stored (its barrier arrived in-band before the switch, or it ended). */
+  constructor(checkpointId: CheckpointId, settled: readonly boolean[]) {
+    this.checkpointId = checkpointId;
+    this.done = new Promise<RecordedChannel[]>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    // Nobody may be listening yet when it is given up; the reason still reaches whoever awaits it.
+    this.done.catch(() => {});
+    this.#channels = settled.map((s) => ({ mode: s ? 'done' : 'until-barrier', remaining: 0, entries: [], records: 0, bytes: 0 }));
+    this.#open = settled.filter((s) => !s).length;
+    this.#settleIfDone();
+  }
+
+  /** Whether everything was stored. */
+  get complete(): boolean {
+    return this.#open === 0;
+  }
+
+  /** Bytes stored so far. */
+  get bytes(): number {
+    let n = 0;
+    for (const c of this.#channels) n += c.bytes;
+    return n;
+  }
+
+  /** The part of a batch from `channel` not yet processed at the snapshot (`from` to the end). */
+  recordRemainder(channel: number, values: readonly unknown[], timestamps: Float64Array | null, from: number, count: number): void {
+    const rec = this.#channels[channel]!;
+    if (rec.mode === 'done' || from >= count) return;
+    this.#storeBatch(rec, values.slice(from, count), timestamps === null ? null : timestamps.slice(from, count));
+  }
+
+  /** The consumer took `item` (not a priority barrier) from `channel`, before processing it. */
+  polled(channel: number, item: ChannelItem): void {
+    const rec = this.#channels[channel]!;
+    if (rec.mode === 'done') return;
+    switch (item.kind) {
+      case 'records':
+        this.#storeBatch(rec, item.batch.count === item.batch.values.length ? item.batch.values : item.batch.values.slice(0, item.batch.count), item.batch.timestamps);
+        break;
+      case 'watermark':
+        rec.entries.push({ w: item.timestamp });
+        break;
+      case 'watermark-status':
+        rec.entries.push({ i: item.idle });
+        break;
+      default:
+        break;
+    }
+    if (rec.mode === 'countdown' && --rec.remaining <= 0) this.#channelDone(rec);
+  }
+
+  /** The barrier of this checkpoint arrived on `channel`; `ahead` items still to come on it were sent before it. */
+  barrierArrived(channel: number, ahead: number): void {
+    const rec = this.#channels[channel]!;
+    if (rec.mode !== 'until-barrier') return;
+    if (ahead <= 0) this.#channelDone(rec);
+    else {
+      rec.mode = 'countdown';
+      rec.remaining = ahead;
+    }
+  }
+
+  /** `channel` ended: nothing more comes on it. */
+  channelEnded(channel: number): void {
+    const rec = this.#channels[channel]!;
+    if (rec.mode !== 'done') this.#channelDone(rec);
+  }
+
+  /** The checkpoint was abandoned or aborted here: stop storing and release what was kept. */
+  cancel(reason: Error): void {
+    if (this.#open === 0) return;
+    for (const c of this.#channels) {
+      c.mode = 'done';
+      c.entries.length = 0;
+    }
+    this.#open = 0;
+    this.#reject(reason);
+  }
+
+  #storeBatch(rec: Recording, values: readonly unknown[], timestamps: Float64Array | null): void {
+    const r = encodeValue({ v: values, t: timestamps });
+    rec.entries.push({ r });
+    rec.records += values.length;
+    rec.bytes += r.byteLength;
+  }
+
+  #channelDone(rec: Recording): void {
+    rec.mode = 'done';
+    this.#open--;
+    this.#settleIfDone();
+  }
+
+  #settleIfDone(): void {
+    if (this.#open === 0) this.#resolve(this.#channels.map((c) => ({ entries: c.entries, records: c.records, bytes: c.bytes })));
+  }
+}
