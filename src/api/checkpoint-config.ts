@@ -115,6 +115,43 @@ export class CheckpointConfig {
   getNumRetainedCheckpoints(): number {
     return this.configuration.get('state.checkpoints.num-retained');
   }
+  /**
+   * Enables (by default) or disables unaligned checkpoints
+   * (`execution.checkpointing.unaligned.enabled`): barriers overtake in-flight data, which is
+   * stored with the checkpoint, so checkpoints complete quickly under backpressure. Requires
+   * exactly-once mode and at most one concurrent checkpoint, checked when the job is submitted.
+   * Savepoints stay aligned.
+   */
+  enableUnalignedCheckpoints(enabled = true): this {
+    this.configuration.set('execution.checkpointing.unaligned.enabled', enabled);
+    return this;
+  }
+  isUnalignedCheckpointsEnabled(): boolean {
+    return this.configuration.get('execution.checkpointing.unaligned.enabled');
+  }
+  /**
+   * With unaligned checkpoints enabled, how long (ms) a checkpoint stays aligned before a subtask
+   * still aligning switches to unaligned (`execution.checkpointing.aligned-checkpoint-timeout`).
+   * 0, the default: unaligned from the start. Flink takes a Duration; weir takes milliseconds.
+   */
+  setAlignedCheckpointTimeout(timeoutMs: number): this {
+    this.configuration.set('execution.checkpointing.aligned-checkpoint-timeout', timeoutMs);
+    return this;
+  }
+  getAlignedCheckpointTimeout(): number {
+    return this.configuration.get('execution.checkpointing.aligned-checkpoint-timeout');
+  }
+  /**
+   * With unaligned checkpoints enabled, takes them unaligned also where Flink falls back to
+   * aligned barriers by default (`execution.checkpointing.unaligned.forced`).
+   */
+  setForceUnalignedCheckpoints(force: boolean): this {
+    this.configuration.set('execution.checkpointing.unaligned.forced', force);
+    return this;
+  }
+  isForceUnalignedCheckpoints(): boolean {
+    return this.configuration.get('execution.checkpointing.unaligned.forced');
+  }
 }
 
 /**
@@ -132,4 +169,19 @@ export function validateCheckpointing(c: Configuration): void {
     );
   }
   if (timeout < 1) throw new ConfigError('execution.checkpointing.timeout must be positive');
+  if (c.get('execution.checkpointing.unaligned.enabled')) {
+    // Unaligned barriers are an exactly-once technique: at-least-once has no alignment to skip.
+    if (c.get('execution.checkpointing.mode') !== 'EXACTLY_ONCE') {
+      throw new ConfigError(
+        'execution.checkpointing.unaligned.enabled requires execution.checkpointing.mode EXACTLY_ONCE, got AT_LEAST_ONCE: set the mode to EXACTLY_ONCE or disable unaligned checkpoints',
+      );
+    }
+    // A subtask's in-flight data belongs to exactly one checkpoint, so only one can be in flight.
+    const maxConcurrent = c.get('execution.checkpointing.max-concurrent-checkpoints');
+    if (maxConcurrent > 1) {
+      throw new ConfigError(
+        `execution.checkpointing.unaligned.enabled allows only one checkpoint at a time, got execution.checkpointing.max-concurrent-checkpoints ${maxConcurrent}: set it to 1 or disable unaligned checkpoints`,
+      );
+    }
+  }
 }

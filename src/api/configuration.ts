@@ -45,6 +45,32 @@ export interface ConfigValues {
    * reached the end of its input has completed, so the last transactions of its sinks commit.
    */
   'execution.checkpointing.checkpoints-after-tasks-finish': boolean;
+  /**
+   * Flink's unaligned checkpoints (default false): with exactly-once checkpointing, a barrier
+   * overtakes the data buffered before it and that in-flight data is stored with the checkpoint
+   * (channel state), so a checkpoint's duration does not grow with backpressure. Requires
+   * `execution.checkpointing.mode` EXACTLY_ONCE and `max-concurrent-checkpoints` 1 (checked at
+   * submission). Savepoints are always aligned.
+   */
+  'execution.checkpointing.unaligned.enabled': boolean;
+  /** Flink's older name of `execution.checkpointing.unaligned.enabled`: the same option under another key. */
+  'execution.checkpointing.unaligned': boolean;
+  /**
+   * With unaligned checkpoints enabled: each checkpoint starts aligned, and a subtask whose
+   * alignment has not ended this long after the checkpoint was triggered switches to unaligned
+   * for that checkpoint (ms). 0 (the default): unaligned from the start. Without unaligned
+   * checkpoints it has no effect.
+   */
+  'execution.checkpointing.aligned-checkpoint-timeout': number;
+  /** Flink's older name of `execution.checkpointing.aligned-checkpoint-timeout`: the same option under another key. */
+  'execution.checkpointing.alignment-timeout': number;
+  /**
+   * Flink's forced unaligned checkpoints (default false): with unaligned checkpoints enabled, take
+   * them unaligned also where Flink falls back to aligned barriers by default (iterations, and
+   * connections whose partitioning cannot redistribute in-flight data when the job is rescaled).
+   * Without unaligned checkpoints it has no effect.
+   */
+  'execution.checkpointing.unaligned.forced': boolean;
   /** Where checkpoints are written: a path or file:// URI. */
   'state.checkpoints.dir': string | undefined;
   /** Completed checkpoints kept. */
@@ -68,6 +94,8 @@ export type ConfigKey = keyof ConfigValues;
 /** Keys that are other names of an option: reading or writing one reads or writes the option. */
 const ALIASES: Partial<Record<ConfigKey, ConfigKey>> = {
   'execution.checkpointing.savepoint-dir': 'state.savepoints.dir',
+  'execution.checkpointing.unaligned': 'execution.checkpointing.unaligned.enabled',
+  'execution.checkpointing.alignment-timeout': 'execution.checkpointing.aligned-checkpoint-timeout',
 };
 
 function canonicalKey<K extends ConfigKey>(key: K): K {
@@ -153,6 +181,11 @@ const OPTIONS: { [K in ConfigKey]: OptionSpec<K> } = {
   'execution.savepoint.path': { parse: optionalPath },
   'execution.savepoint.ignore-unclaimed-state': { parse: booleanOption },
   'execution.checkpointing.checkpoints-after-tasks-finish': { parse: booleanOption },
+  'execution.checkpointing.unaligned.enabled': { parse: booleanOption },
+  'execution.checkpointing.unaligned': { parse: booleanOption },
+  'execution.checkpointing.aligned-checkpoint-timeout': { parse: parseDuration },
+  'execution.checkpointing.alignment-timeout': { parse: parseDuration },
+  'execution.checkpointing.unaligned.forced': { parse: booleanOption },
   'restart-strategy': {
     // The strategy's own parameters are checked by validateRestartStrategyConfiguration at submission.
     parse: validated(
@@ -191,6 +224,11 @@ export class Configuration {
       'execution.checkpointing.tolerable-failed-checkpoints': 0,
       'execution.checkpointing.externalized-checkpoint-retention': 'NO_EXTERNALIZED_CHECKPOINTS',
       'execution.checkpointing.checkpoints-after-tasks-finish': true,
+      'execution.checkpointing.unaligned.enabled': false,
+      'execution.checkpointing.unaligned': false,
+      'execution.checkpointing.aligned-checkpoint-timeout': 0,
+      'execution.checkpointing.alignment-timeout': 0,
+      'execution.checkpointing.unaligned.forced': false,
       'state.checkpoints.dir': undefined,
       'state.checkpoints.num-retained': 1,
       'state.savepoints.dir': undefined,

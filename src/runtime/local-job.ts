@@ -19,6 +19,7 @@ import { nextJobStatus } from '../api/job-status.ts';
 import { restartStrategyInForce } from '../api/configuration.ts';
 import { CheckpointCoordinator } from '../checkpoint/checkpoint-coordinator.ts';
 import { checkpointOptionsFor, type AlignmentType } from '../checkpoint/checkpoint-options.ts';
+import { checkpointAlignmentOf } from '../checkpoint/checkpoint-alignment.ts';
 import { assertNever } from '../core/errors.ts';
 import type { CheckpointStatsSnapshot } from '../checkpoint/checkpoint-stats.ts';
 import { CompletedCheckpointStore } from '../checkpoint/completed-checkpoint-store.ts';
@@ -62,8 +63,13 @@ interface Checkpointing {
   readonly store: CompletedCheckpointStore;
   readonly storage: CheckpointStorage;
   readonly slot: SlotCheckpointing;
-  /** How ordinary checkpoints' barriers are handled (execution.checkpointing.mode); savepoints are always aligned. */
+  /**
+   * How ordinary checkpoints' barriers are handled (execution.checkpointing.mode and the unaligned
+   * checkpoint settings, by checkpointAlignmentOf); savepoints are always aligned.
+   */
   readonly alignment: AlignmentType;
+  /** With `alignment` 'aligned' under unaligned checkpoints: when a subtask still aligning goes unaligned, ms after the trigger. */
+  readonly alignedTimeoutMs?: number;
 }
 
 const jobsByClient = new WeakMap<JobClient, LocalJob>();
@@ -215,7 +221,7 @@ export class LocalJob {
       parallelism: n.parallelism,
       maxParallelism: n.maxParallelism,
     }));
-    const alignment: AlignmentType = config.get('execution.checkpointing.mode') === 'EXACTLY_ONCE' ? 'aligned' : 'at-least-once';
+    const { alignment, alignedTimeoutMs } = checkpointAlignmentOf(config);
     const coordinator = new CheckpointCoordinator({
       jobId: this.jobId,
       scheduler: this.#scheduler,
@@ -231,7 +237,7 @@ export class LocalJob {
         triggerCheckpoint: (id, timestamp, options) => {
           const a = this.#attempt;
           if (a === undefined || this.#status !== 'RUNNING') throw new Error(`job is ${this.#status}`);
-          a.triggerCheckpoint(id, timestamp, checkpointOptionsFor(options, alignment));
+          a.triggerCheckpoint(id, timestamp, checkpointOptionsFor(options, alignment, alignedTimeoutMs));
         },
         notifyCheckpointComplete: (id) => this.#attempt?.notifyCheckpointComplete(id, this.#finalAfterId !== undefined && id > this.#finalAfterId),
         notifyCheckpointAborted: (id) => this.#attempt?.notifyCheckpointAborted(id),
@@ -249,7 +255,7 @@ export class LocalJob {
       onCallbackError: (error, context) =>
         process.emitWarning(`checkpointing: ${context} failed: ${error instanceof Error ? error.message : String(error)}`, { code: 'WEIR_CHECKPOINT_CALLBACK' }),
     });
-    return { enabled: intervalMs !== undefined, coordinator, store, storage, slot: { baseDir }, alignment };
+    return { enabled: intervalMs !== undefined, coordinator, store, storage, slot: { baseDir }, alignment, ...(alignedTimeoutMs !== undefined ? { alignedTimeoutMs } : {}) };
   }
 
   async #deploy(restore: RestoreAssignment | undefined): Promise<void> {
