@@ -5,6 +5,13 @@
 
 export type CheckpointStatus = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
 
+/**
+ * What a checkpoint is, with Flink's REST values: a checkpoint, a checkpoint at least one subtask
+ * took unaligned, a savepoint, or the savepoint of a stop-with-savepoint (synchronous: the job
+ * ends with it).
+ */
+export type CheckpointStatsType = 'CHECKPOINT' | 'UNALIGNED_CHECKPOINT' | 'SAVEPOINT' | 'SYNC_SAVEPOINT';
+
 /** Figures one subtask reported with its acknowledgement. */
 export interface SubtaskCheckpointStats {
   /** When the coordinator received the acknowledgement, ms since the epoch. */
@@ -14,6 +21,10 @@ export interface SubtaskCheckpointStats {
   alignment_duration: number;
   start_delay: number;
   bytes_processed_during_alignment: number;
+  /** Bytes of in-flight data the subtask stored as channel state (persisted_data); 0 when it took the checkpoint aligned. */
+  persisted_data: number;
+  /** Whether the subtask took the checkpoint unaligned, from the start or after its aligned-checkpoint timeout. */
+  unaligned_checkpoint: boolean;
   state_size: number;
   /** The task's busy time when it took the snapshot, ms per second (busyTimeMsPerSecond). */
   busy_time_ms_per_second: number;
@@ -25,6 +36,8 @@ export interface CheckpointStatsEntry {
   id: number;
   status: CheckpointStatus;
   is_savepoint: boolean;
+  /** CHECKPOINT until a subtask acknowledges it unaligned, then UNALIGNED_CHECKPOINT; savepoints keep their type. */
+  checkpoint_type: CheckpointStatsType;
   trigger_timestamp: number;
   /** Arrival of the latest acknowledgement; -1 while none has arrived (Flink's "n/a"). */
   latest_ack_timestamp: number;
@@ -36,6 +49,10 @@ export interface CheckpointStatsEntry {
   end_to_end_duration: number;
   /** Sum of the state sizes the acknowledged subtasks reported, bytes. */
   state_size: number;
+  /** Sum of the bytes the acknowledged subtasks processed during alignment (processed_data). */
+  processed_data: number;
+  /** Sum of the in-flight bytes the acknowledged subtasks stored as channel state (persisted_data). */
+  persisted_data: number;
   num_subtasks: number;
   num_acknowledged_subtasks: number;
   /** Where a completed checkpoint's metadata lives. */

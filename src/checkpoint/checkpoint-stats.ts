@@ -13,6 +13,7 @@ import type { CheckpointId, SubtaskCheckpointMetrics, SubtaskKey } from './check
 export type {
   CheckpointStatsEntry,
   CheckpointStatsSnapshot,
+  CheckpointStatsType,
   CheckpointStatus,
   MinMaxAvg,
   RestoredCheckpointStats,
@@ -69,16 +70,22 @@ export class CheckpointStatsTracker {
     this.#historySize = size;
   }
 
-  /** A checkpoint was triggered and now waits for `numSubtasks` acknowledgements. */
-  reportPending(id: CheckpointId, triggerTimestamp: number, isSavepoint: boolean, numSubtasks: number): void {
+  /**
+   * A checkpoint was triggered and now waits for `numSubtasks` acknowledgements. `isSynchronous`:
+   * the savepoint of a stop-with-savepoint (SYNC_SAVEPOINT); only meaningful with `isSavepoint`.
+   */
+  reportPending(id: CheckpointId, triggerTimestamp: number, isSavepoint: boolean, numSubtasks: number, isSynchronous = false): void {
     const entry: CheckpointStatsEntry = {
       id,
       status: 'IN_PROGRESS',
       is_savepoint: isSavepoint,
+      checkpoint_type: isSavepoint ? (isSynchronous ? 'SYNC_SAVEPOINT' : 'SAVEPOINT') : 'CHECKPOINT',
       trigger_timestamp: triggerTimestamp,
       latest_ack_timestamp: -1,
       end_to_end_duration: -1,
       state_size: 0,
+      processed_data: 0,
+      persisted_data: 0,
       num_subtasks: numSubtasks,
       num_acknowledged_subtasks: 0,
       subtasks: {},
@@ -103,12 +110,18 @@ export class CheckpointStatsTracker {
       alignment_duration: metrics.alignmentDurationMs,
       start_delay: metrics.startDelayMs,
       bytes_processed_during_alignment: metrics.bytesProcessedDuringAlignment,
+      persisted_data: metrics.persistedDataBytes,
+      unaligned_checkpoint: metrics.unaligned,
       state_size: metrics.stateSize,
       busy_time_ms_per_second: metrics.busyTimeMsPerSecond,
       back_pressured_time_ms_per_second: metrics.backPressuredTimeMsPerSecond,
     };
     entry.num_acknowledged_subtasks++;
     entry.state_size += metrics.stateSize;
+    entry.processed_data += metrics.bytesProcessedDuringAlignment;
+    entry.persisted_data += metrics.persistedDataBytes;
+    // Flink's rule: one subtask that went unaligned makes the whole checkpoint unaligned.
+    if (metrics.unaligned && entry.checkpoint_type === 'CHECKPOINT') entry.checkpoint_type = 'UNALIGNED_CHECKPOINT';
     entry.latest_ack_timestamp = Math.max(entry.latest_ack_timestamp, ackTimestamp);
     entry.end_to_end_duration = Math.max(0, entry.latest_ack_timestamp - entry.trigger_timestamp);
   }

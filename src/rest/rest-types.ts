@@ -3,6 +3,7 @@
  * meanings are Flink's REST API's (docs/rest.md documents each); times are ms since the epoch,
  * durations ms, sizes bytes, and -1 stands for "not (yet) known" as in Flink.
  */
+import type { CheckpointStatsType } from '../api/checkpoint-statistics.ts';
 import type { JobStatus } from '../api/job-status.ts';
 
 export type { JobStatus };
@@ -170,7 +171,8 @@ export interface CheckpointStatistics {
   id: number;
   status: 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
   is_savepoint: boolean;
-  checkpoint_type: 'CHECKPOINT' | 'SAVEPOINT';
+  /** UNALIGNED_CHECKPOINT once any subtask acknowledged it unaligned; SYNC_SAVEPOINT: a stop-with-savepoint's. */
+  checkpoint_type: CheckpointStatsType;
   trigger_timestamp: number;
   latest_ack_timestamp: number;
   /** Bytes written for this checkpoint: the full state size (weir's checkpoints are full). */
@@ -178,7 +180,9 @@ export interface CheckpointStatistics {
   state_size: number;
   end_to_end_duration: number;
   alignment_buffered: number;
+  /** Bytes the subtasks processed during alignment. */
   processed_data: number;
+  /** Bytes of in-flight data the subtasks stored as channel state (unaligned checkpoints). */
   persisted_data: number;
   num_subtasks: number;
   num_acknowledged_subtasks: number;
@@ -212,8 +216,10 @@ export interface CheckpointConfigInfo {
   externalization: { enabled: boolean; delete_on_cancellation: boolean };
   state_backend: string;
   checkpoint_storage: string;
+  /** execution.checkpointing.unaligned.enabled */
   unaligned_checkpoints: boolean;
   tolerable_failed_checkpoints: number;
+  /** execution.checkpointing.aligned-checkpoint-timeout, ms (0: unaligned from the start). */
   aligned_checkpoint_timeout: number;
   checkpoints_after_tasks_finish: boolean;
   state_changelog_enabled: boolean;
@@ -246,6 +252,7 @@ export interface CompletedSubtaskCheckpointStatistics {
   checkpoint: { sync: number; async: number };
   alignment: { buffered: number; processed: number; persisted: number; duration: number };
   start_delay: number;
+  /** Whether the subtask took the checkpoint unaligned. */
   unaligned_checkpoint: boolean;
   aborted: boolean;
 }

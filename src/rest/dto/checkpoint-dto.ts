@@ -51,7 +51,7 @@ function taskStatistics(e: CheckpointStatsEntry, vertex: VertexInfo): TaskCheckp
     end_to_end_duration: latest < 0 ? -1 : Math.max(0, latest - e.trigger_timestamp),
     alignment_buffered: 0,
     processed_data: subs.reduce((n, s) => n + s.bytes_processed_during_alignment, 0),
-    persisted_data: 0,
+    persisted_data: subs.reduce((n, s) => n + s.persisted_data, 0),
     num_subtasks: vertex.parallelism,
     num_acknowledged_subtasks: subs.length,
   };
@@ -63,11 +63,8 @@ export function checkpointStatistics(e: CheckpointStatsEntry, vertices?: readonl
   return {
     className: CLASS_NAMES[e.status],
     ...fields,
-    checkpoint_type: e.is_savepoint ? 'SAVEPOINT' : 'CHECKPOINT',
     checkpointed_size: e.state_size,
     alignment_buffered: 0,
-    processed_data: Object.values(subtasks).reduce((n, s) => n + s.bytes_processed_during_alignment, 0),
-    persisted_data: 0,
     tasks: Object.fromEntries((vertices ?? []).map((v) => [v.id, taskStatistics(e, v)])),
   };
 }
@@ -101,7 +98,7 @@ export function subtaskDetails(e: CheckpointStatsEntry, vertex: VertexInfo): Tas
       alignment: {
         buffered: pick(() => 0),
         processed: pick((s) => s.bytes_processed_during_alignment),
-        persisted: pick(() => 0),
+        persisted: pick((s) => s.persisted_data),
         duration: pick((s) => s.alignment_duration),
       },
       start_delay: pick((s) => s.start_delay),
@@ -114,14 +111,14 @@ export function subtaskDetails(e: CheckpointStatsEntry, vertex: VertexInfo): Tas
         status: 'completed' as const,
         ack_timestamp: s.ack_timestamp,
         end_to_end_duration: Math.max(0, s.ack_timestamp - e.trigger_timestamp),
-        persisted_data: 0,
+        persisted_data: s.persisted_data,
         processed_data: s.bytes_processed_during_alignment,
         state_size: s.state_size,
         checkpointed_size: s.state_size,
         checkpoint: { sync: s.sync_duration, async: s.async_duration },
-        alignment: { buffered: 0, processed: s.bytes_processed_during_alignment, persisted: 0, duration: s.alignment_duration },
+        alignment: { buffered: 0, processed: s.bytes_processed_during_alignment, persisted: s.persisted_data, duration: s.alignment_duration },
         start_delay: s.start_delay,
-        unaligned_checkpoint: false,
+        unaligned_checkpoint: s.unaligned_checkpoint,
         aborted: false,
       };
     }),
@@ -143,9 +140,9 @@ export function checkpointConfig(j: JobInfo): CheckpointConfigInfo {
     externalization: { enabled: retention !== 'NO_EXTERNALIZED_CHECKPOINTS', delete_on_cancellation: retention !== 'RETAIN_ON_CANCELLATION' },
     state_backend: 'HashMapStateBackend',
     checkpoint_storage: 'FileSystemCheckpointStorage',
-    unaligned_checkpoints: false,
+    unaligned_checkpoints: c['execution.checkpointing.unaligned.enabled'],
     tolerable_failed_checkpoints: c['execution.checkpointing.tolerable-failed-checkpoints'],
-    aligned_checkpoint_timeout: 0,
+    aligned_checkpoint_timeout: c['execution.checkpointing.aligned-checkpoint-timeout'],
     checkpoints_after_tasks_finish: false,
     state_changelog_enabled: false,
   };
