@@ -1,6 +1,6 @@
 /**
  * The seed's CheckpointConfigExample: every checkpoint setting in one place, on the ClickSource
- * pipeline. (`enableUnalignedCheckpoints()` is left out until unaligned checkpoints exist.)
+ * pipeline.
  *
  *   weir run examples/checkpoint-config.ts [maxEvents] [intervalMs]
  */
@@ -33,6 +33,9 @@ checkpointConfig.setMinPauseBetweenCheckpoints(500);
 checkpointConfig.setMaxConcurrentCheckpoints(1);
 // 7. Keep checkpoints when the job is cancelled.
 checkpointConfig.enableExternalizedCheckpoints(CheckpointConfig.ExternalizedCheckpointCleanup.RETAIN_ON_CANCELLATION);
+// 8. Unaligned checkpoints: barriers overtake buffered data, so checkpoints stay quick under
+// backpressure. Needs exactly-once mode and one checkpoint at a time (set above).
+checkpointConfig.enableUnalignedCheckpoints();
 // 9. Any checkpoint failure fails the job.
 checkpointConfig.setTolerableCheckpointFailureNumber(0);
 // 10. State on the heap.

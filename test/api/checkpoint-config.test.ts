@@ -11,7 +11,7 @@ import {
 import { parseDuration } from '../../src/api/configuration.ts';
 import { validateCheckpointing } from '../../src/api/checkpoint-config.ts';
 
-test("defaults are Flink's: disabled, exactly-once, 10 min timeout, no pause, 1 concurrent, 0 tolerable, 1 retained", () => {
+test("defaults are Flink's: disabled, exactly-once, 10 min timeout, no pause, 1 concurrent, 0 tolerable, 1 retained, aligned", () => {
   const c = StreamExecutionEnvironment.getExecutionEnvironment().getCheckpointConfig();
   assert.equal(c.isCheckpointingEnabled(), false);
   assert.equal(c.getCheckpointInterval(), -1);
@@ -22,6 +22,9 @@ test("defaults are Flink's: disabled, exactly-once, 10 min timeout, no pause, 1 
   assert.equal(c.getTolerableCheckpointFailureNumber(), 0);
   assert.equal(c.getExternalizedCheckpointRetention(), 'NO_EXTERNALIZED_CHECKPOINTS');
   assert.equal(c.getNumRetainedCheckpoints(), 1);
+  assert.equal(c.isUnalignedCheckpointsEnabled(), false);
+  assert.equal(c.getAlignedCheckpointTimeout(), 0);
+  assert.equal(c.isForceUnalignedCheckpoints(), false);
 });
 
 test('the seed CheckpointConfigExample settings land on the configuration keys', () => {
@@ -33,6 +36,7 @@ test('the seed CheckpointConfigExample settings land on the configuration keys',
   c.setMinPauseBetweenCheckpoints(500);
   c.setMaxConcurrentCheckpoints(1);
   c.enableExternalizedCheckpoints(CheckpointConfig.ExternalizedCheckpointCleanup.RETAIN_ON_CANCELLATION);
+  c.enableUnalignedCheckpoints();
   c.setTolerableCheckpointFailureNumber(0);
   env.setStateBackend(new HashMapStateBackend());
   c.setCheckpointStorage('file:///tmp/flink-checkpoints');
@@ -41,6 +45,8 @@ test('the seed CheckpointConfigExample settings land on the configuration keys',
   assert.equal(o['execution.checkpointing.timeout'], 60000);
   assert.equal(o['execution.checkpointing.min-pause'], 500);
   assert.equal(o['execution.checkpointing.externalized-checkpoint-retention'], 'RETAIN_ON_CANCELLATION');
+  assert.equal(o['execution.checkpointing.unaligned.enabled'], true);
+  assert.equal(o['execution.checkpointing.aligned-checkpoint-timeout'], 0, 'unaligned from the start');
   assert.equal(o['state.checkpoints.dir'], 'file:///tmp/flink-checkpoints');
   assert.equal(o['state.backend.type'], 'hashmap');
   validateCheckpointing(env.getConfiguration());
