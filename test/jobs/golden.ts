@@ -15,7 +15,10 @@
  *                    seen a checkpoint complete in this attempt, so the restart restores one) }],
  *       "throttle": records per ms and source subtask (keeps a run long enough for checkpoints),
  *       "source": "sequence" (fromSequence, the default) | "function" (a checkpointed SourceFunction
- *                 that sleeps between small batches instead of busy-waiting) }
+ *                 that sleeps between small batches instead of busy-waiting),
+ *       "unaligned": aligned-checkpoint timeout in ms (0: unaligned from the start) — enables
+ *                 unaligned checkpoints,
+ *       "slowSink": ms the collecting sink spins per record (backpressure: full buffers) }
  *
  * A fault fires in the given attempt only (getAttemptNumber()), so every failure happens once
  * however often the job restarts. Imported again in every worker thread.
@@ -60,6 +63,8 @@ interface Options {
   readonly faults?: readonly Fault[];
   readonly throttle?: number;
   readonly source?: 'sequence' | 'function';
+  readonly unaligned?: number;
+  readonly slowSink?: number;
 }
 
 const variant = process.argv[2] ?? 'keyed';
@@ -228,6 +233,7 @@ if (options.interval !== undefined) {
   if (options.mode) cc.setCheckpointingMode(options.mode);
   if (options.dir) cc.setCheckpointStorage(options.dir);
   if (options.retain) cc.setExternalizedCheckpointRetention(CheckpointConfig.ExternalizedCheckpointCleanup.RETAIN_ON_CANCELLATION);
+  if (options.unaligned !== undefined) cc.enableUnalignedCheckpoints().setAlignedCheckpointTimeout(options.unaligned);
   env.setRestartStrategy(RestartStrategies.fixedDelayRestart(options.restarts ?? 20, 0));
 }
 
@@ -297,4 +303,10 @@ if (variant === 'keyed') {
 }
 
 /** Everything the job collected (for golden-to-file.ts). */
-export const collected = await out.map(new Chaos<Tagged>('sink')).uid('sink-chaos').setParallelism(1).executeAndCollect(`golden ${variant}`);
+const slow = options.slowSink;
+const sinkSide = slow === undefined ? out : out.map((t) => {
+  const until = performance.now() + slow;
+  while (performance.now() < until);
+  return t;
+}).uid('slow-sink');
+export const collected = await sinkSide.map(new Chaos<Tagged>('sink')).uid('sink-chaos').setParallelism(1).executeAndCollect(`golden ${variant}`);
