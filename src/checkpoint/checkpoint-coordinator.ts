@@ -294,7 +294,7 @@ export class CheckpointCoordinator {
     const p = new PendingCheckpoint(id, timestamp, options, this.#tasks);
     const isSavepoint = p.isSavepoint;
     this.#pending.set(id, p);
-    this.stats.reportPending(id, timestamp, isSavepoint, p.numTasks);
+    this.stats.reportPending(id, timestamp, isSavepoint, p.numTasks, options.stop !== undefined);
     p.setTimeout(
       this.#scheduler.schedule(this.#timeoutMs, () => {
         const detail = `Checkpoint ${id} expired after ${this.#timeoutMs} ms with ${p.numAcknowledged} of ${p.numTasks} subtasks acknowledged.`;

@@ -194,6 +194,11 @@ export class RecordWriter {
     for (const ch of this.#channels) ch.sendPriorityBarrier(barrier);
   }
 
+  /** The in-band barrier of `checkpointId` leaves as a priority barrier on every channel where it still waits for credit. */
+  prioritizeQueuedBarrier(checkpointId: number): void {
+    for (const ch of this.#channels) ch.prioritizeQueuedBarrier(checkpointId);
+  }
+
   close(): void {
     for (const ch of this.#channels) ch.close();
   }

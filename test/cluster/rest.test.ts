@@ -251,7 +251,7 @@ test('checkpoints: trigger, status, statistics, configuration, details and subta
     unaligned_checkpoints: false,
     tolerable_failed_checkpoints: 0,
     aligned_checkpoint_timeout: 0,
-    checkpoints_after_tasks_finish: false,
+    checkpoints_after_tasks_finish: true,
     state_changelog_enabled: false,
   });
   assert.deepEqual(await client.checkpointConfig(job), config);

@@ -143,7 +143,7 @@ export function checkpointConfig(j: JobInfo): CheckpointConfigInfo {
     unaligned_checkpoints: c['execution.checkpointing.unaligned.enabled'],
     tolerable_failed_checkpoints: c['execution.checkpointing.tolerable-failed-checkpoints'],
     aligned_checkpoint_timeout: c['execution.checkpointing.aligned-checkpoint-timeout'],
-    checkpoints_after_tasks_finish: false,
+    checkpoints_after_tasks_finish: c['execution.checkpointing.checkpoints-after-tasks-finish'],
     state_changelog_enabled: false,
   };
 }

@@ -37,6 +37,11 @@ export interface OutputChannel {
    * stores them as channel state).
    */
   sendPriorityBarrier(barrier: CheckpointBarrier): void;
+  /**
+   * The in-band barrier of `checkpointId`, if it still waits for credit here, leaves at once as a
+   * priority barrier (its aligned-checkpoint timeout passed).
+   */
+  prioritizeQueuedBarrier(checkpointId: number): void;
   /** False while batches wait for credit: the producer should stop producing. */
   readonly available: boolean;
   /** Called when the channel turns available again. */
@@ -66,6 +71,11 @@ export interface InputChannel {
   release(): void;
   /** Called when an item arrives while the channel was empty. */
   onItem: (() => void) | undefined;
+  /**
+   * Called when an in-band barrier that carries an aligned-checkpoint timeout is queued, before
+   * the consumer reaches it: the timeout must run even while the barrier waits behind data.
+   */
+  onBarrierQueued: ((barrier: CheckpointBarrier) => void) | undefined;
   close(): void;
 }
 
@@ -173,6 +183,14 @@ export abstract class CreditedOutput<P> implements OutputChannel {
     this.transmitPriority(barrier, this.#pending.length);
   }
 
+  prioritizeQueuedBarrier(checkpointId: number): void {
+    const at = this.#pending.findIndex((item) => isBarrierOf(item, checkpointId));
+    if (at < 0) return;
+    const barrier = this.#pending.removeAt(at) as CheckpointBarrier;
+    this.transmitPriority(barrier, at);
+    if (this.#pending.length === 0) this.onAvailable?.();
+  }
+
   /** The consumer returned `n` credits. */
   protected addCredits(n: number): void {
     this.#credits += n;
@@ -221,6 +239,16 @@ export class PriorityInbox {
   polledOne(): void {
     this.#polled++;
   }
+}
+
+/** Whether an in-band barrier carries an aligned-checkpoint timeout (its consumer must hear of it when it is queued). */
+export function hasAlignedTimeout(item: unknown): item is CheckpointBarrier {
+  return (
+    typeof item === 'object' &&
+    item !== null &&
+    (item as { kind?: unknown }).kind === 'checkpoint-barrier' &&
+    (item as CheckpointBarrier).options.alignedTimeoutMs !== undefined
+  );
 }
 
 /** Whether a queued item is the in-band barrier of `checkpointId`. */

@@ -3,7 +3,7 @@
  * serialised. Producer and consumer must treat records as immutable once emitted.
  */
 import type { CheckpointBarrier, RecordBatch } from '../events.ts';
-import { CreditedOutput, CreditReturner, isBarrierOf, PriorityInbox, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
+import { CreditedOutput, CreditReturner, hasAlignedTimeout, isBarrierOf, PriorityInbox, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
 
 export class LocalChannel {
   readonly output: LocalOutput;
@@ -46,10 +46,12 @@ class LocalInput implements InputChannel {
   readonly #queue = new Queue<ChannelItem>();
   readonly #priority = new PriorityInbox();
   onItem: (() => void) | undefined = undefined;
+  onBarrierQueued: ((barrier: CheckpointBarrier) => void) | undefined = undefined;
   credits!: CreditReturner;
 
   deliver(item: ChannelItem): void {
     this.#queue.push(item);
+    if (hasAlignedTimeout(item)) this.onBarrierQueued?.(item);
     if (this.#queue.length === 1) this.onItem?.();
   }
   deliverPriority(barrier: CheckpointBarrier, overtaken: number): void {

@@ -7,7 +7,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { RecordDecoder, RecordEncoder } from '../../core/record-codec.ts';
 import type { ChannelEvent, CheckpointBarrier, RecordBatch } from '../events.ts';
-import { CreditedOutput, CreditReturner, isBarrierOf, PriorityInbox, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
+import { CreditedOutput, CreditReturner, hasAlignedTimeout, isBarrierOf, PriorityInbox, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
 
 /**
  * A batch's bytes, an event, a priority barrier with the count of items it overtook, or credits
@@ -72,6 +72,7 @@ export class RemoteInput implements InputChannel {
   readonly #credits: CreditReturner;
   readonly #priority = new PriorityInbox();
   onItem: (() => void) | undefined = undefined;
+  onBarrierQueued: ((barrier: CheckpointBarrier) => void) | undefined = undefined;
 
   constructor(port: MessagePort) {
     this.#port = port;
@@ -84,7 +85,10 @@ export class RemoteInput implements InputChannel {
         this.#priority.arrived(m.p, this.#queue.length, m.o);
         this.onItem?.();
         return;
-      } else this.#queue.push(m.e);
+      } else {
+        this.#queue.push(m.e);
+        if (hasAlignedTimeout(m.e)) this.onBarrierQueued?.(m.e);
+      }
       if (this.#queue.length === 1) this.onItem?.();
     });
   }

@@ -29,6 +29,7 @@ import type { TaskLifecycle } from './task-lifecycle.ts';
 import type { TaskMailbox } from './task-mailbox.ts';
 import type { TimeShare } from '../metrics/task-time-share.ts';
 import type { StateFileSink } from '../../state/state-backend.ts';
+import type { Scheduler } from '../../core/time.ts';
 import type { RecordBatch } from '../events.ts';
 import { ChannelStateRecorder } from '../checkpoint/channel-state-recorder.ts';
 import { channelEdgeKeys, writeChannelState, type ChannelIdentity } from '../checkpoint/channel-state.ts';
@@ -107,20 +108,18 @@ export class CheckpointParticipant {
   #recording: ChannelStateRecorder | undefined;
   /** Which channel each input is, for the channel state's metadata. */
   readonly #identities: readonly ChannelIdentity[];
+  /** Timers that run as mails of this task. */
+  readonly #timers: Scheduler;
+  /** The checkpoint whose aligned-checkpoint timeout is armed here, if any (one at a time suffices: newer ones subsume older). */
+  #armedTimeout: CheckpointId | undefined;
 
   constructor(host: CheckpointHost, d: TaskDeployment) {
     this.#host = host;
     this.#d = d;
     this.#epoch = d.restore?.checkpointId ?? 0;
-    const timers = host.mailbox.scheduler(d.scheduler);
+    this.#timers = host.mailbox.scheduler(d.scheduler);
     this.barriers =
-      d.checkpointing && d.inputs.length > 0
-        ? new BarrierHandler(
-            d.inputs.length,
-            () => d.scheduler.now(),
-            (id, at) => timers.schedule(at - d.scheduler.now(), () => this.#onAlignmentStep(this.barriers!.onAlignmentTimeout(id))),
-          )
-        : undefined;
+      d.checkpointing && d.inputs.length > 0 ? new BarrierHandler(d.inputs.length, () => d.scheduler.now(), (id, at) => this.#armAlignmentTimeout(id, at)) : undefined;
     const keys = channelEdgeKeys(d.vertex);
     this.#identities = d.inputs.map((i) => {
       const edge = d.vertex.inputs.find((e) => e.index === i.edge);
@@ -166,6 +165,34 @@ export class CheckpointParticipant {
     this.#onAlignmentStep(step);
     const rec = this.#recording;
     if (rec !== undefined && rec.checkpointId === barrier.checkpointId) rec.barrierArrived(channel, ahead ?? 0);
+  }
+
+  /**
+   * An in-band barrier with an aligned-checkpoint timeout was queued on an input channel: the
+   * timeout runs from now on even if this task has not reached any of the checkpoint's barriers.
+   */
+  onBarrierQueued(barrier: CheckpointBarrier): void {
+    const timeout = barrier.options.alignedTimeoutMs;
+    if (timeout !== undefined) this.#armAlignmentTimeout(barrier.checkpointId, barrier.timestamp + timeout);
+  }
+
+  /**
+   * At `at`, checkpoint `checkpointId` goes unaligned here if its alignment has not ended: a
+   * handler still collecting its barriers switches, and in-band barriers of it still queued on the
+   * input channels are taken out of order (which starts it unaligned if none had been reached).
+   */
+  #armAlignmentTimeout(checkpointId: CheckpointId, at: number): void {
+    if (this.#armedTimeout !== undefined && this.#armedTimeout >= checkpointId) return;
+    this.#armedTimeout = checkpointId;
+    this.#timers.schedule(at - this.#d.scheduler.now(), () => {
+      if (this.#armedTimeout === checkpointId) this.#armedTimeout = undefined;
+      const handler = this.barriers;
+      if (handler === undefined || !this.#host.lifecycle.running) return;
+      this.#onAlignmentStep(handler.onAlignmentTimeout(checkpointId));
+      if (handler.aligning === undefined && handler.finishedUpTo < checkpointId) {
+        for (const i of this.#d.inputs) i.channel.prioritize(checkpointId);
+      }
+    });
   }
 
   onEndOfPartition(channel: number): void {
@@ -331,7 +358,16 @@ export class CheckpointParticipant {
       const barrier: CheckpointBarrier = { kind: 'checkpoint-barrier', checkpointId, timestamp, options };
       // Unaligned here (or from the start): downstream is unaligned too, and the barrier overtakes what waits for credit.
       if (recorder !== undefined || options.alignment === 'unaligned') for (const w of chain.writers) w.broadcastPriorityBarrier(barrier);
-      else for (const w of chain.writers) w.broadcastEvent(barrier);
+      else {
+        for (const w of chain.writers) w.broadcastEvent(barrier);
+        // A barrier still waiting for credit when its aligned timeout passes leaves as a priority barrier.
+        const timeout = options.alignedTimeoutMs;
+        if (timeout !== undefined && chain.writers.length > 0) {
+          this.#timers.schedule(timestamp + timeout - scheduler.now(), () => {
+            for (const w of chain.writers) w.prioritizeQueuedBarrier(checkpointId);
+          });
+        }
+      }
       if (checkpointId > this.#epoch) this.#epoch = checkpointId;
       const syncMs = scheduler.now() - t0;
       const share = host.timeShare();

@@ -111,7 +111,11 @@ export class NetworkInput {
   /** Starts reading: every channel schedules the task when an item arrives. */
   start(): void {
     const mailbox = this.#host.mailbox;
-    for (const i of this.#inputs) i.channel.onItem = () => mailbox.schedule();
+    const cp = this.#host.checkpoints;
+    for (const i of this.#inputs) {
+      i.channel.onItem = () => mailbox.schedule();
+      i.channel.onBarrierQueued = (barrier) => cp.onBarrierQueued(barrier);
+    }
     if (this.#replay.length > 0) mailbox.schedule();
   }
 

@@ -95,6 +95,11 @@ export class BarrierHandler {
     };
   }
 
+  /** Highest checkpoint id completed, abandoned or aborted here. */
+  get finishedUpTo(): number {
+    return this.#finishedUpTo;
+  }
+
   /** Whether the channel ended (end of partition). */
   isEnded(channel: number): boolean {
     return this.#ended[channel]!;
