@@ -239,6 +239,14 @@ export class PriorityInbox {
   polledOne(): void {
     this.#polled++;
   }
+
+  /** Moves the in-band barrier of `checkpointId` from `queue` to the waiting priority barriers; false when it is not queued. */
+  prioritizeQueued(queue: Queue<unknown>, checkpointId: number): boolean {
+    const at = queue.findIndex((item) => isBarrierOf(item, checkpointId));
+    if (at < 0) return false;
+    this.arrived(queue.removeAt(at) as CheckpointBarrier, at, 0);
+    return true;
+  }
 }
 
 /** Whether an in-band barrier carries an aligned-checkpoint timeout (its consumer must hear of it when it is queued). */

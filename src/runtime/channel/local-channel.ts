@@ -3,7 +3,7 @@
  * serialised. Producer and consumer must treat records as immutable once emitted.
  */
 import type { CheckpointBarrier, RecordBatch } from '../events.ts';
-import { CreditedOutput, CreditReturner, hasAlignedTimeout, isBarrierOf, PriorityInbox, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
+import { CreditedOutput, CreditReturner, hasAlignedTimeout, PriorityInbox, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
 
 export class LocalChannel {
   readonly output: LocalOutput;
@@ -71,10 +71,7 @@ class LocalInput implements InputChannel {
     return item;
   }
   prioritize(checkpointId: number): boolean {
-    const at = this.#queue.findIndex((item) => isBarrierOf(item, checkpointId));
-    if (at < 0) return false;
-    const barrier = this.#queue.removeAt(at) as CheckpointBarrier;
-    this.#priority.arrived(barrier, at, 0);
+    if (!this.#priority.prioritizeQueued(this.#queue, checkpointId)) return false;
     this.onItem?.();
     return true;
   }

@@ -7,7 +7,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { RecordDecoder, RecordEncoder } from '../../core/record-codec.ts';
 import type { ChannelEvent, CheckpointBarrier, RecordBatch } from '../events.ts';
-import { CreditedOutput, CreditReturner, hasAlignedTimeout, isBarrierOf, PriorityInbox, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
+import { CreditedOutput, CreditReturner, hasAlignedTimeout, PriorityInbox, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
 
 /**
  * A batch's bytes, an event, a priority barrier with the count of items it overtook, or credits
@@ -102,10 +102,7 @@ export class RemoteInput implements InputChannel {
   }
 
   prioritize(checkpointId: number): boolean {
-    const at = this.#queue.findIndex((item) => isBarrierOf(item, checkpointId));
-    if (at < 0) return false;
-    const barrier = this.#queue.removeAt(at) as CheckpointBarrier;
-    this.#priority.arrived(barrier, at, 0);
+    if (!this.#priority.prioritizeQueued(this.#queue, checkpointId)) return false;
     this.onItem?.();
     return true;
   }
