@@ -123,8 +123,22 @@ export class ChannelStateRecorder {
     this.#reject(reason);
   }
 
+  /**
+   * A record that cannot be encoded (possible on a local channel, which never serialises) gives
+   * up this checkpoint, not the task: the checkpoint is declined with the reason.
+   */
   #storeBatch(rec: Recording, values: readonly unknown[], timestamps: Float64Array | null): void {
-    const r = encodeValue({ v: values, t: timestamps });
+    let r: Uint8Array;
+    try {
+      r = encodeValue({ v: values, t: timestamps });
+    } catch (e) {
+      this.cancel(
+        new Error(`checkpoint ${this.checkpointId}: an in-flight record cannot be stored as channel state: ${e instanceof Error ? e.message : String(e)}`, {
+          cause: e,
+        }),
+      );
+      return;
+    }
     rec.entries.push({ r });
     rec.records += values.length;
     rec.bytes += r.byteLength;
