@@ -74,9 +74,14 @@ class CheckpointWatch {
   readonly completed = new Map<number, { type: string; persisted: number }>();
   readonly restoredFrom = new Set<number>();
   #timer: NodeJS.Timeout | undefined;
+  #error: unknown;
   constructor(readonly client: JobClient) {}
   start(): void {
-    this.#timer = setInterval(() => void this.poll(), 25);
+    this.#timer = setInterval(() => {
+      this.poll().catch((e: unknown) => {
+        this.#error ??= e;
+      });
+    }, 25);
   }
   async poll(): Promise<CheckpointStatsSnapshot | undefined> {
     const stats = await this.client.getCheckpointStats();
@@ -87,8 +92,10 @@ class CheckpointWatch {
     if (restored) this.restoredFrom.add(restored.id);
     return stats;
   }
+  /** Stops polling; throws what a poll failed with, if one did. */
   stop(): void {
     clearInterval(this.#timer);
+    if (this.#error !== undefined) throw this.#error;
   }
 }
 

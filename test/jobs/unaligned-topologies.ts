@@ -27,9 +27,10 @@
  *   broadcast: source(p) -broadcast-> tag with receiver(receivers) -> fail -rescale-> sink
  *   connect:   source(p) and source(p) -rescale-> co-map(p) -> fail -rescale-> sink
  *
- * Every edge but the chained fail map keeps the order of each source's records per receiving
- * subtask, so the collected output has each source's records in sequence order (keyed: per key;
- * broadcast: per receiver).
+ * Every edge delivers the records one subtask sends to another in the order sent, and a source's
+ * records take a single path to the sink (keyed: a single path per key; broadcast: per receiver),
+ * so the collected output has each source's records in sequence order (keyed: per key; broadcast:
+ * per receiver).
  *
  * Failures, placed by checkpoint ids (ids keep rising across restarts), once each: subtask 0 of
  * the fail map throws in map() in attempt 0 once a checkpoint with id >= T/4 completed, in
