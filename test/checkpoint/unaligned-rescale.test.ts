@@ -216,10 +216,11 @@ describe('aligned-checkpoint timeout under backpressure', () => {
           assert.equal(e.persisted_data, 0);
           assert.ok(subtasks.every((s) => s.persisted_data === 0 && !s.unaligned_checkpoint));
         } else {
-          assert.ok(e.persisted_data > 0, `checkpoint ${e.id} stored in-flight data`);
-          assert.ok(subtasks.some((s) => s.unaligned_checkpoint));
+          assert.ok(subtasks.some((s) => s.unaligned_checkpoint), `checkpoint ${e.id} went unaligned in some subtask`);
         }
       }
+      // A subtask may go unaligned at a moment its channels hold nothing; behind the slow stage not all do.
+      if (type === 'UNALIGNED_CHECKPOINT') assert.ok(entries.some((e) => e.persisted_data > 0), 'in-flight data was stored');
       assertExact(await restore('rebalance', chk, 3, N), N, `timeout ${timeout} ms, 2 → 3`);
     });
   }
