@@ -61,7 +61,17 @@ function metadataFor(
         parallelism: 2,
         maxParallelism: 128,
         stateNames: ['sum'],
-        subtasks: [undefined, { operatorId: 'op-b', files: files.slice(1) }],
+        // An unaligned checkpoint's in-flight data rides on the head operator's state and must survive the round trip.
+        subtasks: [
+          undefined,
+          files[1] === undefined
+            ? { operatorId: 'op-b', files: files.slice(1) }
+            : {
+                operatorId: 'op-b',
+                files: files.slice(1),
+                channelState: { file: files[1], channels: [{ edge: 'op-a->op-b/0#0', partitioner: 'hash', producer: 1, producers: 2, records: 3, bytes: 40 }] },
+              },
+        ],
       },
     ],
   };

@@ -122,8 +122,11 @@ export function decodeMetadata(value: unknown): CheckpointMetadata {
         stateNames: o.stateNames ?? [],
         subtasks: o.subtasks.map((s): OperatorSubtaskState | undefined => {
           if (s === null || s === undefined) return undefined;
-          const base = { operatorId: s.operatorId, files: s.files.map((h): StateFileHandle => ({ path: h.path, size: h.size, checksum: h.checksum })) };
-          return s.inline !== undefined ? { ...base, inline: s.inline } : base;
+          const handle = (h: StateFileHandle): StateFileHandle => ({ path: h.path, size: h.size, checksum: h.checksum });
+          const base: OperatorSubtaskState = { operatorId: s.operatorId, files: s.files.map(handle) };
+          const withInline: OperatorSubtaskState = s.inline !== undefined ? { ...base, inline: s.inline } : base;
+          const cs = s.channelState;
+          return cs === undefined ? withInline : { ...withInline, channelState: { file: handle(cs.file), channels: cs.channels.map((c) => ({ ...c })) } };
         }),
       }),
     ),
