@@ -14,9 +14,10 @@
  * - COST_US = 20 µs per record: expensive per-record work (a parse, an enrichment, a write) that
  *   makes the sink the bottleneck, about 50k records/s per sink subtask. With the default network
  *   settings (4 credits per channel, batches of up to 4096 records / 128 KiB) each channel holds
- *   4 batches in flight plus one or more waiting at the producer, about 20k records, and a sink
- *   has two such channels: draining what is in flight in front of a barrier takes roughly
- *   40k × 20 µs ≈ 0.8 s on free cores, which is what an aligned checkpoint waits for.
+ *   up to 4 batches in flight plus what waits at the producer, and a sink has two such channels:
+ *   measured, about 30k records per sink are in flight in front of a barrier (an unaligned
+ *   checkpoint persists about 150 kB per sink, 5 bytes per record), so draining them takes
+ *   30k × 20 µs ≈ 0.6 s on a free core, which is what an aligned checkpoint waits for.
  * - INTERVAL_MS = 2 s: long enough that an aligned checkpoint under this load completes before
  *   the next is due (max-concurrent-checkpoints is 1, as unaligned checkpoints require), short
  *   enough for several checkpoints per run.
@@ -313,7 +314,7 @@ export const unalignedCheckpoints: Benchmark = {
   name: NAME,
   summary: `checkpoint duration, persisted bytes, throughput under backpressure: none, aligned, unaligned, aligned with ${ALIGNED_TIMEOUT_MS} ms timeout; p=2`,
   async run(options) {
-    // About 45k rec/s through both sinks on the shared 2-core development machine (100k on two free cores).
+    // 100k rec/s through both sinks on two free cores; 27k–65k on the shared 2-core development machine.
     const n = options.quick ? 400_000 : 1_000_000;
     const rows: DetailRow[] = [];
     for (const mode of ['threads', 'inline'] as const) rows.push(...(await measureMode(mode, n, options)));
