@@ -67,6 +67,14 @@ export interface InputChannel {
    * as its `ahead`. False when that barrier is not queued here (not arrived yet, or already taken).
    */
   prioritize(checkpointId: number): boolean;
+  /**
+   * For an unaligned checkpoint: hands `onItem`, in order and as soon as they are here, the items
+   * of this channel sent before the barrier of `checkpointId` that the consumer has not taken yet
+   * (queued now or still to arrive); then calls `onDone`.
+   */
+  tap(checkpointId: number, onItem: (item: ChannelItem) => void, onDone: () => void): void;
+  /** Stops a tap of `checkpointId` (the checkpoint was given up). */
+  untap(checkpointId: number): void;
   /** The consumer finished processing a batch it polled: grants one credit back. */
   release(): void;
   /** Called when an item arrives while the channel was empty. */
@@ -119,6 +127,14 @@ export class Queue<T> {
   findIndex(match: (item: T) => boolean): number {
     for (let i = this.#head; i < this.#items.length; i++) if (match(this.#items[i] as T)) return i - this.#head;
     return -1;
+  }
+  /** The item at position `index` (0 = head). */
+  at(index: number): T | undefined {
+    return this.#items[this.#head + index];
+  }
+  /** Replaces the item at position `index` (0 = head). */
+  setAt(index: number, item: T): void {
+    this.#items[this.#head + index] = item;
   }
   /** Removes the item at position `index` (0 = head). O(length); for rare events. */
   removeAt(index: number): T | undefined {
@@ -180,7 +196,9 @@ export abstract class CreditedOutput<P> implements OutputChannel {
   }
 
   sendPriorityBarrier(barrier: CheckpointBarrier): void {
-    this.transmitPriority(barrier, this.#pending.length);
+    const overtaken = this.#pending.length;
+    this.transmitPriority(barrier, overtaken);
+    this.#sendOvertaken(overtaken);
   }
 
   prioritizeQueuedBarrier(checkpointId: number): void {
@@ -188,6 +206,22 @@ export abstract class CreditedOutput<P> implements OutputChannel {
     if (at < 0) return;
     const barrier = this.#pending.removeAt(at) as CheckpointBarrier;
     this.transmitPriority(barrier, at);
+    this.#sendOvertaken(at);
+  }
+
+  /**
+   * Sends the first `n` waiting items now, credit or not: a priority barrier overtook them, and
+   * the consumer stores them with its checkpoint as soon as they arrive (its checkpoint waits for
+   * them). Credit may stay below zero until the consumer catches up; at most what was waiting is
+   * sent early.
+   */
+  #sendOvertaken(n: number): void {
+    if (n === 0) return;
+    for (let i = 0; i < n; i++) {
+      const item = this.#pending.shift()!;
+      if (item.kind === 'records') this.#credits--;
+      this.transmit(item);
+    }
     if (this.#pending.length === 0) this.onAvailable?.();
   }
 
@@ -198,7 +232,7 @@ export abstract class CreditedOutput<P> implements OutputChannel {
     while (this.#pending.length > 0) {
       const head = this.#pending.peek()!;
       if (head.kind === 'records') {
-        if (this.#credits === 0) break;
+        if (this.#credits <= 0) break;
         this.#credits--;
       }
       this.#pending.shift();
@@ -208,45 +242,6 @@ export abstract class CreditedOutput<P> implements OutputChannel {
   }
 
   abstract close(): void;
-}
-
-/**
- * The consumer side of priority barriers, shared by both transports. Positions are counted in
- * items taken, so a barrier's `ahead` stays right whatever the consumer polls in between.
- */
-export class PriorityInbox {
-  /** Items taken from the channel's queue so far. */
-  #polled = 0;
-  /** Priority barriers not yet taken, with the count of taken items up to which data is before them. */
-  readonly #barriers: { readonly barrier: CheckpointBarrier; readonly until: number }[] = [];
-
-  get waiting(): boolean {
-    return this.#barriers.length > 0;
-  }
-
-  /** A priority barrier arrived while `queued` items wait in the channel and `overtaken` more follow. */
-  arrived(barrier: CheckpointBarrier, queued: number, overtaken: number): void {
-    this.#barriers.push({ barrier, until: this.#polled + queued + overtaken });
-  }
-
-  /** The oldest waiting priority barrier, as the consumer takes it. */
-  take(): PriorityBarrier | undefined {
-    const b = this.#barriers.shift();
-    return b === undefined ? undefined : { kind: 'priority-barrier', barrier: b.barrier, ahead: b.until - this.#polled };
-  }
-
-  /** The consumer took one queued item. */
-  polledOne(): void {
-    this.#polled++;
-  }
-
-  /** Moves the in-band barrier of `checkpointId` from `queue` to the waiting priority barriers; false when it is not queued. */
-  prioritizeQueued(queue: Queue<unknown>, checkpointId: number): boolean {
-    const at = queue.findIndex((item) => isBarrierOf(item, checkpointId));
-    if (at < 0) return false;
-    this.arrived(queue.removeAt(at) as CheckpointBarrier, at, 0);
-    return true;
-  }
 }
 
 /** Whether an in-band barrier carries an aligned-checkpoint timeout (its consumer must hear of it when it is queued). */

@@ -3,7 +3,8 @@
  * serialised. Producer and consumer must treat records as immutable once emitted.
  */
 import type { CheckpointBarrier, RecordBatch } from '../events.ts';
-import { CreditedOutput, CreditReturner, hasAlignedTimeout, PriorityInbox, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
+import { CreditedOutput, CreditReturner, type ChannelItem, type Prepared } from './channel.ts';
+import { QueuedInput } from './queued-input.ts';
 
 export class LocalChannel {
   readonly output: LocalOutput;
@@ -42,38 +43,18 @@ class LocalOutput extends CreditedOutput<RecordBatch> {
   close(): void {}
 }
 
-class LocalInput implements InputChannel {
-  readonly #queue = new Queue<ChannelItem>();
-  readonly #priority = new PriorityInbox();
-  onItem: (() => void) | undefined = undefined;
-  onBarrierQueued: ((barrier: CheckpointBarrier) => void) | undefined = undefined;
+class LocalInput extends QueuedInput {
   credits!: CreditReturner;
 
   deliver(item: ChannelItem): void {
-    this.#queue.push(item);
-    if (hasAlignedTimeout(item)) this.onBarrierQueued?.(item);
-    if (this.#queue.length === 1) this.onItem?.();
+    this.arrive(item);
   }
   deliverPriority(barrier: CheckpointBarrier, overtaken: number): void {
-    this.#priority.arrived(barrier, this.#queue.length, overtaken);
-    this.onItem?.();
+    this.arrivePriority(barrier, overtaken);
   }
-  get hasItem(): boolean {
-    return this.#queue.length > 0 || this.#priority.waiting;
-  }
-  get hasPriority(): boolean {
-    return this.#priority.waiting;
-  }
-  poll(): ChannelItem | undefined {
-    if (this.#priority.waiting) return this.#priority.take();
-    const item = this.#queue.shift();
-    if (item !== undefined) this.#priority.polledOne();
-    return item;
-  }
-  prioritize(checkpointId: number): boolean {
-    if (!this.#priority.prioritizeQueued(this.#queue, checkpointId)) return false;
-    this.onItem?.();
-    return true;
+  /** Nothing is serialised on a local channel. */
+  protected decode(): ChannelItem {
+    throw new Error('internal: a local channel holds no serialised batches');
   }
   /** Credits return on the next turn, like a remote channel's, so producers and consumers interleave. */
   release(): void {
@@ -81,4 +62,3 @@ class LocalInput implements InputChannel {
   }
   close(): void {}
 }
-

@@ -7,7 +7,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import { RecordDecoder, RecordEncoder } from '../../core/record-codec.ts';
 import type { ChannelEvent, CheckpointBarrier, RecordBatch } from '../events.ts';
-import { CreditedOutput, CreditReturner, hasAlignedTimeout, PriorityInbox, Queue, type ChannelItem, type InputChannel, type Prepared } from './channel.ts';
+import { CreditedOutput, CreditReturner, type ChannelItem, type Prepared } from './channel.ts';
+import { QueuedInput } from './queued-input.ts';
 
 /**
  * A batch's bytes, an event, a priority barrier with the count of items it overtook, or credits
@@ -65,58 +66,27 @@ export class RemoteOutput extends CreditedOutput<Uint8Array> {
   }
 }
 
-export class RemoteInput implements InputChannel {
+export class RemoteInput extends QueuedInput {
   readonly #port: MessagePort;
   readonly #decoder = new RecordDecoder();
-  readonly #queue = new Queue<Uint8Array | ChannelEvent>();
   readonly #credits: CreditReturner;
-  readonly #priority = new PriorityInbox();
-  onItem: (() => void) | undefined = undefined;
-  onBarrierQueued: ((barrier: CheckpointBarrier) => void) | undefined = undefined;
 
   constructor(port: MessagePort) {
+    super();
     this.#port = port;
     this.#credits = new CreditReturner((n) => port.postMessage(n satisfies Wire));
     port.on('message', (m: Wire) => {
-      if (m instanceof Uint8Array) this.#queue.push(m);
+      if (m instanceof Uint8Array) this.arrive(m);
       else if (typeof m !== 'object') return;
-      else if ('p' in m) {
-        // Messages arrive in order, so everything sent before the barrier is already queued.
-        this.#priority.arrived(m.p, this.#queue.length, m.o);
-        this.onItem?.();
-        return;
-      } else {
-        this.#queue.push(m.e);
-        if (hasAlignedTimeout(m.e)) this.onBarrierQueued?.(m.e);
-      }
-      if (this.#queue.length === 1) this.onItem?.();
+      // Messages arrive in order, so everything sent before a priority barrier is already queued.
+      else if ('p' in m) this.arrivePriority(m.p, m.o);
+      else this.arrive(m.e);
     });
   }
 
-  get hasItem(): boolean {
-    return this.#queue.length > 0 || this.#priority.waiting;
-  }
-
-  get hasPriority(): boolean {
-    return this.#priority.waiting;
-  }
-
-  prioritize(checkpointId: number): boolean {
-    if (!this.#priority.prioritizeQueued(this.#queue, checkpointId)) return false;
-    this.onItem?.();
-    return true;
-  }
-
-  poll(): ChannelItem | undefined {
-    if (this.#priority.waiting) return this.#priority.take();
-    const raw = this.#queue.shift();
-    if (raw === undefined) return undefined;
-    this.#priority.polledOne();
-    if (raw instanceof Uint8Array) {
-      const { values, timestamps } = this.#decoder.decode(raw);
-      return { kind: 'records', batch: { values, timestamps, count: values.length } };
-    }
-    return raw;
+  protected decode(bytes: Uint8Array): ChannelItem {
+    const { values, timestamps } = this.#decoder.decode(bytes);
+    return { kind: 'records', batch: { values, timestamps, count: values.length } };
   }
 
   release(): void {

@@ -1,15 +1,16 @@
 /**
  * Stores the in-flight data of one unaligned checkpoint on the consumer side (Flink's channel
  * state writer, for input channels). When the subtask snapshots unaligned, the rest of the batch
- * it is part-way through and everything each open channel delivers before that channel's barrier
- * were sent before the barrier but are processed after the snapshot: they are kept here, encoded
- * at once (later processing cannot change them), and restored by replaying them before any new
- * input. A priority barrier comes with `ahead`, the count of items still to come on its channel
- * that it overtook; those are kept as well. Processing never waits for any of this.
+ * it is part-way through and, per open channel, every item sent before that channel's barrier
+ * that the task has not taken yet were sent before the barrier but are processed after the
+ * snapshot: they are kept here, encoded at once (later processing cannot change them), and
+ * restored by replaying them before any new input. The channels hand the items over as soon as
+ * they are there (`InputChannel.tap`), not when the task gets to them, so the checkpoint does
+ * not wait for a slow task to work through its queues. Processing never waits for any of this.
  *
- * Per channel: `until-barrier` (store everything until the barrier arrives), `countdown` (the
- * barrier overtook `remaining` items, store them), `done`. Items that are not data (barriers of
- * other checkpoints, cancel markers, end of data) count towards `ahead` but are not stored.
+ * Per channel: `recording` until its channel says everything before the barrier was handed
+ * over (or it ended), then `done`. Items that are not data (barriers of other checkpoints,
+ * cancel markers, end of data or of partition) are not stored.
  */
 import type { CheckpointId } from '../../core/ids.ts';
 import { encodeValue } from '../../core/record-codec.ts';
@@ -26,8 +27,7 @@ export interface RecordedChannel {
 }
 
 interface Recording {
-  mode: 'until-barrier' | 'countdown' | 'done';
-  remaining: number;
+  mode: 'recording' | 'done';
   readonly entries: ChannelStateEntry[];
   records: number;
   bytes: number;
@@ -51,7 +51,7 @@ export class ChannelStateRecorder {
     });
     // Nobody may be listening yet when it is given up; the reason still reaches whoever awaits it.
     this.done.catch(() => {});
-    this.#channels = settled.map((s) => ({ mode: s ? 'done' : 'until-barrier', remaining: 0, entries: [], records: 0, bytes: 0 }));
+    this.#channels = settled.map((s) => ({ mode: s ? 'done' : 'recording', entries: [], records: 0, bytes: 0 }));
     this.#open = settled.filter((s) => !s).length;
     this.#settleIfDone();
   }
@@ -75,14 +75,16 @@ export class ChannelStateRecorder {
     this.#storeBatch(rec, values.slice(from, count), timestamps === null ? null : timestamps.slice(from, count));
   }
 
-  /** The consumer took `item` (not a priority barrier) from `channel`, before processing it. */
-  polled(channel: number, item: ChannelItem): void {
+  /** An item sent on `channel` before its barrier, handed over before the task processes it. */
+  store(channel: number, item: ChannelItem): void {
     const rec = this.#channels[channel]!;
     if (rec.mode === 'done') return;
     switch (item.kind) {
-      case 'records':
-        this.#storeBatch(rec, item.batch.count === item.batch.values.length ? item.batch.values : item.batch.values.slice(0, item.batch.count), item.batch.timestamps);
+      case 'records': {
+        const b = item.batch;
+        this.#storeBatch(rec, b.count === b.values.length ? b.values : b.values.slice(0, b.count), b.timestamps);
         break;
+      }
       case 'watermark':
         rec.entries.push({ w: item.timestamp });
         break;
@@ -92,18 +94,12 @@ export class ChannelStateRecorder {
       default:
         break;
     }
-    if (rec.mode === 'countdown' && --rec.remaining <= 0) this.#channelDone(rec);
   }
 
-  /** The barrier of this checkpoint arrived on `channel`; `ahead` items still to come on it were sent before it. */
-  barrierArrived(channel: number, ahead: number): void {
+  /** Everything `channel` sent before its barrier was handed over. */
+  channelDone(channel: number): void {
     const rec = this.#channels[channel]!;
-    if (rec.mode !== 'until-barrier') return;
-    if (ahead <= 0) this.#channelDone(rec);
-    else {
-      rec.mode = 'countdown';
-      rec.remaining = ahead;
-    }
+    if (rec.mode !== 'done') this.#channelDone(rec);
   }
 
   /** `channel` ended: nothing more comes on it. */

@@ -163,8 +163,6 @@ export class CheckpointParticipant {
     const step = handler.onBarrier(channel, barrier, ahead !== undefined);
     if (first && numChannels > 1 && handler.aligning === barrier.checkpointId) faultHooks()?.alignmentStarted?.(this.faultPoint(barrier.checkpointId));
     this.#onAlignmentStep(step);
-    const rec = this.#recording;
-    if (rec !== undefined && rec.checkpointId === barrier.checkpointId) rec.barrierArrived(channel, ahead ?? 0);
   }
 
   /**
@@ -227,20 +225,32 @@ export class CheckpointParticipant {
 
   /**
    * Starts storing the channel state of `checkpointId`, which goes unaligned now: the rest of the
-   * batch being processed, then everything each channel not `delivered` (nor ended) brings before
-   * its barrier. In-band barriers of this checkpoint already queued are taken out of order, so
-   * what is stored stops there.
+   * batch being processed, then what each channel not `delivered` (nor ended) holds or still
+   * brings before its barrier, handed over by the channel as soon as it is there. In-band
+   * barriers of this checkpoint already queued are taken out of order, so what is stored stops
+   * there.
    */
   #startRecording(checkpointId: CheckpointId, delivered: readonly boolean[]): ChannelStateRecorder {
     const handler = this.barriers!;
-    this.#recording?.cancel(new Error(`${this.#host.name}: checkpoint ${checkpointId} started before the channel state of checkpoint ${this.#recording.checkpointId} was complete`));
+    const older = this.#recording;
+    if (older !== undefined) {
+      for (const i of this.#d.inputs) i.channel.untap(older.checkpointId);
+      older.cancel(new Error(`${this.#host.name}: checkpoint ${checkpointId} started before the channel state of checkpoint ${older.checkpointId} was complete`));
+    }
     const settled = delivered.map((d, c) => d || handler.isEnded(c));
     const recorder = new ChannelStateRecorder(checkpointId, settled);
     this.#recording = recorder;
     const rest = this.#host.currentRemainder();
     if (rest !== undefined) recorder.recordRemainder(rest.channel, rest.batch.values, rest.batch.timestamps, rest.from, rest.batch.count);
     settled.forEach((s, c) => {
-      if (!s) this.#d.inputs[c]?.channel.prioritize(checkpointId);
+      const channel = this.#d.inputs[c]?.channel;
+      if (s || channel === undefined) return;
+      channel.prioritize(checkpointId);
+      channel.tap(
+        checkpointId,
+        (item) => recorder.store(c, item),
+        () => recorder.channelDone(c),
+      );
     });
     void recorder.done.then(
       () => {
@@ -258,6 +268,7 @@ export class CheckpointParticipant {
     const rec = this.#recording;
     if (rec !== undefined && rec.checkpointId <= checkpointId) {
       this.#recording = undefined;
+      for (const i of this.#d.inputs) i.channel.untap(rec.checkpointId);
       rec.cancel(why);
     }
   }

@@ -4,9 +4,8 @@
  * operator in bursts, feeds watermarks and watermark status to each input's valve, and hands
  * barriers, cancel markers and ends of partition to checkpointing.
  *
- * Unaligned checkpoints: a priority barrier is taken before anything else, and while a
- * checkpoint stores channel state every item taken is shown to its recorder before it is
- * processed. After a restore, the channel state to replay is processed first, before any item
+ * Unaligned checkpoints: a priority barrier is taken before anything else (the channels hand
+ * the in-flight data to the checkpoint themselves). After a restore, the channel state to replay is processed first, before any item
  * of a live channel (barriers included) is taken.
  *
  * The burst loop is the task's hottest path: per record it reads the batch, calls the head and
@@ -137,6 +136,10 @@ export class NetworkInput {
     const backpressure = host.backpressure;
     const cp = host.checkpoints;
     const head = this.#head;
+    // Priority barriers need no output credit: a back-pressured task still snapshots at once.
+    if (this.#replayPos >= this.#replay.length) {
+      while (life.state === 'RUNNING' && mailbox.suspended === 0 && this.#takePriority());
+    }
     const start = monotonicClock.now();
     let budget = CLOCK_EVERY;
     let processed = 0;
@@ -194,27 +197,33 @@ export class NetworkInput {
       this.#replayOne(this.#replay[this.#replayPos++]!);
       return true;
     }
+    if (this.#takePriority()) return true;
     const inputs = this.#inputs;
     const n = inputs.length;
-    const cp = this.#host.checkpoints;
-    const barriers = cp.barriers;
-    for (let idx = 0; idx < n; idx++) {
-      const inp = inputs[idx]!;
-      if (!inp.channel.hasPriority) continue;
-      const item = inp.channel.poll()!;
-      if (item.kind === 'priority-barrier') {
-        if (barriers) cp.onBarrier(idx, item.barrier, n, item.ahead);
-        return true;
-      }
-      this.#dispatch(idx, inp, item, n);
-      return true;
-    }
+    const barriers = this.#host.checkpoints.barriers;
     for (let k = 0; k < n; k++) {
       const idx = (this.#rr + k) % n;
       const inp = inputs[idx]!;
       if (!inp.channel.hasItem || barriers?.isBlocked(idx)) continue;
       this.#rr = (idx + 1) % n;
-      this.#dispatch(idx, inp, inp.channel.poll()!, n);
+      const item = inp.channel.poll();
+      if (item === undefined) continue;
+      this.#dispatch(idx, inp, item, n);
+      return true;
+    }
+    return false;
+  }
+
+  /** Takes one waiting priority barrier, if any channel has one. */
+  #takePriority(): boolean {
+    const inputs = this.#inputs;
+    const n = inputs.length;
+    for (let idx = 0; idx < n; idx++) {
+      const inp = inputs[idx]!;
+      if (!inp.channel.hasPriority) continue;
+      const item = inp.channel.poll();
+      if (item === undefined) continue;
+      this.#dispatch(idx, inp, item, n);
       return true;
     }
     return false;
@@ -236,7 +245,6 @@ export class NetworkInput {
   #dispatch(idx: number, inp: Input, item: ChannelItem, n: number): void {
     const cp = this.#host.checkpoints;
     const barriers = cp.barriers;
-    if (item.kind !== 'priority-barrier') cp.recording?.polled(idx, item);
     switch (item.kind) {
       case 'records':
         this.#current = { batch: item.batch, pos: 0, channel: inp.channel, idx, input: inp.input };
