@@ -37,13 +37,6 @@ const SPLITS = 6;
 const NET = { 'weir.network.buffer-records': 16, 'weir.network.credits-per-channel': 2 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * The restore path drops `channelState` when it reads `_metadata` back
- * (src/checkpoint/filesystem/metadata-codec.ts decodeMetadata), so every in-flight record is lost
- * on a restore: the cases that depend on it are marked todo until that is fixed.
- */
-const CHANNEL_STATE_LOST = { todo: 'decodeMetadata drops channelState: in-flight records are lost on restore' } as const;
-
 interface Taken {
   readonly chk: string;
   readonly entry: CheckpointStatsEntry;
@@ -147,7 +140,7 @@ const exact: [Variant, string, string, 'inline' | 'threads', number, number][] =
 describe('rescaling from an unaligned checkpoint', () => {
   for (const [variant, partitioner, uid, mode, n, sources] of exact) {
     const total = n * sources;
-    it(`${variant} (${partitioner} exchange, first run ${mode}): 2 → 3 and 2 → 1, every number counted exactly once`, CHANNEL_STATE_LOST, async () => {
+    it(`${variant} (${partitioner} exchange, first run ${mode}): 2 → 3 and 2 → 1, every number counted exactly once`, async () => {
       const taken = await takeUnaligned(await firstRun(variant, 2, mode, n), holds(uid, partitioner));
       assert.equal(taken.entry.checkpoint_type, 'UNALIGNED_CHECKPOINT');
       assert.ok(taken.entry.persisted_data > 0);
@@ -158,7 +151,7 @@ describe('rescaling from an unaligned checkpoint', () => {
     });
   }
 
-  it('broadcast: scale-up replays each old copy once; a scale-down while a dropped subtask holds broadcast data is refused', CHANNEL_STATE_LOST, async () => {
+  it('broadcast: scale-up replays each old copy once; a scale-down while a dropped subtask holds broadcast data is refused', async () => {
     // Slow subtask 1 (dropped at parallelism 1) must hold stored broadcast records.
     const taken = await takeUnaligned(await firstRun('broadcast', 2, 'threads', N), (t) =>
       t.channels.some((c) => c.uid === 'slow-map' && c.subtask === 1 && c.partitioner === 'broadcast' && c.records > 0),
@@ -196,7 +189,7 @@ describe('aligned-checkpoint timeout under backpressure', () => {
     [1, 'UNALIGNED_CHECKPOINT'],
     [600_000, 'CHECKPOINT'],
   ] as const) {
-    it(`${timeout} ms: checkpoints are ${type}; restored at another parallelism, the counts are exact`, timeout === 1 ? CHANNEL_STATE_LOST : {}, async () => {
+    it(`${timeout} ms: checkpoints are ${type}; restored at another parallelism, the counts are exact`, async () => {
       const client = await firstRun('rebalance', 2, 'threads', N, timeout);
       await sleep(100);
       const entries: CheckpointStatsEntry[] = [];
