@@ -9,9 +9,9 @@
  * of input, so the restored run's output shows how often each number was counted over both runs:
  * exactly once, however the in-flight records were re-routed (once per slow subtask for broadcast).
  *
- * Small network buffers (16 records, 2 credits per channel) keep the in-flight data small, so an
- * unaligned checkpoint completes soon after its trigger even behind a slow stage: a consumer
- * stores what a barrier overtook as it takes it from the channel.
+ * Small network buffers (16 records, 2 credits per channel) keep the in-flight data of a channel
+ * to a few batches, so that a slow stage of 1 ms per record is back-pressured at once and the
+ * stored channel state stays small.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -29,7 +29,10 @@ const dir = mkdtempSync(join(tmpdir(), 'weir-unaligned-rescale-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const JOB = 'test/jobs/unaligned-rescale.ts';
-/** Numbers per source; an inline first run gets more, as its single thread takes longer to complete a checkpoint. */
+/**
+ * Numbers per source. A first run in inline mode (every subtask on one thread) takes checkpoints
+ * more slowly, so its input is longer: a checkpoint with in-flight data must come before the end.
+ */
 const N = 10_000;
 const N_INLINE = 20_000;
 /** Splits per source in the job (its SPLITS). */

@@ -392,41 +392,19 @@ describe('writeChannelState and loadChannelState', () => {
 
 // ---- the recorder -------------------------------------------------------------------------------
 
-/**
- * The recorder is handed a channel's items either as the task takes them, with the barrier saying
- * how many items it overtook (`polled`, `barrierArrived`), or as the channel receives them, with
- * the channel saying when everything before its barrier is there (`store`, `channelDone`).
- * These tests drive whichever of the two the recorder has.
- */
-type Recorder = ChannelStateRecorder & {
-  polled?: (channel: number, item: ChannelItem) => void;
-  barrierArrived?: (channel: number, ahead: number) => void;
-  store?: (channel: number, item: ChannelItem) => void;
-  channelDone?: (channel: number) => void;
-};
-const recorder = (id: number, settled: boolean[]): Recorder => new ChannelStateRecorder(asCheckpointId(id), settled) as Recorder;
-function give(rec: Recorder, channel: number, item: ChannelItem): void {
-  if (rec.store !== undefined) rec.store(channel, item);
-  else rec.polled!(channel, item);
-}
-/** Everything `channel` sent before its barrier was given. */
-function allBeforeBarrier(rec: Recorder, channel: number): void {
-  if (rec.channelDone !== undefined) rec.channelDone(channel);
-  else rec.barrierArrived!(channel, 0);
-}
-const countsAhead = typeof (ChannelStateRecorder.prototype as Recorder).barrierArrived === 'function';
+const recorder = (id: number, settled: boolean[]): ChannelStateRecorder => new ChannelStateRecorder(asCheckpointId(id), settled);
 
 describe('ChannelStateRecorder', () => {
   const values = (r: RecordedChannel): number => r.records;
 
-  it('stores everything a channel delivers until all before its barrier is there; settled channels store nothing', async () => {
+  it('stores what a channel hands over until it is done; settled channels store nothing', async () => {
     const rec = recorder(3, [false, true]);
     assert.equal(rec.complete, false);
-    give(rec, 0, records([1, 2, 3]));
-    give(rec, 0, { kind: 'watermark', timestamp: 9 });
-    give(rec, 1, records([100]));
-    allBeforeBarrier(rec, 0);
-    give(rec, 0, records([4]));
+    rec.store(0, records([1, 2, 3]));
+    rec.store(0, { kind: 'watermark', timestamp: 9 });
+    rec.store(1, records([100]));
+    rec.channelDone(0);
+    rec.store(0, records([4]));
     const done = await rec.done;
     assert.equal(rec.complete, true);
     assert.deepEqual(done.map(values), [3, 0]);
@@ -437,26 +415,25 @@ describe('ChannelStateRecorder', () => {
     assert.ok(rec.bytes > 0);
   });
 
-  it('countdown: a priority barrier that overtook n items stores exactly those n, counting non-data items', { skip: !countsAhead && 'the channels count what a barrier overtook' }, async () => {
-    const rec = recorder(1, [false]);
-    rec.barrierArrived!(0, 3);
-    give(rec, 0, records([1, 2]));
-    give(rec, 0, { kind: 'checkpoint-barrier', checkpointId: asCheckpointId(2), timestamp: 0, options: {} } as unknown as ChannelItem);
-    assert.equal(rec.complete, false);
-    give(rec, 0, records([3]));
-    assert.equal(rec.complete, true);
-    give(rec, 0, records([4, 5]));
+  it('items that are not data (barriers of other checkpoints, end of data or partition) are not stored', async () => {
+    const rec = recorder(3, [false]);
+    rec.store(0, records([1]));
+    rec.store(0, { kind: 'checkpoint-barrier', checkpointId: asCheckpointId(2), timestamp: 0, options: {} } as unknown as ChannelItem);
+    rec.store(0, { kind: 'end-of-data' });
+    rec.store(0, { kind: 'watermark-status', idle: false });
+    rec.store(0, { kind: 'end-of-partition' });
+    rec.channelDone(0);
     const [c] = await rec.done;
-    assert.equal(c!.records, 3);
-    assert.equal(c!.entries.length, 2, 'the barrier of another checkpoint is counted, not stored');
+    assert.equal(c!.records, 1);
+    assert.deepEqual(c!.entries.map((e) => Object.keys(e)[0]), ['r', 'i']);
   });
 
   it('a channel done twice, or items after it is done, change nothing', async () => {
     const rec = recorder(1, [false, false]);
-    give(rec, 0, records([1]));
-    allBeforeBarrier(rec, 0);
-    allBeforeBarrier(rec, 0);
-    give(rec, 0, records([2]));
+    rec.store(0, records([1]));
+    rec.channelDone(0);
+    rec.channelDone(0);
+    rec.store(0, records([2]));
     rec.channelEnded(1);
     const done = await rec.done;
     assert.deepEqual(done.map(values), [1, 0]);
@@ -464,7 +441,7 @@ describe('ChannelStateRecorder', () => {
 
   it('a channel that ends is done, with what it delivered before', async () => {
     const rec = recorder(1, [false]);
-    give(rec, 0, records([7, 8]));
+    rec.store(0, records([7, 8]));
     rec.channelEnded(0);
     assert.deepEqual((await rec.done).map(values), [2]);
   });
@@ -487,18 +464,18 @@ describe('ChannelStateRecorder', () => {
 
   it('a batch whose count is below its array length stores only the counted records', async () => {
     const rec = recorder(1, [false]);
-    give(rec, 0, { kind: 'records', batch: { values: [1, 2, 3, 4], timestamps: null, count: 2 } });
+    rec.store(0, { kind: 'records', batch: { values: [1, 2, 3, 4], timestamps: null, count: 2 } });
     rec.channelEnded(0);
     assert.equal((await rec.done)[0]!.records, 2);
   });
 
   it('cancel: rejects `done` with the reason and releases what was kept; later items are ignored', async () => {
     const rec = recorder(1, [false]);
-    give(rec, 0, records([1, 2]));
+    rec.store(0, records([1, 2]));
     rec.cancel(new Error('checkpoint 1 aborted'));
     await assert.rejects(rec.done, /checkpoint 1 aborted/);
     assert.equal(rec.complete, true);
-    give(rec, 0, records([3]));
+    rec.store(0, records([3]));
     // Cancelling a finished recording changes nothing.
     const finished = recorder(2, [true]);
     finished.cancel(new Error('late'));
