@@ -1,0 +1,158 @@
+/**
+ * The consumer end of a channel, shared by both transports: the queue of items in arrival order
+ * (a remote channel's batches stay bytes until needed), priority barriers taken out of order,
+ * and the tap through which an unaligned checkpoint stores the data that was in flight.
+ *
+ * Items are numbered in arrival order (`seq`). A priority barrier knows `until`, the number of
+ * items sent before it: those queued here when it arrived plus those it overtook at the
+ * producer, which the producer sends right behind it. Numbers never shift: a queued in-band
+ * barrier taken out of order leaves a placeholder that taking skips.
+ */
+import type { CheckpointBarrier } from '../events.ts';
+import { hasAlignedTimeout, isBarrierOf, Queue, type ChannelItem, type InputChannel } from './channel.ts';
+
+/** Where an in-band barrier was before it was taken out of order. */
+const TAKEN_OUT: unique symbol = Symbol('taken out of order');
+type Entry = ChannelItem | Uint8Array | typeof TAKEN_OUT;
+
+interface Tap {
+  readonly checkpointId: number;
+  /** Number of the next item to hand over. */
+  next: number;
+  /** Items numbered below this were sent before the checkpoint's barrier. */
+  limit: number;
+  readonly onItem: (item: ChannelItem) => void;
+  readonly onDone: () => void;
+}
+
+export abstract class QueuedInput implements InputChannel {
+  readonly #queue = new Queue<Entry>();
+  /** Items that arrived so far; items taken so far (the number of the queue's head). */
+  #arrived = 0;
+  #taken = 0;
+  readonly #priority: { readonly barrier: CheckpointBarrier; readonly until: number }[] = [];
+  /** The latest priority barrier taken: a tap may start while the task handles it. */
+  #lastPriority: { readonly checkpointId: number; readonly until: number } | undefined;
+  #tap: Tap | undefined;
+  onItem: (() => void) | undefined = undefined;
+  onBarrierQueued: ((barrier: CheckpointBarrier) => void) | undefined = undefined;
+
+  /** Turns a remote batch's bytes into its item; called in arrival order. */
+  protected abstract decode(bytes: Uint8Array): ChannelItem;
+  abstract release(): void;
+  abstract close(): void;
+
+  /** An item arrived. */
+  protected arrive(raw: ChannelItem | Uint8Array): void {
+    const seq = this.#arrived++;
+    const tap = this.#tap;
+    if (tap !== undefined && seq < tap.limit) {
+      // While tapped, bytes are decoded on arrival so the checkpoint gets the item now.
+      const item = raw instanceof Uint8Array ? this.decode(raw) : raw;
+      this.#queue.push(item);
+      this.#tapOne(tap, seq, item);
+    } else this.#queue.push(raw);
+    if (!(raw instanceof Uint8Array) && hasAlignedTimeout(raw)) this.onBarrierQueued?.(raw);
+    if (this.#queue.length === 1) this.onItem?.();
+  }
+
+  /** A priority barrier arrived; `overtaken` items sent before it follow it. */
+  protected arrivePriority(barrier: CheckpointBarrier, overtaken: number): void {
+    this.#addPriority(barrier, this.#arrived + overtaken);
+  }
+
+  get hasItem(): boolean {
+    return this.#queue.length > 0 || this.#priority.length > 0;
+  }
+
+  get hasPriority(): boolean {
+    return this.#priority.length > 0;
+  }
+
+  poll(): ChannelItem | undefined {
+    const p = this.#priority.shift();
+    if (p !== undefined) {
+      this.#lastPriority = { checkpointId: p.barrier.checkpointId, until: p.until };
+      return { kind: 'priority-barrier', barrier: p.barrier, ahead: p.until - this.#taken };
+    }
+    for (;;) {
+      const e = this.#queue.shift();
+      if (e === undefined) return undefined;
+      this.#taken++;
+      if (e === TAKEN_OUT) continue;
+      return e instanceof Uint8Array ? this.decode(e) : e;
+    }
+  }
+
+  prioritize(checkpointId: number): boolean {
+    const at = this.#queue.findIndex((e) => isBarrierOf(e, checkpointId));
+    if (at < 0) return false;
+    const barrier = this.#queue.at(at) as CheckpointBarrier;
+    this.#queue.setAt(at, TAKEN_OUT);
+    this.#addPriority(barrier, this.#taken + at);
+    return true;
+  }
+
+  /**
+   * Hands `onItem`, in order and before the consumer takes them, every item of this channel that
+   * was sent before the barrier of `checkpointId`, from the queue's head on: those queued now and
+   * those still to arrive. `onDone` follows once the last of them was handed over (the barrier's
+   * position is known and reached, or the channel ended).
+   */
+  tap(checkpointId: number, onItem: (item: ChannelItem) => void, onDone: () => void): void {
+    let limit = Number.POSITIVE_INFINITY;
+    const waiting = this.#priority.find((p) => p.barrier.checkpointId === checkpointId);
+    if (waiting !== undefined) limit = waiting.until;
+    else if (this.#lastPriority?.checkpointId === checkpointId) limit = this.#lastPriority.until;
+    else {
+      const at = this.#queue.findIndex((e) => isBarrierOf(e, checkpointId));
+      if (at >= 0) limit = this.#taken + at;
+    }
+    const tap: Tap = { checkpointId, next: this.#taken, limit, onItem, onDone };
+    this.#tap = tap;
+    for (let i = 0; i < this.#queue.length && this.#tap === tap && tap.next < tap.limit; i++) {
+      let e = this.#queue.at(i)!;
+      if (e instanceof Uint8Array) {
+        e = this.decode(e);
+        this.#queue.setAt(i, e);
+      }
+      this.#tapOne(tap, this.#taken + i, e);
+    }
+    if (this.#tap === tap && tap.next >= tap.limit) this.#tapDone(tap);
+  }
+
+  /** Stops handing over items for `checkpointId` (the checkpoint was given up). */
+  untap(checkpointId: number): void {
+    if (this.#tap?.checkpointId === checkpointId) this.#tap = undefined;
+  }
+
+  #addPriority(barrier: CheckpointBarrier, until: number): void {
+    this.#priority.push({ barrier, until });
+    const tap = this.#tap;
+    if (tap !== undefined && tap.checkpointId === barrier.checkpointId && until < tap.limit) {
+      tap.limit = until;
+      if (tap.next >= until) this.#tapDone(tap);
+    }
+    this.onItem?.();
+  }
+
+  #tapOne(tap: Tap, seq: number, e: Exclude<Entry, Uint8Array>): void {
+    tap.next = seq + 1;
+    if (e === TAKEN_OUT) return;
+    if (isBarrierOf(e, tap.checkpointId)) {
+      // Its own in-band barrier: what was sent before it is all handed over.
+      tap.limit = seq;
+      this.#tapDone(tap);
+      return;
+    }
+    tap.onItem(e);
+    if (e.kind === 'end-of-partition') tap.limit = seq;
+    if (tap.next >= tap.limit) this.#tapDone(tap);
+  }
+
+  #tapDone(tap: Tap): void {
+    if (this.#tap !== tap) return;
+    this.#tap = undefined;
+    tap.onDone();
+  }
+}
