@@ -250,6 +250,17 @@ describe('BarrierHandler, unaligned and the aligned-checkpoint timeout', () => {
     assert.ok(inState(a, WaitingForFirstBarrier));
   });
 
+  it('an in-band barrier taken after the deadline switches; its channel and the blocked ones need no channel state', () => {
+    const c = clock();
+    const a = new BarrierHandler(3, c.now, () => {});
+    a.onBarrier(0, barrier(6, 1000, withTimeout(50)));
+    c.advance(100);
+    const switched = a.onBarrier(1, barrier(6, 1000, withTimeout(50)));
+    assert.equal(switched.kind, 'unaligned');
+    if (switched.kind === 'unaligned') assert.deepEqual(switched.delivered, [true, true, false]);
+    assert.equal(a.isBlocked(0), false);
+  });
+
   it('an aligned checkpoint that completes before its timeout stays aligned; the late timer changes nothing', () => {
     const c = clock();
     const a = new BarrierHandler(2, c.now, () => {});
@@ -265,6 +276,7 @@ describe('BarrierHandler, unaligned and the aligned-checkpoint timeout', () => {
     const a = new BarrierHandler(2, c.now, (_id, at) => timers.push(at));
     const step = a.onBarrier(1, barrier(3, 100, withTimeout(10)));
     assert.equal(step.kind, 'unaligned');
+    if (step.kind === 'unaligned') assert.deepEqual(step.delivered, [false, true], 'the channel whose in-band barrier started it needs no channel state');
     assert.deepEqual(timers, [], 'no timer for a timeout that already passed');
     assert.equal(a.isBlocked(1), false);
   });

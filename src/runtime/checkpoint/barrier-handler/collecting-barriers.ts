@@ -32,7 +32,7 @@ export class CollectingBarriers extends PendingBarriers {
 
   override barrierReceived(ctx: BarrierHandlerContext, channel: number, barrier: CheckpointBarrier, priority: boolean): BarrierHandlerState {
     if (barrier.checkpointId === this.checkpointId && (priority || this.#timedOut(ctx))) {
-      return this.#toUnaligned(ctx).barrierReceived(ctx, channel, barrier, priority);
+      return this.#toUnaligned(ctx, priority ? undefined : channel).barrierReceived(ctx, channel, barrier, priority);
     }
     return super.barrierReceived(ctx, channel, barrier, priority);
   }
@@ -46,8 +46,8 @@ export class CollectingBarriers extends PendingBarriers {
   }
 
   /** Blocked channels are released: what follows their barriers may be processed after the snapshot taken now. */
-  #toUnaligned(ctx: BarrierHandlerContext): BarrierHandlerState {
+  #toUnaligned(ctx: BarrierHandlerContext, inBand?: number): BarrierHandlerState {
     ctx.unblockAll();
-    return UnalignedBarriers.start(ctx, this.barrier, this);
+    return UnalignedBarriers.start(ctx, this.barrier, this, inBand);
   }
 }

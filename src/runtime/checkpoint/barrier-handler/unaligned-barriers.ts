@@ -13,11 +13,15 @@ export class UnalignedBarriers extends PendingBarriers {
   /**
    * Starts handling `barrier`'s checkpoint unaligned: the task is told to snapshot now. `from`:
    * the aligned state of the same checkpoint that timed out (its channels that delivered the
-   * barrier need no channel state).
+   * barrier need no channel state). `inBand`: the channel whose in-band barrier is being taken
+   * right now, when that is what starts it (everything before it on that channel was processed,
+   * so it needs no channel state either; what is queued behind it came after the barrier).
    */
-  static start(ctx: BarrierHandlerContext, barrier: CheckpointBarrier, from?: PendingBarriers): UnalignedBarriers {
+  static start(ctx: BarrierHandlerContext, barrier: CheckpointBarrier, from?: PendingBarriers, inBand?: number): UnalignedBarriers {
     const state = new UnalignedBarriers(ctx, barrier, from);
-    ctx.startedUnaligned({ ...state.alignment(ctx), delivered: [...state.seen] });
+    const delivered = [...state.seen];
+    if (inBand !== undefined) delivered[inBand] = true;
+    ctx.startedUnaligned({ ...state.alignment(ctx), delivered });
     return state;
   }
 

@@ -30,7 +30,7 @@ export class WaitingForFirstBarrier implements BarrierHandlerState {
       case 'at-least-once':
         return new CountingBarriers(ctx, barrier).barrierReceived(ctx, channel, barrier, priority);
       case 'unaligned':
-        return UnalignedBarriers.start(ctx, barrier).barrierReceived(ctx, channel, barrier, priority);
+        return UnalignedBarriers.start(ctx, barrier, undefined, priority ? undefined : channel).barrierReceived(ctx, channel, barrier, priority);
       default:
         return assertNever(alignment, 'barrier alignment');
     }
