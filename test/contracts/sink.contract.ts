@@ -82,12 +82,24 @@ const INTERVAL = 50;
 
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Whether a checkpoint under `dir` (a checkpoint base directory) completed: some chk-N holds _metadata. */
+/**
+ * Whether a checkpoint under `dir` (a checkpoint base directory) completed: some chk-N holds
+ * _metadata. The running job deletes subsumed checkpoints meanwhile, so a directory listed a
+ * moment ago may be gone.
+ */
 export function hasCompletedCheckpoint(dir: string): boolean {
-  for (const job of readdirSync(dir, { withFileTypes: true })) {
+  const list = (path: string) => {
+    try {
+      return readdirSync(path, { withFileTypes: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+  };
+  for (const job of list(dir)) {
     if (!job.isDirectory()) continue;
-    for (const chk of readdirSync(join(dir, job.name), { withFileTypes: true })) {
-      if (chk.isDirectory() && /^chk-\d+$/.test(chk.name) && readdirSync(join(dir, job.name, chk.name)).includes('_metadata')) return true;
+    for (const chk of list(join(dir, job.name))) {
+      if (chk.isDirectory() && /^chk-\d+$/.test(chk.name) && list(join(dir, job.name, chk.name)).some((f) => f.name === '_metadata')) return true;
     }
   }
   return false;
