@@ -3,7 +3,9 @@
  * with exactly-once checkpoints and one or two failures at random points — in a source, an
  * operator or the sink after a random number of records, while a task aligns barriers, or in the
  * asynchronous phase of a snapshot — and its collected output must equal the straight run's:
- * nothing lost, nothing repeated. The seed is printed; WEIR_SEED=<n> replays a run.
+ * nothing lost, nothing repeated. Half the trials take unaligned checkpoints (from the start, or
+ * after a short aligned timeout), so restores also replay in-flight data. The seed is printed;
+ * WEIR_SEED=<n> replays a run.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -59,8 +61,9 @@ test(`${TRIALS} randomized failure trials lose and repeat nothing (seed ${seed})
               : int(10, few ? 140 : 1_500);
       return { at, attempt, after };
     });
-    const options = { dir, interval: int(10, 30), throttle: 80, source, faults };
-    const what = `trial ${trial}: ${variant}/${source} ${JSON.stringify(faults)} interval ${options.interval}`;
+    const unaligned = pick([undefined, undefined, 0, 5] as const);
+    const options = { dir, interval: int(10, 30), throttle: 80, source, faults, ...(unaligned === undefined ? {} : { unaligned }) };
+    const what = `trial ${trial}: ${variant}/${source} ${JSON.stringify(faults)} interval ${options.interval}${unaligned === undefined ? '' : ` unaligned (timeout ${unaligned} ms)`}`;
     const client = await startJob('test/jobs/golden.ts', { args: [variant, String(N), JSON.stringify(options)], parallelism: 2, mode: 'inline' });
     let result: { collected: Map<string, unknown[]> };
     try {
