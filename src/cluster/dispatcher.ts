@@ -116,6 +116,11 @@ export class Dispatcher {
     return this.#pool.total;
   }
 
+  /** The cluster's configuration: what every job's configuration starts from. */
+  get config(): Readonly<Record<string, string>> {
+    return this.#config;
+  }
+
   /** Slots not held by a job that is still running (or still stopping its threads). */
   get freeSlots(): number {
     return this.#pool.free;

@@ -307,3 +307,41 @@ export interface StopWithSavepointRequest {
 export interface CheckpointTriggerRequest {
   checkpointType?: 'CONFIGURED' | 'FULL' | 'INCREMENTAL';
 }
+
+/** GET /overview (Flink's ClusterOverviewWithVersion; the version and commit are weir's). */
+export interface ClusterOverview {
+  taskmanagers: number;
+  'slots-total': number;
+  'slots-available': number;
+  'taskmanagers-blocked': number;
+  'slots-free-and-blocked': number;
+  /** Jobs not yet terminal. */
+  'jobs-running': number;
+  'jobs-finished': number;
+  'jobs-cancelled': number;
+  'jobs-failed': number;
+  'flink-version': string;
+  /** The git commit weir was started from, or "unknown". */
+  'flink-commit': string;
+}
+
+/** One entry of GET /jobmanager/config. */
+export interface ConfigurationEntry {
+  key: string;
+  value: string;
+}
+
+/** GET /jobs/:jobid/config */
+export interface JobConfigInfo {
+  jid: string;
+  name: string;
+  'execution-config': {
+    'execution-mode': 'PIPELINED';
+    /** The restart strategy in force, described in words. */
+    'restart-strategy': string;
+    'job-parallelism': number;
+    'object-reuse-mode': boolean;
+    /** Global job parameters; weir has none. */
+    'user-config': Record<string, string>;
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * The cluster-wide and per-vertex routes of the REST API over real HTTP on 127.0.0.1, with
+ * Flink's field names and shapes: /overview, /jobmanager/config, /jobs/:jobid/config. Jobs are
+ * the cluster-* fixtures, posted as their source, running on worker threads of this process.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Dispatcher, type JobSubmission } from '../../src/cluster/dispatcher.ts';
+import { RestClient } from '../../src/rest/rest-client.ts';
+import { startRestServer, type RestServer } from '../../src/rest/rest-server.ts';
+
+const SLOTS = 3;
+
+const fixture = (name: string): JobSubmission['jobModule'] => ({
+  fileName: `${name}.ts`,
+  source: readFileSync(fileURLToPath(new URL(`../jobs/${name}.ts`, import.meta.url)), 'utf8'),
+});
+
+let root: string;
+let dispatcher: Dispatcher;
+let server: RestServer;
+let base: string;
+let client: RestClient;
+
+/** GET over HTTP; the status and the body parsed as JSON. */
+// biome-ignore lint/suspicious/noExplicitAny: the tests read answers of every route through this one helper
+async function get(path: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(base + path);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/json/, `GET ${path} answers JSON`);
+  return { status: res.status, body: await res.json() };
+}
+
+before(async () => {
+  root = mkdtempSync(join(tmpdir(), 'weir-rest-overview-test-'));
+  dispatcher = new Dispatcher({
+    slots: SLOTS,
+    jobsDir: join(root, 'jobs'),
+    config: { 'state.checkpoints.dir': join(root, 'checkpoints') },
+  });
+  server = await startRestServer(dispatcher, { port: 0 });
+  base = `http://127.0.0.1:${server.port}`;
+  client = new RestClient(base);
+});
+
+after(async () => {
+  await dispatcher.shutdown();
+  await server.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+test('GET /overview counts slots and jobs by status, with the version and commit', async () => {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const empty = await get('/overview');
+  assert.equal(empty.status, 200);
+  assert.deepEqual(empty.body, {
+    taskmanagers: 1,
+    'slots-total': SLOTS,
+    'slots-available': SLOTS,
+    'taskmanagers-blocked': 0,
+    'slots-free-and-blocked': 0,
+    'jobs-running': 0,
+    'jobs-finished': 0,
+    'jobs-cancelled': 0,
+    'jobs-failed': 0,
+    'flink-version': pkg.version,
+    'flink-commit': empty.body['flink-commit'],
+  });
+  assert.match(empty.body['flink-commit'], /^([0-9a-f]{40}|unknown)$/);
+  assert.equal((await get('/v1/overview')).body['slots-total'], SLOTS, 'with the /v1 prefix too');
+
+  const finished = await client.submitJob({ jobModule: fixture('cluster-bounded'), parallelism: 1 });
+  assert.equal((await client.awaitJobEnd(finished, { pollMs: 50 })).state, 'FINISHED');
+  const failed = await client.submitJob({ jobModule: fixture('cluster-failing'), parallelism: 1 });
+  assert.equal((await client.awaitJobEnd(failed, { pollMs: 50 })).state, 'FAILED');
+  const running = await client.submitJob({ jobModule: fixture('cluster-unbounded'), parallelism: 1 });
+
+  const during = (await get('/overview')).body;
+  assert.equal(during['jobs-running'], 1);
+  assert.equal(during['jobs-finished'], 1);
+  assert.equal(during['jobs-failed'], 1);
+  assert.equal(during['jobs-cancelled'], 0);
+  assert.equal(during['slots-total'], SLOTS);
+  assert.equal(during['slots-available'], SLOTS - 1, 'the running job holds one slot');
+
+  await client.cancelJob(running);
+  assert.equal((await client.awaitJobEnd(running, { pollMs: 50 })).state, 'CANCELED');
+  const afterwards = (await get('/overview')).body;
+  assert.equal(afterwards['jobs-running'], 0);
+  assert.equal(afterwards['jobs-cancelled'], 1);
+  assert.equal(afterwards['slots-available'], SLOTS);
+});
+
+test('GET /jobmanager/config lists the cluster configuration as sorted {key, value} strings', async () => {
+  const r = await get('/jobmanager/config');
+  assert.equal(r.status, 200);
+  assert.ok(Array.isArray(r.body));
+  for (const entry of r.body) {
+    assert.deepEqual(Object.keys(entry), ['key', 'value']);
+    assert.equal(typeof entry.value, 'string');
+  }
+  const keys = r.body.map((e: { key: string }) => e.key);
+  assert.deepEqual(keys, [...keys].sort());
+  assert.deepEqual(r.body, [
+    { key: 'state.checkpoints.dir', value: join(root, 'checkpoints') },
+    { key: 'taskmanager.numberOfTaskSlots', value: String(SLOTS) },
+  ]);
+});
+
+test("GET /jobs/:jobid/config is Flink's JobConfigInfo of the job; an unknown job is a 404", async () => {
+  const id = await client.submitJob({ jobModule: fixture('cluster-unbounded'), parallelism: 2, programArgs: ['configured job'] });
+  try {
+    const r = await get(`/jobs/${id}/config`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(Object.keys(r.body), ['jid', 'name', 'execution-config']);
+    assert.equal(r.body.jid, id);
+    assert.equal(r.body.name, 'configured job');
+    const ec = r.body['execution-config'];
+    assert.equal(ec['execution-mode'], 'PIPELINED');
+    assert.equal(ec['job-parallelism'], 2);
+    assert.ok(Number.isInteger(ec['job-parallelism']));
+    assert.equal(ec['object-reuse-mode'], false);
+    assert.deepEqual(ec['user-config'], {});
+    // The fixture enables checkpointing and sets no strategy: Flink's default is exponential delay.
+    assert.match(ec['restart-strategy'], /^Restart with exponential delay: starting at \d+ ms/);
+  } finally {
+    await client.cancelJob(id);
+  }
+  const unknown = await get('/jobs/00000000000000000000000000000000/config');
+  assert.equal(unknown.status, 404);
+  assert.deepEqual(Object.keys(unknown.body), ['errors']);
+});
