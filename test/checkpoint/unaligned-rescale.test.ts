@@ -221,3 +221,26 @@ describe('aligned-checkpoint timeout under backpressure', () => {
     });
   }
 });
+
+describe('stop with a savepoint while unaligned checkpoints run under backpressure', () => {
+  it('the savepoint is aligned (no in-flight data) and a restore at another parallelism counts every number once', async () => {
+    const client = await firstRun('keyed', 2, 'threads', N, 0);
+    await sleep(100);
+    const chk = await client.triggerCheckpoint();
+    const entry = (await client.getCheckpointStats())!.history.find((h) => h.external_path === chk)!;
+    assert.equal(entry.checkpoint_type, 'UNALIGNED_CHECKPOINT', 'the periodic kind of checkpoint is unaligned');
+    const savepoint = await client.stopWithSavepoint(join(dir, 'stop-savepoints'));
+    assert.equal(await client.getJobStatus(), 'FINISHED');
+    const stats = (await client.getCheckpointStats())!;
+    const sp = stats.history.find((h) => h.external_path === savepoint)!;
+    assert.equal(sp.checkpoint_type, 'SYNC_SAVEPOINT');
+    assert.equal(sp.persisted_data, 0, 'a savepoint stores no in-flight data');
+    const { metadata } = await loadCheckpoint(savepoint);
+    assert.equal(metadata.kind, 'savepoint');
+    assert.ok(
+      metadata.operators.every((o) => o.subtasks.every((s) => s?.channelState === undefined)),
+      'no operator of the savepoint holds channel state',
+    );
+    assertExact(await restore('keyed', savepoint, 3, N), N, 'stopped at 2, restored at 3');
+  });
+});
