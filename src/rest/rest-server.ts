@@ -18,9 +18,10 @@ import { clusterRoutes } from './routes/cluster-routes.ts';
 import { jobRoutes } from './routes/job-routes.ts';
 import { overviewRoutes } from './routes/overview-routes.ts';
 import { savepointRoutes } from './routes/savepoint-routes.ts';
+import { taskManagerRoutes } from './routes/taskmanager-routes.ts';
 
 /** The REST API's route modules, in Flink's resource groups. */
-export const DEFAULT_REST_MODULES: readonly RestModule[] = [clusterRoutes, overviewRoutes, jobRoutes, checkpointRoutes, savepointRoutes];
+export const DEFAULT_REST_MODULES: readonly RestModule[] = [clusterRoutes, overviewRoutes, taskManagerRoutes, jobRoutes, checkpointRoutes, savepointRoutes];
 
 export interface RestServerOptions {
   /** Interface to listen on; the loopback interface by default. */

@@ -345,3 +345,46 @@ export interface JobConfigInfo {
     'user-config': Record<string, string>;
   };
 }
+
+/** One entry of GET /taskmanagers (Flink's TaskManagerInfo). */
+export interface TaskManagerInfo {
+  id: string;
+  path: string;
+  /** -1: weir's tasks exchange data over message ports, not a data port. */
+  dataPort: number;
+  jmxPort: number;
+  /** When the TaskManager was last heard from, ms since the epoch (Flink's field name). */
+  timeSinceLastHeartbeat: number;
+  slotsNumber: number;
+  freeSlots: number;
+  /** Bytes; cpuCores of the machine. */
+  hardware: { cpuCores: number; physicalMemory: number; freeMemory: number; managedMemory: number };
+  blocked: boolean;
+}
+
+/** GET /taskmanagers */
+export interface TaskManagersInfo {
+  taskmanagers: TaskManagerInfo[];
+}
+
+/** GET /taskmanagers/:taskmanagerid (Flink's TaskManagerDetailsInfo); memory in bytes, -1 where not known. */
+export interface TaskManagerDetailsInfo extends TaskManagerInfo {
+  allocatedSlots: { index: number; jobId: string }[];
+  metrics: {
+    heapUsed: number;
+    heapCommitted: number;
+    heapMax: number;
+    nonHeapUsed: number;
+    nonHeapCommitted: number;
+    nonHeapMax: number;
+    directCount: number;
+    directUsed: number;
+    directMax: number;
+    mappedCount: number;
+    mappedUsed: number;
+    mappedMax: number;
+    memorySegmentsAvailable: number;
+    memorySegmentsTotal: number;
+    garbageCollectors: { name: string; count: number; time: number }[];
+  };
+}

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, hostname, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -132,4 +132,41 @@ test("GET /jobs/:jobid/config is Flink's JobConfigInfo of the job; an unknown jo
   const unknown = await get('/jobs/00000000000000000000000000000000/config');
   assert.equal(unknown.status, 404);
   assert.deepEqual(Object.keys(unknown.body), ['errors']);
+});
+
+test('GET /taskmanagers and /taskmanagers/:taskmanagerid describe the one TaskManager with its slots; an unknown id is a 404', async () => {
+  const id = await client.submitJob({ jobModule: fixture('cluster-unbounded'), parallelism: 2 });
+  try {
+    const list = await get('/taskmanagers');
+    assert.equal(list.status, 200);
+    assert.deepEqual(Object.keys(list.body), ['taskmanagers']);
+    assert.equal(list.body.taskmanagers.length, 1);
+    const tm = list.body.taskmanagers[0];
+    assert.equal(tm.id, `${hostname()}-taskmanager-1`);
+    assert.equal(tm.slotsNumber, SLOTS);
+    assert.equal(tm.freeSlots, SLOTS - 2, 'the running job holds two slots');
+    assert.equal(tm.hardware.cpuCores, availableParallelism());
+    assert.equal(tm.hardware.physicalMemory, totalmem());
+    assert.ok(Number.isInteger(tm.hardware.freeMemory) && tm.hardware.freeMemory > 0 && tm.hardware.freeMemory <= totalmem());
+    assert.equal(tm.hardware.managedMemory, 0);
+    assert.ok(Number.isInteger(tm.timeSinceLastHeartbeat) && tm.timeSinceLastHeartbeat > 0);
+    assert.equal(typeof tm.path, 'string');
+    assert.equal(tm.dataPort, -1);
+
+    const one = await get(`/taskmanagers/${encodeURIComponent(tm.id)}`);
+    assert.equal(one.status, 200);
+    assert.equal(one.body.id, tm.id);
+    assert.equal(one.body.slotsNumber, SLOTS);
+    assert.deepEqual(one.body.allocatedSlots, [
+      { index: 0, jobId: id },
+      { index: 1, jobId: id },
+    ]);
+    assert.ok(Number.isInteger(one.body.metrics.heapUsed) && one.body.metrics.heapUsed > 0);
+    assert.ok(one.body.metrics.heapUsed <= one.body.metrics.heapCommitted);
+  } finally {
+    await client.cancelJob(id);
+  }
+  const unknown = await get('/taskmanagers/no-such-taskmanager');
+  assert.equal(unknown.status, 404);
+  assert.deepEqual(unknown.body, { errors: ['Could not find TaskExecutor no-such-taskmanager.'] });
 });
