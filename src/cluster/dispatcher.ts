@@ -39,6 +39,7 @@ import { jobLogger, silentLogger, type Logger } from '../core/logger.ts';
 import { slotCount } from '../runtime/deployment.ts';
 import { prepareJobGraph } from '../runtime/embedded-executor.ts';
 import { LocalJob } from '../runtime/local-job.ts';
+import type { SubtaskMetrics } from '../runtime/metrics/metric-snapshot.ts';
 import type { WorkerGroupFactory } from '../runtime/worker-group.ts';
 import { DispatcherShutDownError, JobStateError, SubmissionError } from './dispatcher-errors.ts';
 import { launchJobModule } from './job-module-launcher.ts';
@@ -232,6 +233,14 @@ export class Dispatcher {
   /** Counts, summary, latest and history with Flink's fields; undefined when the job has no checkpointing. */
   async checkpointStats(id: string): Promise<CheckpointStatsSnapshot | undefined> {
     return this.#table.get(id).client.getCheckpointStats();
+  }
+
+  /**
+   * The latest metrics each subtask of the job's current attempt reported (tasks report every
+   * second while they run), ordered by vertex index and subtask; empty before the first report.
+   */
+  subtaskMetrics(id: string): SubtaskMetrics[] {
+    return this.#table.get(id).job.getMetrics();
   }
 
   // ---- control ---------------------------------------------------------------------------------

@@ -19,9 +19,10 @@ import { jobRoutes } from './routes/job-routes.ts';
 import { overviewRoutes } from './routes/overview-routes.ts';
 import { savepointRoutes } from './routes/savepoint-routes.ts';
 import { taskManagerRoutes } from './routes/taskmanager-routes.ts';
+import { vertexRoutes } from './routes/vertex-routes.ts';
 
 /** The REST API's route modules, in Flink's resource groups. */
-export const DEFAULT_REST_MODULES: readonly RestModule[] = [clusterRoutes, overviewRoutes, taskManagerRoutes, jobRoutes, checkpointRoutes, savepointRoutes];
+export const DEFAULT_REST_MODULES: readonly RestModule[] = [clusterRoutes, overviewRoutes, taskManagerRoutes, jobRoutes, vertexRoutes, checkpointRoutes, savepointRoutes];
 
 export interface RestServerOptions {
   /** Interface to listen on; the loopback interface by default. */

@@ -388,3 +388,48 @@ export interface TaskManagerDetailsInfo extends TaskManagerInfo {
     garbageCollectors: { name: string; count: number; time: number }[];
   };
 }
+
+/** GET /jobs/:jobid/vertices/:vertexid (Flink's JobVertexDetailsInfo). */
+export interface JobVertexDetailsInfo {
+  id: string;
+  name: string;
+  parallelism: number;
+  maxParallelism: number;
+  now: number;
+  subtasks: {
+    subtask: number;
+    status: ExecutionState;
+    attempt: number;
+    endpoint: string;
+    host: string;
+    'start-time': number;
+    'end-time': number;
+    duration: number;
+    /** Flink's IOMetricsInfo; a `-complete` flag is false where the figure was not reported. */
+    metrics: {
+      'read-bytes': number;
+      'read-bytes-complete': boolean;
+      'write-bytes': number;
+      'write-bytes-complete': boolean;
+      'read-records': number;
+      'read-records-complete': boolean;
+      'write-records': number;
+      'write-records-complete': boolean;
+    };
+    'taskmanager-id': string;
+  }[];
+}
+
+/** Flink's backpressure levels: ratio ≤ 0.1 ok, ≤ 0.5 low, else high. */
+export type BackPressureLevel = 'ok' | 'low' | 'high';
+
+/** GET /jobs/:jobid/vertices/:vertexid/backpressure (Flink's JobVertexBackPressureInfo); `deprecated`: no figures yet. */
+export type JobVertexBackPressureInfo =
+  | { status: 'deprecated'; 'backpressure-level'?: undefined; 'end-timestamp'?: undefined; subtasks?: undefined }
+  | {
+      status: 'ok';
+      'backpressure-level': BackPressureLevel;
+      /** When the latest figures were taken, ms since the epoch. */
+      'end-timestamp': number;
+      subtasks: { subtask: number; 'backpressure-level': BackPressureLevel; ratio: number; idleRatio: number; busyRatio: number }[];
+    };

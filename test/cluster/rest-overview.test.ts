@@ -170,3 +170,82 @@ test('GET /taskmanagers and /taskmanagers/:taskmanagerid describe the one TaskMa
   assert.equal(unknown.status, 404);
   assert.deepEqual(unknown.body, { errors: ['Could not find TaskExecutor no-such-taskmanager.'] });
 });
+
+const runtimeFixture = (name: string): JobSubmission['jobModule'] => ({
+  fileName: `${name}.ts`,
+  source: readFileSync(fileURLToPath(new URL(`../runtime/jobs/${name}.ts`, import.meta.url)), 'utf8'),
+});
+
+/** Polls `probe` every 100 ms until it returns a value, for at most 20 s. */
+async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('GET /jobs/:jobid/vertices/:vertexid and …/backpressure: a fast source into a slow map is back-pressured, the map busy', async () => {
+  // busy-map: a source of numbers, rebalanced into a map that spins about 50 µs per record.
+  const id = await client.submitJob({ jobModule: runtimeFixture('busy-map'), parallelism: 1 });
+  try {
+    const job = await client.jobDetails(id);
+    const source = job.vertices.find((v) => v.name.startsWith('numbers'));
+    const map = job.vertices.find((v) => v.name.startsWith('slow map'));
+    assert.ok(source && map, `the job has the source and the map: ${job.vertices.map((v) => v.name).join(', ')}`);
+
+    const details = await until('the map to count records', async () => {
+      const r = await get(`/jobs/${id}/vertices/${map.id}`);
+      assert.equal(r.status, 200);
+      return r.body.subtasks[0].metrics['read-records'] > 0 ? r.body : undefined;
+    });
+    assert.equal(details.id, map.id);
+    assert.equal(details.name, map.name);
+    assert.equal(details.parallelism, 1);
+    assert.equal(details.maxParallelism, map.maxParallelism);
+    assert.ok(Number.isInteger(details.now));
+    assert.equal(details.subtasks.length, 1);
+    const sub = details.subtasks[0];
+    assert.equal(sub.subtask, 0);
+    assert.equal(sub.status, 'RUNNING');
+    assert.equal(sub.attempt, 0);
+    assert.equal(sub.host, hostname());
+    assert.ok(Number.isInteger(sub['start-time']) && sub['start-time'] > 0);
+    assert.equal(sub['end-time'], -1);
+    assert.equal(sub.metrics['read-records-complete'], true);
+    assert.ok(Number.isInteger(sub.metrics['read-records']));
+    assert.equal(sub.metrics['read-bytes-complete'], false, 'weir counts records, not bytes');
+
+    const sourceDetails = (await get(`/jobs/${id}/vertices/${source.id}`)).body;
+    assert.ok(sourceDetails.subtasks[0].metrics['write-records'] > 0, 'the source has emitted records');
+
+    // The source waits for credit most of the time once the map is saturated (over 500 ms a
+    // second, "high"); polled until the per-second figures of a full second show it.
+    const bp = await until('the source to be back-pressured', async () => {
+      const r = await get(`/jobs/${id}/vertices/${source.id}/backpressure`);
+      assert.equal(r.status, 200);
+      return r.body.status === 'ok' && r.body['backpressure-level'] !== 'ok' ? r.body : undefined;
+    });
+    assert.deepEqual(Object.keys(bp), ['status', 'backpressure-level', 'end-timestamp', 'subtasks']);
+    assert.ok(Number.isInteger(bp['end-timestamp']) && bp['end-timestamp'] > 0);
+    assert.equal(bp.subtasks.length, 1);
+    const s0 = bp.subtasks[0];
+    assert.equal(s0.subtask, 0);
+    assert.equal(s0['backpressure-level'], bp['backpressure-level']);
+    assert.ok(s0.ratio > 0.1 && s0.ratio <= 1, `ratio ${s0.ratio}`);
+    assert.ok(Math.abs(s0.ratio + s0.idleRatio + s0.busyRatio - 1) <= 0.002, `the ratios add up to 1: ${JSON.stringify(s0)}`);
+
+    const mapBp = (await get(`/jobs/${id}/vertices/${map.id}/backpressure`)).body;
+    assert.equal(mapBp.status, 'ok');
+    assert.ok(mapBp.subtasks[0].busyRatio > mapBp.subtasks[0].ratio, `the map is busy rather than back-pressured: ${JSON.stringify(mapBp)}`);
+
+    const unknown = await get(`/jobs/${id}/vertices/00000000000000000000000000000000`);
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body.errors[0], /^unknown vertex 00000000000000000000000000000000 of job /);
+    assert.equal((await get(`/jobs/00000000000000000000000000000000/vertices/${map.id}/backpressure`)).status, 404);
+  } finally {
+    await client.cancelJob(id);
+  }
+});
