@@ -163,6 +163,7 @@ test('GET /taskmanagers and /taskmanagers/:taskmanagerid describe the one TaskMa
     ]);
     assert.ok(Number.isInteger(one.body.metrics.heapUsed) && one.body.metrics.heapUsed > 0);
     assert.ok(one.body.metrics.heapUsed <= one.body.metrics.heapCommitted);
+    assert.ok(one.body.metrics.heapCommitted <= one.body.metrics.heapMax);
   } finally {
     await client.cancelJob(id);
   }

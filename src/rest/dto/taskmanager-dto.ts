@@ -9,6 +9,7 @@
  * message ports) and no heartbeats between threads, so those read 0, -1 and "now".
  */
 import { availableParallelism, freemem, hostname, totalmem } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { isTerminalJobStatus } from '../../api/job-status.ts';
 import type { JobInfo } from '../../cluster/dispatcher.ts';
 import type { TaskManagerDetailsInfo, TaskManagerInfo } from '../rest-types.ts';
@@ -44,7 +45,7 @@ export function taskManagerDetails(o: { slots: number; freeSlots: number; jobs: 
     metrics: {
       heapUsed: m.heapUsed,
       heapCommitted: m.heapTotal,
-      heapMax: m.heapTotal,
+      heapMax: getHeapStatistics().heap_size_limit,
       nonHeapUsed: m.external,
       nonHeapCommitted: m.external,
       nonHeapMax: -1,
