@@ -4,25 +4,19 @@
  * the cluster-* fixtures, posted as their source, running on worker threads of this process.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, hostname, tmpdir, totalmem } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Dispatcher, type JobSubmission } from '../../src/cluster/dispatcher.ts';
+import type { JobSubmission } from '../../src/cluster/dispatcher.ts';
 import { RestClient } from '../../src/rest/rest-client.ts';
-import { startRestServer, type RestServer } from '../../src/rest/rest-server.ts';
+import { jobFixture as fixture, startTestCluster, type TestCluster } from '../support/rest-cluster.ts';
 
 const SLOTS = 3;
 
-const fixture = (name: string): JobSubmission['jobModule'] => ({
-  fileName: `${name}.ts`,
-  source: readFileSync(fileURLToPath(new URL(`../jobs/${name}.ts`, import.meta.url)), 'utf8'),
-});
 
 let root: string;
-let dispatcher: Dispatcher;
-let server: RestServer;
 let base: string;
 let client: RestClient;
 
@@ -34,23 +28,14 @@ async function get(path: string): Promise<{ status: number; body: any }> {
   return { status: res.status, body: await res.json() };
 }
 
+let cluster: TestCluster;
+
 before(async () => {
-  root = mkdtempSync(join(tmpdir(), 'weir-rest-overview-test-'));
-  dispatcher = new Dispatcher({
-    slots: SLOTS,
-    jobsDir: join(root, 'jobs'),
-    config: { 'state.checkpoints.dir': join(root, 'checkpoints') },
-  });
-  server = await startRestServer(dispatcher, { port: 0 });
-  base = `http://127.0.0.1:${server.port}`;
-  client = new RestClient(base);
+  cluster = await startTestCluster({ slots: SLOTS, config: (root) => ({ 'state.checkpoints.dir': join(root, 'checkpoints') }) });
+  ({ root, base, client } = cluster);
 });
 
-after(async () => {
-  await dispatcher.shutdown();
-  await server.close();
-  rmSync(root, { recursive: true, force: true });
-});
+after(() => cluster.close());
 
 test('GET /overview counts slots and jobs by status, with the version and commit', async () => {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

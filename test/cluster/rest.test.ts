@@ -4,14 +4,14 @@
  * fixtures, posted as their source, running on worker threads of this process.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Dispatcher, type JobSubmission } from '../../src/cluster/dispatcher.ts';
+import type { Dispatcher } from '../../src/cluster/dispatcher.ts';
 import { NoClusterError, OperationFailedError, RestClient, RestError } from '../../src/rest/rest-client.ts';
-import { startRestServer, type RestServer } from '../../src/rest/rest-server.ts';
+import { startRestServer } from '../../src/rest/rest-server.ts';
+import { jobFixture as fixture, startTestCluster, type TestCluster } from '../support/rest-cluster.ts';
 import type {
   CheckpointingStatistics,
   CheckpointStatistics,
@@ -22,17 +22,12 @@ import type {
   TaskCheckpointStatisticsWithSubtaskDetails,
 } from '../../src/rest/rest-types.ts';
 
-const fixture = (name: string): JobSubmission['jobModule'] => ({
-  fileName: `${name}.ts`,
-  source: readFileSync(fileURLToPath(new URL(`../jobs/${name}.ts`, import.meta.url)), 'utf8'),
-});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const HEX32 = /^[0-9a-f]{32}$/;
 
 let root: string;
 let dispatcher: Dispatcher;
-let server: RestServer;
 let base: string;
 let client: RestClient;
 
@@ -69,23 +64,14 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
 
 const pathOf = (location: string): string => (location.startsWith('file:') ? fileURLToPath(location) : location);
 
+let cluster: TestCluster;
+
 before(async () => {
-  root = mkdtempSync(join(tmpdir(), 'weir-rest-test-'));
-  dispatcher = new Dispatcher({
-    slots: 4,
-    jobsDir: join(root, 'jobs'),
-    config: { 'state.checkpoints.dir': join(root, 'checkpoints'), 'state.savepoints.dir': join(root, 'savepoints') },
-  });
-  server = await startRestServer(dispatcher, { port: 0 });
-  base = `http://127.0.0.1:${server.port}`;
-  client = new RestClient(base);
+  cluster = await startTestCluster({ slots: 4, config: (root) => ({ 'state.checkpoints.dir': join(root, 'checkpoints'), 'state.savepoints.dir': join(root, 'savepoints') }) });
+  ({ root, dispatcher, base, client } = cluster);
 });
 
-after(async () => {
-  await dispatcher.shutdown();
-  await server.close();
-  rmSync(root, { recursive: true, force: true });
-});
+after(() => cluster.close());
 
 test('GET /config describes the cluster; unknown routes, wrong methods and bad bodies are Flink-shaped errors', async () => {
   const config = await call('GET', '/config');
