@@ -137,7 +137,7 @@ export class NetworkInput {
     const cp = host.checkpoints;
     const head = this.#head;
     // Priority barriers need no output credit: a back-pressured task still snapshots at once.
-    if (this.#replayPos >= this.#replay.length) {
+    if (!this.#replaying()) {
       while (life.state === 'RUNNING' && mailbox.suspended === 0 && this.#takePriority());
     }
     const start = monotonicClock.now();
@@ -212,6 +212,14 @@ export class NetworkInput {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Whether restored channel state is still being processed, the last replayed batch included: no
+   * barrier may be taken before (a snapshot then would not hold the rest of that batch).
+   */
+  #replaying(): boolean {
+    return this.#replayPos < this.#replay.length || (this.#current !== undefined && this.#current.channel === undefined);
   }
 
   /** Takes one waiting priority barrier, if any channel has one. */
