@@ -3,7 +3,9 @@
  * for the task's checkpointing: restored channel state is processed to its last record before a
  * priority barrier is taken (a snapshot part-way through a replayed batch would lose the rest of
  * it), and once the replay is done a waiting priority barrier is taken even while the task is
- * back-pressured.
+ * back-pressured. And a channel's side of it: the count a priority barrier carries of what it
+ * overtook, and the tap that hands an unaligned checkpoint exactly the items sent before its
+ * barrier.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -33,12 +35,12 @@ function harness() {
     processWatermark() {},
     processWatermarkStatus() {},
   } as unknown as StreamOperator;
-  const taken: { at: number; ahead: number | undefined }[] = [];
+  const taken: { at: number; priority: boolean | undefined }[] = [];
   const checkpoints = {
     barriers: { isBlocked: () => false },
     stopPending: undefined,
     recording: undefined,
-    onBarrier: (_channel: number, _b: CheckpointBarrier, _n: number, ahead?: number) => taken.push({ at: processed.length, ahead }),
+    onBarrier: (_channel: number, _b: CheckpointBarrier, _n: number, priority?: boolean) => taken.push({ at: processed.length, priority }),
     onEndOfPartition() {},
     onCancelMarker() {},
     onBarrierQueued() {},
@@ -66,7 +68,7 @@ test('a priority barrier waits until the last replayed batch is processed to its
   assert.ok(h.processed.length > 0 && h.processed.length < 400, `the first burst ends part-way through the replayed batch (${h.processed.length})`);
   h.channel.output.sendPriorityBarrier(BARRIER);
   while (h.taken.length === 0 && h.processed.length < 1000) h.input.processInput();
-  assert.deepEqual(h.taken, [{ at: 400, ahead: 0 }], 'taken only after every replayed record');
+  assert.deepEqual(h.taken, [{ at: 400, priority: true }], 'taken only after every replayed record');
 });
 
 test('after the replay, a waiting priority barrier is taken before queued records, even while back-pressured', () => {
@@ -76,9 +78,44 @@ test('after the replay, a waiting priority barrier is taken before queued record
   h.channel.output.sendPriorityBarrier(BARRIER);
   h.backpressure.block();
   h.input.processInput();
-  assert.deepEqual(h.taken, [{ at: 0, ahead: 1 }], 'the barrier overtook the queued batch, which still belongs before it');
+  assert.deepEqual(h.taken, [{ at: 0, priority: true }], 'the barrier overtook the queued batch');
   assert.deepEqual(h.processed, [], 'nothing was processed while back-pressured');
   h.backpressure.release();
   h.input.processInput();
   assert.deepEqual(h.processed, batch(0, 10).values);
+});
+
+test('a priority barrier counts what it overtook at both ends, and the tap hands over exactly that, in order', () => {
+  const ch = new LocalChannel(1);
+  ch.output.sendBatch(batch(0, 2)); // sent: the one credit
+  ch.output.sendBatch(batch(2, 2)); // waits for credit at the producer
+  ch.output.sendPriorityBarrier(BARRIER); // overtakes both; the waiting one follows right behind it
+  ch.output.sendBatch(batch(4, 2)); // after the barrier
+  const first = ch.input.poll();
+  assert.deepEqual(first, { kind: 'priority-barrier', barrier: BARRIER, ahead: 2 }, 'taken before the queued batches, two of which belong before it');
+  const handed: unknown[] = [];
+  let done = false;
+  ch.input.tap(7, (item) => handed.push(item.kind === 'records' ? item.batch.values : item.kind), () => (done = true));
+  assert.deepEqual(handed, [batch(0, 2).values, batch(2, 2).values]);
+  assert.equal(done, true);
+  const rest: unknown[] = [];
+  for (let item = ch.input.poll(); item !== undefined; item = ch.input.poll()) rest.push(item.kind === 'records' ? item.batch.values : item.kind);
+  assert.deepEqual(rest, [batch(0, 2).values, batch(2, 2).values], 'the consumer still takes them, in order');
+  assert.equal(ch.output.available, false, 'what followed the barrier waits for credit: the overtaken batch was sent on credit not yet returned');
+});
+
+test('a tap started before the barrier arrives hands over what arrives until its in-band barrier', () => {
+  const ch = new LocalChannel(8);
+  ch.output.sendBatch(batch(0, 1));
+  const handed: unknown[] = [];
+  let done = false;
+  ch.input.tap(7, (item) => handed.push(item.kind === 'records' ? item.batch.values : item.kind), () => (done = true));
+  assert.deepEqual(handed, [[0]]);
+  assert.equal(done, false, 'its barrier has not come yet');
+  ch.output.sendEvent({ kind: 'watermark', timestamp: 5 });
+  ch.output.sendBatch(batch(1, 1));
+  ch.output.sendEvent({ ...BARRIER, options: ALIGNED_CHECKPOINT });
+  ch.output.sendBatch(batch(2, 1));
+  assert.deepEqual(handed, [[0], 'watermark', [1]], 'up to the barrier, nothing after it');
+  assert.equal(done, true);
 });

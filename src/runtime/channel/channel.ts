@@ -244,23 +244,17 @@ export abstract class CreditedOutput<P> implements OutputChannel {
   abstract close(): void;
 }
 
+/** Whether a queued item (an event, or a remote batch's bytes) is an in-band barrier. */
+function isBarrier(item: unknown): item is CheckpointBarrier {
+  return typeof item === 'object' && item !== null && !(item instanceof Uint8Array) && (item as { kind?: unknown }).kind === 'checkpoint-barrier';
+}
+
 /** Whether an in-band barrier carries an aligned-checkpoint timeout (its consumer must hear of it when it is queued). */
 export function hasAlignedTimeout(item: unknown): item is CheckpointBarrier {
-  return (
-    typeof item === 'object' &&
-    item !== null &&
-    (item as { kind?: unknown }).kind === 'checkpoint-barrier' &&
-    (item as CheckpointBarrier).options.alignedTimeoutMs !== undefined
-  );
+  return isBarrier(item) && item.options.alignedTimeoutMs !== undefined;
 }
 
 /** Whether a queued item is the in-band barrier of `checkpointId`. */
 export function isBarrierOf(item: unknown, checkpointId: number): item is CheckpointBarrier {
-  return (
-    typeof item === 'object' &&
-    item !== null &&
-    !(item instanceof Uint8Array) &&
-    (item as { kind?: unknown }).kind === 'checkpoint-barrier' &&
-    (item as CheckpointBarrier).checkpointId === checkpointId
-  );
+  return isBarrier(item) && item.checkpointId === checkpointId;
 }

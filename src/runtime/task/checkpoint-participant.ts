@@ -132,11 +132,6 @@ export class CheckpointParticipant {
     });
   }
 
-  /** The channel state being stored; read per item taken from a channel. */
-  get recording(): ChannelStateRecorder | undefined {
-    return this.#recording;
-  }
-
   get epoch(): number {
     return this.#epoch;
   }
@@ -154,13 +149,13 @@ export class CheckpointParticipant {
   // ---- barriers (tasks with inputs) ------------------------------------------------------------
 
   /**
-   * A barrier arrived on input channel `channel` (only with a barrier handler); `ahead` for a
-   * priority barrier: the items still to come on the channel that it overtook.
+   * A barrier arrived on input channel `channel` (only with a barrier handler); `priority` when it
+   * overtook the channel's data (what it overtook reaches the checkpoint through the channel's tap).
    */
-  onBarrier(channel: number, barrier: CheckpointBarrier, numChannels: number, ahead?: number): void {
+  onBarrier(channel: number, barrier: CheckpointBarrier, numChannels: number, priority = false): void {
     const handler = this.barriers!;
     const first = handler.aligning !== barrier.checkpointId;
-    const step = handler.onBarrier(channel, barrier, ahead !== undefined);
+    const step = handler.onBarrier(channel, barrier, priority);
     if (first && numChannels > 1 && handler.aligning === barrier.checkpointId) faultHooks()?.alignmentStarted?.(this.faultPoint(barrier.checkpointId));
     this.#onAlignmentStep(step);
   }
@@ -234,8 +229,7 @@ export class CheckpointParticipant {
     const handler = this.barriers!;
     const older = this.#recording;
     if (older !== undefined) {
-      for (const i of this.#d.inputs) i.channel.untap(older.checkpointId);
-      older.cancel(new Error(`${this.#host.name}: checkpoint ${checkpointId} started before the channel state of checkpoint ${older.checkpointId} was complete`));
+      this.#giveUpRecording(older, new Error(`${this.#host.name}: checkpoint ${checkpointId} started before the channel state of checkpoint ${older.checkpointId} was complete`));
     }
     const settled = delivered.map((d, c) => d || handler.isEnded(c));
     const recorder = new ChannelStateRecorder(checkpointId, settled);
@@ -252,25 +246,24 @@ export class CheckpointParticipant {
         () => recorder.channelDone(c),
       );
     });
-    void recorder.done.then(
-      () => {
-        if (this.#recording === recorder) this.#recording = undefined;
-      },
-      () => {
-        if (this.#recording === recorder) this.#recording = undefined;
-      },
-    );
+    const forget = (): void => {
+      if (this.#recording === recorder) this.#recording = undefined;
+    };
+    void recorder.done.then(forget, forget);
     return recorder;
   }
 
   /** Gives up the channel state of checkpoints up to `checkpointId` (abandoned or aborted here). */
   #cancelRecording(checkpointId: CheckpointId, why: Error): void {
     const rec = this.#recording;
-    if (rec !== undefined && rec.checkpointId <= checkpointId) {
-      this.#recording = undefined;
-      for (const i of this.#d.inputs) i.channel.untap(rec.checkpointId);
-      rec.cancel(why);
-    }
+    if (rec !== undefined && rec.checkpointId <= checkpointId) this.#giveUpRecording(rec, why);
+  }
+
+  /** Stops storing `rec`'s channel state: the channels stop handing items over and what was kept is released. */
+  #giveUpRecording(rec: ChannelStateRecorder, why: Error): void {
+    if (this.#recording === rec) this.#recording = undefined;
+    for (const i of this.#d.inputs) i.channel.untap(rec.checkpointId);
+    rec.cancel(why);
   }
 
   // ---- triggers (source tasks) -----------------------------------------------------------------

@@ -275,7 +275,7 @@ export class NetworkInput {
         if (barriers) cp.onBarrier(idx, item, n);
         break;
       case 'priority-barrier':
-        if (barriers) cp.onBarrier(idx, item.barrier, n, item.ahead);
+        if (barriers) cp.onBarrier(idx, item.barrier, n, true);
         break;
       case 'cancel-checkpoint-marker':
         cp.onCancelMarker(item.checkpointId);
