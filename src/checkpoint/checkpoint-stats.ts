@@ -28,23 +28,54 @@ import type {
 
 export const DEFAULT_STATS_HISTORY_SIZE = 10;
 
-/** Running min / max / sum of one figure. */
+/** Values the percentiles of a summary are computed over: the latest this many (as Flink's window). */
+const PERCENTILE_WINDOW = 10_000;
+
+/** Running min / max / sum of one figure, and percentiles over its latest values. */
 class Summary {
   #count = 0;
   #sum = 0;
   #min = 0;
   #max = 0;
+  readonly #latest: number[] = [];
 
   add(value: number): void {
     this.#min = this.#count === 0 ? value : Math.min(this.#min, value);
     this.#max = this.#count === 0 ? value : Math.max(this.#max, value);
     this.#sum += value;
     this.#count++;
+    this.#latest.push(value);
+    if (this.#latest.length > PERCENTILE_WINDOW) this.#latest.shift();
   }
 
   toJSON(): MinMaxAvg {
     return { min: this.#min, max: this.#max, avg: this.#count === 0 ? 0 : this.#sum / this.#count };
   }
+
+  /** Min, max, average and percentiles (0 while there are no values). */
+  withPercentiles(): StatsSummary {
+    const sorted = [...this.#latest].sort((a, b) => a - b);
+    // Nearest rank: the smallest value with at least q of the values at or below it.
+    const at = (q: number): number => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!);
+    return { ...this.toJSON(), p50: at(0.5), p90: at(0.9), p95: at(0.95), p99: at(0.99), p999: at(0.999) };
+  }
+}
+
+/** A summary with Flink's percentiles (StatsSummaryDto). */
+export interface StatsSummary extends MinMaxAvg {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly p999: number;
+}
+
+/** Summaries over every completed checkpoint, with percentiles over the latest 10 000. */
+export interface CheckpointSummaries {
+  readonly end_to_end_duration: StatsSummary;
+  readonly state_size: StatsSummary;
+  readonly processed_data: StatsSummary;
+  readonly persisted_data: StatsSummary;
 }
 
 export class CheckpointStatsTracker {
@@ -63,6 +94,8 @@ export class CheckpointStatsTracker {
   #latestRestored: RestoredCheckpointStats | undefined;
   readonly #endToEnd = new Summary();
   readonly #stateSize = new Summary();
+  readonly #processed = new Summary();
+  readonly #persisted = new Summary();
 
   constructor(options: { historySize?: number } = {}) {
     const size = options.historySize ?? DEFAULT_STATS_HISTORY_SIZE;
@@ -138,6 +171,8 @@ export class CheckpointStatsTracker {
     this.#completed++;
     this.#endToEnd.add(entry.end_to_end_duration);
     this.#stateSize.add(entry.state_size);
+    this.#processed.add(entry.processed_data);
+    this.#persisted.add(entry.persisted_data);
     this.#latestCompleted = entry;
     if (entry.is_savepoint) this.#latestSavepoint = entry;
   }
@@ -159,6 +194,31 @@ export class CheckpointStatsTracker {
   restored(id: CheckpointId, timestamp: number, path: string, isSavepoint = false): void {
     this.#restoredCount++;
     this.#latestRestored = { id, restore_timestamp: timestamp, is_savepoint: isSavepoint, external_path: path };
+  }
+
+  /** The summaries of every completed checkpoint, with percentiles (snapshot() has min, max and average). */
+  summaries(): CheckpointSummaries {
+    return {
+      end_to_end_duration: this.#endToEnd.withPercentiles(),
+      state_size: this.#stateSize.withPercentiles(),
+      processed_data: this.#processed.withPercentiles(),
+      persisted_data: this.#persisted.withPercentiles(),
+    };
+  }
+
+  /** The counts of snapshot(), without copying anything (for metrics read every second). */
+  counts(): CheckpointStatsSnapshot['counts'] {
+    return { restored: this.#restoredCount, total: this.#total, in_progress: this.#inProgress.size, completed: this.#completed, failed: this.#failed };
+  }
+
+  /** The latest completed checkpoint or savepoint, as the tracker holds it (read only). */
+  latestCompleted(): Readonly<CheckpointStatsEntry> | undefined {
+    return this.#latestCompleted;
+  }
+
+  /** The latest restore, as the tracker holds it (read only). */
+  latestRestored(): Readonly<RestoredCheckpointStats> | undefined {
+    return this.#latestRestored;
   }
 
   snapshot(): CheckpointStatsSnapshot {

@@ -11,7 +11,7 @@
 import { asJobId, type JobId } from '../core/ids.ts';
 import { consoleLog, type Log } from '../core/log.ts';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Pipeline } from '../api/execution-context.ts';
 import { JobExecutionError, type JobClient, type JobExecutionResult, type JobStatus } from '../api/job-client.ts';
@@ -21,7 +21,7 @@ import { CheckpointCoordinator } from '../checkpoint/checkpoint-coordinator.ts';
 import { checkpointOptionsFor, type AlignmentType } from '../checkpoint/checkpoint-options.ts';
 import { checkpointAlignmentOf } from '../checkpoint/checkpoint-alignment.ts';
 import { assertNever } from '../core/errors.ts';
-import type { CheckpointStatsSnapshot } from '../checkpoint/checkpoint-stats.ts';
+import type { CheckpointStatsSnapshot, CheckpointSummaries } from '../checkpoint/checkpoint-stats.ts';
 import { CompletedCheckpointStore } from '../checkpoint/completed-checkpoint-store.ts';
 import type { CheckpointStorage } from '../checkpoint/checkpoint-storage.ts';
 import { checkpointReaderFor, createCheckpointStorage } from '../checkpoint/checkpoint-storage-registry.ts';
@@ -37,7 +37,10 @@ import {
   type LaunchContext,
 } from './execution-attempt.ts';
 import { createRestartStrategy, FailureHistory, type RestartBackoffTimeStrategy } from './restart-strategy.ts';
-import type { SubtaskMetrics } from './metrics/metric-snapshot.ts';
+import type { MetricSnapshot, SubtaskMetrics } from './metrics/metric-snapshot.ts';
+import { MetricRegistry } from './metrics/metric-registry.ts';
+import { registerJobMetrics } from './metrics/job-metrics.ts';
+import { jobMetricGroup } from './metrics/task-metric-group.ts';
 import type { SlotEvent } from './slot-event.ts';
 import type { SlotCheckpointing } from './slot.ts';
 import type { WorkerGroupFactory } from './worker-group.ts';
@@ -106,6 +109,10 @@ export class LocalJob {
   readonly #collected = new Map<string, { epoch: number; values: unknown[] }[]>();
   /** The latest metrics of each subtask, by "vertex/subtask" (kept across attempts, replaced by newer reports). */
   readonly #metrics = new Map<string, SubtaskMetrics>();
+  /** The job's own metrics (uptime, restarts, checkpoints), read where they are asked for. */
+  readonly #jobMetrics = new MetricRegistry();
+  /** When the job last switched to RUNNING. */
+  #runningSince: number | undefined;
   readonly #result: Promise<LocalJobResult>;
   #resolve!: (r: LocalJobResult) => void;
   #reject!: (e: Error) => void;
@@ -147,6 +154,12 @@ export class LocalJob {
       this.#reject = rej;
     });
     this.#result.catch(() => {});
+    registerJobMetrics(jobMetricGroup(this.#jobMetrics, this.#scheduler, { host: hostname(), jobId: this.jobId, jobName: pipeline.jobName }), this.#scheduler, {
+      status: () => this.#status,
+      runningSince: () => this.#runningSince,
+      numRestarts: () => this.#history.numRestarts,
+      checkpointStats: () => (this.#checkpointing?.enabled ? this.#checkpointing.coordinator.stats : undefined),
+    });
   }
 
   get status(): JobStatus {
@@ -314,6 +327,7 @@ export class LocalJob {
     await attempt.deploy();
     if (!current() || this.#failingOver) return;
     this.#status = nextJobStatus(this.#status, 'RUNNING');
+    this.#runningSince = this.#scheduler.now();
     attempt.start();
     cp?.coordinator.startPeriodic();
   }
@@ -491,6 +505,16 @@ export class LocalJob {
    */
   getMetrics(): SubtaskMetrics[] {
     return [...this.#metrics.values()].sort((a, b) => a.vertex - b.vertex || a.subtask - b.subtask);
+  }
+
+  /** The checkpoint summaries with percentiles; undefined without checkpointing. */
+  checkpointSummaries(): CheckpointSummaries | undefined {
+    return this.#checkpointing?.enabled ? this.#checkpointing.coordinator.stats.summaries() : undefined;
+  }
+
+  /** The job's own metrics now (its JobManager scope: uptime, numRestarts, checkpoint figures). */
+  jobMetrics(): MetricSnapshot[] {
+    return this.#jobMetrics.snapshot();
   }
 
   /** Asks every slot of the running attempt to report its metrics now (they arrive as events). */

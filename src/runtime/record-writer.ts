@@ -179,8 +179,12 @@ export class RecordWriter {
     for (let c = 0; c < this.#channels.length; c++) this.#send(c);
   }
 
+  /** The latest watermark sent (the currentOutputWatermark metric); -Infinity before one. */
+  lastWatermark = -Infinity;
+
   /** Sends staged records, then the event, on every channel. */
   broadcastEvent(event: ChannelEvent): void {
+    if (event.kind === 'watermark') this.lastWatermark = event.timestamp;
     this.flush();
     for (const ch of this.#channels) ch.sendEvent(event);
   }

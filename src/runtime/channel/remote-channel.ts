@@ -24,6 +24,8 @@ export class RemoteOutput extends CreditedOutput<Uint8Array> {
   readonly #encoder: RecordEncoder;
   /** Serialised bytes per record, averaged over recent batches; 0 until the first batch. */
   #recordBytes = 0;
+  /** Bytes of the batches serialised so far (the task's numBytesOut). */
+  bytesOut = 0;
 
   constructor(port: MessagePort, credits: number, where: string) {
     super(credits);
@@ -36,6 +38,7 @@ export class RemoteOutput extends CreditedOutput<Uint8Array> {
 
   protected prepare(batch: RecordBatch): Uint8Array {
     const bytes = this.#encoder.encode(batch.values, batch.timestamps, batch.count);
+    this.bytesOut += bytes.byteLength;
     if (batch.count > 0) {
       const perRecord = bytes.byteLength / batch.count;
       this.#recordBytes = this.#recordBytes === 0 ? perRecord : 0.75 * this.#recordBytes + 0.25 * perRecord;
@@ -70,14 +73,18 @@ export class RemoteInput extends QueuedInput {
   readonly #port: MessagePort;
   readonly #decoder = new RecordDecoder();
   readonly #credits: CreditReturner;
+  /** Bytes of the batches received so far (the task's numBytesIn). */
+  bytesIn = 0;
 
   constructor(port: MessagePort) {
     super();
     this.#port = port;
     this.#credits = new CreditReturner((n) => port.postMessage(n satisfies Wire));
     port.on('message', (m: Wire) => {
-      if (m instanceof Uint8Array) this.arrive(m);
-      else if (typeof m !== 'object') return;
+      if (m instanceof Uint8Array) {
+        this.bytesIn += m.byteLength;
+        this.arrive(m);
+      } else if (typeof m !== 'object') return;
       // Messages arrive in order, so everything sent before a priority barrier is already queued.
       else if ('p' in m) this.arrivePriority(m.p, m.o);
       else this.arrive(m.e);

@@ -51,7 +51,10 @@ export class MetricRegistry {
   snapshot(): MetricSnapshot[] {
     const out: MetricSnapshot[] = [];
     for (const m of this.#metrics.values()) {
-      out.push({ name: m.name, scope: m.group.getScopeComponents(), variables: m.group.getAllVariables(), value: readMetric(m) });
+      const group = m.group;
+      // The engine's groups know their logical scope (ScopedMetricGroup); another group's is its scope.
+      const logicalScope = (group as { getLogicalScope?: () => readonly string[] }).getLogicalScope?.() ?? group.getScopeComponents();
+      out.push({ name: m.name, scope: group.getScopeComponents(), logicalScope, variables: group.getAllVariables(), value: readMetric(m) });
     }
     return out;
   }
@@ -86,8 +89,11 @@ function readMetric(m: Registered): MetricValue {
         mean: s.getMean(),
         stddev: s.getStdDev(),
         p50: s.getQuantile(0.5),
+        p75: s.getQuantile(0.75),
         p95: s.getQuantile(0.95),
+        p98: s.getQuantile(0.98),
         p99: s.getQuantile(0.99),
+        p999: s.getQuantile(0.999),
       };
     }
     default:

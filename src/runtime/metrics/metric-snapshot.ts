@@ -18,8 +18,11 @@ export type MetricValue =
       readonly mean: number;
       readonly stddev: number;
       readonly p50: number;
+      readonly p75: number;
       readonly p95: number;
+      readonly p98: number;
       readonly p99: number;
+      readonly p999: number;
     };
 
 export interface MetricSnapshot {
@@ -27,6 +30,8 @@ export interface MetricSnapshot {
   readonly name: string;
   /** Its group's scope components, outermost first. */
   readonly scope: readonly string[];
+  /** Its group's logical scope (`taskmanager.job.task.operator` and user groups), outermost first. */
+  readonly logicalScope: readonly string[];
   /** Its group's variables (`<job_id>`, `<task_name>`, `<subtask_index>`, `<operator_name>`, …). */
   readonly variables: Readonly<Record<string, string>>;
   readonly value: MetricValue;

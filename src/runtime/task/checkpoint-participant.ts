@@ -86,6 +86,10 @@ export class CheckpointParticipant {
   readonly barriers: BarrierHandler | undefined;
   /** Aborted when the task fails or is cancelled: asynchronous parts still running give up. */
   readonly abort = new AbortController();
+  /** Alignment time of the latest checkpoint this task took, ms (the checkpointAlignmentTime metric). */
+  lastAlignmentMs = 0;
+  /** From the latest checkpoint's trigger to its first barrier here, ms (checkpointStartDelayNanos). */
+  lastStartDelayMs = 0;
   /**
    * The task's input ended and its operators finished, and the job takes a final checkpoint:
    * the task stays to take part in checkpoints (a source task is triggered as before; its reader
@@ -320,6 +324,8 @@ export class CheckpointParticipant {
     const chain = host.chain;
     const scheduler = this.#d.scheduler;
     const t0 = scheduler.now();
+    this.lastAlignmentMs = alignmentMs;
+    this.lastStartDelayMs = startDelayMs;
     const ops = chain.operators;
     const src = host.source;
     faultHooks()?.syncSnapshot?.(this.faultPoint(checkpointId));

@@ -57,6 +57,8 @@ export class NetworkInput {
   readonly #head: StreamOperator;
   readonly #valves: StatusWatermarkValve[];
   readonly #recordsIn: SimpleCounter;
+  /** The latest watermark handed to the head operator (the currentInputWatermark metric). */
+  inputWatermark = -Infinity;
   /** Channels that may still send records. */
   #openInputs: number;
   #rr = 0;
@@ -81,7 +83,10 @@ export class NetworkInput {
     this.#recordsIn = recordsIn;
     if (twoInput) {
       const combined = new StatusWatermarkValve(2, {
-        emitWatermark: (w) => head.processWatermark(w),
+        emitWatermark: (w) => {
+          this.inputWatermark = w;
+          head.processWatermark(w);
+        },
         emitIdle: (idle) => head.processWatermarkStatus(idle),
       });
       this.#valves = [0, 1].map(
@@ -94,7 +99,10 @@ export class NetworkInput {
     } else {
       this.#valves = [
         new StatusWatermarkValve(Math.max(1, perInput[0]!), {
-          emitWatermark: (w) => head.processWatermark(w),
+          emitWatermark: (w) => {
+            this.inputWatermark = w;
+            head.processWatermark(w);
+          },
           emitIdle: (idle) => head.processWatermarkStatus(idle),
         }),
       ];

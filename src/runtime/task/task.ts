@@ -26,6 +26,8 @@ import { MetricRegistry } from '../metrics/metric-registry.ts';
 import type { SubtaskMetrics } from '../metrics/metric-snapshot.ts';
 import type { SimpleCounter } from '../metrics/simple-counter.ts';
 import { TaskTimeShare } from '../metrics/task-time-share.ts';
+import { registerOperatorIoMetrics, registerTaskIoMetrics, type TaskIo, type TaskIoMetrics } from '../metrics/task-io-metrics.ts';
+import { RemoteInput, RemoteOutput } from '../channel/remote-channel.ts';
 import { taskMetricGroup, type ScopedMetricGroup } from '../metrics/task-metric-group.ts';
 import { tagError } from '../operators/operator.ts';
 import { Backpressure } from '../record-writer.ts';
@@ -65,6 +67,8 @@ export class Task {
   readonly #taskGroup: ScopedMetricGroup;
   readonly #recordsIn: SimpleCounter;
   readonly #recordsOut: SimpleCounter;
+  readonly #io: TaskIo;
+  readonly #ioMetrics: TaskIoMetrics;
   /** Whether the end of input waits for the job's final checkpoint (FLIP-147) before the task ends. */
   readonly #finalCheckpoint: boolean;
 
@@ -129,6 +133,7 @@ export class Task {
       taskName: this.vertex.name,
       subtaskIndex: this.subtaskIndex,
       attemptNumber: deployment.attemptNumber,
+      taskId: this.vertex.nodes[0]!.operatorId,
     });
     this.#taskGroup = group;
     this.#recordsIn = group.counter('numRecordsIn') as SimpleCounter;
@@ -136,6 +141,22 @@ export class Task {
     group.gauge('busyTimeMsPerSecond', () => share.current().busy);
     group.gauge('backPressuredTimeMsPerSecond', () => share.current().backPressured);
     group.gauge('idleTimeMsPerSecond', () => share.current().idle);
+    const outputs = [...deployment.outputs.values()].flat();
+    const inputs = deployment.inputs.map((i) => i.channel);
+    this.#io = {
+      recordsIn: this.#recordsIn,
+      recordsOut: this.#recordsOut,
+      bytesIn: () => inputs.reduce((n, c) => n + (c instanceof RemoteInput ? c.bytesIn : 0), 0),
+      bytesOut: () => outputs.reduce((n, c) => n + (c instanceof RemoteOutput ? c.bytesOut : 0), 0),
+      inputWatermark: () => core.input?.inputWatermark ?? -Infinity,
+      outputWatermark: () => {
+        const writers = core.chain.writers;
+        return writers.length === 0 ? (core.input?.inputWatermark ?? -Infinity) : Math.max(...writers.map((w) => w.lastWatermark));
+      },
+      alignmentMs: () => core.checkpoints.lastAlignmentMs,
+      startDelayMs: () => core.checkpoints.lastStartDelayMs,
+    };
+    this.#ioMetrics = registerTaskIoMetrics(group, deployment.scheduler, this.#io);
   }
 
   get state(): TaskState {
@@ -168,6 +189,11 @@ export class Task {
       { registry: this.#metrics, task: this.#taskGroup, recordsOut: this.#recordsOut },
     );
     const headNode = this.vertex.nodes[0]!;
+    // Output figures go to the one node whose edges leave the task, when only one does.
+    const leaving = new Set(this.vertex.outputs.map((e) => e.source.index));
+    const writerAt = leaving.size === 1 ? this.vertex.nodes.findIndex((n) => leaving.has(n.index)) : -1;
+    const isSource = headNode.transformation.kind === 'source';
+    registerOperatorIoMetrics(this.#io, this.#ioMetrics, isSource ? undefined : chain.contexts[0]?.metricGroup, chain.contexts[writerAt]?.metricGroup);
     if (headNode.transformation.kind === 'source') {
       const spec = headNode.transformation.source;
       const where = { subtaskIndex: d.subtaskIndex, parallelism: this.vertex.parallelism, headNodeIndex: headNode.index };
@@ -187,7 +213,6 @@ export class Task {
       }
     } else {
       const head = chain.head!;
-      chain.contexts[0]!.metricGroup.counter('numRecordsIn', this.#recordsIn);
       core.input = new NetworkInput(d.inputs, head, headNode.transformation.kind === 'two-input', core, this.#recordsIn);
       const restore = d.restore;
       if (restore?.channels !== undefined) {
