@@ -34,12 +34,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Pipeline } from '../api/execution-context.ts';
 import { isTerminalJobStatus } from '../api/job-status.ts';
-import type { CheckpointStatsSnapshot } from '../checkpoint/checkpoint-stats.ts';
+import type { CheckpointStatsSnapshot, CheckpointSummaries } from '../checkpoint/checkpoint-stats.ts';
 import { jobLogger, silentLogger, type Logger } from '../core/logger.ts';
 import { slotCount } from '../runtime/deployment.ts';
 import { prepareJobGraph } from '../runtime/embedded-executor.ts';
 import { LocalJob } from '../runtime/local-job.ts';
-import type { SubtaskMetrics } from '../runtime/metrics/metric-snapshot.ts';
+import type { MetricSnapshot, SubtaskMetrics } from '../runtime/metrics/metric-snapshot.ts';
 import type { WorkerGroupFactory } from '../runtime/worker-group.ts';
 import { DispatcherShutDownError, JobStateError, SubmissionError } from './dispatcher-errors.ts';
 import { launchJobModule } from './job-module-launcher.ts';
@@ -241,6 +241,16 @@ export class Dispatcher {
    */
   subtaskMetrics(id: string): SubtaskMetrics[] {
     return this.#table.get(id).job.getMetrics();
+  }
+
+  /** The job's own metrics on the JobManager now (uptime, numRestarts, checkpoint figures), with Flink's names. */
+  jobMetrics(id: string): MetricSnapshot[] {
+    return this.#table.get(id).job.jobMetrics();
+  }
+
+  /** The job's checkpoint summaries with percentiles; undefined when the job has no checkpointing. */
+  checkpointSummaries(id: string): CheckpointSummaries | undefined {
+    return this.#table.get(id).job.checkpointSummaries();
   }
 
   // ---- control ---------------------------------------------------------------------------------

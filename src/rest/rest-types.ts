@@ -108,6 +108,8 @@ export interface JobVertexDetails {
   duration: number;
   /** Subtasks by state. */
   tasks: Record<ExecutionState, number>;
+  /** The I/O figures summed over the vertex's subtasks (their latest reports). */
+  metrics: IOMetricsInfo;
 }
 
 export interface JobPlanNode {
@@ -165,12 +167,23 @@ export interface MinMaxAvgStatistics {
   avg: number;
 }
 
+/** Flink's StatsSummaryDto: min, max, average and percentiles (over the latest 10 000 values). */
+export interface StatsSummary extends MinMaxAvgStatistics {
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  p999: number;
+}
+
 /** One checkpoint of GET /jobs/:jobid/checkpoints (history, latest) and of its details. */
 export interface CheckpointStatistics {
   className: '.CompletedCheckpointStatistics' | '.FailedCheckpointStatistics' | '.PendingCheckpointStatistics';
   id: number;
   status: 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
   is_savepoint: boolean;
+  /** `CANONICAL` for a savepoint (weir writes its one format), null for a checkpoint. */
+  savepointFormat: 'CANONICAL' | null;
   /** UNALIGNED_CHECKPOINT once any subtask acknowledged it unaligned; SYNC_SAVEPOINT: a stop-with-savepoint's. */
   checkpoint_type: CheckpointStatsType;
   trigger_timestamp: number;
@@ -187,6 +200,8 @@ export interface CheckpointStatistics {
   num_subtasks: number;
   num_acknowledged_subtasks: number;
   external_path?: string;
+  /** Completed checkpoints: whether it was discarded since (weir reports false). */
+  discarded?: boolean;
   failure_timestamp?: number;
   failure_message?: string;
   /** Per vertex id; filled only by the details route. */
@@ -196,7 +211,14 @@ export interface CheckpointStatistics {
 /** GET /jobs/:jobid/checkpoints */
 export interface CheckpointingStatistics {
   counts: { restored: number; total: number; in_progress: number; completed: number; failed: number };
-  summary: { checkpointed_size: MinMaxAvgStatistics; state_size: MinMaxAvgStatistics; end_to_end_duration: MinMaxAvgStatistics };
+  summary: {
+    checkpointed_size: StatsSummary;
+    state_size: StatsSummary;
+    end_to_end_duration: StatsSummary;
+    alignment_buffered: StatsSummary;
+    processed_data: StatsSummary;
+    persisted_data: StatsSummary;
+  };
   latest: {
     completed: CheckpointStatistics | null;
     savepoint: CheckpointStatistics | null;
@@ -265,12 +287,12 @@ export interface PendingSubtaskCheckpointStatistics {
 /** GET .../checkpoints/details/:checkpointid/subtasks/:vertexid */
 export interface TaskCheckpointStatisticsWithSubtaskDetails extends TaskCheckpointStatistics {
   summary: {
-    checkpointed_size: MinMaxAvgStatistics;
-    state_size: MinMaxAvgStatistics;
-    end_to_end_duration: MinMaxAvgStatistics;
-    checkpoint_duration: { sync: MinMaxAvgStatistics; async: MinMaxAvgStatistics };
-    alignment: { buffered: MinMaxAvgStatistics; processed: MinMaxAvgStatistics; persisted: MinMaxAvgStatistics; duration: MinMaxAvgStatistics };
-    start_delay: MinMaxAvgStatistics;
+    checkpointed_size: StatsSummary;
+    state_size: StatsSummary;
+    end_to_end_duration: StatsSummary;
+    checkpoint_duration: { sync: StatsSummary; async: StatsSummary };
+    alignment: { buffered: StatsSummary; processed: StatsSummary; persisted: StatsSummary; duration: StatsSummary };
+    start_delay: StatsSummary;
   };
   subtasks: (CompletedSubtaskCheckpointStatistics | PendingSubtaskCheckpointStatistics)[];
 }
@@ -405,18 +427,56 @@ export interface JobVertexDetailsInfo {
     'start-time': number;
     'end-time': number;
     duration: number;
-    /** Flink's IOMetricsInfo; a `-complete` flag is false where the figure was not reported. */
-    metrics: {
-      'read-bytes': number;
-      'read-bytes-complete': boolean;
-      'write-bytes': number;
-      'write-bytes-complete': boolean;
-      'read-records': number;
-      'read-records-complete': boolean;
-      'write-records': number;
-      'write-records-complete': boolean;
-    };
+    metrics: IOMetricsInfo;
     'taskmanager-id': string;
+  }[];
+}
+
+/**
+ * Flink's IOMetricsInfo: a subtask's or (summed) a vertex's I/O figures; a `-complete` flag is
+ * false where a subtask has not reported the figure. Times are ms since the task started.
+ */
+export interface IOMetricsInfo {
+  'read-bytes': number;
+  'read-bytes-complete': boolean;
+  'write-bytes': number;
+  'write-bytes-complete': boolean;
+  'read-records': number;
+  'read-records-complete': boolean;
+  'write-records': number;
+  'write-records-complete': boolean;
+  'accumulated-backpressured-time': number;
+  'accumulated-idle-time': number;
+  'accumulated-busy-time': number;
+}
+
+/** A metric of GET …/metrics: without `?get=` only the id; with it, the value as a string. */
+export interface MetricEntry {
+  id: string;
+  value?: string;
+}
+
+/** A metric aggregated over subtasks (GET …/subtasks/metrics?get=…); the aggregates `agg` asked for. */
+export interface AggregatedMetric {
+  id: string;
+  min?: number;
+  max?: number;
+  avg?: number;
+  sum?: number;
+}
+
+/** GET /jobs/:jobid/vertices/:vertexid/subtasktimes (Flink's SubtasksTimesInfo). */
+export interface SubtasksTimesInfo {
+  id: string;
+  name: string;
+  now: number;
+  subtasks: {
+    subtask: number;
+    host: string;
+    endpoint: string;
+    duration: number;
+    /** When the subtask entered each execution state, ms since the epoch; 0 where it did not. */
+    timestamps: Record<ExecutionState, number>;
   }[];
 }
 

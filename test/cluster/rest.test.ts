@@ -314,11 +314,12 @@ test('a finished job: awaitJobEnd, 409 for savepoints, stop, checkpoints and can
   await expectError('PATCH', `/jobs/${id}?mode=cancel`, 409, /cannot be cancelled: it has already finished/);
   assert.deepEqual((await call('GET', `/jobs/${id}/checkpoints`)).body, {
     counts: { restored: 0, total: 0, in_progress: 0, completed: 0, failed: 0 },
-    summary: {
-      checkpointed_size: { min: 0, max: 0, avg: 0 },
-      state_size: { min: 0, max: 0, avg: 0 },
-      end_to_end_duration: { min: 0, max: 0, avg: 0 },
-    },
+    summary: Object.fromEntries(
+      ['checkpointed_size', 'state_size', 'end_to_end_duration', 'alignment_buffered', 'processed_data', 'persisted_data'].map((k) => [
+        k,
+        { min: 0, max: 0, avg: 0, p50: 0, p90: 0, p95: 0, p99: 0, p999: 0 },
+      ]),
+    ),
     latest: { completed: null, savepoint: null, failed: null, restored: null },
     history: [],
   });

@@ -19,10 +19,10 @@ const root = mkdtempSync(join(tmpdir(), 'weir-rest-app-'));
 const dispatcher = new Dispatcher({ slots: 1, jobsDir: join(root, 'jobs') });
 const about = dashboardConfiguration('0.0.0-test', 'unknown');
 
-/** A module of the kind a web UI or a metrics endpoint would be. */
+/** A module of the kind a web UI or a metrics endpoint would be (on paths the API leaves free). */
 const metrics: RestModule = (routes) => {
-  routes.get('/metrics', (c) => c.text('weir_jobs 0\n', 200, { 'content-type': 'text/plain; version=0.0.4' }));
-  routes.get('/jobs/:jobid/metrics', (c) => json(c, 200, { job: c.req.param('jobid') }));
+  routes.get('/extra-metrics', (c) => c.text('weir_jobs 0\n', 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  routes.get('/jobs/:jobid/extra', (c) => json(c, 200, { job: c.req.param('jobid') }));
 };
 
 const app = createRestApp({ dispatcher, about, logger: silentLogger }, [...DEFAULT_REST_MODULES, metrics]);
@@ -85,11 +85,11 @@ test('bodies: validated field by field, and refused over 64 MiB', async () => {
 });
 
 test('more modules serve beside the API, with its error handling', async () => {
-  const m = await call('GET', '/metrics');
+  const m = await call('GET', '/extra-metrics');
   assert.equal(m.status, 200);
   assert.equal(m.body, 'weir_jobs 0\n');
-  assert.deepEqual((await call('GET', '/v1/jobs/abc/metrics')).body, { job: 'abc' });
-  const wrong = await call('POST', '/metrics');
+  assert.deepEqual((await call('GET', '/v1/jobs/abc/extra')).body, { job: 'abc' });
+  const wrong = await call('POST', '/extra-metrics');
   assert.equal(wrong.status, 405);
-  assert.deepEqual(wrong.body, { errors: ['POST is not allowed on /metrics (allowed: GET)'] });
+  assert.deepEqual(wrong.body, { errors: ['POST is not allowed on /extra-metrics (allowed: GET)'] });
 });

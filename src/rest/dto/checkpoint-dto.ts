@@ -2,14 +2,14 @@
  * The checkpoint statistics tracker's figures as Flink's checkpoint resources: statistics of a
  * job, of one checkpoint, of one vertex's subtasks, and the job's checkpointing configuration.
  */
-import type { CheckpointStatsEntry, CheckpointStatsSnapshot } from '../../checkpoint/checkpoint-stats.ts';
+import type { CheckpointStatsEntry, CheckpointStatsSnapshot, CheckpointSummaries } from '../../checkpoint/checkpoint-stats.ts';
 import type { JobInfo, VertexInfo } from '../../cluster/dispatcher.ts';
 import { HttpError } from '../rest-errors.ts';
 import type {
   CheckpointConfigInfo,
   CheckpointingStatistics,
   CheckpointStatistics,
-  MinMaxAvgStatistics,
+  StatsSummary,
   TaskCheckpointStatistics,
   TaskCheckpointStatisticsWithSubtaskDetails,
 } from '../rest-types.ts';
@@ -63,31 +63,56 @@ export function checkpointStatistics(e: CheckpointStatsEntry, vertices?: readonl
   return {
     className: CLASS_NAMES[e.status],
     ...fields,
+    savepointFormat: e.is_savepoint ? 'CANONICAL' : null,
+    ...(e.status === 'COMPLETED' ? { discarded: false } : {}),
     checkpointed_size: e.state_size,
     alignment_buffered: 0,
     tasks: Object.fromEntries((vertices ?? []).map((v) => [v.id, taskStatistics(e, v)])),
   };
 }
 
-export function checkpointingStatistics(s: CheckpointStatsSnapshot): CheckpointingStatistics {
+/** Every figure 0: the summary of no values. */
+const NO_VALUES: StatsSummary = { min: 0, max: 0, avg: 0, p50: 0, p90: 0, p95: 0, p99: 0, p999: 0 };
+
+/** The job's statistics; `summaries` (with percentiles) are the tracker's, absent without checkpointing. */
+export function checkpointingStatistics(s: CheckpointStatsSnapshot, summaries?: CheckpointSummaries): CheckpointingStatistics {
   const entry = (e: CheckpointStatsEntry | null) => (e === null ? null : checkpointStatistics(e));
   return {
     counts: s.counts,
-    summary: { checkpointed_size: s.summary.state_size, state_size: s.summary.state_size, end_to_end_duration: s.summary.end_to_end_duration },
+    summary: {
+      checkpointed_size: summaries?.state_size ?? NO_VALUES,
+      state_size: summaries?.state_size ?? NO_VALUES,
+      end_to_end_duration: summaries?.end_to_end_duration ?? NO_VALUES,
+      alignment_buffered: NO_VALUES,
+      processed_data: summaries?.processed_data ?? NO_VALUES,
+      persisted_data: summaries?.persisted_data ?? NO_VALUES,
+    },
     latest: { completed: entry(s.latest.completed), savepoint: entry(s.latest.savepoint), failed: entry(s.latest.failed), restored: s.latest.restored },
     history: s.history.map((e) => checkpointStatistics(e)),
   };
 }
 
-function minMaxAvg(values: readonly number[]): MinMaxAvgStatistics {
-  if (values.length === 0) return { min: 0, max: 0, avg: 0 };
-  return { min: Math.min(...values), max: Math.max(...values), avg: values.reduce((a, b) => a + b, 0) / values.length };
+/** Min, max, average and nearest-rank percentiles of `values` (all 0 for none). */
+function statsSummary(values: readonly number[]): StatsSummary {
+  if (values.length === 0) return NO_VALUES;
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+  return {
+    min: sorted[0]!,
+    max: sorted[sorted.length - 1]!,
+    avg: values.reduce((a, b) => a + b, 0) / values.length,
+    p50: at(0.5),
+    p90: at(0.9),
+    p95: at(0.95),
+    p99: at(0.99),
+    p999: at(0.999),
+  };
 }
 
 export function subtaskDetails(e: CheckpointStatsEntry, vertex: VertexInfo): TaskCheckpointStatisticsWithSubtaskDetails {
   const acked = subtasksOf(e, vertex);
   const subs = [...acked.values()];
-  const pick = (f: (s: (typeof subs)[number]) => number) => minMaxAvg(subs.map(f));
+  const pick = (f: (s: (typeof subs)[number]) => number) => statsSummary(subs.map(f));
   return {
     ...taskStatistics(e, vertex),
     summary: {

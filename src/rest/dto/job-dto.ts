@@ -2,7 +2,9 @@
 import { JOB_STATUSES, type JobStatus } from '../../api/job-status.ts';
 import type { JobInfo } from '../../cluster/dispatcher.ts';
 import { assertNever } from '../../core/errors.ts';
+import type { SubtaskMetrics } from '../../runtime/metrics/metric-snapshot.ts';
 import { renderError } from '../rest-errors.ts';
+import { ioMetrics, subtaskReports } from './io-metrics-dto.ts';
 import {
   EXECUTION_STATES,
   type ExecutionState,
@@ -73,7 +75,8 @@ export function overviewOf(j: JobInfo): JobDetailsOverview {
   };
 }
 
-export function detailsOf(j: JobInfo): JobDetailsInfo {
+/** `metrics`: the subtasks' latest reports (Dispatcher.subtaskMetrics), for each vertex's I/O figures. */
+export function detailsOf(j: JobInfo, metrics: readonly SubtaskMetrics[] = []): JobDetailsInfo {
   const now = Date.now();
   const state = vertexState(j.status);
   const running = j.timestamps.RUNNING ?? -1;
@@ -88,6 +91,7 @@ export function detailsOf(j: JobInfo): JobDetailsInfo {
     'end-time': end,
     duration: running < 0 ? -1 : (end < 0 ? now : end) - running,
     tasks: byState([[state, v.parallelism]]),
+    metrics: ioMetrics(subtaskReports(v, metrics)),
   }));
   const timestamps = Object.fromEntries(JOB_STATUSES.map((s) => [s, j.timestamps[s] ?? 0])) as Record<JobStatus, number>;
   return {

@@ -6,30 +6,15 @@
  */
 import { hostname } from 'node:os';
 import type { JobInfo, VertexInfo } from '../../cluster/dispatcher.ts';
-import type { MetricSnapshot, SubtaskMetrics } from '../../runtime/metrics/metric-snapshot.ts';
-import type { BackPressureLevel, JobVertexBackPressureInfo, JobVertexDetailsInfo } from '../rest-types.ts';
-import { vertexState } from './job-dto.ts';
+import type { SubtaskMetrics } from '../../runtime/metrics/metric-snapshot.ts';
+import type { BackPressureLevel, JobVertexBackPressureInfo, JobVertexDetailsInfo, SubtasksTimesInfo } from '../rest-types.ts';
+import { ioMetrics, reportsOf, value } from './io-metrics-dto.ts';
+import { byState, vertexState } from './job-dto.ts';
 import { TASK_MANAGER_ID } from './taskmanager-dto.ts';
-
-/** A task-level metric's number: a counter's count or a numeric gauge's value; undefined if not reported. */
-function value(metrics: readonly MetricSnapshot[], name: string): number | undefined {
-  const m = metrics.find((x) => x.name === name && x.variables['<operator_name>'] === undefined) ?? metrics.find((x) => x.name === name);
-  if (m === undefined) return undefined;
-  const v = m.value;
-  if (v.kind === 'counter' || v.kind === 'meter') return v.count;
-  if (v.kind === 'gauge' && typeof v.value === 'number') return v.value;
-  return undefined;
-}
-
-/** The reports of the vertex's subtasks, by subtask index. */
-function reportsOf(vertex: VertexInfo, metrics: readonly SubtaskMetrics[]): Map<number, SubtaskMetrics> {
-  return new Map(metrics.filter((m) => m.vertex === vertex.index).map((m) => [m.subtask, m]));
-}
 
 /**
  * Flink's JobVertexDetailsInfo. Every subtask shows its job's state and the job's attempt (its
- * restarts), as the job's details do (job-dto.ts); weir counts records, not bytes, so the byte
- * figures are 0 and marked incomplete.
+ * restarts), as the job's details do (job-dto.ts), with its I/O figures.
  */
 export function vertexDetails(j: JobInfo, vertex: VertexInfo, metrics: readonly SubtaskMetrics[]): JobVertexDetailsInfo {
   const now = Date.now();
@@ -46,8 +31,6 @@ export function vertexDetails(j: JobInfo, vertex: VertexInfo, metrics: readonly 
     now,
     subtasks: Array.from({ length: vertex.parallelism }, (_, subtask) => {
       const m = reports.get(subtask)?.metrics ?? [];
-      const readRecords = value(m, 'numRecordsIn');
-      const writeRecords = value(m, 'numRecordsOut');
       return {
         subtask,
         status: state,
@@ -57,16 +40,7 @@ export function vertexDetails(j: JobInfo, vertex: VertexInfo, metrics: readonly 
         'start-time': start,
         'end-time': end,
         duration: start < 0 ? -1 : (end < 0 ? now : end) - start,
-        metrics: {
-          'read-bytes': 0,
-          'read-bytes-complete': false,
-          'write-bytes': 0,
-          'write-bytes-complete': false,
-          'read-records': readRecords ?? 0,
-          'read-records-complete': readRecords !== undefined,
-          'write-records': writeRecords ?? 0,
-          'write-records-complete': writeRecords !== undefined,
-        },
+        metrics: ioMetrics([m]),
         'taskmanager-id': TASK_MANAGER_ID,
       };
     }),
@@ -102,5 +76,33 @@ export function vertexBackPressure(vertex: VertexInfo, metrics: readonly Subtask
     'backpressure-level': backPressureLevel(worst),
     'end-timestamp': Math.max(...[...reports.values()].map((r) => r.timestamp)),
     subtasks,
+  };
+}
+
+/**
+ * Flink's SubtasksTimesInfo. weir tracks its job's states, not each subtask's, so every subtask
+ * shows the times its job entered the matching states (as the vertex details show the job's
+ * state): CREATED at submission, RUNNING when the job last started running, and the terminal
+ * state's time; 0 for a state not reached.
+ */
+export function subtaskTimes(j: JobInfo, vertex: VertexInfo): SubtasksTimesInfo {
+  const now = Date.now();
+  const host = hostname();
+  const timestamps = byState([]);
+  timestamps.CREATED = j.startTime;
+  const running = j.timestamps.RUNNING;
+  if (running !== undefined) timestamps.RUNNING = running;
+  if (j.endTime !== undefined) timestamps[vertexState(j.status)] = j.endTime;
+  return {
+    id: vertex.id,
+    name: vertex.name,
+    now,
+    subtasks: Array.from({ length: vertex.parallelism }, (_, subtask) => ({
+      subtask,
+      host,
+      endpoint: host,
+      duration: running === undefined ? -1 : (j.endTime ?? now) - running,
+      timestamps: { ...timestamps },
+    })),
   };
 }

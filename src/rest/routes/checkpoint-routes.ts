@@ -27,7 +27,7 @@ export const checkpointRoutes: RestModule = (routes, { dispatcher: d }) => {
   routes
     .get('/jobs/:jobid/checkpoints', async (c) => {
       const id = d.job(param(c, 'jobid')).id;
-      return json(c, 200, checkpointingStatistics((await d.checkpointStats(id)) ?? EMPTY_STATS));
+      return json(c, 200, checkpointingStatistics((await d.checkpointStats(id)) ?? EMPTY_STATS, d.checkpointSummaries(id)));
     })
     .post('/jobs/:jobid/checkpoints', async (c) => {
       await readBody(c.req.raw, checkpointTriggerBody);

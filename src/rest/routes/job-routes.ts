@@ -19,7 +19,10 @@ export const jobRoutes: RestModule = (routes, { dispatcher: d }) => {
       return json(c, 202, { jobid, jobUrl: `/jobs/${jobid}` });
     })
     .get('/jobs/overview', (c) => json(c, 200, { jobs: d.jobs().map(overviewOf) }))
-    .get('/jobs/:jobid', (c) => json(c, 200, detailsOf(d.job(param(c, 'jobid')))))
+    .get('/jobs/:jobid', (c) => {
+      const info = d.job(param(c, 'jobid'));
+      return json(c, 200, detailsOf(info, d.subtaskMetrics(info.id)));
+    })
     .patch('/jobs/:jobid', async (c) => {
       validated(cancelQuery, c.req.query());
       await d.cancel(param(c, 'jobid'));

@@ -7,7 +7,7 @@ import { HttpError } from '../rest-errors.ts';
 import type { RestModule } from '../rest-module.ts';
 
 /** The job (404 if unknown) and the vertex named in the path (404 if the job has none by that id). */
-function vertexOf(d: Dispatcher, c: Context): { info: JobInfo; vertex: VertexInfo } {
+export function vertexOf(d: Dispatcher, c: Context): { info: JobInfo; vertex: VertexInfo } {
   const info = d.job(param(c, 'jobid'));
   const vertex = info.vertices.find((v) => v.id === param(c, 'vertexid'));
   if (!vertex) throw new HttpError(404, `unknown vertex ${param(c, 'vertexid')} of job ${info.id}`);

@@ -28,6 +28,8 @@ const WINDOW_MS = 1000;
 export class TaskTimeShare {
   readonly #totals: TaskTimeTotals;
   readonly #now: () => number;
+  /** When the task's time started to count. */
+  readonly #born: number;
   #mark: { t: number; busy: number; backPressured: number };
   #latest: TimeShare | undefined;
 
@@ -35,7 +37,16 @@ export class TaskTimeShare {
     this.#totals = totals;
     this.#now = now;
     const t = now();
+    this.#born = t;
     this.#mark = { t, busy: totals.busyMs(), backPressured: totals.backPressuredMs(t) };
+  }
+
+  /** Time spent busy, back-pressured and idle since the task began, ms (Flink's accumulated times). */
+  accumulated(): TimeShare {
+    const t = this.#now();
+    const busy = Math.round(this.#totals.busyMs());
+    const backPressured = Math.round(this.#totals.backPressuredMs(t));
+    return { busy, backPressured, idle: Math.max(0, Math.round(t - this.#born) - busy - backPressured) };
   }
 
   /** The shares over the latest full window; before the first one ends, over the time so far. */

@@ -141,6 +141,9 @@ export class Task {
     group.gauge('busyTimeMsPerSecond', () => share.current().busy);
     group.gauge('backPressuredTimeMsPerSecond', () => share.current().backPressured);
     group.gauge('idleTimeMsPerSecond', () => share.current().idle);
+    group.gauge('accumulatedBusyTime', () => share.accumulated().busy);
+    group.gauge('accumulatedBackPressuredTime', () => share.accumulated().backPressured);
+    group.gauge('accumulatedIdleTime', () => share.accumulated().idle);
     const outputs = [...deployment.outputs.values()].flat();
     const inputs = deployment.inputs.map((i) => i.channel);
     this.#io = {
