@@ -16,13 +16,15 @@ import type { RestModule } from './rest-module.ts';
 import { checkpointRoutes } from './routes/checkpoint-routes.ts';
 import { clusterRoutes } from './routes/cluster-routes.ts';
 import { jobRoutes } from './routes/job-routes.ts';
+import { metricRoutes } from './routes/metric-routes.ts';
+import { metricsRoutes } from './routes/metrics-routes.ts';
 import { overviewRoutes } from './routes/overview-routes.ts';
 import { savepointRoutes } from './routes/savepoint-routes.ts';
 import { taskManagerRoutes } from './routes/taskmanager-routes.ts';
 import { vertexRoutes } from './routes/vertex-routes.ts';
 
 /** The REST API's route modules, in Flink's resource groups. */
-export const DEFAULT_REST_MODULES: readonly RestModule[] = [clusterRoutes, overviewRoutes, taskManagerRoutes, jobRoutes, vertexRoutes, checkpointRoutes, savepointRoutes];
+export const DEFAULT_REST_MODULES: readonly RestModule[] = [clusterRoutes, overviewRoutes, taskManagerRoutes, jobRoutes, vertexRoutes, metricRoutes, checkpointRoutes, savepointRoutes, metricsRoutes];
 
 export interface RestServerOptions {
   /** Interface to listen on; the loopback interface by default. */
