@@ -1,7 +1,8 @@
 // Builds what the published package runs: dist/, the TypeScript sources under src/ compiled to
 // ES modules with declarations (tsconfig.build.json), with the engine's JavaScript sources
-// (src/**/*.mjs and their .d.mts declarations) copied beside them. Runs as `prepare`, so on
-// `npm install` in a clone and before `npm pack`/`npm publish`.
+// (src/**/*.mjs and their .d.mts declarations) copied beside them, and the web UI (ui/, bundled
+// by Vite: ui/build.mjs) under dist/ui, which the JobManager serves at /web/. Runs as `prepare`,
+// so on `npm install` in a clone and before `npm pack`/`npm publish`.
 //
 // dist/ is rebuilt from scratch every time: sources move, and a file left from an older layout
 // would be shipped and importable.
@@ -72,6 +73,17 @@ for (const file of files(staging)) {
 if (stale.length > 0) {
   rmSync(staging, { recursive: true, force: true });
   fail(`compiled code refers to TypeScript sources that dist/ does not have:\n  ${stale.join('\n  ')}`);
+}
+
+// The web UI, into the same staging directory: a package without it would serve no UI.
+try {
+  const { buildUi } = await import('../ui/build.mjs');
+  const t1 = performance.now();
+  await buildUi({ outDir: join(staging, 'ui') });
+  console.log(`weir: built the web UI (ui/) into dist/ui in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+} catch (e) {
+  rmSync(staging, { recursive: true, force: true });
+  fail(`the web UI did not build: ${e instanceof Error ? e.message : String(e)}`);
 }
 
 // Two renames, so that dist/ is missing only between them: processes of a clone that start

@@ -21,10 +21,11 @@ import { metricsRoutes } from './routes/metrics-routes.ts';
 import { overviewRoutes } from './routes/overview-routes.ts';
 import { savepointRoutes } from './routes/savepoint-routes.ts';
 import { taskManagerRoutes } from './routes/taskmanager-routes.ts';
+import { uiRoutes } from './routes/ui-routes.ts';
 import { vertexRoutes } from './routes/vertex-routes.ts';
 
 /** The REST API's route modules, in Flink's resource groups. */
-export const DEFAULT_REST_MODULES: readonly RestModule[] = [clusterRoutes, overviewRoutes, taskManagerRoutes, jobRoutes, vertexRoutes, metricRoutes, checkpointRoutes, savepointRoutes, metricsRoutes];
+export const DEFAULT_REST_MODULES: readonly RestModule[] = [clusterRoutes, overviewRoutes, taskManagerRoutes, jobRoutes, vertexRoutes, metricRoutes, checkpointRoutes, savepointRoutes, metricsRoutes, uiRoutes];
 
 export interface RestServerOptions {
   /** Interface to listen on; the loopback interface by default. */

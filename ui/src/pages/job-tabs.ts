@@ -1,0 +1,146 @@
+/** A job's tabs besides the checkpoints: the graph with its vertices, exceptions, configuration. */
+import { get, jobPath, optional, type BackPressure, type JobConfig, type JobDetails, type JobExceptions, type VertexDetails } from '../api.ts';
+import { badge, facts, h, percent, rate, section, table, time } from '../dom.ts';
+import { GraphView, graphLegend, type VertexView } from '../graph.ts';
+import type { JobBody } from './job.ts';
+
+/** Records in and out per second from the counts of successive polls. */
+class Rates {
+  readonly #last = new Map<string, { t: number; read: number; written: number }>();
+  readonly #rates = new Map<string, { in: number; out: number }>();
+
+  sample(id: string, t: number, read: number | undefined, written: number | undefined): { in?: number; out?: number } {
+    if (read === undefined || written === undefined) return {};
+    const last = this.#last.get(id);
+    if (last && t > last.t) {
+      const dt = (t - last.t) / 1000;
+      this.#rates.set(id, { in: Math.max(0, (read - last.read) / dt), out: Math.max(0, (written - last.written) / dt) });
+    }
+    if (!last || t > last.t) this.#last.set(id, { t, read, written });
+    return this.#rates.get(id) ?? {};
+  }
+}
+
+const MIN_WATERMARK = -9.2e18;
+
+/** The lowest watermark of a vertex's subtasks from Flink's /watermarks answer; undefined if none. */
+function watermarkOf(entries: { id: string; value: string }[] | undefined): string | undefined {
+  if (!entries || entries.length === 0) return undefined;
+  const input = entries.filter((e) => e.id.endsWith('currentInputWatermark'));
+  const chosen = input.length > 0 ? input : entries.filter((e) => e.id.endsWith('Watermark'));
+  if (chosen.length === 0) return undefined;
+  const min = Math.min(...chosen.map((e) => Number(e.value)));
+  if (!Number.isFinite(min) || min <= MIN_WATERMARK) return 'none yet';
+  return min > 1e11 ? time(min) : String(min);
+}
+
+const sum = (xs: (number | undefined)[]): number | undefined => (xs.some((x) => x === undefined) ? undefined : xs.reduce<number>((a, b) => a + (b ?? 0), 0));
+
+export function graphBody(jid: string): JobBody {
+  const base = jobPath(jid);
+  const view = new GraphView();
+  const rates = new Rates();
+  const list = h('div', { class: 'vertex-list' });
+  const el = h('div', { class: 'tab-body' }, section('Job graph', view.el, graphLegend()), section('Vertices', list));
+  return {
+    el,
+    async refresh(job: JobDetails) {
+      const views = await Promise.all(
+        job.vertices.map(async (v): Promise<VertexView & { read?: number | undefined; written?: number | undefined }> => {
+          const [details, bp, wm] = await Promise.all([
+            v.metrics?.['read-records'] !== undefined ? undefined : get<VertexDetails>(`${base}/vertices/${v.id}`).catch(() => undefined),
+            get<BackPressure>(`${base}/vertices/${v.id}/backpressure`).catch(() => undefined),
+            optional<{ id: string; value: string }[]>('watermarks', `${base}/vertices/${v.id}/watermarks`).catch(() => undefined),
+          ]);
+          const read = v.metrics?.['read-records'] ?? sum(details?.subtasks.map((s) => s.metrics['read-records']) ?? [undefined]);
+          const written = v.metrics?.['write-records'] ?? sum(details?.subtasks.map((s) => s.metrics['write-records']) ?? [undefined]);
+          const r = rates.sample(v.id, details?.now ?? job.now, read, written);
+          const subtasks = bp?.status === 'ok' ? (bp.subtasks ?? []) : [];
+          const busy = subtasks.length > 0 ? subtasks.reduce((a, s) => a + (s.busyRatio ?? 0), 0) / subtasks.length : undefined;
+          const backPressure = subtasks.length > 0 ? Math.max(...subtasks.map((s) => s.ratio)) : undefined;
+          return {
+            id: v.id,
+            name: v.name,
+            parallelism: v.parallelism,
+            status: v.status,
+            inRate: r.in,
+            outRate: r.out,
+            busy,
+            backPressure,
+            level: bp?.status === 'ok' ? bp['backpressure-level'] : undefined,
+            watermark: watermarkOf(wm),
+            read,
+            written,
+          };
+        }),
+      );
+      view.update(job.plan.nodes, views);
+      list.replaceChildren(
+        table(
+          ['Name', 'Status', 'Parallelism', 'Records in', 'Records out', 'In/s', 'Out/s', 'Busy', 'Back-pressured', 'Watermark'],
+          views.map((v) => [v.name, badge(v.status), v.parallelism, v.read ?? '—', v.written ?? '—', rate(v.inRate), rate(v.outRate), percent(v.busy), v.level ? `${percent(v.backPressure)} (${v.level})` : '—', v.watermark ?? '—']),
+          { 'data-testid': 'vertex-table' },
+        ),
+      );
+    },
+  };
+}
+
+export function exceptionsBody(jid: string): JobBody {
+  const el = h('div', { class: 'tab-body' });
+  return {
+    el,
+    async refresh() {
+      const x = await get<JobExceptions>(`${jobPath(jid)}/exceptions`);
+      const history = x.exceptionHistory?.entries ?? [];
+      el.replaceChildren(
+        section(
+          'Root exception',
+          x['root-exception'] === null ? h('p', { class: 'empty' }, 'The job has not failed.') : h('div', {}, h('p', {}, time(x.timestamp ?? 0)), h('pre', { class: 'stack' }, x['root-exception'])),
+        ),
+        section(
+          'Exception history',
+          history.length === 0
+            ? h('p', { class: 'empty' }, 'none')
+            : h('div', {}, ...history.map((e) => h('details', { class: 'exception' }, h('summary', {}, `${time(e.timestamp)} — ${e.exceptionName}${e.taskName ? ` in ${e.taskName}` : ''}`), h('pre', { class: 'stack' }, e.stacktrace)))),
+        ),
+      );
+    },
+  };
+}
+
+const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+
+export function configBody(jid: string): JobBody {
+  const el = h('div', { class: 'tab-body' });
+  return {
+    el,
+    async refresh(job: JobDetails) {
+      const c = await get<JobConfig>(`${jobPath(jid)}/config`);
+      const exec = c['execution-config'];
+      const user = (exec['user-config'] ?? {}) as Record<string, unknown>;
+      el.replaceChildren(
+        section(
+          'Execution configuration',
+          facts(
+            Object.entries(exec)
+              .filter(([k]) => k !== 'user-config')
+              .map(([k, v]) => [k, show(v)]),
+            { 'data-testid': 'execution-config' },
+          ),
+        ),
+        section('User configuration', Object.keys(user).length === 0 ? h('p', { class: 'empty' }, 'none') : facts(Object.entries(user).map(([k, v]) => [k, show(v)]))),
+        section(
+          'Status timestamps',
+          table(
+            ['Status', 'Since'],
+            Object.entries(job.timestamps)
+              .filter(([, t]) => t > 0)
+              .sort((a, b) => a[1] - b[1])
+              .map(([k, t]) => [k, time(t)]),
+          ),
+        ),
+      );
+    },
+  };
+}
