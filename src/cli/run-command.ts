@@ -2,6 +2,8 @@
  * `weir run`: on a cluster when one is named (-m), recorded or answering at the default
  * address — the job is bundled and submitted, `-d` returns once it runs — and otherwise on the
  * embedded default in this process, which imports the job module and exits with its outcome.
+ * With `--web-ui` it runs in this process on a cluster of its own that serves the REST API and
+ * the web UI while the job runs (run-web-ui.ts).
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -15,6 +17,7 @@ import { reportFailure, UsageError, withProgress, type ExitCode } from './cli-su
 import { uriScheme } from '../core/location.ts';
 import { findCluster } from './cluster-address.ts';
 import { moduleFormatHint } from './job-format.ts';
+import { runWithWebUi } from './run-web-ui.ts';
 import { positiveInt, switchFlag, valueFlag, verbCommand } from './verb-command.ts';
 
 export const RUN_USAGE = `Usage: weir run [options] <job.ts|job.js> [args...]
@@ -39,6 +42,11 @@ Options:
   -D <key>=<value>          Set a configuration option, e.g. -D pipeline.auto-watermark-interval=100
   --inline                  Run every subtask on one thread of this process (embedded only;
                             deterministic, for debugging)
+  --web-ui                  Run the job in this process on a cluster of its own and serve the
+                            REST API and the web UI on 127.0.0.1 while it runs (docs/web-ui.md);
+                            prints the address
+  --web-port <port>         The port of --web-ui (default 8081; 0 picks a free one); implies
+                            --web-ui
   -h, --help                Show this help`;
 
 interface RunOptions {
@@ -46,6 +54,8 @@ interface RunOptions {
   inline: boolean;
   detached: boolean;
   jobManager: string | undefined;
+  webUi: boolean;
+  webPort: number;
   config: Record<string, string>;
   job: string;
   args: string[];
@@ -56,11 +66,14 @@ interface RunOptions {
  * arguments, options included (`weir run job.ts --events 10`).
  */
 export function runVerb(): Command {
-  const o: RunOptions = { parallelism: undefined, inline: false, detached: false, jobManager: undefined, config: {}, job: '', args: [] };
+  const o: RunOptions = { parallelism: undefined, inline: false, detached: false, jobManager: undefined, webUi: false, webPort: 8081, config: {}, job: '', args: [] };
   const cmd = verbCommand('run', RUN_USAGE, (operands) => {
     const [job, ...args] = operands;
     if (!job) throw new UsageError('run needs a job file', RUN_USAGE);
     if (o.inline && (o.detached || o.jobManager !== undefined)) throw new UsageError('--inline runs in this process; it cannot be combined with -d or -m', RUN_USAGE);
+    if (o.webUi && (o.inline || o.detached || o.jobManager !== undefined)) {
+      throw new UsageError('--web-ui runs the job in this process on threads; it cannot be combined with --inline, -d or -m (a cluster serves its own web UI)', RUN_USAGE);
+    }
     o.job = job;
     o.args = args;
     return runCommand(o);
@@ -68,6 +81,13 @@ export function runVerb(): Command {
   valueFlag(cmd, ['-p', '--parallelism'], 'a value', (v, flag) => (o.parallelism = positiveInt(v, flag, RUN_USAGE)));
   switchFlag(cmd, ['--inline'], () => (o.inline = true));
   switchFlag(cmd, ['-d', '--detached'], () => (o.detached = true));
+  switchFlag(cmd, ['--web-ui'], () => (o.webUi = true));
+  valueFlag(cmd, ['--web-port'], 'a port number', (v, flag) => {
+    const port = Number(v);
+    if (!/^\d+$/.test(v.trim()) || port > 65535) throw new UsageError(`${flag} needs a port number from 0 to 65535, got "${v}"`, RUN_USAGE);
+    o.webPort = port;
+    o.webUi = true;
+  });
   valueFlag(cmd, ['-m', '--jobmanager'], 'a value', (v) => (o.jobManager = v));
   valueFlag(cmd, ['-D'], 'a value', (kv) => {
     const eq = kv.indexOf('=');
@@ -98,6 +118,7 @@ async function runCommand(o: RunOptions): Promise<ExitCode> {
     const relative = path === o.job ? '' : ` (a relative path is taken from the current directory, ${process.cwd()})`;
     throw new UsageError(`job file not found: ${path}${relative}; name the job's .ts, .mts, .js or .mjs file`, RUN_USAGE);
   }
+  if (o.webUi) return runWithWebUi({ path, args: o.args, parallelism: o.parallelism, config: o.config, port: o.webPort });
   const cluster = o.inline ? undefined : await findCluster(o.jobManager);
   if (cluster !== undefined) return runOnCluster(o, path, cluster);
   if (o.detached) {
