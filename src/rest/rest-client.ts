@@ -8,7 +8,17 @@
  * OperationFailedError when a savepoint, stop or checkpoint ran and failed.
  */
 import type {
+  AggregatedMetric,
   AsynchronousOperationResult,
+  ClusterOverview,
+  ConfigurationEntry,
+  JobConfigInfo,
+  JobVertexBackPressureInfo,
+  JobVertexDetailsInfo,
+  MetricEntry,
+  SubtasksTimesInfo,
+  TaskManagerDetailsInfo,
+  TaskManagersInfo,
   CheckpointConfigInfo,
   CheckpointInfo,
   CheckpointingStatistics,
@@ -105,6 +115,9 @@ function connectionCode(e: unknown): string | undefined {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const seg = (s: string | number): string => encodeURIComponent(String(s));
 
+/** `?get=a,b` for the metric routes; nothing without names. */
+const getQuery = (get: readonly string[] | undefined): string => (get === undefined ? '' : `?get=${get.map(encodeURIComponent).join(',')}`);
+
 export class RestClient {
   /** The base URL, e.g. `http://127.0.0.1:8081`. */
   readonly address: string;
@@ -118,6 +131,41 @@ export class RestClient {
   /** GET /config: version, revision and time zone of the cluster. */
   config(): Promise<DashboardConfiguration> {
     return this.#request('GET', '/config');
+  }
+
+  /** GET /overview: slots, TaskManagers and jobs by status. */
+  overview(): Promise<ClusterOverview> {
+    return this.#request('GET', '/overview');
+  }
+
+  /** GET /jobmanager/config: the cluster's configuration as {key, value} strings. */
+  jobManagerConfig(): Promise<ConfigurationEntry[]> {
+    return this.#request('GET', '/jobmanager/config');
+  }
+
+  /** GET /jobmanager/metrics: the JobManager process's metric ids, or with `get` their values. */
+  jobManagerMetrics(get?: readonly string[]): Promise<MetricEntry[]> {
+    return this.#request('GET', `/jobmanager/metrics${getQuery(get)}`);
+  }
+
+  /** GET /taskmanagers */
+  taskManagers(): Promise<TaskManagersInfo> {
+    return this.#request('GET', '/taskmanagers');
+  }
+
+  /** GET /taskmanagers/:taskmanagerid */
+  taskManager(taskManagerId: string): Promise<TaskManagerDetailsInfo> {
+    return this.#request('GET', `/taskmanagers/${seg(taskManagerId)}`);
+  }
+
+  /** GET /taskmanagers/:taskmanagerid/metrics: metric ids, or with `get` their values. */
+  taskManagerMetrics(taskManagerId: string, get?: readonly string[]): Promise<MetricEntry[]> {
+    return this.#request('GET', `/taskmanagers/${seg(taskManagerId)}/metrics${getQuery(get)}`);
+  }
+
+  /** GET /metrics: every metric of the cluster in Prometheus's text format. */
+  async prometheusMetrics(): Promise<string> {
+    return this.#request<string>('GET', '/metrics', undefined, true);
   }
 
   // ---- jobs -------------------------------------------------------------------------------------
@@ -145,6 +193,64 @@ export class RestClient {
   /** PATCH /jobs/:jobid?mode=cancel: resolves once the job is cancelled. */
   async cancelJob(jobId: string): Promise<void> {
     await this.#request('PATCH', `/jobs/${seg(jobId)}?mode=cancel`);
+  }
+
+  /** GET /jobs/:jobid/config */
+  jobConfig(jobId: string): Promise<JobConfigInfo> {
+    return this.#request('GET', `/jobs/${seg(jobId)}/config`);
+  }
+
+  /** GET /jobs/:jobid/metrics: the job's metric ids (uptime, numRestarts, …), or with `get` their values as strings. */
+  jobMetrics(jobId: string, get?: readonly string[]): Promise<MetricEntry[]> {
+    return this.#request('GET', `/jobs/${seg(jobId)}/metrics${getQuery(get)}`);
+  }
+
+  /** GET /jobs/:jobid/vertices/:vertexid: the vertex with its subtasks' I/O figures. */
+  vertexDetails(jobId: string, vertexId: string): Promise<JobVertexDetailsInfo> {
+    return this.#request('GET', `/jobs/${seg(jobId)}/vertices/${seg(vertexId)}`);
+  }
+
+  /** GET /jobs/:jobid/vertices/:vertexid/backpressure */
+  vertexBackPressure(jobId: string, vertexId: string): Promise<JobVertexBackPressureInfo> {
+    return this.#request('GET', `/jobs/${seg(jobId)}/vertices/${seg(vertexId)}/backpressure`);
+  }
+
+  /** GET /jobs/:jobid/vertices/:vertexid/metrics: ids `<subtask>.<metric>` (`<subtask>.<operator>.<metric>`), or with `get` their values. */
+  vertexMetrics(jobId: string, vertexId: string, get?: readonly string[]): Promise<MetricEntry[]> {
+    return this.#request('GET', `/jobs/${seg(jobId)}/vertices/${seg(vertexId)}/metrics${getQuery(get)}`);
+  }
+
+  /**
+   * GET /jobs/:jobid/vertices/:vertexid/subtasks/metrics: without `get` the ids available; with
+   * it each metric's aggregates over the subtasks (`agg`: min, max, avg, sum; all by default),
+   * over the `subtasks` given (e.g. "0-2,4"; all by default).
+   */
+  subtasksMetrics(
+    jobId: string,
+    vertexId: string,
+    o: { get?: readonly string[]; agg?: readonly ('min' | 'max' | 'avg' | 'sum')[]; subtasks?: string } = {},
+  ): Promise<MetricEntry[] | AggregatedMetric[]> {
+    const q = new URLSearchParams();
+    if (o.get !== undefined) q.set('get', o.get.join(','));
+    if (o.agg !== undefined) q.set('agg', o.agg.join(','));
+    if (o.subtasks !== undefined) q.set('subtasks', o.subtasks);
+    const query = q.toString();
+    return this.#request('GET', `/jobs/${seg(jobId)}/vertices/${seg(vertexId)}/subtasks/metrics${query === '' ? '' : `?${query}`}`);
+  }
+
+  /** GET /jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex/metrics */
+  subtaskMetrics(jobId: string, vertexId: string, subtask: number, get?: readonly string[]): Promise<MetricEntry[]> {
+    return this.#request('GET', `/jobs/${seg(jobId)}/vertices/${seg(vertexId)}/subtasks/${subtask}/metrics${getQuery(get)}`);
+  }
+
+  /** GET /jobs/:jobid/vertices/:vertexid/watermarks: `<subtask>.currentInputWatermark` per subtask that reported, as strings. */
+  vertexWatermarks(jobId: string, vertexId: string): Promise<MetricEntry[]> {
+    return this.#request('GET', `/jobs/${seg(jobId)}/vertices/${seg(vertexId)}/watermarks`);
+  }
+
+  /** GET /jobs/:jobid/vertices/:vertexid/subtasktimes */
+  subtaskTimes(jobId: string, vertexId: string): Promise<SubtasksTimesInfo> {
+    return this.#request('GET', `/jobs/${seg(jobId)}/vertices/${seg(vertexId)}/subtasktimes`);
   }
 
   /** GET /jobs/:jobid/exceptions */
@@ -272,7 +378,8 @@ export class RestClient {
 
   // ---- transport --------------------------------------------------------------------------------
 
-  async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** `plain`: the answer is text (not JSON), returned as it is. */
+  async #request<T>(method: string, path: string, body?: unknown, plain = false): Promise<T> {
     const request = `${method} ${path}`;
     let res: Response;
     try {
@@ -286,6 +393,7 @@ export class RestClient {
       throw new Error(`${request} to ${this.address} failed: ${code ?? (e instanceof Error ? e.message : String(e))}`, { cause: e });
     }
     const text = await res.text();
+    if (plain && res.ok) return text as T;
     let json: unknown;
     try {
       json = text === '' ? undefined : JSON.parse(text);
