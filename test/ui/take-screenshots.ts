@@ -18,7 +18,7 @@ try {
   const finished = await cluster.client.submitJob({ jobModule: webUiJob(), programArgs: ['clicks and views (earlier run)'] });
   await new Promise((r) => setTimeout(r, 1500));
   await cluster.client.cancelJob(finished);
-  const jid = await cluster.client.submitJob({ jobModule: webUiJob(), programArgs: ['clicks and views'] });
+  const jid = await cluster.client.submitJob({ jobModule: webUiJob(), programArgs: ['clicks and views', '150'] });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const base = cluster.base;
   const shot = async (name: string, fullPage = true) => {

@@ -23,16 +23,22 @@ class Rates {
 
 const MIN_WATERMARK = -9.2e18;
 
-/** The lowest watermark of a vertex's subtasks from Flink's /watermarks answer; undefined if none. */
-function watermarkOf(entries: { id: string; value: string }[] | undefined): string | undefined {
-  if (!entries || entries.length === 0) return undefined;
-  const input = entries.filter((e) => e.id.endsWith('currentInputWatermark'));
-  const chosen = input.length > 0 ? input : entries.filter((e) => e.id.endsWith('Watermark'));
-  if (chosen.length === 0) return undefined;
-  const min = Math.min(...chosen.map((e) => Number(e.value)));
+/** A watermark as a time (or a number, for event times that are not epoch ms); 'none yet' before the first. */
+function showWatermark(min: number | undefined): string | undefined {
+  if (min === undefined) return undefined;
   if (!Number.isFinite(min) || min <= MIN_WATERMARK) return 'none yet';
   return min > 1e11 ? time(min) : String(min);
 }
+
+/** The lowest input watermark of a vertex's subtasks from Flink's /watermarks answer. */
+function lowestInput(entries: { id: string; value: string }[] | undefined): number | undefined {
+  const input = (entries ?? []).filter((e) => e.id.endsWith('currentInputWatermark'));
+  return input.length === 0 ? undefined : Math.min(...input.map((e) => Number(e.value)));
+}
+
+/** Flink's aggregated subtask metrics: one entry per metric id with the aggregations asked for. */
+type Aggregated = { id: string; min?: number; sum?: number }[];
+const AGGREGATED = 'subtasks/metrics?get=numRecordsInPerSecond,numRecordsOutPerSecond,currentInputWatermark,currentOutputWatermark&agg=min,sum';
 
 const sum = (xs: (number | undefined)[]): number | undefined => (xs.some((x) => x === undefined) ? undefined : xs.reduce<number>((a, b) => a + (b ?? 0), 0));
 
@@ -41,20 +47,40 @@ export function graphBody(jid: string): JobBody {
   const view = new GraphView();
   const rates = new Rates();
   const list = h('div', { class: 'vertex-list' });
-  const el = h('div', { class: 'tab-body' }, section('Job graph', view.el, graphLegend()), section('Vertices', list));
+  const el = h(
+    'div',
+    { class: 'tab-body' },
+    section('Job graph', view.el, graphLegend()),
+    section(
+      'Vertices',
+      list,
+      h('p', { class: 'footnote' }, 'Rates are per second over all subtasks; busy is the average share of time the subtasks were busy, back-pressured the highest share of any subtask; the watermark is the lowest input watermark of the subtasks (of a source: its output watermark).'),
+    ),
+  );
   return {
     el,
     async refresh(job: JobDetails) {
+      const sources = new Set(job.plan.nodes.filter((n) => (n.inputs ?? []).length === 0).map((n) => n.id));
       const views = await Promise.all(
         job.vertices.map(async (v): Promise<VertexView & { read?: number | undefined; written?: number | undefined }> => {
-          const [details, bp, wm] = await Promise.all([
+          // Where the server has Flink's metric routes: its per-second rates and watermarks;
+          // otherwise rates from the record counts of successive polls and the /watermarks route.
+          const [details, bp, agg] = await Promise.all([
             v.metrics?.['read-records'] !== undefined ? undefined : get<VertexDetails>(`${base}/vertices/${v.id}`).catch(() => undefined),
             get<BackPressure>(`${base}/vertices/${v.id}/backpressure`).catch(() => undefined),
-            optional<{ id: string; value: string }[]>('watermarks', `${base}/vertices/${v.id}/watermarks`).catch(() => undefined),
+            optional<Aggregated>('subtask-metrics', `${base}/vertices/${v.id}/${AGGREGATED}`).catch(() => undefined),
           ]);
+          const metric = (id: string) => agg?.find((m) => m.id === id);
+          const wm =
+            agg === undefined
+              ? lowestInput(await optional<{ id: string; value: string }[]>('watermarks', `${base}/vertices/${v.id}/watermarks`).catch(() => undefined))
+              : metric(sources.has(v.id) ? 'currentOutputWatermark' : 'currentInputWatermark')?.min;
           const read = v.metrics?.['read-records'] ?? sum(details?.subtasks.map((s) => s.metrics['read-records']) ?? [undefined]);
           const written = v.metrics?.['write-records'] ?? sum(details?.subtasks.map((s) => s.metrics['write-records']) ?? [undefined]);
-          const r = rates.sample(v.id, details?.now ?? job.now, read, written);
+          const derived = rates.sample(v.id, details?.now ?? job.now, read, written);
+          const inRate = metric('numRecordsInPerSecond')?.sum;
+          const outRate = metric('numRecordsOutPerSecond')?.sum;
+          const r = inRate !== undefined && outRate !== undefined ? { in: inRate, out: outRate } : derived;
           const subtasks = bp?.status === 'ok' ? (bp.subtasks ?? []) : [];
           const busy = subtasks.length > 0 ? subtasks.reduce((a, s) => a + (s.busyRatio ?? 0), 0) / subtasks.length : undefined;
           const backPressure = subtasks.length > 0 ? Math.max(...subtasks.map((s) => s.ratio)) : undefined;
@@ -68,7 +94,7 @@ export function graphBody(jid: string): JobBody {
             busy,
             backPressure,
             level: bp?.status === 'ok' ? bp['backpressure-level'] : undefined,
-            watermark: watermarkOf(wm),
+            watermark: showWatermark(wm),
             read,
             written,
           };
