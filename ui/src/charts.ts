@@ -13,6 +13,7 @@ export class TimeChart {
   readonly el: HTMLElement;
   #plot: uPlot | undefined;
   readonly #host: HTMLElement;
+  readonly #empty: HTMLElement = h('p', { class: 'empty' }, 'No completed checkpoints yet.');
 
   constructor(
     readonly title: string,
@@ -21,13 +22,16 @@ export class TimeChart {
     testId: string,
   ) {
     this.#host = h('div', { class: 'chart-host' });
-    this.el = h('figure', { class: 'chart', 'data-testid': testId }, h('figcaption', {}, title), this.#host);
+    this.el = h('figure', { class: 'chart', 'data-testid': testId }, h('figcaption', {}, title), this.#empty, this.#host);
   }
 
   /** Sets the points: x in ms since the epoch, one array of values per series. */
   update(x: number[], ys: (number | null)[][]): void {
-    const data: uPlot.AlignedData = [x.map((t) => t / 1000), ...ys];
     this.el.dataset['points'] = String(x.length);
+    this.#empty.hidden = x.length > 0;
+    this.#host.hidden = x.length === 0;
+    if (x.length === 0) return;
+    const data: uPlot.AlignedData = [x.map((t) => t / 1000), ...ys];
     const width = Math.max(320, this.#host.clientWidth || 520);
     if (!this.#plot) {
       const fmt = this.unit === 'ms' ? (v: number) => duration(v) : (v: number) => bytes(v);
@@ -35,7 +39,8 @@ export class TimeChart {
         {
           width,
           height: 220,
-          scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] } },
+          // From 0, and at least 10 ms or 1 KiB high, so that small figures do not get fractional ticks.
+          scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(max * 1.15, this.unit === 'ms' ? 10 : 1024)] } },
           axes: [{ stroke: '#5b6470' }, { stroke: '#5b6470', size: 70, values: (_u, splits) => splits.map(fmt) }],
           series: [{}, ...this.series.map((s) => ({ label: s.label, stroke: s.colour, width: 2, points: { show: true, size: 6, fill: s.colour }, value: (_u: uPlot, v: number | null) => (v === null ? '—' : fmt(v)) }))],
           legend: { show: true },

@@ -50,7 +50,7 @@ export function table(head: string[], rows: Child[][], attrs: Attrs = {}): HTMLT
 
 /** A label/value list. */
 export function facts(entries: [string, Child][], attrs: Attrs = {}): HTMLElement {
-  return h('dl', { class: 'facts', ...attrs }, ...entries.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v ?? '—')]));
+  return h('dl', { class: 'facts', ...attrs }, ...entries.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v ?? '—'))));
 }
 
 /** A figure card: a big number and its label. */

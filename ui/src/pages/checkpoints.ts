@@ -104,7 +104,7 @@ export function checkpointsBody(jid: string): JobBody {
       );
       rest.replaceChildren(
         section('History', st.history.length === 0 ? h('p', { class: 'empty', 'data-testid': 'history-empty' }, 'No checkpoints yet.') : table(HISTORY_HEAD, st.history.map((c) => historyRow(jid, c)), { 'data-testid': 'checkpoint-history' })),
-        section('Summary of completed checkpoints', summaryTable(st.summary as never)),
+        section('Summary of completed checkpoints', st.counts.completed === 0 ? h('p', { class: 'empty' }, 'none') : summaryTable(st.summary as never)),
         section(
           'Configuration',
           config === undefined
