@@ -43,9 +43,23 @@ export async function buildUi({ outDir = UI_DIST, quiet = false } = {}) {
     throw new Error(`vite build of the web UI failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   writeFileSync(join(staging, STAMP), `${new Date().toISOString()}\n`);
-  rmSync(outDir, { recursive: true, force: true });
+  // Swapped in by renames, so a server reading outDir meanwhile finds the old build or the new
+  // one. Test files may build at the same time: when another build's rename wins, ours (the
+  // same files: Vite names them by content) is dropped.
   mkdirSync(dirname(outDir), { recursive: true });
-  renameSync(staging, outDir);
+  const old = `${outDir}.${process.pid}.old`;
+  try {
+    renameSync(outDir, old);
+  } catch (e) {
+    if (e.code !== 'ENOENT') throw e;
+  }
+  try {
+    renameSync(staging, outDir);
+  } catch (e) {
+    if (!['ENOTEMPTY', 'EEXIST'].includes(e.code) || !existsSync(join(outDir, 'index.html'))) throw e;
+    rmSync(staging, { recursive: true, force: true });
+  }
+  rmSync(old, { recursive: true, force: true });
   return outDir;
 }
 
