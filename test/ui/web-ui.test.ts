@@ -109,6 +109,18 @@ test('the job graph shows each vertex (operators chained into tasks) with its fi
   assert.match((await page.locator(`g.vertex[data-vertex-id="${enrich.id}"]`).textContent()) ?? '', /busy \d+%/);
 });
 
+test("the job's configuration and exceptions tabs", { skip }, async () => {
+  await page.locator('nav.tabs a', { hasText: 'Configuration' }).click();
+  const config = page.locator('[data-testid="execution-config"]');
+  await config.waitFor();
+  const text = (await config.textContent()) ?? '';
+  assert.match(text, /execution-modePIPELINED/);
+  assert.match(text, /job-parallelism2/);
+  assert.match(text, /restart-strategyRestart with exponential delay/);
+  await page.locator('nav.tabs a', { hasText: 'Exceptions' }).click();
+  await page.getByText('The job has not failed.').waitFor();
+});
+
 test('the checkpoint history grows, with charts of duration and size and the configuration', { skip }, async () => {
   await page.locator('nav.tabs a', { hasText: 'Checkpoints' }).click();
   const completed = page.locator('[data-testid="count-completed"] .stat-value');
