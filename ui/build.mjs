@@ -5,7 +5,7 @@
 // scripts/build.mjs calls buildUi() to put the UI into the package (dist/ui); tests that drive the
 // UI in a browser call ensureUiBuilt(), which rebuilds dist/ui only when a source is newer.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,6 @@ const UI = fileURLToPath(new URL('./', import.meta.url));
 const ROOT = join(UI, '..');
 /** Where the package serves the UI from (src/rest/routes/ui-routes.ts resolves the same). */
 export const UI_DIST = join(ROOT, 'dist', 'ui');
-const STAMP = '.built';
 
 /** Typechecks ui/src (Vite only strips types) and bundles it into `outDir`, replaced whole. */
 export async function buildUi({ outDir = UI_DIST, quiet = false } = {}) {
@@ -42,7 +41,6 @@ export async function buildUi({ outDir = UI_DIST, quiet = false } = {}) {
     rmSync(staging, { recursive: true, force: true });
     throw new Error(`vite build of the web UI failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  writeFileSync(join(staging, STAMP), `${new Date().toISOString()}\n`);
   // Swapped in by renames, so a server reading outDir meanwhile finds the old build or the new
   // one. Test files may build at the same time: when another build's rename wins, ours (the
   // same files: Vite names them by content) is dropped.
@@ -72,9 +70,9 @@ function newest(dir) {
   return t;
 }
 
-/** Builds dist/ui unless it is there and newer than every file of ui/ (sources, config, this script). */
+/** Builds dist/ui unless its page is there and newer than every file of ui/ (sources, config, this script). */
 export async function ensureUiBuilt() {
-  const stamp = join(UI_DIST, STAMP);
+  const stamp = join(UI_DIST, 'index.html');
   if (existsSync(stamp) && statSync(stamp).mtimeMs >= newest(UI)) return UI_DIST;
   return buildUi({ quiet: true });
 }

@@ -33,12 +33,12 @@ try {
   await page.goto(`${base}/web/#/jobs/${jid}`);
   await page.locator('[data-testid="job-graph"] g.vertex').first().waitFor();
   // Rates need two polls, back-pressure a full second of figures.
-  await page.waitForFunction(`document.querySelectorAll('g.vertex[data-level="high"], g.vertex[data-level="low"]').length > 0`, undefined, { timeout: 20_000 }).catch(() => {});
+  await page.locator('g.vertex[data-level="high"], g.vertex[data-level="low"]').first().waitFor({ timeout: 20_000 }).catch(() => {});
   await page.waitForTimeout(1600);
   await shot('job-graph');
 
   await page.goto(`${base}/web/#/jobs/${jid}/checkpoints`);
-  await page.waitForFunction(`Number(document.querySelector('[data-testid="duration-chart"]')?.getAttribute('data-points') ?? 0) >= 8`, undefined, { timeout: 20_000 });
+  for (let i = 0; i < 100 && Number(await page.locator('[data-testid="duration-chart"]').getAttribute('data-points')) < 8; i++) await page.waitForTimeout(200);
   await page.waitForTimeout(1600);
   await shot('checkpoints');
 

@@ -39,6 +39,15 @@ after(async () => {
   await cluster?.close();
 });
 
+/** Polls `probe` (which reads the page through locators) every 200 ms until it holds, for at most 15 s. */
+async function until(what: string, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 const problems = (): string[] => (page as unknown as { problems: string[] }).problems;
 
 test('GET / redirects to the UI; /web/ serves its page, script and styles with their content types', async () => {
@@ -48,6 +57,7 @@ test('GET / redirects to the UI; /web/ serves its page, script and styles with t
   const index = await fetch(`${cluster.base}/web/`);
   assert.equal(index.status, 200);
   assert.equal(index.headers.get('content-type'), 'text/html; charset=utf-8');
+  assert.match(index.headers.get('content-security-policy') ?? '', /default-src 'self'/, 'the page may load only what this server serves');
   const html = await index.text();
   const script = /<script[^>]+src="(\/web\/assets\/[^"]+\.js)"/.exec(html)?.[1];
   const style = /<link[^>]+href="(\/web\/assets\/[^"]+\.css)"/.exec(html)?.[1];
@@ -94,16 +104,8 @@ test('the job graph shows each vertex (operators chained into tasks) with its fi
   assert.deepEqual(await chained.allTextContents(), ['enrich', '→ discard']);
   assert.ok((await page.locator('[data-testid="job-graph"] path.edge').count()) >= 3, 'the edges are drawn');
   // Records per second need two polls; back-pressure a full second of figures.
-  // (Expressions run in the page: this file is typechecked without the DOM's types.)
-  await page.waitForFunction(
-    `(() => {
-      const row = [...document.querySelectorAll('[data-testid="vertex-table"] tbody tr')].find((r) => r.textContent.startsWith('count per user'));
-      const node = document.querySelector('g.vertex[data-vertex-id="${enrich.id}"]');
-      return row !== undefined && /\\d[kM]?\\/s/.test(row.children[5].textContent) && node.getAttribute('data-level') !== 'unknown';
-    })()`,
-    undefined,
-    { timeout: 15_000 },
-  );
+  const keyed = page.locator('[data-testid="vertex-table"] tbody tr', { hasText: 'count per user' }).locator('td');
+  await until('records per second and back-pressure', async () => /\d[kM]?\/s/.test((await keyed.nth(5).textContent()) ?? '') && (await page.locator(`g.vertex[data-vertex-id="${enrich.id}"]`).getAttribute('data-level')) !== 'unknown');
   const fill = await page.locator(`g.vertex[data-vertex-id="${enrich.id}"] rect.vertex-body`).getAttribute('fill');
   assert.match(fill ?? '', /^rgb\(/, 'coloured by its busy time');
   assert.match((await page.locator(`g.vertex[data-vertex-id="${enrich.id}"]`).textContent()) ?? '', /busy \d+%/);
@@ -126,11 +128,11 @@ test('the checkpoint history grows, with charts of duration and size and the con
   const completed = page.locator('[data-testid="count-completed"] .stat-value');
   await completed.waitFor();
   const first = Number(await completed.textContent());
-  await page.waitForFunction(`Number(document.querySelector('[data-testid="count-completed"] .stat-value')?.textContent) >= ${first + 2}`, undefined, { timeout: 15_000 });
+  await until('two more completed checkpoints', async () => Number(await completed.textContent()) >= first + 2);
   const rows = page.locator('[data-testid="checkpoint-history"] tbody tr');
   assert.ok((await rows.count()) >= 2);
   assert.ok((await rows.allTextContents()).filter((r) => /COMPLETED/.test(r)).length >= 2, 'completed checkpoints in the history');
-  await page.waitForFunction(`Number(document.querySelector('[data-testid="duration-chart"]')?.getAttribute('data-points')) >= 3`, undefined, { timeout: 10_000 });
+  await until('three points in the duration chart', async () => Number(await page.locator('[data-testid="duration-chart"]').getAttribute('data-points')) >= 3);
   assert.equal(await page.locator('[data-testid="duration-chart"] canvas').count(), 1, 'uPlot drew the chart');
   assert.equal(await page.locator('[data-testid="size-chart"] canvas').count(), 1);
   const config = (await page.locator('[data-testid="checkpoint-config"]').textContent()) ?? '';

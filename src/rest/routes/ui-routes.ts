@@ -34,6 +34,15 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
+/**
+ * The page loads only what this server serves and talks only to it; styles may be inline (the
+ * charts and the graph's legend set them), nothing else.
+ */
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'x-content-type-options': 'nosniff',
+};
+
 /** The file under `dir` a request path names (index.html for the folder itself); undefined if it leaves `dir`. */
 function fileFor(dir: string, pathname: string): string | undefined {
   const segments = pathname.split('/').filter(Boolean);
@@ -62,7 +71,7 @@ export function webUiRoutes(dir: string = WEB_UI_DIR): RestModule {
     // Vite names bundled assets by their content hash, so they never change; the page itself
     // must be fetched anew to pick up a rebuilt bundle.
     const cache = pathname.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache';
-    return c.body(body, 200, { 'content-type': type, 'cache-control': cache });
+    return c.body(body, 200, { 'content-type': type, 'cache-control': cache, ...SECURITY_HEADERS });
   };
   return (routes) => {
     routes
