@@ -21,12 +21,13 @@ test('weir run --web-port 0 serves the UI and the API of the embedded job, print
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
     const deadline = Date.now() + 30_000;
-    let m: RegExpExecArray | null = null;
-    while (!(m = /weir: web UI at (http:\/\/127\.0\.0\.1:\d+)\/ \(job ([0-9a-f]{32})\)/.exec(stderr))) {
+    const printed = /weir: web UI at (http:\/\/127\.0\.0\.1:\d+)\/ \(job ([0-9a-f]{32})\)/;
+    while (!printed.test(stderr)) {
       assert.ok(Date.now() < deadline, `the address is printed: ${stderr}`);
       assert.equal(child.exitCode, null, `the run is still going: ${stderr}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+    const m = printed.exec(stderr)!;
     const [, base, jobId] = m;
     const jobs = (await (await fetch(`${base}/jobs/overview`)).json()) as { jobs: { jid: string; name: string; state: string }[] };
     assert.deepEqual(
