@@ -167,7 +167,7 @@ export interface MinMaxAvgStatistics {
   avg: number;
 }
 
-/** Flink's StatsSummaryDto: min, max, average and percentiles (over the latest 10 000 values). */
+/** Flink's StatsSummaryDto: min, max, the average (an integer, as Flink's) and percentiles (over the latest 10 000 values). */
 export interface StatsSummary extends MinMaxAvgStatistics {
   p50: number;
   p90: number;
@@ -263,6 +263,7 @@ export interface TaskCheckpointStatistics {
 }
 
 export interface CompletedSubtaskCheckpointStatistics {
+  className: '.SubtaskCheckpointStatistics$CompletedSubtaskCheckpointStatistics';
   index: number;
   status: 'completed';
   ack_timestamp: number;
@@ -280,6 +281,7 @@ export interface CompletedSubtaskCheckpointStatistics {
 }
 
 export interface PendingSubtaskCheckpointStatistics {
+  className: '.SubtaskCheckpointStatistics$PendingSubtaskCheckpointStatistics';
   index: number;
   status: 'pending_or_failed';
 }

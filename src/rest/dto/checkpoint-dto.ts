@@ -28,6 +28,10 @@ const CLASS_NAMES = {
   IN_PROGRESS: '.PendingCheckpointStatistics',
 } as const;
 
+/** Flink's discriminators of a subtask's checkpoint statistics. */
+const COMPLETED_SUBTASK = '.SubtaskCheckpointStatistics$CompletedSubtaskCheckpointStatistics';
+const PENDING_SUBTASK = '.SubtaskCheckpointStatistics$PendingSubtaskCheckpointStatistics';
+
 /** Subtask figures of one vertex, by subtask index (the tracker keys them `vertexIndex/subtask`). */
 function subtasksOf(e: CheckpointStatsEntry, vertex: VertexInfo): Map<number, CheckpointStatsEntry['subtasks'][string]> {
   const out = new Map<number, CheckpointStatsEntry['subtasks'][string]>();
@@ -74,18 +78,23 @@ export function checkpointStatistics(e: CheckpointStatsEntry, vertices?: readonl
 /** Every figure 0: the summary of no values. */
 const NO_VALUES: StatsSummary = { min: 0, max: 0, avg: 0, p50: 0, p90: 0, p95: 0, p99: 0, p999: 0 };
 
+/** A summary with Flink's integer average; none: all 0. */
+function integral(s: StatsSummary | undefined): StatsSummary {
+  return s === undefined ? NO_VALUES : { ...s, avg: Math.round(s.avg) };
+}
+
 /** The job's statistics; `summaries` (with percentiles) are the tracker's, absent without checkpointing. */
 export function checkpointingStatistics(s: CheckpointStatsSnapshot, summaries?: CheckpointSummaries): CheckpointingStatistics {
   const entry = (e: CheckpointStatsEntry | null) => (e === null ? null : checkpointStatistics(e));
   return {
     counts: s.counts,
     summary: {
-      checkpointed_size: summaries?.state_size ?? NO_VALUES,
-      state_size: summaries?.state_size ?? NO_VALUES,
-      end_to_end_duration: summaries?.end_to_end_duration ?? NO_VALUES,
+      checkpointed_size: integral(summaries?.state_size),
+      state_size: integral(summaries?.state_size),
+      end_to_end_duration: integral(summaries?.end_to_end_duration),
       alignment_buffered: NO_VALUES,
-      processed_data: summaries?.processed_data ?? NO_VALUES,
-      persisted_data: summaries?.persisted_data ?? NO_VALUES,
+      processed_data: integral(summaries?.processed_data),
+      persisted_data: integral(summaries?.persisted_data),
     },
     latest: { completed: entry(s.latest.completed), savepoint: entry(s.latest.savepoint), failed: entry(s.latest.failed), restored: s.latest.restored },
     history: s.history.map((e) => checkpointStatistics(e)),
@@ -100,7 +109,8 @@ function statsSummary(values: readonly number[]): StatsSummary {
   return {
     min: sorted[0]!,
     max: sorted[sorted.length - 1]!,
-    avg: values.reduce((a, b) => a + b, 0) / values.length,
+    // Flink's StatsSummaryDto has an integer average (its percentiles are doubles).
+    avg: Math.round(values.reduce((a, b) => a + b, 0) / values.length),
     p50: at(0.5),
     p90: at(0.9),
     p95: at(0.95),
@@ -130,8 +140,9 @@ export function subtaskDetails(e: CheckpointStatsEntry, vertex: VertexInfo): Tas
     },
     subtasks: Array.from({ length: vertex.parallelism }, (_, index) => {
       const s = acked.get(index);
-      if (!s) return { index, status: 'pending_or_failed' as const };
+      if (!s) return { className: PENDING_SUBTASK, index, status: 'pending_or_failed' as const };
       return {
+        className: COMPLETED_SUBTASK,
         index,
         status: 'completed' as const,
         ack_timestamp: s.ack_timestamp,
