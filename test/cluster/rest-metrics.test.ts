@@ -199,6 +199,31 @@ test('a running job: job, vertex, subtask, aggregated, JobManager and TaskManage
   }
 });
 
+test('watermarks: a vertex fed event time reports each subtask\'s input watermark; the source task its output watermark', async () => {
+  const source = readFileSync(fileURLToPath(new URL('../metrics/jobs/event-time-ticks.ts', import.meta.url)), 'utf8');
+  const id = await client.submitJob({ jobModule: { fileName: 'event-time-ticks.ts', source }, parallelism: 1 });
+  try {
+    const job = await client.jobDetails(id);
+    const sourceVertex = job.vertices.find((v) => v.name.startsWith('ticks'))!;
+    const keyed = job.vertices.find((v) => v.name.startsWith('keyed map'))!;
+    const first = await until('an input watermark', async () => {
+      const [w] = await client.vertexWatermarks(id, keyed.id);
+      return w !== undefined && Number(w.value) >= 1000 ? Number(w.value) : undefined;
+    });
+    const later = await until('a later input watermark', async () => {
+      const [w] = await client.vertexWatermarks(id, keyed.id);
+      return Number(w!.value) > first ? Number(w!.value) : undefined;
+    });
+    assert.ok(later > first);
+    const out = values(await client.vertexMetrics(id, sourceVertex.id, ['0.currentOutputWatermark', '0.timestamps.currentOutputWatermark', '0.currentInputWatermark']));
+    assert.ok(Number(out.get('0.currentOutputWatermark')) >= 1000, `the source task sent watermarks: ${JSON.stringify([...out])}`);
+    assert.equal(out.get('0.timestamps.currentOutputWatermark'), out.get('0.currentOutputWatermark'), 'on the operator whose output leaves the task');
+    assert.equal(out.get('0.currentInputWatermark'), '-9223372036854775808', 'a source task reads no channel');
+  } finally {
+    await client.cancelJob(id);
+  }
+});
+
 test('while a job restarts, every job and vertex route answers 200 with sane bodies', async () => {
   const source = readFileSync(fileURLToPath(new URL('../metrics/jobs/flaky-map.ts', import.meta.url)), 'utf8');
   const id = await client.submitJob({ jobModule: { fileName: 'flaky-map.ts', source }, parallelism: 1 });
