@@ -97,7 +97,7 @@ test('the REST resources show the figures under Flink names', () => {
   assert.equal(checkpointingStatistics(t.snapshot()).history[0]!.checkpoint_type, 'UNALIGNED_CHECKPOINT');
 
   const details = subtaskDetails(entry, vertices[1]!);
-  assert.deepEqual(details.summary.alignment.persisted, { min: 100, max: 300, avg: 200 });
+  assert.deepEqual(details.summary.alignment.persisted, { min: 100, max: 300, avg: 200, p50: 100, p90: 300, p95: 300, p99: 300, p999: 300 });
   const [s0, s1] = details.subtasks as CompletedSubtaskCheckpointStatistics[];
   assert.equal(s0!.persisted_data, 300);
   assert.equal(s0!.alignment.persisted, 300);
