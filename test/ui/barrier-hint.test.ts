@@ -40,22 +40,29 @@ test('phases follow one another from the trigger; the acknowledgement fills up t
 });
 
 test('the hint names the dominant part of the slowest subtask and what it points at', () => {
-  const delayed = checkpointHint(7, [row('source', acked(0, { delay: 5, align: 0, sync: 0, async: 1, e2e: 8 })), row('window', acked(1, { delay: 900, align: 10, sync: 3, async: 20, e2e: 940 }))]);
+  const delayed = checkpointHint({ id: 7, status: 'COMPLETED' }, [row('source', acked(0, { delay: 5, align: 0, sync: 0, async: 1, e2e: 8 })), row('window', acked(1, { delay: 900, align: 10, sync: 3, async: 20, e2e: 940 }))]);
   assert.equal(delayed.phase, 'start delay');
   assert.match(delayed.text, /^Checkpoint 7: its slowest subtask, window \(2\/2\), acknowledged after 940 ms, 96% of it in the start delay \(900 ms\)\./);
   assert.match(delayed.text, /backpressure upstream/);
 
-  const skewed = checkpointHint(8, [row('join', acked(0, { delay: 10, align: 700, sync: 1, async: 30, e2e: 745 }))]);
+  const skewed = checkpointHint({ id: 8, status: 'COMPLETED' }, [row('join', acked(0, { delay: 10, align: 700, sync: 1, async: 30, e2e: 745 }))]);
   assert.equal(skewed.phase, 'alignment');
   assert.match(skewed.text, /skew between its inputs/);
 
-  const storage = checkpointHint(9, [row('state', acked(0, { delay: 10, align: 0, sync: 4, async: 2600, e2e: 2620 }))]);
+  const storage = checkpointHint({ id: 9, status: 'COMPLETED' }, [row('state', acked(0, { delay: 10, align: 0, sync: 4, async: 2600, e2e: 2620 }))]);
   assert.equal(storage.phase, 'async');
   assert.match(storage.text, /in the asynchronous part \(2\.60 s\)\. Writing the snapshot to checkpoint storage/);
 });
 
-test('a quick checkpoint needs no advice; pending subtasks are counted; none acknowledged says so', () => {
-  const quick = checkpointHint(3, [row('map', acked(0, { delay: 5, align: 0, sync: 0, async: 10, e2e: 20 })), row('map', { index: 1, status: 'pending_or_failed' })]);
-  assert.equal(quick.text, 'Checkpoint 3 was quick: its slowest subtask, map (1/2), acknowledged after 20 ms. Nothing to tune. 1 subtask has not acknowledged.');
-  assert.deepEqual(checkpointHint(4, [row('map', { index: 0, status: 'pending_or_failed' })]), { text: 'No subtask has acknowledged checkpoint 4 yet.' });
+test('a quick checkpoint needs no advice; one that failed or runs names the subtasks that did not acknowledge', () => {
+  const quick = checkpointHint({ id: 3, status: 'COMPLETED' }, [row('map', acked(0, { delay: 5, align: 0, sync: 0, async: 10, e2e: 20 })), row('map', acked(1, { delay: 5, align: 0, sync: 0, async: 2, e2e: 9 }))]);
+  assert.equal(quick.text, 'Checkpoint 3 was quick: its slowest subtask, map (1/2), acknowledged after 20 ms. Nothing to tune.');
+
+  const rows = [row('source', acked(0, { delay: 5, align: 0, sync: 0, async: 1, e2e: 14 }), 1), row('count', { index: 0, status: 'pending_or_failed' }), row('count', { index: 1, status: 'pending_or_failed' })];
+  const expired = checkpointHint({ id: 36, status: 'FAILED', failure_message: 'Checkpoint expired before completing' }, rows);
+  assert.equal(expired.phase, undefined);
+  assert.match(expired.text, /^Checkpoint 36 failed: Checkpoint expired before completing\. 2 of 3 subtasks never acknowledged: count \(1\/2, 2\/2\)\. The others acknowledged within 14 ms\. Barriers reach a task late/);
+  const running = checkpointHint({ id: 37, status: 'IN_PROGRESS' }, rows);
+  assert.match(running.text, /^Checkpoint 37 is in progress\. 2 of 3 subtasks have not acknowledged yet: count \(1\/2, 2\/2\)\./);
+  assert.match(checkpointHint({ id: 4, status: 'IN_PROGRESS' }, [row('map', { index: 0, status: 'pending_or_failed' })]).text, /^Checkpoint 4 is in progress\. 1 of 1 subtasks have not acknowledged yet: map \(1\/2\)\. Barriers/);
 });

@@ -53,6 +53,26 @@ try {
   await page.waitForTimeout(300);
   await shot('barrier-timeline');
   await cluster.client.cancelJob(jid);
+
+  // Checkpoints that expire: a 60 ms timeout under the same load.
+  const expiring = await cluster.client.submitJob({
+    jobModule: webUiJob(),
+    programArgs: ['expiring checkpoints', '150'],
+    config: { 'execution.checkpointing.timeout': '60 ms', 'execution.checkpointing.tolerable-failed-checkpoints': '1000' },
+  });
+  let failed: number | undefined;
+  for (let i = 0; i < 100 && failed === undefined; i++) {
+    await page.waitForTimeout(200);
+    const history = (await cluster.client.checkpoints(expiring)).history;
+    failed = history.find((c) => c.status === 'FAILED' && c.num_acknowledged_subtasks > 0)?.id;
+  }
+  if (failed !== undefined) {
+    await page.goto(`${base}/web/#/jobs/${expiring}/checkpoints/${failed}/timeline`);
+    await page.locator('[data-testid="timeline-svg"]').waitFor();
+    await page.waitForTimeout(300);
+    await shot('failed-checkpoint');
+  }
+  await cluster.client.cancelJob(expiring);
 } finally {
   await browser.close();
   await cluster.close();

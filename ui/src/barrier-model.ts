@@ -73,8 +73,30 @@ const ADVICE: Readonly<Record<PhaseName, string>> = {
 /** Quicker than this end to end, a checkpoint needs no advice. */
 export const QUICK_MS = 50;
 
-/** The hint for a checkpoint: which part dominates its slowest subtask, and what that suggests. */
-export function checkpointHint(checkpointId: number, rows: TimelineRow[]): { phase?: PhaseName; text: string } {
+/** What the hint needs of the checkpoint itself. */
+export interface HintCheckpoint {
+  id: number;
+  /** COMPLETED, FAILED or IN_PROGRESS */
+  status: string;
+  failure_message?: string | undefined;
+}
+
+const NOT_ACKNOWLEDGED =
+  'Barriers reach a task late when records queue before it (backpressure upstream: look in the graph for a back-pressured vertex before a busy one), and a snapshot takes long when the state is large or the storage slow.';
+
+/** Subtasks as "count per user (1/2, 2/2), enrich (2/2)". */
+function subtaskList(rows: TimelineRow[]): string {
+  const byVertex = new Map<string, string[]>();
+  for (const r of rows) byVertex.set(r.vertex, [...(byVertex.get(r.vertex) ?? []), `${r.subtask.index + 1}/${r.parallelism}`]);
+  return [...byVertex].map(([v, ids]) => `${v} (${ids.join(', ')})`).join(', ');
+}
+
+/**
+ * The hint for a checkpoint. When subtasks did not acknowledge (it failed, or is still in
+ * progress) it names them: the time went there. Otherwise it names the part that dominates the
+ * slowest subtask, and what that suggests.
+ */
+export function checkpointHint(c: HintCheckpoint, rows: TimelineRow[]): { phase?: PhaseName; text: string } {
   let slowest: { row: TimelineRow; phases: Phase[]; e2e: number } | undefined;
   for (const row of rows) {
     const phases = phasesOf(row.subtask);
@@ -82,18 +104,24 @@ export function checkpointHint(checkpointId: number, rows: TimelineRow[]): { pha
     const e2e = phases[phases.length - 1]!.to;
     if (!slowest || e2e > slowest.e2e) slowest = { row, phases, e2e };
   }
-  const pending = rows.filter((r) => r.subtask.status !== 'completed').length;
-  if (!slowest) return { text: `No subtask has acknowledged checkpoint ${checkpointId} yet.` };
+  const pending = rows.filter((r) => r.subtask.status !== 'completed');
+  if (pending.length > 0 && c.status !== 'COMPLETED') {
+    const failed = c.status === 'FAILED';
+    const head = failed ? `Checkpoint ${c.id} failed${c.failure_message ? `: ${c.failure_message.replace(/\.?$/, '.')}` : '.'}` : `Checkpoint ${c.id} is in progress.`;
+    const acked = slowest ? ` The others acknowledged within ${duration(slowest.e2e)}.` : '';
+    const verb = failed ? 'never acknowledged' : 'have not acknowledged yet';
+    return { text: `${head} ${pending.length} of ${rows.length} subtasks ${verb}: ${subtaskList(pending)}.${acked} ${NOT_ACKNOWLEDGED}` };
+  }
+  if (!slowest) return { text: `No subtask has acknowledged checkpoint ${c.id}.` };
   const top = [...slowest.phases].sort((a, b) => b.to - b.from - (a.to - a.from))[0]!;
   const part = top.to - top.from;
   const who = `${slowest.row.vertex} (${slowest.row.subtask.index + 1}/${slowest.row.parallelism})`;
   const share = slowest.e2e > 0 ? Math.round((100 * part) / slowest.e2e) : 0;
-  const waiting = pending > 0 ? ` ${pending} subtask${pending === 1 ? ' has' : 's have'} not acknowledged.` : '';
   if (slowest.e2e < QUICK_MS) {
-    return { phase: top.name, text: `Checkpoint ${checkpointId} was quick: its slowest subtask, ${who}, acknowledged after ${duration(slowest.e2e)}. Nothing to tune.${waiting}` };
+    return { phase: top.name, text: `Checkpoint ${c.id} was quick: its slowest subtask, ${who}, acknowledged after ${duration(slowest.e2e)}. Nothing to tune.` };
   }
   return {
     phase: top.name,
-    text: `Checkpoint ${checkpointId}: its slowest subtask, ${who}, acknowledged after ${duration(slowest.e2e)}, ${share}% of it ${top.name === 'acknowledgement' ? 'waiting for the acknowledgement' : `in the ${PHASE_LABELS[top.name]}`} (${duration(part)}). ${ADVICE[top.name]}${waiting}`,
+    text: `Checkpoint ${c.id}: its slowest subtask, ${who}, acknowledged after ${duration(slowest.e2e)}, ${share}% of it ${top.name === 'acknowledgement' ? 'waiting for the acknowledgement' : `in the ${PHASE_LABELS[top.name]}`} (${duration(part)}). ${ADVICE[top.name]}`,
   };
 }

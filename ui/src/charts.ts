@@ -6,6 +6,8 @@ import { bytes, duration, h } from './dom.ts';
 export interface SeriesSpec {
   label: string;
   colour: string;
+  /** Points without a line (events such as failures); a line series spans the gaps they leave. */
+  pointsOnly?: boolean;
 }
 
 /** A chart over trigger time (ms since the epoch); values formatted as durations or sizes. */
@@ -13,7 +15,7 @@ export class TimeChart {
   readonly el: HTMLElement;
   #plot: uPlot | undefined;
   readonly #host: HTMLElement;
-  readonly #empty: HTMLElement = h('p', { class: 'empty' }, 'No completed checkpoints yet.');
+  readonly #empty: HTMLElement = h('p', { class: 'empty' }, 'No checkpoint has ended yet.');
 
   constructor(
     readonly title: string,
@@ -42,7 +44,18 @@ export class TimeChart {
           // From 0, and at least 10 ms or 1 KiB high, so that small figures do not get fractional ticks.
           scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(max * 1.15, this.unit === 'ms' ? 10 : 1024)] } },
           axes: [{ stroke: '#5b6470' }, { stroke: '#5b6470', size: 70, values: (_u, splits) => splits.map(fmt) }],
-          series: [{}, ...this.series.map((s) => ({ label: s.label, stroke: s.colour, width: 2, points: { show: true, size: 6, fill: s.colour }, value: (_u: uPlot, v: number | null) => (v === null ? '—' : fmt(v)) }))],
+          series: [
+            {},
+            ...this.series.map((s) => ({
+              label: s.label,
+              stroke: s.colour,
+              width: 2,
+              spanGaps: true,
+              points: { show: true, size: s.pointsOnly ? 9 : 6, fill: s.colour },
+              ...(s.pointsOnly ? { paths: () => null } : {}),
+              value: (_u: uPlot, v: number | null) => (v === null ? '—' : fmt(v)),
+            })),
+          ],
           legend: { show: true },
         },
         data,

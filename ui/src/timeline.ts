@@ -16,6 +16,13 @@ export function timelineSvg(rows: TimelineRow[], width: number, elapsed: number)
   const x = (ms: number) => LABEL + (ms / span) * plot;
   const height = TOP + rows.length * ROW + 8;
   const svg = s('svg', { width, height, viewBox: `0 0 ${width} ${height}`, class: 'timeline', 'data-testid': 'timeline-svg' });
+  svg.append(
+    s(
+      'defs',
+      {},
+      s('pattern', { id: 'pending-hatch', width: 8, height: 8, patternUnits: 'userSpaceOnUse', patternTransform: 'rotate(45)' }, s('rect', { width: 8, height: 8, fill: '#eef0f2' }), s('rect', { width: 4, height: 8, fill: '#cfd4da' })),
+    ),
+  );
   const step = niceStep(span / 6);
   for (let t = 0; t <= span + 1e-9; t += step) {
     svg.append(s('line', { x1: x(t), x2: x(t), y1: TOP - 6, y2: height - 4, class: 'tick' }), s('text', { x: x(t), y: TOP - 10, class: 'tick-label', 'text-anchor': 'middle' }, duration(t)));
@@ -27,7 +34,7 @@ export function timelineSvg(rows: TimelineRow[], width: number, elapsed: number)
     g.append(s('text', { x: LABEL - 8, y: y + 15, class: 'row-label', 'text-anchor': 'end' }, s('title', {}, label), label.length > 34 ? `${label.slice(0, 33)}…` : label));
     const phases = phasesOf(r.subtask);
     if (!phases) {
-      g.append(s('rect', { x: x(0), y: y + 4, width: Math.max(1, x(elapsed) - x(0)), height: ROW - 8, class: 'bar-pending' }, s('title', {}, 'no acknowledgement')));
+      g.append(s('rect', { x: x(0), y: y + 4, width: Math.max(1, x(elapsed) - x(0)), height: ROW - 8, class: 'bar-pending', fill: 'url(#pending-hatch)' }, s('title', {}, 'no acknowledgement')));
     } else {
       for (const p of phases) {
         if (p.to <= p.from) continue;

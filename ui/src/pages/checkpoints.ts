@@ -9,8 +9,9 @@ import { badge, bytes, duration, facts, h, section, stat, table, time } from '..
 import { checkpointHint, timelineLegend, timelineSvg, type TimelineRow } from '../timeline.ts';
 import type { JobBody } from './job.ts';
 
-/** Every checkpoint seen since the page was loaded, per job, by id. */
+/** The checkpoints seen since the page was loaded, per job, by id: the most recent CHART_POINTS. */
 const seen = new Map<string, Map<number, CheckpointEntry>>();
+const CHART_POINTS = 600;
 
 const typeOf = (c: CheckpointEntry): string => c.checkpoint_type.replaceAll('_', ' ').toLowerCase();
 
@@ -46,7 +47,15 @@ function summaryTable(summary: Record<string, Record<string, number>>): HTMLElem
 
 export function checkpointsBody(jid: string): JobBody {
   const base = jobPath(jid);
-  const durationChart = new TimeChart('End-to-end duration', 'ms', [{ label: 'end to end', colour: '#2f7fe0' }], 'duration-chart');
+  const durationChart = new TimeChart(
+    'End-to-end duration',
+    'ms',
+    [
+      { label: 'end to end', colour: '#2f7fe0' },
+      { label: 'failed after', colour: '#c0392b', pointsOnly: true },
+    ],
+    'duration-chart',
+  );
   const sizeChart = new TimeChart(
     'Size',
     'bytes',
@@ -70,10 +79,15 @@ export function checkpointsBody(jid: string): JobBody {
       const known = seen.get(jid) ?? new Map<number, CheckpointEntry>();
       seen.set(jid, known);
       for (const c of st.history) known.set(c.id, c);
-      const done = [...known.values()].filter((c) => c.status === 'COMPLETED').sort((a, b) => a.trigger_timestamp - b.trigger_timestamp);
+      if (known.size > CHART_POINTS) for (const id of [...known.keys()].sort((a, b) => a - b).slice(0, known.size - CHART_POINTS)) known.delete(id);
+      const ended = [...known.values()].filter((c) => c.status === 'COMPLETED' || c.status === 'FAILED').sort((a, b) => a.trigger_timestamp - b.trigger_timestamp);
+      const done = ended.filter((c) => c.status === 'COMPLETED');
       durationChart.update(
-        done.map((c) => c.trigger_timestamp),
-        [done.map((c) => c.end_to_end_duration)],
+        ended.map((c) => c.trigger_timestamp),
+        [
+          ended.map((c) => (c.status === 'COMPLETED' ? c.end_to_end_duration : null)),
+          ended.map((c) => (c.status === 'FAILED' ? Math.max(0, (c.failure_timestamp ?? c.trigger_timestamp) - c.trigger_timestamp) : null)),
+        ],
       );
       sizeChart.update(
         done.map((c) => c.trigger_timestamp),
@@ -239,13 +253,13 @@ export function timelineBody(jid: string, cid: number): JobBody {
       const rows: TimelineRow[] = vertices.flatMap((v) => v.subtasks.subtasks.map((st) => ({ vertex: v.name, parallelism: v.parallelism, subtask: st })));
       const end = c.status === 'IN_PROGRESS' ? job.now : c.status === 'FAILED' ? (c.failure_timestamp ?? c.latest_ack_timestamp) : c.latest_ack_timestamp;
       const elapsed = Math.max(0, end - c.trigger_timestamp);
-      const hint = checkpointHint(c.id, rows);
+      const hint = checkpointHint(c, rows);
       const width = Math.max(640, el.clientWidth || 1000);
       el.replaceChildren(
         section(
           `Barrier timeline of checkpoint ${c.id}`,
           h('p', {}, h('a', { href: `#/jobs/${jid}/checkpoints/${cid}` }, '← checkpoint details'), ` · ${badge(c.status).textContent} · triggered ${time(c.trigger_timestamp)} · ${duration(c.end_to_end_duration)} end to end · ${c.checkpoint_type.replaceAll('_', ' ').toLowerCase()}`),
-          h('div', { class: `hint hint-${hint.phase?.replace(' ', '-') ?? 'none'}`, 'data-testid': 'timeline-hint' }, hint.text),
+          h('div', { class: `hint hint-${hint.phase?.replace(' ', '-') ?? (c.status === 'FAILED' ? 'failed' : 'none')}`, 'data-testid': 'timeline-hint' }, hint.text),
           timelineLegend(),
           h('div', { class: 'timeline-host' }, timelineSvg(rows, width - 40, elapsed)),
           h(
