@@ -26,6 +26,7 @@ export {
   CheckpointConfig,
   CheckpointingMode,
   ExternalizedCheckpointRetention,
+  EmbeddedRocksDBStateBackend,
   HashMapStateBackend,
   type StateBackend,
 } from './api/checkpoint-config.ts';

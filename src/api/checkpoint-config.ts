@@ -24,11 +24,43 @@ export type ExternalizedCheckpointRetention = ExternalizedRetention;
  */
 export interface StateBackend {
   readonly type: string;
+  /** Further configuration keys the backend object sets (e.g. `state.backend.incremental`). */
+  readonly settings?: Readonly<Record<string, unknown>>;
 }
 
 /** The heap state backend: keyed state lives on the JavaScript heap, snapshots are asynchronous. */
 export class HashMapStateBackend implements StateBackend {
   readonly type = 'hashmap' as const;
+}
+
+/**
+ * The RocksDB state backend (Flink's EmbeddedRocksDBStateBackend): keyed state lives in an
+ * embedded RocksDB instance per keyed operator subtask, on local disk, behind a bounded cache,
+ * so it may be larger than memory. `new EmbeddedRocksDBStateBackend(true)` asks for incremental
+ * checkpoints (`state.backend.incremental`), as in Flink.
+ */
+export class EmbeddedRocksDBStateBackend implements StateBackend {
+  readonly type = 'rocksdb' as const;
+  readonly #settings: Record<string, unknown>;
+
+  constructor(enableIncrementalCheckpointing?: boolean) {
+    this.#settings = enableIncrementalCheckpointing === undefined ? {} : { 'state.backend.incremental': enableIncrementalCheckpointing };
+  }
+
+  get settings(): Readonly<Record<string, unknown>> {
+    return this.#settings;
+  }
+
+  isIncrementalCheckpointsEnabled(): boolean {
+    return this.#settings['state.backend.incremental'] === true;
+  }
+
+  /** Where the working RocksDB instances go (`state.backend.rocksdb.localdir`). */
+  setDbStoragePath(path: string): this {
+    if (typeof path !== 'string' || path === '') throw new TypeError('setDbStoragePath: expected a directory path');
+    this.#settings['state.backend.rocksdb.localdir'] = path;
+    return this;
+  }
 }
 
 export class CheckpointConfig {

@@ -5,9 +5,9 @@
 
 import { defaultRestartStrategy, type RestartStrategyConfiguration } from './restart-strategies.ts';
 import * as v from 'valibot';
-import { ConfigError, parseDuration } from './config-parsing.ts';
+import { ConfigError, parseDuration, parseMemorySize } from './config-parsing.ts';
 
-export { ConfigError, parseDuration } from './config-parsing.ts';
+export { ConfigError, parseDuration, parseMemorySize } from './config-parsing.ts';
 
 export type ExecutionMode = 'threads' | 'inline';
 export type CheckpointingModeName = 'EXACTLY_ONCE' | 'AT_LEAST_ONCE';
@@ -85,6 +85,26 @@ export interface ConfigValues {
   'execution.savepoint.ignore-unclaimed-state': boolean;
   /** A registered state backend's name, e.g. 'hashmap' (checked against the registry at submission). */
   'state.backend.type': string;
+  /**
+   * Incremental checkpoints (Flink's `state.backend.incremental`, default false): a checkpoint
+   * uploads only what changed since the last one. Backends without them (hashmap) ignore it.
+   */
+  'state.backend.incremental': boolean;
+  /** Task-local recovery (Flink's `state.backend.local-recovery`, default false). */
+  'state.backend.local-recovery': boolean;
+  /** Where the RocksDB backend keeps its working instances; undefined: a directory under the OS temporary directory. */
+  'state.backend.rocksdb.localdir': string | undefined;
+  /** RocksDB's memtable size per instance, bytes (default 64 MiB). */
+  'state.backend.rocksdb.writebuffer.size': number;
+  /** Memtables per instance before writes stall (default 2). */
+  'state.backend.rocksdb.writebuffer.count': number;
+  /** RocksDB's block cache: 0 turns it off; any other size keeps RocksDB's default cache (see docs/rocksdb.md). */
+  'state.backend.rocksdb.block.cache-size': number | undefined;
+  /**
+   * Memory for keyed state in RocksDB per keyed operator subtask, bytes: bounds the cache of
+   * decoded entries in front of RocksDB (default 64 MiB).
+   */
+  'state.backend.rocksdb.memory.fixed-per-slot': number | undefined;
   /** Set by setRestartStrategy or the restart-strategy.* keys; undefined: Flink's default. */
   'restart-strategy': RestartStrategyConfiguration | undefined;
 }
@@ -193,6 +213,26 @@ const OPTIONS: { [K in ConfigKey]: OptionSpec<K> } = {
       'a RestartStrategies configuration',
     ),
   },
+  'state.backend.incremental': { parse: booleanOption },
+  'state.backend.local-recovery': { parse: booleanOption },
+  'state.backend.rocksdb.localdir': { parse: optionalPath },
+  'state.backend.rocksdb.writebuffer.size': {
+    parse(raw, key) {
+      const bytes = parseMemorySize(raw, key);
+      if (bytes < 64 * 1024) throw new ConfigError(`${key} must be at least 64 kb, got ${bytes} bytes`);
+      return bytes;
+    },
+  },
+  'state.backend.rocksdb.writebuffer.count': { parse: positiveInt(64) },
+  'state.backend.rocksdb.block.cache-size': { parse: (raw, key) => (raw === undefined ? undefined : parseMemorySize(raw, key)) },
+  'state.backend.rocksdb.memory.fixed-per-slot': {
+    parse(raw, key) {
+      if (raw === undefined) return undefined;
+      const bytes = parseMemorySize(raw, key);
+      if (bytes < 1024 * 1024) throw new ConfigError(`${key} must be at least 1 mb, got ${bytes} bytes`);
+      return bytes;
+    },
+  },
   'state.backend.type': {
     // Which names exist is known to the state layer's registry, which checks the name at submission.
     parse: validated(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]*$/)), 'the name of a state backend, e.g. "hashmap"'),
@@ -236,6 +276,13 @@ export class Configuration {
       'execution.savepoint.path': undefined,
       'execution.savepoint.ignore-unclaimed-state': false,
       'state.backend.type': 'hashmap',
+      'state.backend.incremental': false,
+      'state.backend.local-recovery': false,
+      'state.backend.rocksdb.localdir': undefined,
+      'state.backend.rocksdb.writebuffer.size': 64 * 1024 * 1024,
+      'state.backend.rocksdb.writebuffer.count': 2,
+      'state.backend.rocksdb.block.cache-size': undefined,
+      'state.backend.rocksdb.memory.fixed-per-slot': undefined,
       'restart-strategy': undefined,
     };
     for (const [key, value] of Object.entries(initial)) this.setString(key, value);

@@ -180,6 +180,7 @@ export class StreamExecutionEnvironment implements PipelineContext {
       throw new TypeError('setStateBackend: expected a state backend, e.g. new HashMapStateBackend()');
     }
     this.#config.set('state.backend.type', backend.type);
+    for (const [key, value] of Object.entries(backend.settings ?? {})) this.#config.setString(key, value);
     return this;
   }
 

@@ -6,13 +6,14 @@
  */
 import { ConfigError, type Configuration } from '../api/configuration.ts';
 import { HASH_MAP_STATE_BACKEND } from './heap/hash-map-state-backend.ts';
+import { ROCKSDB_STATE_BACKEND } from './rocksdb/embedded-rocksdb-state-backend.ts';
 import type { StateBackend, StateBackendFactory } from './state-backend.ts';
 
 /** The configuration key that selects the backend. */
 export const STATE_BACKEND_KEY = 'state.backend.type';
 
 /** Every backend, one line each. */
-const FACTORIES: readonly StateBackendFactory[] = [HASH_MAP_STATE_BACKEND];
+const FACTORIES: readonly StateBackendFactory[] = [HASH_MAP_STATE_BACKEND, ROCKSDB_STATE_BACKEND];
 
 const BY_NAME = new Map<string, StateBackendFactory>();
 for (const f of FACTORIES) {

@@ -150,7 +150,11 @@ function populate(b: KeyedStateBackend): void {
   });
 }
 
-export function runKeyedStateBackendContract(name: string, create: KeyedStateBackendFactory): void {
+/**
+ * `modelRuns`: runs of the randomized model check (default 300); a backend whose creation is
+ * expensive (one RocksDB instance each) may run fewer.
+ */
+export function runKeyedStateBackendContract(name: string, create: KeyedStateBackendFactory, o: { modelRuns?: number } = {}): void {
   const full = (): KeyedStateBackend => create({ maxParallelism: MAX_PARALLELISM, keyGroupRange: FULL_RANGE });
 
   describe(`${name}: keyed state backend contract`, () => {
@@ -775,7 +779,7 @@ export function runKeyedStateBackendContract(name: string, create: KeyedStateBac
           for (const { snapshot } of snapshots) snapshot.release();
           b.dispose();
         }),
-        { numRuns: 300 },
+        { numRuns: o.modelRuns ?? 300 },
       );
     });
   });

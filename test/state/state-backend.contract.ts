@@ -83,8 +83,8 @@ function dump(b: KeyedStateBackend): Map<string, unknown> {
 
 const sorted = (m: Map<string, unknown>): Map<string, unknown> => new Map([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
 
-export function runStateBackendContract(name: string, create: () => StateBackend): void {
-  runKeyedStateBackendContract(name, (opts) => create().createKeyedStateBackend({ ...scope, ...opts }));
+export function runStateBackendContract(name: string, create: () => StateBackend, o: { modelRuns?: number } = {}): void {
+  runKeyedStateBackendContract(name, (opts) => create().createKeyedStateBackend({ ...scope, ...opts }), o);
   runOperatorStateBackendContract(name, () => create().createOperatorStateBackend(scope));
 
   describe(`${name}: state backend contract`, () => {

@@ -1,12 +1,12 @@
 import type { AggregateFunction, AggregatingState } from '../../api/state.ts';
-import type { StateTable } from './state-table.ts';
+import type { EntryTable } from '../entry-table.ts';
 
 /** The accumulator is passed to the aggregate function's add/getResult, which may mutate it. */
 export class HeapAggregatingState<IN, ACC, OUT> implements AggregatingState<IN, OUT> {
-  readonly #table: StateTable;
+  readonly #table: EntryTable;
   readonly #aggregate: AggregateFunction<IN, ACC, OUT>;
 
-  constructor(table: StateTable, aggregate: AggregateFunction<IN, ACC, OUT>) {
+  constructor(table: EntryTable, aggregate: AggregateFunction<IN, ACC, OUT>) {
     this.#table = table;
     this.#aggregate = aggregate;
   }

@@ -1,11 +1,11 @@
 import type { ListState } from '../../api/state.ts';
-import type { StateTable } from './state-table.ts';
+import type { EntryTable } from '../entry-table.ts';
 
 /** The stored array is returned by get() itself (no copy) while no snapshot shares it. */
 export class HeapListState<T> implements ListState<T> {
-  readonly #table: StateTable;
+  readonly #table: EntryTable;
 
-  constructor(table: StateTable) {
+  constructor(table: EntryTable) {
     this.#table = table;
   }
 

@@ -1,6 +1,7 @@
 import type { MapState } from '../../api/state.ts';
 import { canonicalKey } from '../../core/key-group.ts';
-import type { StateTable, StoredMap } from './state-table.ts';
+import type { EntryTable } from '../entry-table.ts';
+import type { StoredMap } from './state-table.ts';
 
 /**
  * User keys follow stream-key rules: they are canonicalized (arrays compare by content) and the
@@ -8,10 +9,10 @@ import type { StateTable, StoredMap } from './state-table.ts';
  * becomes empty loses its entry.
  */
 export class HeapMapState<UK, UV> implements MapState<UK, UV> {
-  readonly #table: StateTable;
+  readonly #table: EntryTable;
   readonly #where: string;
 
-  constructor(table: StateTable, where: string) {
+  constructor(table: EntryTable, where: string) {
     this.#table = table;
     this.#where = where;
   }

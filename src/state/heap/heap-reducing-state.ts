@@ -1,11 +1,11 @@
 import type { ReduceFn, ReducingState } from '../../api/state.ts';
-import type { StateTable } from './state-table.ts';
+import type { EntryTable } from '../entry-table.ts';
 
 export class HeapReducingState<T> implements ReducingState<T> {
-  readonly #table: StateTable;
+  readonly #table: EntryTable;
   readonly #reduce: ReduceFn<T>;
 
-  constructor(table: StateTable, reduce: ReduceFn<T>) {
+  constructor(table: EntryTable, reduce: ReduceFn<T>) {
     this.#table = table;
     this.#reduce = reduce;
   }

@@ -1,13 +1,13 @@
 import type { ValueState } from '../../api/state.ts';
-import type { StateTable } from './state-table.ts';
+import type { EntryTable } from '../entry-table.ts';
 import { copyValue } from './stored-values.ts';
 
 export class HeapValueState<T> implements ValueState<T> {
-  readonly #table: StateTable;
+  readonly #table: EntryTable;
   readonly #defaultValue: T | undefined;
   readonly #defaultIsObject: boolean;
 
-  constructor(table: StateTable, defaultValue: T | undefined) {
+  constructor(table: EntryTable, defaultValue: T | undefined) {
     this.#table = table;
     this.#defaultValue = defaultValue;
     this.#defaultIsObject = typeof defaultValue === 'object' && defaultValue !== null;

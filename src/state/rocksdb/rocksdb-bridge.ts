@@ -1,0 +1,162 @@
+/**
+ * The task thread's side of the RocksDB I/O thread (rocksdb-io-worker.mjs, whose header has the
+ * protocol). One I/O thread per JavaScript thread that uses RocksDB, started on first use: in
+ * 'threads' mode each slot's worker has its own, in 'inline' mode the process has one.
+ *
+ * Requests are answered in the order they were posted, whether the caller awaits the answer
+ * (`call`) or blocks for it (`callSync`). Writes are posted without waiting (`post`): a read
+ * posted later sees them, and a failed write is reported by the next call of any kind, so no
+ * failure goes unnoticed. A blocked caller wakes on the shared signal and takes its answer off
+ * the port with receiveMessageOnPort; answers to other requests found meanwhile settle their
+ * promises as usual.
+ */
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { ROCKSDB_IO_WORKER_URL } from './rocksdb-io-worker-url.mjs';
+
+/** Bytes and offsets: entry i is bytes[offsets[i], offsets[i + 1]). */
+export interface Packed {
+  readonly bytes: Uint8Array;
+  readonly offsets: Uint32Array;
+}
+
+interface Answer {
+  readonly id: number;
+  readonly ok: boolean;
+  readonly value?: unknown;
+  readonly message?: string;
+}
+
+/** How long a synchronous caller waits for the I/O thread before giving up with an error. */
+const SYNC_DEADLINE_MS = 120_000;
+
+export class RocksDBBridge {
+  readonly #worker: Worker;
+  readonly #port: MessagePort;
+  readonly #signal = new Int32Array(new SharedArrayBuffer(8));
+  readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  /** Ids of posted writes whose answer nobody awaits. */
+  readonly #unawaited = new Set<number>();
+  #failure: Error | undefined;
+  #nextId = 1;
+  #refs = 0;
+  #fatal: string | undefined;
+
+  constructor() {
+    const { port1, port2 } = new MessageChannel();
+    this.#port = port1;
+    this.#worker = new Worker(ROCKSDB_IO_WORKER_URL, { workerData: { port: port2, signal: this.#signal }, transferList: [port2] });
+    this.#worker.on('message', (m: { fatal?: string }) => {
+      if (m.fatal !== undefined) this.#fatal = m.fatal;
+    });
+    this.#worker.on('error', (e) => {
+      this.#fatal = e.stack ?? e.message;
+    });
+    port1.on('message', (a: Answer) => this.#settle(a));
+    port1.unref();
+    // Registered after the listeners, which would otherwise keep the thread's event loop alive.
+    this.#worker.unref();
+  }
+
+  /** Posts a request whose failure is reported by a later call (writes). */
+  post(request: Record<string, unknown>, transfer?: readonly ArrayBuffer[]): void {
+    this.#check();
+    const id = this.#nextId++;
+    this.#unawaited.add(id);
+    this.#send(id, request, transfer);
+  }
+
+  /** Posts a request and resolves with its answer. */
+  call<T>(request: Record<string, unknown>, transfer?: readonly ArrayBuffer[]): Promise<T> {
+    this.#check();
+    const id = this.#nextId++;
+    const answer = new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+    });
+    if (this.#refs++ === 0) this.#port.ref();
+    this.#send(id, request, transfer);
+    return answer;
+  }
+
+  /** Posts a request and blocks this thread until it is answered. */
+  callSync<T>(request: Record<string, unknown>, transfer?: readonly ArrayBuffer[]): T {
+    this.#check();
+    const id = this.#nextId++;
+    this.#send(id, request, transfer);
+    const signal = this.#signal;
+    const deadline = performance.now() + SYNC_DEADLINE_MS;
+    for (;;) {
+      const seen = Atomics.load(signal, 0);
+      for (let m = receiveMessageOnPort(this.#port); m !== undefined; m = receiveMessageOnPort(this.#port)) {
+        const a = m.message as Answer;
+        if (a.id !== id) {
+          this.#settle(a);
+          continue;
+        }
+        this.#check();
+        if (!a.ok) throw new Error(`RocksDB: ${a.message}`);
+        return a.value as T;
+      }
+      if (Atomics.load(signal, 1) !== 0) throw new Error(`the RocksDB I/O thread failed: ${this.#fatal ?? 'an uncaught error'}`);
+      if (performance.now() > deadline) throw new Error(`the RocksDB I/O thread did not answer a '${String(request.op)}' request within ${SYNC_DEADLINE_MS} ms`);
+      Atomics.wait(signal, 0, seen, 100);
+    }
+  }
+
+  #send(id: number, request: Record<string, unknown>, transfer?: readonly ArrayBuffer[]): void {
+    this.#port.postMessage({ ...request, id }, transfer as ArrayBuffer[] | undefined);
+  }
+
+  #settle(a: Answer): void {
+    if (this.#unawaited.delete(a.id)) {
+      if (!a.ok && this.#failure === undefined) this.#failure = new Error(`RocksDB: a write failed: ${a.message}`);
+      return;
+    }
+    const p = this.#pending.get(a.id);
+    if (p === undefined) return;
+    this.#pending.delete(a.id);
+    if (--this.#refs === 0) this.#port.unref();
+    if (a.ok) p.resolve(a.value);
+    else p.reject(new Error(`RocksDB: ${a.message}`));
+  }
+
+  /** Throws the first failure of a posted write, or the I/O thread's death. */
+  #check(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#fatal !== undefined || Atomics.load(this.#signal, 1) !== 0) {
+      throw new Error(`the RocksDB I/O thread failed: ${this.#fatal ?? 'an uncaught error'}`);
+    }
+  }
+}
+
+let shared: RocksDBBridge | undefined;
+
+/** This thread's bridge, started on first use. */
+export function rocksDBBridge(): RocksDBBridge {
+  shared ??= new RocksDBBridge();
+  return shared;
+}
+
+/** Packs byte arrays for a request. */
+export function pack(parts: readonly Uint8Array[]): Packed {
+  let total = 0;
+  for (const p of parts) total += p.byteLength;
+  const bytes = new Uint8Array(total);
+  const offsets = new Uint32Array(parts.length + 1);
+  let pos = 0;
+  for (let i = 0; i < parts.length; i++) {
+    bytes.set(parts[i]!, pos);
+    pos += parts[i]!.byteLength;
+    offsets[i + 1] = pos;
+  }
+  return { bytes, offsets };
+}
+
+/** Entry i of a packed answer, as a view (no copy). */
+export function unpacked(p: Packed, i: number): Uint8Array {
+  return p.bytes.subarray(p.offsets[i]!, p.offsets[i + 1]!);
+}
+
+/** The number of entries of a packed answer. */
+export function packedCount(p: Packed): number {
+  return p.offsets.length - 1;
+}

@@ -1,0 +1,246 @@
+/**
+ * Keyed state in an embedded RocksDB instance (Flink's EmbeddedRocksDBStateBackend): state larger
+ * than the JavaScript heap, behind a bounded cache that keeps state access synchronous (see
+ * rocksdb-table.ts for the cache, rocksdb-snapshot.ts for snapshots, rocksdb-keys.ts for the
+ * layout, docs/rocksdb.md for the design and its measurements).
+ *
+ * The state objects are the heap backend's (entry-table.ts), so both backends implement the
+ * state semantics once. Each backend owns one RocksDB instance in its own directory, deleted on
+ * dispose(); the instance is a working copy, never the durable state: checkpoints and savepoints
+ * write the state out through the checkpoint storage.
+ */
+import type {
+  AggregatingState,
+  AggregatingStateDescriptor,
+  ListState,
+  ListStateDescriptor,
+  MapState,
+  MapStateDescriptor,
+  ReducingState,
+  ReducingStateDescriptor,
+  StateKind,
+  ValueState,
+  ValueStateDescriptor,
+} from '../../api/state.ts';
+import { canonicalKey, computeKeyGroupForKeyHash, hashKey, type KeyGroupRange } from '../../core/key-group.ts';
+import { HeapAggregatingState } from '../heap/heap-aggregating-state.ts';
+import { HeapListState } from '../heap/heap-list-state.ts';
+import { HeapMapState } from '../heap/heap-map-state.ts';
+import { HeapReducingState } from '../heap/heap-reducing-state.ts';
+import { article, describeKey } from '../heap/heap-state-messages.ts';
+import { HeapValueState } from '../heap/heap-value-state.ts';
+import { toStored } from '../heap/stored-values.ts';
+import type { KeyedStateBackend, KeyedStateSnapshotData } from '../keyed-state-backend.ts';
+import { ByteReader, readValue, writeStored, writeValue } from '../state-codec.ts';
+import { entryKey, stateRange } from './rocksdb-keys.ts';
+import { RocksDBSnapshot } from './rocksdb-snapshot.ts';
+import { RocksDBStore, type RocksDBStoreOptions } from './rocksdb-store.ts';
+import { CacheContext, RocksDBTable } from './rocksdb-table.ts';
+
+export interface RocksDBKeyedStateBackendOptions extends RocksDBStoreOptions {
+  readonly maxParallelism: number;
+  readonly keyGroupRange: KeyGroupRange;
+  /** Bytes the cache of decoded entries may hold (an estimate). */
+  readonly cacheBytes: number;
+  /** Names the owner in error messages (e.g. the operator). */
+  readonly where?: string | undefined;
+}
+
+/** State ids are u16 in the key layout. */
+const MAX_STATES = 0xffff;
+
+export class RocksDBKeyedStateBackend implements KeyedStateBackend {
+  readonly maxParallelism: number;
+  readonly keyGroupRange: KeyGroupRange;
+  readonly #where: string | undefined;
+  readonly #store: RocksDBStore;
+  readonly #ctx: CacheContext;
+  readonly #tables = new Map<string, RocksDBTable>();
+  readonly #tableList: RocksDBTable[] = [];
+  readonly #states = new Map<string, unknown>();
+  readonly #live = new Set<RocksDBSnapshot>();
+  #disposed = false;
+
+  constructor(o: RocksDBKeyedStateBackendOptions) {
+    const { maxParallelism, keyGroupRange } = o;
+    if (!Number.isInteger(maxParallelism) || maxParallelism < 1) {
+      throw new RangeError(`maxParallelism must be a positive integer, got ${maxParallelism}`);
+    }
+    const { start, end } = keyGroupRange;
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end >= maxParallelism) {
+      throw new RangeError(`invalid key group range ${start}..${end} for maxParallelism ${maxParallelism}`);
+    }
+    this.maxParallelism = maxParallelism;
+    this.keyGroupRange = { start, end };
+    this.#where = o.where;
+    this.#ctx = new CacheContext(o.cacheBytes);
+    this.#store = new RocksDBStore(o);
+  }
+
+  /** Synchronous RocksDB reads so far (cache misses). */
+  get cacheMisses(): number {
+    return this.#ctx.misses;
+  }
+
+  /** The directory of the RocksDB instance. */
+  get path(): string {
+    return this.#store.path;
+  }
+
+  setCurrentKey(key: unknown): void {
+    const canonical = canonicalKey(key, this.#where);
+    const keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.#where), this.maxParallelism);
+    if (keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) throw this.#outOfRange(key, keyGroup);
+    const ctx = this.#ctx;
+    ctx.key = key;
+    ctx.canonical = canonical;
+    ctx.keyGroup = keyGroup;
+  }
+
+  getCurrentKey(): unknown {
+    return this.#ctx.key;
+  }
+
+  getCurrentKeyGroup(): number {
+    return this.#ctx.keyGroup;
+  }
+
+  getValueState<T>(d: ValueStateDescriptor<T>): ValueState<T> {
+    return this.#state(d.name, 'value', (t) => new HeapValueState<T>(t, d.defaultValue));
+  }
+
+  getListState<T>(d: ListStateDescriptor<T>): ListState<T> {
+    return this.#state(d.name, 'list', (t) => new HeapListState<T>(t));
+  }
+
+  getMapState<UK, UV>(d: MapStateDescriptor<UK, UV>): MapState<UK, UV> {
+    return this.#state(d.name, 'map', (t) => new HeapMapState<UK, UV>(t, `map state '${d.name}'`));
+  }
+
+  getReducingState<T>(d: ReducingStateDescriptor<T>): ReducingState<T> {
+    return this.#state(d.name, 'reducing', (t) => new HeapReducingState<T>(t, d.reduce));
+  }
+
+  getAggregatingState<IN, ACC, OUT>(d: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> {
+    return this.#state(d.name, 'aggregating', (t) => new HeapAggregatingState<IN, ACC, OUT>(t, d.aggregate));
+  }
+
+  /**
+   * Every key with state under this name: pending snapshots are established and changed entries
+   * written back first, then RocksDB is scanned in chunks. Keys removed meanwhile are skipped;
+   * keys added meanwhile may or may not appear.
+   */
+  *keys(stateName: string): Iterable<unknown> {
+    const table = this.#tables.get(stateName);
+    if (table === undefined) return;
+    this.#writeBackAll();
+    const { start, end } = stateRange(table.id, this.keyGroupRange.start, this.keyGroupRange.end);
+    let after: Uint8Array | undefined;
+    for (;;) {
+      const { entries, more } = this.#store.scanSync({ start, end, after, limit: 1024 });
+      for (const { value } of entries) {
+        const key = readValue(new ByteReader(value));
+        const cached = table.cache.get(canonicalKey(key, this.#where));
+        if (cached !== undefined && cached.value === undefined) continue;
+        yield key;
+      }
+      if (!more || entries.length === 0) return;
+      after = entries[entries.length - 1]!.key;
+    }
+  }
+
+  snapshot(): RocksDBSnapshot {
+    this.#alive();
+    const snapshot = new RocksDBSnapshot(this.#tableList, this.#ctx, this.#store, (s) => this.#live.delete(s));
+    this.#live.add(snapshot);
+    return snapshot;
+  }
+
+  restore(data: Iterable<KeyedStateSnapshotData>): void {
+    this.#alive();
+    const { start, end } = this.keyGroupRange;
+    const w = this.#ctx.writer;
+    for (const part of data) {
+      if (!Number.isInteger(part.keyGroup) || part.keyGroup < start || part.keyGroup > end) continue;
+      const table = this.#table(part.name, part.kind);
+      for (const [key, value] of part.entries) {
+        const canonical = canonicalKey(key, this.#where);
+        const keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.#where), this.maxParallelism);
+        if (keyGroup !== part.keyGroup) {
+          throw new Error(
+            `cannot restore state '${part.name}': key ${describeKey(key)} belongs to key group ${keyGroup}, ` +
+              `not ${part.keyGroup} (was the snapshot taken with a different maxParallelism?)`,
+          );
+        }
+        const stored = toStored(part.kind, value, part.name);
+        table.forget(canonical);
+        const dbKey = entryKey(table.id, keyGroup, canonical);
+        if (stored === undefined) {
+          this.#store.write(dbKey, null);
+          continue;
+        }
+        w.pos = 0;
+        writeValue(w, key);
+        writeStored(w, part.kind, stored);
+        this.#store.write(dbKey, Uint8Array.prototype.slice.call(w.bytes, 0, w.pos));
+      }
+    }
+    this.#store.postWrites();
+  }
+
+  /** Releases live snapshots, closes the RocksDB instance and deletes its directory. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const table of this.#tableList) table.cache.clear();
+    this.#ctx.dirty = [];
+    this.#ctx.pending.length = 0;
+    this.#live.clear();
+    this.#store.close();
+  }
+
+  /** Establishes pending snapshots, then writes every changed entry to RocksDB. */
+  #writeBackAll(): void {
+    for (const s of [...this.#live]) if (!s.established) s.establishSync();
+    const ctx = this.#ctx;
+    for (const entry of ctx.dirty) if (entry.dirty) entry.table.writeBack(entry);
+    ctx.dirty = [];
+    this.#store.postWrites();
+  }
+
+  #table(name: string, kind: StateKind): RocksDBTable {
+    let table = this.#tables.get(name);
+    if (table === undefined) {
+      if (this.#tableList.length >= MAX_STATES) throw new Error(`too many keyed states (at most ${MAX_STATES} per operator)`);
+      table = new RocksDBTable(this.#tableList.length, name, kind, this.#ctx, this.#store);
+      this.#tables.set(name, table);
+      this.#tableList.push(table);
+    } else if (table.kind !== kind) {
+      throw new Error(`state '${name}' is ${article(table.kind)} state and cannot be used as ${article(kind)} state`);
+    }
+    return table;
+  }
+
+  #state<S>(name: string, kind: StateKind, create: (table: RocksDBTable) => S): S {
+    const table = this.#table(name, kind);
+    let state = this.#states.get(name);
+    if (state === undefined) {
+      state = create(table);
+      this.#states.set(name, state);
+    }
+    return state as S;
+  }
+
+  #alive(): void {
+    if (this.#disposed) throw new Error(`${this.#where ?? 'RocksDB keyed state backend'}: used after dispose()`);
+  }
+
+  #outOfRange(key: unknown, keyGroup: number): Error {
+    const { start, end } = this.keyGroupRange;
+    const owner = this.#where === undefined ? '' : `${this.#where}: `;
+    return new Error(
+      `${owner}key ${describeKey(key)} belongs to key group ${keyGroup}, outside this subtask's ` +
+        `key groups ${start}..${end} (records were routed to the wrong subtask)`,
+    );
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * A snapshot of the RocksDB keyed backend. Taking it (the synchronous part at the barrier) costs
+ * O(states): it takes the dirty entries of the epoch that ends and the list of states. It is
+ * *established* later, asynchronously in the checkpoint's asynchronous part or synchronously
+ * when read first: the entries it took are written to RocksDB with the old values saved for it
+ * (rocksdb-table.ts), then a RocksDB snapshot is taken, which from then on is its view. Until then
+ * no later write reaches RocksDB, so the view is exactly the state at the barrier.
+ *
+ * Snapshots are established in the order they were taken. Releasing one that was never
+ * established establishes it first, since its entries must reach RocksDB anyway.
+ */
+import type { StateKind } from '../../api/state.ts';
+import type { PrimitiveKey } from '../../core/key-group.ts';
+import type { EncodedEntries, KeyedStateSnapshot } from '../keyed-state-backend.ts';
+import { ByteReader, type ByteWriter, readStored, readValue } from '../state-codec.ts';
+import { entryKey, stateRange } from './rocksdb-keys.ts';
+import type { ScannedEntry } from './rocksdb-store.ts';
+import type { RocksDBStore } from './rocksdb-store.ts';
+import type { CacheContext, CachedEntry, PendingSnapshot, RocksDBTable } from './rocksdb-table.ts';
+
+/** Entries read per scan request while a snapshot is written. */
+const SCAN_CHUNK = 1024;
+
+interface SavedOld {
+  readonly stateId: number;
+  readonly keyGroup: number;
+  readonly canonical: PrimitiveKey;
+  readonly encoded: Uint8Array | null;
+}
+
+export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
+  readonly epoch: number;
+  readonly states: readonly { readonly name: string; readonly kind: StateKind }[];
+  readonly #tables: ReadonlyMap<string, RocksDBTable>;
+  readonly #ctx: CacheContext;
+  readonly #store: RocksDBStore;
+  readonly #onDone: (s: RocksDBSnapshot) => void;
+  #dirty: CachedEntry[];
+  #saved: SavedOld[] = [];
+  /** The RocksDB snapshot once established. */
+  #view: number | undefined;
+  #establishing: Promise<void> | undefined;
+  #baseWritten = false;
+  #released = false;
+
+  constructor(tables: readonly RocksDBTable[], ctx: CacheContext, store: RocksDBStore, onDone: (s: RocksDBSnapshot) => void) {
+    this.epoch = ctx.epoch;
+    this.states = tables.map((t) => ({ name: t.name, kind: t.kind }));
+    this.#tables = new Map(tables.map((t) => [t.name, t]));
+    this.#ctx = ctx;
+    this.#store = store;
+    this.#onDone = onDone;
+    this.#dirty = ctx.dirty;
+    ctx.dirty = [];
+    ctx.epoch++;
+    ctx.pending.push(this);
+    ctx.frozenEpoch = this.epoch;
+  }
+
+  get established(): boolean {
+    return this.#view !== undefined;
+  }
+
+  saveOld(stateId: number, keyGroup: number, canonical: PrimitiveKey, encoded: Uint8Array | null): void {
+    this.#saved.push({ stateId, keyGroup, canonical, encoded });
+  }
+
+  /** Establishes the snapshot without blocking the thread (the asynchronous part). */
+  establish(): Promise<void> {
+    if (this.#view !== undefined) return Promise.resolve();
+    this.#establishing ??= (async () => {
+      for (const older of this.#ctx.pending) {
+        if (older === this) break;
+        await (older as RocksDBSnapshot).establish();
+      }
+      if (this.#view !== undefined) return;
+      this.#writeBase();
+      const view = await this.#store.snapshot();
+      if (this.#view === undefined) this.#settle(view);
+      else this.#store.releaseSnapshot(view);
+    })();
+    return this.#establishing;
+  }
+
+  /** Establishes the snapshot now, blocking until the I/O thread has taken it. */
+  establishSync(): void {
+    if (this.#view !== undefined) return;
+    for (const older of [...this.#ctx.pending]) {
+      if (older === this) break;
+      (older as RocksDBSnapshot).establishSync();
+    }
+    this.#writeBase();
+    // An asynchronous establishment may be under way: a snapshot taken here sees the same writes,
+    // and whichever answer comes second is released.
+    this.#settle(this.#store.snapshotSync());
+  }
+
+  /** Posts the snapshot's entries: its dirty entries as they are, and the old values saved for it. */
+  #writeBase(): void {
+    if (this.#baseWritten) return;
+    this.#baseWritten = true;
+    for (const entry of this.#dirty) {
+      if (entry.dirty && entry.epoch <= this.epoch) entry.table.writeBack(entry);
+    }
+    for (const s of this.#saved) this.#store.write(entryKey(s.stateId, s.keyGroup, s.canonical), s.encoded);
+    this.#store.postWrites();
+    this.#dirty = [];
+    this.#saved = [];
+  }
+
+  #settle(view: number): void {
+    if (this.#view !== undefined) {
+      this.#store.releaseSnapshot(view);
+      return;
+    }
+    this.#view = view;
+    const pending = this.#ctx.pending;
+    const i = pending.indexOf(this);
+    if (i >= 0) pending.splice(i, 1);
+    this.#ctx.frozenEpoch = pending.length > 0 ? pending[pending.length - 1]!.epoch : -1;
+    if (this.#released) this.#dropView();
+  }
+
+  entries(stateName: string, keyGroup: number): Iterable<readonly [key: unknown, value: unknown]> {
+    const table = this.#tables.get(stateName);
+    if (table === undefined) return [];
+    return this.#decoded(table, keyGroup);
+  }
+
+  *#decoded(table: RocksDBTable, keyGroup: number): Generator<readonly [unknown, unknown]> {
+    for (const { value } of this.#scanned(table.id, keyGroup)) {
+      const r = new ByteReader(value);
+      const key = readValue(r);
+      yield [key, readStored(r, table.kind)];
+    }
+  }
+
+  /** The raw entries of one state's key group in the snapshot, scanned in chunks. */
+  *#scanned(stateId: number, keyGroup: number): Generator<ScannedEntry> {
+    if (this.#released) throw new Error('this RocksDB snapshot was released');
+    this.establishSync();
+    const { start, end } = stateRange(stateId, keyGroup, keyGroup);
+    let after: Uint8Array | undefined;
+    for (;;) {
+      const { entries, more } = this.#store.scanSync({ start, end, after, limit: SCAN_CHUNK, snapshot: this.#view });
+      yield* entries;
+      if (!more || entries.length === 0) return;
+      after = entries[entries.length - 1]!.key;
+    }
+  }
+
+  /** RocksDB holds each entry exactly as a keyed state file does: the bytes are copied as they are. */
+  encodedEntries(stateName: string, keyGroup: number): EncodedEntries {
+    const table = this.#tables.get(stateName);
+    const scan = table === undefined ? [][Symbol.iterator]() : this.#scanned(table.id, keyGroup);
+    let next = scan.next();
+    let lastKey: unknown;
+    return {
+      get done() {
+        return next.done === true;
+      },
+      get key() {
+        return lastKey;
+      },
+      encodeInto(out: ByteWriter, maxBytes: number, maxEntries: number): number {
+        const limit = out.pos + maxBytes;
+        let count = 0;
+        while (count < maxEntries && out.pos < limit && next.done !== true) {
+          const value = (next.value as ScannedEntry).value;
+          lastKey = undefined;
+          out.append(value, 0, value.byteLength);
+          count++;
+          next = scan.next();
+        }
+        return count;
+      },
+    };
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    if (this.#view === undefined) this.establishSync();
+    else this.#dropView();
+  }
+
+  #dropView(): void {
+    if (this.#view !== undefined) this.#store.releaseSnapshot(this.#view);
+    this.#onDone(this);
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * One RocksDB instance (one keyed subtask's state) as the keyed backend uses it: buffered writes,
+ * synchronous point reads and range scans, snapshots, all through this thread's I/O thread
+ * (rocksdb-bridge.ts). Writes are buffered and posted in batches; every read posts the buffer
+ * first, and the I/O thread answers in order, so a read always sees every earlier write.
+ */
+import { rmSync } from 'node:fs';
+import { type Packed, pack, packedCount, type RocksDBBridge, rocksDBBridge, unpacked } from './rocksdb-bridge.ts';
+
+export interface RocksDBStoreOptions {
+  /** The instance's directory; created if missing, deleted by close(). */
+  readonly path: string;
+  /** RocksDB's write buffer (memtable) size in bytes. */
+  readonly writeBufferSize: number;
+  readonly maxWriteBufferNumber: number;
+  readonly blockCache: boolean;
+}
+
+/** One entry of a range scan: views into the answer's bytes. */
+export interface ScannedEntry {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+}
+
+/**
+ * Working directories of this thread's open instances. They are working copies, never durable
+ * state (checkpoints are), so they are deleted when the thread exits even without close().
+ */
+const openPaths = new Set<string>();
+let exitHookInstalled = false;
+
+function removeOnExit(path: string): void {
+  openPaths.add(path);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const p of openPaths) rmSync(p, { recursive: true, force: true });
+  });
+}
+
+/** Puts and deletes posted in one batch. */
+const WRITE_BATCH = 1024;
+
+export class RocksDBStore {
+  readonly path: string;
+  readonly #bridge: RocksDBBridge;
+  readonly #db: number;
+  #keys: Uint8Array[] = [];
+  #values: Uint8Array[] = [];
+  #deletes: number[] = [];
+  #closed = false;
+
+  constructor(o: RocksDBStoreOptions) {
+    this.path = o.path;
+    this.#bridge = rocksDBBridge();
+    this.#db = this.#bridge.callSync<number>({
+      op: 'open',
+      path: o.path,
+      writeBufferSize: o.writeBufferSize,
+      maxWriteBufferNumber: o.maxWriteBufferNumber,
+      blockCache: o.blockCache,
+    });
+    removeOnExit(o.path);
+  }
+
+  /** Buffers a put (value) or a delete (null). */
+  write(key: Uint8Array, value: Uint8Array | null): void {
+    if (value === null) this.#deletes.push(this.#keys.length);
+    this.#keys.push(key);
+    this.#values.push(value ?? EMPTY);
+    if (this.#keys.length >= WRITE_BATCH) this.postWrites();
+  }
+
+  /** Posts the buffered writes (they take effect before any later request). */
+  postWrites(): void {
+    if (this.#keys.length === 0) return;
+    this.#bridge.post({ op: 'write', db: this.#db, keys: pack(this.#keys), values: pack(this.#values), deletes: this.#deletes });
+    this.#keys = [];
+    this.#values = [];
+    this.#deletes = [];
+  }
+
+  /** The value of `key`, or undefined; blocks until the I/O thread answers. */
+  getSync(key: Uint8Array): Uint8Array | undefined {
+    this.postWrites();
+    const a = this.#bridge.callSync<{ values: Packed; present: Uint8Array }>({ op: 'get', db: this.#db, keys: pack([key]) });
+    return a.present[0] === 1 ? unpacked(a.values, 0) : undefined;
+  }
+
+  /**
+   * Up to `limit` entries with start <= key < end (after > key instead when given), from a
+   * snapshot when given; blocks until answered. `more`: there may be more after the last.
+   */
+  scanSync(range: ScanRange): { entries: ScannedEntry[]; more: boolean } {
+    this.postWrites();
+    return scanned(this.#bridge.callSync(this.#scanRequest(range)));
+  }
+
+  /** As scanSync, without blocking. */
+  async scan(range: ScanRange): Promise<{ entries: ScannedEntry[]; more: boolean }> {
+    this.postWrites();
+    return scanned(await this.#bridge.call(this.#scanRequest(range)));
+  }
+
+  /** A RocksDB snapshot of everything written so far; blocks until taken. */
+  snapshotSync(): number {
+    this.postWrites();
+    return this.#bridge.callSync<number>({ op: 'snapshot', db: this.#db });
+  }
+
+  /** As snapshotSync, without blocking. */
+  snapshot(): Promise<number> {
+    this.postWrites();
+    return this.#bridge.call<number>({ op: 'snapshot', db: this.#db });
+  }
+
+  releaseSnapshot(snapshot: number): void {
+    if (!this.#closed) this.#bridge.post({ op: 'release', db: this.#db, snapshot });
+  }
+
+  /** Deletes every key in [start, end). */
+  deleteRange(start: Uint8Array, end: Uint8Array): void {
+    this.postWrites();
+    this.#bridge.post({ op: 'deleteRange', db: this.#db, start, end });
+  }
+
+  /** Closes the instance and deletes its directory. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#keys = [];
+    this.#values = [];
+    this.#deletes = [];
+    try {
+      this.#bridge.callSync({ op: 'close', db: this.#db });
+    } finally {
+      rmSync(this.path, { recursive: true, force: true });
+      openPaths.delete(this.path);
+    }
+  }
+
+  #scanRequest(r: ScanRange): Record<string, unknown> {
+    return {
+      op: 'scan',
+      db: this.#db,
+      ...(r.after !== undefined ? { gt: r.after } : { gte: r.start }),
+      lt: r.end,
+      limit: r.limit,
+      ...(r.snapshot !== undefined ? { snapshot: r.snapshot } : {}),
+    };
+  }
+}
+
+export interface ScanRange {
+  readonly start: Uint8Array;
+  readonly end: Uint8Array;
+  /** Continue after this key instead of at `start`. */
+  readonly after?: Uint8Array | undefined;
+  readonly limit: number;
+  readonly snapshot?: number | undefined;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function scanned(a: { keys: Packed; values: Packed; more: boolean }): { entries: ScannedEntry[]; more: boolean } {
+  const n = packedCount(a.keys);
+  const entries: ScannedEntry[] = new Array(n);
+  for (let i = 0; i < n; i++) entries[i] = { key: unpacked(a.keys, i), value: unpacked(a.values, i) };
+  return { entries, more: a.more };
+}

@@ -1,0 +1,247 @@
+/**
+ * The RocksDB backend's cache of one state: the entries of recently used keys, decoded, in front
+ * of RocksDB. The state objects (value, list, map, reducing, aggregating) run on it exactly as on
+ * the heap backend's tables (entry-table.ts), so access stays synchronous.
+ *
+ * - A key not in the cache is read from RocksDB synchronously (a miss: one round trip to the I/O
+ *   thread) and cached, also when it has no value (a negative entry), so new keys cost one miss.
+ * - Writes stay in the cache (the entry is dirty) and reach RocksDB when the entry is evicted,
+ *   or at the next snapshot.
+ * - Snapshots (rocksdb-snapshot.ts) are taken in O(states): the dirty entries so far become the
+ *   snapshot's, and the epoch moves on. Until the snapshot is established (its entries written
+ *   and a RocksDB snapshot taken), no later write may reach RocksDB: dirty entries are not
+ *   evicted meanwhile, and the first change to an entry the snapshot still needs saves its old
+ *   value, encoded, in the snapshot (copy-on-write), as the heap backend does.
+ * - The cache is bounded in bytes (an estimate: the encoded size last seen plus overhead);
+ *   replacement is CLOCK with one long-lived iterator as the hand. The current key's entry is
+ *   never evicted, so the entry a state object holds stays valid.
+ */
+import type { StateKind } from '../../api/state.ts';
+import type { PrimitiveKey } from '../../core/key-group.ts';
+import type { EntryTable } from '../entry-table.ts';
+import { noCurrentKey } from '../heap/heap-state-messages.ts';
+import { ByteReader, ByteWriter, readStored, readValue, writeStored, writeValue } from '../state-codec.ts';
+import { entryKey } from './rocksdb-keys.ts';
+import type { RocksDBStore } from './rocksdb-store.ts';
+
+/** Estimated bytes an entry costs beyond its encoded size (objects, map slot). */
+const ENTRY_OVERHEAD = 96;
+
+export class CachedEntry {
+  readonly table: RocksDBTable;
+  readonly canonical: PrimitiveKey;
+  readonly key: unknown;
+  readonly keyGroup: number;
+  /** The stored value; undefined: the key has no value (negative entry or removed). */
+  value: unknown;
+  /** Changed since it was last written to RocksDB. */
+  dirty = false;
+  /** The epoch of the last change (valid while dirty). */
+  epoch = 0;
+  /** CLOCK's reference bit. */
+  ref = true;
+  /** Estimated bytes. */
+  size: number;
+  constructor(table: RocksDBTable, canonical: PrimitiveKey, key: unknown, keyGroup: number, value: unknown, size: number) {
+    this.table = table;
+    this.canonical = canonical;
+    this.key = key;
+    this.keyGroup = keyGroup;
+    this.value = value;
+    this.size = size;
+  }
+}
+
+/** A snapshot as the tables see it: its epoch and where old values go. */
+export interface PendingSnapshot {
+  readonly epoch: number;
+  /** Keeps the encoded old value (null: the key had none) of an entry of state `stateId`. */
+  saveOld(stateId: number, keyGroup: number, canonical: PrimitiveKey, encoded: Uint8Array | null): void;
+}
+
+/** What the tables of one backend share. Module-internal: plain fields, read on every access. */
+export class CacheContext {
+  key: unknown = undefined;
+  canonical: PrimitiveKey = '';
+  keyGroup = -1;
+  /** The epoch stamped on changes; a snapshot takes it and moves it on. */
+  epoch = 0;
+  /** Epoch of the newest snapshot not yet established; -1 when none. */
+  frozenEpoch = -1;
+  /** Snapshots not yet established, oldest first. */
+  readonly pending: PendingSnapshot[] = [];
+  /** Entries that became dirty in the current epoch (some may be clean again or evicted). */
+  dirty: CachedEntry[] = [];
+  /** Estimated bytes of every table's cache. */
+  bytes = 0;
+  /** Bound for `bytes`. */
+  readonly budget: number;
+  readonly writer = new ByteWriter(Buffer.allocUnsafeSlow(4096));
+  /** Synchronous reads of RocksDB (cache misses). */
+  misses = 0;
+  constructor(budget: number) {
+    this.budget = budget;
+  }
+}
+
+export class RocksDBTable implements EntryTable<CachedEntry> {
+  readonly id: number;
+  readonly name: string;
+  readonly kind: StateKind;
+  readonly cache = new Map<PrimitiveKey, CachedEntry>();
+  readonly #ctx: CacheContext;
+  readonly #store: RocksDBStore;
+  #hand: Iterator<CachedEntry> | undefined;
+
+  constructor(id: number, name: string, kind: StateKind, ctx: CacheContext, store: RocksDBStore) {
+    this.id = id;
+    this.name = name;
+    this.kind = kind;
+    this.#ctx = ctx;
+    this.#store = store;
+  }
+
+  current(): CachedEntry | undefined {
+    const ctx = this.#ctx;
+    if (ctx.keyGroup < 0) throw noCurrentKey(this.name);
+    let entry = this.cache.get(ctx.canonical);
+    if (entry === undefined) entry = this.#load();
+    else entry.ref = true;
+    return entry.value === undefined ? undefined : entry;
+  }
+
+  write(found: CachedEntry | undefined, value: unknown): void {
+    this.#change(found ?? this.#entry(), value);
+  }
+
+  remove(entry: CachedEntry): void {
+    this.#change(entry, undefined);
+  }
+
+  clearCurrent(): void {
+    const entry = this.current();
+    if (entry !== undefined) this.#change(entry, undefined);
+  }
+
+  own(entry: CachedEntry): unknown {
+    this.#change(entry, entry.value);
+    return entry.value;
+  }
+
+  shared(entry: CachedEntry): boolean {
+    return entry.dirty && entry.epoch <= this.#ctx.frozenEpoch;
+  }
+
+  /** Drops a cached entry (restore overwrites it in RocksDB). */
+  forget(canonical: PrimitiveKey): void {
+    const entry = this.cache.get(canonical);
+    if (entry === undefined) return;
+    this.cache.delete(canonical);
+    entry.dirty = false;
+    this.#ctx.bytes -= entry.size;
+  }
+
+  /** Encodes an entry's value as RocksDB stores it (the key, then the stored value); null when it has none. */
+  encode(entry: CachedEntry): Uint8Array | null {
+    if (entry.value === undefined) return null;
+    const w = this.#ctx.writer;
+    w.pos = 0;
+    try {
+      writeValue(w, entry.key);
+      writeStored(w, this.kind, entry.value);
+    } catch (e) {
+      throw new Error(`cannot store state '${this.name}' in RocksDB: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    return Uint8Array.prototype.slice.call(w.bytes, 0, w.pos);
+  }
+
+  /** Writes a dirty entry to RocksDB (buffered) and marks it clean. */
+  writeBack(entry: CachedEntry): void {
+    const encoded = this.encode(entry);
+    this.#store.write(entryKey(this.id, entry.keyGroup, entry.canonical), encoded);
+    entry.dirty = false;
+    const size = ENTRY_OVERHEAD + (encoded?.byteLength ?? 0);
+    this.#ctx.bytes += size - entry.size;
+    entry.size = size;
+  }
+
+  /** The current key's entry, loading it (possibly as a negative entry) when not cached. */
+  #entry(): CachedEntry {
+    const ctx = this.#ctx;
+    if (ctx.keyGroup < 0) throw noCurrentKey(this.name);
+    return this.cache.get(ctx.canonical) ?? this.#load();
+  }
+
+  #load(): CachedEntry {
+    const ctx = this.#ctx;
+    ctx.misses++;
+    const bytes = this.#store.getSync(entryKey(this.id, ctx.keyGroup, ctx.canonical));
+    let value: unknown;
+    if (bytes !== undefined) {
+      const r = new ByteReader(bytes);
+      readValue(r);
+      value = readStored(r, this.kind);
+    }
+    const entry = new CachedEntry(this, ctx.canonical, ctx.key, ctx.keyGroup, value, ENTRY_OVERHEAD + (bytes?.byteLength ?? 0));
+    this.cache.set(ctx.canonical, entry);
+    ctx.bytes += entry.size;
+    if (ctx.bytes > ctx.budget) this.evict();
+    return entry;
+  }
+
+  #change(entry: CachedEntry, value: unknown): void {
+    const ctx = this.#ctx;
+    if (entry.dirty && entry.epoch <= ctx.frozenEpoch) this.#preserve(entry);
+    entry.value = value;
+    entry.ref = true;
+    if (!entry.dirty || entry.epoch !== ctx.epoch) {
+      entry.dirty = true;
+      entry.epoch = ctx.epoch;
+      ctx.dirty.push(entry);
+    }
+  }
+
+  /**
+   * Saves the entry's value, as RocksDB would store it, in the oldest pending snapshot that
+   * still needs it: the first whose epoch is at least the entry's. (Later snapshots need nothing:
+   * that one's write reaches RocksDB before theirs are taken.)
+   */
+  #preserve(entry: CachedEntry): void {
+    for (const snapshot of this.#ctx.pending) {
+      if (snapshot.epoch >= entry.epoch) {
+        snapshot.saveOld(this.id, entry.keyGroup, entry.canonical, this.encode(entry));
+        return;
+      }
+    }
+  }
+
+  /**
+   * Evicts entries until the cache is within its budget or nothing more can go: not the current
+   * key's, nor dirty ones while a snapshot is pending; a dirty entry is written back first.
+   */
+  evict(): void {
+    const ctx = this.#ctx;
+    const gateClosed = ctx.pending.length > 0;
+    let steps = 2 * this.cache.size;
+    while (ctx.bytes > ctx.budget && steps-- > 0) {
+      let next = this.#hand?.next();
+      if (next === undefined || next.done === true) {
+        this.#hand = this.cache.values();
+        next = this.#hand.next();
+        if (next.done === true) return;
+      }
+      const entry = next.value;
+      if (entry.ref) {
+        entry.ref = false;
+        continue;
+      }
+      if (entry.canonical === ctx.canonical && entry.keyGroup === ctx.keyGroup) continue;
+      if (entry.dirty) {
+        if (gateClosed) continue;
+        this.writeBack(entry);
+      }
+      this.cache.delete(entry.canonical);
+      ctx.bytes -= entry.size;
+    }
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The RocksDB keyed state backend beyond the shared contract (which state-backend.test.ts runs on
+ * every registered backend with the default cache): the contract again with a cache so small that
+ * every access of another key is a synchronous read of RocksDB, a randomized comparison against a
+ * model with snapshots taken, changed-after and released in any order, eviction under a byte
+ * budget, and the working directory's life cycle.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '../../src/api/state.ts';
+import type { KeyGroupRange } from '../../src/core/key-group.ts';
+import { RocksDBKeyedStateBackend } from '../../src/state/rocksdb/rocksdb-keyed-state-backend.ts';
+import { runKeyedStateBackendContract } from './keyed-state-backend.contract.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'weir-rocksdb-test-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+
+function backend(o: { maxParallelism: number; keyGroupRange: KeyGroupRange; cacheBytes: number }): RocksDBKeyedStateBackend {
+  return new RocksDBKeyedStateBackend({
+    ...o,
+    path: join(root, `db-${n++}`),
+    writeBufferSize: 1 << 20,
+    maxWriteBufferNumber: 2,
+    blockCache: true,
+    where: 'test operator',
+  });
+}
+
+runKeyedStateBackendContract('RocksDBKeyedStateBackend with a cache of about ten entries', (opts) => backend({ ...opts, cacheBytes: 1_000 }), { modelRuns: 40 });
+
+const countD = new ValueStateDescriptor<number>('count', 0);
+const seenD = new ListStateDescriptor<number>('seen');
+const tagsD = new MapStateDescriptor<string, number>('tags');
+
+type Model = Map<string, { count?: number; seen?: number[]; tags?: Map<string, number> }>;
+
+function cloneModel(m: Model): Model {
+  return new Map([...m].map(([k, v]) => [k, { ...v, ...(v.seen ? { seen: [...v.seen] } : {}), ...(v.tags ? { tags: new Map(v.tags) } : {}) }]));
+}
+
+/** What a snapshot holds, in the model's shape. */
+function viewOf(b: RocksDBKeyedStateBackend, s: ReturnType<RocksDBKeyedStateBackend['snapshot']>): Model {
+  const out: Model = new Map();
+  const at = (k: unknown) => {
+    const key = k as string;
+    if (!out.has(key)) out.set(key, {});
+    return out.get(key)!;
+  };
+  for (const { name } of s.states) {
+    for (let g = b.keyGroupRange.start; g <= b.keyGroupRange.end; g++) {
+      for (const [k, v] of s.entries(name, g)) {
+        if (name === 'count') at(k).count = v as number;
+        else if (name === 'seen') at(k).seen = [...(v as number[])];
+        else if (name === 'tags') at(k).tags = new Map([...(v as Map<unknown, [string, number]>).values()]);
+      }
+    }
+  }
+  return out;
+}
+
+function normalized(m: Model): unknown {
+  return [...m]
+    .map(([k, v]) => [k, v.count ?? null, v.seen ?? null, v.tags ? [...v.tags].sort() : null] as const)
+    .filter(([, c, s, t]) => c !== null || s !== null || t !== null)
+    .sort((a, b) => (a[0] < b[0] ? -1 : 1));
+}
+
+const op = fc.oneof(
+  fc.record({ kind: fc.constant('count' as const), key: fc.integer({ min: 0, max: 40 }), v: fc.integer() }),
+  fc.record({ kind: fc.constant('seen' as const), key: fc.integer({ min: 0, max: 40 }), v: fc.integer({ min: 0, max: 9 }) }),
+  fc.record({ kind: fc.constant('tag' as const), key: fc.integer({ min: 0, max: 40 }), v: fc.integer({ min: 0, max: 3 }) }),
+  fc.record({ kind: fc.constant('untag' as const), key: fc.integer({ min: 0, max: 40 }), v: fc.integer({ min: 0, max: 3 }) }),
+  fc.record({ kind: fc.constant('clear' as const), key: fc.integer({ min: 0, max: 40 }), v: fc.constant(0) }),
+  fc.record({ kind: fc.constant('snapshot' as const), key: fc.constant(0), v: fc.constant(0) }),
+  fc.record({ kind: fc.constant('release' as const), key: fc.constant(0), v: fc.integer({ min: 0, max: 3 }) }),
+  fc.record({ kind: fc.constant('check' as const), key: fc.constant(0), v: fc.integer({ min: 0, max: 3 }) }),
+);
+
+test('rocksdb: random changes, snapshots and releases match a model, with a tiny and a roomy cache', () => {
+  for (const cacheBytes of [1, 2_000, 1 << 20]) {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 150 }), (ops) => {
+        const b = backend({ maxParallelism: 8, keyGroupRange: { start: 0, end: 7 }, cacheBytes });
+        try {
+          const count = b.getValueState(countD);
+          const seen = b.getListState(seenD);
+          const tags = b.getMapState(tagsD);
+          const model: Model = new Map();
+          const snapshots: { s: ReturnType<typeof b.snapshot>; expected: Model }[] = [];
+          const at = (k: string) => {
+            if (!model.has(k)) model.set(k, {});
+            return model.get(k)!;
+          };
+          for (const o of ops) {
+            const key = `k${o.key}`;
+            switch (o.kind) {
+              case 'count':
+                b.setCurrentKey(key);
+                count.update(o.v);
+                at(key).count = o.v;
+                break;
+              case 'seen':
+                b.setCurrentKey(key);
+                seen.add(o.v);
+                (at(key).seen ??= []).push(o.v);
+                break;
+              case 'tag':
+                b.setCurrentKey(key);
+                tags.put(`t${o.v}`, (tags.get(`t${o.v}`) ?? 0) + 1);
+                at(key).tags ??= new Map();
+                at(key).tags!.set(`t${o.v}`, (at(key).tags!.get(`t${o.v}`) ?? 0) + 1);
+                break;
+              case 'untag': {
+                b.setCurrentKey(key);
+                tags.remove(`t${o.v}`);
+                const t = at(key).tags;
+                t?.delete(`t${o.v}`);
+                if (t && t.size === 0) delete at(key).tags;
+                break;
+              }
+              case 'clear':
+                b.setCurrentKey(key);
+                count.clear();
+                seen.clear();
+                tags.clear();
+                model.delete(key);
+                break;
+              case 'snapshot':
+                snapshots.push({ s: b.snapshot(), expected: cloneModel(model) });
+                break;
+              case 'release': {
+                const i = o.v % Math.max(1, snapshots.length);
+                snapshots.splice(i, 1)[0]?.s.release();
+                break;
+              }
+              case 'check': {
+                const x = snapshots[o.v % Math.max(1, snapshots.length)];
+                if (x) assert.deepEqual(normalized(viewOf(b, x.s)), normalized(x.expected));
+                break;
+              }
+            }
+          }
+          for (const x of snapshots) assert.deepEqual(normalized(viewOf(b, x.s)), normalized(x.expected));
+          // The live state, read key by key, and keys().
+          for (const [key, v] of model) {
+            b.setCurrentKey(key);
+            assert.equal(count.value(), v.count ?? 0, `count of ${key}`);
+            assert.deepEqual(seen.get(), v.seen ?? []);
+            assert.deepEqual(new Map(tags.entries()), v.tags ?? new Map());
+          }
+          const withCount = [...model].filter(([, v]) => v.count !== undefined).map(([k]) => k).sort();
+          assert.deepEqual([...b.keys('count')].sort(), withCount);
+        } finally {
+          b.dispose();
+        }
+      }),
+      { numRuns: 25 },
+    );
+  }
+});
+
+test('rocksdb: a cache bounded in bytes evicts, writes back and reads back 20,000 keys exactly', () => {
+  const b = backend({ maxParallelism: 128, keyGroupRange: { start: 0, end: 127 }, cacheBytes: 200_000 });
+  const count = b.getValueState(countD);
+  for (let round = 0; round < 2; round++) {
+    for (let k = 0; k < 20_000; k++) {
+      b.setCurrentKey(k);
+      count.update((count.value() ?? 0) + k);
+    }
+  }
+  const missesAfterWrites = b.cacheMisses;
+  assert.ok(missesAfterWrites >= 20_000, `the second round found evicted keys in RocksDB (misses: ${missesAfterWrites})`);
+  for (let k = 0; k < 20_000; k += 7) {
+    b.setCurrentKey(k);
+    assert.equal(count.value(), 2 * k);
+  }
+  assert.equal([...b.keys('count')].length, 20_000);
+  const s = b.snapshot();
+  let entries = 0;
+  for (let g = 0; g < 128; g++) for (const _ of s.entries('count', g)) entries++;
+  s.release();
+  assert.equal(entries, 20_000);
+  b.dispose();
+});
+
+test('rocksdb: dispose closes the instance and deletes its directory; use afterwards is an error', () => {
+  const b = backend({ maxParallelism: 4, keyGroupRange: { start: 0, end: 3 }, cacheBytes: 1 << 20 });
+  b.setCurrentKey('a');
+  b.getValueState(countD).update(1);
+  const path = b.path;
+  assert.ok(existsSync(path));
+  b.dispose();
+  assert.equal(existsSync(path), false);
+  assert.throws(() => b.snapshot(), /used after dispose/);
+});
