@@ -107,7 +107,7 @@ test('rocksdb: random changes, snapshots and releases match a model, with a tiny
               case 'seen':
                 b.setCurrentKey(key);
                 seen.add(o.v);
-                (at(key).seen ??= []).push(o.v);
+                at(key).seen = [...(at(key).seen ?? []), o.v];
                 break;
               case 'tag':
                 b.setCurrentKey(key);

@@ -26,8 +26,10 @@ interface Answer {
   readonly message?: string;
 }
 
-/** How long a synchronous caller waits for the I/O thread before giving up with an error. */
-const SYNC_DEADLINE_MS = 120_000;
+/** A synchronous caller waits in slices of this many ms (to notice a dead I/O thread)... */
+const WAIT_SLICE_MS = 100;
+/** ...and gives up with an error after this many slices without an answer (2 minutes). */
+const MAX_IDLE_SLICES = 1200;
 
 export class RocksDBBridge {
   readonly #worker: Worker;
@@ -83,7 +85,7 @@ export class RocksDBBridge {
     const id = this.#nextId++;
     this.#send(id, request, transfer);
     const signal = this.#signal;
-    const deadline = performance.now() + SYNC_DEADLINE_MS;
+    let idle = 0;
     for (;;) {
       const seen = Atomics.load(signal, 0);
       for (let m = receiveMessageOnPort(this.#port); m !== undefined; m = receiveMessageOnPort(this.#port)) {
@@ -97,8 +99,9 @@ export class RocksDBBridge {
         return a.value as T;
       }
       if (Atomics.load(signal, 1) !== 0) throw new Error(`the RocksDB I/O thread failed: ${this.#fatal ?? 'an uncaught error'}`);
-      if (performance.now() > deadline) throw new Error(`the RocksDB I/O thread did not answer a '${String(request.op)}' request within ${SYNC_DEADLINE_MS} ms`);
-      Atomics.wait(signal, 0, seen, 100);
+      if (Atomics.wait(signal, 0, seen, WAIT_SLICE_MS) === 'timed-out' && ++idle >= MAX_IDLE_SLICES) {
+        throw new Error(`the RocksDB I/O thread did not answer a '${String(request.op)}' request within ${(MAX_IDLE_SLICES * WAIT_SLICE_MS) / 1000} s`);
+      }
     }
   }
 
