@@ -45,6 +45,7 @@ import type { SlotEvent } from './slot-event.ts';
 import type { SlotCheckpointing } from './slot.ts';
 import type { WorkerGroupFactory } from './worker-group.ts';
 import { systemScheduler, type Scheduler } from '../core/time.ts';
+import { resolveStateBackend } from '../state/state-backend-registry.ts';
 
 /** The result of a finished job; `collected` holds executeAndCollect() output by collect id. */
 export interface LocalJobResult extends JobExecutionResult {
@@ -405,6 +406,9 @@ export class LocalJob {
     const attempt = this.#attempt;
     if (attempt instanceof ThreadsAttempt) await attempt.release();
     else await attempt?.cancel();
+    await resolveStateBackend(this.pipeline.config)
+      .releaseJob?.(this.jobId)
+      .catch(() => {});
     if (!cp) return;
     const retention = this.pipeline.config.get('execution.checkpointing.externalized-checkpoint-retention');
     const retain =

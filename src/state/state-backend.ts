@@ -113,6 +113,13 @@ export interface StateBackend {
    * belongs to `range`. A malformed file gives a CorruptCheckpointError naming its path.
    */
   readKeyedSnapshot(files: readonly StateFileHandle[], read: StateFileSource, range: KeyGroupRange): Promise<RestoredKeyedState>;
+
+  /**
+   * Optional: deletes what the backend keeps of the job outside the checkpoint storage (e.g.
+   * RocksDB working directories), in case a task's thread ended without disposing its backend.
+   * Called once the job is terminal and its threads are gone.
+   */
+  releaseJob?(jobId: string): Promise<void>;
 }
 
 /** How a backend is registered under a configuration name. */

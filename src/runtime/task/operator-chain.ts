@@ -200,6 +200,20 @@ export class OperatorChain {
     }
   }
 
+  /**
+   * Releases the keyed state backends (a RocksDB backend closes its instance and deletes its
+   * working directory). Called once the task is over, whatever way it ended; idempotent.
+   */
+  disposeState(): void {
+    for (const ctx of this.contexts) {
+      try {
+        ctx.keyedBackend?.dispose();
+      } catch {
+        // The task is over: a backend that cannot be released leaves only working files behind.
+      }
+    }
+  }
+
   #backendScope(node: StreamNode): StateBackendScope {
     const d = this.#d;
     return { jobId: d.jobId, operatorId: node.operatorId, operatorName: node.name, subtaskIndex: d.subtaskIndex, parallelism: node.parallelism };

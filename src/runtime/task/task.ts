@@ -340,8 +340,12 @@ export class Task {
   async #closeAll(): Promise<void> {
     const core = this.#core;
     core.mailbox.cancelTimers();
-    await core.source?.close();
-    await core.chain.close();
+    try {
+      await core.source?.close();
+      await core.chain.close();
+    } finally {
+      core.chain.disposeState();
+    }
   }
 
   #fail(e: unknown): void {

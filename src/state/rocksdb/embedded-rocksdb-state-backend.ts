@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,8 +69,7 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
   }
 
   createKeyedStateBackend(p: KeyedStateBackendParameters): KeyedStateBackend {
-    const root = localRoot(this.#o.localDir);
-    const dir = join(root, `job-${p.jobId}`, `op-${p.operatorId}-${p.subtaskIndex}-${randomBytes(4).toString('hex')}`);
+    const dir = join(this.#jobDir(p.jobId), `op-${p.operatorId}-${p.subtaskIndex}-${randomBytes(4).toString('hex')}`);
     try {
       mkdirSync(dir, { recursive: true });
     } catch (e) {
@@ -105,6 +105,16 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
 
   readKeyedSnapshot(files: readonly StateFileHandle[], read: StateFileSource, range: KeyGroupRange): Promise<RestoredKeyedState> {
     return readKeyedState(files, read, range);
+  }
+
+  /** Deletes the job's working directory, with any instance a terminated thread left behind. */
+  async releaseJob(jobId: string): Promise<void> {
+    await rm(this.#jobDir(jobId), { recursive: true, force: true });
+  }
+
+  /** Every working instance of one job lives under this directory. */
+  #jobDir(jobId: string): string {
+    return join(localRoot(this.#o.localDir), `job-${jobId}`);
   }
 }
 

@@ -4,7 +4,8 @@
  * (rocksdb-bridge.ts). Writes are buffered and posted in batches; every read posts the buffer
  * first, and the I/O thread answers in order, so a read always sees every earlier write.
  */
-import { rmSync } from 'node:fs';
+import { rmdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { type Packed, pack, packedCount, type RocksDBBridge, rocksDBBridge, unpacked } from './rocksdb-bridge.ts';
 
 export interface RocksDBStoreOptions {
@@ -136,6 +137,12 @@ export class RocksDBStore {
     } finally {
       rmSync(this.path, { recursive: true, force: true });
       openPaths.delete(this.path);
+      try {
+        // The parent groups one job's instances (embedded-rocksdb-state-backend.ts): the last one out removes it.
+        rmdirSync(dirname(this.path));
+      } catch {
+        // Not empty (or not ours to remove).
+      }
     }
   }
 

@@ -1,0 +1,98 @@
+/**
+ * Jobs on the RocksDB state backend, end to end: exactly-once recovery from injected failures on
+ * worker threads (each slot's thread with its own RocksDB I/O thread), and savepoints that move
+ * between the backends and parallelisms: taken on RocksDB and restored on the heap backend and
+ * on RocksDB at other parallelisms, and the other way round. The randomized failure trials
+ * (random-failures.test.ts) also run a third of their trials on RocksDB.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runJob, startJob } from '../../src/testing/index.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'weir-rocksdb-jobs-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const canon = (xs: readonly unknown[]): string[] => xs.map((x) => JSON.stringify(x)).sort();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type Row = readonly unknown[];
+const ROCKSDB = (local: string) => ({ 'state.backend.type': 'rocksdb', 'state.backend.rocksdb.localdir': join(dir, local) });
+
+describe('RocksDB: exactly-once recovery', () => {
+  it('golden keyed pipeline, p=2 on worker threads, failures in a source, an operator and the sink: exactly the straight result', async () => {
+    const N = 40_000;
+    const expected = canon((await runJob('test/jobs/golden.ts', { args: ['keyed', String(N), '{}'], parallelism: 1, mode: 'inline' })).collected);
+    const faults = [
+      { at: 'source', attempt: 0, after: 3_000, subtask: 1, checkpointed: true },
+      { at: 'operator', attempt: 1, after: 2_000, checkpointed: true },
+      { at: 'sink', attempt: 2, after: 300, checkpointed: true },
+    ];
+    const client = await startJob('test/jobs/golden.ts', {
+      args: ['keyed', String(N), JSON.stringify({ dir: join(dir, 'golden'), interval: 25, faults, throttle: 50 })],
+      parallelism: 2,
+      config: ROCKSDB('golden-local'),
+    });
+    const result = (await client.getJobExecutionResult()) as unknown as { collected: Map<string, unknown[]> };
+    const got = canon([...result.collected.values()].flat());
+    assert.equal(await client.getNumRestarts(), 3, 'each injected fault caused one restart');
+    assert.equal(got.length, expected.length, 'no record lost or repeated');
+    assert.deepEqual(got, expected);
+    const stats = await client.getCheckpointStats();
+    assert.equal(stats!.counts.restored, 3, 'every restart restored a checkpoint');
+    // Every working instance was closed and deleted when its task ended, failed or was restarted.
+    const local = join(dir, 'golden-local');
+    assert.deepEqual(existsSync(local) ? readdirSync(local) : [], [], 'no RocksDB working directory is left behind');
+  });
+});
+
+describe('RocksDB: savepoints across backends and parallelisms', () => {
+  const N = 12_000;
+  const PACE = { batch: 3, pauseMs: 1 };
+  const args = (o: Record<string, unknown> = {}) => [String(N), JSON.stringify(o)];
+  let straight: string[];
+  before(async () => {
+    straight = canon((await runJob('test/jobs/savepoint-keyed.ts', { args: args(), parallelism: 1, mode: 'inline' })).collected);
+  });
+
+  /** Takes a savepoint of a running job on `backend` at `parallelism`, then cancels it. */
+  async function savepointOf(backend: Record<string, unknown>, parallelism: number, name: string): Promise<string> {
+    const client = await startJob('test/jobs/savepoint-keyed.ts', { args: args(PACE), parallelism, config: backend });
+    await sleep(400);
+    const path = await client.triggerSavepoint(join(dir, name));
+    await client.cancel();
+    await assert.rejects(client.getJobExecutionResult(), /cancelled/);
+    return path;
+  }
+
+  /** Restores `path` on `backend` at `parallelism`; the rows must show the savepoint held part of the input. */
+  async function restored(path: string, parallelism: number, backend: Record<string, unknown>): Promise<string[]> {
+    const { collected } = await runJob('test/jobs/savepoint-keyed.ts', {
+      args: args(),
+      parallelism,
+      mode: 'inline',
+      config: { 'execution.savepoint.path': path, ...backend },
+    });
+    const rows = collected as Row[];
+    const resumed = rows.filter((r) => r[0] === 'resumed').reduce((n, r) => n + Number(r[2]), 0);
+    assert.ok(resumed > 0 && resumed < N, `the savepoint held ${resumed} of ${N} records`);
+    return canon(rows.filter((r) => r[0] !== 'resumed'));
+  }
+
+  it('taken on RocksDB at p=2: restored on the heap at p=3 and on RocksDB at p=3 (2→3), exactly', async () => {
+    const path = await savepointOf(ROCKSDB('sp-local'), 2, 'from-rocksdb');
+    assert.deepEqual(await restored(path, 3, { 'state.backend.type': 'hashmap' }), straight);
+    assert.deepEqual(await restored(path, 3, ROCKSDB('restore-local')), straight);
+  });
+
+  it('taken on RocksDB at p=3: restored on RocksDB at p=1 (3→1), exactly', async () => {
+    const path = await savepointOf(ROCKSDB('sp3-local'), 3, 'from-rocksdb-3');
+    assert.deepEqual(await restored(path, 1, ROCKSDB('restore1-local')), straight);
+  });
+
+  it('taken on the heap at p=2: restored on RocksDB at p=3, exactly', async () => {
+    const path = await savepointOf({ 'state.backend.type': 'hashmap' }, 2, 'from-heap');
+    assert.deepEqual(await restored(path, 3, ROCKSDB('restore-heap-local')), straight);
+  });
+});
