@@ -34,6 +34,8 @@ try {
   await page.locator('[data-testid="job-graph"] g.vertex').first().waitFor();
   // Rates need two polls, back-pressure a full second of figures.
   await page.locator('g.vertex[data-level="high"], g.vertex[data-level="low"]').first().waitFor({ timeout: 20_000 }).catch(() => {});
+  await page.locator('g.vertex', { hasText: 'enrich' }).click();
+  await page.locator('[data-testid="subtask-metrics"]').waitFor();
   await page.waitForTimeout(1600);
   await shot('job-graph');
 

@@ -109,6 +109,17 @@ test('the job graph shows each vertex (operators chained into tasks) with its fi
   const fill = await page.locator(`g.vertex[data-vertex-id="${enrich.id}"] rect.vertex-body`).getAttribute('fill');
   assert.match(fill ?? '', /^rgb\(/, 'coloured by its busy time');
   assert.match((await page.locator(`g.vertex[data-vertex-id="${enrich.id}"]`).textContent()) ?? '', /busy \d+%/);
+
+  // A vertex clicked in the graph shows its subtasks.
+  await page.locator(`g.vertex[data-vertex-id="${enrich.id}"]`).click();
+  const subtasks = page.locator('[data-testid="subtask-metrics"] tbody tr');
+  await subtasks.first().waitFor();
+  assert.equal(await subtasks.count(), 2);
+  const first = await subtasks.first().locator('td').allTextContents();
+  assert.equal(first[0], '1/2');
+  assert.ok(Number(first[3]) > 0, `records in: ${first.join(' | ')}`);
+  assert.match(first[5] ?? '', /^\d+%$/, 'busy share');
+  assert.match(await page.locator('[data-testid="vertex-detail"] h3').textContent() ?? '', /^Subtasks of enrich -> discard$/);
 });
 
 test("the job's configuration and exceptions tabs", { skip }, async () => {

@@ -87,6 +87,17 @@ interface NodeParts {
 
 export class GraphView {
   readonly el: HTMLElement = h('div', { class: 'graph', 'data-testid': 'job-graph' });
+  #selected: string | undefined;
+
+  /** `onSelect` is called with a vertex's id when it is clicked. */
+  constructor(private readonly onSelect: (id: string) => void = () => {}) {}
+
+  /** Marks the vertex `id` as the one shown in detail. */
+  select(id: string | undefined): void {
+    this.#selected = id;
+    for (const [vid, p] of this.#nodes) p.group.classList.toggle('selected', vid === id);
+  }
+
   #key = '';
   readonly #nodes = new Map<string, NodeParts>();
 
@@ -140,6 +151,7 @@ export class GraphView {
       const body = s('rect', { class: 'vertex-body', width: box.width, height: box.height, rx: 6 });
       const stripe = s('rect', { class: 'vertex-stripe', width: 7, height: box.height, rx: 3 });
       group.append(s('title', {}, name), body, stripe);
+      group.addEventListener('click', () => this.onSelect(n.id));
       let ty = 20;
       group.append(s('text', { x: 16, y: ty, class: 'vertex-title' }, `Parallelism ${v?.parallelism ?? n.parallelism}`));
       ops.forEach((op, i) => {
@@ -155,6 +167,7 @@ export class GraphView {
       };
       const parts: NodeParts = { group, body, stripe, status: line('vertex-fig'), rates: line('vertex-fig'), load: line('vertex-fig'), watermark: line('vertex-fig') };
       this.#nodes.set(n.id, parts);
+      group.classList.toggle('selected', n.id === this.#selected);
       svg.append(group);
     }
     this.el.replaceChildren(svg);

@@ -138,13 +138,42 @@ export function checkpointsBody(jid: string): JobBody {
 }
 
 /** The checkpoint's details and each vertex's subtasks, in the job's vertex order. */
-async function readCheckpoint(jid: string, cid: number, job: JobDetails): Promise<{ c: CheckpointEntry; vertices: { id: string; name: string; parallelism: number; subtasks: SubtaskCheckpoints }[] }> {
+interface CheckpointData {
+  c: CheckpointEntry;
+  vertices: { id: string; name: string; parallelism: number; subtasks: SubtaskCheckpoints }[];
+  /** Read earlier: the server no longer keeps this checkpoint. */
+  evicted?: boolean;
+}
+
+/**
+ * Ended checkpoints read in this page, by job and id, the most recent 50: they do not change,
+ * and the server keeps only its last ten, which frequent checkpoints push out within seconds.
+ */
+const ended = new Map<string, CheckpointData>();
+
+async function readCheckpoint(jid: string, cid: number, job: JobDetails): Promise<CheckpointData> {
   const base = jobPath(jid);
-  const c = await get<CheckpointEntry>(`${base}/checkpoints/details/${cid}`);
-  const vertices = await Promise.all(
-    job.vertices.map(async (v) => ({ id: v.id, name: v.name, parallelism: v.parallelism, subtasks: await get<SubtaskCheckpoints>(`${base}/checkpoints/details/${cid}/subtasks/${v.id}`) })),
-  );
-  return { c, vertices };
+  const key = `${jid}/${cid}`;
+  try {
+    const c = await get<CheckpointEntry>(`${base}/checkpoints/details/${cid}`);
+    const vertices = await Promise.all(
+      job.vertices.map(async (v) => ({ id: v.id, name: v.name, parallelism: v.parallelism, subtasks: await get<SubtaskCheckpoints>(`${base}/checkpoints/details/${cid}/subtasks/${v.id}`) })),
+    );
+    if (c.status !== 'IN_PROGRESS') {
+      ended.delete(key);
+      ended.set(key, { c, vertices });
+      if (ended.size > 50) ended.delete(ended.keys().next().value!);
+    }
+    return { c, vertices };
+  } catch (e) {
+    const known = ended.get(key);
+    if (known && e instanceof ApiError && e.status === 404) return { ...known, evicted: true };
+    throw e;
+  }
+}
+
+function evictedNote(d: CheckpointData): HTMLElement | undefined {
+  return d.evicted ? h('p', { class: 'footnote', 'data-testid': 'evicted' }, 'The JobManager no longer keeps this checkpoint in its statistics (it keeps the most recent ones); shown as last read.') : undefined;
 }
 
 const after = (trigger: number, ts: number | undefined): string => (ts === undefined || ts <= 0 ? '—' : `+${duration(ts - trigger)}`);
@@ -179,7 +208,7 @@ export function checkpointBody(jid: string, cid: number): JobBody {
   return {
     el,
     async refresh(job: JobDetails) {
-      let data: Awaited<ReturnType<typeof readCheckpoint>>;
+      let data: CheckpointData;
       try {
         data = await readCheckpoint(jid, cid, job);
       } catch (e) {
@@ -192,6 +221,7 @@ export function checkpointBody(jid: string, cid: number): JobBody {
         section(
           `Checkpoint ${c.id}`,
           h('p', {}, h('a', { href: `#/jobs/${jid}/checkpoints` }, '← all checkpoints'), ' · ', h('a', { href: `#/jobs/${jid}/checkpoints/${cid}/timeline`, 'data-testid': 'timeline-link' }, 'barrier timeline →')),
+          evictedNote(data),
           checkpointFacts(c),
         ),
         section(
@@ -242,7 +272,7 @@ export function timelineBody(jid: string, cid: number): JobBody {
   return {
     el,
     async refresh(job: JobDetails) {
-      let data: Awaited<ReturnType<typeof readCheckpoint>>;
+      let data: CheckpointData;
       try {
         data = await readCheckpoint(jid, cid, job);
       } catch (e) {
@@ -259,6 +289,7 @@ export function timelineBody(jid: string, cid: number): JobBody {
         section(
           `Barrier timeline of checkpoint ${c.id}`,
           h('p', {}, h('a', { href: `#/jobs/${jid}/checkpoints/${cid}` }, '← checkpoint details'), ` · ${badge(c.status).textContent} · triggered ${time(c.trigger_timestamp)} · ${duration(c.end_to_end_duration)} end to end · ${c.checkpoint_type.replaceAll('_', ' ').toLowerCase()}`),
+          evictedNote(data),
           h('div', { class: `hint hint-${hint.phase?.replace(' ', '-') ?? (c.status === 'FAILED' ? 'failed' : 'none')}`, 'data-testid': 'timeline-hint' }, hint.text),
           timelineLegend(),
           h('div', { class: 'timeline-host' }, timelineSvg(rows, width - 40, elapsed)),

@@ -44,13 +44,58 @@ const sum = (xs: (number | undefined)[]): number | undefined => (xs.some((x) => 
 
 export function graphBody(jid: string): JobBody {
   const base = jobPath(jid);
-  const view = new GraphView();
+  let selected: string | undefined;
+  let last: JobDetails | undefined;
+  const detail = h('div', { class: 'vertex-detail', 'data-testid': 'vertex-detail' }, h('p', { class: 'empty' }, 'Click a vertex (in the graph or the table) to see its subtasks.'));
+  const select = (id: string) => {
+    selected = id;
+    view.select(id);
+    for (const tr of list.querySelectorAll('tbody tr')) tr.classList.toggle('selected', (tr as HTMLElement).dataset['vertexId'] === id);
+    if (last) void showSubtasks(last).catch(() => {});
+  };
+  const view = new GraphView(select);
   const rates = new Rates();
   const list = h('div', { class: 'vertex-list' });
+
+  /** The selected vertex's subtasks: records, busy, back-pressured and idle shares, watermark. */
+  async function showSubtasks(job: JobDetails): Promise<void> {
+    const v = job.vertices.find((x) => x.id === selected);
+    if (!v) return;
+    const [details, bp, wm] = await Promise.all([
+      get<VertexDetails>(`${base}/vertices/${v.id}`),
+      get<BackPressure>(`${base}/vertices/${v.id}/backpressure`).catch(() => undefined),
+      optional<{ id: string; value: string }[]>('watermarks', `${base}/vertices/${v.id}/watermarks`).catch(() => undefined),
+    ]);
+    if (v.id !== selected) return;
+    const ratios = new Map((bp?.status === 'ok' ? (bp.subtasks ?? []) : []).map((s) => [s.subtask, s]));
+    detail.replaceChildren(
+      h('h3', {}, `Subtasks of ${v.name}`),
+      table(
+        ['Subtask', 'Status', 'Attempt', 'Records in', 'Records out', 'Busy', 'Back-pressured', 'Idle', 'Input watermark'],
+        details.subtasks.map((st) => {
+          const r = ratios.get(st.subtask);
+          const w = wm?.find((e) => e.id === `${st.subtask}.currentInputWatermark`);
+          return [
+            `${st.subtask + 1}/${v.parallelism}`,
+            badge(st.status),
+            st.attempt,
+            st.metrics['read-records'] ?? '—',
+            st.metrics['write-records'] ?? '—',
+            percent(r?.busyRatio),
+            r ? `${percent(r.ratio)} (${r['backpressure-level']})` : '—',
+            percent(r?.idleRatio),
+            w === undefined ? '—' : (showWatermark(Number(w.value)) ?? '—'),
+          ];
+        }),
+        { 'data-testid': 'subtask-metrics' },
+      ),
+    );
+  }
+
   const el = h(
     'div',
     { class: 'tab-body' },
-    section('Job graph', view.el, graphLegend()),
+    section('Job graph', view.el, graphLegend(), detail),
     section(
       'Vertices',
       list,
@@ -101,13 +146,20 @@ export function graphBody(jid: string): JobBody {
         }),
       );
       view.update(job.plan.nodes, views);
-      list.replaceChildren(
-        table(
-          ['Name', 'Status', 'Parallelism', 'Records in', 'Records out', 'In/s', 'Out/s', 'Busy', 'Back-pressured', 'Watermark'],
-          views.map((v) => [v.name, badge(v.status), v.parallelism, v.read ?? '—', v.written ?? '—', rate(v.inRate), rate(v.outRate), percent(v.busy), v.level ? `${percent(v.backPressure)} (${v.level})` : '—', v.watermark ?? '—']),
-          { 'data-testid': 'vertex-table' },
-        ),
+      const vertexTable = table(
+        ['Name', 'Status', 'Parallelism', 'Records in', 'Records out', 'In/s', 'Out/s', 'Busy', 'Back-pressured', 'Watermark'],
+        views.map((v) => [v.name, badge(v.status), v.parallelism, v.read ?? '—', v.written ?? '—', rate(v.inRate), rate(v.outRate), percent(v.busy), v.level ? `${percent(v.backPressure)} (${v.level})` : '—', v.watermark ?? '—']),
+        { 'data-testid': 'vertex-table' },
       );
+      vertexTable.querySelectorAll('tbody tr').forEach((tr, i) => {
+        const id = views[i]!.id;
+        (tr as HTMLElement).dataset['vertexId'] = id;
+        tr.classList.toggle('selected', id === selected);
+        tr.addEventListener('click', () => select(id));
+      });
+      list.replaceChildren(vertexTable);
+      last = job;
+      if (selected !== undefined) await showSubtasks(job);
     },
   };
 }
