@@ -61,25 +61,29 @@ export async function runWithWebUi(o: WebUiRun): Promise<ExitCode> {
   process.once('SIGTERM', onSignal);
   try {
     // As many slots as the job needs: the machine's cores, or more when the job asks for more
-    // (the module is then imported a second time, on a cluster with enough slots).
+    // (the module is then imported a second time, on a cluster with enough slots). The server
+    // listens before the job starts, so a port in use fails the run before any of it runs.
     let slots = Math.max(o.parallelism ?? 1, availableParallelism());
+    let port = o.port;
     let jobId: string | undefined;
     for (let attempt = 0; jobId === undefined; attempt++) {
       dispatcher = new Dispatcher({ slots, jobsDir: join(jobsDir, String(attempt)) });
+      try {
+        server = await startRestServer(dispatcher, { port });
+      } catch (e) {
+        throw new Error(`cannot serve the web UI on 127.0.0.1:${port}: ${e instanceof Error ? e.message : String(e)}${port !== 0 ? ' (choose another port with --web-port, or 0 for a free one)' : ''}`, { cause: e });
+      }
+      port = server.port;
       try {
         jobId = await dispatcher.submit(submission);
       } catch (e) {
         if (!(e instanceof InsufficientSlotsError) || attempt > 0) throw e;
         await dispatcher.shutdown();
+        await server.close();
         slots = e.needed;
       }
     }
-    try {
-      server = await startRestServer(dispatcher!, { port: o.port });
-    } catch (e) {
-      throw new Error(`cannot serve the web UI on 127.0.0.1:${o.port}: ${e instanceof Error ? e.message : String(e)}${o.port !== 0 ? ' (choose another port with --web-port, or 0 for a free one)' : ''}`, { cause: e });
-    }
-    const base = `http://127.0.0.1:${server.port}`;
+    const base = `http://127.0.0.1:${port}`;
     console.error(`weir: web UI at ${base}/ (job ${jobId}); it stops when the job ends, Ctrl-C cancels the job`);
     const end = await new RestClient(base).awaitJobEnd(jobId);
     if (end.state === 'FINISHED') {

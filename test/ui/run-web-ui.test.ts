@@ -4,9 +4,12 @@
  * uses, and the run ends with the job's outcome.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { UsageError } from '../../src/cli/cli-support.ts';
+import { runVerb } from '../../src/cli/run-command.ts';
 import { ensureUiBuilt } from './ui-support.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -49,13 +52,35 @@ test('weir run --web-port 0 serves the UI and the API of the embedded job, print
   }
 });
 
-test('--web-ui refuses --inline, -d and -m, and a bad --web-port', () => {
+/** Runs `weir run <args>` to its end; its exit code and stderr. */
+function weirRun(args: string[]): Promise<{ status: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [WEIR, 'run', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return new Promise((resolve) => child.once('exit', (status) => resolve({ status, stderr })));
+}
+
+test('--web-ui refuses --inline, -d and -m, and a bad --web-port (the verb parsed in this process)', async () => {
   for (const args of [['--web-ui', '--inline'], ['--web-ui', '-d'], ['--web-port', '0', '-m', '127.0.0.1:1']]) {
-    const r = spawnSync(process.execPath, [WEIR, 'run', ...args, JOB], { cwd: ROOT, encoding: 'utf8' });
-    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, /--web-ui runs the job in this process on threads; it cannot be combined with --inline, -d or -m/);
+    await assert.rejects(runVerb().parseAsync([...args, JOB], { from: 'user' }), (e: unknown) => {
+      assert.ok(e instanceof UsageError, `${args.join(' ')}: ${String(e)}`);
+      assert.match(e.message, /^--web-ui runs the job in this process on threads; it cannot be combined with --inline, -d or -m/);
+      return true;
+    });
   }
-  const bad = spawnSync(process.execPath, [WEIR, 'run', '--web-port', '70000', JOB], { cwd: ROOT, encoding: 'utf8' });
-  assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /--web-port needs a port number from 0 to 65535, got "70000"/);
+  await assert.rejects(runVerb().parseAsync(['--web-port', '70000', JOB], { from: 'user' }), (e: unknown) => e instanceof UsageError && /^--web-port needs a port number from 0 to 65535, got "70000"$/.test(e.message));
+});
+
+test('a --web-port in use fails the run before the job starts', async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as { port: number }).port;
+  try {
+    const { status, stderr } = await weirRun(['--web-port', String(port), JOB, 'never runs']);
+    assert.equal(status, 1, stderr);
+    assert.match(stderr, new RegExp(`weir: cannot serve the web UI on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.* \\(choose another port with --web-port, or 0 for a free one\\)`));
+    assert.doesNotMatch(stderr, /web UI at/);
+  } finally {
+    taken.close();
+  }
 });
