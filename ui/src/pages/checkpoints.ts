@@ -124,7 +124,7 @@ export function checkpointsBody(jid: string): JobBody {
           config === undefined
             ? h('p', { class: 'empty' }, 'Checkpointing is not enabled for this job.')
             : facts(
-                Object.entries(config).map(([k, v]) => [k.replaceAll('_', ' '), typeof v === 'object' && v !== null ? Object.entries(v).map(([a, b]) => `${a.replaceAll('_', ' ')}: ${String(b)}`).join(', ') : k === 'interval' || k === 'timeout' || k === 'min_pause' ? duration(Number(v)) : String(v)]),
+                Object.entries(config).map(([k, v]) => [k.replaceAll('_', ' '), typeof v === 'object' && v !== null ? Object.entries(v).map(([a, b]) => `${a.replaceAll('_', ' ')}: ${String(b)}`).join(', ') : ['interval', 'timeout', 'min_pause', 'aligned_checkpoint_timeout'].includes(k) ? duration(Number(v)) : String(v)]),
                 { 'data-testid': 'checkpoint-config' },
               ),
         ),
