@@ -17,7 +17,11 @@ import type { CheckpointTriggerOptions } from './checkpoint-coordinator.ts';
  */
 export type CheckpointType = 'checkpoint' | 'full-checkpoint' | 'savepoint';
 
-/** How state is written: whole (`full`) or as changes since an earlier checkpoint (`incremental`, not produced yet). */
+/**
+ * How state is written: whole (`full`), or as changes since an earlier checkpoint where the
+ * backend can (`incremental`: ordinary checkpoints; a backend without incremental snapshots, or
+ * with them turned off, writes them whole).
+ */
 export type SnapshotType = 'full' | 'incremental';
 
 /**
@@ -48,7 +52,7 @@ export interface CheckpointOptions {
 }
 
 /** An ordinary aligned checkpoint: the options of a barrier when nothing else was asked for. */
-export const ALIGNED_CHECKPOINT: CheckpointOptions = Object.freeze({ type: 'checkpoint', snapshotType: 'full', alignment: 'aligned' });
+export const ALIGNED_CHECKPOINT: CheckpointOptions = Object.freeze({ type: 'checkpoint', snapshotType: 'incremental', alignment: 'aligned' });
 
 /**
  * The options of one triggered checkpoint: what the coordinator asked for, with the job's
@@ -68,5 +72,5 @@ export function checkpointOptionsFor(trigger: CheckpointTriggerOptions, alignmen
   const type: CheckpointType = trigger.full === true ? 'full-checkpoint' : 'checkpoint';
   const timeout = alignment === 'aligned' && alignedTimeoutMs !== undefined ? { alignedTimeoutMs } : {};
   if (type === 'checkpoint' && alignment === 'aligned' && alignedTimeoutMs === undefined) return ALIGNED_CHECKPOINT;
-  return Object.freeze({ type, snapshotType: 'full', alignment, ...timeout });
+  return Object.freeze({ type, snapshotType: type === 'checkpoint' ? 'incremental' : 'full', alignment, ...timeout });
 }

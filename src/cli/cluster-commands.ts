@@ -2,6 +2,7 @@
 import { clusterDir, clusterFiles } from '../cluster/cluster-files.ts';
 import { ClusterAlreadyRunningError, startCluster, stopCluster } from '../cluster/cluster-control.ts';
 import { JOBMANAGER_ENTRY } from '../entrypoints/process-entries.ts';
+import { reporterConfigs } from '../metrics/reporter-config.ts';
 import type { Command } from 'commander';
 import { UsageError, withProgress } from './cli-support.ts';
 import { positiveInt, valueFlag, verbCommand } from './verb-command.ts';
@@ -17,6 +18,8 @@ Options:
   --port <port>    REST port (default 8081; 0 picks a free one)
   --host <address> REST bind address (default 127.0.0.1, loopback only)
   --dir <path>     Cluster directory (default: $WEIR_CLUSTER_DIR, else <tmpdir>/weir-cluster)
+  -D <key>=<value> Set a cluster option; the cluster reads metrics.* (metric reporters), e.g.
+                   -D metrics.reporter.prom.factory.class=prometheus -D metrics.reporter.prom.port=9249-9260
   -h, --help       Show this help`;
 
 export const STOP_USAGE = `Usage: weir stop-cluster [--dir <path>]
@@ -33,11 +36,14 @@ export function startClusterVerb(): Command {
   let port = 8081;
   let host = '127.0.0.1';
   let dir: string | undefined;
+  const config: Record<string, string> = {};
   const cmd = verbCommand('start-cluster', START_USAGE, async (operands) => {
     if (operands.length > 0) throw new UsageError(`unknown option ${operands[0]}`, START_USAGE);
+    // Refused here rather than in the background process; a port already taken is found there.
+    reporterConfigs(config);
     const d = clusterDir(dir);
     try {
-      const info = await withProgress('starting the cluster', startCluster({ entry: JOBMANAGER_ENTRY, dir: d, host, port, ...(slots !== undefined ? { slots } : {}) }));
+      const info = await withProgress('starting the cluster', startCluster({ entry: JOBMANAGER_ENTRY, dir: d, host, port, config, ...(slots !== undefined ? { slots } : {}) }));
       console.log(`Started a weir cluster: REST API at ${info.restAddress}, ${info.slots} slot(s), JobManager pid ${info.pid}, TaskManager pid ${info.taskManagerPid}`);
       console.log(`Logs: ${clusterFiles(d).logDir}`);
       return 0;
@@ -55,6 +61,13 @@ export function startClusterVerb(): Command {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port needs a port number (0-65535), got ${v}`);
   });
   valueFlag(cmd, ['--host'], 'a value', (v) => (host = v));
+  valueFlag(cmd, ['-D'], 'key=value', (kv) => {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new UsageError(`-D needs key=value, got "${kv}"`, START_USAGE);
+    const key = kv.slice(0, eq);
+    if (!key.startsWith('metrics.')) throw new UsageError(`-D ${key}: a cluster reads only metrics.* options (job options go to weir run -D)`, START_USAGE);
+    config[key] = kv.slice(eq + 1);
+  });
   return valueFlag(cmd, ['--dir'], 'a value', (v) => (dir = v));
 }
 

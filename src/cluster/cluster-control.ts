@@ -22,6 +22,30 @@ export interface StartOptions {
   readonly port?: number;
   /** How long to wait for the REST API, ms. */
   readonly timeoutMs?: number;
+  /**
+   * The cluster's configuration by Flink's keys (so far the processes read `metrics.*`: the
+   * metric reporters each of them starts); handed to the JobManager, which hands it on to the
+   * TaskManager, as `-D key=value` arguments.
+   */
+  readonly config?: Readonly<Record<string, string>>;
+}
+
+/** `config` as the `-D key=value` arguments of a cluster process. */
+export function dynamicPropertyArgs(config: Readonly<Record<string, string>> = {}): string[] {
+  return Object.entries(config).flatMap(([k, v]) => ['-D', `${k}=${v}`]);
+}
+
+/** The configuration a cluster process was started with: its `-D key=value` arguments (the last of a key wins). */
+export function readDynamicProperties(argv: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] !== '-D') continue;
+    const kv = argv[++i] ?? '';
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`-D needs key=value, got ${JSON.stringify(kv)}`);
+    out[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return out;
 }
 
 export class ClusterAlreadyRunningError extends Error {
@@ -51,6 +75,7 @@ export async function startCluster(o: StartOptions): Promise<ClusterInfo> {
     '--host', o.host ?? '127.0.0.1',
     '--port', String(o.port ?? 8081),
     '--slots', String(slots),
+    ...dynamicPropertyArgs(o.config),
   ];
   const child = spawn(process.execPath, args, {
     detached: true,

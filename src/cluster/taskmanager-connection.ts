@@ -15,6 +15,7 @@ import type { WorkerGroup, WorkerGroupEvents, WorkerGroupFactory } from '../runt
 import type { JobModule } from './job-bundle.ts';
 import { WEIR_PACKAGE_ROOT } from './job-module-store.ts';
 import type { FromTaskManager, ToTaskManager } from './taskmanager-protocol.ts';
+import { dynamicPropertyArgs } from './cluster-control.ts';
 
 interface LiveGroup {
   readonly events: WorkerGroupEvents;
@@ -42,8 +43,16 @@ export class TaskManagerConnection {
    * Starts a TaskManager process from the entry file `entry` (entrypoints/taskmanager-main.ts)
    * with `slots` slots working in `dir`; its output goes to `logFd`.
    */
-  static start(o: { entry: string; dir: string; slots: number; logFd: number; onExit?: (code: number | null) => void }): Promise<TaskManagerConnection> {
-    const child = fork(`${WEIR_PACKAGE_ROOT}/bin/node-ts.mjs`, [o.entry, '--dir', o.dir, '--slots', String(o.slots)], {
+  static start(o: {
+    entry: string;
+    dir: string;
+    slots: number;
+    logFd: number;
+    /** The cluster's configuration (cluster-control.ts), passed on as `-D key=value`. */
+    config?: Readonly<Record<string, string>>;
+    onExit?: (code: number | null) => void;
+  }): Promise<TaskManagerConnection> {
+    const child = fork(`${WEIR_PACKAGE_ROOT}/bin/node-ts.mjs`, [o.entry, '--dir', o.dir, '--slots', String(o.slots), ...dynamicPropertyArgs(o.config)], {
       serialization: 'advanced',
       stdio: ['ignore', o.logFd, o.logFd, 'ipc'],
     });
@@ -52,6 +61,10 @@ export class TaskManagerConnection {
       child.once('exit', early);
       child.once('error', reject);
       child.once('message', (m: FromTaskManager) => {
+        if (m.type === 'start-failed') {
+          child.off('exit', early);
+          return reject(new Error(`the TaskManager did not start: ${m.message}`));
+        }
         if (m.type !== 'registered') return reject(new Error(`the TaskManager sent ${m.type} before registering`));
         child.off('exit', early);
         const c = new TaskManagerConnection(child, m.slots, m.pid);
@@ -108,7 +121,7 @@ export class TaskManagerConnection {
   };
 
   #onMessage(m: FromTaskManager): void {
-    if (m.type === 'registered') return;
+    if (m.type === 'registered' || m.type === 'start-failed') return;
     const g = this.#groups.get(m.deployment);
     if (!g) return;
     switch (m.type) {

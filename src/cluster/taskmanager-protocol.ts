@@ -20,6 +20,8 @@ export type ToTaskManager =
 
 export type FromTaskManager =
   | { readonly type: 'registered'; readonly slots: number; readonly pid: number }
+  /** Start-up failed (e.g. a metric reporter's configuration); the process exits after sending it. */
+  | { readonly type: 'start-failed'; readonly message: string }
   | { readonly type: 'message'; readonly deployment: string; readonly slot: number; readonly message: FromWorker }
   | { readonly type: 'error'; readonly deployment: string; readonly slot: number; readonly error: SerializedError }
   | { readonly type: 'exit'; readonly deployment: string; readonly slot: number; readonly code: number }

@@ -6,14 +6,22 @@
  * Its stdout and stderr go to log/taskmanager.log, where its logger writes JSON lines (each
  * deployment's lines carry the job's id).
  *
- *   taskmanager-main.ts --dir <working directory> --slots <n>
+ * The metric reporters the cluster's configuration asks for (`metrics.reporter.*`) start before
+ * the process registers, serving this TaskManager's metrics (metrics/taskmanager-metrics.ts);
+ * a bad configuration or no free port is sent as `start-failed`, naming the key, and the process
+ * exits. They stop when the process does.
+ *
+ *   taskmanager-main.ts --dir <working directory> --slots <n> [-D key=value]...
  */
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { storeJobModule } from '../cluster/job-module-store.ts';
 import type { FromTaskManager, ToTaskManager } from '../cluster/taskmanager-protocol.ts';
+import { readDynamicProperties } from '../cluster/cluster-control.ts';
 import { createLogger, jobLogger } from '../core/logger.ts';
+import { startMetricReporters, type MetricReporters } from '../metrics/prometheus-reporter.ts';
+import { TaskManagerMetrics } from '../metrics/taskmanager-metrics.ts';
 import { serializeError } from '../runtime/error-transport.ts';
 import { spawnLocalWorkers, type WorkerGroup } from '../runtime/worker-group.ts';
 
@@ -53,7 +61,10 @@ function deploy(m: Extract<ToTaskManager, { type: 'deploy' }>): void {
   const group = spawnLocalWorkers(
     { ...m.spec, jobModule: url },
     {
-      message: (slot, message) => send({ type: 'message', deployment: d, slot, message }),
+      message: (slot, message) => {
+        if (message.type === 'metrics') metrics.report(d, slot, message.subtasks);
+        send({ type: 'message', deployment: d, slot, message });
+      },
       error: (slot, error) => send({ type: 'error', deployment: d, slot, error: serializeError(error) }),
       exit: (slot, code) => send({ type: 'exit', deployment: d, slot, code }),
     },
@@ -88,6 +99,7 @@ process.on('message', (m: ToTaskManager) => {
       const g = groups.get(m.deployment);
       groups.delete(m.deployment);
       void (g ? g.terminate() : Promise.resolve()).then(() => {
+        metrics.drop(m.deployment);
         const job = jobOf.get(m.deployment);
         jobOf.delete(m.deployment);
         if (job !== undefined && released.has(job)) removeJobFiles(job);
@@ -105,15 +117,36 @@ process.on('message', (m: ToTaskManager) => {
   }
 });
 
+let stopping = false;
+/** Stops the workers and the reporters, then the process (also while it is still starting). */
 async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
   const all = [...groups.values()];
   groups.clear();
   await Promise.all(all.map((g) => g.terminate()));
+  await reporters?.close();
   logger.info('stopped');
   process.exit(0);
 }
 
 // The JobManager owns this process: without it there is nobody to report to.
 process.on('disconnect', () => void shutdown());
+
+/** Tells the JobManager why start-up failed and exits once the message is out, so it reports this cause rather than a bare exit. */
+function failStart(message: string): Promise<never> {
+  logger.fatal(message);
+  const failed: FromTaskManager = { type: 'start-failed', message };
+  if (process.connected) process.send!(failed, () => process.exit(1));
+  else process.exit(1);
+  return new Promise<never>(() => {});
+}
+
+const metrics = new TaskManagerMetrics();
+let reporters: MetricReporters | undefined;
+reporters = await (async () => startMetricReporters(readDynamicProperties(process.argv), () => metrics.snapshot()))().catch((e: unknown) =>
+  failStart(e instanceof Error ? e.message : String(e)),
+);
+for (const r of reporters.reporters) logger.info(`metric reporter ${r.name}: Prometheus endpoint on port ${r.port}`);
 logger.info(`started with ${slots} slot(s), pid ${process.pid}`);
 send({ type: 'registered', slots, pid: process.pid });

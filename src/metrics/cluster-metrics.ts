@@ -7,7 +7,12 @@
  *
  * The slots of a cluster are worker threads of one process (this one, or the TaskManager
  * process `weir start-cluster` starts), so the TaskManager group stands for that TaskManager with
- * the id its tasks carry (`local`); its process figures are this process's.
+ * the id its tasks carry and the REST API names it by (`<host>-taskmanager-1`); its process
+ * figures are this process's.
+ *
+ * `jobManagerScope()` is what a JobManager process's own reporters serve when the TaskManager is
+ * a process with reporters of its own (taskmanager-metrics.ts): the JobManager and job scopes,
+ * so that no series is reported by both.
  */
 import { hostname } from 'node:os';
 import { isTerminalJobStatus } from '../api/job-status.ts';
@@ -17,9 +22,10 @@ import { MetricRegistry } from '../runtime/metrics/metric-registry.ts';
 import type { MetricSnapshot } from '../runtime/metrics/metric-snapshot.ts';
 import { registerProcessMetrics } from '../runtime/metrics/process-metrics.ts';
 import { jobManagerMetricGroup, taskManagerMetricGroup } from '../runtime/metrics/task-metric-group.ts';
+import { TASK_MANAGER_ID } from '../runtime/slot.ts';
 
-/** The id a cluster's tasks carry as `<tm_id>` (their slots are not told another). */
-export const CLUSTER_TASK_MANAGER_ID = 'local';
+/** The id a cluster's tasks carry as `<tm_id>` (their slots are not told another), the REST API's TaskManager id. */
+export const CLUSTER_TASK_MANAGER_ID = TASK_MANAGER_ID;
 
 export class ClusterMetrics {
   readonly #dispatcher: Dispatcher;
@@ -41,6 +47,14 @@ export class ClusterMetrics {
   /** The TaskManager's process metrics now. */
   taskManager(): MetricSnapshot[] {
     return this.#taskManager.snapshot();
+  }
+
+  /** The JobManager process's metrics and those of every job that is not terminal. */
+  jobManagerScope(): MetricSnapshot[] {
+    const out = this.jobManager();
+    const d = this.#dispatcher;
+    for (const job of d.jobs()) if (!isTerminalJobStatus(job.status)) out.push(...d.jobMetrics(job.id));
+    return out;
   }
 
   /** Everything, as above. */

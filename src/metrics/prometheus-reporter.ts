@@ -72,7 +72,9 @@ export async function startPrometheusReporter(config: PrometheusReporterConfig, 
     }
   }
   const { from, to } = config.ports;
-  throw new MetricsConfigError(`metrics.reporter.${config.name}.port: no free port in ${from === to ? from : `${from}-${to}`} on ${config.host}`);
+  // One port serves one process: a JobManager and a TaskManager on one host need a range.
+  const hint = from === to ? `; every process of a cluster takes a port of its own, so give a range such as ${from}-${Math.min(from + 11, 65535)}` : '';
+  throw new MetricsConfigError(`metrics.reporter.${config.name}.port: no free port in ${from === to ? from : `${from}-${to}`} on ${config.host}${hint}`);
 }
 
 /**

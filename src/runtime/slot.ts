@@ -32,6 +32,13 @@ export const METRICS_INTERVAL_MS = 1000;
 const HOST_NAME = hostname();
 
 /**
+ * The id of this host's TaskManager: `<host>-taskmanager-1`. A host runs one (the TaskManager
+ * process of a cluster, or the worker threads of an embedded run), so the slots' tasks carry it as
+ * `<tm_id>` and the REST API names the TaskManager by it: a query by `tm_id` finds it in both.
+ */
+export const TASK_MANAGER_ID = `${HOST_NAME}-taskmanager-1`;
+
+/**
  * Checkpointing as a slot sets it up for its tasks; plain data, so it can cross to a worker.
  * Every job has it (savepoints need it even without periodic checkpoints).
  */
@@ -58,7 +65,7 @@ export interface SlotOptions {
   readonly ports: ReadonlyMap<string, MessagePort>;
   /** Where the slot's events go (one function for every kind). */
   readonly report: SlotEventSink;
-  /** The task manager this slot belongs to, for metric scopes; 'local' by default. */
+  /** The task manager this slot belongs to, for metric scopes; this host's (TASK_MANAGER_ID) by default. */
   readonly taskManagerId?: string;
   readonly checkpointing: SlotCheckpointing | undefined;
   /** What each task restores, by "vertex/subtask"; absent for a fresh start. */

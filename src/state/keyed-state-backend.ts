@@ -65,6 +65,11 @@ export interface KeyedStateBackend {
 
   /** Releases all state and live snapshots; the backend must not be used afterwards. */
   dispose(): void;
+
+  /** Optional: checkpoint `checkpointId` completed (files it wrote may be reused by later ones). */
+  notifyCheckpointComplete?(checkpointId: number): void;
+  /** Optional: checkpoint `checkpointId` was aborted (nothing it wrote may be reused). */
+  notifyCheckpointAborted?(checkpointId: number): void;
 }
 
 /**

@@ -72,6 +72,12 @@ export interface KeyedSnapshotWrite {
   readonly snapshotType?: 'full' | 'incremental';
   /** Aborts the write (e.g. the checkpoint was cancelled): it rejects with the signal's reason. */
   readonly signal?: AbortSignal;
+  /**
+   * The checkpoint being written (absent for writes outside a checkpoint): a backend that reuses
+   * files across checkpoints tracks what it wrote per checkpoint, to reuse it once told that the
+   * checkpoint completed (KeyedStateBackend.notifyCheckpointComplete).
+   */
+  readonly checkpointId?: number;
 }
 
 export interface KeyedSnapshotWriteResult {
@@ -89,6 +95,12 @@ export interface RestoredKeyedState {
   readonly timers: RestoredTimer<unknown>[];
   /** States that exist in the files (names and kinds), even when none of their entries fall in the range. */
   readonly states: readonly { readonly name: string; readonly kind: StateKind }[];
+  /**
+   * Set when the files are in a backend's own format (e.g. RocksDB's files of an incremental
+   * checkpoint) rather than as entries: restores them into a fresh keyed backend of that kind,
+   * instead of KeyedStateBackend.restore(data) (`data` is then empty).
+   */
+  readonly restoreInto?: (backend: KeyedStateBackend) => Promise<void>;
 }
 
 export interface StateBackend {

@@ -115,7 +115,7 @@ test('the alignment reaches the checkpoint options of ordinary checkpoints; save
   );
   assert.deepEqual(checkpointOptionsFor({ isSavepoint: false }, alignment, alignedTimeoutMs), {
     type: 'checkpoint',
-    snapshotType: 'full',
+    snapshotType: 'incremental',
     alignment: 'aligned',
     alignedTimeoutMs: 300,
   });

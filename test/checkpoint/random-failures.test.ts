@@ -4,8 +4,9 @@
  * operator or the sink after a random number of records, while a task aligns barriers, or in the
  * asynchronous phase of a snapshot — and its collected output must equal the straight run's:
  * nothing lost, nothing repeated. Half the trials take unaligned checkpoints (from the start, or
- * after a short aligned timeout), so restores also replay in-flight data, and a third keep their
- * keyed state in RocksDB instead of on the heap. The seed is printed;
+ * after a short aligned timeout), so restores also replay in-flight data, and half keep their
+ * keyed state in RocksDB instead of on the heap (half of those with incremental checkpoints). The
+ * seed is printed;
  * WEIR_SEED=<n> replays a run.
  */
 import assert from 'node:assert/strict';
@@ -64,13 +65,13 @@ test(`${TRIALS} randomized failure trials lose and repeat nothing (seed ${seed})
     });
     const unaligned = pick([undefined, undefined, 0, 5] as const);
     const options = { dir, interval: int(10, 30), throttle: 80, source, faults, ...(unaligned === undefined ? {} : { unaligned }) };
-    const backend = pick(['hashmap', 'hashmap', 'rocksdb'] as const);
+    const backend = pick(['hashmap', 'hashmap', 'rocksdb', 'rocksdb-incremental'] as const);
     const what = `trial ${trial}: ${variant}/${source} on ${backend} ${JSON.stringify(faults)} interval ${options.interval}${unaligned === undefined ? '' : ` unaligned (timeout ${unaligned} ms)`}`;
     const client = await startJob('test/jobs/golden.ts', {
       args: [variant, String(N), JSON.stringify(options)],
       parallelism: 2,
       mode: 'inline',
-      config: { 'state.backend.type': backend },
+      config: backend === 'rocksdb-incremental' ? { 'state.backend.type': 'rocksdb', 'state.backend.incremental': true } : { 'state.backend.type': backend },
     });
     let result: { collected: Map<string, unknown[]> };
     try {

@@ -16,9 +16,12 @@ import { after, before, test } from 'node:test';
 import { ClusterMetrics } from '../../src/metrics/cluster-metrics.ts';
 import { startMetricReporters, type MetricReporters } from '../../src/metrics/prometheus-reporter.ts';
 import { MetricsConfigError, reporterConfigs } from '../../src/metrics/reporter-config.ts';
+import { TASK_MANAGER_ID } from '../../src/runtime/slot.ts';
 import { jobFixture, startTestCluster, type TestCluster } from '../support/rest-cluster.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
+/** The REST API's TaskManager id as a label value (Flink's filter: `_` for characters outside [a-zA-Z0-9:_]). */
+const TM_LABEL = TASK_MANAGER_ID.replace(/[^a-zA-Z0-9:_]/g, '_');
 const FLINK_FACTORY = 'org.apache.flink.metrics.prometheus.PrometheusReporterFactory';
 
 let cluster: TestCluster;
@@ -103,7 +106,7 @@ test('the endpoint takes the first free port of its range and names metrics as F
     return /weir_taskmanager_job_task_operator_numRecordsOut\{[^}]*operator_name="ticks"[^}]*\} [1-9]/.test(t) && bytesIn.test(t) ? t : undefined;
   });
   const line = text.split('\n').find((l) => l.startsWith('weir_taskmanager_job_task_operator_numRecordsOut{') && l.includes('operator_name="ticks"'))!;
-  for (const label of [`job_id="${jobId}"`, 'job_name="prom_job"', 'task_name="ticks"', 'subtask_index="', 'task_attempt_num="0"', 'tm_id="local"', 'host="', 'operator_id="']) {
+  for (const label of [`job_id="${jobId}"`, 'job_name="prom_job"', 'task_name="ticks"', 'subtask_index="', 'task_attempt_num="0"', `tm_id="${TM_LABEL}"`, 'host="', 'operator_id="']) {
     assert.ok(line.includes(label), `${line} has ${label}`);
   }
   assert.match(text, /^# TYPE weir_taskmanager_job_task_numRecordsIn gauge$/m);
@@ -114,7 +117,7 @@ test('the endpoint takes the first free port of its range and names metrics as F
   assert.match(text, /^weir_jobmanager_job_totalNumberOfCheckpoints\{/m);
   assert.match(text, /^weir_jobmanager_Status_Node_Memory_Heap_Used\{host="[^"]+"\} [1-9]/m);
   assert.match(text, /^weir_jobmanager_Status_Node_Memory_RSS\{host="[^"]+"\} [1-9]/m);
-  assert.match(text, /^weir_taskmanager_Status_Node_GarbageCollector_All_Time\{host="[^"]+",tm_id="local"\} \d+/m);
+  assert.match(text, new RegExp(`^weir_taskmanager_Status_Node_GarbageCollector_All_Time\\{host="[^"]+",tm_id="${TM_LABEL}"\\} \\d+`, 'm'));
   assert.match(text, /^weir_taskmanager_Status_Node_EventLoop_Delay_Max\{/m);
 
   const rest = await fetch(`${cluster.base}/metrics`);
@@ -142,7 +145,9 @@ test('a real Prometheus scrapes the endpoint and a PromQL query returns a growin
   );
   prometheus.stderr!.on('data', (b: Buffer) => log.push(b.toString()));
   try {
-    const query = `weir_taskmanager_job_task_operator_numRecordsOut{job_id="${jobId}",operator_name="ticks",subtask_index="0"} > 0`;
+    // By the TaskManager too: its id from GET /taskmanagers, as the label filter writes it.
+    const tmId = (await cluster.client.taskManagers()).taskmanagers[0]!.id.replace(/[^a-zA-Z0-9:_]/g, '_');
+    const query = `weir_taskmanager_job_task_operator_numRecordsOut{job_id="${jobId}",operator_name="ticks",subtask_index="0",tm_id="${tmId}"} > 0`;
     const value = async (): Promise<number | undefined> => {
       const res = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(query)}`);
       if (!res.ok) return undefined;

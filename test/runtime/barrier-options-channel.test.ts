@@ -17,7 +17,7 @@ const stop: CheckpointBarrier = {
 describe('checkpoint options on barriers', () => {
   it('are what the trigger asked for, with the job alignment for checkpoints and aligned savepoints', () => {
     assert.deepEqual(stop.options, { type: 'savepoint', snapshotType: 'full', alignment: 'aligned', targetLocation: '/sp/x', stop: { drain: true } });
-    assert.deepEqual(checkpointOptionsFor({ isSavepoint: false }, 'at-least-once'), { type: 'checkpoint', snapshotType: 'full', alignment: 'at-least-once' });
+    assert.deepEqual(checkpointOptionsFor({ isSavepoint: false }, 'at-least-once'), { type: 'checkpoint', snapshotType: 'incremental', alignment: 'at-least-once' });
     assert.deepEqual(checkpointOptionsFor({ isSavepoint: false, full: true }, 'aligned'), { type: 'full-checkpoint', snapshotType: 'full', alignment: 'aligned' });
   });
 

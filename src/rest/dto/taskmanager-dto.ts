@@ -13,9 +13,10 @@ import { getHeapStatistics } from 'node:v8';
 import { isTerminalJobStatus } from '../../api/job-status.ts';
 import type { JobInfo } from '../../cluster/dispatcher.ts';
 import type { TaskManagerDetailsInfo, TaskManagerInfo } from '../rest-types.ts';
+import { TASK_MANAGER_ID } from '../../runtime/slot.ts';
 
-/** The id of the cluster's one TaskManager: stable for the life of the process. */
-export const TASK_MANAGER_ID = `${hostname()}-taskmanager-1`;
+/** The id of the cluster's one TaskManager, the one its tasks carry as `<tm_id>` in their metrics. */
+export { TASK_MANAGER_ID };
 
 export function taskManagerInfo(o: { slots: number; freeSlots: number }): TaskManagerInfo {
   return {

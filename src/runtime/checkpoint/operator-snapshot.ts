@@ -83,6 +83,8 @@ export interface PersistOptions {
   readonly stateBackend: StateBackend;
   /** From the checkpoint's options: whether the keyed snapshot may reuse files of earlier checkpoints. */
   readonly snapshotType?: 'full' | 'incremental';
+  /** The checkpoint being written; absent for savepoints. */
+  readonly checkpointId?: number;
   readonly subtaskIndex: number;
   readonly signal?: AbortSignal;
 }
@@ -109,6 +111,7 @@ export async function persistOperatorState(
         filePrefix: prefix,
         sink,
         ...(o.snapshotType ? { snapshotType: o.snapshotType } : {}),
+        ...(o.checkpointId !== undefined ? { checkpointId: o.checkpointId } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
       });
       files.push(...written.files);

@@ -437,6 +437,7 @@ export class CheckpointParticipant {
           writeFile,
           stateBackend: d.stateBackend,
           snapshotType: options.snapshotType,
+          ...(target === undefined ? { checkpointId } : {}),
           subtaskIndex: d.subtaskIndex,
           signal: this.abort.signal,
         });
@@ -560,6 +561,10 @@ export class CheckpointParticipant {
 
   #notify(checkpointId: CheckpointId, completed: boolean): void {
     const host = this.#host;
+    for (const ctx of host.chain.contexts) {
+      if (completed) ctx.keyedBackend?.notifyCheckpointComplete?.(checkpointId);
+      else ctx.keyedBackend?.notifyCheckpointAborted?.(checkpointId);
+    }
     const calls: [() => void | Promise<void>, OperatorContext][] = host.chain.operators.map((op) => [
       () => (completed ? op.notifyCheckpointComplete(checkpointId) : op.notifyCheckpointAborted(checkpointId)),
       op.ctx,

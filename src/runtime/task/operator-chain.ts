@@ -273,7 +273,8 @@ export class OperatorChain {
         subtaskIndex: this.#d.subtaskIndex,
         parallelism: node.parallelism,
       });
-      if (loaded.keyed) ctx.keyedBackend!.restore(loaded.keyed.data);
+      if (loaded.keyed?.restoreInto) await loaded.keyed.restoreInto(ctx.keyedBackend!);
+      else if (loaded.keyed) ctx.keyedBackend!.restore(loaded.keyed.data);
       ctx.operatorStateBackend.restore(loaded.operatorState);
     } catch (e) {
       throw tagError(new Error(`restoring from checkpoint ${restore.checkpointId} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }), ctx);

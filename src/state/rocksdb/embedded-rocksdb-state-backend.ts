@@ -31,6 +31,7 @@ import type {
   StateFileSource,
 } from '../state-backend.ts';
 import type { StateFileHandle } from '../state-file.ts';
+import { isIncremental, readIncremental, writeIncremental } from './rocksdb-incremental.ts';
 import { RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.ts';
 import { RocksDBSnapshot } from './rocksdb-snapshot.ts';
 
@@ -92,7 +93,12 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
   }
 
   async writeKeyedSnapshot(w: KeyedSnapshotWrite): Promise<KeyedSnapshotWriteResult> {
-    if (w.snapshot instanceof RocksDBSnapshot) await w.snapshot.establish();
+    const s = w.snapshot;
+    if (s instanceof RocksDBSnapshot && this.#o.incremental === true && w.snapshotType === 'incremental' && w.checkpointId !== undefined) {
+      const written = await writeIncremental((s.owner as RocksDBKeyedStateBackend).incrementalSource(s), { ...w, checkpointId: w.checkpointId });
+      if (written !== undefined) return written;
+    }
+    if (s instanceof RocksDBSnapshot) await s.establish();
     return writeKeyedState({
       snapshot: w.snapshot,
       keyGroupRange: w.keyGroupRange,
@@ -104,7 +110,7 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
   }
 
   readKeyedSnapshot(files: readonly StateFileHandle[], read: StateFileSource, range: KeyGroupRange): Promise<RestoredKeyedState> {
-    return readKeyedState(files, read, range);
+    return isIncremental(files) ? readIncremental(files, read, range) : readKeyedState(files, read, range);
   }
 
   /** Deletes the job's working directory, with any instance a terminated thread left behind. */

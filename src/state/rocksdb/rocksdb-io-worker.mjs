@@ -16,6 +16,8 @@
  *
  * Plain JavaScript: it runs in a worker with no TypeScript loader.
  */
+import { copyFile, link, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import RocksDB from 'rocksdb-native';
 
@@ -171,7 +173,50 @@ const handlers = {
   async property(request) {
     return await db(request.db).getProperty(request.name);
   },
+
+  /**
+   * A consistent copy of the instance's files in `dir` (created; must not exist): flushes the
+   * memtable, hard-links the live SST files and copies CURRENT, the MANIFEST it names and the
+   * newest OPTIONS file. A compaction may delete a listed file or extend the MANIFEST meanwhile,
+   * so the copy is opened read-only and accepted only when it lists exactly the files linked;
+   * otherwise it is taken again. Answers the SST file names and sizes of the copy.
+   */
+  async checkpoint(request) {
+    const instance = db(request.db);
+    const source = instance.path;
+    await instance.flush();
+    for (let attempt = 1; ; attempt++) {
+      await rm(request.dir, { recursive: true, force: true });
+      await mkdir(request.dir, { recursive: true });
+      try {
+        const listed = liveFiles(await instance.getProperty('rocksdb.sstables'));
+        for (const f of listed) await link(join(source, f), join(request.dir, f));
+        const current = await readFile(join(source, 'CURRENT'), 'utf8');
+        const manifest = current.trim();
+        await copyFile(join(source, manifest), join(request.dir, manifest));
+        await copyFile(join(source, 'CURRENT'), join(request.dir, 'CURRENT'));
+        const options = (await readdir(source)).filter((f) => f.startsWith('OPTIONS-')).sort().pop();
+        if (options !== undefined) await copyFile(join(source, options), join(request.dir, options));
+        const copy = new RocksDB(request.dir, { readOnly: true });
+        await copy.ready();
+        const inCopy = liveFiles(await copy.getProperty('rocksdb.sstables'));
+        await copy.close();
+        const same = inCopy.length === listed.length && inCopy.every((f) => listed.includes(f));
+        if (same) return { manifest, options: options ?? null, ssts: listed };
+        if (attempt >= 5) throw new Error(`the copy of ${source} did not match its live files after ${attempt} attempts`);
+      } catch (e) {
+        if (attempt >= 5) throw e;
+      }
+    }
+  },
 };
+
+/** The SST file names in a 'rocksdb.sstables' property (one file per line: ' <number>:<size>[…]'). */
+function liveFiles(property) {
+  const out = [];
+  for (const m of property.matchAll(/^\s*(\d+):\d+/gm)) out.push(`${m[1].padStart(6, '0')}.sst`);
+  return out;
+}
 
 /** Requests run strictly one after another: the order of posting is the order of effect. */
 const queue = [];

@@ -22,6 +22,7 @@ import type {
   ValueState,
   ValueStateDescriptor,
 } from '../../api/state.ts';
+import { rm } from 'node:fs/promises';
 import { canonicalKey, computeKeyGroupForKeyHash, hashKey, type KeyGroupRange } from '../../core/key-group.ts';
 import { HeapAggregatingState } from '../heap/heap-aggregating-state.ts';
 import { HeapListState } from '../heap/heap-list-state.ts';
@@ -32,6 +33,7 @@ import { HeapValueState } from '../heap/heap-value-state.ts';
 import { toStored } from '../heap/stored-values.ts';
 import type { KeyedStateBackend, KeyedStateSnapshotData } from '../keyed-state-backend.ts';
 import { ByteReader, readValue, writeStored, writeValue } from '../state-codec.ts';
+import { type IncrementalSource, type OldInstance, UploadTracker } from './rocksdb-incremental.ts';
 import { entryKey, stateRange } from './rocksdb-keys.ts';
 import { RocksDBSnapshot } from './rocksdb-snapshot.ts';
 import { RocksDBStore, type RocksDBStoreOptions } from './rocksdb-store.ts';
@@ -59,6 +61,9 @@ export class RocksDBKeyedStateBackend implements KeyedStateBackend {
   readonly #tableList: RocksDBTable[] = [];
   readonly #states = new Map<string, unknown>();
   readonly #live = new Set<RocksDBSnapshot>();
+  /** What this backend uploaded for incremental checkpoints. */
+  readonly #uploads = new UploadTracker();
+  readonly #options: RocksDBKeyedStateBackendOptions;
   #disposed = false;
 
   constructor(o: RocksDBKeyedStateBackendOptions) {
@@ -75,6 +80,81 @@ export class RocksDBKeyedStateBackend implements KeyedStateBackend {
     this.#where = o.where;
     this.#ctx = new CacheContext(o.cacheBytes);
     this.#store = new RocksDBStore(o);
+    this.#options = o;
+  }
+
+  /** What an incremental checkpoint of `snapshot` (taken by this backend) needs. */
+  incrementalSource(snapshot: RocksDBSnapshot): IncrementalSource {
+    return {
+      snapshot,
+      uploads: this.#uploads,
+      path: this.#store.path,
+      keyGroupRange: this.keyGroupRange,
+      states: this.#tableList.map((t) => ({ name: t.name, kind: t.kind, id: t.id })),
+    };
+  }
+
+  notifyCheckpointComplete(checkpointId: number): void {
+    this.#uploads.complete(checkpointId, this.#uploads.liveByCheckpoint.get(checkpointId));
+    for (const id of [...this.#uploads.liveByCheckpoint.keys()]) if (id <= checkpointId) this.#uploads.liveByCheckpoint.delete(id);
+  }
+
+  notifyCheckpointAborted(checkpointId: number): void {
+    this.#uploads.abort(checkpointId);
+    this.#uploads.liveByCheckpoint.delete(checkpointId);
+  }
+
+  /**
+   * Restores RocksDB instances of an incremental checkpoint into this fresh backend: one instance
+   * covering exactly this range becomes the working instance as it is; otherwise each is opened
+   * on the side and the entries of this range are copied over, state by state.
+   */
+  async restoreInstances(instances: readonly OldInstance[]): Promise<void> {
+    this.#alive();
+    if (this.#tableList.length > 0) throw new Error('internal: a RocksDB backend restores before any state is registered');
+    const { start, end } = this.keyGroupRange;
+    const only = instances.length === 1 ? instances[0]! : undefined;
+    if (only !== undefined && only.meta.keyGroupRange.start === start && only.meta.keyGroupRange.end === end) {
+      const dir = `${this.#store.path}-restore`;
+      await rm(dir, { recursive: true, force: true });
+      await only.download(dir);
+      this.#store.swapIn(dir);
+      for (const s of [...only.meta.states].sort((a, b) => a.id - b.id)) {
+        const table = this.#table(s.name, s.kind);
+        if (table.id !== s.id) throw new Error(`internal: restored state '${s.name}' has id ${s.id}, expected ${table.id}`);
+      }
+      return;
+    }
+    for (const [i, instance] of instances.entries()) {
+      const dir = `${this.#store.path}-restore-${i}`;
+      await rm(dir, { recursive: true, force: true });
+      await instance.download(dir);
+      const old = new RocksDBStore({ ...this.#options, path: dir });
+      try {
+        const from = Math.max(start, instance.meta.keyGroupRange.start);
+        const to = Math.min(end, instance.meta.keyGroupRange.end);
+        for (const s of instance.meta.states) {
+          const table = this.#table(s.name, s.kind);
+          if (from > to) continue;
+          const range = stateRange(s.id, from, to);
+          let after: Uint8Array | undefined;
+          for (;;) {
+            const { entries, more } = await old.scan({ ...range, after, limit: 4096 });
+            for (const { key, value } of entries) {
+              const rekeyed = Uint8Array.from(key);
+              rekeyed[0] = table.id >>> 8;
+              rekeyed[1] = table.id & 0xff;
+              this.#store.write(rekeyed, Uint8Array.from(value));
+            }
+            if (!more || entries.length === 0) break;
+            after = entries[entries.length - 1]!.key;
+          }
+        }
+        this.#store.postWrites();
+      } finally {
+        old.close();
+      }
+    }
   }
 
   /** Synchronous RocksDB reads so far (cache misses). */
@@ -151,7 +231,7 @@ export class RocksDBKeyedStateBackend implements KeyedStateBackend {
 
   snapshot(): RocksDBSnapshot {
     this.#alive();
-    const snapshot = new RocksDBSnapshot(this.#tableList, this.#ctx, this.#store, (s) => this.#live.delete(s));
+    const snapshot = new RocksDBSnapshot(this.#tableList, this.#ctx, this.#store, (s) => this.#live.delete(s), this);
     this.#live.add(snapshot);
     return snapshot;
   }

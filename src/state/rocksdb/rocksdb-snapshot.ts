@@ -14,8 +14,7 @@ import type { PrimitiveKey } from '../../core/key-group.ts';
 import type { EncodedEntries, KeyedStateSnapshot } from '../keyed-state-backend.ts';
 import { ByteReader, type ByteWriter, readStored, readValue } from '../state-codec.ts';
 import { entryKey, stateRange } from './rocksdb-keys.ts';
-import type { ScannedEntry } from './rocksdb-store.ts';
-import type { RocksDBStore } from './rocksdb-store.ts';
+import type { InstanceCopy, RocksDBStore, ScannedEntry } from './rocksdb-store.ts';
 import type { CacheContext, CachedEntry, PendingSnapshot, RocksDBTable } from './rocksdb-table.ts';
 
 /** Entries read per scan request while a snapshot is written. */
@@ -43,7 +42,17 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
   #baseWritten = false;
   #released = false;
 
-  constructor(tables: readonly RocksDBTable[], ctx: CacheContext, store: RocksDBStore, onDone: (s: RocksDBSnapshot) => void) {
+  /** The keyed backend that took it (incremental checkpoints ask it what they need). */
+  readonly owner: object;
+
+  constructor(
+    tables: readonly RocksDBTable[],
+    ctx: CacheContext,
+    store: RocksDBStore,
+    onDone: (s: RocksDBSnapshot) => void,
+    owner: object,
+  ) {
+    this.owner = owner;
     this.epoch = ctx.epoch;
     this.states = tables.map((t) => ({ name: t.name, kind: t.kind }));
     this.#tables = new Map(tables.map((t) => [t.name, t]));
@@ -68,18 +77,41 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
   /** Establishes the snapshot without blocking the thread (the asynchronous part). */
   establish(): Promise<void> {
     if (this.#view !== undefined) return Promise.resolve();
-    this.#establishing ??= (async () => {
-      for (const older of this.#ctx.pending) {
-        if (older === this) break;
-        await (older as RocksDBSnapshot).establish();
-      }
-      if (this.#view !== undefined) return;
-      this.#writeBase();
-      const view = await this.#store.snapshot();
+    this.#establishing ??= this.#establishAsync(undefined).then(() => undefined);
+    return this.#establishing;
+  }
+
+  /**
+   * Establishes the snapshot and, before any later write can reach RocksDB, takes a consistent
+   * copy of the instance's files into `dir` (an incremental checkpoint's files). Undefined when
+   * the snapshot was established already (it was read first): the copy could no longer be exact.
+   */
+  establishWithCopy(dir: string): Promise<InstanceCopy | undefined> {
+    if (this.#view !== undefined || this.#establishing !== undefined) return Promise.resolve(undefined);
+    const copied = this.#establishAsync(dir);
+    this.#establishing = copied.then(() => undefined);
+    return copied;
+  }
+
+  async #establishAsync(copyTo: string | undefined): Promise<InstanceCopy | undefined> {
+    for (const older of this.#ctx.pending) {
+      if (older === this) break;
+      await (older as RocksDBSnapshot).establish();
+    }
+    if (this.#view !== undefined) return undefined;
+    this.#writeBase();
+    // The copy and the RocksDB snapshot are requested back to back: the I/O thread runs them in
+    // order, and no later write is posted before this snapshot settles (the write gate).
+    const copy = copyTo === undefined ? undefined : this.#store.checkpoint(copyTo);
+    const viewing = this.#store.snapshot();
+    try {
+      const result = await copy;
+      return result;
+    } finally {
+      const view = await viewing;
       if (this.#view === undefined) this.#settle(view);
       else this.#store.releaseSnapshot(view);
-    })();
-    return this.#establishing;
+    }
   }
 
   /** Establishes the snapshot now, blocking until the I/O thread has taken it. */

@@ -4,7 +4,7 @@
  * (rocksdb-bridge.ts). Writes are buffered and posted in batches; every read posts the buffer
  * first, and the I/O thread answers in order, so a read always sees every earlier write.
  */
-import { rmdirSync, rmSync } from 'node:fs';
+import { renameSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Packed, pack, packedCount, type RocksDBBridge, rocksDBBridge, unpacked } from './rocksdb-bridge.ts';
 
@@ -42,10 +42,20 @@ function removeOnExit(path: string): void {
 /** Puts and deletes posted in one batch. */
 const WRITE_BATCH = 1024;
 
+/** A consistent copy of an instance's files (rocksdb-io-worker.mjs `checkpoint`). */
+export interface InstanceCopy {
+  /** The MANIFEST file CURRENT names, and the newest OPTIONS file (null when there is none). */
+  readonly manifest: string;
+  readonly options: string | null;
+  /** The live SST files, each hard-linked into the copy. */
+  readonly ssts: readonly string[];
+}
+
 export class RocksDBStore {
   readonly path: string;
   readonly #bridge: RocksDBBridge;
-  readonly #db: number;
+  readonly #options: RocksDBStoreOptions;
+  #db: number;
   #keys: Uint8Array[] = [];
   #values: Uint8Array[] = [];
   #deletes: number[] = [];
@@ -53,15 +63,41 @@ export class RocksDBStore {
 
   constructor(o: RocksDBStoreOptions) {
     this.path = o.path;
+    this.#options = o;
     this.#bridge = rocksDBBridge();
-    this.#db = this.#bridge.callSync<number>({
+    this.#db = this.#open();
+    removeOnExit(o.path);
+  }
+
+  #open(): number {
+    const o = this.#options;
+    return this.#bridge.callSync<number>({
       op: 'open',
       path: o.path,
       writeBufferSize: o.writeBufferSize,
       maxWriteBufferNumber: o.maxWriteBufferNumber,
       blockCache: o.blockCache,
     });
-    removeOnExit(o.path);
+  }
+
+  /**
+   * Makes `dir` (a RocksDB instance's files, e.g. downloaded from a checkpoint) this store's
+   * instance: the current one is closed and deleted, `dir` moved into its place and opened.
+   */
+  swapIn(dir: string): void {
+    this.#keys = [];
+    this.#values = [];
+    this.#deletes = [];
+    this.#bridge.callSync({ op: 'close', db: this.#db });
+    rmSync(this.path, { recursive: true, force: true });
+    renameSync(dir, this.path);
+    this.#db = this.#open();
+  }
+
+  /** Takes a consistent copy of the instance's files into `dir` (after everything written so far). */
+  checkpoint(dir: string): Promise<InstanceCopy> {
+    this.postWrites();
+    return this.#bridge.call<InstanceCopy>({ op: 'checkpoint', db: this.#db, dir });
   }
 
   /** Buffers a put (value) or a delete (null). */

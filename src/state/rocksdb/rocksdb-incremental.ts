@@ -1,0 +1,220 @@
+/**
+ * Incremental checkpoints of the RocksDB backend (Flink's incremental RocksDB checkpoints).
+ *
+ * A checkpoint of one keyed subtask is a consistent copy of its RocksDB instance's files
+ * (rocksdb-snapshot.ts establishWithCopy): the immutable SST files, plus CURRENT, MANIFEST and
+ * OPTIONS. SST files never change once written, so an SST file this backend uploaded for a
+ * checkpoint that then completed is listed again by later checkpoints (the same 'shared' handle)
+ * instead of being uploaded again; only files new since are written. What is reused:
+ *
+ * - only files of checkpoints this backend was told completed (notifyCheckpointComplete), never
+ *   of pending or aborted ones: an aborted checkpoint's files may be deleted at any time;
+ * - only files this backend instance uploaded itself: after a restore the first checkpoint
+ *   uploads everything again, so a checkpoint never depends on files of another job or of a
+ *   checkpoint whose retention this job does not control.
+ *
+ * The checkpoint storage counts references to 'shared' files across retained checkpoints (every
+ * reused handle is listed in each checkpoint's `_metadata`, with its checksum) and deletes a file
+ * once no retained checkpoint lists it. The small files (MANIFEST, CURRENT, OPTIONS) travel inside
+ * the subtask's exclusive metadata file (`<prefix>.rdb`); keyed timers go into a keyed state file
+ * of their own, in the canonical format.
+ *
+ * A restore downloads the files into a directory and opens them: with the same key-group range
+ * the downloaded instance becomes the working instance as it is; when rescaling, each old
+ * instance is opened on the side and the entries of the new range are copied over (the layout
+ * puts each state's key group in one key range).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StateKind } from '../../api/state.ts';
+import { decodeValue, encodeValue } from '../../core/record-codec.ts';
+import type { KeyGroupRange } from '../../core/key-group.ts';
+import { readKeyedState, writeKeyedState } from '../heap/keyed-state-files.ts';
+import type { KeyedStateSnapshot } from '../keyed-state-backend.ts';
+import type { KeyedSnapshotWrite, KeyedSnapshotWriteResult, RestoredKeyedState, StateFileSource } from '../state-backend.ts';
+import type { StateFileHandle } from '../state-file.ts';
+import type { RocksDBSnapshot } from './rocksdb-snapshot.ts';
+
+/** The suffix of a subtask's incremental checkpoint metadata file. */
+export const ROCKSDB_META_SUFFIX = '.rdb';
+const FORMAT = 'weir-rocksdb-incremental/1';
+
+/** What a subtask's `.rdb` file holds. */
+export interface IncrementalMeta {
+  readonly format: string;
+  readonly keyGroupRange: KeyGroupRange;
+  /** Every state with its id (the first two bytes of its keys). */
+  readonly states: readonly { readonly name: string; readonly kind: StateKind; readonly id: number }[];
+  /** Every live SST file: its local name and the handle of its uploaded copy. */
+  readonly ssts: readonly { readonly name: string; readonly file: StateFileHandle }[];
+  readonly manifest: { readonly name: string; readonly bytes: Uint8Array };
+  readonly current: Uint8Array;
+  readonly options: { readonly name: string; readonly bytes: Uint8Array } | null;
+}
+
+/** What one backend uploaded, per checkpoint, and which of it may be reused. */
+export class UploadTracker {
+  /** Local SST name → its upload, from completed checkpoints. */
+  readonly #confirmed = new Map<string, { readonly file: StateFileHandle; readonly size: number }>();
+  /** Checkpoint → its uploads, until it completes or is aborted. */
+  readonly #pending = new Map<number, Map<string, { readonly file: StateFileHandle; readonly size: number }>>();
+
+  reusable(name: string, size: number): StateFileHandle | undefined {
+    const u = this.#confirmed.get(name);
+    return u !== undefined && u.size === size ? u.file : undefined;
+  }
+
+  record(checkpointId: number, name: string, file: StateFileHandle, size: number): void {
+    let m = this.#pending.get(checkpointId);
+    if (m === undefined) {
+      m = new Map();
+      this.#pending.set(checkpointId, m);
+    }
+    m.set(name, { file, size });
+  }
+
+  /** Files of `checkpointId` (and of earlier pending ones it subsumes) become reusable. */
+  complete(checkpointId: number, live: readonly string[] | undefined): void {
+    for (const [id, uploads] of [...this.#pending]) {
+      if (id > checkpointId) continue;
+      this.#pending.delete(id);
+      if (id === checkpointId) for (const [name, u] of uploads) this.#confirmed.set(name, u);
+    }
+    // Files compacted away are never listed again.
+    if (live !== undefined) for (const name of [...this.#confirmed.keys()]) if (!live.includes(name)) this.#confirmed.delete(name);
+  }
+
+  abort(checkpointId: number): void {
+    this.#pending.delete(checkpointId);
+  }
+
+  /** The SST names the last checkpoint listed, to forget files compacted away on completion. */
+  readonly liveByCheckpoint = new Map<number, readonly string[]>();
+}
+
+/** What the writer needs of the keyed backend that took the snapshot. */
+export interface IncrementalSource {
+  readonly snapshot: RocksDBSnapshot;
+  readonly uploads: UploadTracker;
+  /** The working instance's directory: copies go beside it. */
+  readonly path: string;
+  readonly keyGroupRange: KeyGroupRange;
+  readonly states: readonly { readonly name: string; readonly kind: StateKind; readonly id: number }[];
+}
+
+/**
+ * Writes an incremental checkpoint of `src`; undefined when the snapshot can no longer be copied
+ * exactly (it was established before), in which case the caller writes a full one.
+ */
+export async function writeIncremental(src: IncrementalSource, w: KeyedSnapshotWrite & { readonly checkpointId: number }): Promise<KeyedSnapshotWriteResult | undefined> {
+  const dir = `${src.path}-chk-${w.checkpointId}`;
+  const copy = await src.snapshot.establishWithCopy(dir);
+  if (copy === undefined) return undefined;
+  try {
+    const files: StateFileHandle[] = [];
+    let bytes = 0;
+    const ssts: { name: string; file: StateFileHandle }[] = [];
+    for (const name of copy.ssts) {
+      w.signal?.throwIfAborted();
+      const path = join(dir, name);
+      const size = (await stat(path)).size;
+      let file = src.uploads.reusable(name, size);
+      if (file === undefined) {
+        const payload = await readFile(path);
+        file = await w.sink(`${w.filePrefix}-c${w.checkpointId}-${randomBytes(4).toString('hex')}-${name}`, payload, { scope: 'shared' });
+        src.uploads.record(w.checkpointId, name, file, size);
+        bytes += payload.byteLength;
+      }
+      ssts.push({ name, file });
+      files.push(file);
+    }
+    src.uploads.liveByCheckpoint.set(w.checkpointId, copy.ssts);
+    const meta: IncrementalMeta = {
+      format: FORMAT,
+      keyGroupRange: src.keyGroupRange,
+      states: src.states.filter((s) => src.snapshot.states.some((x) => x.name === s.name)),
+      ssts,
+      manifest: { name: copy.manifest, bytes: await readFile(join(dir, copy.manifest)) },
+      current: await readFile(join(dir, 'CURRENT')),
+      options: copy.options === null ? null : { name: copy.options, bytes: await readFile(join(dir, copy.options)) },
+    };
+    const encoded = encodeValue(meta);
+    files.unshift(await w.sink(`${w.filePrefix}${ROCKSDB_META_SUFFIX}`, encoded));
+    bytes += encoded.byteLength;
+    if (w.timers !== undefined && w.timers.length > 0) {
+      const timers = await writeKeyedState({ snapshot: NO_STATES, keyGroupRange: w.keyGroupRange, filePrefix: `${w.filePrefix}-timers`, sink: w.sink, timers: w.timers });
+      files.push(...timers.files);
+      bytes += timers.bytes;
+    }
+    return { files, bytes, entries: 0 };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A snapshot with no states: the timers of an incremental checkpoint are written with it. */
+const NO_STATES: KeyedStateSnapshot = { states: [], entries: () => [], release() {} };
+
+/** Whether a keyed snapshot's files are an incremental RocksDB checkpoint. */
+export function isIncremental(files: readonly StateFileHandle[]): boolean {
+  return files.some((f) => f.path.endsWith(ROCKSDB_META_SUFFIX));
+}
+
+/** One old subtask's instance, ready to download. */
+export interface OldInstance {
+  readonly meta: IncrementalMeta;
+  /** Writes the instance's files into `dir` (created). */
+  download(dir: string): Promise<void>;
+}
+
+/** What restoreInto needs of the RocksDB keyed backend. */
+export interface NativeRestoreTarget {
+  restoreInstances(instances: readonly OldInstance[]): Promise<void>;
+}
+
+/**
+ * Reads an incremental checkpoint's files for `range`: the timers (canonical files) now, the
+ * instances when restoreInto runs. Old instances whose key groups miss the range are skipped.
+ */
+export async function readIncremental(files: readonly StateFileHandle[], read: StateFileSource, range: KeyGroupRange): Promise<RestoredKeyedState> {
+  const metas: IncrementalMeta[] = [];
+  const others: StateFileHandle[] = [];
+  for (const f of files) {
+    if (!f.path.endsWith(ROCKSDB_META_SUFFIX)) {
+      if (!f.path.endsWith('.sst')) others.push(f);
+      continue;
+    }
+    const meta = decodeValue(await read(f)) as IncrementalMeta;
+    if (meta?.format !== FORMAT) throw new Error(`${f.path} is not a RocksDB incremental checkpoint file of a format this version reads (${String(meta?.format)})`);
+    metas.push(meta);
+  }
+  const timers = others.length > 0 ? await readKeyedState(others, read, range) : undefined;
+  const states = new Map<string, StateKind>();
+  for (const m of metas) for (const s of m.states) states.set(s.name, s.kind);
+  const overlapping = metas.filter((m) => m.keyGroupRange.start <= range.end && m.keyGroupRange.end >= range.start);
+  const instances: OldInstance[] = overlapping.map((meta) => ({
+    meta,
+    async download(dir: string): Promise<void> {
+      await mkdir(dir, { recursive: true });
+      for (const sst of meta.ssts) await writeFile(join(dir, sst.name), await read(sst.file));
+      await writeFile(join(dir, meta.manifest.name), meta.manifest.bytes);
+      await writeFile(join(dir, 'CURRENT'), meta.current);
+      if (meta.options !== null) await writeFile(join(dir, meta.options.name), meta.options.bytes);
+    },
+  }));
+  return {
+    data: [],
+    timers: timers?.timers ?? [],
+    states: [...states].map(([name, kind]) => ({ name, kind })),
+    async restoreInto(backend) {
+      const target = backend as unknown as Partial<NativeRestoreTarget>;
+      if (typeof target.restoreInstances !== 'function') {
+        throw new Error(
+          'this checkpoint holds RocksDB files (an incremental checkpoint) and restores only on the RocksDB state backend (state.backend.type: rocksdb); to change backends, restore from a savepoint',
+        );
+      }
+      await target.restoreInstances(instances);
+    },
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * Incremental checkpoints of the RocksDB backend at the state backend's seam: what is uploaded
+ * (only SST files new since the last completed checkpoint; never files of pending or aborted
+ * ones), what the files restore to (exactly the state at the barrier, also with writes after it
+ * and with rescaling), and the heap backend's clear refusal of RocksDB files.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MapStateDescriptor, ValueStateDescriptor } from '../../src/api/state.ts';
+import { Configuration } from '../../src/api/configuration.ts';
+import type { KeyGroupRange } from '../../src/core/key-group.ts';
+import type { KeyedStateBackend } from '../../src/state/keyed-state-backend.ts';
+import type { StateBackend, StateBackendScope, StateFileSink, StateFileSource } from '../../src/state/state-backend.ts';
+import type { StateFileHandle } from '../../src/state/state-file.ts';
+import { resolveStateBackend } from '../../src/state/state-backend-registry.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'weir-rocksdb-incr-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const MAX = 32;
+const FULL: KeyGroupRange = { start: 0, end: MAX - 1 };
+const scope: StateBackendScope = { jobId: 'job', operatorId: 'op-1', operatorName: 'incremental test', subtaskIndex: 0, parallelism: 1 };
+const countD = new ValueStateDescriptor<number>('count', 0);
+const tagsD = new MapStateDescriptor<string, number>('tags');
+
+function rocksdb(): StateBackend {
+  return resolveStateBackend(
+    new Configuration({
+      'state.backend.type': 'rocksdb',
+      'state.backend.incremental': true,
+      'state.backend.rocksdb.localdir': root,
+    }),
+  );
+}
+
+/** Files by path in memory, with what was written per checkpoint. */
+class Files {
+  readonly files = new Map<string, Uint8Array>();
+  written: string[] = [];
+  sink(checkpointId: number): StateFileSink {
+    return async (name, payload, options) => {
+      const path = options?.scope === 'shared' ? `shared/${name}` : `chk-${checkpointId}/${name}`;
+      this.files.set(path, Uint8Array.from(payload));
+      this.written.push(path);
+      return { path, size: payload.byteLength, checksum: 'unchecked' };
+    };
+  }
+  readonly read: StateFileSource = async (h: StateFileHandle) => {
+    const bytes = this.files.get(h.path);
+    if (bytes === undefined) throw new Error(`no file ${h.path}`);
+    return bytes;
+  };
+}
+
+function fill(b: KeyedStateBackend, from: number, to: number, delta: number): void {
+  const count = b.getValueState(countD);
+  const tags = b.getMapState(tagsD);
+  for (let k = from; k < to; k++) {
+    b.setCurrentKey(`key-${k}`);
+    count.update((count.value() ?? 0) + delta);
+    tags.put(`t${k % 3}`, k);
+  }
+}
+
+function dump(b: KeyedStateBackend): Map<string, unknown> {
+  const count = b.getValueState(countD);
+  const tags = b.getMapState(tagsD);
+  const out = new Map<string, unknown>();
+  for (const key of [...b.keys('count')].sort()) {
+    b.setCurrentKey(key);
+    out.set(key as string, [count.value(), [...tags.entries()].sort()]);
+  }
+  return out;
+}
+
+async function checkpoint(backend: StateBackend, live: KeyedStateBackend, files: Files, id: number) {
+  files.written = [];
+  const snapshot = live.snapshot();
+  try {
+    return await backend.writeKeyedSnapshot({ snapshot, keyGroupRange: live.keyGroupRange, filePrefix: `op-1-0`, sink: files.sink(id), snapshotType: 'incremental', checkpointId: id });
+  } finally {
+    snapshot.release();
+  }
+}
+
+test('rocksdb incremental: later checkpoints upload only new SST files, reuse only completed ones, and each restores exactly', async () => {
+  const backend = rocksdb();
+  const files = new Files();
+  const live = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
+  fill(live, 0, 4_000, 1);
+  const c1 = await checkpoint(backend, live, files, 1);
+  // One memtable flush per checkpoint and fewer than RocksDB's 4 level-0 files: no compaction
+  // rewrites checkpoint 1's file before checkpoint 3 (compaction is what makes files new again).
+  const ssts1 = c1.files.filter((f) => f.path.endsWith('.sst'));
+  assert.ok(ssts1.length > 0 && ssts1.every((f) => f.path.startsWith('shared/')), 'SST files are shared files');
+  assert.ok(c1.files.some((f) => f.path.endsWith('.rdb') && f.path.startsWith('chk-1/')), 'the metadata file is the checkpoint\'s own');
+  const expected1 = dump(live);
+
+  // Checkpoint 2 before 1 is confirmed: nothing of 1 may be reused.
+  fill(live, 0, 200, 10);
+  const c2 = await checkpoint(backend, live, files, 2);
+  for (const f of c2.files.filter((x) => x.path.endsWith('.sst'))) assert.ok(files.written.includes(f.path), `checkpoint 2 uploaded ${f.path} itself`);
+  live.notifyCheckpointAborted!(2);
+  live.notifyCheckpointComplete!(1);
+
+  // Checkpoints 3 to 5, each confirmed before the next: files of completed checkpoints are listed
+  // again (unless a compaction rewrote them meanwhile), only new ones are uploaded, and nothing of
+  // the aborted checkpoint 2 is ever reused.
+  const confirmed = new Set(ssts1.map((f) => f.path));
+  let reusedCount = 0;
+  let c3!: Awaited<ReturnType<typeof checkpoint>>;
+  for (const id of [3, 4, 5]) {
+    fill(live, 0, 200, 100);
+    c3 = await checkpoint(backend, live, files, id);
+    const ssts = c3.files.filter((f) => f.path.endsWith('.sst'));
+    for (const f of ssts.filter((x) => !files.written.includes(x.path))) {
+      assert.ok(confirmed.has(f.path), `${f.path}, listed again by checkpoint ${id}, was uploaded by a completed checkpoint`);
+      reusedCount++;
+    }
+    const newBytes = files.written.filter((p) => p.endsWith('.sst')).reduce((n, p) => n + files.files.get(p)!.byteLength, 0);
+    const allBytes = ssts.reduce((n, f) => n + files.files.get(f.path)!.byteLength, 0);
+    assert.ok(newBytes <= allBytes, `checkpoint ${id} uploaded ${newBytes} of ${allBytes} SST bytes`);
+    for (const f of ssts) confirmed.add(f.path);
+    live.notifyCheckpointComplete!(id);
+    if (id === 5) break;
+  }
+  assert.ok(reusedCount > 0, 'later checkpoints list files of completed ones again');
+  const expected3 = dump(live);
+  // Writes after the barrier are not in it.
+  fill(live, 0, 50, 1000);
+
+  for (const [result, expected] of [
+    [c1, expected1],
+    [c3, expected3],
+  ] as const) {
+    const restored = await backend.readKeyedSnapshot(result.files, files.read, FULL);
+    assert.equal(typeof restored.restoreInto, 'function');
+    const fresh = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
+    await restored.restoreInto!(fresh);
+    assert.deepEqual(dump(fresh), expected);
+    fresh.dispose();
+  }
+
+  // Rescaled: two backends of half the range each hold exactly their keys.
+  const halves: KeyGroupRange[] = [
+    { start: 0, end: 15 },
+    { start: 16, end: 31 },
+  ];
+  const merged = new Map<string, unknown>();
+  for (const range of halves) {
+    const restored = await backend.readKeyedSnapshot(c3.files, files.read, range);
+    const part = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: range });
+    await restored.restoreInto!(part);
+    for (const [k, v] of dump(part)) merged.set(k, v);
+    part.dispose();
+  }
+  assert.deepEqual(new Map([...merged].sort()), expected3);
+
+  // The heap backend cannot read RocksDB files: a clear error naming the way out.
+  const heap = resolveStateBackend(new Configuration());
+  const onHeap = heap.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
+  const r = await rocksdb().readKeyedSnapshot(c3.files, files.read, FULL);
+  await assert.rejects(r.restoreInto!(onHeap), /restores only on the RocksDB state backend.*savepoint/);
+  live.dispose();
+});
