@@ -33,9 +33,10 @@ import { keyedCount } from './keyed-count.ts';
 import { keyedCountP2 } from './keyed-count-p2.ts';
 import { nexmark } from './nexmark.ts';
 import { recovery } from './recovery.ts';
+import { rocksdbState } from './rocksdb-state.ts';
 import { unalignedCheckpoints } from './unaligned-checkpoints.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [chainedMapFilter, keyedCount, keyedCountP2, checkpointOverhead, checkpointPause, unalignedCheckpoints, recovery, nexmark];
+const BENCHMARKS: readonly Benchmark[] = [chainedMapFilter, keyedCount, keyedCountP2, checkpointOverhead, checkpointPause, unalignedCheckpoints, recovery, nexmark, rocksdbState];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 

@@ -1,0 +1,470 @@
+/**
+ * rocksdb-state: the RocksDB state backend (`state.backend.type: rocksdb`, default cache of
+ * 64 MiB per keyed subtask) against the heap backend and a plain Node loop, in three parts.
+ *
+ * 1. Keyed count (jobs/rocksdb-keyed-count.ts: a ValueState count per key, inline, p=1) over
+ *    keys spread uniformly by a hash of the record (not a cycle, which would defeat any cache):
+ *    100 keys (everything cached) and 1M keys (more than the cache holds). Records/s of each
+ *    backend, of the plain loop (a Map of counts, the same keys) measured after each run, their
+ *    ratio, and the RocksDB backend's cache misses (synchronous RocksDB reads) per record. Every
+ *    run's sink totals are checked against the plain loop's. The fast configurations get a
+ *    warm-up run; the RocksDB 1M-key runs, a minute or more each, do not (JIT warm-up is noise
+ *    against them).
+ * 2. Checkpoint pause (jobs/checkpoint-state.ts, as checkpoint-pause drives it: threads, p=1,
+ *    ~1 KB ValueState per key, a steady paced stream updating values, checkpoints triggered with
+ *    a quiet stretch before each): the longest gap between two records in a checkpoint's window
+ *    against the longest in an equally long window without one, on RocksDB and on the heap at
+ *    the same state size. The steady rate is lower than checkpoint-pause's, because RocksDB with
+ *    most keys outside its cache cannot sustain 100k records/s on this machine.
+ * 3. State larger than the heap (jobs/rocksdb-large-state.ts): ~1 KB per key in a child
+ *    `node --max-old-space-size=256` running the job through the CLI (`weir run --inline`),
+ *    exactly-once checkpoints every few seconds: on RocksDB it completes and checkpoints, on the
+ *    heap it runs out of memory. Both outcomes are reported (exit status, checkpoints, sizes).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BroadcastChannel } from 'node:worker_threads';
+import type { JobClient } from 'weir';
+import { runJob, startJob } from 'weir/testing';
+import { checkpointStateJob, requestGaps, sleep, subtaskFigures, type StateRun } from './checkpoint-pause.ts';
+import { formatRate, median, RssSampler, type Benchmark, type BenchOptions, type DetailRow, type Totals } from './harness.ts';
+import { absNow, commandChannel, Inbox, STATE_BYTES_PER_KEY, stateJobArgv, type StateJobReport } from './jobs/checkpoint-common.ts';
+import { channelName, type ExecReport, type SinkReport } from './jobs/common.ts';
+import { backendConfig, keyOf, type BackendName, type MissReport } from './jobs/rocksdb-common.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const countJob = fileURLToPath(new URL('./jobs/rocksdb-keyed-count.ts', import.meta.url));
+const largeStateJob = fileURLToPath(new URL('./jobs/rocksdb-large-state.ts', import.meta.url));
+const NAME = 'rocksdb-state';
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const fmtMs = (ms: number) => (Number.isFinite(ms) ? `${ms.toFixed(ms < 100 ? 1 : 0)} ms` : '–');
+
+// ---- 1. keyed count ------------------------------------------------------------------------
+
+/** The plain loop: counts per key in a Map, as the job does; totals as the counting sink sees them. */
+function plainCount(n: number, keys: number): Totals {
+  const counts = new Map<number, number>();
+  let count = 0;
+  let max = -Infinity;
+  for (let x = 1; x <= n; x++) {
+    const key = keyOf(x, keys);
+    const c = (counts.get(key) ?? 0) + 1;
+    counts.set(key, c);
+    count++;
+    if (c > max) max = c;
+  }
+  return { count, max };
+}
+
+interface CountRun {
+  readonly wallMs: number;
+  readonly cpuMs: number;
+  readonly totals: Totals;
+  readonly misses: number | undefined;
+}
+
+let runCounter = 0;
+
+/** One run of the keyed-count job; waits for its exec, sink and (RocksDB) miss reports. */
+async function runCount(n: number, keys: number, backend: BackendName, localDir: string): Promise<CountRun> {
+  const runId = `${process.pid}-rocksdb-${++runCounter}`;
+  const channel = new BroadcastChannel(channelName(runId));
+  let exec: ExecReport | undefined;
+  let sink: SinkReport | undefined;
+  let misses: number | undefined;
+  channel.onmessage = (event) => {
+    const r = event.data as ExecReport | SinkReport | MissReport;
+    if (r.type === 'exec') exec = r;
+    else if (r.type === 'sink') sink = r;
+    else misses = (misses ?? 0) + r.misses;
+  };
+  try {
+    await runJob(countJob, { args: [String(n), runId, String(keys), backend, localDir], mode: 'inline', parallelism: 1 });
+    const deadline = Date.now() + 5000;
+    while (exec === undefined || sink === undefined || (backend === 'rocksdb' && misses === undefined)) {
+      if (Date.now() > deadline) throw new Error(`${NAME}: the ${backend} run over ${keys} keys finished but its reports did not arrive`);
+      await sleep(20);
+    }
+  } finally {
+    channel.close();
+  }
+  return { wallMs: exec.wallMs, cpuMs: exec.cpuMs, totals: { count: sink.count, max: sink.max }, misses };
+}
+
+interface CountConfig {
+  readonly keys: number;
+  readonly backend: BackendName;
+  readonly n: number;
+  readonly runs: number;
+  readonly warmUp: boolean;
+}
+
+interface CountFigures {
+  readonly wallMs: number[];
+  readonly cpuMs: number[];
+  readonly plainMs: number[];
+  readonly misses: number[];
+  peakRss: number;
+}
+
+async function keyedCount(configs: readonly CountConfig[], localDir: string, log: BenchOptions['log']): Promise<DetailRow[]> {
+  const expected = new Map<string, Totals>();
+  const want = (n: number, keys: number): Totals => {
+    const k = `${n}/${keys}`;
+    if (!expected.has(k)) expected.set(k, plainCount(n, keys));
+    return expected.get(k)!;
+  };
+  const verify = (c: CountConfig, got: Totals) => {
+    const w = want(c.n, c.keys);
+    if (got.count !== w.count || got.max !== w.max) {
+      throw new Error(`${NAME}: ${c.backend} over ${c.keys} keys, 1..${c.n}: got count ${got.count}, max ${got.max}; expected ${w.count}, ${w.max}`);
+    }
+  };
+  const rss = new RssSampler();
+  const figures = configs.map((): CountFigures => ({ wallMs: [], cpuMs: [], plainMs: [], misses: [], peakRss: 0 }));
+  try {
+    for (const c of configs) {
+      if (!c.warmUp) continue;
+      const w = await runCount(c.n, c.keys, c.backend, localDir);
+      verify(c, w.totals);
+      log(`[${NAME}] ${c.backend} ${c.keys} keys: warm-up ${w.wallMs.toFixed(0)} ms`);
+    }
+    const rounds = Math.max(...configs.map((c) => c.runs));
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, c] of configs.entries()) {
+        if (r >= c.runs) continue;
+        const f = figures[i]!;
+        rss.reset();
+        const w = await runCount(c.n, c.keys, c.backend, localDir);
+        f.peakRss = Math.max(f.peakRss, rss.peak);
+        verify(c, w.totals);
+        const t0 = performance.now();
+        const p = plainCount(c.n, c.keys);
+        const plainMs = performance.now() - t0;
+        verify(c, p);
+        f.wallMs.push(w.wallMs);
+        f.cpuMs.push(w.cpuMs);
+        f.plainMs.push(plainMs);
+        if (w.misses !== undefined) f.misses.push(w.misses);
+        log(
+          `[${NAME}] ${c.backend} ${c.keys} keys, N=${c.n}: run ${r + 1}/${c.runs} ${w.wallMs.toFixed(0)} ms, cpu ${w.cpuMs.toFixed(0)} ms` +
+            `${w.misses !== undefined ? `, ${w.misses} cache misses` : ''} (plain ${plainMs.toFixed(1)} ms)`,
+        );
+      }
+    }
+  } finally {
+    rss.stop();
+  }
+  const rate = (i: number) => configs[i]!.n / (median(figures[i]!.wallMs) / 1000);
+  return configs.map((c, i): DetailRow => {
+    const f = figures[i]!;
+    const weir = rate(i);
+    const plain = c.n / (median(f.plainMs) / 1000);
+    const heapIndex = configs.findIndex((o) => o.keys === c.keys && o.backend === 'heap');
+    const heap = heapIndex >= 0 ? rate(heapIndex) : NaN;
+    const misses = f.misses.length > 0 ? median(f.misses) : undefined;
+    // What the misses cost: the run's time beyond what the heap backend needs for the same records, per miss.
+    // Only where misses are frequent enough (1 in 100 records or more) for the difference to be theirs rather than noise.
+    const perMissUs =
+      misses !== undefined && misses >= c.n / 100 && Number.isFinite(heap) ? ((median(f.wallMs) - (c.n / heap) * 1000) * 1000) / misses : NaN;
+    return {
+      kind: 'detail',
+      benchmark: NAME,
+      table: `${NAME}: keyed count (ValueState count per key, uniform keys, inline, p=1), RocksDB against the heap and the plain loop`,
+      mode: 'inline',
+      parallelism: 1,
+      runs: f.wallMs.length,
+      cells: {
+        keys: c.keys.toLocaleString('en-US'),
+        backend: c.backend === 'heap' ? 'heap' : 'RocksDB (64 MiB cache)',
+        N: c.n.toLocaleString('en-US'),
+        runs: String(f.wallMs.length),
+        'weir rec/s': formatRate(weir),
+        'plain loop rec/s': formatRate(plain),
+        'weir/plain': weir / plain >= 0.1 ? (weir / plain).toFixed(2) : (weir / plain).toPrecision(2),
+        'vs heap': c.backend === 'heap' || !Number.isFinite(heap) ? '–' : (weir / heap).toPrecision(2),
+        'cache misses': misses === undefined ? '–' : misses.toLocaleString('en-US'),
+        'misses/record': misses === undefined ? '–' : (misses / c.n).toFixed(3),
+        'time per miss (est.)': Number.isFinite(perMissUs) ? `${perMissUs.toFixed(0)} µs` : '–',
+        'rec/CPU-s': formatRate(c.n / (median(f.cpuMs) / 1000)),
+        'peak RSS': mib(f.peakRss),
+      },
+      figures: { ...c, weirRecordsPerSec: weir, plainRecordsPerSec: plain, heapRecordsPerSec: heap, perMissUs, ...f },
+    };
+  });
+}
+
+// ---- 2. checkpoint pause -------------------------------------------------------------------
+
+/** After the state is built, before the first quiet stretch (its garbage collected, RocksDB's flushes done). */
+const SETTLE_MS = 2000;
+const WINDOW_TAIL_MS = 100;
+const GUARD_MS = 100;
+
+type GapsReport = Extract<StateJobReport, { type: 'gaps' }>;
+
+/** The gaps [start, length] of `report` that overlap [from, to], longest first. */
+function gapsIn(report: GapsReport, from: number, to: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0; i < report.gaps.length; i += 2) {
+    const start = report.gaps[i]!;
+    const length = report.gaps[i + 1]!;
+    if (start < to && start + length > from) out.push([start, length]);
+  }
+  return out.sort((a, b) => b[1] - a[1]);
+}
+
+interface PauseFigures {
+  readonly id: number;
+  readonly longestGapMs: number;
+  /** The three longest gaps of the window: [ms after the trigger, length]. */
+  readonly topGaps: [number, number][];
+  readonly baselineLongestGapMs: number;
+  readonly gapsOver10Ms: number;
+  readonly baselineGapsOver10Ms: number;
+  readonly windowMs: number;
+  readonly endToEndMs: number;
+  readonly syncMs: number;
+  readonly asyncMs: number;
+  readonly stateBytes: number;
+}
+
+async function checkpointPause(backend: BackendName, keys: number, rate: number, checkpoints: number, localDir: string, log: BenchOptions['log']): Promise<DetailRow> {
+  const runId = `${process.pid}-rocksdb-pause-${backend}`;
+  const dir = mkdtempSync(join(tmpdir(), 'weir-bench-rocksdb-checkpoints-'));
+  const inbox = new Inbox(runId);
+  const commands = commandChannel(runId);
+  const rss = new RssSampler();
+  let client: JobClient | undefined;
+  const triggers: { triggerAt: number; resolvedAt: number; quietFrom: number }[] = [];
+  let report!: GapsReport;
+  let stats!: Awaited<ReturnType<JobClient['getCheckpointStats']>>;
+  let buildMs!: number;
+  try {
+    const startAt = absNow();
+    client = await startJob(checkpointStateJob, {
+      args: stateJobArgv({ runId, keys, dir, rate, restarts: 0 }),
+      mode: 'threads',
+      parallelism: 1,
+      config: backendConfig(backend, localDir),
+    });
+    client.getJobExecutionResult().catch(() => {});
+    const built = await inbox.waitFor('the state to be built', (r): r is Extract<StateJobReport, { type: 'built' }> => r.type === 'built', 600_000);
+    buildMs = built.at - startAt;
+    log(`[${NAME}] pause, ${backend}: ${keys} keys built in ${(buildMs / 1000).toFixed(1)} s`);
+    const run: StateRun = { client, inbox, commands, dir, startAt, builtAt: built.at, stop: async () => {} };
+    await sleep(SETTLE_MS);
+    let quietFrom = absNow();
+    let expected = 1000 + (keys * STATE_BYTES_PER_KEY) / 40e3;
+    for (let k = 0; k < checkpoints; k++) {
+      await sleep(quietFrom + expected + GUARD_MS - absNow());
+      const triggerAt = absNow();
+      await client.triggerCheckpoint();
+      const resolvedAt = absNow();
+      triggers.push({ triggerAt, resolvedAt, quietFrom });
+      log(`[${NAME}] pause, ${backend}: checkpoint ${k + 1}/${checkpoints} took ${(resolvedAt - triggerAt).toFixed(0)} ms`);
+      expected = 1.5 * (resolvedAt - triggerAt + WINDOW_TAIL_MS);
+      quietFrom = resolvedAt + WINDOW_TAIL_MS;
+      await sleep(WINDOW_TAIL_MS);
+    }
+    await sleep(WINDOW_TAIL_MS + 100);
+    report = await requestGaps(run);
+    stats = await client.getCheckpointStats();
+  } finally {
+    try {
+      if (client && !['FINISHED', 'FAILED', 'CANCELED'].includes(await client.getJobStatus())) await client.cancel();
+    } finally {
+      inbox.close();
+      commands.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const peakRss = rss.peak;
+  rss.stop();
+  const figures = triggers.map((t, k): PauseFigures => {
+    const id = k + 1;
+    const mark = report.marks.find((m) => m.checkpointId === id);
+    const entry = stats?.history.find((h) => h.id === id);
+    const end = Math.max(t.resolvedAt, mark?.completeAt ?? 0) + WINDOW_TAIL_MS;
+    const windowMs = end - t.triggerAt;
+    const baselineEnd = t.triggerAt - GUARD_MS;
+    const baselineStart = Math.max(t.quietFrom, baselineEnd - windowMs);
+    const inWindow = gapsIn(report, t.triggerAt, end);
+    const inBaseline = gapsIn(report, baselineStart, baselineEnd);
+    const { syncMs, asyncMs } = subtaskFigures(entry);
+    return {
+      id,
+      longestGapMs: inWindow[0]?.[1] ?? 0,
+      topGaps: inWindow.slice(0, 3).map(([start, length]) => [start - t.triggerAt, length]),
+      baselineLongestGapMs: inBaseline[0]?.[1] ?? 0,
+      gapsOver10Ms: inWindow.filter((g) => g[1] > 10).length,
+      baselineGapsOver10Ms: inBaseline.filter((g) => g[1] > 10).length,
+      windowMs,
+      endToEndMs: entry?.end_to_end_duration ?? NaN,
+      syncMs,
+      asyncMs,
+      stateBytes: entry?.state_size ?? NaN,
+    };
+  });
+  for (const f of figures) {
+    log(
+      `[${NAME}] pause, ${backend}: checkpoint ${f.id}: longest gaps ${f.topGaps.map(([at, ms]) => `${ms.toFixed(1)} ms at +${at.toFixed(0)} ms`).join(', ')} in ${f.windowMs.toFixed(0)} ms ` +
+        `(>10 ms: ${f.gapsOver10Ms}), baseline ${f.baselineLongestGapMs.toFixed(1)} ms (>10 ms: ${f.baselineGapsOver10Ms}); ` +
+        `e2e ${f.endToEndMs} ms, sync ${f.syncMs} ms, async ${f.asyncMs} ms, ${(f.stateBytes / 1e6).toFixed(1)} MB`,
+    );
+  }
+  const max = (xs: number[]) => (xs.length === 0 ? 0 : Math.max(...xs));
+  const elapsedS = (report.lastAt - report.firstAt) / 1000;
+  return {
+    kind: 'detail',
+    benchmark: NAME,
+    table: `${NAME}: longest processing pause while a checkpoint is taken (threads, p=1, ~1 KB ValueState per key, steady ${formatRate(rate)} rec/s)`,
+    mode: 'threads',
+    parallelism: 1,
+    runs: figures.length,
+    cells: {
+      backend: backend === 'heap' ? 'heap' : 'RocksDB (64 MiB cache)',
+      keys: keys.toLocaleString('en-US'),
+      'state size (stats)': `${(median(figures.map((f) => f.stateBytes)) / 1e6).toFixed(1)} MB`,
+      'build time': `${(buildMs / 1000).toFixed(1)} s`,
+      checkpoints: String(figures.length),
+      'longest pause in a checkpoint window': `${fmtMs(max(figures.map((f) => f.longestGapMs)))} (${figures.map((f) => f.longestGapMs.toFixed(1)).join(', ')})`,
+      'longest gap without checkpoint': `${fmtMs(max(figures.map((f) => f.baselineLongestGapMs)))} (${figures.map((f) => f.baselineLongestGapMs.toFixed(1)).join(', ')})`,
+      'gaps > 10 ms, checkpoint / baseline windows': `${figures.reduce((a, f) => a + f.gapsOver10Ms, 0)} / ${figures.reduce((a, f) => a + f.baselineGapsOver10Ms, 0)}`,
+      'end-to-end (median)': fmtMs(median(figures.map((f) => f.endToEndMs))),
+      'sync (max)': fmtMs(max(figures.map((f) => f.syncMs))),
+      'async (median)': fmtMs(median(figures.map((f) => f.asyncMs))),
+      'steady rec/s reached': formatRate(Math.max(0, report.records - keys) / Math.max(elapsedS - buildMs / 1000, 1e-3)),
+      'peak RSS': mib(peakRss),
+    },
+    figures: { backend, keys, steadyRecordsPerSec: rate, buildMs, records: report.records, peakRssBytes: peakRss, checkpoints: figures },
+  };
+}
+
+// ---- 3. state larger than the heap ---------------------------------------------------------
+
+/** Old-space cap of the child process running the large-state job, MiB. */
+const HEAP_CAP_MB = 256;
+
+interface LargeStateOutcome {
+  readonly backend: BackendName;
+  readonly keys: number;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly wallMs: number;
+  readonly outOfMemory: boolean;
+  readonly result: {
+    keys: number;
+    wallMs: number;
+    checkpointsCompleted: number;
+    checkpointsFailed: string[];
+    largestCheckpointBytes: number;
+    checkpointDurationsMs: number[];
+    peakRssBytes: number;
+    heapLimitBytes: number;
+  } | undefined;
+  readonly stderrTail: string;
+}
+
+/** Runs the large-state job in `node --max-old-space-size=HEAP_CAP_MB bin/weir.mjs run --inline` and reports how it ended. */
+function largeState(backend: BackendName, keys: number, intervalMs: number, localDir: string): Promise<LargeStateOutcome> {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-bench-rocksdb-large-'));
+  const config = backendConfig(backend, localDir);
+  const defines = Object.entries(config).flatMap(([k, v]) => ['-D', `${k}=${String(v)}`]);
+  const argv = [`--max-old-space-size=${HEAP_CAP_MB}`, join(root, 'bin/weir.mjs'), 'run', '--inline', ...defines, largeStateJob, String(keys), dir, String(intervalMs)];
+  const t0 = performance.now();
+  return new Promise<LargeStateOutcome>((resolve, reject) => {
+    const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-20_000)));
+    child.once('error', reject);
+    child.once('close', (exitCode, signal) => {
+      rmSync(dir, { recursive: true, force: true });
+      const line = stdout.split('\n').find((l) => l.startsWith('ROCKSDB-LARGE-STATE '));
+      resolve({
+        backend,
+        keys,
+        exitCode,
+        signal,
+        wallMs: performance.now() - t0,
+        outOfMemory: /heap out of memory|Reached heap limit/i.test(stderr),
+        result: line ? JSON.parse(line.slice('ROCKSDB-LARGE-STATE '.length)) : undefined,
+        stderrTail: stderr.split('\n').filter((l) => l.trim() !== '' && !/^\s*\d+: 0x/.test(l)).slice(-6).join('\n'),
+      });
+    });
+  });
+}
+
+function largeStateRow(o: LargeStateOutcome, intervalMs: number): DetailRow {
+  const r = o.result;
+  const outcome = r !== undefined && o.exitCode === 0 ? 'completed' : o.outOfMemory ? 'out of memory' : `failed (${o.signal ?? `exit ${o.exitCode}`})`;
+  return {
+    kind: 'detail',
+    benchmark: NAME,
+    table: `${NAME}: keyed state larger than the heap (node --max-old-space-size=${HEAP_CAP_MB}, weir run --inline, ~1 KB ValueState per key, checkpoints every ${intervalMs / 1000} s)`,
+    mode: 'inline',
+    parallelism: 1,
+    runs: 1,
+    cells: {
+      backend: o.backend === 'heap' ? 'heap' : 'RocksDB (64 MiB cache)',
+      keys: o.keys.toLocaleString('en-US'),
+      'state (keys × 935 B)': `${((o.keys * STATE_BYTES_PER_KEY) / 1e6).toFixed(0)} MB`,
+      outcome,
+      'time': `${(o.wallMs / 1000).toFixed(1)} s${r === undefined ? ' (until it died)' : ''}`,
+      'checkpoints completed': r === undefined ? '–' : String(r.checkpointsCompleted),
+      'largest checkpoint': r === undefined ? '–' : `${(r.largestCheckpointBytes / 1e6).toFixed(1)} MB`,
+      'checkpoint end-to-end': r === undefined ? '–' : r.checkpointDurationsMs.map((d) => fmtMs(d)).join(', '),
+      'peak RSS': r === undefined ? '–' : mib(r.peakRssBytes),
+      'heap limit': r === undefined ? `${HEAP_CAP_MB} MiB old space` : mib(r.heapLimitBytes),
+    },
+    figures: { ...o, heapCapMb: HEAP_CAP_MB, intervalMs },
+  };
+}
+
+// ---- the benchmark -------------------------------------------------------------------------
+
+export const rocksdbState: Benchmark = {
+  name: NAME,
+  summary: 'RocksDB state backend vs heap and the plain loop: keyed count (100 / 1M keys), checkpoint pause, state larger than the heap',
+  async run(options) {
+    const { quick, log } = options;
+    const localDir = mkdtempSync(join(tmpdir(), 'weir-bench-rocksdb-local-'));
+    const rows: DetailRow[] = [];
+    try {
+      const runs = options.runs;
+      const few = quick ? 2_000_000 : 10_000_000;
+      const manyKeys = 1_000_000;
+      rows.push(
+        ...(await keyedCount(
+          [
+            { keys: 100, backend: 'heap', n: few, runs, warmUp: true },
+            { keys: 100, backend: 'rocksdb', n: few, runs, warmUp: true },
+            { keys: manyKeys, backend: 'heap', n: quick ? 1_000_000 : 4_000_000, runs, warmUp: true },
+            { keys: manyKeys, backend: 'rocksdb', n: quick ? 300_000 : 2_000_000, runs: quick ? 1 : Math.min(runs, 2), warmUp: false },
+          ],
+          localDir,
+          log,
+        )),
+      );
+      const pauseKeys = quick ? 50_000 : 300_000;
+      const rate = 2_000;
+      for (const backend of ['rocksdb', 'heap'] as const) rows.push(await checkpointPause(backend, pauseKeys, rate, quick ? 2 : 3, localDir, log));
+      const largeKeys = quick ? 250_000 : 600_000;
+      const interval = 5_000;
+      for (const backend of ['rocksdb', 'heap'] as const) {
+        const o = await largeState(backend, largeKeys, interval, localDir);
+        log(`[${NAME}] larger than the heap, ${backend}, ${largeKeys} keys: exit ${o.exitCode ?? o.signal} after ${(o.wallMs / 1000).toFixed(1)} s${o.result ? `, ${JSON.stringify(o.result)}` : ''}${o.stderrTail ? `\n${o.stderrTail}` : ''}`);
+        rows.push(largeStateRow(o, interval));
+      }
+    } finally {
+      rmSync(localDir, { recursive: true, force: true });
+    }
+    return rows;
+  },
+};
