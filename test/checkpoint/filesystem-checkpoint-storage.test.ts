@@ -165,14 +165,31 @@ test('storage: shared and taskowned files live in the job-level folders', async 
     const storage = new FileSystemCheckpointStorage(base, JOB);
     const shared = await storage.writeStateFile((4 as CheckpointId), 'sst-000017', new Uint8Array([1, 2, 3]), { scope: 'shared' });
     const owned = await storage.writeStateFile((4 as CheckpointId), 'channel-state', new Uint8Array([4]), { scope: 'taskowned' });
-    assert.equal(shared.path, 'shared/sst-000017');
+    assert.equal(shared.path, 'shared/c4-sst-000017');
     assert.equal(owned.path, 'taskowned/channel-state');
     const dir = await storage.writeMetadata(metadataFor(4, [shared, owned]));
     const loaded = await loadCheckpoint(dir);
     assert.deepEqual(await storage.readStateFile(shared, loaded.root), new Uint8Array([1, 2, 3]));
-    // Discarding the checkpoint leaves shared files to whoever tracks their references.
+    // Discarding a completed checkpoint leaves its shared files to the registry's counts.
     await storage.discardCheckpoint((4 as CheckpointId));
-    await stat(join(storage.jobDir, 'shared', 'sst-000017'));
+    await stat(join(storage.jobDir, 'shared', 'c4-sst-000017'));
+  });
+});
+
+test('storage: discarding a checkpoint that never completed deletes its shared files that no completed checkpoint references', async () => {
+  await withTempDir(async (base) => {
+    const storage = new FileSystemCheckpointStorage(base, JOB);
+    const kept = await storage.writeStateFile((5 as CheckpointId), 'sst-1', new Uint8Array([1]), { scope: 'shared' });
+    await storage.writeMetadata(metadataFor(5, [kept]));
+    // Checkpoint 6 lists 5's file again and uploads one of its own, then is aborted.
+    const own = await storage.writeStateFile((6 as CheckpointId), 'sst-2', new Uint8Array([2]), { scope: 'shared' });
+    await storage.writeStateFile((6 as CheckpointId), 'op-a-0.rdb', new Uint8Array([3]));
+    await storage.discardCheckpoint((6 as CheckpointId));
+    assert.deepEqual(await readdir(join(storage.jobDir, 'shared')), [kept.path.slice('shared/'.length)]);
+    assert.equal(own.path, 'shared/c6-sst-2');
+    // A restore of checkpoint 5 still finds every file it needs.
+    const loaded = await loadCheckpoint(storage.checkpointDir((5 as CheckpointId)));
+    assert.deepEqual(await storage.readStateFile(kept, loaded.root), new Uint8Array([1]));
   });
 });
 

@@ -22,7 +22,7 @@
  * (metadata-publisher.ts).
  */
 import type { CheckpointId } from '../../core/ids.ts';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckpointMetadata, StateFileHandle } from '../checkpoint-types.ts';
 import type { CheckpointListing, CheckpointStorage, ResolvedRestorePath, SavepointWriter, StateFileScope } from '../checkpoint-storage.ts';
@@ -67,7 +67,10 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
    * Writes one state file of a checkpoint atomically and returns its handle (path relative to
    * the job directory). `name` must be a simple file name. By default the file goes into
    * chk-<n>/ and is removed with the checkpoint; 'shared' and 'taskowned' place it in those
-   * job-level directories instead, where the caller owns its lifetime.
+   * job-level directories instead, where the caller owns its lifetime. A shared file's name gets
+   * the checkpoint's id in front (`shared/c<n>-<name>`): if checkpoint n is discarded without
+   * completing, its shared files that no completed checkpoint references are deleted with it
+   * (discardCheckpoint), since a backend reuses only files of completed checkpoints.
    */
   async writeStateFile(
     checkpointId: CheckpointId,
@@ -84,7 +87,8 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
     await this.#ensureLayout();
     const dir = join(this.jobDir, folder);
     await mkdir(dir, { recursive: true });
-    return writeStateFileIn(dir, `${folder}/${name}`, name, payload, this.#hooks);
+    const fileName = scope === 'shared' ? `${sharedPrefix(checkpointId)}${name}` : name;
+    return writeStateFileIn(dir, `${folder}/${fileName}`, fileName, payload, this.#hooks);
   }
 
   /**
@@ -122,6 +126,21 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
     // A subtask may still be finishing a write into the directory of an aborted checkpoint;
     // rm then meets a file that appeared after it listed the directory, and simply tries again.
     await rm(this.checkpointDir(checkpointId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    // Shared files written for this checkpoint that no registered checkpoint references: those of
+    // a checkpoint that never completed (a completed one is still registered when it is released,
+    // so its files are left to the registry's counts).
+    const prefix = sharedPrefix(checkpointId);
+    let names: string[];
+    try {
+      names = await readdir(join(this.jobDir, SHARED_FOLDER));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (name.startsWith(prefix) && this.sharedState.referenceCount(`${SHARED_FOLDER}/${name}`) === 0) {
+        await rm(join(this.jobDir, SHARED_FOLDER, name), { force: true });
+      }
+    }
   }
 
   async releaseCheckpoint(checkpointId: CheckpointId): Promise<void> {
@@ -176,4 +195,9 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
     });
     return this.#layout;
   }
+}
+
+/** The name prefix of shared files written for a checkpoint. */
+function sharedPrefix(checkpointId: CheckpointId): string {
+  return `c${checkpointId}-`;
 }
