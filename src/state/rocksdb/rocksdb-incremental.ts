@@ -122,7 +122,7 @@ export async function writeIncremental(src: IncrementalSource, w: KeyedSnapshotW
       let file = src.uploads.reusable(name, size);
       if (file === undefined) {
         const payload = await readFile(path);
-        file = await w.sink(`${w.filePrefix}-${randomBytes(4).toString("hex")}-${name}`, payload, { scope: "shared" });
+        file = await w.sink(`${w.filePrefix}-${randomBytes(4).toString('hex')}-${name}`, payload, { scope: 'shared' });
         src.uploads.record(w.checkpointId, name, file, size);
         bytes += payload.byteLength;
       }
