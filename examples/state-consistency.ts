@@ -2,11 +2,15 @@
  * The seed's StateConsistencyExample: a keyed visit count whose state is covered by
  * exactly-once checkpoints, with a fixed-delay restart strategy.
  *
- *   weir run examples/state-consistency.ts [maxEvents] [intervalMs]
+ *   weir run examples/state-consistency.ts [maxEvents] [intervalMs] [hashmap|rocksdb]
+ *
+ * The third argument picks the state backend (the seed's two: HashMapStateBackend, the default,
+ * or EmbeddedRocksDBStateBackend with incremental checkpoints); the job is the same on both.
  */
 import {
   CheckpointConfig,
   CheckpointingMode,
+  EmbeddedRocksDBStateBackend,
   HashMapStateBackend,
   KeyedProcessFunction,
   RestartStrategies,
@@ -35,7 +39,9 @@ export class ConsistentStateProcessFunction extends KeyedProcessFunction<string,
   }
 }
 
-const [maxEvents, intervalMs] = process.argv.slice(2).map(Number);
+const [maxEvents, intervalMs] = process.argv.slice(2, 4).map(Number);
+const backend = process.argv[4] ?? 'hashmap';
+if (backend !== 'hashmap' && backend !== 'rocksdb') throw new Error(`state backend must be hashmap or rocksdb, got ${backend}`);
 
 const env = StreamExecutionEnvironment.getExecutionEnvironment();
 env.setParallelism(1);
@@ -50,7 +56,9 @@ checkpointConfig.setMinPauseBetweenCheckpoints(500);
 checkpointConfig.setMaxConcurrentCheckpoints(1);
 checkpointConfig.enableExternalizedCheckpoints(CheckpointConfig.ExternalizedCheckpointCleanup.RETAIN_ON_CANCELLATION);
 
-env.setStateBackend(new HashMapStateBackend());
+// HashMapStateBackend keeps state on the heap; EmbeddedRocksDBStateBackend(true) on local disk,
+// with incremental checkpoints.
+env.setStateBackend(backend === 'rocksdb' ? new EmbeddedRocksDBStateBackend(true) : new HashMapStateBackend());
 checkpointConfig.setCheckpointStorage('file:///tmp/flink-checkpoints');
 env.setRestartStrategy(RestartStrategies.fixedDelayRestart(3, 10_000));
 

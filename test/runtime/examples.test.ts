@@ -15,20 +15,22 @@ test('the seed CheckpointConfigExample runs (bounded to 4 clicks) and writes one
   assert.equal(r.stderr, '', 'no warnings: every setting of the example is supported');
 });
 
-test('the seed StateConsistencyExample counts visits per user in order', () => {
-  const r = weir('run', 'examples/state-consistency.ts', '8', '5');
-  assert.equal(r.status, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n');
-  assert.equal(lines.length, 8);
-  const counts = new Map<string, number>();
-  for (const l of lines) {
-    const m = /^一致性状态统计> (\w+) 访问次数: (\d+) \(时间戳: \d+\)$/.exec(l);
-    assert.ok(m, l);
-    const next = (counts.get(m[1]!) ?? 0) + 1;
-    assert.equal(Number(m[2]), next, `count of ${m[1]} goes 1, 2, 3, ...`);
-    counts.set(m[1]!, next);
-  }
-});
+for (const backend of ['hashmap', 'rocksdb']) {
+  test(`the seed StateConsistencyExample counts visits per user in order (state backend ${backend})`, () => {
+    const r = weir('run', 'examples/state-consistency.ts', '8', '5', backend);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 8);
+    const counts = new Map<string, number>();
+    for (const l of lines) {
+      const m = /^一致性状态统计> (\w+) 访问次数: (\d+) \(时间戳: \d+\)$/.exec(l);
+      assert.ok(m, l);
+      const next = (counts.get(m[1]!) ?? 0) + 1;
+      assert.equal(Number(m[2]), next, `count of ${m[1]} goes 1, 2, 3, ...`);
+      counts.set(m[1]!, next);
+    }
+  });
+}
 
 test('the README job counts each key to 250000', () => {
   const r = weir('run', 'examples/count-per-key.ts');
