@@ -99,7 +99,7 @@ export class Slot {
     const taskKey = (vertex: number, index: number) => `${vertex}/${index}`;
     const cp = this.#o.checkpointing;
     const checkpointing = cp ? { storage: createCheckpointStorage(cp.baseDir, this.#o.jobId) } : undefined;
-    const metrics = { host: HOST_NAME, taskManagerId: this.#o.taskManagerId ?? 'local', jobName: graph.jobName };
+    const metrics = { host: HOST_NAME, taskManagerId: this.#o.taskManagerId ?? TASK_MANAGER_ID, jobName: graph.jobName };
     const stateBackend = resolveStateBackend(config);
     const where = (id: string) => `channel ${id}`;
     for (const spec of planChannels(graph)) {
