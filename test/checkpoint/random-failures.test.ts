@@ -5,7 +5,7 @@
  * asynchronous phase of a snapshot — and its collected output must equal the straight run's:
  * nothing lost, nothing repeated. Half the trials take unaligned checkpoints (from the start, or
  * after a short aligned timeout), so restores also replay in-flight data, and half keep their
- * keyed state in RocksDB instead of on the heap (half of those with incremental checkpoints). The
+ * keyed state in RocksDB instead of on the heap (half of those with incremental checkpoints and local recovery). The
  * seed is printed;
  * WEIR_SEED=<n> replays a run.
  */
@@ -71,7 +71,10 @@ test(`${TRIALS} randomized failure trials lose and repeat nothing (seed ${seed})
       args: [variant, String(N), JSON.stringify(options)],
       parallelism: 2,
       mode: 'inline',
-      config: backend === 'rocksdb-incremental' ? { 'state.backend.type': 'rocksdb', 'state.backend.incremental': true } : { 'state.backend.type': backend },
+      config:
+        backend === 'rocksdb-incremental'
+          ? { 'state.backend.type': 'rocksdb', 'state.backend.incremental': true, 'state.backend.local-recovery': true }
+          : { 'state.backend.type': backend },
     });
     let result: { collected: Map<string, unknown[]> };
     try {

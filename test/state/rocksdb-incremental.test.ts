@@ -4,9 +4,10 @@
  * ones), what the files restore to (exactly the state at the barrier, also with writes after it
  * and with rescaling), and the heap backend's clear refusal of RocksDB files.
  */
+import { createHash } from 'node:crypto';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MapStateDescriptor, ValueStateDescriptor } from '../../src/api/state.ts';
@@ -45,7 +46,7 @@ class Files {
       const path = options?.scope === 'shared' ? `shared/${name}` : `chk-${checkpointId}/${name}`;
       this.files.set(path, Uint8Array.from(payload));
       this.written.push(path);
-      return { path, size: payload.byteLength, checksum: 'unchecked' };
+      return { path, size: payload.byteLength, checksum: createHash('sha256').update(payload).digest('hex') };
     };
   }
   readonly read: StateFileSource = async (h: StateFileHandle) => {
@@ -165,4 +166,56 @@ test('rocksdb incremental: later checkpoints upload only new SST files, reuse on
   const r = await rocksdb().readKeyedSnapshot(c3.files, files.read, FULL);
   await assert.rejects(r.restoreInto!(onHeap), /restores only on the RocksDB state backend.*savepoint/);
   live.dispose();
+});
+
+test('rocksdb local recovery: a restart restores from the task-local copy without reading SST files from the storage, and falls back to the storage when the copy is corrupt', async () => {
+  const backend = resolveStateBackend(
+    new Configuration({
+      'state.backend.type': 'rocksdb',
+      'state.backend.incremental': true,
+      'state.backend.local-recovery': true,
+      'state.backend.rocksdb.localdir': join(root, 'local-recovery'),
+    }),
+  );
+  const files = new Files();
+  const live = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
+  fill(live, 0, 2_000, 1);
+  await checkpoint(backend, live, files, 1);
+  live.notifyCheckpointComplete!(1);
+  fill(live, 0, 100, 5);
+  const c2 = await checkpoint(backend, live, files, 2);
+  live.notifyCheckpointComplete!(2);
+  const expected = dump(live);
+  live.dispose();
+
+  const localDir = join(root, 'local-recovery', 'job-job', 'local', 'op-op-1-0');
+  assert.deepEqual(readdirSync(localDir), ['chk-2'], 'only the newest completed checkpoint is kept locally');
+  const noSsts: StateFileSource = async (h) => {
+    if (h.path.endsWith('.sst')) throw new Error(`read ${h.path} from the checkpoint storage`);
+    return files.read(h);
+  };
+  const restoreWith = async (read: StateFileSource): Promise<{ state: Map<string, unknown>; from: unknown }> => {
+    const fresh = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
+    try {
+      await (await backend.readKeyedSnapshot(c2.files, read, FULL)).restoreInto!(fresh);
+      return { state: dump(fresh), from: (fresh as unknown as { lastRestore: unknown }).lastRestore };
+    } finally {
+      fresh.dispose();
+    }
+  };
+  const local = await restoreWith(noSsts);
+  assert.equal(local.from, 'local');
+  assert.deepEqual(local.state, expected);
+
+  // A corrupt local copy is not used: the storage's files are, and the result is the same.
+  const sst = readdirSync(join(localDir, 'chk-2')).find((f) => f.endsWith('.sst'))!;
+  const path = join(localDir, 'chk-2', sst);
+  const bytes = readFileSync(path);
+  bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
+  rmSync(path);
+  writeFileSync(path, bytes);
+  await assert.rejects(restoreWith(noSsts), /from the checkpoint storage/);
+  const remote = await restoreWith(files.read);
+  assert.equal(remote.from, 'remote');
+  assert.deepEqual(remote.state, expected);
 });

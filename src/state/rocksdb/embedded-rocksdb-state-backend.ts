@@ -11,7 +11,7 @@
  * other way round, at any parallelism.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,8 @@ export interface RocksDBStateBackendOptions {
   readonly blockCacheSize?: number | undefined;
   readonly cacheBytes?: number | undefined;
   readonly incremental?: boolean;
+  /** Task-local recovery of incremental checkpoints (`state.backend.local-recovery`). */
+  readonly localRecovery?: boolean;
 }
 
 export class EmbeddedRocksDBStateBackend implements StateBackend {
@@ -66,11 +68,13 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
       blockCacheSize: config.get('state.backend.rocksdb.block.cache-size'),
       cacheBytes: config.get('state.backend.rocksdb.memory.fixed-per-slot'),
       incremental: config.get('state.backend.incremental'),
+      localRecovery: config.get('state.backend.local-recovery'),
     });
   }
 
   createKeyedStateBackend(p: KeyedStateBackendParameters): KeyedStateBackend {
-    const dir = join(this.#jobDir(p.jobId), `op-${p.operatorId}-${p.subtaskIndex}-${randomBytes(4).toString('hex')}`);
+    sweepDeadProcesses(localRoot(this.#o.localDir));
+    const dir = join(this.#jobDir(p.jobId), `pid-${process.pid}`, `op-${p.operatorId}-${p.subtaskIndex}-${randomBytes(4).toString('hex')}`);
     try {
       mkdirSync(dir, { recursive: true });
     } catch (e) {
@@ -85,6 +89,7 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
       maxWriteBufferNumber: this.#o.writeBufferCount ?? 2,
       blockCache: this.#o.blockCacheSize !== 0,
       cacheBytes: this.#o.cacheBytes ?? DEFAULT_ROCKSDB_CACHE_BYTES,
+      localRecoveryDir: this.#o.localRecovery === true ? join(this.#jobDir(p.jobId), 'local', `op-${p.operatorId}-${p.subtaskIndex}`) : undefined,
     });
   }
 
@@ -121,6 +126,46 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
   /** Every working instance of one job lives under this directory. */
   #jobDir(jobId: string): string {
     return join(localRoot(this.#o.localDir), `job-${jobId}`);
+  }
+}
+
+const swept = new Set<string>();
+
+/**
+ * Working instances live under `<root>/job-<id>/pid-<pid>/`: a process killed without closing
+ * them (SIGKILL, a crash) leaves its directory behind, which the next process that uses the same
+ * root deletes, once, when the owning process no longer exists.
+ */
+function sweepDeadProcesses(root: string): void {
+  if (swept.has(root)) return;
+  swept.add(root);
+  let jobs: string[];
+  try {
+    jobs = readdirSync(root).filter((d) => d.startsWith('job-'));
+  } catch {
+    return;
+  }
+  for (const job of jobs) {
+    let owners: string[];
+    try {
+      owners = readdirSync(join(root, job)).filter((d) => /^pid-\d+$/.test(d));
+    } catch {
+      continue;
+    }
+    for (const owner of owners) {
+      const pid = Number(owner.slice(4));
+      if (pid === process.pid || isAlive(pid)) continue;
+      rmSync(join(root, job, owner), { recursive: true, force: true });
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

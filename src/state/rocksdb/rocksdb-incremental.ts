@@ -24,8 +24,9 @@
  * instance is opened on the side and the entries of the new range are copied over (the layout
  * puts each state's key group in one key range).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, rmSync } from 'node:fs';
+import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StateKind } from '../../api/state.ts';
 import { decodeValue, encodeValue } from '../../core/record-codec.ts';
@@ -43,6 +44,8 @@ const FORMAT = 'weir-rocksdb-incremental/1';
 /** What a subtask's `.rdb` file holds. */
 export interface IncrementalMeta {
   readonly format: string;
+  /** The checkpoint it belongs to: names the task-local copy (local recovery). */
+  readonly checkpointId: number;
   readonly keyGroupRange: KeyGroupRange;
   /** Every state with its id (the first two bytes of its keys). */
   readonly states: readonly { readonly name: string; readonly kind: StateKind; readonly id: number }[];
@@ -97,6 +100,8 @@ export class UploadTracker {
 export interface IncrementalSource {
   readonly snapshot: RocksDBSnapshot;
   readonly uploads: UploadTracker;
+  /** With local recovery: the subtask's task-local directory, where the copy is kept as `chk-<n>`. */
+  readonly localRecoveryDir: string | undefined;
   /** The working instance's directory: copies go beside it. */
   readonly path: string;
   readonly keyGroupRange: KeyGroupRange;
@@ -108,9 +113,10 @@ export interface IncrementalSource {
  * exactly (it was established before), in which case the caller writes a full one.
  */
 export async function writeIncremental(src: IncrementalSource, w: KeyedSnapshotWrite & { readonly checkpointId: number }): Promise<KeyedSnapshotWriteResult | undefined> {
-  const dir = `${src.path}-chk-${w.checkpointId}`;
+  const dir = src.localRecoveryDir === undefined ? `${src.path}-chk-${w.checkpointId}` : join(src.localRecoveryDir, `chk-${w.checkpointId}`);
   const copy = await src.snapshot.establishWithCopy(dir);
   if (copy === undefined) return undefined;
+  let keep = false;
   try {
     const files: StateFileHandle[] = [];
     let bytes = 0;
@@ -132,6 +138,7 @@ export async function writeIncremental(src: IncrementalSource, w: KeyedSnapshotW
     src.uploads.liveByCheckpoint.set(w.checkpointId, copy.ssts);
     const meta: IncrementalMeta = {
       format: FORMAT,
+      checkpointId: w.checkpointId,
       keyGroupRange: src.keyGroupRange,
       states: src.states.filter((s) => src.snapshot.states.some((x) => x.name === s.name)),
       ssts,
@@ -147,9 +154,28 @@ export async function writeIncremental(src: IncrementalSource, w: KeyedSnapshotW
       files.push(...timers.files);
       bytes += timers.bytes;
     }
+    // The copy stays as the task-local copy until a later checkpoint completes (local recovery).
+    keep = src.localRecoveryDir !== undefined;
     return { files, bytes, entries: 0 };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (!keep) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Whether the task-local copy in `dir` holds exactly the SST files `meta` lists (size and
+ * sha256 of each); a missing or corrupt copy is not used.
+ */
+export async function localCopyMatches(dir: string, meta: IncrementalMeta): Promise<boolean> {
+  try {
+    for (const sst of meta.ssts) {
+      const bytes = await readFile(join(dir, sst.name));
+      if (bytes.byteLength !== sst.file.size) return false;
+      if (createHash('sha256').update(bytes).digest('hex') !== sst.file.checksum) return false;
+    }
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -164,8 +190,12 @@ export function isIncremental(files: readonly StateFileHandle[]): boolean {
 /** One old subtask's instance, ready to download. */
 export interface OldInstance {
   readonly meta: IncrementalMeta;
-  /** Writes the instance's files into `dir` (created). */
-  download(dir: string): Promise<void>;
+  /**
+   * Writes the instance's files into `dir` (created). With `local`, a task-local copy of the same
+   * checkpoint: its SST files are hard-linked from there when they all match, and only the small
+   * files are written; answers whether the local copy was used.
+   */
+  download(dir: string, local?: string): Promise<'local' | 'remote'>;
 }
 
 /** What restoreInto needs of the RocksDB keyed backend. */
@@ -195,12 +225,17 @@ export async function readIncremental(files: readonly StateFileHandle[], read: S
   const overlapping = metas.filter((m) => m.keyGroupRange.start <= range.end && m.keyGroupRange.end >= range.start);
   const instances: OldInstance[] = overlapping.map((meta) => ({
     meta,
-    async download(dir: string): Promise<void> {
+    async download(dir: string, local?: string): Promise<'local' | 'remote'> {
       await mkdir(dir, { recursive: true });
-      for (const sst of meta.ssts) await writeFile(join(dir, sst.name), await read(sst.file));
+      const fromLocal = local !== undefined && (await localCopyMatches(local, meta));
+      for (const sst of meta.ssts) {
+        if (fromLocal) await link(join(local, sst.name), join(dir, sst.name));
+        else await writeFile(join(dir, sst.name), await read(sst.file));
+      }
       await writeFile(join(dir, meta.manifest.name), meta.manifest.bytes);
       await writeFile(join(dir, 'CURRENT'), meta.current);
       if (meta.options !== null) await writeFile(join(dir, meta.options.name), meta.options.bytes);
+      return fromLocal ? 'local' : 'remote';
     },
   }));
   return {
@@ -217,4 +252,21 @@ export async function readIncremental(files: readonly StateFileHandle[], read: S
       await target.restoreInstances(instances);
     },
   };
+}
+
+/**
+ * Deletes the task-local copies in `dir` older than `keep` (a completed checkpoint); newer pending
+ * ones stay. Synchronous: removing hard links is cheap, and the next restore must not see them.
+ */
+export function pruneLocalCopies(dir: string, keep: number): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^chk-(\d+)$/.exec(name);
+    if (m !== null && Number(m[1]) < keep) rmSync(join(dir, name), { recursive: true, force: true });
+  }
 }

@@ -22,7 +22,9 @@ import type {
   ValueState,
   ValueStateDescriptor,
 } from '../../api/state.ts';
+import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { canonicalKey, computeKeyGroupForKeyHash, hashKey, type KeyGroupRange } from '../../core/key-group.ts';
 import { HeapAggregatingState } from '../heap/heap-aggregating-state.ts';
 import { HeapListState } from '../heap/heap-list-state.ts';
@@ -33,7 +35,7 @@ import { HeapValueState } from '../heap/heap-value-state.ts';
 import { toStored } from '../heap/stored-values.ts';
 import type { KeyedStateBackend, KeyedStateSnapshotData } from '../keyed-state-backend.ts';
 import { ByteReader, readValue, writeStored, writeValue } from '../state-codec.ts';
-import { type IncrementalSource, type OldInstance, UploadTracker } from './rocksdb-incremental.ts';
+import { type IncrementalSource, type OldInstance, pruneLocalCopies, UploadTracker } from './rocksdb-incremental.ts';
 import { entryKey, stateRange } from './rocksdb-keys.ts';
 import { RocksDBSnapshot } from './rocksdb-snapshot.ts';
 import { RocksDBStore, type RocksDBStoreOptions } from './rocksdb-store.ts';
@@ -46,6 +48,12 @@ export interface RocksDBKeyedStateBackendOptions extends RocksDBStoreOptions {
   readonly cacheBytes: number;
   /** Names the owner in error messages (e.g. the operator). */
   readonly where?: string | undefined;
+  /**
+   * Local recovery: the subtask's task-local directory (stable across attempts of the job), where
+   * the last completed incremental checkpoint's files stay, so a restart restores without
+   * downloading them. Absent: off.
+   */
+  readonly localRecoveryDir?: string | undefined;
 }
 
 /** State ids are u16 in the key layout. */
@@ -64,6 +72,7 @@ export class RocksDBKeyedStateBackend implements KeyedStateBackend {
   /** What this backend uploaded for incremental checkpoints. */
   readonly #uploads = new UploadTracker();
   readonly #options: RocksDBKeyedStateBackendOptions;
+  #lastRestore: 'local' | 'remote' | undefined;
   #disposed = false;
 
   constructor(o: RocksDBKeyedStateBackendOptions) {
@@ -88,6 +97,7 @@ export class RocksDBKeyedStateBackend implements KeyedStateBackend {
     return {
       snapshot,
       uploads: this.#uploads,
+      localRecoveryDir: this.#options.localRecoveryDir,
       path: this.#store.path,
       keyGroupRange: this.keyGroupRange,
       states: this.#tableList.map((t) => ({ name: t.name, kind: t.kind, id: t.id })),
@@ -95,13 +105,24 @@ export class RocksDBKeyedStateBackend implements KeyedStateBackend {
   }
 
   notifyCheckpointComplete(checkpointId: number): void {
+    const wrote = this.#uploads.liveByCheckpoint.has(checkpointId);
     this.#uploads.complete(checkpointId, this.#uploads.liveByCheckpoint.get(checkpointId));
     for (const id of [...this.#uploads.liveByCheckpoint.keys()]) if (id <= checkpointId) this.#uploads.liveByCheckpoint.delete(id);
+    const local = this.#options.localRecoveryDir;
+    // Keep only the newest completed checkpoint's task-local copy (and newer pending ones).
+    if (local !== undefined && wrote) pruneLocalCopies(local, checkpointId);
   }
 
   notifyCheckpointAborted(checkpointId: number): void {
     this.#uploads.abort(checkpointId);
     this.#uploads.liveByCheckpoint.delete(checkpointId);
+    const local = this.#options.localRecoveryDir;
+    if (local !== undefined) rmSync(join(local, `chk-${checkpointId}`), { recursive: true, force: true });
+  }
+
+  /** Where the last restore of an incremental checkpoint read its SST files from. */
+  get lastRestore(): 'local' | 'remote' | undefined {
+    return this.#lastRestore;
   }
 
   /**
@@ -117,7 +138,8 @@ export class RocksDBKeyedStateBackend implements KeyedStateBackend {
     if (only !== undefined && only.meta.keyGroupRange.start === start && only.meta.keyGroupRange.end === end) {
       const dir = `${this.#store.path}-restore`;
       await rm(dir, { recursive: true, force: true });
-      await only.download(dir);
+      const local = this.#options.localRecoveryDir;
+      this.#lastRestore = await only.download(dir, local === undefined ? undefined : join(local, `chk-${only.meta.checkpointId}`));
       this.#store.swapIn(dir);
       for (const s of [...only.meta.states].sort((a, b) => a.id - b.id)) {
         const table = this.#table(s.name, s.kind);
@@ -128,7 +150,7 @@ export class RocksDBKeyedStateBackend implements KeyedStateBackend {
     for (const [i, instance] of instances.entries()) {
       const dir = `${this.#store.path}-restore-${i}`;
       await rm(dir, { recursive: true, force: true });
-      await instance.download(dir);
+      this.#lastRestore = await instance.download(dir);
       const old = new RocksDBStore({ ...this.#options, path: dir });
       try {
         const from = Math.max(start, instance.meta.keyGroupRange.start);
