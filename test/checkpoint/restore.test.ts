@@ -9,6 +9,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, rea
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { loadCheckpoint } from '../../src/checkpoint/filesystem-checkpoint-storage.ts';
 import { killSlot, runJob, startJob } from '../../src/testing/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weir-restore-'));
@@ -121,6 +122,36 @@ describe('corrupt checkpoints', () => {
       const p = join(newest, f);
       const bytes = readFileSync(p);
       bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
+      writeFileSync(p, bytes);
+    }
+    await killSlot(client, 0);
+    const result = (await client.getJobExecutionResult()) as unknown as { collected: Map<string, unknown[]> };
+    assert.deepEqual(canon([...result.collected.values()].flat()), straight);
+    assert.equal(await client.getNumRestarts(), 2, 'one restart for the killed thread, one after the corrupt checkpoint failed to load');
+  });
+
+  it('RocksDB, incremental: a corrupt SST file of the newest checkpoint is detected by its checksum, the one before is restored and the result is exact', async () => {
+    const straight = canon((await runJob('test/jobs/golden.ts', { args: ['keyed', '30000', '{}'], parallelism: 1, mode: 'inline' })).collected);
+    const rocksDir = join(dir, 'rocksdb-corrupt');
+    const client = await startJob('test/jobs/golden.ts', {
+      args: ['keyed', '30000', JSON.stringify({ dir: rocksDir, interval: 60_000, throttle: 5, source: 'function' })],
+      parallelism: 2,
+      config: { 'state.checkpoints.num-retained': 2, 'state.backend.type': 'rocksdb', 'state.backend.incremental': true },
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const previous = await client.triggerCheckpoint();
+    await new Promise((r) => setTimeout(r, 100));
+    const newest = await client.triggerCheckpoint();
+    const sstsOf = async (chk: string) =>
+      new Set((await loadCheckpoint(chk)).metadata.operators.flatMap((o) => o.subtasks.flatMap((t) => t?.files ?? [])).filter((f) => f.path.endsWith('.sst')).map((f) => f.path));
+    const before = await sstsOf(previous);
+    const own = [...(await sstsOf(newest))].filter((p) => !before.has(p));
+    assert.ok(own.length > 0, 'the newest checkpoint uploaded SST files of its own');
+    const jobDir = dirname(newest);
+    for (const f of own) {
+      const p = join(jobDir, f);
+      const bytes = readFileSync(p);
+      bytes.writeUInt8(bytes.readUInt8(bytes.length >> 1) ^ 0xff, bytes.length >> 1);
       writeFileSync(p, bytes);
     }
     await killSlot(client, 0);
