@@ -291,7 +291,8 @@ export class LocalJob {
           if (current()) this.#collect(e.collectId, e.values, e.epoch);
           break;
         case 'finished':
-          if (current()) this.#slotFinished();
+          // A slot of an attempt that is failing over may still finish its part; the job does not.
+          if (current() && !this.#failingOver) this.#slotFinished();
           break;
         case 'data-ended':
           if (current()) this.#subtaskDataEnded(`${e.subtask.vertex}/${e.subtask.subtask}`);

@@ -66,6 +66,14 @@ export interface KeyedStateBackend {
   /** Releases all state and live snapshots; the backend must not be used afterwards. */
   dispose(): void;
 
+  /**
+   * Optional, for backends whose state is not in memory: makes the state of these keys readable
+   * without waiting, ahead of their use (the input calls it with a record batch's keys before
+   * processing it, and suspends the task until the promise settles); undefined when nothing must
+   * be read. Only ever an optimisation: every access works without it.
+   */
+  prefetch?(keys: readonly unknown[]): Promise<void> | undefined;
+
   /** Optional: checkpoint `checkpointId` completed (files it wrote may be reused by later ones). */
   notifyCheckpointComplete?(checkpointId: number): void;
   /** Optional: checkpoint `checkpointId` was aborted (nothing it wrote may be reused). */

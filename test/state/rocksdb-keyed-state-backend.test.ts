@@ -198,3 +198,45 @@ test('rocksdb: dispose closes the instance and deletes its directory; use afterw
   assert.equal(existsSync(path), false);
   assert.throws(() => b.snapshot(), /used after dispose/);
 });
+
+test('rocksdb: prefetch reads a batch of keys ahead in one request, after which their state is read without synchronous misses', async () => {
+  const b = backend({ maxParallelism: 16, keyGroupRange: { start: 0, end: 15 }, cacheBytes: 1 << 20 });
+  const count = b.getValueState(countD);
+  const seen = b.getListState(seenD);
+  for (let k = 0; k < 500; k++) {
+    b.setCurrentKey(k);
+    count.update(k);
+    seen.add(k);
+  }
+  // Push everything to RocksDB and empty the cache: a snapshot writes the changes back.
+  b.snapshot().release();
+  const cold = backend({ maxParallelism: 16, keyGroupRange: { start: 0, end: 15 }, cacheBytes: 1 << 20 });
+  cold.restore([...(function* () {
+    const s = b.snapshot();
+    try {
+      for (let g = 0; g < 16; g++) {
+        yield { name: 'count', kind: 'value' as const, keyGroup: g, entries: [...s.entries('count', g)] };
+        yield { name: 'seen', kind: 'list' as const, keyGroup: g, entries: [...s.entries('seen', g)] };
+      }
+    } finally {
+      s.release();
+    }
+  })()]);
+  const c = cold.getValueState(countD);
+  const l = cold.getListState(seenD);
+  const batch = [...Array(200).keys(), 7, 7, 'absent'];
+  const read = cold.prefetch(batch);
+  assert.ok(read !== undefined, 'keys not cached are read');
+  await read;
+  assert.equal(cold.prefetched, 2 * 201, 'each distinct key once per state');
+  const misses = cold.cacheMisses;
+  for (const k of batch) {
+    cold.setCurrentKey(k);
+    assert.equal(c.value(), k === 'absent' ? 0 : k);
+    assert.deepEqual(l.get(), k === 'absent' ? [] : [k]);
+  }
+  assert.equal(cold.cacheMisses, misses, 'no synchronous miss after the prefetch');
+  assert.equal(cold.prefetch(batch), undefined, 'nothing to read once cached');
+  b.dispose();
+  cold.dispose();
+});

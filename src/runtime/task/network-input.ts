@@ -250,6 +250,7 @@ export class NetworkInput {
     const item = r.item;
     if (item.kind === 'records') {
       this.#current = { batch: item.batch, pos: 0, channel: undefined, idx: -1, input: r.input };
+      this.#prefetch(item.batch, r.input);
       return;
     }
     const inp = r.channel === undefined ? undefined : this.#inputs[r.channel];
@@ -258,12 +259,37 @@ export class NetworkInput {
     else if (item.kind === 'watermark-status') this.#valves[inp.input]!.inputIdle(inp.valveChannel, item.idle);
   }
 
+  /**
+   * A keyed head on a backend that keeps state off the heap (KeyedStateBackend.prefetch) reads
+   * the state of the batch's keys before the batch runs: the task waits (suspended) until it is
+   * read. A key selector that throws is left to processing, which reports it for its record.
+   */
+  #prefetch(batch: RecordBatch, input: 0 | 1): void {
+    const ctx = this.#head.ctx as StreamOperator['ctx'] | undefined;
+    const backend = ctx?.keyedBackend;
+    if (ctx === undefined || backend?.prefetch === undefined) return;
+    const selector = ctx.node.keySelectors[input];
+    if (selector === undefined) return;
+    const keys: unknown[] = [];
+    const { values, count } = batch;
+    for (let i = 0; i < count; i++) {
+      try {
+        keys.push(selector(values[i]));
+      } catch {
+        // reported when the record is processed
+      }
+    }
+    const read = backend.prefetch(keys);
+    if (read !== undefined) this.#host.mailbox.suspendUntil(read);
+  }
+
   #dispatch(idx: number, inp: Input, item: ChannelItem, n: number): void {
     const cp = this.#host.checkpoints;
     const barriers = cp.barriers;
     switch (item.kind) {
       case 'records':
         this.#current = { batch: item.batch, pos: 0, channel: inp.channel, idx, input: inp.input };
+        this.#prefetch(item.batch, inp.input);
         break;
       case 'watermark':
         this.#valves[inp.input]!.inputWatermark(inp.valveChannel, item.timestamp);

@@ -25,7 +25,7 @@ import type {
 import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { canonicalKey, computeKeyGroupForKeyHash, hashKey, type KeyGroupRange } from '../../core/key-group.ts';
+import { canonicalKey, computeKeyGroupForKeyHash, hashKey, type KeyGroupRange, type PrimitiveKey } from '../../core/key-group.ts';
 import { HeapAggregatingState } from '../heap/heap-aggregating-state.ts';
 import { HeapListState } from '../heap/heap-list-state.ts';
 import { HeapMapState } from '../heap/heap-map-state.ts';
@@ -118,6 +118,56 @@ export class RocksDBKeyedStateBackend implements KeyedStateBackend {
     this.#uploads.liveByCheckpoint.delete(checkpointId);
     const local = this.#options.localRecoveryDir;
     if (local !== undefined) rmSync(join(local, `chk-${checkpointId}`), { recursive: true, force: true });
+  }
+
+  /**
+   * Reads the state of these keys (every registered state) that is not cached with one batched
+   * read, without blocking; undefined when everything is cached. The input calls it with the keys
+   * of a record batch before processing it, so the batch then runs without synchronous misses.
+   * A result read while something else was written is dropped (it may be stale): prefetching
+   * only ever saves reads, it never decides a value.
+   */
+  prefetch(keys: readonly unknown[]): Promise<void> | undefined {
+    if (this.#disposed || this.#tableList.length === 0) return undefined;
+    const { start, end } = this.keyGroupRange;
+    const tables = this.#tableList;
+    const seen = new Set<PrimitiveKey>();
+    const dbKeys: Uint8Array[] = [];
+    const targets: { table: RocksDBTable; canonical: PrimitiveKey; key: unknown; keyGroup: number }[] = [];
+    for (const key of keys) {
+      let canonical: PrimitiveKey;
+      let keyGroup: number;
+      try {
+        canonical = canonicalKey(key, this.#where);
+        keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.#where), this.maxParallelism);
+      } catch {
+        continue; // processing the record reports it
+      }
+      if (keyGroup < start || keyGroup > end || seen.has(canonical)) continue;
+      seen.add(canonical);
+      for (const table of tables) {
+        if (table.cache.has(canonical)) continue;
+        dbKeys.push(entryKey(table.id, keyGroup, canonical));
+        targets.push({ table, canonical, key, keyGroup });
+      }
+    }
+    if (dbKeys.length === 0) return undefined;
+    this.#ctx.prefetched += dbKeys.length;
+    const store = this.#store;
+    store.postWrites();
+    const writes = store.writeCount;
+    return store.getMany(dbKeys).then((values) => {
+      if (this.#disposed || store.writeCount !== writes) return;
+      for (let i = 0; i < targets.length; i++) {
+        const t = targets[i]!;
+        if (!t.table.cache.has(t.canonical)) t.table.install(t.canonical, t.key, t.keyGroup, values[i]);
+      }
+    });
+  }
+
+  /** Entries read ahead of use so far (prefetch). */
+  get prefetched(): number {
+    return this.#ctx.prefetched;
   }
 
   /** Where the last restore of an incremental checkpoint read its SST files from. */

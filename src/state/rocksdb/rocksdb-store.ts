@@ -60,6 +60,7 @@ export class RocksDBStore {
   #values: Uint8Array[] = [];
   #deletes: number[] = [];
   #closed = false;
+  #writes = 0;
 
   constructor(o: RocksDBStoreOptions) {
     this.path = o.path;
@@ -102,10 +103,16 @@ export class RocksDBStore {
 
   /** Buffers a put (value) or a delete (null). */
   write(key: Uint8Array, value: Uint8Array | null): void {
+    this.#writes++;
     if (value === null) this.#deletes.push(this.#keys.length);
     this.#keys.push(key);
     this.#values.push(value ?? EMPTY);
     if (this.#keys.length >= WRITE_BATCH) this.postWrites();
+  }
+
+  /** Writes buffered or posted so far: a read answered after it changed may be stale. */
+  get writeCount(): number {
+    return this.#writes;
   }
 
   /** Posts the buffered writes (they take effect before any later request). */
@@ -122,6 +129,15 @@ export class RocksDBStore {
     this.postWrites();
     const a = this.#bridge.callSync<{ values: Packed; present: Uint8Array }>({ op: 'get', db: this.#db, keys: pack([key]) });
     return a.present[0] === 1 ? unpacked(a.values, 0) : undefined;
+  }
+
+  /** The values of many keys (undefined where missing) in one read batch, without blocking. */
+  async getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    this.postWrites();
+    const a = await this.#bridge.call<{ values: Packed; present: Uint8Array }>({ op: 'get', db: this.#db, keys: pack(keys) });
+    const out: (Uint8Array | undefined)[] = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) out[i] = a.present[i] === 1 ? unpacked(a.values, i) : undefined;
+    return out;
   }
 
   /**

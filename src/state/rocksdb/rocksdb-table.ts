@@ -79,6 +79,8 @@ export class CacheContext {
   readonly writer = new ByteWriter(Buffer.allocUnsafeSlow(4096));
   /** Synchronous reads of RocksDB (cache misses). */
   misses = 0;
+  /** Entries read ahead of use (prefetch). */
+  prefetched = 0;
   constructor(budget: number) {
     this.budget = budget;
   }
@@ -176,14 +178,20 @@ export class RocksDBTable implements EntryTable<CachedEntry> {
     const ctx = this.#ctx;
     ctx.misses++;
     const bytes = this.#store.getSync(entryKey(this.id, ctx.keyGroup, ctx.canonical));
+    return this.install(ctx.canonical, ctx.key, ctx.keyGroup, bytes);
+  }
+
+  /** Caches what RocksDB holds for a key (`bytes`, or undefined: nothing), e.g. read ahead of use. */
+  install(canonical: PrimitiveKey, key: unknown, keyGroup: number, bytes: Uint8Array | undefined): CachedEntry {
+    const ctx = this.#ctx;
     let value: unknown;
     if (bytes !== undefined) {
       const r = new ByteReader(bytes);
       readValue(r);
       value = readStored(r, this.kind);
     }
-    const entry = new CachedEntry(this, ctx.canonical, ctx.key, ctx.keyGroup, value, ENTRY_OVERHEAD + (bytes?.byteLength ?? 0));
-    this.cache.set(ctx.canonical, entry);
+    const entry = new CachedEntry(this, canonical, key, keyGroup, value, ENTRY_OVERHEAD + (bytes?.byteLength ?? 0));
+    this.cache.set(canonical, entry);
     ctx.bytes += entry.size;
     if (ctx.bytes > ctx.budget) this.evict();
     return entry;
