@@ -30,29 +30,13 @@
  * private class fields.
  */
 
-import type {
-  AggregatingState,
-  AggregatingStateDescriptor,
-  ListState,
-  ListStateDescriptor,
-  MapState,
-  MapStateDescriptor,
-  ReducingState,
-  ReducingStateDescriptor,
-  StateKind,
-  ValueState,
-  ValueStateDescriptor,
-} from '../../api/state.ts';
+import type { StateKind } from '../../api/state.ts';
 import { canonicalKey, computeKeyGroupForKeyHash, hashKey } from '../../core/key-group.ts';
 import type { KeyGroupRange } from '../../core/key-group.ts';
+import { EntryTableBackend } from '../entry-table-backend.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot, KeyedStateSnapshotData } from '../keyed-state-backend.ts';
-import { HeapAggregatingState } from './heap-aggregating-state.ts';
-import { HeapListState } from './heap-list-state.ts';
-import { HeapMapState } from './heap-map-state.ts';
-import { HeapReducingState } from './heap-reducing-state.ts';
 import { HeapSnapshot } from './heap-snapshot.ts';
 import { article, describeKey } from './heap-state-messages.ts';
-import { HeapValueState } from './heap-value-state.ts';
 import { Context, StateTable, type TableSnapshot } from './state-table.ts';
 import { ownedStored, toStored } from './stored-values.ts';
 
@@ -63,7 +47,7 @@ export interface HeapKeyedStateBackendOptions {
   readonly where?: string;
 }
 
-export class HeapKeyedStateBackend implements KeyedStateBackend {
+export class HeapKeyedStateBackend extends EntryTableBackend implements KeyedStateBackend {
   readonly maxParallelism: number;
   readonly keyGroupRange: KeyGroupRange;
   readonly #where: string | undefined;
@@ -72,7 +56,6 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   readonly #ctx = new Context();
   readonly #tables = new Map<string, StateTable>();
   readonly #tableList: StateTable[] = [];
-  readonly #states = new Map<string, unknown>();
   readonly #releaseSnapshot = (snapshot: TableSnapshot): void => {
     const live = this.#ctx.live;
     const index = live.indexOf(snapshot);
@@ -81,6 +64,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   };
 
   constructor(options: HeapKeyedStateBackendOptions) {
+    super();
     const { maxParallelism, keyGroupRange } = options;
     if (!Number.isInteger(maxParallelism) || maxParallelism < 1) {
       throw new RangeError(`maxParallelism must be a positive integer, got ${maxParallelism}`);
@@ -115,26 +99,6 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   getCurrentKeyGroup(): number {
     return this.#ctx.keyGroup;
-  }
-
-  getValueState<T>(d: ValueStateDescriptor<T>): ValueState<T> {
-    return this.#state(d.name, 'value', (t) => new HeapValueState<T>(t, d.defaultValue));
-  }
-
-  getListState<T>(d: ListStateDescriptor<T>): ListState<T> {
-    return this.#state(d.name, 'list', (t) => new HeapListState<T>(t));
-  }
-
-  getMapState<UK, UV>(d: MapStateDescriptor<UK, UV>): MapState<UK, UV> {
-    return this.#state(d.name, 'map', (t) => new HeapMapState<UK, UV>(t, `map state '${d.name}'`));
-  }
-
-  getReducingState<T>(d: ReducingStateDescriptor<T>): ReducingState<T> {
-    return this.#state(d.name, 'reducing', (t) => new HeapReducingState<T>(t, d.reduce));
-  }
-
-  getAggregatingState<IN, ACC, OUT>(d: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> {
-    return this.#state(d.name, 'aggregating', (t) => new HeapAggregatingState<IN, ACC, OUT>(t, d.aggregate));
   }
 
   /** Iterates the live maps: removing keys meanwhile is safe; keys added meanwhile may or may not appear. */
@@ -193,6 +157,10 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     ctx.slot = -1;
   }
 
+  protected stateTable(name: string, kind: StateKind): StateTable {
+    return this.#table(name, kind);
+  }
+
   #table(name: string, kind: StateKind): StateTable {
     let table = this.#tables.get(name);
     if (table === undefined) {
@@ -203,16 +171,6 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       throw new Error(`state '${name}' is ${article(table.kind)} state and cannot be used as ${article(kind)} state`);
     }
     return table;
-  }
-
-  #state<S>(name: string, kind: StateKind, create: (table: StateTable) => S): S {
-    const table = this.#table(name, kind);
-    let state = this.#states.get(name);
-    if (state === undefined) {
-      state = create(table);
-      this.#states.set(name, state);
-    }
-    return state as S;
   }
 
   #outOfRange(key: unknown, keyGroup: number): Error {

@@ -9,30 +9,14 @@
  * dispose(); the instance is a working copy, never the durable state: checkpoints and savepoints
  * write the state out through the checkpoint storage.
  */
-import type {
-  AggregatingState,
-  AggregatingStateDescriptor,
-  ListState,
-  ListStateDescriptor,
-  MapState,
-  MapStateDescriptor,
-  ReducingState,
-  ReducingStateDescriptor,
-  StateKind,
-  ValueState,
-  ValueStateDescriptor,
-} from '../../api/state.ts';
+import type { StateKind } from '../../api/state.ts';
 import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalKey, computeKeyGroupForKeyHash, hashKey, type KeyGroupRange, type PrimitiveKey } from '../../core/key-group.ts';
-import { HeapAggregatingState } from '../heap/heap-aggregating-state.ts';
-import { HeapListState } from '../heap/heap-list-state.ts';
-import { HeapMapState } from '../heap/heap-map-state.ts';
-import { HeapReducingState } from '../heap/heap-reducing-state.ts';
 import { article, describeKey } from '../heap/heap-state-messages.ts';
-import { HeapValueState } from '../heap/heap-value-state.ts';
 import { toStored } from '../heap/stored-values.ts';
+import { EntryTableBackend } from '../entry-table-backend.ts';
 import type { KeyedStateBackend, KeyedStateSnapshotData } from '../keyed-state-backend.ts';
 import { ByteReader, readValue, writeStored, writeValue } from '../state-codec.ts';
 import { type IncrementalSource, type OldInstance, pruneLocalCopies, UploadTracker } from './rocksdb-incremental.ts';
@@ -59,7 +43,7 @@ export interface RocksDBKeyedStateBackendOptions extends RocksDBStoreOptions {
 /** State ids are u16 in the key layout. */
 const MAX_STATES = 0xffff;
 
-export class RocksDBKeyedStateBackend implements KeyedStateBackend {
+export class RocksDBKeyedStateBackend extends EntryTableBackend implements KeyedStateBackend {
   readonly maxParallelism: number;
   readonly keyGroupRange: KeyGroupRange;
   readonly #where: string | undefined;
@@ -67,7 +51,6 @@ export class RocksDBKeyedStateBackend implements KeyedStateBackend {
   readonly #ctx: CacheContext;
   readonly #tables = new Map<string, RocksDBTable>();
   readonly #tableList: RocksDBTable[] = [];
-  readonly #states = new Map<string, unknown>();
   readonly #live = new Set<RocksDBSnapshot>();
   /** What this backend uploaded for incremental checkpoints. */
   readonly #uploads = new UploadTracker();
@@ -76,6 +59,7 @@ export class RocksDBKeyedStateBackend implements KeyedStateBackend {
   #disposed = false;
 
   constructor(o: RocksDBKeyedStateBackendOptions) {
+    super();
     const { maxParallelism, keyGroupRange } = o;
     if (!Number.isInteger(maxParallelism) || maxParallelism < 1) {
       throw new RangeError(`maxParallelism must be a positive integer, got ${maxParallelism}`);
@@ -257,26 +241,6 @@ export class RocksDBKeyedStateBackend implements KeyedStateBackend {
     return this.#ctx.keyGroup;
   }
 
-  getValueState<T>(d: ValueStateDescriptor<T>): ValueState<T> {
-    return this.#state(d.name, 'value', (t) => new HeapValueState<T>(t, d.defaultValue));
-  }
-
-  getListState<T>(d: ListStateDescriptor<T>): ListState<T> {
-    return this.#state(d.name, 'list', (t) => new HeapListState<T>(t));
-  }
-
-  getMapState<UK, UV>(d: MapStateDescriptor<UK, UV>): MapState<UK, UV> {
-    return this.#state(d.name, 'map', (t) => new HeapMapState<UK, UV>(t, `map state '${d.name}'`));
-  }
-
-  getReducingState<T>(d: ReducingStateDescriptor<T>): ReducingState<T> {
-    return this.#state(d.name, 'reducing', (t) => new HeapReducingState<T>(t, d.reduce));
-  }
-
-  getAggregatingState<IN, ACC, OUT>(d: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> {
-    return this.#state(d.name, 'aggregating', (t) => new HeapAggregatingState<IN, ACC, OUT>(t, d.aggregate));
-  }
-
   /**
    * Every key with state under this name: pending snapshots are established and changed entries
    * written back first, then RocksDB is scanned in chunks. Keys removed meanwhile are skipped;
@@ -360,6 +324,10 @@ export class RocksDBKeyedStateBackend implements KeyedStateBackend {
     this.#store.postWrites();
   }
 
+  protected stateTable(name: string, kind: StateKind): RocksDBTable {
+    return this.#table(name, kind);
+  }
+
   #table(name: string, kind: StateKind): RocksDBTable {
     let table = this.#tables.get(name);
     if (table === undefined) {
@@ -371,16 +339,6 @@ export class RocksDBKeyedStateBackend implements KeyedStateBackend {
       throw new Error(`state '${name}' is ${article(table.kind)} state and cannot be used as ${article(kind)} state`);
     }
     return table;
-  }
-
-  #state<S>(name: string, kind: StateKind, create: (table: RocksDBTable) => S): S {
-    const table = this.#table(name, kind);
-    let state = this.#states.get(name);
-    if (state === undefined) {
-      state = create(table);
-      this.#states.set(name, state);
-    }
-    return state as S;
   }
 
   #alive(): void {
