@@ -41,6 +41,7 @@ const largeStateJob = fileURLToPath(new URL('./jobs/rocksdb-large-state.ts', imp
 const NAME = 'rocksdb-state';
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const ratio = (x: number) => (x >= 0.1 ? x.toFixed(2) : x.toPrecision(2));
 const fmtMs = (ms: number) => (Number.isFinite(ms) ? `${ms.toFixed(ms < 100 ? 1 : 0)} ms` : '–');
 
 // ---- 1. keyed count ------------------------------------------------------------------------
@@ -185,8 +186,8 @@ async function keyedCount(configs: readonly CountConfig[], localDir: string, log
         runs: String(f.wallMs.length),
         'weir rec/s': formatRate(weir),
         'plain loop rec/s': formatRate(plain),
-        'weir/plain': weir / plain >= 0.1 ? (weir / plain).toFixed(2) : (weir / plain).toPrecision(2),
-        'vs heap': c.backend === 'heap' || !Number.isFinite(heap) ? '–' : (weir / heap).toPrecision(2),
+        'weir/plain': ratio(weir / plain),
+        'vs heap': c.backend === 'heap' || !Number.isFinite(heap) ? '–' : ratio(weir / heap),
         'cache misses': misses === undefined ? '–' : misses.toLocaleString('en-US'),
         'misses/record': misses === undefined ? '–' : (misses / c.n).toFixed(3),
         'time per miss (est.)': Number.isFinite(perMissUs) ? `${perMissUs.toFixed(0)} µs` : '–',
