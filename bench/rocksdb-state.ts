@@ -6,10 +6,10 @@
  *    keys spread uniformly by a hash of the record (not a cycle, which would defeat any cache):
  *    100 keys (everything cached) and 1M keys (more than the cache holds). Records/s of each
  *    backend, of the plain loop (a Map of counts, the same keys) measured after each run, their
- *    ratio, and the RocksDB backend's cache misses (synchronous RocksDB reads) per record. Every
- *    run's sink totals are checked against the plain loop's. The fast configurations get a
- *    warm-up run; the RocksDB 1M-key runs, a minute or more each, do not (JIT warm-up is noise
- *    against them).
+ *    ratio, the RocksDB backend's cache misses (synchronous RocksDB reads) per record and the
+ *    entries it read ahead of use (one batched read per record batch). Every run's sink totals
+ *    are checked against the plain loop's. The fast configurations get a warm-up run; the
+ *    RocksDB 1M-key runs do not (JIT warm-up is noise against them).
  * 2. Checkpoint pause (jobs/checkpoint-state.ts, as checkpoint-pause drives it: threads, p=1,
  *    ~1 KB ValueState per key, a steady paced stream updating values, checkpoints triggered with
  *    a quiet stretch before each): the longest gap between two records in a checkpoint's window
@@ -66,6 +66,7 @@ interface CountRun {
   readonly cpuMs: number;
   readonly totals: Totals;
   readonly misses: number | undefined;
+  readonly prefetched: number | undefined;
 }
 
 let runCounter = 0;
@@ -77,11 +78,15 @@ async function runCount(n: number, keys: number, backend: BackendName, localDir:
   let exec: ExecReport | undefined;
   let sink: SinkReport | undefined;
   let misses: number | undefined;
+  let prefetched: number | undefined;
   channel.onmessage = (event) => {
     const r = event.data as ExecReport | SinkReport | MissReport;
     if (r.type === 'exec') exec = r;
     else if (r.type === 'sink') sink = r;
-    else misses = (misses ?? 0) + r.misses;
+    else {
+      misses = (misses ?? 0) + r.misses;
+      prefetched = (prefetched ?? 0) + r.prefetched;
+    }
   };
   try {
     await runJob(countJob, { args: [String(n), runId, String(keys), backend, localDir], mode: 'inline', parallelism: 1 });
@@ -93,7 +98,7 @@ async function runCount(n: number, keys: number, backend: BackendName, localDir:
   } finally {
     channel.close();
   }
-  return { wallMs: exec.wallMs, cpuMs: exec.cpuMs, totals: { count: sink.count, max: sink.max }, misses };
+  return { wallMs: exec.wallMs, cpuMs: exec.cpuMs, totals: { count: sink.count, max: sink.max }, misses, prefetched };
 }
 
 interface CountConfig {
@@ -109,6 +114,7 @@ interface CountFigures {
   readonly cpuMs: number[];
   readonly plainMs: number[];
   readonly misses: number[];
+  readonly prefetched: number[];
   peakRss: number;
 }
 
@@ -126,7 +132,7 @@ async function keyedCount(configs: readonly CountConfig[], localDir: string, log
     }
   };
   const rss = new RssSampler();
-  const figures = configs.map((): CountFigures => ({ wallMs: [], cpuMs: [], plainMs: [], misses: [], peakRss: 0 }));
+  const figures = configs.map((): CountFigures => ({ wallMs: [], cpuMs: [], plainMs: [], misses: [], prefetched: [], peakRss: 0 }));
   try {
     for (const c of configs) {
       if (!c.warmUp) continue;
@@ -151,9 +157,10 @@ async function keyedCount(configs: readonly CountConfig[], localDir: string, log
         f.cpuMs.push(w.cpuMs);
         f.plainMs.push(plainMs);
         if (w.misses !== undefined) f.misses.push(w.misses);
+        if (w.prefetched !== undefined) f.prefetched.push(w.prefetched);
         log(
           `[${NAME}] ${c.backend} ${c.keys} keys, N=${c.n}: run ${r + 1}/${c.runs} ${w.wallMs.toFixed(0)} ms, cpu ${w.cpuMs.toFixed(0)} ms` +
-            `${w.misses !== undefined ? `, ${w.misses} cache misses` : ''} (plain ${plainMs.toFixed(1)} ms)`,
+            `${w.misses !== undefined ? `, ${w.misses} cache misses, ${w.prefetched} entries prefetched` : ''} (plain ${plainMs.toFixed(1)} ms)`,
         );
       }
     }
@@ -168,6 +175,7 @@ async function keyedCount(configs: readonly CountConfig[], localDir: string, log
     const heapIndex = configs.findIndex((o) => o.keys === c.keys && o.backend === 'heap');
     const heap = heapIndex >= 0 ? rate(heapIndex) : NaN;
     const misses = f.misses.length > 0 ? median(f.misses) : undefined;
+    const prefetched = f.prefetched.length > 0 ? median(f.prefetched) : undefined;
     // What the misses cost: the run's time beyond what the heap backend needs for the same records, per miss.
     // Only where misses are frequent enough (1 in 100 records or more) for the difference to be theirs rather than noise.
     const perMissUs =
@@ -190,6 +198,7 @@ async function keyedCount(configs: readonly CountConfig[], localDir: string, log
         'vs heap': c.backend === 'heap' || !Number.isFinite(heap) ? '–' : ratio(weir / heap),
         'cache misses': misses === undefined ? '–' : misses.toLocaleString('en-US'),
         'misses/record': misses === undefined ? '–' : (misses / c.n).toFixed(3),
+        'entries prefetched': prefetched === undefined ? '–' : prefetched.toLocaleString('en-US'),
         'time per miss (est.)': Number.isFinite(perMissUs) ? `${perMissUs.toFixed(0)} µs` : '–',
         'rec/CPU-s': formatRate(c.n / (median(f.cpuMs) / 1000)),
         'peak RSS': mib(f.peakRss),
@@ -447,7 +456,7 @@ export const rocksdbState: Benchmark = {
             { keys: 100, backend: 'heap', n: few, runs, warmUp: true },
             { keys: 100, backend: 'rocksdb', n: few, runs, warmUp: true },
             { keys: manyKeys, backend: 'heap', n: quick ? 1_000_000 : 4_000_000, runs, warmUp: true },
-            { keys: manyKeys, backend: 'rocksdb', n: quick ? 300_000 : 2_000_000, runs: quick ? 1 : Math.min(runs, 2), warmUp: false },
+            { keys: manyKeys, backend: 'rocksdb', n: quick ? 1_000_000 : 4_000_000, runs: quick ? 1 : runs, warmUp: false },
           ],
           localDir,
           log,
