@@ -6,6 +6,7 @@
 import { defaultRestartStrategy, type RestartStrategyConfiguration } from './restart-strategies.ts';
 import * as v from 'valibot';
 import { ConfigError, parseDuration, parseMemorySize } from './config-parsing.ts';
+import { parseScopeDelimiter, parseScopeFormat, type ScopeKind } from './metric-scope-format.ts';
 
 export { ConfigError, parseDuration, parseMemorySize } from './config-parsing.ts';
 
@@ -107,6 +108,19 @@ export interface ConfigValues {
   'state.backend.rocksdb.memory.fixed-per-slot': number | undefined;
   /** Set by setRestartStrategy or the restart-strategy.* keys; undefined: Flink's default. */
   'restart-strategy': RestartStrategyConfiguration | undefined;
+  /** Metric scope formats (api/metric-scope-format.ts, docs/monitoring.md); undefined: Flink's default. */
+  'metrics.scope.jm': string | undefined;
+  'metrics.scope.jm-job': string | undefined;
+  /** Flink 1.x's name of `metrics.scope.jm-job`. */
+  'metrics.scope.jm.job': string | undefined;
+  'metrics.scope.tm': string | undefined;
+  'metrics.scope.tm-job': string | undefined;
+  /** Flink 1.x's name of `metrics.scope.tm-job`. */
+  'metrics.scope.tm.job': string | undefined;
+  'metrics.scope.task': string | undefined;
+  'metrics.scope.operator': string | undefined;
+  /** One character joining a metric identifier's components; undefined: `.`. */
+  'metrics.scope.delimiter': string | undefined;
 }
 
 export type ConfigKey = keyof ConfigValues;
@@ -116,6 +130,8 @@ const ALIASES: Partial<Record<ConfigKey, ConfigKey>> = {
   'execution.checkpointing.savepoint-dir': 'state.savepoints.dir',
   'execution.checkpointing.unaligned': 'execution.checkpointing.unaligned.enabled',
   'execution.checkpointing.alignment-timeout': 'execution.checkpointing.aligned-checkpoint-timeout',
+  'metrics.scope.jm.job': 'metrics.scope.jm-job',
+  'metrics.scope.tm.job': 'metrics.scope.tm-job',
 };
 
 function canonicalKey<K extends ConfigKey>(key: K): K {
@@ -161,6 +177,15 @@ const booleanOption = validated(
 );
 
 const optionalPath = validated(v.optional(v.pipe(v.string(), v.nonEmpty())), 'a path or file:// URI');
+
+/** A metric scope format of `kind`, kept as written once it parses (a ConfigError naming the key when not). */
+function scopeFormatOption(kind: ScopeKind) {
+  return (raw: unknown, key: string): string | undefined => {
+    if (raw === undefined) return undefined;
+    parseScopeFormat(kind, raw, key);
+    return (raw as string).trim();
+  };
+}
 
 const OPTIONS: { [K in ConfigKey]: OptionSpec<K> } = {
   'parallelism.default': { parse: positiveInt(32768) },
@@ -233,6 +258,15 @@ const OPTIONS: { [K in ConfigKey]: OptionSpec<K> } = {
       return bytes;
     },
   },
+  'metrics.scope.jm': { parse: scopeFormatOption('jm') },
+  'metrics.scope.jm-job': { parse: scopeFormatOption('jm-job') },
+  'metrics.scope.jm.job': { parse: scopeFormatOption('jm-job') },
+  'metrics.scope.tm': { parse: scopeFormatOption('tm') },
+  'metrics.scope.tm-job': { parse: scopeFormatOption('tm-job') },
+  'metrics.scope.tm.job': { parse: scopeFormatOption('tm-job') },
+  'metrics.scope.task': { parse: scopeFormatOption('task') },
+  'metrics.scope.operator': { parse: scopeFormatOption('operator') },
+  'metrics.scope.delimiter': { parse: (raw, key) => (raw === undefined ? undefined : parseScopeDelimiter(raw, key)) },
   'state.backend.type': {
     // Which names exist is known to the state layer's registry, which checks the name at submission.
     parse: validated(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]*$/)), 'the name of a state backend, e.g. "hashmap"'),
@@ -284,6 +318,15 @@ export class Configuration {
       'state.backend.rocksdb.block.cache-size': undefined,
       'state.backend.rocksdb.memory.fixed-per-slot': undefined,
       'restart-strategy': undefined,
+      'metrics.scope.jm': undefined,
+      'metrics.scope.jm-job': undefined,
+      'metrics.scope.jm.job': undefined,
+      'metrics.scope.tm': undefined,
+      'metrics.scope.tm-job': undefined,
+      'metrics.scope.tm.job': undefined,
+      'metrics.scope.task': undefined,
+      'metrics.scope.operator': undefined,
+      'metrics.scope.delimiter': undefined,
     };
     for (const [key, value] of Object.entries(initial)) this.setString(key, value);
   }

@@ -22,6 +22,7 @@ import { TaskManagerConnection } from '../cluster/taskmanager-connection.ts';
 import { createLogger } from '../core/logger.ts';
 import { ClusterMetrics } from '../metrics/cluster-metrics.ts';
 import { startMetricReporters, type MetricReporters } from '../metrics/prometheus-reporter.ts';
+import { clusterScopeFormats } from '../runtime/metrics/configured-scopes.ts';
 import { startRestServer } from '../rest/rest-server.ts';
 import { TASKMANAGER_ENTRY } from './process-entries.ts';
 
@@ -100,7 +101,8 @@ try {
   await reporters.close();
   failStart(`cannot start the REST server on ${host}:${port}: ${e instanceof Error ? e.message : String(e)}`);
 }
-metrics = new ClusterMetrics(dispatcher);
+// The scope formats were checked with the reporters' configuration above.
+metrics = new ClusterMetrics(dispatcher, undefined, clusterScopeFormats(config));
 const restAddress = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
 writeClusterInfo({ pid: process.pid, taskManagerPid: taskManager.pid, restAddress, slots, startTime: Date.now(), dir });
 logger.info(`REST API at ${restAddress}`);

@@ -22,6 +22,7 @@ import { readDynamicProperties } from '../cluster/cluster-control.ts';
 import { createLogger, jobLogger } from '../core/logger.ts';
 import { startMetricReporters, type MetricReporters } from '../metrics/prometheus-reporter.ts';
 import { TaskManagerMetrics } from '../metrics/taskmanager-metrics.ts';
+import { clusterScopeFormats } from '../runtime/metrics/configured-scopes.ts';
 import { serializeError } from '../runtime/error-transport.ts';
 import { spawnLocalWorkers, type WorkerGroup } from '../runtime/worker-group.ts';
 
@@ -142,11 +143,14 @@ function failStart(message: string): Promise<never> {
   return new Promise<never>(() => {});
 }
 
-const metrics = new TaskManagerMetrics();
+/** Replaced by one with the configured scope formats (`metrics.scope.tm`) once the configuration is read. */
+let metrics = new TaskManagerMetrics();
 let reporters: MetricReporters | undefined;
-reporters = await (async () => startMetricReporters(readDynamicProperties(process.argv), () => metrics.snapshot()))().catch((e: unknown) =>
-  failStart(e instanceof Error ? e.message : String(e)),
-);
+reporters = await (async () => {
+  const config = readDynamicProperties(process.argv);
+  metrics = new TaskManagerMetrics(undefined, undefined, clusterScopeFormats(config));
+  return startMetricReporters(config, () => metrics.snapshot());
+})().catch((e: unknown) => failStart(e instanceof Error ? e.message : String(e)));
 for (const r of reporters.reporters) logger.info(`metric reporter ${r.name}: Prometheus endpoint on port ${r.port}`);
 logger.info(`started with ${slots} slot(s), pid ${process.pid}`);
 send({ type: 'registered', slots, pid: process.pid });

@@ -16,6 +16,7 @@
  */
 import { hostname } from 'node:os';
 import { isTerminalJobStatus } from '../api/job-status.ts';
+import { DEFAULT_SCOPES, type ScopeFormats } from '../api/metric-scope-format.ts';
 import type { Dispatcher } from '../cluster/dispatcher.ts';
 import { systemScheduler, type Clock } from '../core/time.ts';
 import { MetricRegistry } from '../runtime/metrics/metric-registry.ts';
@@ -32,11 +33,12 @@ export class ClusterMetrics {
   readonly #jobManager = new MetricRegistry();
   readonly #taskManager = new MetricRegistry();
 
-  constructor(dispatcher: Dispatcher, clock: Clock = systemScheduler) {
+  /** `scopes`: the formats of the process groups (`metrics.scope.jm`, `.tm`, `.delimiter` of the cluster's configuration). */
+  constructor(dispatcher: Dispatcher, clock: Clock = systemScheduler, scopes: ScopeFormats = DEFAULT_SCOPES) {
     this.#dispatcher = dispatcher;
     const host = hostname();
-    registerProcessMetrics(jobManagerMetricGroup(this.#jobManager, clock, host), clock);
-    registerProcessMetrics(taskManagerMetricGroup(this.#taskManager, clock, { host, taskManagerId: CLUSTER_TASK_MANAGER_ID }), clock);
+    registerProcessMetrics(jobManagerMetricGroup(this.#jobManager, clock, host, scopes), clock);
+    registerProcessMetrics(taskManagerMetricGroup(this.#taskManager, clock, { host, taskManagerId: CLUSTER_TASK_MANAGER_ID }, scopes), clock);
   }
 
   /** The JobManager process's metrics now. */

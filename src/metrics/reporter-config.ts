@@ -8,9 +8,19 @@
  *   metrics.reporter.<name>.host                   the interface to listen on (weir's own key); 127.0.0.1 by default
  *   metrics.reporter.<name>.filterLabelValueCharacters   `true` (default) or `false`, as Flink
  *
- * Other `metrics.*` keys are none of the reporters' business and are passed over. A bad value or
- * an unknown key under `metrics.reporter.<name>.` is a MetricsConfigError naming the key.
+ * Other `metrics.*` keys are none of the reporters' business and are passed over, except that the
+ * scope keys are checked here too, since every cluster process reads its configuration through
+ * this function first: `metrics.scope.jm`, `metrics.scope.tm` and `metrics.scope.delimiter` name
+ * the processes' groups (a bad one is a ConfigError naming the key); the formats of a job's
+ * groups are the job's configuration (`weir run -D`), and a cluster refuses them with a pointer
+ * there rather than ignoring them. A bad value or an unknown key under `metrics.reporter.<name>.`
+ * is a MetricsConfigError naming the key.
  */
+import { SCOPE_FORMAT_KEYS } from '../api/metric-scope-format.ts';
+import { clusterScopeFormats } from '../runtime/metrics/configured-scopes.ts';
+
+/** The scope keys of a job's groups, which a job's configuration sets rather than a cluster's. */
+const JOB_SCOPE_KEYS = (['jm-job', 'tm-job', 'task', 'operator'] as const).flatMap((k) => SCOPE_FORMAT_KEYS[k]);
 
 /** The factory classes that make a Prometheus reporter. */
 export const PROMETHEUS_FACTORY_CLASSES = ['org.apache.flink.metrics.prometheus.PrometheusReporterFactory', 'prometheus'] as const;
@@ -41,6 +51,10 @@ function portRange(key: string, raw: string): { from: number; to: number } {
 
 /** The reporters `config` asks for; throws MetricsConfigError on bad configuration. */
 export function reporterConfigs(config: Readonly<Record<string, string>>): PrometheusReporterConfig[] {
+  for (const key of JOB_SCOPE_KEYS) {
+    if (Object.hasOwn(config, key)) throw new MetricsConfigError(`${key}: the scope format of a job's metrics is set on the job (weir run -D ${key}=…), not on the cluster`);
+  }
+  clusterScopeFormats(config);
   const byName = new Map<string, Map<string, string>>();
   for (const [key, value] of Object.entries(config)) {
     if (!key.startsWith('metrics.reporter.')) continue;

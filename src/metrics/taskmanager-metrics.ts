@@ -10,6 +10,7 @@
  * sees every series once.
  */
 import { hostname } from 'node:os';
+import { DEFAULT_SCOPES, type ScopeFormats } from '../api/metric-scope-format.ts';
 import { systemScheduler, type Clock } from '../core/time.ts';
 import { MetricRegistry } from '../runtime/metrics/metric-registry.ts';
 import type { MetricSnapshot, SubtaskMetrics } from '../runtime/metrics/metric-snapshot.ts';
@@ -22,8 +23,9 @@ export class TaskManagerMetrics {
   /** deployment → slot → the slot's latest report. */
   readonly #reports = new Map<string, Map<number, readonly SubtaskMetrics[]>>();
 
-  constructor(clock: Clock = systemScheduler, taskManagerId: string = TASK_MANAGER_ID) {
-    registerProcessMetrics(taskManagerMetricGroup(this.#process, clock, { host: hostname(), taskManagerId }), clock);
+  /** `scopes`: the formats of the TaskManager group (`metrics.scope.tm`, `.delimiter` of the cluster's configuration). */
+  constructor(clock: Clock = systemScheduler, taskManagerId: string = TASK_MANAGER_ID, scopes: ScopeFormats = DEFAULT_SCOPES) {
+    registerProcessMetrics(taskManagerMetricGroup(this.#process, clock, { host: hostname(), taskManagerId }, scopes), clock);
   }
 
   /** A slot's latest report of its subtasks replaces its previous one. */

@@ -40,6 +40,7 @@ import { createRestartStrategy, FailureHistory, type RestartBackoffTimeStrategy 
 import type { MetricSnapshot, SubtaskMetrics } from './metrics/metric-snapshot.ts';
 import { MetricRegistry } from './metrics/metric-registry.ts';
 import { registerJobMetrics } from './metrics/job-metrics.ts';
+import { jobScopeFormats } from './metrics/configured-scopes.ts';
 import { jobMetricGroup } from './metrics/task-metric-group.ts';
 import type { SlotEvent } from './slot-event.ts';
 import type { SlotCheckpointing } from './slot.ts';
@@ -155,7 +156,8 @@ export class LocalJob {
       this.#reject = rej;
     });
     this.#result.catch(() => {});
-    registerJobMetrics(jobMetricGroup(this.#jobMetrics, this.#scheduler, { host: hostname(), jobId: this.jobId, jobName: pipeline.jobName }), this.#scheduler, {
+    const group = jobMetricGroup(this.#jobMetrics, this.#scheduler, { host: hostname(), jobId: this.jobId, jobName: pipeline.jobName }, jobScopeFormats(pipeline.config));
+    registerJobMetrics(group, this.#scheduler, {
       status: () => this.#status,
       runningSince: () => this.#runningSince,
       numRestarts: () => this.#history.numRestarts,

@@ -20,6 +20,7 @@ import { LocalChannel } from './channel/local-channel.ts';
 import { RemoteInput, RemoteOutput } from './channel/remote-channel.ts';
 import { planChannels } from './deployment.ts';
 import type { SlotEvent, SlotEventSink } from './slot-event.ts';
+import { jobScopeFormats } from './metrics/configured-scopes.ts';
 import { Task } from './task/task.ts';
 import type { TaskInput } from './task/task-deployment.ts';
 import { resolveStateBackend } from '../state/state-backend-registry.ts';
@@ -99,7 +100,7 @@ export class Slot {
     const taskKey = (vertex: number, index: number) => `${vertex}/${index}`;
     const cp = this.#o.checkpointing;
     const checkpointing = cp ? { storage: createCheckpointStorage(cp.baseDir, this.#o.jobId) } : undefined;
-    const metrics = { host: HOST_NAME, taskManagerId: this.#o.taskManagerId ?? TASK_MANAGER_ID, jobName: graph.jobName };
+    const metrics = { host: HOST_NAME, taskManagerId: this.#o.taskManagerId ?? TASK_MANAGER_ID, jobName: graph.jobName, scopes: jobScopeFormats(config) };
     const stateBackend = resolveStateBackend(config);
     const where = (id: string) => `channel ${id}`;
     for (const spec of planChannels(graph)) {

@@ -21,11 +21,13 @@ export class MetricRegistry {
   readonly #reporters: MetricReporter[] = [];
 
   /**
-   * Adds a metric under its group's identifier. A second metric with the same identifier is
-   * not registered (as Flink, which warns): the first one stays, the caller keeps its object.
+   * Adds a metric under its group's query scope and its name (not its identifier, which the
+   * configured scope formats may make equal for metrics of different groups). A second metric
+   * under the same key is not registered (as Flink, which warns): the first one stays, the
+   * caller keeps its object.
    */
   register(kind: MetricKind, metric: Metric, name: string, group: MetricGroup): void {
-    const id = group.getMetricIdentifier(name);
+    const id = [...queryScopeOf(group), name].join('\u0000');
     if (this.#metrics.has(id)) return;
     this.#metrics.set(id, { kind, metric, name, group });
     for (const r of this.#reporters) r.notifyOfAddedMetric(metric, name, group);
@@ -54,10 +56,22 @@ export class MetricRegistry {
       const group = m.group;
       // The engine's groups know their logical scope (ScopedMetricGroup); another group's is its scope.
       const logicalScope = (group as { getLogicalScope?: () => readonly string[] }).getLogicalScope?.() ?? group.getScopeComponents();
-      out.push({ name: m.name, scope: group.getScopeComponents(), logicalScope, variables: group.getAllVariables(), value: readMetric(m) });
+      out.push({
+        name: m.name,
+        scope: queryScopeOf(group),
+        identifier: group.getMetricIdentifier(m.name),
+        logicalScope,
+        variables: group.getAllVariables(),
+        value: readMetric(m),
+      });
     }
     return out;
   }
+}
+
+/** The engine's groups have a query scope independent of the formats (ScopedMetricGroup); another group's is its scope. */
+function queryScopeOf(group: MetricGroup): readonly string[] {
+  return (group as { getQueryScope?: () => readonly string[] }).getQueryScope?.() ?? group.getScopeComponents();
 }
 
 function readMetric(m: Registered): MetricValue {

@@ -28,8 +28,15 @@ export type MetricValue =
 export interface MetricSnapshot {
   /** The metric's name within its group, e.g. `numRecordsIn`. */
   readonly name: string;
-  /** Its group's scope components, outermost first. */
+  /**
+   * Its group's query scope, outermost first: the components under the fixed layout
+   * (`<host>.taskmanager.<tm_id>.<job_name>.<task_name>.<subtask_index>[.<operator_name>]`, the
+   * JobManager's `<host>.jobmanager[.<job_name>]`) whatever the configured scope formats, which
+   * the REST API's metric ids are made of.
+   */
   readonly scope: readonly string[];
+  /** The metric's identifier: its group's scope by the configured formats and the name, joined with the delimiter. */
+  readonly identifier: string;
   /** Its group's logical scope (`taskmanager.job.task.operator` and user groups), outermost first. */
   readonly logicalScope: readonly string[];
   /** Its group's variables (`<job_id>`, `<task_name>`, `<subtask_index>`, `<operator_name>`, …). */
@@ -47,7 +54,7 @@ export interface SubtaskMetrics {
   readonly metrics: readonly MetricSnapshot[];
 }
 
-/** `scope.name`, the metric's identifier under the default delimiter. */
+/** The metric's identifier (`getMetricIdentifier` of its group when the snapshot was taken). */
 export function metricIdentifier(m: MetricSnapshot): string {
-  return [...m.scope, m.name].join('.');
+  return m.identifier;
 }

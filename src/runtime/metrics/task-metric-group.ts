@@ -1,9 +1,15 @@
 /**
- * Metric groups with Flink's scopes: a task's
- * `<host>.taskmanager.<tm_id>.<job_name>.<task_name>.<subtask_index>`, an operator's
- * `<task scope>.<operator_name>`, user subgroups below; and the process-side groups of the
- * JobManager (`<host>.jobmanager`), its jobs (`<host>.jobmanager.<job_name>`) and a TaskManager
- * (`<host>.taskmanager.<tm_id>`). Every group registers into a `MetricRegistry`.
+ * Metric groups with Flink's scopes: a task's, an operator's, user subgroups below; and the
+ * process-side groups of the JobManager, its jobs and a TaskManager. Every group registers into
+ * a `MetricRegistry`.
+ *
+ * A group's scope components, and so its metric identifiers, come from the scope formats
+ * (`metrics.scope.*`, api/metric-scope-format.ts; Flink's defaults unless configured). Besides
+ * them every group keeps its *query scope*: the components under the fixed layout
+ * `<host>.taskmanager.<tm_id>.<job_name>.<task_name>.<subtask_index>.<operator_name>` (the
+ * JobManager's `<host>.jobmanager[.<job_name>]`, the TaskManager's `<host>.taskmanager.<tm_id>`),
+ * which the registry keys metrics by and the REST API makes its metric ids from, so that neither
+ * depends on the configured formats (as Flink's query service).
  *
  * Besides its scope components every group has a logical scope, Flink's: the kind of each
  * level rather than its value (`taskmanager.job.task.operator`, a user group's name, a
@@ -11,6 +17,7 @@
  * values as labels.
  */
 import type { Counter, Gauge, Histogram, Meter, MetricGroup } from '../../api/metrics.ts';
+import { applyScopeFormat, DEFAULT_SCOPES, type ScopeFormats } from '../../api/metric-scope-format.ts';
 import type { Clock } from '../../core/time.ts';
 import { MeterView } from './meter-view.ts';
 import type { MetricRegistry } from './metric-registry.ts';
@@ -30,27 +37,34 @@ export interface TaskMetricScope {
   readonly taskId?: string;
 }
 
+/** What makes a group: its scopes, variables, and the formats its children are made with. */
+export interface GroupScope {
+  /** Scope components by the formats. */
+  readonly scope: readonly string[];
+  /** Scope components under the fixed layout (see above). */
+  readonly queryScope: readonly string[];
+  readonly variables: Readonly<Record<string, string>>;
+  readonly logicalScope: readonly string[];
+  readonly formats: ScopeFormats;
+}
+
 /** A metric group: scope components, variables, and the registry its metrics go to. */
 export class ScopedMetricGroup implements MetricGroup {
   readonly #registry: MetricRegistry;
   readonly #clock: Clock;
-  readonly #scope: readonly string[];
-  readonly #variables: Readonly<Record<string, string>>;
-  readonly #logicalScope: readonly string[];
+  readonly #s: GroupScope;
   readonly #children = new Map<string, ScopedMetricGroup>();
 
-  constructor(
-    registry: MetricRegistry,
-    clock: Clock,
-    scope: readonly string[],
-    variables: Readonly<Record<string, string>>,
-    logicalScope: readonly string[] = scope,
-  ) {
+  constructor(registry: MetricRegistry, clock: Clock, s: GroupScope) {
     this.#registry = registry;
     this.#clock = clock;
-    this.#scope = Object.freeze([...scope]);
-    this.#variables = Object.freeze({ ...variables });
-    this.#logicalScope = Object.freeze([...logicalScope]);
+    this.#s = Object.freeze({
+      scope: Object.freeze([...s.scope]),
+      queryScope: Object.freeze([...s.queryScope]),
+      variables: Object.freeze({ ...s.variables }),
+      logicalScope: Object.freeze([...s.logicalScope]),
+      formats: s.formats,
+    });
   }
 
   counter(name: string, counter: Counter = new SimpleCounter()): Counter {
@@ -80,80 +94,130 @@ export class ScopedMetricGroup implements MetricGroup {
     const id = value === undefined ? key : `${key}\u0000${value}`;
     let child = this.#children.get(id);
     if (child === undefined) {
-      const scope = value === undefined ? [...this.#scope, key] : [...this.#scope, key, value];
-      const variables = value === undefined ? this.#variables : { ...this.#variables, [`<${key}>`]: value };
-      child = new ScopedMetricGroup(this.#registry, this.#clock, scope, variables, [...this.#logicalScope, key]);
+      const s = this.#s;
+      const own = value === undefined ? [key] : [key, value];
+      child = new ScopedMetricGroup(this.#registry, this.#clock, {
+        scope: [...s.scope, ...own],
+        queryScope: [...s.queryScope, ...own],
+        variables: value === undefined ? s.variables : { ...s.variables, [`<${key}>`]: value },
+        logicalScope: [...s.logicalScope, key],
+        formats: s.formats,
+      });
       this.#children.set(id, child);
     }
     return child;
   }
 
   getScopeComponents(): readonly string[] {
-    return this.#scope;
+    return this.#s.scope;
   }
 
   getAllVariables(): Readonly<Record<string, string>> {
-    return this.#variables;
+    return this.#s.variables;
   }
 
   /** Flink's logical scope: `taskmanager.job.task.operator` and the user groups' names (a key/value group's key). */
   getLogicalScope(): readonly string[] {
-    return this.#logicalScope;
+    return this.#s.logicalScope;
   }
 
+  /** The scope under the fixed layout, independent of the formats (see above). */
+  getQueryScope(): readonly string[] {
+    return this.#s.queryScope;
+  }
+
+  /** The formats this group and its children were made with. */
+  getScopeFormats(): ScopeFormats {
+    return this.#s.formats;
+  }
+
+  /** The scope components and the name joined with the configured delimiter (`.` by default). */
   getMetricIdentifier(metricName: string): string {
-    return [...this.#scope, metricName].join('.');
+    return [...this.#s.scope, metricName].join(this.#s.formats.delimiter);
   }
 }
 
-/** The group of one subtask: `<host>.taskmanager.<tm_id>.<job_name>.<task_name>.<subtask_index>`. */
-export function taskMetricGroup(registry: MetricRegistry, clock: Clock, s: TaskMetricScope): ScopedMetricGroup {
-  return new ScopedMetricGroup(
-    registry,
-    clock,
-    [s.host, 'taskmanager', s.taskManagerId, s.jobName, s.taskName, String(s.subtaskIndex)],
-    {
-      '<host>': s.host,
-      '<tm_id>': s.taskManagerId,
-      '<job_id>': s.jobId,
-      '<job_name>': s.jobName,
-      ...(s.taskId === undefined ? {} : { '<task_id>': s.taskId }),
-      '<task_name>': s.taskName,
-      '<subtask_index>': String(s.subtaskIndex),
-      '<task_attempt_num>': String(s.attemptNumber),
-    },
-    ['taskmanager', 'job', 'task'],
-  );
+/** The scope of a TaskManager's job (`metrics.scope.tm-job`), the parent of its tasks' scopes. */
+function taskManagerJobScope(formats: ScopeFormats, variables: Readonly<Record<string, string>>): string[] {
+  return applyScopeFormat(formats.formats['tm-job'], variables, applyScopeFormat(formats.formats.tm, variables));
 }
 
-/** The group of one operator of the task's chain: the task's scope and `<operator_name>`. */
+/** The group of one subtask (`metrics.scope.task`; query scope `<host>.taskmanager.<tm_id>.<job_name>.<task_name>.<subtask_index>`). */
+export function taskMetricGroup(registry: MetricRegistry, clock: Clock, s: TaskMetricScope, formats: ScopeFormats = DEFAULT_SCOPES): ScopedMetricGroup {
+  const variables: Record<string, string> = {
+    '<host>': s.host,
+    '<tm_id>': s.taskManagerId,
+    '<job_id>': s.jobId,
+    '<job_name>': s.jobName,
+    ...(s.taskId === undefined ? {} : { '<task_id>': s.taskId }),
+    '<task_name>': s.taskName,
+    '<subtask_index>': String(s.subtaskIndex),
+    '<task_attempt_num>': String(s.attemptNumber),
+  };
+  return new ScopedMetricGroup(registry, clock, {
+    scope: applyScopeFormat(formats.formats.task, variables, taskManagerJobScope(formats, variables)),
+    queryScope: [s.host, 'taskmanager', s.taskManagerId, s.jobName, s.taskName, String(s.subtaskIndex)],
+    variables,
+    logicalScope: ['taskmanager', 'job', 'task'],
+    formats,
+  });
+}
+
+/** The group of one operator of the task's chain (`metrics.scope.operator`; query scope the task's and `<operator_name>`). */
 export function operatorMetricGroup(task: ScopedMetricGroup, registry: MetricRegistry, clock: Clock, operatorName: string, operatorId: string): ScopedMetricGroup {
-  return new ScopedMetricGroup(
-    registry,
-    clock,
-    [...task.getScopeComponents(), operatorName],
-    { ...task.getAllVariables(), '<operator_name>': operatorName, '<operator_id>': operatorId },
-    [...task.getLogicalScope(), 'operator'],
-  );
+  const formats = task.getScopeFormats();
+  const variables = { ...task.getAllVariables(), '<operator_name>': operatorName, '<operator_id>': operatorId };
+  return new ScopedMetricGroup(registry, clock, {
+    scope: applyScopeFormat(formats.formats.operator, variables, task.getScopeComponents()),
+    queryScope: [...task.getQueryScope(), operatorName],
+    variables,
+    logicalScope: [...task.getLogicalScope(), 'operator'],
+    formats,
+  });
 }
 
-/** The JobManager process's group: `<host>.jobmanager`. */
-export function jobManagerMetricGroup(registry: MetricRegistry, clock: Clock, host: string): ScopedMetricGroup {
-  return new ScopedMetricGroup(registry, clock, [host, 'jobmanager'], { '<host>': host }, ['jobmanager']);
+/** The JobManager process's group (`metrics.scope.jm`; query scope `<host>.jobmanager`). */
+export function jobManagerMetricGroup(registry: MetricRegistry, clock: Clock, host: string, formats: ScopeFormats = DEFAULT_SCOPES): ScopedMetricGroup {
+  const variables = { '<host>': host };
+  return new ScopedMetricGroup(registry, clock, {
+    scope: applyScopeFormat(formats.formats.jm, variables),
+    queryScope: [host, 'jobmanager'],
+    variables,
+    logicalScope: ['jobmanager'],
+    formats,
+  });
 }
 
-/** A job's group on the JobManager: `<host>.jobmanager.<job_name>`. */
-export function jobMetricGroup(registry: MetricRegistry, clock: Clock, s: { host: string; jobId: string; jobName: string }): ScopedMetricGroup {
-  return new ScopedMetricGroup(
-    registry,
-    clock,
-    [s.host, 'jobmanager', s.jobName],
-    { '<host>': s.host, '<job_id>': s.jobId, '<job_name>': s.jobName },
-    ['jobmanager', 'job'],
-  );
+/** A job's group on the JobManager (`metrics.scope.jm-job`; query scope `<host>.jobmanager.<job_name>`). */
+export function jobMetricGroup(
+  registry: MetricRegistry,
+  clock: Clock,
+  s: { host: string; jobId: string; jobName: string },
+  formats: ScopeFormats = DEFAULT_SCOPES,
+): ScopedMetricGroup {
+  const variables = { '<host>': s.host, '<job_id>': s.jobId, '<job_name>': s.jobName };
+  return new ScopedMetricGroup(registry, clock, {
+    scope: applyScopeFormat(formats.formats['jm-job'], variables, applyScopeFormat(formats.formats.jm, variables)),
+    queryScope: [s.host, 'jobmanager', s.jobName],
+    variables,
+    logicalScope: ['jobmanager', 'job'],
+    formats,
+  });
 }
 
-/** A TaskManager process's group: `<host>.taskmanager.<tm_id>`. */
-export function taskManagerMetricGroup(registry: MetricRegistry, clock: Clock, s: { host: string; taskManagerId: string }): ScopedMetricGroup {
-  return new ScopedMetricGroup(registry, clock, [s.host, 'taskmanager', s.taskManagerId], { '<host>': s.host, '<tm_id>': s.taskManagerId }, ['taskmanager']);
+/** A TaskManager process's group (`metrics.scope.tm`; query scope `<host>.taskmanager.<tm_id>`). */
+export function taskManagerMetricGroup(
+  registry: MetricRegistry,
+  clock: Clock,
+  s: { host: string; taskManagerId: string },
+  formats: ScopeFormats = DEFAULT_SCOPES,
+): ScopedMetricGroup {
+  const variables = { '<host>': s.host, '<tm_id>': s.taskManagerId };
+  return new ScopedMetricGroup(registry, clock, {
+    scope: applyScopeFormat(formats.formats.tm, variables),
+    queryScope: [s.host, 'taskmanager', s.taskManagerId],
+    variables,
+    logicalScope: ['taskmanager'],
+    formats,
+  });
 }

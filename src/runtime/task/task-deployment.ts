@@ -1,5 +1,6 @@
 /** What a slot hands a task: where it runs, its channels, its state, and where it reports. */
 import type { Configuration } from '../../api/configuration.ts';
+import type { ScopeFormats } from '../../api/metric-scope-format.ts';
 import type { CheckpointStorage } from '../../checkpoint/checkpoint-storage.ts';
 import type { Scheduler } from '../../core/time.ts';
 import type { JobVertex } from '../../graph/job-graph.ts';
@@ -22,6 +23,8 @@ export interface TaskMetricsLocation {
   readonly host: string;
   readonly taskManagerId: string;
   readonly jobName: string;
+  /** The scope formats (`metrics.scope.*`) of the task's and operators' metric identifiers. */
+  readonly scopes: ScopeFormats;
 }
 
 export interface TaskInput {

@@ -134,7 +134,7 @@ export class Task {
       subtaskIndex: this.subtaskIndex,
       attemptNumber: deployment.attemptNumber,
       taskId: this.vertex.nodes[0]!.operatorId,
-    });
+    }, deployment.metrics.scopes);
     this.#taskGroup = group;
     this.#recordsIn = group.counter('numRecordsIn') as SimpleCounter;
     this.#recordsOut = group.counter('numRecordsOut') as SimpleCounter;
