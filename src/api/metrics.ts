@@ -5,9 +5,11 @@
  * update, cheap enough for the path of every record.
  *
  * Scope: every group has scope components (`getScopeComponents()`, e.g. host, `taskmanager`,
- * task manager id, job name, task name, subtask index, operator name) that name its metrics
- * (`<scope>.<metric>`), and variables (`<job_id>`, `<task_name>`, `<subtask_index>`,
- * `<operator_name>`, …) that reporters with labels (Prometheus) use instead of the name's parts.
+ * task manager id, job name, operator name, subtask index) that name its metrics
+ * (`<scope>.<metric>`), made by the scope formats (`metrics.scope.*`, metric-scope-format.ts),
+ * and variables (`<job_id>`, `<task_name>`, `<subtask_index>`, `<operator_name>`, …) that the
+ * formats are filled from and that reporters with labels (Prometheus) use instead of the name's
+ * parts.
  */
 
 /** A count that goes up and down. */
@@ -68,7 +70,7 @@ export interface MetricGroup {
   getScopeComponents(): readonly string[];
   /** Variables of this group and its parents, keys in angle brackets (`<task_name>`). */
   getAllVariables(): Readonly<Record<string, string>>;
-  /** The metric's full name: scope components and metric name joined with '.'. */
+  /** The metric's full name: scope components and metric name joined with the delimiter (`metrics.scope.delimiter`, '.' by default). */
   getMetricIdentifier(metricName: string): string;
 }
 
