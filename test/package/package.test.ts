@@ -193,10 +193,10 @@ after(() => {
 const opts = { timeout: 90_000 };
 
 describe('the packed tarball', () => {
-  it('holds dist/ with declarations, bin/, README and docs, and neither sources nor tests', opts, async () => {
+  it('holds dist/ with declarations and the built web UI, bin/, README and docs, and neither sources nor tests', opts, async () => {
     const r = await run('tar', ['tzf', join(work, readdirSync(work).find((f) => f.endsWith('.tgz'))!)], work);
     const files = r.stdout.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
-    for (const f of ['package.json', 'README.md', 'bin/weir.mjs', 'dist/index.js', 'dist/index.d.ts', 'dist/testing/index.d.ts', 'dist/nexmark/index.js', 'dist/runtime/worker/worker-bootstrap.mjs', 'dist/cli/main.js']) {
+    for (const f of ['package.json', 'README.md', 'bin/weir.mjs', 'dist/index.js', 'dist/index.d.ts', 'dist/testing/index.d.ts', 'dist/nexmark/index.js', 'dist/runtime/worker/worker-bootstrap.mjs', 'dist/cli/main.js', 'dist/ui/index.html']) {
       assert.ok(files.includes(f), `${f} is missing from the tarball`);
     }
     assert.ok(files.some((f) => f.startsWith('docs/')), 'docs/ is missing from the tarball');
