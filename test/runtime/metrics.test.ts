@@ -22,14 +22,14 @@ describe('metric groups', () => {
     const task = taskMetricGroup(registry, clock, SCOPE);
     const op = operatorMetricGroup(task, registry, clock, 'Map', 'abc');
     assert.deepEqual(task.getScopeComponents(), ['h1', 'taskmanager', 'tm-1', 'My Job', 'Source -> Map', '2']);
-    assert.equal(op.getMetricIdentifier('numRecordsIn'), 'h1.taskmanager.tm-1.My Job.Source -> Map.2.Map.numRecordsIn');
+    assert.equal(op.getMetricIdentifier('numRecordsIn'), 'h1.taskmanager.tm-1.My Job.Map.2.numRecordsIn');
     const vars = op.addGroup('shard', 'a').getAllVariables();
     assert.equal(vars['<job_id>'], 'j1');
     assert.equal(vars['<task_name>'], 'Source -> Map');
     assert.equal(vars['<subtask_index>'], '2');
     assert.equal(vars['<operator_name>'], 'Map');
     assert.equal(vars['<shard>'], 'a', 'a key/value group adds its variable');
-    assert.deepEqual(op.addGroup('user').getScopeComponents().slice(-2), ['Map', 'user']);
+    assert.deepEqual(op.addGroup('user').getScopeComponents().slice(-3), ['Map', '2', 'user']);
     assert.equal(op.addGroup('user'), op.addGroup('user'), 'the same subgroup each time');
   });
 
@@ -61,7 +61,7 @@ describe('metric groups', () => {
     assert.deepEqual(byName.get('rate')!.value, { kind: 'meter', count: 20, rate: 10 });
     const hv = byName.get('h')!.value;
     assert.equal(hv.kind === 'histogram' && `${hv.count} ${hv.min} ${hv.max} ${hv.p50}`, '5 2 5 3.5', 'the window holds the latest 4');
-    assert.equal(metricIdentifier(byName.get('c')!), 'h1.taskmanager.tm-1.My Job.Source -> Map.2.Map.c');
+    assert.equal(metricIdentifier(byName.get('c')!), 'h1.taskmanager.tm-1.My Job.Map.2.c');
   });
 
   it('a reporter hears of metrics registered before and after it was added, and of their removal', () => {
