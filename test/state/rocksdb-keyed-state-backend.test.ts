@@ -31,7 +31,7 @@ function backend(o: { maxParallelism: number; keyGroupRange: KeyGroupRange; cach
   });
 }
 
-runKeyedStateBackendContract('RocksDBKeyedStateBackend with a cache of about ten entries', (opts) => backend({ ...opts, cacheBytes: 1_000 }), { modelRuns: 40 });
+runKeyedStateBackendContract('RocksDBKeyedStateBackend with a cache of about ten entries', (opts) => backend({ ...opts, cacheBytes: 1_000 }), { modelRuns: 20 });
 
 const countD = new ValueStateDescriptor<number>('count', 0);
 const seenD = new ListStateDescriptor<number>('seen');
@@ -164,27 +164,27 @@ test('rocksdb: random changes, snapshots and releases match a model, with a tiny
   }
 });
 
-test('rocksdb: a cache bounded in bytes evicts, writes back and reads back 20,000 keys exactly', () => {
-  const b = backend({ maxParallelism: 128, keyGroupRange: { start: 0, end: 127 }, cacheBytes: 200_000 });
+test('rocksdb: a cache bounded in bytes evicts, writes back and reads back 6,000 keys exactly', () => {
+  const b = backend({ maxParallelism: 128, keyGroupRange: { start: 0, end: 127 }, cacheBytes: 60_000 });
   const count = b.getValueState(countD);
   for (let round = 0; round < 2; round++) {
-    for (let k = 0; k < 20_000; k++) {
+    for (let k = 0; k < 6_000; k++) {
       b.setCurrentKey(k);
       count.update((count.value() ?? 0) + k);
     }
   }
   const missesAfterWrites = b.cacheMisses;
-  assert.ok(missesAfterWrites >= 20_000, `the second round found evicted keys in RocksDB (misses: ${missesAfterWrites})`);
-  for (let k = 0; k < 20_000; k += 7) {
+  assert.ok(missesAfterWrites >= 6_000, `the second round found evicted keys in RocksDB (misses: ${missesAfterWrites})`);
+  for (let k = 0; k < 6_000; k += 7) {
     b.setCurrentKey(k);
     assert.equal(count.value(), 2 * k);
   }
-  assert.equal([...b.keys('count')].length, 20_000);
+  assert.equal([...b.keys('count')].length, 6_000);
   const s = b.snapshot();
   let entries = 0;
   for (let g = 0; g < 128; g++) for (const _ of s.entries('count', g)) entries++;
   s.release();
-  assert.equal(entries, 20_000);
+  assert.equal(entries, 6_000);
   b.dispose();
 });
 

@@ -18,7 +18,7 @@ import { runStateBackendContract } from './state-backend.contract.ts';
 for (const factory of stateBackendFactories()) {
   // A RocksDB keyed backend opens an instance of its own, so its randomized model check runs fewer
   // times (rocksdb-keyed-state-backend.test.ts checks it further against its own model).
-  runStateBackendContract(`state backend '${factory.name}'`, () => factory.create(new Configuration()), factory.name === 'rocksdb' ? { modelRuns: 40 } : {});
+  runStateBackendContract(`state backend '${factory.name}'`, () => factory.create(new Configuration()), factory.name === 'rocksdb' ? { modelRuns: 20 } : {});
 }
 
 test('registry: hashmap is registered and is the default', () => {
