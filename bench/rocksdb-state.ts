@@ -18,8 +18,9 @@
  *    most keys outside its cache cannot sustain 100k records/s on this machine.
  * 3. State larger than the heap (jobs/rocksdb-large-state.ts): ~1 KB per key in a child
  *    `node --max-old-space-size=256` running the job through the CLI (`weir run --inline`),
- *    exactly-once checkpoints every few seconds: on RocksDB it completes and checkpoints, on the
- *    heap it runs out of memory. Both outcomes are reported (exit status, checkpoints, sizes).
+ *    exactly-once checkpoints every few seconds: on the heap it runs out of memory, on RocksDB it
+ *    is meant to complete and checkpoint (docs/performance.md says when it does). Both outcomes
+ *    are reported (exit status, checkpoints, sizes).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -3,7 +3,7 @@
  * per key for `keys` keys, with exactly-once checkpoints every `interval` ms, on the backend the
  * configuration selects (`-D state.backend.type=...`). Meant to run in a process whose heap is
  * capped (`node --max-old-space-size=256 bin/weir.mjs run --inline ...`): on the heap backend it
- * runs out of memory, on RocksDB it completes.
+ * runs out of memory; on RocksDB, whose cache is bounded, it is meant to complete.
  *
  *   fromSequence(0..keys-1) → keyBy(x) → ValueState<Payload> per key → sink
  *
