@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '../../src/api/state.ts';
 import type { KeyGroupRange } from '../../src/core/key-group.ts';
@@ -239,4 +241,60 @@ test('rocksdb: prefetch reads a batch of keys ahead in one request, after which 
   assert.equal(cold.prefetch(batch), undefined, 'nothing to read once cached');
   b.dispose();
   cold.dispose();
+});
+
+test('rocksdb: a snapshot established a slice at a time keeps the values at the barrier while records change them between slices', async () => {
+  const b = backend({ maxParallelism: 8, keyGroupRange: { start: 0, end: 7 }, cacheBytes: 64 << 20 });
+  const count = b.getValueState(countD);
+  const seen = b.getListState(seenD);
+  const N = 10_000;
+  for (let k = 0; k < N; k++) {
+    b.setCurrentKey(k);
+    count.update(k);
+    seen.add(k);
+  }
+  const s = b.snapshot();
+  const establishing = s.establish();
+  // Between the slices: every key changes, in place (list add) and by update, and some are cleared.
+  await new Promise((resolve) => setImmediate(resolve));
+  for (let k = 0; k < N; k++) {
+    b.setCurrentKey(k);
+    count.update(-k);
+    seen.add(-1);
+    if (k % 10 === 0) count.clear();
+  }
+  await establishing;
+  let entries = 0;
+  for (let g = 0; g < 8; g++) {
+    for (const [key, value] of s.entries('count', g)) {
+      assert.equal(value, key, `count of ${String(key)} as at the barrier`);
+      entries++;
+    }
+    for (const [key, value] of s.entries('seen', g)) assert.deepEqual(value, [key]);
+  }
+  assert.equal(entries, N);
+  s.release();
+  b.setCurrentKey(5);
+  assert.equal(count.value(), -5, 'the live state has the later values');
+  b.dispose();
+});
+
+test('rocksdb: values written count against the cache budget, so written state does not pile up on the heap', () => {
+  const b = backend({ maxParallelism: 128, keyGroupRange: { start: 0, end: 127 }, cacheBytes: 1 << 20 });
+  const state = b.getValueState(new ValueStateDescriptor<number[]>('v'));
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  // 2,000 keys of about 10 KB each: 20 MB written through a 1 MiB cache.
+  for (let k = 0; k < 2_000; k++) {
+    b.setCurrentKey(k);
+    state.update(Array.from({ length: 1250 }, (_, i) => k + i + 0.5));
+  }
+  gc();
+  const grown = process.memoryUsage().heapUsed - before;
+  b.setCurrentKey(17);
+  assert.equal(state.value()![3], 17 + 3 + 0.5, 'an evicted value reads back from RocksDB');
+  assert.ok(grown < 8 << 20, `the heap grew by ${grown} bytes`);
+  b.dispose();
 });

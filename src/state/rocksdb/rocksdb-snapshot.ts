@@ -17,6 +17,9 @@ import { entryKey, stateRange } from './rocksdb-keys.ts';
 import type { InstanceCopy, RocksDBStore, ScannedEntry } from './rocksdb-store.ts';
 import type { CacheContext, CachedEntry, PendingSnapshot, RocksDBTable } from './rocksdb-table.ts';
 
+/** Dirty entries encoded and posted per slice of the asynchronous part (a few ms). */
+const BASE_SLICE = 2048;
+
 /** Entries read per scan request while a snapshot is written. */
 const SCAN_CHUNK = 1024;
 
@@ -40,6 +43,8 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
   #view: number | undefined;
   #establishing: Promise<void> | undefined;
   #baseWritten = false;
+  /** How far the snapshot's dirty entries have been posted. */
+  #basePos = 0;
   #released = false;
 
   /** The keyed backend that took it (incremental checkpoints ask it what they need). */
@@ -99,7 +104,12 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
       await (older as RocksDBSnapshot).establish();
     }
     if (this.#view !== undefined) return undefined;
-    this.#writeBase();
+    // Encoding the snapshot's entries runs on the task thread: a slice at a time, so that records
+    // keep flowing meanwhile (what they change is saved for the snapshot first, copy-on-write).
+    while (!this.#writeBaseSome(BASE_SLICE)) await new Promise((resolve) => setImmediate(resolve));
+    // Established synchronously meanwhile (read first): its view holds the state, but a copy of
+    // the files taken now could hold later writes.
+    if (this.#view !== undefined) return undefined;
     // The copy and the RocksDB snapshot are requested back to back: the I/O thread runs them in
     // order, and no later write is posted before this snapshot settles (the write gate).
     const copy = copyTo === undefined ? undefined : this.#store.checkpoint(copyTo);
@@ -129,15 +139,29 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
 
   /** Posts the snapshot's entries: its dirty entries as they are, and the old values saved for it. */
   #writeBase(): void {
-    if (this.#baseWritten) return;
-    this.#baseWritten = true;
-    for (const entry of this.#dirty) {
+    this.#writeBaseSome(Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * Posts up to `limit` more of the snapshot's dirty entries (those changed since are skipped:
+   * their old values were saved for it); once all are, the saved old values. True when done.
+   */
+  #writeBaseSome(limit: number): boolean {
+    if (this.#baseWritten) return true;
+    const dirty = this.#dirty;
+    const end = Math.min(dirty.length, this.#basePos + limit);
+    for (let i = this.#basePos; i < end; i++) {
+      const entry = dirty[i]!;
       if (entry.dirty && entry.epoch <= this.epoch) entry.table.writeBack(entry);
     }
+    this.#basePos = end;
+    if (end < dirty.length) return false;
     for (const s of this.#saved) this.#store.write(entryKey(s.stateId, s.keyGroup, s.canonical), s.encoded);
     this.#store.postWrites();
     this.#dirty = [];
     this.#saved = [];
+    this.#baseWritten = true;
+    return true;
   }
 
   #settle(view: number): void {

@@ -74,6 +74,8 @@ export class CacheContext {
   dirty: CachedEntry[] = [];
   /** Estimated bytes of every table's cache. */
   bytes = 0;
+  /** Entries in every table's cache. */
+  entries = 0;
   /** Bound for `bytes`. */
   readonly budget: number;
   readonly writer = new ByteWriter(Buffer.allocUnsafeSlow(4096));
@@ -113,20 +115,20 @@ export class RocksDBTable implements EntryTable<CachedEntry> {
   }
 
   write(found: CachedEntry | undefined, value: unknown): void {
-    this.#change(found ?? this.#entry(), value);
+    this.#change(found ?? this.#entry(), value, true);
   }
 
   remove(entry: CachedEntry): void {
-    this.#change(entry, undefined);
+    this.#change(entry, undefined, true);
   }
 
   clearCurrent(): void {
     const entry = this.current();
-    if (entry !== undefined) this.#change(entry, undefined);
+    if (entry !== undefined) this.#change(entry, undefined, true);
   }
 
   own(entry: CachedEntry): unknown {
-    this.#change(entry, entry.value);
+    this.#change(entry, entry.value, false);
     return entry.value;
   }
 
@@ -141,6 +143,7 @@ export class RocksDBTable implements EntryTable<CachedEntry> {
     this.cache.delete(canonical);
     entry.dirty = false;
     this.#ctx.bytes -= entry.size;
+    this.#ctx.entries--;
   }
 
   /** Encodes an entry's value as RocksDB stores it (the key, then the stored value); null when it has none. */
@@ -193,19 +196,37 @@ export class RocksDBTable implements EntryTable<CachedEntry> {
     const entry = new CachedEntry(this, canonical, key, keyGroup, value, ENTRY_OVERHEAD + (bytes?.byteLength ?? 0));
     this.cache.set(canonical, entry);
     ctx.bytes += entry.size;
+    ctx.entries++;
     if (ctx.bytes > ctx.budget) this.evict();
     return entry;
   }
 
-  #change(entry: CachedEntry, value: unknown): void {
+  /**
+   * A change of the entry (`replaced`: a new value; otherwise the value is about to be mutated in
+   * place). The entry's estimated size follows a new value, and when it first changes in an epoch
+   * (a value mutated in place is estimated then), so values written to the cache count against
+   * its budget: over it, entries are evicted (written back) as for a read.
+   */
+  #change(entry: CachedEntry, value: unknown, replaced: boolean): void {
     const ctx = this.#ctx;
     if (entry.dirty && entry.epoch <= ctx.frozenEpoch) this.#preserve(entry);
     entry.value = value;
     entry.ref = true;
-    if (!entry.dirty || entry.epoch !== ctx.epoch) {
+    const first = !entry.dirty || entry.epoch !== ctx.epoch;
+    if (first) {
       entry.dirty = true;
       entry.epoch = ctx.epoch;
-      ctx.dirty.push(entry);
+      const dirty = ctx.dirty;
+      dirty.push(entry);
+      // Entries written back or evicted since stay listed: drop them once they are most of the
+      // list, so it never holds much more than the cache does (amortised O(1) per change).
+      if (dirty.length > 4096 && dirty.length > 2 * ctx.entries) ctx.dirty = dirty.filter((e) => e.dirty && e.epoch === ctx.epoch);
+    }
+    if (replaced || first) {
+      const size = ENTRY_OVERHEAD + estimateBytes(value, 0);
+      ctx.bytes += size - entry.size;
+      entry.size = size;
+      if (ctx.bytes > ctx.budget) this.evict();
     }
   }
 
@@ -250,6 +271,63 @@ export class RocksDBTable implements EntryTable<CachedEntry> {
       }
       this.cache.delete(entry.canonical);
       ctx.bytes -= entry.size;
+      ctx.entries--;
+      // The entry may still be listed as changed in this epoch (clean now, so skipped there):
+      // its value must not stay reachable through that list.
+      entry.value = undefined;
     }
+  }
+}
+
+/** Elements of an array, entries of a map or keys of an object looked at; the rest is extrapolated. */
+const SAMPLE = 8;
+
+/**
+ * A cheap estimate of the bytes a value takes (about its encoded size): primitives exactly, and
+ * collections from a sample of their elements, so that it costs O(1) per level however large the
+ * value. Only an estimate: the cache's budget is a bound on memory, not an exact count.
+ */
+export function estimateBytes(value: unknown, depth: number): number {
+  switch (typeof value) {
+    case 'number':
+      return 9;
+    case 'string':
+      return 5 + value.length * 2;
+    case 'boolean':
+    case 'undefined':
+      return 1;
+    case 'bigint':
+      return 16;
+    case 'object': {
+      if (value === null) return 1;
+      if (depth >= 4) return 64;
+      if (Array.isArray(value)) return 8 + sampled(value.length, (i) => estimateBytes(value[i], depth + 1));
+      if (ArrayBuffer.isView(value)) return 8 + value.byteLength;
+      if (value instanceof Map) {
+        const first = [...iterateFirst(value.entries(), SAMPLE)];
+        return 8 + sampled(value.size, (i) => estimateBytes(first[i]![0], depth + 1) + estimateBytes(first[i]![1], depth + 1), first.length);
+      }
+      const keys = Object.keys(value);
+      return 8 + sampled(keys.length, (i) => keys[i]!.length + estimateBytes((value as Record<string, unknown>)[keys[i]!], depth + 1));
+    }
+    default:
+      return 16;
+  }
+}
+
+/** The sum over `n` elements, from the first `sample` of them (at most `available`). */
+function sampled(n: number, size: (i: number) => number, available = n): number {
+  const k = Math.min(n, SAMPLE, available);
+  if (k === 0) return 0;
+  let total = 0;
+  for (let i = 0; i < k; i++) total += size(i);
+  return Math.round((total / k) * n);
+}
+
+function* iterateFirst<T>(it: Iterator<T>, n: number): Generator<T> {
+  for (let i = 0; i < n; i++) {
+    const next = it.next();
+    if (next.done === true) return;
+    yield next.value;
   }
 }
