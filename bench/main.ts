@@ -33,10 +33,14 @@ import { keyedCount } from './keyed-count.ts';
 import { keyedCountP2 } from './keyed-count-p2.ts';
 import { nexmark } from './nexmark.ts';
 import { recovery } from './recovery.ts';
+import { rocksdbIncremental } from './rocksdb-incremental.ts';
 import { rocksdbState } from './rocksdb-state.ts';
+import { trivialJob } from './trivial-job.ts';
 import { unalignedCheckpoints } from './unaligned-checkpoints.ts';
+import { userKeyed } from './user-keyed.ts';
+import { userKeyedCheckpoints } from './user-keyed-checkpoints.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [chainedMapFilter, keyedCount, keyedCountP2, checkpointOverhead, checkpointPause, unalignedCheckpoints, recovery, nexmark, rocksdbState];
+const BENCHMARKS: readonly Benchmark[] = [chainedMapFilter, keyedCount, keyedCountP2, checkpointOverhead, checkpointPause, unalignedCheckpoints, recovery, nexmark, rocksdbState, rocksdbIncremental, userKeyed, userKeyedCheckpoints, trivialJob];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 

@@ -34,7 +34,7 @@ import { checkpointStateJob, requestGaps, sleep, subtaskFigures, type StateRun }
 import { formatRate, median, RssSampler, type Benchmark, type BenchOptions, type DetailRow, type Totals } from './harness.ts';
 import { absNow, commandChannel, Inbox, STATE_BYTES_PER_KEY, stateJobArgv, type StateJobReport } from './jobs/checkpoint-common.ts';
 import { channelName, type ExecReport, type SinkReport } from './jobs/common.ts';
-import { backendConfig, keyOf, type BackendName, type MissReport } from './jobs/rocksdb-common.ts';
+import { backendConfig, backendLabel, keyOf, type BackendName, type MissReport } from './jobs/rocksdb-common.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const countJob = fileURLToPath(new URL('./jobs/rocksdb-keyed-count.ts', import.meta.url));
@@ -92,7 +92,7 @@ async function runCount(n: number, keys: number, backend: BackendName, localDir:
   try {
     await runJob(countJob, { args: [String(n), runId, String(keys), backend, localDir], mode: 'inline', parallelism: 1 });
     const deadline = Date.now() + 5000;
-    while (exec === undefined || sink === undefined || (backend === 'rocksdb' && misses === undefined)) {
+    while (exec === undefined || sink === undefined || (backend !== 'heap' && misses === undefined)) {
       if (Date.now() > deadline) throw new Error(`${NAME}: the ${backend} run over ${keys} keys finished but its reports did not arrive`);
       await sleep(20);
     }
@@ -190,7 +190,7 @@ async function keyedCount(configs: readonly CountConfig[], localDir: string, log
       runs: f.wallMs.length,
       cells: {
         keys: c.keys.toLocaleString('en-US'),
-        backend: c.backend === 'heap' ? 'heap' : 'RocksDB (64 MiB cache)',
+        backend: backendLabel(c.backend),
         N: c.n.toLocaleString('en-US'),
         runs: String(f.wallMs.length),
         'weir rec/s': formatRate(weir),
@@ -338,7 +338,7 @@ async function checkpointPause(backend: BackendName, keys: number, rate: number,
     parallelism: 1,
     runs: figures.length,
     cells: {
-      backend: backend === 'heap' ? 'heap' : 'RocksDB (64 MiB cache)',
+      backend: backendLabel(backend),
       keys: keys.toLocaleString('en-US'),
       'state size (stats)': `${(median(figures.map((f) => f.stateBytes)) / 1e6).toFixed(1)} MB`,
       'build time': `${(buildMs / 1000).toFixed(1)} s`,
@@ -423,7 +423,7 @@ function largeStateRow(o: LargeStateOutcome, intervalMs: number): DetailRow {
     parallelism: 1,
     runs: 1,
     cells: {
-      backend: o.backend === 'heap' ? 'heap' : 'RocksDB (64 MiB cache)',
+      backend: backendLabel(o.backend),
       keys: o.keys.toLocaleString('en-US'),
       'state (keys × 935 B)': `${((o.keys * STATE_BYTES_PER_KEY) / 1e6).toFixed(0)} MB`,
       outcome,
@@ -465,7 +465,7 @@ export const rocksdbState: Benchmark = {
       );
       const pauseKeys = quick ? 50_000 : 300_000;
       const rate = 2_000;
-      for (const backend of ['rocksdb', 'heap'] as const) rows.push(await checkpointPause(backend, pauseKeys, rate, quick ? 2 : 3, localDir, log));
+      for (const backend of ['rocksdb', 'rocksdb-incremental', 'heap'] as const) rows.push(await checkpointPause(backend, pauseKeys, rate, quick ? 2 : 3, localDir, log));
       const largeKeys = quick ? 250_000 : 600_000;
       const interval = 5_000;
       for (const backend of ['rocksdb', 'heap'] as const) {

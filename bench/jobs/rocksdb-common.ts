@@ -21,17 +21,26 @@ export function keyOf(x: number, keys: number): number {
   return (h >>> 0) % keys;
 }
 
-export type BackendName = 'heap' | 'rocksdb';
+export type BackendName = 'heap' | 'rocksdb' | 'rocksdb-incremental';
 
 export function parseBackend(s: string | undefined): BackendName {
-  if (s === 'heap' || s === 'rocksdb') return s;
-  throw new RangeError(`backend must be 'heap' or 'rocksdb', got ${String(s)}`);
+  if (s === 'heap' || s === 'rocksdb' || s === 'rocksdb-incremental') return s;
+  throw new RangeError(`backend must be 'heap', 'rocksdb' or 'rocksdb-incremental', got ${String(s)}`);
+}
+
+/** How the tables name a backend. */
+export function backendLabel(backend: BackendName): string {
+  return backend === 'heap' ? 'heap' : backend === 'rocksdb' ? 'RocksDB (64 MiB cache)' : 'RocksDB, incremental';
 }
 
 /** Configuration keys selecting the backend; RocksDB with full (canonical) snapshots, its working instances under `localDir`. */
 export function backendConfig(backend: BackendName, localDir: string | undefined): Record<string, unknown> {
   if (backend === 'heap') return { 'state.backend.type': 'hashmap' };
-  return { 'state.backend.type': 'rocksdb', 'state.backend.incremental': false, ...(localDir ? { 'state.backend.rocksdb.localdir': localDir } : {}) };
+  return {
+    'state.backend.type': 'rocksdb',
+    'state.backend.incremental': backend === 'rocksdb-incremental',
+    ...(localDir ? { 'state.backend.rocksdb.localdir': localDir } : {}),
+  };
 }
 
 /** Posted when a RocksDB keyed state backend of the run is disposed. */

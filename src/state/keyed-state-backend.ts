@@ -126,6 +126,13 @@ export interface KeyedStateSnapshot {
   /** Optional, with takeSaved(): how many bytes the next takeSaved() would hand over, about. */
   savedBytes?(): number;
 
+  /**
+   * Optional, for backends whose snapshot is not in memory: reads one state's key group ahead,
+   * without blocking, so that the entries()/encodedEntries() call for it that follows needs no
+   * synchronous read; undefined when nothing must be read. Writers await it before each.
+   */
+  prepare?(stateName: string, keyGroup: number): Promise<void> | undefined;
+
   /** Ends the snapshot: the backend stops preserving its view. Idempotent. */
   release(): void;
 }

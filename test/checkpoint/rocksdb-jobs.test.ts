@@ -23,7 +23,7 @@ const ROCKSDB = (local: string) => ({ 'state.backend.type': 'rocksdb', 'state.ba
 
 describe('RocksDB: exactly-once recovery', () => {
   it('golden keyed pipeline, p=2 on worker threads, failures in a source, an operator and the sink: exactly the straight result', async () => {
-    const N = 24_000;
+    const N = 40_000;
     const expected = canon((await runJob('test/jobs/golden.ts', { args: ['keyed', String(N), '{}'], parallelism: 1, mode: 'inline' })).collected);
     const faults = [
       { at: 'source', attempt: 0, after: 3_000, subtask: 1, checkpointed: true },

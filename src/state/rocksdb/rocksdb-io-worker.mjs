@@ -218,21 +218,44 @@ function liveFiles(property) {
   return out;
 }
 
-/** Requests run strictly one after another: the order of posting is the order of effect. */
+/**
+ * Requests run one after another: the order of posting is the order of effect. One exception:
+ * a `checkpoint` (a flush and a copy of the files, tens of ms) runs beside the reads posted after
+ * it (get, scan, snapshot, release, property), which need not wait: a checkpoint changes no data,
+ * and its poster posts no write for that instance until it is answered (the write gate). Any other
+ * request for that instance waits for the checkpoint to end.
+ */
 const queue = [];
 let running = false;
+const READS = new Set(['get', 'scan', 'snapshot', 'release', 'property']);
+/** Instance id → its running checkpoint. */
+const checkpoints = new Map();
+
+async function run(request) {
+  try {
+    const handler = handlers[request.op];
+    if (handler === undefined) throw new Error(`unknown RocksDB request '${request.op}'`);
+    answer({ id: request.id, ok: true, value: await handler(request) });
+  } catch (e) {
+    answer({ id: request.id, ok: false, message: e instanceof Error ? e.message : String(e) });
+  }
+}
 
 async function drain() {
   running = true;
   while (queue.length > 0) {
     const request = queue.shift();
-    try {
-      const handler = handlers[request.op];
-      if (handler === undefined) throw new Error(`unknown RocksDB request '${request.op}'`);
-      answer({ id: request.id, ok: true, value: await handler(request) });
-    } catch (e) {
-      answer({ id: request.id, ok: false, message: e instanceof Error ? e.message : String(e) });
+    const copying = checkpoints.get(request.db);
+    if (copying !== undefined && !READS.has(request.op)) await copying;
+    if (request.op === 'checkpoint') {
+      const done = run(request);
+      checkpoints.set(request.db, done);
+      void done.then(() => {
+        if (checkpoints.get(request.db) === done) checkpoints.delete(request.db);
+      });
+      continue;
     }
+    await run(request);
   }
   running = false;
 }

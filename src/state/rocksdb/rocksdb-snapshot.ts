@@ -12,13 +12,16 @@
 import type { StateKind } from '../../api/state.ts';
 import type { PrimitiveKey } from '../../core/key-group.ts';
 import type { EncodedEntries, KeyedStateSnapshot } from '../keyed-state-backend.ts';
+import { monotonicClock } from '../../core/time.ts';
 import { ByteReader, type ByteWriter, readStored, readValue } from '../state-codec.ts';
 import { entryKey, stateRange } from './rocksdb-keys.ts';
 import type { InstanceCopy, RocksDBStore, ScannedEntry } from './rocksdb-store.ts';
 import type { CacheContext, CachedEntry, PendingSnapshot, RocksDBTable } from './rocksdb-table.ts';
 
-/** Dirty entries encoded and posted per slice of the asynchronous part (a few ms). */
-const BASE_SLICE = 2048;
+/** Time the asynchronous part encodes the snapshot's entries before it yields to the task (ms). */
+const BASE_SLICE_MS = 2;
+/** Entries encoded between two looks at the clock. */
+const BASE_CHECK_EVERY = 64;
 
 /** Entries read per scan request while a snapshot is written. */
 const SCAN_CHUNK = 1024;
@@ -43,6 +46,8 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
   #view: number | undefined;
   #establishing: Promise<void> | undefined;
   #baseWritten = false;
+  /** One state's key group read ahead by prepare(), for the next read of it. */
+  #prepared: { readonly stateId: number; readonly keyGroup: number; readonly entries: readonly ScannedEntry[] } | undefined;
   /** How far the snapshot's dirty entries have been posted. */
   #basePos = 0;
   #released = false;
@@ -106,7 +111,13 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
     if (this.#view !== undefined) return undefined;
     // Encoding the snapshot's entries runs on the task thread: a slice at a time, so that records
     // keep flowing meanwhile (what they change is saved for the snapshot first, copy-on-write).
-    while (!this.#writeBaseSome(BASE_SLICE)) await new Promise((resolve) => setImmediate(resolve));
+    for (;;) {
+      const sliceStart = monotonicClock.now();
+      let done = false;
+      while (!done && monotonicClock.now() - sliceStart < BASE_SLICE_MS) done = this.#writeBaseSome(BASE_CHECK_EVERY);
+      if (done) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     // Established synchronously meanwhile (read first): its view holds the state, but a copy of
     // the files taken now could hold later writes.
     if (this.#view !== undefined) return undefined;
@@ -191,9 +202,37 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
     }
   }
 
+  /**
+   * Reads one state's key group from the snapshot's RocksDB view asynchronously, in chunks, so
+   * that writing it needs no synchronous read (a key group is 1/maxParallelism of the state).
+   */
+  prepare(stateName: string, keyGroup: number): Promise<void> | undefined {
+    const table = this.#tables.get(stateName);
+    if (table === undefined || this.#released) return undefined;
+    return (async () => {
+      await this.establish();
+      const { start, end } = stateRange(table.id, keyGroup, keyGroup);
+      const all: ScannedEntry[] = [];
+      let after: Uint8Array | undefined;
+      for (;;) {
+        const { entries, more } = await this.#store.scan({ start, end, after, limit: SCAN_CHUNK, snapshot: this.#view });
+        for (const e of entries) all.push(e);
+        if (!more || entries.length === 0) break;
+        after = entries[entries.length - 1]!.key;
+      }
+      this.#prepared = { stateId: table.id, keyGroup, entries: all };
+    })();
+  }
+
   /** The raw entries of one state's key group in the snapshot, scanned in chunks. */
   *#scanned(stateId: number, keyGroup: number): Generator<ScannedEntry> {
     if (this.#released) throw new Error('this RocksDB snapshot was released');
+    const prepared = this.#prepared;
+    if (prepared !== undefined && prepared.stateId === stateId && prepared.keyGroup === keyGroup) {
+      this.#prepared = undefined;
+      yield* prepared.entries;
+      return;
+    }
     this.establishSync();
     const { start, end } = stateRange(stateId, keyGroup, keyGroup);
     let after: Uint8Array | undefined;

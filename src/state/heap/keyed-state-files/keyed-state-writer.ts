@@ -152,6 +152,8 @@ export async function writeKeyedState(o: KeyedStateWriteOptions): Promise<KeyedS
       if (backpressure !== undefined) await awaitWrites(backpressure);
       for (let index = 0; index < states.length; index++) {
         const state = states[index]!;
+        const reading = snapshot.prepare?.(state.name, keyGroup);
+        if (reading !== undefined) await reading;
         const entries =
           snapshot.encodedEntries?.(state.name, keyGroup) ?? new IteratedEntries(snapshot.entries(state.name, keyGroup), state.kind);
         if (entries.done) {
