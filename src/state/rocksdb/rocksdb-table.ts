@@ -24,6 +24,9 @@ import { ByteReader, ByteWriter, readStored, readValue, writeStored, writeValue 
 import { entryKey } from './rocksdb-keys.ts';
 import type { RocksDBStore } from './rocksdb-store.ts';
 
+/** Entries the CLOCK hand visits at most per eviction call. */
+const EVICT_STEPS = 512;
+
 /** Estimated bytes an entry costs beyond its encoded size (objects, map slot). */
 const ENTRY_OVERHEAD = 96;
 
@@ -251,7 +254,10 @@ export class RocksDBTable implements EntryTable<CachedEntry> {
   evict(): void {
     const ctx = this.#ctx;
     const gateClosed = ctx.pending.length > 0;
-    let steps = 2 * this.cache.size;
+    // Bounded per call: after a checkpoint held dirty entries back, the cache may be far over
+    // its budget, and writing all of that back at once would stall the record being processed;
+    // every later insertion evicts some more, so the cache comes back within its budget.
+    let steps = Math.min(2 * this.cache.size, EVICT_STEPS);
     while (ctx.bytes > ctx.budget && steps-- > 0) {
       let next = this.#hand?.next();
       if (next === undefined || next.done === true) {
