@@ -6,11 +6,19 @@
  * cache, then `runs` times in rounds over the commands; the table has the median, min and max.
  * Every job run must exit 0 and print 2, 4 and 6.
  *
+ * In a clone, bin/weir.mjs runs the engine's TypeScript sources through tsx. When the compiled
+ * package is there (dist/, `npm run build`), the job also runs as an installed package runs it:
+ * bench/weir-installed.mjs (bin/weir.mjs's dist/ path) from a temporary project whose
+ * node_modules/weir links to this repository, so that the job's `import 'weir'` reaches dist/
+ * (inside the repository, tsconfig.json's paths send it to src/).
+ *
  * The CLI's `run` looks for a cluster (a recorded one, then 127.0.0.1:8081) before it runs the
  * job embedded; none is running during a benchmark, so that look-up is part of what is timed.
  */
 import { spawnSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, type Benchmark, type DetailRow } from './harness.ts';
 
@@ -24,6 +32,8 @@ interface Command {
   readonly runsJob: boolean;
   /** The job's parallelism (0: no job). */
   readonly parallelism: number;
+  /** Runs in the temporary installed-package project instead of the repository. */
+  readonly installed?: boolean;
 }
 
 const COMMANDS: readonly Command[] = [
@@ -39,10 +49,32 @@ const COMMANDS: readonly Command[] = [
   { label: `node bin/weir.mjs run --inline ${job}`, args: ['bin/weir.mjs', 'run', '--inline', job], runsJob: true, parallelism: 1 },
 ];
 
+const installedLauncher = join(root, 'bench/weir-installed.mjs');
+const INSTALLED: readonly Command[] = [
+  {
+    label: 'installed package (dist/): weir run trivial.ts (threads, default parallelism)',
+    args: [installedLauncher, 'run', 'trivial.ts'],
+    runsJob: true,
+    parallelism: availableParallelism(),
+    installed: true,
+  },
+  { label: 'installed package (dist/): weir run --inline trivial.ts', args: [installedLauncher, 'run', '--inline', 'trivial.ts'], runsJob: true, parallelism: 1, installed: true },
+];
+
+/** A project depending on weir through node_modules/weir → this repository, with the trivial job in it. */
+function installedProject(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-bench-installed-'));
+  writeFileSync(join(dir, 'package.json'), '{ "type": "module", "private": true }\n');
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(root, join(dir, 'node_modules', 'weir'), 'dir');
+  copyFileSync(join(root, job), join(dir, 'trivial.ts'));
+  return dir;
+}
+
 /** Runs the command once; returns its wall time from spawn to exit, checking its exit and output. */
-function timeOnce(c: Command): number {
+function timeOnce(c: Command, project: string | undefined): number {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, c.args, { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const r = spawnSync(process.execPath, c.args, { cwd: c.installed ? project : root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`${c.label} exited with ${r.status ?? r.signal}: ${r.stderr}`);
   if (c.runsJob) {
@@ -61,14 +93,21 @@ export const trivialJob: Benchmark = {
   summary: 'wall time of a three-element job from command to exit via the CLI (threads, inline) vs node -e 0',
   async run(options) {
     const runs = options.quick ? Math.max(options.runs, 5) : Math.max(options.runs, 15);
-    const times = COMMANDS.map(() => [] as number[]);
-    for (const c of COMMANDS) timeOnce(c);
-    for (let r = 0; r < runs; r++) {
-      for (const [i, c] of COMMANDS.entries()) times[i]!.push(timeOnce(c));
-      options.log(`[trivial-job] round ${r + 1}/${runs}: ${times.map((t) => t[r]!.toFixed(0)).join(', ')} ms`);
+    const project = existsSync(join(root, 'dist/cli/main.js')) ? installedProject() : undefined;
+    if (project === undefined) options.log('[trivial-job] dist/ is not built: the installed-package rows are left out (npm run build)');
+    const commands = project === undefined ? COMMANDS : [...COMMANDS, ...INSTALLED];
+    const times = commands.map(() => [] as number[]);
+    try {
+      for (const c of commands) timeOnce(c, project);
+      for (let r = 0; r < runs; r++) {
+        for (const [i, c] of commands.entries()) times[i]!.push(timeOnce(c, project));
+        options.log(`[trivial-job] round ${r + 1}/${runs}: ${times.map((t) => t[r]!.toFixed(0)).join(', ')} ms`);
+      }
+    } finally {
+      if (project !== undefined) rmSync(project, { recursive: true, force: true });
     }
     const bare = median(times[0]!);
-    return COMMANDS.map((c, i): DetailRow => {
+    return commands.map((c, i): DetailRow => {
       const t = times[i]!;
       return {
         kind: 'detail',
@@ -85,7 +124,7 @@ export const trivialJob: Benchmark = {
           max: `${Math.max(...t).toFixed(0)} ms`,
           'median beyond node -e 0': i === 0 ? '–' : `${(median(t) - bare).toFixed(0)} ms`,
         },
-        figures: { command: ['node', ...c.args].join(' '), wallMs: t },
+        figures: { command: ['node', ...c.args].join(' '), cwd: c.installed ? 'a temporary project with node_modules/weir linked to the repository' : root, wallMs: t },
       };
     });
   },

@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// The `weir` command as the published package runs it, for timing in a clone of the repository:
+// bin/weir.mjs runs the TypeScript sources through tsx whenever src/ is beside it, so this file
+// takes bin/weir.mjs's other path: the compiled engine in dist/ (`npm run build`) imported by
+// Node alone, tsx registered afterwards only for the job's own TypeScript. A job's `import 'weir'`
+// resolves through package.json's exports to dist/ as well, as in an installed package.
+import { existsSync } from 'node:fs';
+import { register as registerTsxCommonJs } from 'tsx/cjs/api';
+import { register } from 'tsx/esm/api';
+
+const compiled = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(compiled)) {
+  console.error('bench/weir-installed.mjs: dist/cli/main.js is missing; build the package first (npm run build)');
+  process.exit(2);
+}
+const { main } = await import(compiled.href);
+register();
+registerTsxCommonJs();
+process.exitCode = await main(process.argv.slice(2));
