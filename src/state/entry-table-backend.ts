@@ -17,7 +17,9 @@ import type {
   ValueState,
   ValueStateDescriptor,
 } from '../api/state.ts';
+import type { KeyGroupRange } from '../core/key-group.ts';
 import type { EntryTable } from './entry-table.ts';
+import { describeKey } from './heap/heap-state-messages.ts';
 import { HeapAggregatingState } from './heap/heap-aggregating-state.ts';
 import { HeapListState } from './heap/heap-list-state.ts';
 import { HeapMapState } from './heap/heap-map-state.ts';
@@ -25,7 +27,35 @@ import { HeapReducingState } from './heap/heap-reducing-state.ts';
 import { HeapValueState } from './heap/heap-value-state.ts';
 
 export abstract class EntryTableBackend {
+  readonly maxParallelism: number;
+  readonly keyGroupRange: KeyGroupRange;
+  /** Names the owner in error messages (e.g. the operator). */
+  protected readonly where: string | undefined;
   readonly #states = new Map<string, unknown>();
+
+  /** RangeError for a max parallelism that is not a positive integer or a range outside it. */
+  constructor(maxParallelism: number, keyGroupRange: KeyGroupRange, where: string | undefined) {
+    if (!Number.isInteger(maxParallelism) || maxParallelism < 1) {
+      throw new RangeError(`maxParallelism must be a positive integer, got ${maxParallelism}`);
+    }
+    const { start, end } = keyGroupRange;
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end >= maxParallelism) {
+      throw new RangeError(`invalid key group range ${start}..${end} for maxParallelism ${maxParallelism}`);
+    }
+    this.maxParallelism = maxParallelism;
+    this.keyGroupRange = { start, end };
+    this.where = where;
+  }
+
+  /** The error for a key whose key group this backend does not own. */
+  protected outOfRange(key: unknown, keyGroup: number): Error {
+    const { start, end } = this.keyGroupRange;
+    const owner = this.where === undefined ? '' : `${this.where}: `;
+    return new Error(
+      `${owner}key ${describeKey(key)} belongs to key group ${keyGroup}, outside this subtask's ` +
+        `key groups ${start}..${end} (records were routed to the wrong subtask)`,
+    );
+  }
 
   /** The table of state `name`, created on first use; an error naming it when it has another kind. */
   protected abstract stateTable(name: string, kind: StateKind): EntryTable;

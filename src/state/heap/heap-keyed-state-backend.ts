@@ -48,9 +48,6 @@ export interface HeapKeyedStateBackendOptions {
 }
 
 export class HeapKeyedStateBackend extends EntryTableBackend implements KeyedStateBackend {
-  readonly maxParallelism: number;
-  readonly keyGroupRange: KeyGroupRange;
-  readonly #where: string | undefined;
   readonly #rangeStart: number;
   readonly #groupCount: number;
   readonly #ctx = new Context();
@@ -64,28 +61,18 @@ export class HeapKeyedStateBackend extends EntryTableBackend implements KeyedSta
   };
 
   constructor(options: HeapKeyedStateBackendOptions) {
-    super();
-    const { maxParallelism, keyGroupRange } = options;
-    if (!Number.isInteger(maxParallelism) || maxParallelism < 1) {
-      throw new RangeError(`maxParallelism must be a positive integer, got ${maxParallelism}`);
-    }
-    const { start, end } = keyGroupRange;
-    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end >= maxParallelism) {
-      throw new RangeError(`invalid key group range ${start}..${end} for maxParallelism ${maxParallelism}`);
-    }
-    this.maxParallelism = maxParallelism;
-    this.keyGroupRange = { start, end };
-    this.#where = options.where;
+    super(options.maxParallelism, options.keyGroupRange, options.where);
+    const { start, end } = this.keyGroupRange;
     this.#rangeStart = start;
     this.#groupCount = end - start + 1;
   }
 
   setCurrentKey(key: unknown): void {
     // Hashes the key itself (array keys hash element-wise, not by their canonical string).
-    const canonical = canonicalKey(key, this.#where);
-    const keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.#where), this.maxParallelism);
+    const canonical = canonicalKey(key, this.where);
+    const keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.where), this.maxParallelism);
     const slot = keyGroup - this.#rangeStart;
-    if (slot < 0 || slot >= this.#groupCount) throw this.#outOfRange(key, keyGroup);
+    if (slot < 0 || slot >= this.#groupCount) throw this.outOfRange(key, keyGroup);
     const ctx = this.#ctx;
     ctx.key = key;
     ctx.canonical = canonical;
@@ -131,8 +118,8 @@ export class HeapKeyedStateBackend extends EntryTableBackend implements KeyedSta
       if (!Number.isInteger(part.keyGroup) || slot < 0 || slot >= this.#groupCount) continue;
       const table = this.#table(part.name, part.kind);
       for (const [key, value] of part.entries) {
-        const canonical = canonicalKey(key, this.#where);
-        const keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.#where), this.maxParallelism);
+        const canonical = canonicalKey(key, this.where);
+        const keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.where), this.maxParallelism);
         if (keyGroup !== part.keyGroup) {
           throw new Error(
             `cannot restore state '${part.name}': key ${describeKey(key)} belongs to key group ${keyGroup}, ` +
@@ -171,14 +158,5 @@ export class HeapKeyedStateBackend extends EntryTableBackend implements KeyedSta
       throw new Error(`state '${name}' is ${article(table.kind)} state and cannot be used as ${article(kind)} state`);
     }
     return table;
-  }
-
-  #outOfRange(key: unknown, keyGroup: number): Error {
-    const { start, end } = this.keyGroupRange;
-    const owner = this.#where === undefined ? '' : `${this.#where}: `;
-    return new Error(
-      `${owner}key ${describeKey(key)} belongs to key group ${keyGroup}, outside this subtask's ` +
-        `key groups ${start}..${end} (records were routed to the wrong subtask)`,
-    );
   }
 }

@@ -44,9 +44,6 @@ export interface RocksDBKeyedStateBackendOptions extends RocksDBStoreOptions {
 const MAX_STATES = 0xffff;
 
 export class RocksDBKeyedStateBackend extends EntryTableBackend implements KeyedStateBackend {
-  readonly maxParallelism: number;
-  readonly keyGroupRange: KeyGroupRange;
-  readonly #where: string | undefined;
   readonly #store: RocksDBStore;
   readonly #ctx: CacheContext;
   readonly #tables = new Map<string, RocksDBTable>();
@@ -59,18 +56,7 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
   #disposed = false;
 
   constructor(o: RocksDBKeyedStateBackendOptions) {
-    super();
-    const { maxParallelism, keyGroupRange } = o;
-    if (!Number.isInteger(maxParallelism) || maxParallelism < 1) {
-      throw new RangeError(`maxParallelism must be a positive integer, got ${maxParallelism}`);
-    }
-    const { start, end } = keyGroupRange;
-    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end >= maxParallelism) {
-      throw new RangeError(`invalid key group range ${start}..${end} for maxParallelism ${maxParallelism}`);
-    }
-    this.maxParallelism = maxParallelism;
-    this.keyGroupRange = { start, end };
-    this.#where = o.where;
+    super(o.maxParallelism, o.keyGroupRange, o.where);
     this.#ctx = new CacheContext(o.cacheBytes);
     this.#store = new RocksDBStore(o);
     this.#options = o;
@@ -122,8 +108,8 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
       let canonical: PrimitiveKey;
       let keyGroup: number;
       try {
-        canonical = canonicalKey(key, this.#where);
-        keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.#where), this.maxParallelism);
+        canonical = canonicalKey(key, this.where);
+        keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.where), this.maxParallelism);
       } catch {
         continue; // processing the record reports it
       }
@@ -224,9 +210,9 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
   }
 
   setCurrentKey(key: unknown): void {
-    const canonical = canonicalKey(key, this.#where);
-    const keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.#where), this.maxParallelism);
-    if (keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) throw this.#outOfRange(key, keyGroup);
+    const canonical = canonicalKey(key, this.where);
+    const keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.where), this.maxParallelism);
+    if (keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) throw this.outOfRange(key, keyGroup);
     const ctx = this.#ctx;
     ctx.key = key;
     ctx.canonical = canonical;
@@ -256,7 +242,7 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
       const { entries, more } = this.#store.scanSync({ start, end, after, limit: 1024 });
       for (const { value } of entries) {
         const key = readValue(new ByteReader(value));
-        const cached = table.cache.get(canonicalKey(key, this.#where));
+        const cached = table.cache.get(canonicalKey(key, this.where));
         if (cached !== undefined && cached.value === undefined) continue;
         yield key;
       }
@@ -280,8 +266,8 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
       if (!Number.isInteger(part.keyGroup) || part.keyGroup < start || part.keyGroup > end) continue;
       const table = this.#table(part.name, part.kind);
       for (const [key, value] of part.entries) {
-        const canonical = canonicalKey(key, this.#where);
-        const keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.#where), this.maxParallelism);
+        const canonical = canonicalKey(key, this.where);
+        const keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.where), this.maxParallelism);
         if (keyGroup !== part.keyGroup) {
           throw new Error(
             `cannot restore state '${part.name}': key ${describeKey(key)} belongs to key group ${keyGroup}, ` +
@@ -342,15 +328,6 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
   }
 
   #alive(): void {
-    if (this.#disposed) throw new Error(`${this.#where ?? 'RocksDB keyed state backend'}: used after dispose()`);
-  }
-
-  #outOfRange(key: unknown, keyGroup: number): Error {
-    const { start, end } = this.keyGroupRange;
-    const owner = this.#where === undefined ? '' : `${this.#where}: `;
-    return new Error(
-      `${owner}key ${describeKey(key)} belongs to key group ${keyGroup}, outside this subtask's ` +
-        `key groups ${start}..${end} (records were routed to the wrong subtask)`,
-    );
+    if (this.#disposed) throw new Error(`${this.where ?? 'RocksDB keyed state backend'}: used after dispose()`);
   }
 }
