@@ -92,7 +92,7 @@ export const trivialJob: Benchmark = {
   name: 'trivial-job',
   summary: 'wall time of a three-element job from command to exit via the CLI (threads, inline) vs node -e 0',
   async run(options) {
-    const runs = options.quick ? Math.max(options.runs, 5) : Math.max(options.runs, 15);
+    const runs = options.quick ? Math.max(options.runs, 3) : Math.max(options.runs, 15);
     const project = existsSync(join(root, 'dist/cli/main.js')) ? installedProject() : undefined;
     if (project === undefined) options.log('[trivial-job] dist/ is not built: the installed-package rows are left out (npm run build)');
     const commands = project === undefined ? COMMANDS : [...COMMANDS, ...INSTALLED];

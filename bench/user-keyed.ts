@@ -425,7 +425,7 @@ function rows(all: readonly UserKeyedFigures[], runs: number): DetailRow[] {
 /** Records per run: 100 keys stream fast; 1M keys pay for state creation and a timer per record or two. */
 export function userKeyedRecords(keys: number, quick: boolean): number {
   if (keys <= 1000) return quick ? 2_000_000 : 10_000_000;
-  return quick ? 300_000 : 2_000_000;
+  return quick ? 200_000 : 2_000_000;
 }
 
 export const KEY_COUNTS = [100, 1_000_000] as const;
