@@ -88,6 +88,17 @@ export interface KeyedSnapshotWriteResult {
   readonly entries: number;
 }
 
+/** How native files are restored. */
+export interface NativeRestoreOptions {
+  /**
+   * The files are in the checkpoint storage this job writes to (a restart from one of its own
+   * checkpoints): later checkpoints may list the restored 'shared' files again instead of
+   * uploading them anew. Otherwise (a savepoint, another job's checkpoint) they may not: their
+   * handles are relative to another directory, whose retention this job does not control.
+   */
+  readonly ownStorage: boolean;
+}
+
 export interface RestoredKeyedState {
   /** Ready for KeyedStateBackend.restore(); only key groups inside the requested range. */
   readonly data: KeyedStateSnapshotData[];
@@ -100,7 +111,7 @@ export interface RestoredKeyedState {
    * checkpoint) rather than as entries: restores them into a fresh keyed backend of that kind,
    * instead of KeyedStateBackend.restore(data) (`data` is then empty).
    */
-  readonly restoreInto?: (backend: KeyedStateBackend) => Promise<void>;
+  readonly restoreInto?: (backend: KeyedStateBackend, o?: NativeRestoreOptions) => Promise<void>;
 }
 
 export interface StateBackend {

@@ -219,3 +219,29 @@ test('rocksdb local recovery: a restart restores from the task-local copy withou
   assert.equal(remote.from, 'remote');
   assert.deepEqual(remote.state, expected);
 });
+
+test('rocksdb incremental: after a restart from the job\'s own checkpoint the restored SST files are listed again, not uploaded; after any other restore everything is uploaded', async () => {
+  const backend = rocksdb();
+  const files = new Files();
+  const live = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
+  fill(live, 0, 3_000, 1);
+  const c1 = await checkpoint(backend, live, files, 1);
+  live.notifyCheckpointComplete!(1);
+  live.dispose();
+  const restoredSsts = c1.files.filter((f) => f.path.endsWith('.sst')).map((f) => f.path);
+
+  for (const ownStorage of [true, false]) {
+    const fresh = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
+    await (await backend.readKeyedSnapshot(c1.files, files.read, FULL)).restoreInto!(fresh, { ownStorage });
+    fill(fresh, 0, 10, 7);
+    const c2 = await checkpoint(backend, fresh, files, ownStorage ? 2 : 3);
+    const listed = c2.files.filter((f) => f.path.endsWith('.sst')).map((f) => f.path);
+    const uploaded = files.written.filter((p) => p.endsWith('.sst'));
+    if (ownStorage) {
+      for (const p of restoredSsts) assert.ok(listed.includes(p) && !uploaded.includes(p), `${p} is listed again without an upload`);
+    } else {
+      assert.deepEqual(uploaded.sort(), listed.sort(), 'every file is uploaded anew');
+    }
+    fresh.dispose();
+  }
+});

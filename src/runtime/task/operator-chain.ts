@@ -273,7 +273,9 @@ export class OperatorChain {
         subtaskIndex: this.#d.subtaskIndex,
         parallelism: node.parallelism,
       });
-      if (loaded.keyed?.restoreInto) await loaded.keyed.restoreInto(ctx.keyedBackend!);
+      if (loaded.keyed?.restoreInto) {
+        await loaded.keyed.restoreInto(ctx.keyedBackend!, { ownStorage: restore.root === this.#d.checkpointing?.storage.jobDir });
+      }
       else if (loaded.keyed) ctx.keyedBackend!.restore(loaded.keyed.data);
       ctx.operatorStateBackend.restore(loaded.operatorState);
     } catch (e) {

@@ -9,9 +9,11 @@
  *
  * - only files of checkpoints this backend was told completed (notifyCheckpointComplete), never
  *   of pending or aborted ones: an aborted checkpoint's files may be deleted at any time;
- * - only files this backend instance uploaded itself: after a restore the first checkpoint
- *   uploads everything again, so a checkpoint never depends on files of another job or of a
- *   checkpoint whose retention this job does not control.
+ * - only files of this job's own checkpoint storage: after a restart from one of the job's own
+ *   checkpoints with the same key groups, the restored SST files are listed again (their handles
+ *   are this job's); after a restore from a savepoint, another job's checkpoint or with
+ *   rescaling, the first checkpoint uploads everything, so a checkpoint never depends on files
+ *   whose retention this job does not control.
  *
  * The checkpoint storage counts references to 'shared' files across retained checkpoints (every
  * reused handle is listed in each checkpoint's `_metadata`, with its checksum) and deletes a file
@@ -33,7 +35,7 @@ import { decodeValue, encodeValue } from '../../core/record-codec.ts';
 import type { KeyGroupRange } from '../../core/key-group.ts';
 import { readKeyedState, writeKeyedState } from '../heap/keyed-state-files.ts';
 import type { KeyedStateSnapshot } from '../keyed-state-backend.ts';
-import type { KeyedSnapshotWrite, KeyedSnapshotWriteResult, RestoredKeyedState, StateFileSource } from '../state-backend.ts';
+import type { KeyedSnapshotWrite, KeyedSnapshotWriteResult, NativeRestoreOptions, RestoredKeyedState, StateFileSource } from '../state-backend.ts';
 import type { StateFileHandle } from '../state-file.ts';
 import type { RocksDBSnapshot } from './rocksdb-snapshot.ts';
 
@@ -90,6 +92,11 @@ export class UploadTracker {
 
   abort(checkpointId: number): void {
     this.#pending.delete(checkpointId);
+  }
+
+  /** Files of a restored checkpoint of this job's own storage: reusable like completed uploads. */
+  adopt(files: readonly { readonly name: string; readonly file: StateFileHandle }[]): void {
+    for (const f of files) this.#confirmed.set(f.name, { file: f.file, size: f.file.size });
   }
 
   /** The SST names the last checkpoint listed, to forget files compacted away on completion. */
@@ -200,7 +207,7 @@ export interface OldInstance {
 
 /** What restoreInto needs of the RocksDB keyed backend. */
 export interface NativeRestoreTarget {
-  restoreInstances(instances: readonly OldInstance[]): Promise<void>;
+  restoreInstances(instances: readonly OldInstance[], o?: NativeRestoreOptions): Promise<void>;
 }
 
 /**
@@ -242,14 +249,14 @@ export async function readIncremental(files: readonly StateFileHandle[], read: S
     data: [],
     timers: timers?.timers ?? [],
     states: [...states].map(([name, kind]) => ({ name, kind })),
-    async restoreInto(backend) {
+    async restoreInto(backend, o) {
       const target = backend as unknown as Partial<NativeRestoreTarget>;
       if (typeof target.restoreInstances !== 'function') {
         throw new Error(
           'this checkpoint holds RocksDB files (an incremental checkpoint) and restores only on the RocksDB state backend (state.backend.type: rocksdb); to change backends, restore from a savepoint',
         );
       }
-      await target.restoreInstances(instances);
+      await target.restoreInstances(instances, o);
     },
   };
 }

@@ -18,6 +18,7 @@ import { article, describeKey } from '../heap/heap-state-messages.ts';
 import { toStored } from '../heap/stored-values.ts';
 import { EntryTableBackend } from '../entry-table-backend.ts';
 import type { KeyedStateBackend, KeyedStateSnapshotData } from '../keyed-state-backend.ts';
+import type { NativeRestoreOptions } from '../state-backend.ts';
 import { ByteReader, readValue, writeStored, writeValue } from '../state-codec.ts';
 import { type IncrementalSource, type OldInstance, pruneLocalCopies, UploadTracker } from './rocksdb-incremental.ts';
 import { entryKey, stateRange } from './rocksdb-keys.ts';
@@ -150,7 +151,7 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
    * covering exactly this range becomes the working instance as it is; otherwise each is opened
    * on the side and the entries of this range are copied over, state by state.
    */
-  async restoreInstances(instances: readonly OldInstance[]): Promise<void> {
+  async restoreInstances(instances: readonly OldInstance[], o?: NativeRestoreOptions): Promise<void> {
     this.#alive();
     if (this.#tableList.length > 0) throw new Error('internal: a RocksDB backend restores before any state is registered');
     const { start, end } = this.keyGroupRange;
@@ -161,6 +162,9 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
       const local = this.#options.localRecoveryDir;
       this.#lastRestore = await only.download(dir, local === undefined ? undefined : join(local, `chk-${only.meta.checkpointId}`));
       this.#store.swapIn(dir);
+      // The instance's files are the checkpoint's, file for file: uploaded already when the
+      // checkpoint is this job's own.
+      if (o?.ownStorage === true) this.#uploads.adopt(only.meta.ssts);
       for (const s of [...only.meta.states].sort((a, b) => a.id - b.id)) {
         const table = this.#table(s.name, s.kind);
         if (table.id !== s.id) throw new Error(`internal: restored state '${s.name}' has id ${s.id}, expected ${table.id}`);
