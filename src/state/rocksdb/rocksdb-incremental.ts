@@ -31,6 +31,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StateKind } from '../../api/state.ts';
+import { withPayloadDigest } from '../../core/payload-digest.ts';
 import { decodeValue, encodeValue } from '../../core/record-codec.ts';
 import type { KeyGroupRange } from '../../core/key-group.ts';
 import { readKeyedState, writeKeyedState } from '../heap/keyed-state-files.ts';
@@ -134,7 +135,7 @@ export async function writeIncremental(src: IncrementalSource, w: KeyedSnapshotW
       const size = (await stat(path)).size;
       let file = src.uploads.reusable(name, size);
       if (file === undefined) {
-        const payload = await readFile(path);
+        const payload = await hashedFile(path);
         file = await w.sink(`${w.filePrefix}-${randomBytes(4).toString('hex')}-${name}`, payload, { scope: 'shared' });
         src.uploads.record(w.checkpointId, name, file, size);
         bytes += payload.byteLength;
@@ -276,4 +277,22 @@ export function pruneLocalCopies(dir: string, keep: number): void {
     const m = /^chk-(\d+)$/.exec(name);
     if (m !== null && Number(m[1]) < keep) rmSync(join(dir, name), { recursive: true, force: true });
   }
+}
+
+/** Bytes hashed per slice of the task thread while an SST file is prepared for upload. */
+const HASH_SLICE = 1 << 20;
+
+/**
+ * An SST file's bytes with their sha256 attached (payload-digest.ts), hashed a slice at a time
+ * between turns of the task, so that the storage neither hashes nor copies a file of tens of MB
+ * in one go on the thread that processes records.
+ */
+async function hashedFile(path: string): Promise<Uint8Array> {
+  const payload = await readFile(path);
+  const hash = createHash('sha256');
+  for (let i = 0; i < payload.byteLength; i += HASH_SLICE) {
+    hash.update(payload.subarray(i, Math.min(payload.byteLength, i + HASH_SLICE)));
+    if (i + HASH_SLICE < payload.byteLength) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return withPayloadDigest(payload, hash.digest());
 }
