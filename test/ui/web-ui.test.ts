@@ -177,8 +177,10 @@ test("one checkpoint's subtasks and its barrier timeline, with a hint drawn from
   await page.waitForURL(`**/checkpoints/${cid}/timeline`);
   await page.locator('[data-testid="timeline-svg"]').waitFor();
   assert.equal(await page.locator('[data-testid="timeline-row"]').count(), 8, 'a bar per subtask');
-  assert.ok((await page.locator('[data-testid="timeline-svg"] rect[data-phase="start delay"]').count()) > 0);
-  assert.ok((await page.locator('[data-testid="timeline-svg"] rect[data-phase="acknowledgement"]').count()) > 0);
+  // A phase that took 0 ms has no bar of its own (a quick checkpoint may have no acknowledgement
+  // or start delay at all), but every subtask's bar has at least one phase.
+  const phases = await page.locator('[data-testid="timeline-svg"] rect[data-phase]').count();
+  assert.ok(phases >= 8, `every subtask's bar shows its phases (${phases} drawn)`);
   const hint = (await page.locator('[data-testid="timeline-hint"]').textContent()) ?? '';
   assert.match(hint, new RegExp(`^Checkpoint ${cid}(:| was quick)`));
   assert.match(hint, /its slowest subtask, .+ \(\d\/2\), acknowledged after \d+ ms/);
