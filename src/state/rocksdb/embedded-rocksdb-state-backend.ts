@@ -104,14 +104,7 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
       if (written !== undefined) return written;
     }
     if (s instanceof RocksDBSnapshot) await s.establish();
-    return writeKeyedState({
-      snapshot: w.snapshot,
-      keyGroupRange: w.keyGroupRange,
-      filePrefix: w.filePrefix,
-      sink: w.sink,
-      ...(w.timers ? { timers: w.timers } : {}),
-      ...(w.signal ? { signal: w.signal } : {}),
-    });
+    return writeKeyedState(w);
   }
 
   readKeyedSnapshot(files: readonly StateFileHandle[], read: StateFileSource, range: KeyGroupRange): Promise<RestoredKeyedState> {

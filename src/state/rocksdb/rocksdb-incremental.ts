@@ -80,28 +80,40 @@ export class UploadTracker {
     m.set(name, { file, size });
   }
 
-  /** Files of `checkpointId` (and of earlier pending ones it subsumes) become reusable. */
-  complete(checkpointId: number, live: readonly string[] | undefined): void {
+  /** Checkpoint → the SST files it listed (its live files), until it completes or is aborted. */
+  readonly #listed = new Map<number, ReadonlySet<string>>();
+
+  /** What checkpoint `checkpointId` listed, reused or not. */
+  listed(checkpointId: number, ssts: readonly string[]): void {
+    this.#listed.set(checkpointId, new Set(ssts));
+  }
+
+  /**
+   * Files of `checkpointId` (and of earlier pending ones it subsumes) become reusable, and files
+   * it no longer listed (compacted away, never listed again) are forgotten. Answers whether this
+   * backend wrote that checkpoint.
+   */
+  complete(checkpointId: number): boolean {
     for (const [id, uploads] of [...this.#pending]) {
       if (id > checkpointId) continue;
       this.#pending.delete(id);
       if (id === checkpointId) for (const [name, u] of uploads) this.#confirmed.set(name, u);
     }
-    // Files compacted away are never listed again.
-    if (live !== undefined) for (const name of [...this.#confirmed.keys()]) if (!live.includes(name)) this.#confirmed.delete(name);
+    const live = this.#listed.get(checkpointId);
+    if (live !== undefined) for (const name of [...this.#confirmed.keys()]) if (!live.has(name)) this.#confirmed.delete(name);
+    for (const id of [...this.#listed.keys()]) if (id <= checkpointId) this.#listed.delete(id);
+    return live !== undefined;
   }
 
   abort(checkpointId: number): void {
     this.#pending.delete(checkpointId);
+    this.#listed.delete(checkpointId);
   }
 
   /** Files of a restored checkpoint of this job's own storage: reusable like completed uploads. */
   adopt(files: readonly { readonly name: string; readonly file: StateFileHandle }[]): void {
     for (const f of files) this.#confirmed.set(f.name, { file: f.file, size: f.file.size });
   }
-
-  /** The SST names the last checkpoint listed, to forget files compacted away on completion. */
-  readonly liveByCheckpoint = new Map<number, readonly string[]>();
 }
 
 /** What the writer needs of the keyed backend that took the snapshot. */
@@ -143,7 +155,7 @@ export async function writeIncremental(src: IncrementalSource, w: KeyedSnapshotW
       ssts.push({ name, file });
       files.push(file);
     }
-    src.uploads.liveByCheckpoint.set(w.checkpointId, copy.ssts);
+    src.uploads.listed(w.checkpointId, copy.ssts);
     const meta: IncrementalMeta = {
       format: FORMAT,
       checkpointId: w.checkpointId,

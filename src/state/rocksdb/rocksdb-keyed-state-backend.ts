@@ -76,9 +76,7 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
   }
 
   notifyCheckpointComplete(checkpointId: number): void {
-    const wrote = this.#uploads.liveByCheckpoint.has(checkpointId);
-    this.#uploads.complete(checkpointId, this.#uploads.liveByCheckpoint.get(checkpointId));
-    for (const id of [...this.#uploads.liveByCheckpoint.keys()]) if (id <= checkpointId) this.#uploads.liveByCheckpoint.delete(id);
+    const wrote = this.#uploads.complete(checkpointId);
     const local = this.#options.localRecoveryDir;
     // Keep only the newest completed checkpoint's task-local copy (and newer pending ones).
     if (local !== undefined && wrote) pruneLocalCopies(local, checkpointId);
@@ -86,7 +84,6 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
 
   notifyCheckpointAborted(checkpointId: number): void {
     this.#uploads.abort(checkpointId);
-    this.#uploads.liveByCheckpoint.delete(checkpointId);
     const local = this.#options.localRecoveryDir;
     if (local !== undefined) rmSync(join(local, `chk-${checkpointId}`), { recursive: true, force: true });
   }
@@ -125,7 +122,6 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
     if (dbKeys.length === 0) return undefined;
     this.#ctx.prefetched += dbKeys.length;
     const store = this.#store;
-    store.postWrites();
     const writes = store.writeCount;
     return store.getMany(dbKeys).then((values) => {
       if (this.#disposed || store.writeCount !== writes) return;
@@ -182,18 +178,13 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
         for (const s of instance.meta.states) {
           const table = this.#table(s.name, s.kind);
           if (from > to) continue;
-          const range = stateRange(s.id, from, to);
-          let after: Uint8Array | undefined;
-          for (;;) {
-            const { entries, more } = await old.scan({ ...range, after, limit: 4096 });
+          for await (const entries of old.scanAll(stateRange(s.id, from, to), 4096)) {
             for (const { key, value } of entries) {
               const rekeyed = Uint8Array.from(key);
               rekeyed[0] = table.id >>> 8;
               rekeyed[1] = table.id & 0xff;
               this.#store.write(rekeyed, Uint8Array.from(value));
             }
-            if (!more || entries.length === 0) break;
-            after = entries[entries.length - 1]!.key;
           }
         }
         this.#store.postWrites();
@@ -240,18 +231,11 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
     const table = this.#tables.get(stateName);
     if (table === undefined) return;
     this.#writeBackAll();
-    const { start, end } = stateRange(table.id, this.keyGroupRange.start, this.keyGroupRange.end);
-    let after: Uint8Array | undefined;
-    for (;;) {
-      const { entries, more } = this.#store.scanSync({ start, end, after, limit: 1024 });
-      for (const { value } of entries) {
-        const key = readValue(new ByteReader(value));
-        const cached = table.cache.get(canonicalKey(key, this.where));
-        if (cached !== undefined && cached.value === undefined) continue;
-        yield key;
-      }
-      if (!more || entries.length === 0) return;
-      after = entries[entries.length - 1]!.key;
+    for (const { value } of this.#store.scanAllSync(stateRange(table.id, this.keyGroupRange.start, this.keyGroupRange.end), 1024)) {
+      const key = readValue(new ByteReader(value));
+      const cached = table.cache.get(canonicalKey(key, this.where));
+      if (cached !== undefined && cached.value === undefined) continue;
+      yield key;
     }
   }
 

@@ -211,14 +211,9 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
     if (table === undefined || this.#released) return undefined;
     return (async () => {
       await this.establish();
-      const { start, end } = stateRange(table.id, keyGroup, keyGroup);
       const all: ScannedEntry[] = [];
-      let after: Uint8Array | undefined;
-      for (;;) {
-        const { entries, more } = await this.#store.scan({ start, end, after, limit: SCAN_CHUNK, snapshot: this.#view });
+      for await (const entries of this.#store.scanAll({ ...stateRange(table.id, keyGroup, keyGroup), snapshot: this.#view }, SCAN_CHUNK)) {
         for (const e of entries) all.push(e);
-        if (!more || entries.length === 0) break;
-        after = entries[entries.length - 1]!.key;
       }
       this.#prepared = { stateId: table.id, keyGroup, entries: all };
     })();
@@ -234,14 +229,7 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
       return;
     }
     this.establishSync();
-    const { start, end } = stateRange(stateId, keyGroup, keyGroup);
-    let after: Uint8Array | undefined;
-    for (;;) {
-      const { entries, more } = this.#store.scanSync({ start, end, after, limit: SCAN_CHUNK, snapshot: this.#view });
-      yield* entries;
-      if (!more || entries.length === 0) return;
-      after = entries[entries.length - 1]!.key;
-    }
+    yield* this.#store.scanAllSync({ ...stateRange(stateId, keyGroup, keyGroup), snapshot: this.#view }, SCAN_CHUNK);
   }
 
   /** RocksDB holds each entry exactly as a keyed state file does: the bytes are copied as they are. */

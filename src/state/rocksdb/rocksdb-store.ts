@@ -155,6 +155,31 @@ export class RocksDBStore {
     return scanned(await this.#bridge.call(this.#scanRequest(range)));
   }
 
+  /**
+   * Every entry with start <= key < end (from a snapshot when given), in key order, read
+   * `chunk` entries per request, each request blocking until answered.
+   */
+  *scanAllSync(range: WholeRange, chunk: number): Generator<ScannedEntry> {
+    let after: Uint8Array | undefined;
+    for (;;) {
+      const { entries, more } = this.scanSync({ ...range, after, limit: chunk });
+      yield* entries;
+      if (!more || entries.length === 0) return;
+      after = entries[entries.length - 1]!.key;
+    }
+  }
+
+  /** As scanAllSync, one chunk at a time, without blocking. */
+  async *scanAll(range: WholeRange, chunk: number): AsyncGenerator<readonly ScannedEntry[]> {
+    let after: Uint8Array | undefined;
+    for (;;) {
+      const { entries, more } = await this.scan({ ...range, after, limit: chunk });
+      if (entries.length > 0) yield entries;
+      if (!more || entries.length === 0) return;
+      after = entries[entries.length - 1]!.key;
+    }
+  }
+
   /** A RocksDB snapshot of everything written so far; blocks until taken. */
   snapshotSync(): number {
     this.postWrites();
@@ -209,6 +234,9 @@ export class RocksDBStore {
     };
   }
 }
+
+/** A whole key range to scan, from a snapshot when given. */
+export type WholeRange = Omit<ScanRange, 'after' | 'limit'>;
 
 export interface ScanRange {
   readonly start: Uint8Array;
