@@ -33,14 +33,7 @@ export class HashMapStateBackend implements StateBackend {
   }
 
   writeKeyedSnapshot(w: KeyedSnapshotWrite): Promise<KeyedSnapshotWriteResult> {
-    return writeKeyedState({
-      snapshot: w.snapshot,
-      keyGroupRange: w.keyGroupRange,
-      filePrefix: w.filePrefix,
-      sink: w.sink,
-      ...(w.timers ? { timers: w.timers } : {}),
-      ...(w.signal ? { signal: w.signal } : {}),
-    });
+    return writeKeyedState(w);
   }
 
   readKeyedSnapshot(files: readonly StateFileHandle[], read: StateFileSource, range: KeyGroupRange): Promise<RestoredKeyedState> {
