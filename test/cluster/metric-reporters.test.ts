@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { RestClient } from '../../src/rest/rest-client.ts';
+import { poll } from '../support/poll.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'weir-reporters-'));
 const FLINK_FACTORY = 'org.apache.flink.metrics.prometheus.PrometheusReporterFactory';
@@ -57,21 +58,6 @@ async function freePorts(n: number): Promise<number> {
     }
     await Promise.all(taken.map(closed));
     if (free) return first;
-  }
-}
-
-async function poll<T>(what: string, deadlineMs: number, f: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
   }
 }
 

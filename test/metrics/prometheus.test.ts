@@ -18,6 +18,7 @@ import { startMetricReporters, type MetricReporters } from '../../src/metrics/pr
 import { MetricsConfigError, reporterConfigs } from '../../src/metrics/reporter-config.ts';
 import { TASK_MANAGER_ID } from '../../src/runtime/slot.ts';
 import { jobFixture, startTestCluster, type TestCluster } from '../support/rest-cluster.ts';
+import { poll } from '../support/poll.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 /** The REST API's TaskManager id as a label value (Flink's filter: `_` for characters outside [a-zA-Z0-9:_]). */
@@ -42,21 +43,6 @@ async function freePortPair(): Promise<number> {
       const s = createServer().once('error', () => resolve(false)).listen(port + 1, '127.0.0.1', () => s.close(() => resolve(true)));
     });
     if (next) return port;
-  }
-}
-
-async function poll<T>(what: string, deadlineMs: number, f: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
