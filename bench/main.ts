@@ -17,6 +17,7 @@ import { availableParallelism, cpus, platform, release, tmpdir, totalmem } from 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chainedMapFilter } from './chained-map-filter.ts';
+import { exchange } from './exchange.ts';
 import { checkpointOverhead } from './checkpoint-overhead.ts';
 import { checkpointPause } from './checkpoint-pause.ts';
 import {
@@ -40,7 +41,7 @@ import { unalignedCheckpoints } from './unaligned-checkpoints.ts';
 import { userKeyed } from './user-keyed.ts';
 import { userKeyedCheckpoints } from './user-keyed-checkpoints.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [chainedMapFilter, keyedCount, keyedCountP2, checkpointOverhead, checkpointPause, unalignedCheckpoints, recovery, nexmark, rocksdbState, rocksdbIncremental, userKeyed, userKeyedCheckpoints, trivialJob];
+const BENCHMARKS: readonly Benchmark[] = [chainedMapFilter, keyedCount, keyedCountP2, checkpointOverhead, checkpointPause, unalignedCheckpoints, recovery, nexmark, rocksdbState, rocksdbIncremental, userKeyed, userKeyedCheckpoints, trivialJob, exchange];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
