@@ -203,7 +203,11 @@ function checkpointFacts(c: CheckpointEntry): HTMLElement {
   ]);
 }
 
-export function checkpointBody(jid: string, cid: number): JobBody {
+/**
+ * A page about one checkpoint: each refresh reads its statistics and draws what `render` makes of
+ * them, or says the checkpoint is gone from the history when the REST API no longer has it.
+ */
+function checkpointPage(jid: string, cid: number, render: (data: CheckpointData, job: JobDetails, el: HTMLElement) => Node[]): JobBody {
   const el = h('div', { class: 'tab-body' });
   return {
     el,
@@ -215,91 +219,86 @@ export function checkpointBody(jid: string, cid: number): JobBody {
         if (missing(el, jid, cid, e)) return;
         throw e;
       }
-      const { c, vertices } = data;
-      const trigger = c.trigger_timestamp;
-      el.replaceChildren(
-        section(
-          `Checkpoint ${c.id}`,
-          h('p', {}, h('a', { href: `#/jobs/${jid}/checkpoints` }, '← all checkpoints'), ' · ', h('a', { href: `#/jobs/${jid}/checkpoints/${cid}/timeline`, 'data-testid': 'timeline-link' }, 'barrier timeline →')),
-          evictedNote(data),
-          checkpointFacts(c),
-        ),
-        section(
-          'Vertices',
-          table(
-            ['Vertex', 'Acknowledged', 'Latest acknowledgement', 'End to end', 'Checkpointed size', 'Full size', 'Processed', 'Persisted'],
-            vertices.map((v) => {
-              const t = v.subtasks;
-              return [v.name, `${t.num_acknowledged_subtasks}/${t.num_subtasks}`, after(trigger, t.latest_ack_timestamp), duration(t.end_to_end_duration), bytes(t.checkpointed_size), bytes(t.state_size), bytes(t.processed_data), bytes(t.persisted_data)];
-            }),
-            { 'data-testid': 'checkpoint-vertices' },
-          ),
-        ),
-        ...vertices.map((v) =>
-          section(
-            `Subtasks of ${v.name}`,
-            table(
-              ['Subtask', 'Status', 'Acknowledged', 'End to end', 'Sync', 'Async', 'Alignment', 'Start delay', 'Checkpointed size', 'Processed', 'Persisted', 'Unaligned'],
-              v.subtasks.subtasks.map((st) =>
-                st.status === 'completed'
-                  ? [
-                      String(st.index + 1),
-                      st.status,
-                      after(trigger, st.ack_timestamp),
-                      duration(st.end_to_end_duration),
-                      duration(st.checkpoint?.sync),
-                      duration(st.checkpoint?.async),
-                      duration(st.alignment?.duration),
-                      duration(st.start_delay),
-                      bytes(st.checkpointed_size),
-                      bytes(st.processed_data),
-                      bytes(st.persisted_data),
-                      st.unaligned_checkpoint ? 'yes' : 'no',
-                    ]
-                  : [String(st.index + 1), st.status.replaceAll('_', ' '), '—', '—', '—', '—', '—', '—', '—', '—', '—', '—'],
-              ),
-              { 'data-testid': 'subtask-table', 'data-vertex-id': v.id },
-            ),
-          ),
-        ),
-      );
+      el.replaceChildren(...render(data, job, el));
     },
   };
 }
 
-export function timelineBody(jid: string, cid: number): JobBody {
-  const el = h('div', { class: 'tab-body' });
-  return {
-    el,
-    async refresh(job: JobDetails) {
-      let data: CheckpointData;
-      try {
-        data = await readCheckpoint(jid, cid, job);
-      } catch (e) {
-        if (missing(el, jid, cid, e)) return;
-        throw e;
-      }
-      const { c, vertices } = data;
-      const rows: TimelineRow[] = vertices.flatMap((v) => v.subtasks.subtasks.map((st) => ({ vertex: v.name, parallelism: v.parallelism, subtask: st })));
-      const end = c.status === 'IN_PROGRESS' ? job.now : c.status === 'FAILED' ? (c.failure_timestamp ?? c.latest_ack_timestamp) : c.latest_ack_timestamp;
-      const elapsed = Math.max(0, end - c.trigger_timestamp);
-      const hint = checkpointHint(c, rows);
-      const width = Math.max(640, el.clientWidth || 1000);
-      el.replaceChildren(
+export function checkpointBody(jid: string, cid: number): JobBody {
+  return checkpointPage(jid, cid, (data) => {
+    const { c, vertices } = data;
+    const trigger = c.trigger_timestamp;
+    return [
+      section(
+        `Checkpoint ${c.id}`,
+        h('p', {}, h('a', { href: `#/jobs/${jid}/checkpoints` }, '← all checkpoints'), ' · ', h('a', { href: `#/jobs/${jid}/checkpoints/${cid}/timeline`, 'data-testid': 'timeline-link' }, 'barrier timeline →')),
+        evictedNote(data),
+        checkpointFacts(c),
+      ),
+      section(
+        'Vertices',
+        table(
+          ['Vertex', 'Acknowledged', 'Latest acknowledgement', 'End to end', 'Checkpointed size', 'Full size', 'Processed', 'Persisted'],
+          vertices.map((v) => {
+            const t = v.subtasks;
+            return [v.name, `${t.num_acknowledged_subtasks}/${t.num_subtasks}`, after(trigger, t.latest_ack_timestamp), duration(t.end_to_end_duration), bytes(t.checkpointed_size), bytes(t.state_size), bytes(t.processed_data), bytes(t.persisted_data)];
+          }),
+          { 'data-testid': 'checkpoint-vertices' },
+        ),
+      ),
+      ...vertices.map((v) =>
         section(
-          `Barrier timeline of checkpoint ${c.id}`,
-          h('p', {}, h('a', { href: `#/jobs/${jid}/checkpoints/${cid}` }, '← checkpoint details'), ` · ${badge(c.status).textContent} · triggered ${time(c.trigger_timestamp)} · ${duration(c.end_to_end_duration)} end to end · ${c.checkpoint_type.replaceAll('_', ' ').toLowerCase()}`),
-          evictedNote(data),
-          h('div', { class: `hint hint-${hint.phase?.replace(' ', '-') ?? (c.status === 'FAILED' ? 'failed' : 'none')}`, 'data-testid': 'timeline-hint' }, hint.text),
-          timelineLegend(),
-          h('div', { class: 'timeline-host' }, timelineSvg(rows, width - 40, elapsed)),
-          h(
-            'p',
-            { class: 'footnote' },
-            'Each bar starts at the trigger: start delay until the subtask’s first barrier arrived, alignment until its last one, the synchronous and asynchronous parts of its snapshot, then the time until the JobManager had its acknowledgement.',
+          `Subtasks of ${v.name}`,
+          table(
+            ['Subtask', 'Status', 'Acknowledged', 'End to end', 'Sync', 'Async', 'Alignment', 'Start delay', 'Checkpointed size', 'Processed', 'Persisted', 'Unaligned'],
+            v.subtasks.subtasks.map((st) =>
+              st.status === 'completed'
+                ? [
+                    String(st.index + 1),
+                    st.status,
+                    after(trigger, st.ack_timestamp),
+                    duration(st.end_to_end_duration),
+                    duration(st.checkpoint?.sync),
+                    duration(st.checkpoint?.async),
+                    duration(st.alignment?.duration),
+                    duration(st.start_delay),
+                    bytes(st.checkpointed_size),
+                    bytes(st.processed_data),
+                    bytes(st.persisted_data),
+                    st.unaligned_checkpoint ? 'yes' : 'no',
+                  ]
+                : [String(st.index + 1), st.status.replaceAll('_', ' '), '—', '—', '—', '—', '—', '—', '—', '—', '—', '—'],
+            ),
+            { 'data-testid': 'subtask-table', 'data-vertex-id': v.id },
           ),
         ),
-      );
-    },
-  };
+      ),
+    ];
+  });
+}
+
+export function timelineBody(jid: string, cid: number): JobBody {
+  return checkpointPage(jid, cid, (data, job, el) => {
+    const { c, vertices } = data;
+    const rows: TimelineRow[] = vertices.flatMap((v) => v.subtasks.subtasks.map((st) => ({ vertex: v.name, parallelism: v.parallelism, subtask: st })));
+    const end = c.status === 'IN_PROGRESS' ? job.now : c.status === 'FAILED' ? (c.failure_timestamp ?? c.latest_ack_timestamp) : c.latest_ack_timestamp;
+    const elapsed = Math.max(0, end - c.trigger_timestamp);
+    const hint = checkpointHint(c, rows);
+    const width = Math.max(640, el.clientWidth || 1000);
+    return [
+      section(
+        `Barrier timeline of checkpoint ${c.id}`,
+        h('p', {}, h('a', { href: `#/jobs/${jid}/checkpoints/${cid}` }, '← checkpoint details'), ` · ${badge(c.status).textContent} · triggered ${time(c.trigger_timestamp)} · ${duration(c.end_to_end_duration)} end to end · ${c.checkpoint_type.replaceAll('_', ' ').toLowerCase()}`),
+        evictedNote(data),
+        h('div', { class: `hint hint-${hint.phase?.replace(' ', '-') ?? (c.status === 'FAILED' ? 'failed' : 'none')}`, 'data-testid': 'timeline-hint' }, hint.text),
+        timelineLegend(),
+        h('div', { class: 'timeline-host' }, timelineSvg(rows, width - 40, elapsed)),
+        h(
+          'p',
+          { class: 'footnote' },
+          'Each bar starts at the trigger: start delay until the subtask’s first barrier arrived, alignment until its last one, the synchronous and asynchronous parts of its snapshot, then the time until the JobManager had its acknowledgement.',
+        ),
+      ),
+    ];
+  });
 }
