@@ -17,125 +17,215 @@ export interface TimerTarget<K> {
   onTimer(domain: TimeDomain, key: K, timestamp: number): void;
 }
 
-interface Timer<K> {
-  readonly key: K;
-  readonly canonical: CanonicalKey;
-  readonly keyGroup: number;
-  readonly timestamp: number;
-  /** Registration order; breaks ties between equal timestamps. */
-  readonly seq: number;
-  /** Position in the heap, kept current so a deleted timer leaves the heap at once. */
-  index: number;
-}
-
-function before(a: Timer<unknown>, b: Timer<unknown>): boolean {
-  return a.timestamp < b.timestamp || (a.timestamp === b.timestamp && a.seq < b.seq);
-}
+/** Marks a deleted timer in its bucket (keys are primitives or arrays, never this object). */
+const DELETED: unique symbol = Symbol('deleted timer');
 
 /**
- * The timers of one domain: a binary min-heap on (timestamp, seq) for firing order and a
- * two-level map (canonical key → timestamp → timer) for deduplication and deletion.
+ * The timers of one timestamp, in registration order: keys and key groups side by side, an
+ * index from canonical key to position for deduplication and deletion, and how far firing got.
+ * Entries below `next` have fired; a deleted entry's key is DELETED.
+ */
+class Bucket {
+  readonly timestamp: number;
+  keys: unknown[] = [];
+  keyGroups: number[] = [];
+  /** Canonical key → position in `keys`. A position below `next` is a timer that has fired. */
+  index = new Map<CanonicalKey, number>();
+  next = 0;
+  /** Pending timers: entries at or after `next` that are not DELETED. */
+  live = 0;
+  /** Position in the queue's heap; -1 once dropped. */
+  heapIndex = -1;
+  constructor(timestamp: number) {
+    this.timestamp = timestamp;
+  }
+}
+
+/** Deleted entries a bucket tolerates before it is compacted (and at least half of its entries). */
+const COMPACT_MIN_DELETED = 64;
+
+/**
+ * The timers of one domain, bucketed by timestamp: most timers of a job share few timestamps
+ * (the end of a window, a fixed delay), so each distinct timestamp has one bucket of its timers
+ * in registration order, and a binary min-heap orders the buckets by timestamp. Adding,
+ * deduplicating, deleting and firing a timer are O(1) amortised (plus O(log buckets) when a
+ * bucket is created or dropped), and no object is allocated per timer.
+ *
+ * Fired entries are not removed one by one: the firing position moves on, and a bucket is
+ * dropped whole once nothing in it is pending. A timer registered again for a key whose timer
+ * at that timestamp has fired is appended, so it fires after the ones pending (the registration
+ * order of ties). Deleted entries are compacted away when they make up most of a large bucket.
  */
 class TimerQueue<K> {
-  readonly #heap: Timer<K>[] = [];
-  readonly #byKey = new Map<CanonicalKey, Map<number, Timer<K>>>();
+  readonly #heap: Bucket[] = [];
+  readonly #buckets = new Map<number, Bucket>();
+  /** The bucket of the last add: consecutive registrations mostly share a timestamp. */
+  #last: Bucket | undefined;
+  #size = 0;
+  /** The key of the timer pollUpTo() took last. */
+  polledKey: K | undefined;
 
   get size(): number {
-    return this.#heap.length;
+    return this.#size;
   }
 
-  peek(): Timer<K> | undefined {
+  /** The earliest pending timer's timestamp. */
+  peekTimestamp(): number | undefined {
+    return this.#top()?.timestamp;
+  }
+
+  /** Adds the timer unless one with the same key and timestamp is pending; true if added. */
+  add(key: K, canonical: CanonicalKey, keyGroup: number, timestamp: number): boolean {
+    let bucket = this.#last;
+    if (bucket === undefined || bucket.timestamp !== timestamp) {
+      bucket = this.#buckets.get(timestamp);
+      if (bucket === undefined) bucket = this.#createBucket(timestamp);
+      this.#last = bucket;
+    }
+    const index = bucket.index;
+    const at = index.get(canonical);
+    if (at !== undefined && at >= bucket.next) return false;
+    index.set(canonical, bucket.keys.length);
+    bucket.keys.push(key);
+    bucket.keyGroups.push(keyGroup);
+    bucket.live++;
+    this.#size++;
+    return true;
+  }
+
+  /** Removes the pending timer if present; true if removed. */
+  delete(canonical: CanonicalKey, timestamp: number): boolean {
+    const bucket = this.#buckets.get(timestamp);
+    if (bucket === undefined) return false;
+    const at = bucket.index.get(canonical);
+    if (at === undefined || at < bucket.next) return false;
+    bucket.index.delete(canonical);
+    bucket.keys[at] = DELETED;
+    bucket.live--;
+    this.#size--;
+    if (bucket.live === 0) {
+      this.#drop(bucket);
+    } else {
+      const deleted = bucket.keys.length - bucket.next - bucket.live;
+      if (deleted >= COMPACT_MIN_DELETED && 2 * deleted >= bucket.keys.length) this.#compact(bucket);
+    }
+    return true;
+  }
+
+  /**
+   * Takes the earliest pending timer if its timestamp is at most `limit`: returns its
+   * timestamp, with its key in `polledKey`, or undefined when there is none.
+   */
+  pollUpTo(limit: number): number | undefined {
+    const bucket = this.#top();
+    if (bucket === undefined || bucket.timestamp > limit) return undefined;
+    const keys = bucket.keys;
+    let at = bucket.next;
+    while (keys[at] === DELETED) at++;
+    bucket.next = at + 1;
+    this.polledKey = keys[at] as K;
+    this.#size--;
+    if (--bucket.live === 0) this.#drop(bucket);
+    return bucket.timestamp;
+  }
+
+  /** All pending timers in firing order, without changing the queue. */
+  sorted(): { key: K; keyGroup: number; timestamp: number }[] {
+    const out: { key: K; keyGroup: number; timestamp: number }[] = [];
+    const buckets = [...this.#heap].sort((a, b) => a.timestamp - b.timestamp);
+    for (const bucket of buckets) {
+      const { keys, keyGroups, timestamp } = bucket;
+      for (let i = bucket.next; i < keys.length; i++) {
+        const key = keys[i];
+        if (key !== DELETED) out.push({ key: key as K, keyGroup: keyGroups[i]!, timestamp });
+      }
+    }
+    return out;
+  }
+
+  /** The earliest bucket (one with pending timers: empty buckets are dropped at once). */
+  #top(): Bucket | undefined {
     return this.#heap[0];
   }
 
-  /** Adds the timer unless one with the same key and timestamp exists; true if added. */
-  add(key: K, canonical: CanonicalKey, keyGroup: number, timestamp: number, seq: number): boolean {
-    let perKey = this.#byKey.get(canonical);
-    if (perKey?.has(timestamp)) return false;
-    if (perKey === undefined) {
-      perKey = new Map();
-      this.#byKey.set(canonical, perKey);
-    }
-    const timer: Timer<K> = { key, canonical, keyGroup, timestamp, seq, index: this.#heap.length };
-    perKey.set(timestamp, timer);
-    this.#heap.push(timer);
-    this.#siftUp(timer.index);
-    return true;
-  }
-
-  /** Removes the timer if present; true if removed. */
-  delete(canonical: CanonicalKey, timestamp: number): boolean {
-    const timer = this.#byKey.get(canonical)?.get(timestamp);
-    if (timer === undefined) return false;
-    this.#unlink(timer);
-    this.#removeAt(timer.index);
-    return true;
-  }
-
-  /** Removes and returns the earliest timer. */
-  poll(): Timer<K> | undefined {
-    const head = this.#heap[0];
-    if (head === undefined) return undefined;
-    this.#unlink(head);
-    this.#removeAt(0);
-    return head;
-  }
-
-  /** All timers in firing order, without changing the queue. */
-  sorted(): Timer<K>[] {
-    return [...this.#heap].sort((a, b) => (before(a, b) ? -1 : 1));
-  }
-
-  #unlink(timer: Timer<K>): void {
-    const perKey = this.#byKey.get(timer.canonical);
-    if (perKey === undefined) return;
-    perKey.delete(timer.timestamp);
-    if (perKey.size === 0) this.#byKey.delete(timer.canonical);
-  }
-
-  #removeAt(index: number): void {
+  #createBucket(timestamp: number): Bucket {
+    const bucket = new Bucket(timestamp);
+    this.#buckets.set(timestamp, bucket);
     const heap = this.#heap;
+    bucket.heapIndex = heap.length;
+    heap.push(bucket);
+    this.#siftUp(bucket.heapIndex);
+    return bucket;
+  }
+
+  /** Drops a bucket with nothing pending (fired or deleted): later timers at its timestamp get a new one. */
+  #drop(bucket: Bucket): void {
+    this.#buckets.delete(bucket.timestamp);
+    if (this.#last === bucket) this.#last = undefined;
+    const heap = this.#heap;
+    const index = bucket.heapIndex;
+    bucket.heapIndex = -1;
     const last = heap.pop()!;
     if (index === heap.length) return;
     heap[index] = last;
-    last.index = index;
+    last.heapIndex = index;
     this.#siftDown(index);
-    this.#siftUp(last.index);
+    this.#siftUp(last.heapIndex);
+  }
+
+  /** Rewrites a bucket with only its pending entries, in order (fired and deleted ones dropped). */
+  #compact(bucket: Bucket): void {
+    const keys: unknown[] = [];
+    const keyGroups: number[] = [];
+    const index = new Map<CanonicalKey, number>();
+    const at = new Map<number, CanonicalKey>();
+    for (const [canonical, position] of bucket.index) if (position >= bucket.next) at.set(position, canonical);
+    for (let i = bucket.next; i < bucket.keys.length; i++) {
+      const key = bucket.keys[i];
+      if (key === DELETED) continue;
+      index.set(at.get(i)!, keys.length);
+      keys.push(key);
+      keyGroups.push(bucket.keyGroups[i]!);
+    }
+    bucket.keys = keys;
+    bucket.keyGroups = keyGroups;
+    bucket.index = index;
+    bucket.next = 0;
   }
 
   #siftUp(index: number): void {
     const heap = this.#heap;
-    const timer = heap[index]!;
+    const bucket = heap[index]!;
     while (index > 0) {
       const parentIndex = (index - 1) >> 1;
       const parent = heap[parentIndex]!;
-      if (!before(timer, parent)) break;
+      if (!(bucket.timestamp < parent.timestamp)) break;
       heap[index] = parent;
-      parent.index = index;
+      parent.heapIndex = index;
       index = parentIndex;
     }
-    heap[index] = timer;
-    timer.index = index;
+    heap[index] = bucket;
+    bucket.heapIndex = index;
   }
 
   #siftDown(index: number): void {
     const heap = this.#heap;
-    const timer = heap[index]!;
+    const bucket = heap[index]!;
     const n = heap.length;
     for (;;) {
       const left = 2 * index + 1;
       if (left >= n) break;
       const right = left + 1;
       let child = left;
-      if (right < n && before(heap[right]!, heap[left]!)) child = right;
-      const childTimer = heap[child]!;
-      if (!before(childTimer, timer)) break;
-      heap[index] = childTimer;
-      childTimer.index = index;
+      if (right < n && heap[right]!.timestamp < heap[left]!.timestamp) child = right;
+      const childBucket = heap[child]!;
+      if (!(childBucket.timestamp < bucket.timestamp)) break;
+      heap[index] = childBucket;
+      childBucket.heapIndex = index;
       index = child;
     }
-    heap[index] = timer;
-    timer.index = index;
+    heap[index] = bucket;
+    bucket.heapIndex = index;
   }
 }
 
@@ -153,7 +243,6 @@ export class InternalTimerService<K = unknown> {
   readonly #target: TimerTarget<K>;
   readonly #event = new TimerQueue<K>();
   readonly #processing = new TimerQueue<K>();
-  #seq = 0;
   #watermark = MIN_WATERMARK;
   /** The one scheduled wake-up, for the earliest processing-time timer. */
   #wakeUp: Cancellable | undefined;
@@ -173,7 +262,7 @@ export class InternalTimerService<K = unknown> {
    */
   registerEventTimeTimer(key: K, canonical: CanonicalKey, keyGroup: number, timestamp: number): void {
     checkTimestamp(timestamp);
-    this.#event.add(key, canonical, keyGroup, timestamp, this.#seq++);
+    this.#event.add(key, canonical, keyGroup, timestamp);
   }
 
   /** Deletes an event-time timer; deleting one that does not exist is harmless. */
@@ -183,7 +272,7 @@ export class InternalTimerService<K = unknown> {
 
   registerProcessingTimeTimer(key: K, canonical: CanonicalKey, keyGroup: number, timestamp: number): void {
     checkTimestamp(timestamp);
-    if (this.#processing.add(key, canonical, keyGroup, timestamp, this.#seq++)) this.#arm();
+    if (this.#processing.add(key, canonical, keyGroup, timestamp)) this.#arm();
   }
 
   deleteProcessingTimeTimer(key: K, canonical: CanonicalKey, timestamp: number): void {
@@ -201,11 +290,11 @@ export class InternalTimerService<K = unknown> {
   advanceWatermark(watermark: number): void {
     if (this.#closed || !(watermark > this.#watermark)) return;
     this.#watermark = watermark;
-    for (;;) {
-      const head = this.#event.peek();
-      if (head === undefined || head.timestamp > watermark || this.#closed) break;
-      this.#event.poll();
-      this.#target.onTimer('event', head.key, head.timestamp);
+    const queue = this.#event;
+    while (!this.#closed) {
+      const timestamp = queue.pollUpTo(watermark);
+      if (timestamp === undefined) break;
+      this.#target.onTimer('event', queue.polledKey as K, timestamp);
     }
   }
 
@@ -244,7 +333,7 @@ export class InternalTimerService<K = unknown> {
     for (const t of timers) {
       checkTimestamp(t.timestamp);
       const queue = t.domain === 'event' ? this.#event : this.#processing;
-      queue.add(t.key, t.canonical, t.keyGroup, t.timestamp, this.#seq++);
+      queue.add(t.key, t.canonical, t.keyGroup, t.timestamp);
     }
     this.#arm();
   }
@@ -259,16 +348,16 @@ export class InternalTimerService<K = unknown> {
   /** Keeps exactly one wake-up scheduled, for the earliest processing-time timer. */
   #arm(): void {
     if (this.#closed || this.#firingProcessing) return;
-    const head = this.#processing.peek();
-    if (head === undefined) {
+    const timestamp = this.#processing.peekTimestamp();
+    if (timestamp === undefined) {
       this.#wakeUp?.cancel();
       this.#wakeUp = undefined;
       return;
     }
-    if (this.#wakeUp !== undefined && this.#wakeUpAt === head.timestamp) return;
+    if (this.#wakeUp !== undefined && this.#wakeUpAt === timestamp) return;
     this.#wakeUp?.cancel();
-    const delay = Math.min(Math.max(0, head.timestamp - this.#scheduler.now()), MAX_SCHEDULE_DELAY_MS);
-    this.#wakeUpAt = head.timestamp;
+    const delay = Math.min(Math.max(0, timestamp - this.#scheduler.now()), MAX_SCHEDULE_DELAY_MS);
+    this.#wakeUpAt = timestamp;
     this.#wakeUp = this.#scheduler.schedule(delay, () => this.#onWakeUp());
   }
 
@@ -278,11 +367,11 @@ export class InternalTimerService<K = unknown> {
     const now = this.#scheduler.now();
     this.#firingProcessing = true;
     try {
-      for (;;) {
-        const head = this.#processing.peek();
-        if (head === undefined || head.timestamp > now || this.#closed) break;
-        this.#processing.poll();
-        this.#target.onTimer('processing', head.key, head.timestamp);
+      const queue = this.#processing;
+      while (!this.#closed) {
+        const timestamp = queue.pollUpTo(now);
+        if (timestamp === undefined) break;
+        this.#target.onTimer('processing', queue.polledKey as K, timestamp);
       }
     } finally {
       this.#firingProcessing = false;

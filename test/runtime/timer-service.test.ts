@@ -307,3 +307,119 @@ test('property: event timers match a reference model under random register/delet
     { numRuns: 300 },
   );
 });
+
+/** A reference model of one domain's timers: pending ones with their registration sequence. */
+class TimerModel {
+  pending: { key: number; ts: number; seq: number }[] = [];
+  #seq = 0;
+  register(key: number, ts: number): void {
+    if (!this.pending.some((t) => t.key === key && t.ts === ts)) this.pending.push({ key, ts, seq: this.#seq++ });
+  }
+  delete(key: number, ts: number): void {
+    this.pending = this.pending.filter((t) => !(t.key === key && t.ts === ts));
+  }
+  /** Takes the earliest (timestamp, then registration) timer at or below `limit`. */
+  poll(limit: number): { key: number; ts: number } | undefined {
+    let best: { key: number; ts: number; seq: number } | undefined;
+    for (const t of this.pending) {
+      if (t.ts <= limit && (best === undefined || t.ts < best.ts || (t.ts === best.ts && t.seq < best.seq))) best = t;
+    }
+    if (best !== undefined) this.pending = this.pending.filter((t) => t !== best);
+    return best;
+  }
+  sorted(): [number, number][] {
+    return [...this.pending].sort((a, b) => a.ts - b.ts || a.seq - b.seq).map((t) => [t.key, t.ts]);
+  }
+}
+
+test('property: callbacks that register (also at or before the firing timestamp) and delete match the model; snapshots list pending timers in firing order', () => {
+  type Action = { kind: 'reg' | 'del' | 'none'; key: number; dt: number };
+  type Op = { kind: 'reg' | 'del'; key: number; ts: number } | { kind: 'adv'; to: number } | { kind: 'snap' };
+  const key = fc.integer({ min: 0, max: 5 });
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ kind: fc.constantFrom('reg' as const, 'del' as const), key, ts: fc.integer({ min: 0, max: 20 }) }),
+    fc.record({ kind: fc.constant('adv' as const), to: fc.integer({ min: 0, max: 25 }) }),
+    fc.constant({ kind: 'snap' as const }),
+  );
+  const action: fc.Arbitrary<Action> = fc.record({
+    kind: fc.constantFrom('reg' as const, 'del' as const, 'none' as const),
+    key,
+    dt: fc.integer({ min: -3, max: 3 }),
+  });
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 60 }), fc.array(action, { minLength: 1, maxLength: 10 }), (ops, actions) => {
+      const model = new TimerModel();
+      const fired: [number, number][] = [];
+      let firings = 0;
+      // The same action runs for the n-th firing in the service and in the model; a budget keeps
+      // self-registering timers from looping forever.
+      const actionFor = (n: number): Action | undefined => (n < 200 ? actions[n % actions.length] : undefined);
+      const svc = new InternalTimerService<number>({
+        scheduler: new ManualScheduler(),
+        target: {
+          onTimer: (_d, k, ts) => {
+            fired.push([k, ts]);
+            const a = actionFor(firings++);
+            if (a?.kind === 'reg') svc.registerEventTimeTimer(a.key, a.key, a.key, ts + a.dt);
+            if (a?.kind === 'del') svc.deleteEventTimeTimer(a.key, a.key, ts + a.dt);
+          },
+        },
+      });
+      const expected: [number, number][] = [];
+      let modelFirings = 0;
+      let wm = -Infinity;
+      for (const o of ops) {
+        if (o.kind === 'reg') {
+          svc.registerEventTimeTimer(o.key, o.key, o.key, o.ts);
+          model.register(o.key, o.ts);
+        } else if (o.kind === 'del') {
+          svc.deleteEventTimeTimer(o.key, o.key, o.ts);
+          model.delete(o.key, o.ts);
+        } else if (o.kind === 'adv') {
+          svc.advanceWatermark(o.to);
+          if (o.to > wm) {
+            wm = o.to;
+            for (let t = model.poll(wm); t !== undefined; t = model.poll(wm)) {
+              expected.push([t.key, t.ts]);
+              const a = actionFor(modelFirings++);
+              if (a?.kind === 'reg') model.register(a.key, t.ts + a.dt);
+              if (a?.kind === 'del') model.delete(a.key, t.ts + a.dt);
+            }
+          }
+        } else {
+          const snap = svc.snapshotTimers();
+          assert.deepEqual(snap.map((t) => [t.key, t.timestamp]), model.sorted());
+          assert.ok(snap.every((t) => t.domain === 'event' && t.keyGroup === t.key));
+        }
+        assert.equal(svc.numEventTimeTimers(), model.pending.length);
+      }
+      assert.deepEqual(fired, expected);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('a large timestamp bucket with most timers deleted keeps order, dedup and deletion', () => {
+  const { svc, fired } = setup();
+  const model = new TimerModel();
+  const name = (k: number): string => `k${k}`;
+  const reg = (k: number, ts: number): void => {
+    svc.registerEventTimeTimer(name(k), name(k), 0, ts);
+    model.register(k, ts);
+  };
+  const del = (k: number, ts: number): void => {
+    svc.deleteEventTimeTimer(name(k), name(k), ts);
+    model.delete(k, ts);
+  };
+  for (let k = 0; k < 500; k++) reg(k, 100);
+  for (let k = 0; k < 500; k += 3) reg(k, 50);
+  for (let k = 0; k < 500; k++) if (k % 5 !== 0) del(k, 100); // 400 of 500 deleted: compacted
+  for (let k = 0; k < 500; k += 7) reg(k, 100); // some re-registered (appended), some duplicates
+  for (let k = 0; k < 500; k += 10) del(k, 100);
+  assert.equal(svc.numEventTimeTimers(), model.pending.length);
+  assert.deepEqual(svc.snapshotTimers().map((t) => [Number(t.key.slice(1)), t.timestamp]), model.sorted());
+  const expected = model.sorted();
+  svc.advanceWatermark(100);
+  assert.deepEqual(fired.map(([, k, ts]) => [Number(k.slice(1)), ts]), expected);
+  assert.equal(svc.numEventTimeTimers(), 0);
+});

@@ -78,6 +78,7 @@ export class HeapKeyedStateBackend extends EntryTableBackend implements KeyedSta
     ctx.canonical = canonical;
     ctx.keyGroup = keyGroup;
     ctx.slot = slot;
+    ctx.epoch++;
   }
 
   getCurrentKey(): unknown {
@@ -142,6 +143,7 @@ export class HeapKeyedStateBackend extends EntryTableBackend implements KeyedSta
     ctx.canonical = '';
     ctx.keyGroup = -1;
     ctx.slot = -1;
+    ctx.epoch++;
   }
 
   protected stateTable(name: string, kind: StateKind): StateTable {

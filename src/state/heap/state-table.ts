@@ -57,6 +57,11 @@ export class Context {
   keyGroup = -1;
   /** keyGroup minus the range start; -1 while no key is set. */
   slot = -1;
+  /**
+   * Changes whenever the current key is set (or the tables are cleared): a table's cached lookup
+   * of the current key is valid while the epoch it was made in is current.
+   */
+  epoch = 0;
   /** The version stamped on writes. */
   version = 0;
   /** Version of the newest live snapshot; -1 while none is live. */
@@ -71,6 +76,14 @@ export class StateTable {
   readonly kind: StateKind;
   readonly groups: Map<PrimitiveKey, Entry>[];
   readonly #ctx: Context;
+  /**
+   * The current key's entry as last looked up or written, valid while `#cachedEpoch` equals the
+   * context's epoch: a record's state accesses (read, then update; a timer's read, then clear)
+   * look the key up once per table instead of once per access. Every change to the current key's
+   * entry goes through this table and keeps the cache right; put() (any key) drops it.
+   */
+  #cached: Entry | undefined = undefined;
+  #cachedEpoch = -1;
 
   constructor(id: number, name: string, kind: StateKind, groupCount: number, ctx: Context) {
     this.id = id;
@@ -84,16 +97,23 @@ export class StateTable {
   /** The current key's entry, if it has one. */
   current(): Entry | undefined {
     const ctx = this.#ctx;
+    if (this.#cachedEpoch === ctx.epoch) return this.#cached;
     const group = this.groups[ctx.slot];
     if (group === undefined) throw noCurrentKey(this.name);
-    return group.get(ctx.canonical);
+    const entry = group.get(ctx.canonical);
+    this.#cached = entry;
+    this.#cachedEpoch = ctx.epoch;
+    return entry;
   }
 
   /** Stores a value for the current key, given its entry as found by current(). */
   write(entry: Entry | undefined, value: unknown): void {
     const ctx = this.#ctx;
     if (entry === undefined) {
-      this.groups[ctx.slot]!.set(ctx.canonical, new Entry(ctx.canonical, ctx.key, value, ctx.version));
+      const created = new Entry(ctx.canonical, ctx.key, value, ctx.version);
+      this.groups[ctx.slot]!.set(ctx.canonical, created);
+      this.#cached = created;
+      this.#cachedEpoch = ctx.epoch;
       return;
     }
     if (entry.version <= ctx.newestLive) {
@@ -108,6 +128,8 @@ export class StateTable {
     const ctx = this.#ctx;
     if (entry.version <= ctx.newestLive) this.#preserve(ctx.slot, entry, false);
     this.groups[ctx.slot]!.delete(ctx.canonical);
+    this.#cached = undefined;
+    this.#cachedEpoch = ctx.epoch;
   }
 
   /** Removes the current key's entry, if it has one (every state kind's clear()). */
@@ -139,6 +161,7 @@ export class StateTable {
   /** Stores a value for any key (restore); `slot` is the key group minus the range start. */
   put(slot: number, canonical: PrimitiveKey, key: unknown, value: unknown): void {
     const ctx = this.#ctx;
+    this.#cachedEpoch = -1;
     const group = this.groups[slot]!;
     const entry = group.get(canonical);
     if (entry === undefined) {
