@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 // The `weir` command as the published package runs it, for timing in a clone of the repository:
 // bin/weir.mjs runs the TypeScript sources through tsx whenever src/ is beside it, so this file
-// takes bin/weir.mjs's other path: the compiled engine in dist/ (`npm run build`) imported by
-// Node alone, tsx registered afterwards only for the job's own TypeScript. A job's `import 'weir'`
-// resolves through package.json's exports to dist/ as well, as in an installed package.
+// takes bin/weir.mjs's other path: the compiled CLI in dist/ (`npm run build`) imported by Node
+// alone, which registers module loader hooks for the job's own TypeScript when it imports the job
+// (src/cli/job-loader.ts). A job's `import 'weir'` resolves through package.json's exports to
+// dist/ as well, as in an installed package.
 import { existsSync } from 'node:fs';
-import { register as registerTsxCommonJs } from 'tsx/cjs/api';
-import { register } from 'tsx/esm/api';
 
 const compiled = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(compiled)) {
@@ -14,6 +13,4 @@ if (!existsSync(compiled)) {
   process.exit(2);
 }
 const { main } = await import(compiled.href);
-register();
-registerTsxCommonJs();
 process.exitCode = await main(process.argv.slice(2));

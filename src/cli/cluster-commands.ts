@@ -1,8 +1,5 @@
 /** `weir start-cluster` and `weir stop-cluster`: a local cluster in the background. */
 import { clusterDir, clusterFiles } from '../cluster/cluster-files.ts';
-import { ClusterAlreadyRunningError, startCluster, stopCluster } from '../cluster/cluster-control.ts';
-import { JOBMANAGER_ENTRY } from '../entrypoints/process-entries.ts';
-import { reporterConfigs } from '../metrics/reporter-config.ts';
 import type { Command } from 'commander';
 import { UsageError, withProgress } from './cli-support.ts';
 import { positiveInt, valueFlag, verbCommand } from './verb-command.ts';
@@ -39,6 +36,12 @@ export function startClusterVerb(): Command {
   const config: Record<string, string> = {};
   const cmd = verbCommand('start-cluster', START_USAGE, async (operands) => {
     if (operands.length > 0) throw new UsageError(`unknown option ${operands[0]}`, START_USAGE);
+    // Loaded by this verb only (every command line builds every verb).
+    const [{ reporterConfigs }, { ClusterAlreadyRunningError, startCluster }, { JOBMANAGER_ENTRY }] = await Promise.all([
+      import('../metrics/reporter-config.ts'),
+      import('../cluster/cluster-control.ts'),
+      import('../entrypoints/process-entries.ts'),
+    ]);
     // Refused here rather than in the background process; a port already taken is found there.
     reporterConfigs(config);
     const d = clusterDir(dir);
@@ -76,6 +79,7 @@ export function stopClusterVerb(): Command {
   const cmd = verbCommand('stop-cluster', STOP_USAGE, async (operands) => {
     if (operands.length > 0) throw new UsageError(`unknown option ${operands[0]}`, STOP_USAGE);
     const d = clusterDir(dir);
+    const { stopCluster } = await import('../cluster/cluster-control.ts');
     const stopped = await withProgress('stopping the cluster', stopCluster(d));
     if (!stopped) {
       console.log(`No weir cluster is running from ${d}.`);

@@ -1,8 +1,7 @@
 /** The verbs that act on jobs of a running cluster: list, cancel, savepoint, stop, checkpoint. */
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { checkpointReaderFor } from '../checkpoint/checkpoint-storage-registry.ts';
-import { RestClient } from '../rest/rest-client.ts';
+import type { RestClient } from '../rest/rest-client.ts';
 import type { Command } from 'commander';
 import { UsageError, withProgress, type ExitCode } from './cli-support.ts';
 import { requireCluster } from './cluster-address.ts';
@@ -87,7 +86,10 @@ function jobVerb(name: string, usage: string, run: (operands: string[], address:
 }
 
 async function client(address: string | undefined): Promise<RestClient> {
-  return new RestClient(await requireCluster(address));
+  const cluster = await requireCluster(address);
+  // Loaded by the verbs that talk to a cluster only: `weir run` and `--help` do without it.
+  const { RestClient } = await import('../rest/rest-client.ts');
+  return new RestClient(cluster);
 }
 
 export function listVerb(): Command {
@@ -147,6 +149,7 @@ export function savepointVerb(): Command {
 
 /** Deletes a savepoint directory after checking that it is one; returns the directory. */
 async function disposeSavepoint(path: string): Promise<string> {
+  const { checkpointReaderFor } = await import('../checkpoint/checkpoint-storage-registry.ts');
   const { metadata, dir } = await checkpointReaderFor(path).loadCheckpoint(path);
   if (metadata.kind !== 'savepoint') throw new Error(`cannot dispose of ${dir}: it is a checkpoint, which weir manages itself, not a savepoint`);
   rmSync(dir, { recursive: true, force: true });

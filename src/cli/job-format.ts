@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 
 /** The nearest package.json above `file` and whether it declares "type": "module". */
-function nearestPackage(file: string): { path: string | undefined; module: boolean } {
+export function nearestPackage(file: string): { path: string | undefined; module: boolean } {
   for (let dir = dirname(file); ; dir = dirname(dir)) {
     const path = join(dir, 'package.json');
     try {

@@ -4,7 +4,6 @@
  */
 import { Command, type CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import '../runtime/install-embedded-executor.ts';
 import { reportFailure, UsageError, type ExitCode } from './cli-support.ts';
 import { startClusterVerb, stopClusterVerb } from './cluster-commands.ts';
 import { cancelVerb, checkpointVerb, listVerb, savepointVerb, stopVerb } from './job-commands.ts';
@@ -41,8 +40,8 @@ function version(): string {
  * the program's own `--help`, `--version` and usage. Options of the program come before the
  * verb; everything after the verb is the verb's.
  */
-function program(result: { code: ExitCode }): { program: Command; verbs: Command[] } {
-  const verbs = [runVerb(), listVerb(), cancelVerb(), savepointVerb(), stopVerb(), checkpointVerb(), startClusterVerb(), stopClusterVerb()];
+function program(result: { code: ExitCode }, options: MainOptions): { program: Command; verbs: Command[] } {
+  const verbs = [runVerb(options.typeScriptLoaded ?? false), listVerb(), cancelVerb(), savepointVerb(), stopVerb(), checkpointVerb(), startClusterVerb(), stopClusterVerb()];
   const weir: Command = new Command('weir')
     .helpOption(false)
     .helpCommand(false)
@@ -76,10 +75,18 @@ function program(result: { code: ExitCode }): { program: Command; verbs: Command
   return { program: weir, verbs };
 }
 
-export async function main(argv: string[]): Promise<number> {
+export interface MainOptions {
+  /**
+   * A TypeScript loader (tsx) is registered for the whole process already, as where weir runs
+   * from its sources; otherwise `weir run` registers what the job needs itself (job-loader.ts).
+   */
+  readonly typeScriptLoaded?: boolean;
+}
+
+export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   try {
     const result: { code: ExitCode } = { code: 0 };
-    const { program: weir, verbs } = program(result);
+    const { program: weir, verbs } = program(result, options);
     await weir.parseAsync(argv, { from: 'user' });
     for (const verb of verbs) {
       const code = exitCode(verb);

@@ -10,14 +10,12 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isConfigKey } from '../api/configuration.ts';
 import { executionRegistry, setLaunchContext } from '../api/execution-context.ts';
-import { bundleJob } from '../cluster/job-bundle.ts';
-import { RestClient } from '../rest/rest-client.ts';
 import type { Command } from 'commander';
 import { reportFailure, UsageError, withProgress, type ExitCode } from './cli-support.ts';
 import { uriScheme } from '../core/location.ts';
 import { findCluster } from './cluster-address.ts';
 import { moduleFormatHint } from './job-format.ts';
-import { runWithWebUi } from './run-web-ui.ts';
+import { registerJobLoader } from './job-loader.ts';
 import { positiveInt, switchFlag, valueFlag, verbCommand } from './verb-command.ts';
 
 export const RUN_USAGE = `Usage: weir run [options] <job.ts|job.js> [args...]
@@ -50,6 +48,8 @@ Options:
   -h, --help                Show this help`;
 
 interface RunOptions {
+  /** A TypeScript loader covers the whole process already (see job-loader.ts). */
+  typeScriptLoaded: boolean;
   parallelism: number | undefined;
   inline: boolean;
   detached: boolean;
@@ -65,8 +65,8 @@ interface RunOptions {
  * The `run` verb. Options come before the job file; everything after it is the job's own
  * arguments, options included (`weir run job.ts --events 10`).
  */
-export function runVerb(): Command {
-  const o: RunOptions = { parallelism: undefined, inline: false, detached: false, jobManager: undefined, webUi: false, webPort: 8081, config: {}, job: '', args: [] };
+export function runVerb(typeScriptLoaded = false): Command {
+  const o: RunOptions = { typeScriptLoaded, parallelism: undefined, inline: false, detached: false, jobManager: undefined, webUi: false, webPort: 8081, config: {}, job: '', args: [] };
   const cmd = verbCommand('run', RUN_USAGE, (operands) => {
     const [job, ...args] = operands;
     if (!job) throw new UsageError('run needs a job file', RUN_USAGE);
@@ -118,7 +118,10 @@ async function runCommand(o: RunOptions): Promise<ExitCode> {
     const relative = path === o.job ? '' : ` (a relative path is taken from the current directory, ${process.cwd()})`;
     throw new UsageError(`job file not found: ${path}${relative}; name the job's .ts, .mts, .js or .mjs file`, RUN_USAGE);
   }
-  if (o.webUi) return runWithWebUi({ path, args: o.args, parallelism: o.parallelism, config: o.config, port: o.webPort });
+  if (o.webUi) {
+    const { runWithWebUi } = await import('./run-web-ui.ts');
+    return runWithWebUi({ path, args: o.args, parallelism: o.parallelism, config: o.config, port: o.webPort });
+  }
   const cluster = o.inline ? undefined : await findCluster(o.jobManager);
   if (cluster !== undefined) return runOnCluster(o, path, cluster);
   if (o.detached) {
@@ -128,6 +131,7 @@ async function runCommand(o: RunOptions): Promise<ExitCode> {
 }
 
 async function runOnCluster(o: RunOptions, path: string, address: string): Promise<ExitCode> {
+  const [{ RestClient }, { bundleJob }] = await Promise.all([import('../rest/rest-client.ts'), import('../cluster/job-bundle.ts')]);
   const client = new RestClient(address);
   const jobModule = await bundleJob(path);
   const config: Record<string, string> = { ...o.config };
@@ -156,6 +160,9 @@ async function runOnCluster(o: RunOptions, path: string, address: string): Promi
 }
 
 async function runEmbedded(o: RunOptions, path: string): Promise<ExitCode> {
+  // The engine, only now: the job's `import 'weir'` would load it anyway, and the other verbs
+  // never need it. A job that reaches the engine by another entry still finds the executor.
+  await import('../runtime/install-embedded-executor.ts');
   const registry = executionRegistry();
   const overrides: Record<string, unknown> = { ...o.config };
   if (o.parallelism !== undefined) overrides['parallelism.default'] = o.parallelism;
@@ -163,6 +170,7 @@ async function runEmbedded(o: RunOptions, path: string): Promise<ExitCode> {
   const jobModule = pathToFileURL(path).href;
   setLaunchContext({ jobModule, jobPath: path, args: o.args, overrides });
   try {
+    await registerJobLoader(jobModule, o.typeScriptLoaded);
     await import(jobModule);
   } catch (e) {
     reportFailure(e);
