@@ -129,18 +129,16 @@ class TimerQueue<K> {
     return bucket.timestamp;
   }
 
-  /** All pending timers in firing order, without changing the queue. */
-  sorted(): { key: K; keyGroup: number; timestamp: number }[] {
-    const out: { key: K; keyGroup: number; timestamp: number }[] = [];
+  /** Appends all pending timers, in firing order, to `out` as snapshot entries of `domain`, without changing the queue. */
+  snapshotInto(domain: TimeDomain, out: TimerSnapshot<K>[]): void {
     const buckets = [...this.#heap].sort((a, b) => a.timestamp - b.timestamp);
     for (const bucket of buckets) {
       const { keys, keyGroups, timestamp } = bucket;
       for (let i = bucket.next; i < keys.length; i++) {
         const key = keys[i];
-        if (key !== DELETED) out.push({ key: key as K, keyGroup: keyGroups[i]!, timestamp });
+        if (key !== DELETED) out.push({ domain, key: key as K, keyGroup: keyGroups[i]!, timestamp });
       }
     }
-    return out;
   }
 
   /** The earliest bucket (one with pending timers: empty buckets are dropped at once). */
@@ -319,9 +317,8 @@ export class InternalTimerService<K = unknown> {
   /** All timers, event-time then processing-time, each in firing order. */
   snapshotTimers(): TimerSnapshot<K>[] {
     const out: TimerSnapshot<K>[] = [];
-    for (const [domain, queue] of [['event', this.#event], ['processing', this.#processing]] as const) {
-      for (const t of queue.sorted()) out.push({ domain, key: t.key, keyGroup: t.keyGroup, timestamp: t.timestamp });
-    }
+    this.#event.snapshotInto('event', out);
+    this.#processing.snapshotInto('processing', out);
     return out;
   }
 
