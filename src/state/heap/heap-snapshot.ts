@@ -61,9 +61,10 @@ export class HeapSnapshot implements KeyedStateSnapshot, TableSnapshot {
     this.#onRelease = onRelease;
   }
 
-  /** Keeps the entry's key and value by reference. */
-  save(tableId: number, slot: number, entry: Entry): void {
-    this.#overlay(tableId, slot).set(entry.canonical, new Entry(entry.canonical, entry.key, entry.value, this.version));
+  /** Keeps the entry's key and value by reference (a removed entry as it is: only its key and value are read). */
+  save(tableId: number, slot: number, entry: Entry, retired: boolean): void {
+    const saved = retired ? entry : new Entry(entry.canonical, entry.key, entry.value, this.version);
+    this.#overlay(tableId, slot).set(entry.canonical, saved);
   }
 
   /** Keeps the entry's key and value encoded; false when the codec refuses them (nothing is kept then). */

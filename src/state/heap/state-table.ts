@@ -40,8 +40,11 @@ export interface TableSnapshot {
   readonly version: number;
   /** Slots below this are written: their old values are no longer saved. */
   readonly written: number;
-  /** Keeps the entry's key and value by reference. */
-  save(tableId: number, slot: number, entry: Entry): void;
+  /**
+   * Keeps the entry's key and value by reference; `retired`: the entry is leaving the table and
+   * is never changed again, so the entry object itself may be kept.
+   */
+  save(tableId: number, slot: number, entry: Entry, retired: boolean): void;
   /** Keeps the entry's key and value encoded; false when the codec refuses them (nothing is kept then). */
   saveEncoded(tableId: number, slot: number, entry: Entry, kind: StateKind): boolean;
   release(): void;
@@ -126,7 +129,7 @@ export class StateTable {
   /** Removes the current key's entry, given as found by current(). */
   remove(entry: Entry): void {
     const ctx = this.#ctx;
-    if (entry.version <= ctx.newestLive) this.#preserve(ctx.slot, entry, false);
+    if (entry.version <= ctx.newestLive) this.#preserve(ctx.slot, entry, false, true);
     this.groups[ctx.slot]!.delete(ctx.canonical);
     this.#cached = undefined;
     this.#cachedEpoch = ctx.epoch;
@@ -182,9 +185,10 @@ export class StateTable {
    * this key yet (a record is only made on the first write after a snapshot, which moves the
    * entry's version past that snapshot's). `encode`: the value is about to be mutated in place, so
    * it is saved as bytes; returns whether some snapshot had to keep the object itself instead (the
-   * codec refused it), in which case the caller must give the live entry a copy.
+   * codec refused it), in which case the caller must give the live entry a copy. `retired`: the
+   * entry is being removed from the table (nothing changes it afterwards).
    */
-  #preserve(slot: number, entry: Entry, encode: boolean): boolean {
+  #preserve(slot: number, entry: Entry, encode: boolean, retired = false): boolean {
     const live = this.#ctx.live;
     let kept = false;
     for (let i = live.length - 1; i >= 0; i--) {
@@ -192,7 +196,7 @@ export class StateTable {
       if (snapshot.version < entry.version) break;
       if (slot < snapshot.written) continue;
       if (encode && snapshot.saveEncoded(this.id, slot, entry, this.kind)) continue;
-      snapshot.save(this.id, slot, entry);
+      snapshot.save(this.id, slot, entry, retired);
       kept = true;
     }
     return kept;
