@@ -168,6 +168,7 @@ interface RunFigures {
   readonly wallMs: number;
   readonly cpuMs: number;
   readonly bytes: number;
+  readonly batches: number;
 }
 
 async function runOnce(kind: Kind, transport: Transport, n: number): Promise<RunFigures> {
@@ -185,6 +186,12 @@ async function runOnce(kind: Kind, transport: Transport, n: number): Promise<Run
     output = channel.output;
     consumed = new Promise((resolve) => consume(kind, channel.input, resolve));
   }
+  let batches = 0;
+  const send = output.sendBatch.bind(output);
+  output.sendBatch = (batch) => {
+    batches++;
+    send(batch);
+  };
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const expected = await produce(kind, n, output);
@@ -197,7 +204,7 @@ async function runOnce(kind: Kind, transport: Transport, n: number): Promise<Run
     throw new Error(`exchange ${kind} ${transport}: consumer read ${got.count} records (checksum ${got.checksum}), producer sent ${expected.count} (${expected.checksum})`);
   }
   const bytes = output instanceof RemoteOutput ? output.bytesOut : 0;
-  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, bytes };
+  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, bytes, batches };
 }
 
 async function run(options: BenchOptions): Promise<DetailRow[]> {
@@ -230,8 +237,9 @@ async function run(options: BenchOptions): Promise<DetailRow[]> {
           'CPU µs/record': ((cpu * 1000) / n).toFixed(3),
           'CPU/wall': (cpu / wall).toFixed(2),
           'bytes/record': transport === 'remote' ? (runs[0]!.bytes / n).toFixed(1) : '–',
+          'records/batch': (n / median(runs.map((f) => f.batches))).toFixed(0),
         },
-        figures: { kind, transport, n, wallMs: runs.map((f) => f.wallMs), cpuMs: runs.map((f) => f.cpuMs), bytes: runs[0]!.bytes },
+        figures: { kind, transport, n, wallMs: runs.map((f) => f.wallMs), cpuMs: runs.map((f) => f.cpuMs), bytes: runs[0]!.bytes, batches: runs.map((f) => f.batches) },
       });
     }
   }

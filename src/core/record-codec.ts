@@ -1,30 +1,42 @@
 /**
  * Serialisation of stream records for channels between threads and processes.
  *
- * Records are encoded with MessagePack (msgpackr) and its record extension: an object shape is
- * described once and later objects of that shape are written as values only. A channel is an
- * ordered stream, so a RecordEncoder and the RecordDecoder at the other end keep the shapes
- * they have seen between batches; a stream of small batches then costs little more than the
- * values themselves.
+ * A batch's records travel in one of three encodings, chosen per batch by the encoder:
+ *
+ *   - numbers: a batch of numbers only is written as float64 values, 8 bytes per record, copied
+ *     in and out as one block (every number survives bit for bit, -0 and NaN included);
+ *   - rows: a compact tagged encoding for records made of numbers, strings, booleans, null,
+ *     undefined, plain objects, arrays and instances of registered classes. An object shape
+ *     (its class and its keys) is described once per stream and later objects of that shape are
+ *     written as values only; short strings that repeat (keys, enumerations) are kept in a
+ *     dictionary shared by both ends and sent as a two-byte reference. Each object field (and
+ *     strings outside objects) decides by its recent hit rate whether the dictionary pays;
+ *   - general: MessagePack (msgpackr) with its record extension, for everything else; a batch
+ *     with one value the rows encoding does not cover goes this way as a whole.
+ *
+ * A channel is an ordered stream, so a RecordEncoder and the RecordDecoder at the other end
+ * keep the shapes and strings they have seen between batches; a stream of small batches then
+ * costs little more than the values themselves.
  *
  * What survives the trip: strings (as UTF-8, so a lone surrogate arrives as U+FFFD
- * characters), numbers (except that -0 arrives as 0), bigints of any size, booleans, null,
- * undefined, plain objects and arrays, Date, Map, Set, RegExp, built-in Errors (name, message
- * and cause), ArrayBuffer, typed arrays (a Buffer arrives as a plain Uint8Array), and instances
- * of classes given to `registerType`. Objects arrive with their own enumerable string-keyed
- * properties only; shared references arrive as separate copies, and a cycle is an error.
- * Functions, symbols and instances of unregistered classes are refused at any depth, since
- * sending them would silently lose data.
+ * characters), numbers (-0 arrives as 0 in a batch of the general encoding, and as -0
+ * otherwise), bigints of any size, booleans, null, undefined, plain objects and arrays, Date,
+ * Map, Set, RegExp, built-in Errors (name, message and cause), ArrayBuffer, typed arrays (a
+ * Buffer arrives as a plain Uint8Array), and instances of classes given to `registerType`.
+ * Objects arrive with their own enumerable string-keyed properties only; shared references
+ * arrive as separate copies, and a cycle is an error. Functions, symbols and instances of
+ * unregistered classes are refused at any depth, since sending them would silently lose data.
  *
  * Batch layout (little-endian):
  *   0  u8   format version
- *   1  u8   flags: 1 = the decoder must forget the shapes it knows; 2 = timestamps follow
+ *   1  u8   flags: 1 = the decoder must forget the shapes and strings it knows; 2 = timestamps
+ *           follow; 4 = the records are numbers; 8 = the records are rows (neither: general)
  *   2  u16  zero
  *   4  u32  number of records
  *   8  u32  batch sequence number since the last reset
  *  12  u32  zero
  *  16  f64 × count timestamps, when flagged
- *  ..  MessagePack array of the records
+ *  ..  the records: f64 × count (numbers), rows, or a MessagePack array (general)
  *
  * The sequence number lets a decoder notice a lost, repeated or reordered batch instead of
  * misreading shapes; the reset flag lets an encoder start afresh (first batch, or after a
@@ -167,15 +179,19 @@ addExtension({
     const name: string = data[0];
     const type = typesByName.get(name);
     if (type === undefined) {
-      throw new SerializationError(
-        `received an instance of the class the sender registered as "${name}", but no class is registered ` +
-          'under that name here; call registerType at the top level of the module that defines the class, ' +
-          'so that every worker registers it',
-      );
+      throw new SerializationError(unregisteredMessage(name));
     }
     return Object.assign(Object.create(type.prototype) as object, data[1]);
   },
 });
+
+function unregisteredMessage(name: string): string {
+  return (
+    `received an instance of the class the sender registered as "${name}", but no class is registered ` +
+    'under that name here; call registerType at the top level of the module that defines the class, ' +
+    'so that every worker registers it'
+  );
+}
 
 function describeUnsupported(value: unknown): string {
   if (typeof value === 'function') {
@@ -228,10 +244,469 @@ function oneShotOptions(): Options {
 
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 const HEADER_BYTES = 16;
 const FLAG_RESET = 1;
 const FLAG_TIMESTAMPS = 2;
+const FLAG_NUMBERS = 4;
+const FLAG_ROWS = 8;
+
+// ---------------------------------------------------------------------------------------------
+// The rows encoding. Tags, one byte before every value:
+
+const T_UNDEFINED = 0;
+const T_NULL = 1;
+const T_FALSE = 2;
+const T_TRUE = 3;
+/** i32 */
+const T_INT = 4;
+/** f64 */
+const T_FLOAT = 5;
+/** length, UTF-8 bytes */
+const T_STRING = 6;
+/** u16 slot, length, UTF-8 bytes: a string, also stored in the dictionary at `slot` */
+const T_STRING_DEF = 7;
+/** u16 slot: the dictionary's string at `slot` */
+const T_STRING_REF = 8;
+/** u16 id, class name (length, bytes; empty: plain object), key count, keys (length, bytes), values */
+const T_SHAPE_DEF = 9;
+/** u16 id, values in the order of the shape's keys */
+const T_OBJECT = 10;
+/** length, values */
+const T_ARRAY = 11;
+// Lengths: one byte below 255, else 255 and a u32.
+
+/** Dictionary slots, reused in turn (a clock). */
+const DICT_SLOTS = 1024;
+/** Longer strings are not worth a dictionary look-up. */
+const DICT_MAX_LENGTH = 48;
+/**
+ * A field's dictionary score moves up by 2 on a hit and down by 1 on a miss, so it drifts down
+ * when fewer than a third of its strings are found (a miss costs about what a hit saves). At or
+ * below -SCORE_OFF the field writes its strings plainly and looks one in PROBE_EVERY up, to
+ * notice when its strings start repeating; the score stays within [-SCORE_FLOOR, SCORE_CAP].
+ * A field warming up (its first few hundred strings all new) keeps using the dictionary.
+ */
+const SCORE_CAP = 256;
+const SCORE_OFF = 256;
+const SCORE_FLOOR = 288;
+const PROBE_EVERY = 64;
+/** Shapes one stream may define; a stream with more goes the general way. */
+const MAX_SHAPES = 4096;
+/** Nesting deeper than this goes the general way (which reports cycles). */
+const MAX_DEPTH = 64;
+/** Batches that go the general way without trying rows, after one that could not use them. */
+const ROWS_BACKOFF = 64;
+
+interface WriteShape {
+  readonly id: number;
+  readonly keys: readonly string[];
+  /** Per key: the dictionary score of its strings. */
+  readonly scores: Int32Array;
+}
+
+/** The shapes of one prototype (Object.prototype or a registered class), the latest used first. */
+interface ShapesOf {
+  readonly typeName: string;
+  last: WriteShape | undefined;
+  readonly all: WriteShape[];
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/**
+ * Writes records in the rows encoding. `write` answers false when a value needs the general
+ * encoding; what it wrote is then to be discarded, and when it changed the stream's tables
+ * (`changed`), the stream must start afresh.
+ */
+class RowWriter {
+  #buf = new Uint8Array(1 << 16);
+  #view = new DataView(this.#buf.buffer);
+  pos = 0;
+  /** The tables (shapes, dictionary) changed since the last `commit`. */
+  changed = false;
+  readonly #shapes = new Map<object, ShapesOf>();
+  #shapeCount = 0;
+  readonly #dict = new Map<string, number>();
+  readonly #slots: (string | undefined)[] = new Array(DICT_SLOTS).fill(undefined);
+  #nextSlot = 0;
+  /** The dictionary score of strings outside objects. */
+  readonly #looseScore = new Int32Array(1);
+  #probe = 0;
+
+  get bytes(): Uint8Array {
+    return this.#buf;
+  }
+
+  /** Starts a batch at `at` (room before it is left for the header). */
+  begin(at: number): void {
+    this.#ensureAt(at, 0);
+    this.pos = at;
+  }
+
+  commit(): void {
+    this.changed = false;
+  }
+
+  #ensureAt(at: number, n: number): void {
+    if (at + n <= this.#buf.length) return;
+    let size = this.#buf.length * 2;
+    while (size < at + n) size *= 2;
+    const bigger = new Uint8Array(size);
+    bigger.set(this.#buf.subarray(0, this.pos));
+    this.#buf = bigger;
+    this.#view = new DataView(bigger.buffer);
+  }
+
+  #ensure(n: number): void {
+    if (this.pos + n > this.#buf.length) this.#ensureAt(this.pos, n);
+  }
+
+  write(v: unknown, depth: number): boolean {
+    switch (typeof v) {
+      case 'number':
+        this.#number(v);
+        return true;
+      case 'string':
+        this.#string(v, this.#looseScore, 0);
+        return true;
+      case 'boolean':
+        this.#ensure(1);
+        this.#buf[this.pos++] = v ? T_TRUE : T_FALSE;
+        return true;
+      case 'undefined':
+        this.#ensure(1);
+        this.#buf[this.pos++] = T_UNDEFINED;
+        return true;
+      case 'object':
+        if (v === null) {
+          this.#ensure(1);
+          this.#buf[this.pos++] = T_NULL;
+          return true;
+        }
+        if (depth >= MAX_DEPTH) return false;
+        return Array.isArray(v) ? this.#array(v, depth) : this.#object(v, depth);
+      default:
+        return false;
+    }
+  }
+
+  #number(v: number): void {
+    this.#ensure(9);
+    // -0 is not an int32 here: it keeps its sign as a float.
+    if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
+      this.#buf[this.pos] = T_INT;
+      this.#view.setInt32(this.pos + 1, v, true);
+      this.pos += 5;
+    } else {
+      this.#buf[this.pos] = T_FLOAT;
+      this.#view.setFloat64(this.pos + 1, v, true);
+      this.pos += 9;
+    }
+  }
+
+  #length(n: number): void {
+    if (n < 255) this.#buf[this.pos++] = n;
+    else {
+      this.#buf[this.pos] = 255;
+      this.#view.setUint32(this.pos + 1, n, true);
+      this.pos += 5;
+    }
+  }
+
+  /** Writes `s` as length and UTF-8 bytes. */
+  #utf8(s: string): void {
+    const len = s.length;
+    this.#ensure(5 + len * 3);
+    const buf = this.#buf;
+    if (len < 255) {
+      const start = this.pos + 1;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[start + i] = c;
+      }
+      if (i === len) {
+        buf[this.pos] = len;
+        this.pos = start + len;
+        return;
+      }
+    }
+    const { written } = textEncoder.encodeInto(s, buf.subarray(this.pos + 5));
+    if (written < 255) {
+      buf.copyWithin(this.pos + 1, this.pos + 5, this.pos + 5 + written);
+      buf[this.pos] = written;
+      this.pos += 1 + written;
+    } else {
+      buf[this.pos] = 255;
+      this.#view.setUint32(this.pos + 1, written, true);
+      this.pos += 5 + written;
+    }
+  }
+
+  /** A string; `scores[i]` decides whether it goes through the dictionary, and learns from it. */
+  #string(s: string, scores: Int32Array, i: number): void {
+    if (s.length <= DICT_MAX_LENGTH) {
+      const score = scores[i]!;
+      if (score > -SCORE_OFF || ++this.#probe % PROBE_EVERY === 0) {
+        let slot = this.#dict.get(s);
+        if (slot !== undefined) {
+          if (score < SCORE_CAP) scores[i] = score + 2;
+          this.#ensure(3);
+          this.#buf[this.pos] = T_STRING_REF;
+          this.#buf[this.pos + 1] = slot & 0xff;
+          this.#buf[this.pos + 2] = slot >>> 8;
+          this.pos += 3;
+          return;
+        }
+        if (score > -SCORE_FLOOR) scores[i] = score - 1;
+        slot = this.#nextSlot;
+        this.#nextSlot = slot + 1 === DICT_SLOTS ? 0 : slot + 1;
+        const old = this.#slots[slot];
+        if (old !== undefined) this.#dict.delete(old);
+        this.#slots[slot] = s;
+        this.#dict.set(s, slot);
+        this.changed = true;
+        this.#ensure(3);
+        this.#buf[this.pos] = T_STRING_DEF;
+        this.#buf[this.pos + 1] = slot & 0xff;
+        this.#buf[this.pos + 2] = slot >>> 8;
+        this.pos += 3;
+        this.#utf8(s);
+        return;
+      }
+    }
+    this.#ensure(1);
+    this.#buf[this.pos++] = T_STRING;
+    this.#utf8(s);
+  }
+
+  #array(a: unknown[], depth: number): boolean {
+    if (Object.getPrototypeOf(a) !== Array.prototype) return false;
+    const n = a.length;
+    this.#ensure(6);
+    this.#buf[this.pos++] = T_ARRAY;
+    this.#length(n);
+    for (let i = 0; i < n; i++) if (!this.write(a[i], depth + 1)) return false;
+    return true;
+  }
+
+  #object(o: object, depth: number): boolean {
+    const proto = Object.getPrototypeOf(o) as object | null;
+    if (proto === null) return false;
+    let of = this.#shapes.get(proto);
+    if (of === undefined) {
+      let typeName = '';
+      if (proto !== Object.prototype) {
+        const type = typesByPrototype.get(proto);
+        if (type === undefined) return false;
+        typeName = type.name;
+      }
+      of = { typeName, last: undefined, all: [] };
+      this.#shapes.set(proto, of);
+    }
+    const keys = Object.keys(o);
+    let shape = of.last;
+    if (shape === undefined || !sameKeys(shape.keys, keys)) {
+      shape = of.all.find((s) => sameKeys(s.keys, keys));
+      if (shape === undefined) return this.#defineShape(o, of, keys, depth);
+      of.last = shape;
+    }
+    this.#ensure(3);
+    this.#buf[this.pos] = T_OBJECT;
+    this.#buf[this.pos + 1] = shape.id & 0xff;
+    this.#buf[this.pos + 2] = shape.id >>> 8;
+    this.pos += 3;
+    return this.#fields(o, shape, depth);
+  }
+
+  #defineShape(o: object, of: ShapesOf, keys: string[], depth: number): boolean {
+    if (this.#shapeCount >= MAX_SHAPES || keys.includes('__proto__')) return false;
+    const shape: WriteShape = { id: this.#shapeCount++, keys, scores: new Int32Array(keys.length) };
+    of.all.push(shape);
+    of.last = shape;
+    this.changed = true;
+    this.#ensure(3);
+    this.#buf[this.pos] = T_SHAPE_DEF;
+    this.#buf[this.pos + 1] = shape.id & 0xff;
+    this.#buf[this.pos + 2] = shape.id >>> 8;
+    this.pos += 3;
+    this.#utf8(of.typeName);
+    this.#ensure(5);
+    this.#length(keys.length);
+    for (const k of keys) this.#utf8(k);
+    return this.#fields(o, shape, depth);
+  }
+
+  #fields(o: object, shape: WriteShape, depth: number): boolean {
+    const keys = shape.keys;
+    const record = o as Record<string, unknown>;
+    for (let i = 0; i < keys.length; i++) {
+      const v = record[keys[i]!];
+      if (typeof v === 'string') this.#string(v, shape.scores, i);
+      else if (typeof v === 'number') this.#number(v);
+      else if (!this.write(v, depth + 1)) return false;
+    }
+    return true;
+  }
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Builds an object of one shape from the next values of a reader. */
+type Build = (r: RowReader) => object;
+
+/**
+ * A builder per shape, compiled so that every object of a shape is made the same way (one
+ * hidden class, fields stored by fixed name); plain loops where code generation is disallowed.
+ */
+function compileBuild(keys: readonly string[], proto: object | undefined): Build {
+  try {
+    const fields = keys.map((k) => JSON.stringify(k));
+    if (proto === undefined) {
+      return new Function('r', `return {${fields.map((f) => `${f}: r.value()`).join(', ')}};`) as Build;
+    }
+    const make = new Function('P', 'r', `const o = Object.create(P); ${fields.map((f) => `o[${f}] = r.value();`).join(' ')} return o;`);
+    return (r) => make(proto, r) as object;
+  } catch {
+    return (r) => {
+      const o = (proto === undefined ? {} : Object.create(proto)) as Record<string, unknown>;
+      for (const k of keys) o[k] = r.value();
+      return o;
+    };
+  }
+}
+
+/** Reads the rows encoding; one per decoder, keeping the stream's shapes and strings. */
+class RowReader {
+  #bytes: Uint8Array = new Uint8Array(0);
+  #view: DataView = new DataView(this.#bytes.buffer);
+  pos = 0;
+  end = 0;
+  #builds: Build[] = [];
+  #slots: string[] = new Array<string>(DICT_SLOTS).fill('');
+
+  reset(): void {
+    this.#builds = [];
+    this.#slots = new Array<string>(DICT_SLOTS).fill('');
+  }
+
+  begin(bytes: Uint8Array, at: number): void {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = at;
+    this.end = bytes.byteLength;
+  }
+
+  value(): unknown {
+    if (this.pos >= this.end) throw new SerializationError('a batch ended in the middle of a record');
+    const bytes = this.#bytes;
+    const tag = bytes[this.pos++];
+    switch (tag) {
+      case T_INT: {
+        const v = this.#view.getInt32(this.pos, true);
+        this.pos += 4;
+        return v;
+      }
+      case T_FLOAT: {
+        const v = this.#view.getFloat64(this.pos, true);
+        this.pos += 8;
+        return v;
+      }
+      case T_STRING_REF: {
+        const slot = bytes[this.pos]! | (bytes[this.pos + 1]! << 8);
+        this.pos += 2;
+        return this.#slots[slot];
+      }
+      case T_OBJECT: {
+        const id = bytes[this.pos]! | (bytes[this.pos + 1]! << 8);
+        this.pos += 2;
+        const build = this.#builds[id];
+        if (build === undefined) throw new SerializationError(`a record refers to shape ${id}, which this stream never described`);
+        return build(this);
+      }
+      case T_STRING:
+        return this.#utf8();
+      case T_STRING_DEF: {
+        const slot = bytes[this.pos]! | (bytes[this.pos + 1]! << 8);
+        this.pos += 2;
+        if (slot >= DICT_SLOTS) throw new SerializationError(`string slot ${slot} out of range`);
+        const s = this.#utf8();
+        this.#slots[slot] = s;
+        return s;
+      }
+      case T_NULL:
+        return null;
+      case T_UNDEFINED:
+        return undefined;
+      case T_FALSE:
+        return false;
+      case T_TRUE:
+        return true;
+      case T_ARRAY: {
+        const n = this.#length();
+        if (n > this.end - this.pos) throw new SerializationError(`an array of ${n} values does not fit in the batch`);
+        const a: unknown[] = [];
+        for (let i = 0; i < n; i++) a.push(this.value());
+        return a;
+      }
+      case T_SHAPE_DEF: {
+        const id = bytes[this.pos]! | (bytes[this.pos + 1]! << 8);
+        this.pos += 2;
+        const typeName = this.#utf8();
+        let proto: object | undefined;
+        if (typeName !== '') {
+          const type = typesByName.get(typeName);
+          if (type === undefined) throw new SerializationError(unregisteredMessage(typeName));
+          proto = type.prototype;
+        }
+        const n = this.#length();
+        const keys: string[] = [];
+        for (let i = 0; i < n; i++) keys.push(this.#utf8());
+        const build = compileBuild(keys, proto);
+        this.#builds[id] = build;
+        return build(this);
+      }
+      default:
+        throw new SerializationError(`unknown value tag ${String(tag)}`);
+    }
+  }
+
+  #length(): number {
+    const n = this.#bytes[this.pos++]!;
+    if (n < 255) return n;
+    const long = this.#view.getUint32(this.pos, true);
+    this.pos += 4;
+    return long;
+  }
+
+  #utf8(): string {
+    const n = this.#length();
+    const start = this.pos;
+    const stop = start + n;
+    if (stop > this.end) throw new SerializationError(`a string of ${n} bytes does not fit in the batch`);
+    this.pos = stop;
+    const bytes = this.#bytes;
+    if (n <= 32) {
+      let ascii = true;
+      for (let i = start; i < stop; i++) {
+        if (bytes[i]! >= 0x80) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return String.fromCharCode.apply(null, bytes.subarray(start, stop) as unknown as number[]);
+    }
+    return textDecoder.decode(bytes.subarray(start, stop));
+  }
+}
+
 
 /**
  * Encodes batches for one ordered channel; pair it with one RecordDecoder. After a failed
@@ -241,12 +716,23 @@ const FLAG_TIMESTAMPS = 2;
 export class RecordEncoder {
   readonly #where: string | undefined;
   #packr = new Packr(streamOptions());
+  #rows = new RowWriter();
+  /** Batches left to go the general way before rows are tried again. */
+  #rowsBackoff = 0;
   #sequence = 0;
   #reset = true;
 
   /** `where` (the operator or edge) is named in error messages. */
   constructor(where?: string) {
     this.#where = where;
+  }
+
+  /** Forgets the stream's shapes and strings; the next batch tells the decoder to do the same. */
+  #restart(): void {
+    this.#packr = new Packr(streamOptions());
+    this.#rows = new RowWriter();
+    this.#sequence = 0;
+    this.#reset = true;
   }
 
   /**
@@ -260,26 +746,35 @@ export class RecordEncoder {
     if (timestamps !== null && timestamps.length < count) {
       throw new RangeError(`timestamps has ${timestamps.length} entries, fewer than count (${count})`);
     }
-    const batch = count === values.length && Array.isArray(values) && values.constructor === Array ? values : values.slice(0, count);
-    let payload: Uint8Array;
-    strictEncoders++;
-    try {
-      payload = this.#packr.pack(batch);
-    } catch (error) {
-      // The failed batch may have defined shapes the decoder will never see.
-      this.#packr = new Packr(streamOptions());
-      this.#sequence = 0;
-      this.#reset = true;
-      throw encodingFailure(error, this.#where);
-    } finally {
-      strictEncoders--;
+    const timestampBytes = timestamps === null ? 0 : count * 8;
+    const at = HEADER_BYTES + timestampBytes;
+    let out: Uint8Array;
+    let kind: number;
+    if (count > 0 && allNumbers(values, count)) {
+      kind = FLAG_NUMBERS;
+      out = new Uint8Array(at + count * 8);
+      if (HOST_IS_LITTLE_ENDIAN) new Float64Array(out.buffer, at, count).set(values.length === count ? (values as number[]) : values.slice(0, count) as number[]);
+      else {
+        const view = new DataView(out.buffer);
+        for (let i = 0; i < count; i++) view.setFloat64(at + i * 8, values[i] as number, true);
+      }
+    } else {
+      const rows = this.#rowsBackoff === 0 ? this.#encodeRows(values, count, at) : undefined;
+      if (rows !== undefined) {
+        kind = FLAG_ROWS;
+        out = rows;
+      } else {
+        if (this.#rowsBackoff > 0) this.#rowsBackoff--;
+        kind = 0;
+        const payload = this.#encodeGeneral(values, count);
+        out = new Uint8Array(at + payload.length);
+        out.set(payload, at);
+      }
     }
 
-    const timestampBytes = timestamps === null ? 0 : count * 8;
-    const out = new Uint8Array(HEADER_BYTES + timestampBytes + payload.length);
     const view = new DataView(out.buffer);
     view.setUint8(0, FORMAT_VERSION);
-    view.setUint8(1, (this.#reset ? FLAG_RESET : 0) | (timestamps === null ? 0 : FLAG_TIMESTAMPS));
+    view.setUint8(1, (this.#reset ? FLAG_RESET : 0) | (timestamps === null ? 0 : FLAG_TIMESTAMPS) | kind);
     view.setUint32(4, count, true);
     view.setUint32(8, this.#sequence, true);
     if (timestamps !== null) {
@@ -289,11 +784,48 @@ export class RecordEncoder {
         for (let i = 0; i < count; i++) view.setFloat64(HEADER_BYTES + i * 8, timestamps[i]!, true);
       }
     }
-    out.set(payload, HEADER_BYTES + timestampBytes);
     this.#sequence = (this.#sequence + 1) >>> 0;
     this.#reset = false;
     return out;
   }
+
+  /**
+   * The batch in the rows encoding, with `at` bytes left free in front; undefined when a record
+   * needs the general encoding (then rows rest for a while, and the stream starts afresh if
+   * the attempt had changed its tables).
+   */
+  #encodeRows(values: readonly unknown[], count: number, at: number): Uint8Array | undefined {
+    const rows = this.#rows;
+    rows.begin(at);
+    for (let i = 0; i < count; i++) {
+      if (!rows.write(values[i], 0)) {
+        this.#rowsBackoff = ROWS_BACKOFF;
+        if (rows.changed) this.#restart();
+        return undefined;
+      }
+    }
+    rows.commit();
+    return rows.bytes.slice(0, rows.pos);
+  }
+
+  #encodeGeneral(values: readonly unknown[], count: number): Uint8Array {
+    const batch = count === values.length && Array.isArray(values) && values.constructor === Array ? values : values.slice(0, count);
+    strictEncoders++;
+    try {
+      return this.#packr.pack(batch);
+    } catch (error) {
+      // The failed batch may have defined shapes the decoder will never see.
+      this.#restart();
+      throw encodingFailure(error, this.#where);
+    } finally {
+      strictEncoders--;
+    }
+  }
+}
+
+function allNumbers(values: readonly unknown[], count: number): boolean {
+  for (let i = 0; i < count; i++) if (typeof values[i] !== 'number') return false;
+  return true;
 }
 
 /** A decoded batch: the records and, when the batch carried them, their timestamps. */
@@ -311,6 +843,7 @@ export interface DecodedBatch {
 export class RecordDecoder {
   readonly #where: string | undefined;
   #unpackr: Unpackr | null = null;
+  readonly #rows = new RowReader();
   #expected = 0;
   #failure: string | null = null;
 
@@ -330,6 +863,7 @@ export class RecordDecoder {
 
     if ((flags & FLAG_RESET) !== 0) {
       this.#unpackr = new Unpackr(streamOptions());
+      this.#rows.reset();
       this.#expected = 0;
       this.#failure = null;
     } else if (this.#unpackr === null) {
@@ -344,7 +878,10 @@ export class RecordDecoder {
 
     const hasTimestamps = (flags & FLAG_TIMESTAMPS) !== 0;
     const timestampBytes = hasTimestamps ? count * 8 : 0;
-    if (bytes.byteLength < HEADER_BYTES + timestampBytes + 1) {
+    const at = HEADER_BYTES + timestampBytes;
+    const kind = flags & (FLAG_NUMBERS | FLAG_ROWS);
+    const least = kind === FLAG_NUMBERS ? at + count * 8 : kind === FLAG_ROWS ? at + count : at + 1;
+    if (bytes.byteLength < least) {
       this.#failure = 'a batch was truncated';
       throw decodingFailure(`${bytes.byteLength} bytes is too short for a batch of ${count} records`, this.#where);
     }
@@ -352,7 +889,7 @@ export class RecordDecoder {
     if (hasTimestamps) {
       timestamps = new Float64Array(count);
       if (HOST_IS_LITTLE_ENDIAN) {
-        new Uint8Array(timestamps.buffer).set(bytes.subarray(HEADER_BYTES, HEADER_BYTES + timestampBytes));
+        new Uint8Array(timestamps.buffer).set(bytes.subarray(HEADER_BYTES, at));
       } else {
         for (let i = 0; i < count; i++) timestamps[i] = view.getFloat64(HEADER_BYTES + i * 8, true);
       }
@@ -360,7 +897,9 @@ export class RecordDecoder {
 
     let values: unknown;
     try {
-      values = this.#unpackr!.unpack(bytes.subarray(HEADER_BYTES + timestampBytes));
+      if (kind === FLAG_NUMBERS) values = readNumbers(bytes, view, at, count);
+      else if (kind === FLAG_ROWS) values = this.#readRows(bytes, at, count);
+      else values = this.#unpackr!.unpack(bytes.subarray(at));
     } catch (error) {
       this.#failure = error instanceof Error ? error.message : String(error);
       throw decodingFailure(error, this.#where);
@@ -372,6 +911,28 @@ export class RecordDecoder {
     this.#expected = (sequence + 1) >>> 0;
     return { values, timestamps };
   }
+
+  #readRows(bytes: Uint8Array, at: number, count: number): unknown[] {
+    const rows = this.#rows;
+    rows.begin(bytes, at);
+    const values: unknown[] = [];
+    for (let i = 0; i < count; i++) values.push(rows.value());
+    if (rows.pos !== rows.end) throw new SerializationError(`${rows.end - rows.pos} bytes left over after the batch's ${count} records`);
+    return values;
+  }
+}
+
+/** The records of a numbers batch: float64 values from `at` on. */
+function readNumbers(bytes: Uint8Array, view: DataView, at: number, count: number): number[] {
+  const values: number[] = [];
+  if (bytes.byteLength !== at + count * 8) throw new SerializationError(`a batch of ${count} numbers has ${bytes.byteLength - at} bytes of records`);
+  if (HOST_IS_LITTLE_ENDIAN && (bytes.byteOffset + at) % 8 === 0) {
+    const numbers = new Float64Array(bytes.buffer, bytes.byteOffset + at, count);
+    for (let i = 0; i < count; i++) values.push(numbers[i]!);
+  } else {
+    for (let i = 0; i < count; i++) values.push(view.getFloat64(at + i * 8, true));
+  }
+  return values;
 }
 
 // ---------------------------------------------------------------------------------------------

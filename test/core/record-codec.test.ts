@@ -429,3 +429,96 @@ test('registered instances cross to a worker thread and back with their prototyp
     await worker.terminate();
   }
 });
+
+test('a batch of numbers travels as float64s, bit for bit: -0, NaN, infinities and integers alike', () => {
+  fc.assert(
+    fc.property(fc.array(fc.double(), { minLength: 1, maxLength: 40 }), fc.boolean(), (records, withTimestamps) => {
+      const timestamps = withTimestamps ? Float64Array.from(records, (_, i) => i) : null;
+      const bytes = new RecordEncoder().encode(records, timestamps, records.length);
+      assert.equal(bytes.byteLength, 16 + records.length * 8 * (withTimestamps ? 2 : 1));
+      const decoded = new RecordDecoder().decode(bytes);
+      assert.equal(decoded.values.length, records.length);
+      for (const [i, v] of records.entries()) assert.ok(Object.is(decoded.values[i], v), `${String(decoded.values[i])} for ${v}`);
+      assert.deepStrictEqual(decoded.timestamps, timestamps);
+    }),
+    { numRuns: 200 },
+  );
+  // A view at an odd offset still decodes.
+  const bytes = new RecordEncoder().encode([1.5, -0, 2 ** 60], null, 3);
+  const shifted = new Uint8Array(bytes.byteLength + 1);
+  shifted.set(bytes, 1);
+  const values = new RecordDecoder().decode(shifted.subarray(1)).values;
+  assert.deepStrictEqual(values, [1.5, -0, 2 ** 60]);
+  assert.ok(Object.is(values[1], -0));
+});
+
+test('records of numbers, strings and objects of one shape cost their values, not their keys', () => {
+  const encoder = new RecordEncoder();
+  const decoder = new RecordDecoder();
+  const make = (i: number) => Array.from({ length: 100 }, (_, j) => new Point(i * 100 + j, -0.5));
+  const first = encoder.encode(make(0), null, 100);
+  const second = encoder.encode(make(1), null, 100);
+  // Per record: a tag and a shape id, an int and a float.
+  assert.ok(second.byteLength <= 16 + 100 * (3 + 5 + 9), `${second.byteLength} bytes`);
+  assert.deepStrictEqual(decoder.decode(first).values, make(0));
+  const back = decoder.decode(second).values as Point[];
+  assert.deepStrictEqual(back, make(1));
+  assert.ok(back[0] instanceof Point && back[0].norm() > 0);
+  const signed = decoder.decode(encoder.encode([{ z: -0, n: Number.NaN, s: 'ß€😀', e: '' }], null, 1)).values[0] as Record<string, unknown>;
+  assert.ok(Object.is(signed['z'], -0) && Number.isNaN(signed['n']) && signed['s'] === 'ß€😀' && signed['e'] === '');
+});
+
+test('repeated strings go by reference, and the dictionary stays in step as it turns over and as fields stop repeating', () => {
+  const encoder = new RecordEncoder();
+  const decoder = new RecordDecoder();
+  const urls = ['./home', './cart', './fav'];
+  // 100 users repeat: after the first batch each string is a reference.
+  const repeating = (b: number) => Array.from({ length: 500 }, (_, i) => ({ user: `user-${(b * 7 + i) % 100}`, url: urls[i % 3], n: i }));
+  const a = encoder.encode(repeating(0), null, 500);
+  const b = encoder.encode(repeating(1), null, 500);
+  // Per record: tag and shape id, two string references, an int.
+  assert.ok(b.byteLength <= 16 + 500 * (3 + 3 + 3 + 5), `${b.byteLength} bytes`);
+  assert.deepStrictEqual(decoder.decode(a).values, repeating(0));
+  assert.deepStrictEqual(decoder.decode(b).values, repeating(1));
+  // Then far more distinct strings than the dictionary holds, with old ones coming back, and
+  // long and non-ASCII ones that never enter it.
+  for (let batch = 0; batch < 60; batch++) {
+    const records = Array.from({ length: 300 }, (_, i) => {
+      const k = (batch * 300 + i * 13) % (batch % 3 === 0 ? 50 : 5000);
+      return { user: `u${k}`, url: urls[k % 3], long: batch % 5 === 0 ? 'x'.repeat(300 + k) : `é${k % 7}`, list: [`u${k}`, k] };
+    });
+    const loose = records.map((r) => r.user);
+    assert.deepStrictEqual(decoder.decode(encoder.encode(records, null, records.length)).values, records, `batch ${batch}`);
+    assert.deepStrictEqual(decoder.decode(encoder.encode(loose, null, loose.length)).values, loose, `strings ${batch}`);
+  }
+});
+
+test('a stream moving between rows, numbers and the general encoding stays in step', () => {
+  const encoder = new RecordEncoder('mixed');
+  const decoder = new RecordDecoder('mixed');
+  const batches: unknown[][] = [
+    [new Point(1, 2), { a: 'x' }],
+    [1, 2.5, -0],
+    // A Date needs the general encoding; the batch defines a new shape before it.
+    [{ brandNew: 'shape' }, new Date(5), new Point(3, 4)],
+    [new Point(5, 6), { a: 'y' }, { brandNew: 'again' }],
+    [new Map([[1, 'one']]), 7n],
+    ['plain', 'strings', null, undefined, true, [1, [2, { deep: 'er' }]]],
+    [new Point(7, 8)],
+  ];
+  for (let round = 0; round < 3; round++) {
+    for (const [i, records] of batches.entries()) {
+      assert.deepStrictEqual(decoder.decode(encoder.encode(records, null, records.length)).values, records, `round ${round}, batch ${i}`);
+    }
+  }
+});
+
+test('a rows batch naming a class nobody registered says so', () => {
+  class Phantom {
+    a = 1;
+  }
+  registerType(Phantom, 'test.Phantom');
+  const bytes = new RecordEncoder().encode([new Phantom()], null, 1);
+  const patched = Buffer.from(Buffer.from(bytes).toString('latin1').replace('test.Phantom', 'test.Phantox'), 'latin1');
+  assert.throws(() => new RecordDecoder('edge').decode(patched), serializationError(/"edge"/, /registered as "test.Phantox", but no class is registered under that name here/));
+});
