@@ -35,10 +35,13 @@ import { formatRate, median, RssSampler, type Benchmark, type BenchOptions, type
 import { absNow, commandChannel, Inbox, STATE_BYTES_PER_KEY, stateJobArgv, type StateJobReport } from './jobs/checkpoint-common.ts';
 import { channelName, type ExecReport, type SinkReport } from './jobs/common.ts';
 import { backendConfig, backendLabel, keyOf, type BackendName, type MissReport } from './jobs/rocksdb-common.ts';
+import { RocksDBStore } from '../src/state/rocksdb/rocksdb-store.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const countJob = fileURLToPath(new URL('./jobs/rocksdb-keyed-count.ts', import.meta.url));
 const largeStateJob = fileURLToPath(new URL('./jobs/rocksdb-large-state.ts', import.meta.url));
+/** checkpoint-state.ts with the RocksDB requests timed (where a pause came from). */
+const timedStateJob = fileURLToPath(new URL('./jobs/rocksdb-checkpoint-state.ts', import.meta.url));
 const NAME = 'rocksdb-state';
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
@@ -229,8 +232,38 @@ function gapsIn(report: GapsReport, from: number, to: number): [number, number][
   return out.sort((a, b) => b[1] - a[1]);
 }
 
+/**
+ * What a gap [start, length] overlapped most: a RocksDB request the task waited for (a
+ * synchronous read, or a prefetch the input awaited) with its time queued in the I/O thread and
+ * running there, a garbage collection, or neither (time spent on the task thread).
+ */
+function gapCause(start: number, length: number, waits: readonly (number | string)[][], gc: readonly number[]): string {
+  const end = start + length;
+  const overlap = (a: number, b: number) => Math.max(0, Math.min(end, b) - Math.max(start, a));
+  let best: (number | string)[] | undefined;
+  let bestOverlap = 0;
+  for (const w of waits) {
+    if (w[5] === 'posted') continue;
+    const o = overlap(w[0] as number, (w[0] as number) + (w[1] as number));
+    if (o > bestOverlap) {
+      best = w;
+      bestOverlap = o;
+    }
+  }
+  let gcOverlap = 0;
+  for (let i = 0; i < gc.length; i += 3) gcOverlap += overlap(gc[i]!, gc[i]! + gc[i + 1]!);
+  const parts: string[] = [];
+  if (best !== undefined && bestOverlap >= length / 4) {
+    parts.push(`${best[5]} ${best[4]} ${(best[1] as number).toFixed(1)} ms (queued ${(best[2] as number).toFixed(1)}, ran ${(best[3] as number).toFixed(1)})`);
+  }
+  if (gcOverlap >= 1) parts.push(`gc ${gcOverlap.toFixed(1)} ms`);
+  return parts.length > 0 ? parts.join(' + ') : 'task thread';
+}
+
 interface PauseFigures {
   readonly id: number;
+  /** What each of topGaps overlapped (gapCause). */
+  readonly causes: string[];
   readonly longestGapMs: number;
   /** The three longest gaps of the window: [ms after the trigger, length]. */
   readonly topGaps: [number, number][];
@@ -255,9 +288,10 @@ async function checkpointPause(backend: BackendName, keys: number, rate: number,
   let report!: GapsReport;
   let stats!: Awaited<ReturnType<JobClient['getCheckpointStats']>>;
   let buildMs!: number;
+  let waits: (number | string)[][] = [];
   try {
     const startAt = absNow();
-    client = await startJob(checkpointStateJob, {
+    client = await startJob(backend === 'heap' ? checkpointStateJob : timedStateJob, {
       args: stateJobArgv({ runId, keys, dir, rate, restarts: 0 }),
       mode: 'threads',
       parallelism: 1,
@@ -283,7 +317,14 @@ async function checkpointPause(backend: BackendName, keys: number, rate: number,
       await sleep(WINDOW_TAIL_MS);
     }
     await sleep(WINDOW_TAIL_MS + 100);
+    const reportsBefore = inbox.reports.length;
     report = await requestGaps(run);
+    if (backend !== 'heap') {
+      const timed = await inbox
+        .waitFor('the RocksDB request timings', (r): r is GapsReport => (r as { type: string }).type === 'rocksdb-waits', 5000, reportsBefore)
+        .catch(() => undefined);
+      waits = (timed as unknown as { waits?: (number | string)[][] } | undefined)?.waits ?? [];
+    }
     stats = await client.getCheckpointStats();
   } finally {
     try {
@@ -309,6 +350,7 @@ async function checkpointPause(backend: BackendName, keys: number, rate: number,
     const { syncMs, asyncMs } = subtaskFigures(entry);
     return {
       id,
+      causes: inWindow.slice(0, 3).map(([start, length]) => gapCause(start, length, waits, report.gc)),
       longestGapMs: inWindow[0]?.[1] ?? 0,
       topGaps: inWindow.slice(0, 3).map(([start, length]) => [start - t.triggerAt, length]),
       baselineLongestGapMs: inBaseline[0]?.[1] ?? 0,
@@ -323,7 +365,7 @@ async function checkpointPause(backend: BackendName, keys: number, rate: number,
   });
   for (const f of figures) {
     log(
-      `[${NAME}] pause, ${backend}: checkpoint ${f.id}: longest gaps ${f.topGaps.map(([at, ms]) => `${ms.toFixed(1)} ms at +${at.toFixed(0)} ms`).join(', ')} in ${f.windowMs.toFixed(0)} ms ` +
+      `[${NAME}] pause, ${backend}: checkpoint ${f.id}: longest gaps ${f.topGaps.map(([at, ms], i) => `${ms.toFixed(1)} ms at +${at.toFixed(0)} ms [${f.causes[i]}]`).join(', ')} in ${f.windowMs.toFixed(0)} ms ` +
         `(>10 ms: ${f.gapsOver10Ms}), baseline ${f.baselineLongestGapMs.toFixed(1)} ms (>10 ms: ${f.baselineGapsOver10Ms}); ` +
         `e2e ${f.endToEndMs} ms, sync ${f.syncMs} ms, async ${f.asyncMs} ms, ${(f.stateBytes / 1e6).toFixed(1)} MB`,
     );
@@ -346,6 +388,10 @@ async function checkpointPause(backend: BackendName, keys: number, rate: number,
       'longest pause in a checkpoint window': `${fmtMs(max(figures.map((f) => f.longestGapMs)))} (${figures.map((f) => f.longestGapMs.toFixed(1)).join(', ')})`,
       'longest gap without checkpoint': `${fmtMs(max(figures.map((f) => f.baselineLongestGapMs)))} (${figures.map((f) => f.baselineLongestGapMs.toFixed(1)).join(', ')})`,
       'gaps > 10 ms, checkpoint / baseline windows': `${figures.reduce((a, f) => a + f.gapsOver10Ms, 0)} / ${figures.reduce((a, f) => a + f.baselineGapsOver10Ms, 0)}`,
+      'longest pause: what it overlapped': (() => {
+        const worst = figures.reduce((a, f) => (f.longestGapMs > a.longestGapMs ? f : a), figures[0]!);
+        return worst?.causes[0] ?? '–';
+      })(),
       'end-to-end (median)': fmtMs(median(figures.map((f) => f.endToEndMs))),
       'sync (max)': fmtMs(max(figures.map((f) => f.syncMs))),
       'async (median)': fmtMs(median(figures.map((f) => f.asyncMs))),
@@ -353,6 +399,93 @@ async function checkpointPause(backend: BackendName, keys: number, rate: number,
       'peak RSS': mib(peakRss),
     },
     figures: { backend, keys, steadyRecordsPerSec: rate, buildMs, records: report.records, peakRssBytes: peakRss, checkpoints: figures },
+  };
+}
+
+// ---- 2b. reads while a checkpoint's writes, flush and copy are under way ---------------------
+
+/**
+ * The I/O side of a checkpoint pause, without a job: a RocksDB instance of `keys` entries of
+ * ~1 KB (flushed), then, as a checkpoint does, `dirty` changed entries posted as writes, a flush
+ * and copy of the files (RocksDBStore.checkpoint) and a RocksDB snapshot; meanwhile the thread
+ * reads random keys synchronously, one at a time, yielding between reads, until the copy is done.
+ * The same reads for the same time without a checkpoint are the baseline. A read that waits
+ * behind the checkpoint's writes or flush is a processing pause of a task.
+ */
+async function readsDuringCheckpoint(keys: number, dirty: number, localDir: string, log: BenchOptions['log']): Promise<DetailRow> {
+  const dir = mkdtempSync(join(localDir, 'reads-'));
+  const store = new RocksDBStore({ path: join(dir, 'db'), writeBufferSize: 64 * 2 ** 20, maxWriteBufferNumber: 2, blockCache: true });
+  const keyOfIndex = (i: number) => Buffer.from(`k${String(i).padStart(10, '0')}`, 'latin1');
+  const value = (i: number, round: number) => {
+    const v = Buffer.alloc(935);
+    v.writeUInt32BE(i, 0);
+    v.writeUInt32BE(round, 4);
+    return v;
+  };
+  let seed = 12345;
+  const random = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed;
+  };
+  const read = async (untilDone: Promise<unknown> | undefined, forMs: number) => {
+    const lat: number[] = [];
+    let done = false;
+    void untilDone?.then(() => (done = true));
+    const t0 = performance.now();
+    while (untilDone !== undefined ? !done : performance.now() - t0 < forMs) {
+      const t = performance.now();
+      store.getSync(keyOfIndex(random() % keys));
+      lat.push(performance.now() - t);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return { lat: lat.sort((a, b) => a - b), ms: performance.now() - t0 };
+  };
+  const rows: { round: number; checkpoint: number[]; baseline: number[]; checkpointMs: number }[] = [];
+  try {
+    for (let i = 0; i < keys; i++) store.write(keyOfIndex(i), value(i, 0));
+    await store.checkpoint(join(dir, 'chk-0'));
+    for (let round = 1; round <= 3; round++) {
+      const t0 = performance.now();
+      for (let j = 0; j < dirty; j++) {
+        const i = random() % keys;
+        store.write(keyOfIndex(i), value(i, round));
+      }
+      const copy = store.checkpoint(join(dir, `chk-${round}`));
+      const snapshot = store.snapshot();
+      const during = await read(Promise.all([copy, snapshot]), 0);
+      const checkpointMs = performance.now() - t0;
+      store.releaseSnapshot(await snapshot);
+      rmSync(join(dir, `chk-${round - 1}`), { recursive: true, force: true });
+      const baseline = await read(undefined, checkpointMs);
+      rows.push({ round, checkpoint: during.lat, baseline: baseline.lat, checkpointMs });
+      const q = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
+      log(
+        `[${NAME}] reads during a checkpoint (${keys} keys, ${dirty} written): round ${round}: checkpoint ${checkpointMs.toFixed(0)} ms, ` +
+          `${during.lat.length} reads, longest ${q(during.lat, 1).toFixed(1)} ms, p99 ${q(during.lat, 0.99).toFixed(2)} ms, >10 ms ${during.lat.filter((x) => x > 10).length}; ` +
+          `baseline ${baseline.lat.length} reads, longest ${q(baseline.lat, 1).toFixed(1)} ms, p99 ${q(baseline.lat, 0.99).toFixed(2)} ms`,
+      );
+    }
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const longest = (xs: number[]) => (xs.length === 0 ? 0 : xs[xs.length - 1]!);
+  return {
+    kind: 'detail',
+    benchmark: NAME,
+    table: `${NAME}: synchronous reads while a checkpoint's writes, flush and file copy are under way (RocksDBStore, ~1 KB values)`,
+    mode: 'inline',
+    parallelism: 1,
+    runs: rows.length,
+    cells: {
+      keys: keys.toLocaleString('en-US'),
+      'entries written at the checkpoint': dirty.toLocaleString('en-US'),
+      'checkpoint (ms)': rows.map((r) => r.checkpointMs.toFixed(0)).join(', '),
+      'longest read during it (ms)': rows.map((r) => longest(r.checkpoint).toFixed(1)).join(', '),
+      'reads > 10 ms during it': rows.map((r) => r.checkpoint.filter((x) => x > 10).length).join(', '),
+      'longest read, baseline (ms)': rows.map((r) => longest(r.baseline).toFixed(1)).join(', '),
+    },
+    figures: { keys, dirty, rounds: rows.map((r) => ({ round: r.round, checkpointMs: r.checkpointMs, longestMs: longest(r.checkpoint), over10: r.checkpoint.filter((x) => x > 10).length, reads: r.checkpoint.length, baselineLongestMs: longest(r.baseline), baselineReads: r.baseline.length })) },
   };
 }
 
@@ -364,6 +497,7 @@ const HEAP_CAP_MB = 256;
 interface LargeStateOutcome {
   readonly backend: BackendName;
   readonly keys: number;
+  readonly heapCapMb: number;
   readonly exitCode: number | null;
   readonly signal: string | null;
   readonly wallMs: number;
@@ -382,11 +516,11 @@ interface LargeStateOutcome {
 }
 
 /** Runs the large-state job in `node --max-old-space-size=HEAP_CAP_MB bin/weir.mjs run --inline` and reports how it ended. */
-function largeState(backend: BackendName, keys: number, intervalMs: number, localDir: string): Promise<LargeStateOutcome> {
+function largeState(backend: BackendName, keys: number, intervalMs: number, localDir: string, heapCapMb: number): Promise<LargeStateOutcome> {
   const dir = mkdtempSync(join(tmpdir(), 'weir-bench-rocksdb-large-'));
   const config = backendConfig(backend, localDir);
   const defines = Object.entries(config).flatMap(([k, v]) => ['-D', `${k}=${String(v)}`]);
-  const argv = [`--max-old-space-size=${HEAP_CAP_MB}`, join(root, 'bin/weir.mjs'), 'run', '--inline', ...defines, largeStateJob, String(keys), dir, String(intervalMs)];
+  const argv = [`--max-old-space-size=${heapCapMb}`, join(root, 'bin/weir.mjs'), 'run', '--inline', ...defines, largeStateJob, String(keys), dir, String(intervalMs)];
   const t0 = performance.now();
   return new Promise<LargeStateOutcome>((resolve, reject) => {
     const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -401,6 +535,7 @@ function largeState(backend: BackendName, keys: number, intervalMs: number, loca
       resolve({
         backend,
         keys,
+        heapCapMb,
         exitCode,
         signal,
         wallMs: performance.now() - t0,
@@ -418,7 +553,7 @@ function largeStateRow(o: LargeStateOutcome, intervalMs: number): DetailRow {
   return {
     kind: 'detail',
     benchmark: NAME,
-    table: `${NAME}: keyed state larger than the heap (node --max-old-space-size=${HEAP_CAP_MB}, weir run --inline, ~1 KB ValueState per key, checkpoints every ${intervalMs / 1000} s)`,
+    table: `${NAME}: keyed state larger than the heap (node --max-old-space-size=${o.heapCapMb}, weir run --inline, ~1 KB ValueState per key, checkpoints every ${intervalMs / 1000} s)`,
     mode: 'inline',
     parallelism: 1,
     runs: 1,
@@ -432,13 +567,27 @@ function largeStateRow(o: LargeStateOutcome, intervalMs: number): DetailRow {
       'largest checkpoint': r === undefined ? '–' : `${(r.largestCheckpointBytes / 1e6).toFixed(1)} MB`,
       'checkpoint end-to-end': r === undefined ? '–' : r.checkpointDurationsMs.map((d) => fmtMs(d)).join(', '),
       'peak RSS': r === undefined ? '–' : mib(r.peakRssBytes),
-      'heap limit': r === undefined ? `${HEAP_CAP_MB} MiB old space` : mib(r.heapLimitBytes),
+      'heap limit': r === undefined ? `${o.heapCapMb} MiB old space` : mib(r.heapLimitBytes),
     },
-    figures: { ...o, heapCapMb: HEAP_CAP_MB, intervalMs },
+    figures: { ...o, intervalMs },
   };
 }
 
 // ---- the benchmark -------------------------------------------------------------------------
+
+/**
+ * Which parts run: WEIR_BENCH_ROCKSDB_PARTS, a comma-separated subset of count, pause, large
+ * (default all). WEIR_BENCH_ROCKSDB_SIZE=large runs the large sizes: keyed count also at 10M keys,
+ * the pause at about 1 GB of state, several GB of state in a 1 GiB heap; each part stays under
+ * about 10 minutes on a 2-core machine. (Environment variables because the harness's own options
+ * are shared by every benchmark.)
+ */
+function partsToRun(): Set<string> {
+  const all = ['count', 'pause', 'reads', 'large'];
+  const chosen = (process.env.WEIR_BENCH_ROCKSDB_PARTS ?? all.join(',')).split(',').map((p) => p.trim()).filter((p) => p !== '');
+  for (const p of chosen) if (!all.includes(p)) throw new Error(`WEIR_BENCH_ROCKSDB_PARTS: unknown part '${p}' (${all.join(', ')})`);
+  return new Set(chosen);
+}
 
 export const rocksdbState: Benchmark = {
   name: NAME,
@@ -449,29 +598,38 @@ export const rocksdbState: Benchmark = {
     const rows: DetailRow[] = [];
     try {
       const runs = options.runs;
-      const few = quick ? 2_000_000 : 10_000_000;
-      const manyKeys = 1_000_000;
-      rows.push(
-        ...(await keyedCount(
-          [
-            { keys: 100, backend: 'heap', n: few, runs, warmUp: true },
-            { keys: 100, backend: 'rocksdb', n: few, runs, warmUp: true },
-            { keys: manyKeys, backend: 'heap', n: quick ? 1_000_000 : 4_000_000, runs, warmUp: true },
-            { keys: manyKeys, backend: 'rocksdb', n: quick ? 1_000_000 : 4_000_000, runs: quick ? 1 : runs, warmUp: false },
-          ],
-          localDir,
-          log,
-        )),
-      );
-      const pauseKeys = quick ? 50_000 : 300_000;
-      const rate = 2_000;
-      for (const backend of ['rocksdb', 'rocksdb-incremental', 'heap'] as const) rows.push(await checkpointPause(backend, pauseKeys, rate, quick ? 2 : 3, localDir, log));
-      const largeKeys = quick ? 250_000 : 600_000;
-      const interval = 5_000;
-      for (const backend of ['rocksdb', 'heap'] as const) {
-        const o = await largeState(backend, largeKeys, interval, localDir);
-        log(`[${NAME}] larger than the heap, ${backend}, ${largeKeys} keys: exit ${o.exitCode ?? o.signal} after ${(o.wallMs / 1000).toFixed(1)} s${o.result ? `, ${JSON.stringify(o.result)}` : ''}${o.stderrTail ? `\n${o.stderrTail}` : ''}`);
-        rows.push(largeStateRow(o, interval));
+      const parts = partsToRun();
+      const large = process.env.WEIR_BENCH_ROCKSDB_SIZE === 'large';
+      if (parts.has('count')) {
+        const few = quick ? 2_000_000 : 10_000_000;
+        const manyKeys = 1_000_000;
+        const configs: CountConfig[] = [
+          { keys: 100, backend: 'heap', n: few, runs, warmUp: true },
+          { keys: 100, backend: 'rocksdb', n: few, runs, warmUp: true },
+          { keys: manyKeys, backend: 'heap', n: quick ? 1_000_000 : 4_000_000, runs, warmUp: true },
+          { keys: manyKeys, backend: 'rocksdb', n: quick ? 1_000_000 : 4_000_000, runs: quick ? 1 : runs, warmUp: false },
+        ];
+        // Large: 10M keys, each seen twice on average (20M records), one run each.
+        if (large) configs.push({ keys: 10_000_000, backend: 'heap', n: 20_000_000, runs: 1, warmUp: false }, { keys: 10_000_000, backend: 'rocksdb', n: 20_000_000, runs: 1, warmUp: false });
+        rows.push(...(await keyedCount(configs, localDir, log)));
+      }
+      if (parts.has('pause')) {
+        // Large: about 1 GB of state (1.07M keys of 935 B); WEIR_BENCH_ROCKSDB_PAUSE_KEYS sets another size.
+        const pauseKeys = Number(process.env.WEIR_BENCH_ROCKSDB_PAUSE_KEYS ?? (large ? 1_070_000 : quick ? 50_000 : 300_000));
+        const rate = 2_000;
+        const backends = (process.env.WEIR_BENCH_ROCKSDB_PAUSE_BACKENDS ?? 'rocksdb,rocksdb-incremental,heap').split(',') as BackendName[];
+        for (const backend of backends) rows.push(await checkpointPause(backend, pauseKeys, rate, quick ? 2 : 3, localDir, log));
+      }
+      if (parts.has('reads')) rows.push(await readsDuringCheckpoint(quick ? 50_000 : 300_000, quick ? 10_000 : 60_000, localDir, log));
+      if (parts.has('large')) {
+        // Large: several GB (3.2M keys, ~3 GB) in a 1 GiB heap, on RocksDB only (the heap backend cannot hold it).
+        const largeKeys = large ? 3_200_000 : quick ? 250_000 : 600_000;
+        const interval = large ? 20_000 : 5_000;
+        for (const backend of large ? (['rocksdb-incremental'] as const) : (['rocksdb', 'heap'] as const)) {
+          const o = await largeState(backend, largeKeys, interval, localDir, large ? 1024 : HEAP_CAP_MB);
+          log(`[${NAME}] larger than the heap, ${backend}, ${largeKeys} keys: exit ${o.exitCode ?? o.signal} after ${(o.wallMs / 1000).toFixed(1)} s${o.result ? `, ${JSON.stringify(o.result)}` : ''}${o.stderrTail ? `\n${o.stderrTail}` : ''}`);
+          rows.push(largeStateRow(o, interval));
+        }
       }
     } finally {
       rmSync(localDir, { recursive: true, force: true });

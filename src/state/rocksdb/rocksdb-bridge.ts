@@ -11,6 +11,7 @@
  * promises as usual.
  */
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { monotonicClock } from '../../core/time.ts';
 import { ROCKSDB_IO_WORKER_URL } from './rocksdb-io-worker-url.mjs';
 
 /** Bytes and offsets: entry i is bytes[offsets[i], offsets[i + 1]). */
@@ -24,6 +25,35 @@ interface Answer {
   readonly ok: boolean;
   readonly value?: unknown;
   readonly message?: string;
+  /** Ms the request waited in the I/O thread before it started, and ms it ran. */
+  readonly q?: number;
+  readonly r?: number;
+}
+
+/**
+ * What one request cost, as seen from the thread that posted it (times from monotonicClock.now()
+ * of that thread). `how`: 'sync' the thread blocked for the answer, 'async' it awaited it,
+ * 'posted' nobody waited (writes).
+ */
+export interface RocksDBRequestTiming {
+  readonly op: string;
+  readonly how: 'sync' | 'async' | 'posted';
+  readonly postedAt: number;
+  readonly answeredAt: number;
+  /** Ms it waited in the I/O thread behind other requests, and ms it ran there. */
+  readonly queuedMs: number;
+  readonly runMs: number;
+}
+
+let observer: ((t: RocksDBRequestTiming) => void) | undefined;
+
+/**
+ * Installs (or with undefined removes) an observer told the timing of every request this
+ * thread's bridge posts from now on: what a task waited for, and for how long. For
+ * measurements; costs a clock read and a map entry per request while installed.
+ */
+export function observeRocksDBRequests(fn: ((t: RocksDBRequestTiming) => void) | undefined): void {
+  observer = fn;
 }
 
 /** A synchronous caller waits in slices of this many ms (to notice a dead I/O thread)... */
@@ -42,6 +72,8 @@ export class RocksDBBridge {
   #nextId = 1;
   #refs = 0;
   #fatal: string | undefined;
+  /** While observed: id → [op, how, posted at]. */
+  readonly #observed = new Map<number, [string, RocksDBRequestTiming['how'], number]>();
 
   constructor() {
     const { port1, port2 } = new MessageChannel();
@@ -64,7 +96,7 @@ export class RocksDBBridge {
     this.#check();
     const id = this.#nextId++;
     this.#unawaited.add(id);
-    this.#send(id, request, transfer);
+    this.#send(id, request, transfer, 'posted');
   }
 
   /** Posts a request and resolves with its answer. */
@@ -75,7 +107,7 @@ export class RocksDBBridge {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
     });
     if (this.#refs++ === 0) this.#port.ref();
-    this.#send(id, request, transfer);
+    this.#send(id, request, transfer, 'async');
     return answer;
   }
 
@@ -83,7 +115,7 @@ export class RocksDBBridge {
   callSync<T>(request: Record<string, unknown>, transfer?: readonly ArrayBuffer[]): T {
     this.#check();
     const id = this.#nextId++;
-    this.#send(id, request, transfer);
+    this.#send(id, request, transfer, 'sync');
     const signal = this.#signal;
     let idle = 0;
     for (;;) {
@@ -94,6 +126,7 @@ export class RocksDBBridge {
           this.#settle(a);
           continue;
         }
+        this.#observe(a);
         this.#check();
         if (!a.ok) throw new Error(`RocksDB: ${a.message}`);
         return a.value as T;
@@ -105,11 +138,20 @@ export class RocksDBBridge {
     }
   }
 
-  #send(id: number, request: Record<string, unknown>, transfer?: readonly ArrayBuffer[]): void {
+  #send(id: number, request: Record<string, unknown>, transfer: readonly ArrayBuffer[] | undefined, how: RocksDBRequestTiming['how']): void {
+    if (observer !== undefined) this.#observed.set(id, [String(request.op), how, monotonicClock.now()]);
     this.#port.postMessage({ ...request, id }, transfer as ArrayBuffer[] | undefined);
   }
 
+  #observe(a: Answer): void {
+    const o = this.#observed.get(a.id);
+    if (o === undefined) return;
+    this.#observed.delete(a.id);
+    observer?.({ op: o[0], how: o[1], postedAt: o[2], answeredAt: monotonicClock.now(), queuedMs: a.q ?? 0, runMs: a.r ?? 0 });
+  }
+
   #settle(a: Answer): void {
+    this.#observe(a);
     if (this.#unawaited.delete(a.id)) {
       if (!a.ok && this.#failure === undefined) this.#failure = new Error(`RocksDB: a write failed: ${a.message}`);
       return;

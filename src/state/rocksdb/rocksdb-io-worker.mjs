@@ -51,6 +51,16 @@ function session(request) {
 
 const view = (bytes, offsets, i) => Buffer.from(bytes.buffer, bytes.byteOffset + offsets[i], offsets[i + 1] - offsets[i]);
 
+/** The values of `keys` (null where missing) in one read batch. */
+async function readMany(from, keys) {
+  const batch = from.read({ capacity: keys.length });
+  const pending = keys.map((k) => batch.get(k));
+  await batch.flush();
+  const found = await Promise.all(pending);
+  batch.destroy();
+  return found;
+}
+
 /** Packs byte arrays as (bytes, offsets). */
 function pack(parts) {
   let total = 0;
@@ -111,13 +121,7 @@ const handlers = {
   async get(request) {
     const { keys } = request;
     const n = keys.offsets.length - 1;
-    if (n === 0) return { values: pack([]), present: new Uint8Array(0) };
-    const batch = session(request).read({ capacity: n });
-    const pending = [];
-    for (let i = 0; i < n; i++) pending.push(batch.get(view(keys.bytes, keys.offsets, i)));
-    await batch.flush();
-    const found = await Promise.all(pending);
-    batch.destroy();
+    const found = n === 0 ? [] : await readMany(session(request), Array.from({ length: n }, (_, i) => view(keys.bytes, keys.offsets, i)));
     const present = new Uint8Array(n);
     const parts = [];
     for (let i = 0; i < n; i++) {
@@ -219,51 +223,169 @@ function liveFiles(property) {
 }
 
 /**
- * Requests run one after another: the order of posting is the order of effect. One exception:
- * a `checkpoint` (a flush and a copy of the files, tens of ms) runs beside the reads posted after
- * it (get, scan, snapshot, release, property), which need not wait: a checkpoint changes no data,
- * and its poster posts no write for that instance until it is answered (the write gate). Any other
- * request for that instance waits for the checkpoint to end.
+ * Scheduling. The effect of requests on one instance is that of running them one after another
+ * in the order they were posted, but reads do not wait behind slower requests:
+ *
+ * - Every request that changes the instance or must see all earlier changes (write, deleteRange,
+ *   flush, checkpoint, snapshot, scan of the live instance, open, close) runs in posting order on
+ *   the instance's ordered lane, each after the one before has finished.
+ * - A `get` runs at once, beside the ordered lane. Writes posted before it that have not reached
+ *   RocksDB yet are in the instance's overlay (key → value of the newest such write): keys found
+ *   there are answered from it, the others read from RocksDB, which holds every write posted
+ *   before that is no longer in the overlay. So a read posted after a write sees it, also while
+ *   that write waits for a flush or a write stall, or behind a checkpoint's flush and copy. (A
+ *   read may also see a write posted after it, which only a poster that does not wait for its
+ *   read can have posted; the keyed backend drops such prefetch answers.) While a deleteRange or
+ *   close is pending, gets wait on the ordered lane instead (the overlay does not cover them).
+ * - A scan of a RocksDB snapshot, `release` and `property` run at once: a snapshot's view never
+ *   changes, and properties change no data.
+ *
+ * Every answer carries `q` (ms from arrival to start) and `r` (ms running), which the task side
+ * hands to an observer when one is installed (where a processing pause came from).
  */
-const queue = [];
-let running = false;
-const READS = new Set(['get', 'scan', 'snapshot', 'release', 'property']);
-/** Instance id → its running checkpoint. */
-const checkpoints = new Map();
+class Lanes {
+  /** The ordered lane: settles when the last request put on it has run. */
+  tail = Promise.resolve();
+  /** Key (latin1) → the newest write of it not yet in RocksDB: `{ value }` (null: a deletion). */
+  overlay = new Map();
+  /** deleteRange or close requests on the ordered lane that have not run yet. */
+  barriers = 0;
+  /** Gets and snapshot scans running beside the ordered lane. */
+  running = new Set();
+}
 
-async function run(request) {
+/** Instance id → its lanes (instance 0: requests before an instance exists, such as open). */
+const lanes = new Map();
+
+function lanesOf(id) {
+  let l = lanes.get(id ?? 0);
+  if (l === undefined) {
+    l = new Lanes();
+    lanes.set(id ?? 0, l);
+  }
+  return l;
+}
+
+async function run(request, arrived, handler = handlers[request.op]) {
+  const started = performance.now();
   try {
-    const handler = handlers[request.op];
     if (handler === undefined) throw new Error(`unknown RocksDB request '${request.op}'`);
-    answer({ id: request.id, ok: true, value: await handler(request) });
+    const value = await handler(request);
+    answer({ id: request.id, ok: true, value, q: started - arrived, r: performance.now() - started });
   } catch (e) {
-    answer({ id: request.id, ok: false, message: e instanceof Error ? e.message : String(e) });
+    answer({ id: request.id, ok: false, message: e instanceof Error ? e.message : String(e), q: started - arrived, r: performance.now() - started });
   }
 }
 
-async function drain() {
-  running = true;
-  while (queue.length > 0) {
-    const request = queue.shift();
-    const copying = checkpoints.get(request.db);
-    if (copying !== undefined && !READS.has(request.op)) await copying;
-    if (request.op === 'checkpoint') {
-      const done = run(request);
-      checkpoints.set(request.db, done);
-      void done.then(() => {
-        if (checkpoints.get(request.db) === done) checkpoints.delete(request.db);
-      });
-      continue;
+function ordered(l, request, arrived, handler) {
+  const done = l.tail.then(() => run(request, arrived, handler));
+  l.tail = done;
+  return done;
+}
+
+function beside(l, request, arrived, handler) {
+  const done = run(request, arrived, handler);
+  l.running.add(done);
+  void done.then(() => l.running.delete(done));
+}
+
+/** A get: keys written by requests still on the ordered lane are answered from the overlay. */
+function overlaidGet(l) {
+  const overlay = l.overlay;
+  return async (request) => {
+    const { keys } = request;
+    const n = keys.offsets.length - 1;
+    const fromOverlay = new Array(n);
+    const missing = [];
+    for (let i = 0; i < n; i++) {
+      const w = overlay.size === 0 ? undefined : overlay.get(view(keys.bytes, keys.offsets, i).toString('latin1'));
+      if (w === undefined) missing.push(i);
+      else fromOverlay[i] = w;
     }
-    await run(request);
-  }
-  running = false;
+    const read = missing.length === 0 ? undefined : await readMany(session(request), missing.map((i) => view(keys.bytes, keys.offsets, i)));
+    const present = new Uint8Array(n);
+    const parts = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const w = fromOverlay[i];
+      const v = w !== undefined ? w.value : null;
+      parts[i] = w !== undefined ? (v ?? new Uint8Array(0)) : new Uint8Array(0);
+      present[i] = w !== undefined && v !== null ? 1 : 0;
+    }
+    if (read !== undefined) {
+      for (let j = 0; j < missing.length; j++) {
+        const v = read[j];
+        present[missing[j]] = v === null ? 0 : 1;
+        parts[missing[j]] = v === null ? new Uint8Array(0) : v;
+      }
+    }
+    return { values: pack(parts), present };
+  };
 }
 
-port.on('message', (request) => {
-  queue.push(request);
-  if (!running) void drain();
-});
+/** A write: listed in the overlay at once, removed once it is in RocksDB. */
+function overlaidWrite(l, request) {
+  const { keys, values, deletes } = request;
+  const n = keys.offsets.length - 1;
+  const deleted = new Set(deletes);
+  const names = new Array(n);
+  const entries = new Array(n);
+  for (let i = 0; i < n; i++) {
+    names[i] = view(keys.bytes, keys.offsets, i).toString('latin1');
+    entries[i] = { value: deleted.has(i) ? null : view(values.bytes, values.offsets, i) };
+    l.overlay.set(names[i], entries[i]);
+  }
+  return async (r) => {
+    try {
+      return await handlers.write(r);
+    } finally {
+      for (let i = 0; i < n; i++) if (l.overlay.get(names[i]) === entries[i]) l.overlay.delete(names[i]);
+    }
+  };
+}
+
+function dispatch(request) {
+  const arrived = performance.now();
+  const l = lanesOf(request.db);
+  switch (request.op) {
+    case 'get':
+      if (l.barriers > 0) ordered(l, request, arrived);
+      else beside(l, request, arrived, overlaidGet(l));
+      return;
+    case 'scan':
+      if (request.snapshot !== undefined) beside(l, request, arrived);
+      else ordered(l, request, arrived);
+      return;
+    case 'property':
+      beside(l, request, arrived);
+      return;
+    case 'release':
+      // After the scans of that snapshot already running.
+      void Promise.allSettled([...l.running]).then(() => run(request, arrived));
+      return;
+    case 'write':
+      ordered(l, request, arrived, overlaidWrite(l, request));
+      return;
+    case 'deleteRange':
+    case 'close': {
+      l.barriers++;
+      const handler = handlers[request.op];
+      ordered(l, request, arrived, async (r) => {
+        try {
+          await Promise.allSettled([...l.running]);
+          return await handler(r);
+        } finally {
+          l.barriers--;
+          if (r.op === 'close' && l.barriers === 0) lanes.delete(r.db);
+        }
+      });
+      return;
+    }
+    default:
+      ordered(l, request, arrived);
+  }
+}
+
+port.on('message', dispatch);
 
 // An error outside a request would leave a waiting task thread blocked: record it in the signal
 // (slot 1) so that the waiter fails with it instead of waiting forever.
