@@ -4,6 +4,13 @@
 // by Vite: ui/build.mjs) under dist/ui, which the JobManager serves at /web/. Runs as `prepare`,
 // so on `npm install` in a clone and before `npm pack`/`npm publish`.
 //
+// The JavaScript a process loads is bundled (bundleEngine below): each entry point (the public
+// entries of package.json's exports, the CLI, the worker runtime, the process entries) is one
+// file at the path tsc would give it, and what entries share lies in chunks under dist/chunks/.
+// A process then loads a handful of files instead of hundreds of modules; module resolution and
+// loading, not running the code, was most of the CLI's and every worker's start-up time. The
+// declarations stay tsc's, one per source file.
+//
 // dist/ is rebuilt from scratch every time: sources move, and a file left from an older layout
 // would be shipped and importable.
 //
@@ -12,9 +19,9 @@
 // first job after `npm install` does not build it. That step is an optimisation and never fails
 // the build.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -34,6 +41,100 @@ function files(dir) {
 function fail(message) {
   console.error(`weir build: ${message}`);
   process.exit(1);
+}
+
+/**
+ * The modules a process loads by path rather than through an import of another module: the
+ * package's exports, the CLI (bin/weir.mjs), the worker runtime (worker-bootstrap.mjs) and the
+ * processes a cluster starts (entrypoints/process-entries.ts).
+ */
+const ENTRIES = [
+  'index.ts',
+  'testing/index.ts',
+  'nexmark/index.ts',
+  'connectors/file/index.ts',
+  'connectors/pg/index.ts',
+  'connectors/nats/index.ts',
+  'cli/main.ts',
+  'runtime/worker/worker-main.ts',
+  'entrypoints/jobmanager-main.ts',
+  'entrypoints/taskmanager-main.ts',
+];
+
+/** Stands for `import.meta.url` of the source module it names until the output's paths are known. */
+const META_URL = '__weirModuleUrlOf';
+const META_VAR = '__weirModuleUrl';
+/** Prefix of an import of one of weir's JavaScript sources (the .mjs files, copied as they are) until the output's paths are known. */
+const MJS = '__weir_mjs__/';
+
+/**
+ * Replaces tsc's JavaScript with bundles of the entries (ENTRIES) and the chunks they share,
+ * written where tsc wrote the entries; the other JavaScript files tsc emitted are removed, so
+ * that no second instance of an engine module can be loaded from dist/. Packages and Node's
+ * builtins stay imports; weir's JavaScript sources (*.mjs, copied beside the output) are
+ * imported from where they lie. A source module's `import.meta.url` keeps naming the file tsc
+ * would have compiled it to, so paths computed from it (the package root, package.json, the web
+ * UI, the worker entry) hold as before.
+ */
+async function bundleEngine(out) {
+  const esbuild = await import('esbuild');
+  const result = await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: ENTRIES.map((e) => ({ in: join(SRC, e), out: e.replace(/\.ts$/, '') })),
+    outdir: out,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    chunkNames: 'chunks/[name]-[hash]',
+    // Class and function names are behaviour (error names, messages); bundling renames colliding ones otherwise.
+    keepNames: true,
+    define: { 'import.meta.url': META_VAR },
+    write: false,
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'weir-dist-paths',
+        setup(b) {
+          b.onResolve({ filter: /\.mjs$/ }, (args) => {
+            if (!args.path.startsWith('.')) return undefined;
+            const path = join(args.resolveDir, args.path);
+            if (!path.startsWith(SRC + sep)) return undefined;
+            return { path: MJS + relative(SRC, path).split(sep).join('/'), external: true };
+          });
+          // Each module's import.meta.url becomes a variable of its own, set to the placeholder
+          // that names it (esbuild's define replaces the expression, not text in strings).
+          b.onLoad({ filter: /\.ts$/ }, (args) => {
+            if (!args.path.startsWith(SRC + sep)) return undefined;
+            const text = readFileSync(args.path, 'utf8');
+            if (!text.includes('import.meta')) return undefined;
+            const compiled = relative(SRC, args.path).split(sep).join('/').replace(/\.ts$/, '.js');
+            return { contents: `const ${META_VAR} = ${META_URL}(${JSON.stringify(compiled)});\n${text}`, loader: 'ts' };
+          });
+        },
+      },
+    ],
+  });
+  const written = new Set();
+  for (const file of result.outputFiles) {
+    const dir = dirname(file.path);
+    const fromHere = (target) => {
+      const rel = relative(dir, join(out, target)).split(sep).join('/');
+      return rel.startsWith('.') ? rel : `./${rel}`;
+    };
+    let text = file.text;
+    text = text.replace(new RegExp(`${META_URL}\\("([^"]+)"\\)`, 'g'), (_, target) => `new URL(${JSON.stringify(fromHere(target))}, import.meta.url).href`);
+    text = text.replace(new RegExp(`(["'])${MJS}([^"']+)\\1`, 'g'), (_, q, target) => `${q}${fromHere(target)}${q}`);
+    if (text.includes(`${META_URL}(`) || text.includes(MJS)) fail(`${relative(out, file.path)}: a module path was left unresolved in the bundle`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file.path, text);
+    written.add(file.path);
+  }
+  for (const file of files(out)) {
+    if (file.endsWith('.js') && !written.has(file)) rmSync(file);
+  }
 }
 
 let tsc;
@@ -60,6 +161,8 @@ for (const file of files(SRC)) {
   mkdirSync(dirname(target), { recursive: true });
   copyFileSync(file, target);
 }
+
+await bundleEngine(staging);
 
 // tsc rewrites the extensions of import specifiers, not of paths built at run time. A source
 // that names a sibling `.ts` file in a URL (to start a process or a worker on it) must choose the
