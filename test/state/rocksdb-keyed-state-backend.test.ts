@@ -243,6 +243,35 @@ test('rocksdb: prefetch reads a batch of keys ahead in one request, after which 
   cold.dispose();
 });
 
+test('rocksdb: a prefetch answer never overrides a value written while it was under way', async () => {
+  // A cache of a few entries: keys read synchronously meanwhile are changed and evicted (written
+  // back) before the prefetch answers, which may then hold their old values.
+  const b = backend({ maxParallelism: 8, keyGroupRange: { start: 0, end: 7 }, cacheBytes: 2_000 });
+  const count = b.getValueState(countD);
+  for (let k = 0; k < 300; k++) {
+    b.setCurrentKey(k);
+    count.update(k);
+  }
+  b.snapshot().release();
+  const expected = [...Array(300).keys()];
+  for (let round = 1; round <= 5; round++) {
+    const read = b.prefetch([...Array(300).keys()]);
+    // While the read is under way: change every third key (each a synchronous miss, then evicted).
+    for (let k = round % 3; k < 300; k += 3) {
+      b.setCurrentKey(k);
+      count.update((count.value() ?? 0) + 1000);
+      expected[k] = expected[k]! + 1000;
+    }
+    await read;
+    // Newest installed first, so that they are checked while still cached.
+    for (let k = 299; k >= 0; k--) {
+      b.setCurrentKey(k);
+      assert.equal(count.value(), expected[k], `key ${k} after round ${round}`);
+    }
+  }
+  b.dispose();
+});
+
 test('rocksdb: a snapshot established a slice at a time keeps the values at the barrier while records change them between slices', async () => {
   const b = backend({ maxParallelism: 8, keyGroupRange: { start: 0, end: 7 }, cacheBytes: 64 << 20 });
   const count = b.getValueState(countD);

@@ -92,8 +92,8 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
    * Reads the state of these keys (every registered state) that is not cached with one batched
    * read, without blocking; undefined when everything is cached. The input calls it with the keys
    * of a record batch before processing it, so the batch then runs without synchronous misses.
-   * A result read while something else was written is dropped (it may be stale): prefetching
-   * only ever saves reads, it never decides a value.
+   * A key written while its read was under way is not installed from it (the answer may be
+   * older or newer than that write): prefetching only ever saves reads, it never decides a value.
    */
   prefetch(keys: readonly unknown[]): Promise<void> | undefined {
     if (this.#disposed || this.#tableList.length === 0) return undefined;
@@ -122,14 +122,24 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
     if (dbKeys.length === 0) return undefined;
     this.#ctx.prefetched += dbKeys.length;
     const store = this.#store;
-    const writes = store.writeCount;
-    return store.getMany(dbKeys).then((values) => {
-      if (this.#disposed || store.writeCount !== writes) return;
-      for (let i = 0; i < targets.length; i++) {
-        const t = targets[i]!;
-        if (!t.table.cache.has(t.canonical)) t.table.install(t.canonical, t.key, t.keyGroup, values[i]);
-      }
-    });
+    const since = store.watchWrites();
+    return store.getMany(dbKeys).then(
+      (values) => {
+        try {
+          if (this.#disposed) return;
+          for (let i = 0; i < targets.length; i++) {
+            const t = targets[i]!;
+            if (!t.table.cache.has(t.canonical) && !store.writtenSince(dbKeys[i]!, since)) t.table.install(t.canonical, t.key, t.keyGroup, values[i]);
+          }
+        } finally {
+          store.endWatch();
+        }
+      },
+      (e: unknown) => {
+        store.endWatch();
+        throw e;
+      },
+    );
   }
 
   /** Entries read ahead of use so far (prefetch). */

@@ -61,6 +61,9 @@ export class RocksDBStore {
   #deletes: number[] = [];
   #closed = false;
   #writes = 0;
+  /** While some reader watches writes: the db key (latin1) → the write count after its last write. */
+  #lastWrite: Map<string, number> | undefined;
+  #watchers = 0;
 
   constructor(o: RocksDBStoreOptions) {
     this.path = o.path;
@@ -86,6 +89,7 @@ export class RocksDBStore {
    * instance: the current one is closed and deleted, `dir` moved into its place and opened.
    */
   swapIn(dir: string): void {
+    this.#rangeDeletedAt = ++this.#writes;
     this.#keys = [];
     this.#values = [];
     this.#deletes = [];
@@ -104,6 +108,7 @@ export class RocksDBStore {
   /** Buffers a put (value) or a delete (null). */
   write(key: Uint8Array, value: Uint8Array | null): void {
     this.#writes++;
+    this.#lastWrite?.set(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'), this.#writes);
     if (value === null) this.#deletes.push(this.#keys.length);
     this.#keys.push(key);
     this.#values.push(value ?? EMPTY);
@@ -114,6 +119,34 @@ export class RocksDBStore {
   get writeCount(): number {
     return this.#writes;
   }
+
+  /**
+   * Starts noting which keys are written from now on, for a read whose answer arrives later
+   * (the I/O thread may answer it with a value older or newer than such a write): answers the
+   * write count to pass to writtenSince. Each call needs one endWatch.
+   */
+  watchWrites(): number {
+    this.#watchers++;
+    this.#lastWrite ??= new Map();
+    return this.#writes;
+  }
+
+  /** Whether `key` was written (or a range deleted) after watchWrites answered `since`. */
+  writtenSince(key: Uint8Array, since: number): boolean {
+    if (this.#rangeDeletedAt > since) return true;
+    const at = this.#lastWrite?.get(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'));
+    return at !== undefined && at > since;
+  }
+
+  endWatch(): void {
+    if (--this.#watchers <= 0) {
+      this.#watchers = 0;
+      this.#lastWrite = undefined;
+    }
+  }
+
+  /** The write count after the last deleteRange or swapIn. */
+  #rangeDeletedAt = 0;
 
   /** Posts the buffered writes (they take effect before any later request). */
   postWrites(): void {
@@ -199,6 +232,7 @@ export class RocksDBStore {
   /** Deletes every key in [start, end). */
   deleteRange(start: Uint8Array, end: Uint8Array): void {
     this.postWrites();
+    this.#rangeDeletedAt = ++this.#writes;
     this.#bridge.post({ op: 'deleteRange', db: this.#db, start, end });
   }
 
