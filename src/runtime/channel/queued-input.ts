@@ -39,6 +39,21 @@ export abstract class QueuedInput implements InputChannel {
 
   /** Turns a remote batch's bytes into its item; called in arrival order. */
   protected abstract decode(bytes: Uint8Array): ChannelItem;
+
+  /**
+   * Takes in items that reached this end without announcing themselves (a shared-memory ring):
+   * called whenever the consumer looks for an item and the queue is empty, and before a tap or
+   * a prioritization looks through the queue.
+   */
+  protected refill(): void {}
+
+  /**
+   * Whether this end wants to hear at once of the next item to reach it: nothing is queued (the
+   * consumer may go idle), or a tap waits for items in flight.
+   */
+  protected get wantsWake(): boolean {
+    return this.#queue.length === 0 || this.#tap !== undefined;
+  }
   abstract release(): void;
   abstract close(): void;
 
@@ -62,6 +77,7 @@ export abstract class QueuedInput implements InputChannel {
   }
 
   get hasItem(): boolean {
+    if (this.#queue.length === 0 && this.#priority.length === 0) this.refill();
     return this.#queue.length > 0 || this.#priority.length > 0;
   }
 
@@ -75,6 +91,7 @@ export abstract class QueuedInput implements InputChannel {
       this.#lastPriority = { checkpointId: p.barrier.checkpointId, until: p.until };
       return { kind: 'priority-barrier', barrier: p.barrier, ahead: p.until - this.#taken };
     }
+    if (this.#queue.length === 0) this.refill();
     for (;;) {
       const e = this.#queue.shift();
       if (e === undefined) return undefined;
@@ -85,6 +102,7 @@ export abstract class QueuedInput implements InputChannel {
   }
 
   prioritize(checkpointId: number): boolean {
+    this.refill();
     const at = this.#queue.findIndex((e) => isBarrierOf(e, checkpointId));
     if (at < 0) return false;
     const barrier = this.#queue.at(at) as CheckpointBarrier;
@@ -100,6 +118,7 @@ export abstract class QueuedInput implements InputChannel {
    * position is known and reached, or the channel ended).
    */
   tap(checkpointId: number, onItem: (item: ChannelItem) => void, onDone: () => void): void {
+    this.refill();
     let limit = Number.POSITIVE_INFINITY;
     const waiting = this.#priority.find((p) => p.barrier.checkpointId === checkpointId);
     if (waiting !== undefined) limit = waiting.until;
