@@ -3,6 +3,7 @@
  * the cluster directory (`WEIR_CLUSTER_DIR`, default `<os tmpdir>/weir-cluster`); else a weir
  * cluster answering at the default address 127.0.0.1:8081.
  */
+import { connect } from 'node:net';
 import { clusterDir, readClusterInfo } from '../cluster/cluster-files.ts';
 
 export const DEFAULT_REST_ADDRESS = 'http://127.0.0.1:8081';
@@ -16,7 +17,29 @@ export function normalizeAddress(value: string): string {
   return `http://${m[1] || '127.0.0.1'}:${m[2] ?? '8081'}`;
 }
 
+/**
+ * Whether anything accepts connections at the address's host and port. Much cheaper than the
+ * first fetch() of a process (which loads Node's HTTP client), and on a machine without a
+ * cluster the answer is a refusal within microseconds.
+ */
+function accepts(address: string, timeoutMs: number): Promise<boolean> {
+  const url = new URL(address);
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
 async function answersAsWeir(address: string): Promise<boolean> {
+  if (!(await accepts(address, 1000))) return false;
   try {
     const r = await fetch(`${address}/config`, { signal: AbortSignal.timeout(1000) });
     if (!r.ok) return false;

@@ -6,6 +6,7 @@
  * the web UI while the job runs (run-web-ui.ts).
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isConfigKey } from '../api/configuration.ts';
@@ -111,6 +112,16 @@ function savepointPath(value: string): string {
   return uriScheme(value) !== undefined ? value : resolve(value);
 }
 
+/**
+ * How many slot workers a job run with `overrides` is likely to need: its default parallelism as
+ * the command line sets it, else as a job that sets none gets it (one per core). A job whose code
+ * sets another parallelism needs more workers, started then, or fewer, and the rest stop.
+ */
+function expectedSlots(overrides: Record<string, unknown>): number {
+  const p = Number(overrides['parallelism.default']);
+  return Number.isInteger(p) && p > 0 ? Math.min(p, availableParallelism()) : availableParallelism();
+}
+
 /** Runs the job `o` names, on a cluster or embedded. */
 async function runCommand(o: RunOptions): Promise<ExitCode> {
   const path = resolve(o.job);
@@ -122,12 +133,26 @@ async function runCommand(o: RunOptions): Promise<ExitCode> {
     const { runWithWebUi } = await import('./run-web-ui.ts');
     return runWithWebUi({ path, args: o.args, parallelism: o.parallelism, config: o.config, port: o.webPort });
   }
+  const overrides: Record<string, unknown> = { ...o.config };
+  if (o.parallelism !== undefined) overrides['parallelism.default'] = o.parallelism;
+  if (o.inline) overrides['weir.execution.mode'] = 'inline';
+  const jobModule = pathToFileURL(path).href;
+  // Where the job may run embedded on threads, its slot workers start now: they set themselves
+  // up while this thread looks for a cluster and imports the job, and stop if a cluster runs it.
+  let workers: typeof import('../runtime/worker-group.ts') | undefined;
+  if (o.jobManager === undefined && !o.detached && overrides['weir.execution.mode'] !== 'inline') {
+    workers = await import('../runtime/worker-group.ts');
+    workers.prestartLocalWorkers(jobModule, o.args, expectedSlots(overrides));
+  }
   const cluster = o.inline ? undefined : await findCluster(o.jobManager);
-  if (cluster !== undefined) return runOnCluster(o, path, cluster);
+  if (cluster !== undefined) {
+    workers?.releasePrestartedWorkers();
+    return runOnCluster(o, path, cluster);
+  }
   if (o.detached) {
     throw new Error('run -d needs a running cluster, and none was found: start one with `weir start-cluster`, or name one with -m host:port');
   }
-  return runEmbedded(o, path);
+  return runEmbedded(o, path, jobModule, overrides);
 }
 
 async function runOnCluster(o: RunOptions, path: string, address: string): Promise<ExitCode> {
@@ -159,15 +184,11 @@ async function runOnCluster(o: RunOptions, path: string, address: string): Promi
   return 1;
 }
 
-async function runEmbedded(o: RunOptions, path: string): Promise<ExitCode> {
+async function runEmbedded(o: RunOptions, path: string, jobModule: string, overrides: Record<string, unknown>): Promise<ExitCode> {
   // The engine, only now: the job's `import 'weir'` would load it anyway, and the other verbs
   // never need it. A job that reaches the engine by another entry still finds the executor.
   await import('../runtime/install-embedded-executor.ts');
   const registry = executionRegistry();
-  const overrides: Record<string, unknown> = { ...o.config };
-  if (o.parallelism !== undefined) overrides['parallelism.default'] = o.parallelism;
-  if (o.inline) overrides['weir.execution.mode'] = 'inline';
-  const jobModule = pathToFileURL(path).href;
   setLaunchContext({ jobModule, jobPath: path, args: o.args, overrides });
   try {
     await registerJobLoader(jobModule, o.typeScriptLoaded);

@@ -46,8 +46,88 @@ export interface WorkerGroup {
 export type WorkerGroupFactory = (spec: WorkerGroupSpec, events: WorkerGroupEvents) => WorkerGroup;
 
 /**
+ * What a pre-started worker is told at its start (its workerData), before the job it is to run
+ * has a graph: the job module and the engine, so that it can load the engine and set up module
+ * loading while the launcher imports the job. It gets its WorkerData, the slot's ports
+ * transferred with it, in the first message (PrestartAssignment) when a group adopts it.
+ */
+export interface PrestartData {
+  readonly prestarted: true;
+  readonly jobModule: string;
+  readonly engine: WorkerData['engine'];
+}
+
+/** The first message to a pre-started worker. */
+export interface PrestartAssignment {
+  readonly type: 'weir-slot-assignment';
+  readonly data: WorkerData;
+}
+
+/** A worker started ahead of its group; events before adoption are held for the group. */
+interface PrestartedWorker {
+  readonly worker: Worker;
+  readonly jobModule: string;
+  readonly argv: string;
+  readonly engineKey: string | undefined;
+  /** Set once it has failed or exited before a group took it; such a worker is not adopted. */
+  dead: boolean;
+  events: WorkerGroupEvents | undefined;
+  slot: number;
+}
+
+const prestarted: PrestartedWorker[] = [];
+
+function startWorker(workerData: WorkerData | PrestartData, transferList: MessagePort[], argv: readonly string[]): Worker {
+  return new Worker(fileURLToPath(BOOTSTRAP), { workerData, transferList, argv: [...argv] });
+}
+
+/**
+ * Starts `count` slot workers for the job module `jobModule` before its graph is known, so that
+ * their start-up (the thread, the engine, module loading) overlaps the launcher's own import of
+ * the job; the next group started for the same job module and arguments in this process takes
+ * them (spawnLocalWorkers). They do not keep the process alive while no group has taken them.
+ * A guess of the count that is too high costs idle threads, one too low costs nothing.
+ */
+export function prestartLocalWorkers(jobModule: string, argv: readonly string[], count: number): void {
+  const engine = currentEngineBundle();
+  for (let i = 0; i < count; i++) {
+    const worker = startWorker({ prestarted: true, jobModule, engine }, [], argv);
+    const w: PrestartedWorker = { worker, jobModule, argv: JSON.stringify(argv), engineKey: engine?.key, dead: false, events: undefined, slot: -1 };
+    worker.on('message', (m: FromWorker) => w.events?.message(w.slot, m));
+    worker.on('error', (e) => {
+      if (w.events) w.events.error(w.slot, e);
+      else w.dead = true;
+    });
+    worker.on('exit', (code) => {
+      if (w.events) w.events.exit(w.slot, code);
+      else w.dead = true;
+    });
+    // After the listeners: a 'message' listener refs the worker again.
+    worker.unref();
+    prestarted.push(w);
+  }
+}
+
+/** Stops the workers prestartLocalWorkers started that no group has taken. */
+export function releasePrestartedWorkers(): void {
+  for (const w of prestarted.splice(0)) void w.worker.terminate();
+}
+
+/** Takes a pre-started worker for the job module and arguments, if one is there and alive. */
+function takePrestarted(jobModule: string, argv: readonly string[], engineKey: string | undefined): PrestartedWorker | undefined {
+  const args = JSON.stringify(argv);
+  for (;;) {
+    const i = prestarted.findIndex((w) => w.jobModule === jobModule && w.argv === args && w.engineKey === engineKey);
+    if (i === -1) return undefined;
+    const [w] = prestarted.splice(i, 1);
+    if (!w!.dead) return w;
+  }
+}
+
+/**
  * Starts the group as worker threads of this process. They run this process's weir, from the
- * precompiled bundle of its sources as they are now (see worker/engine-bundle.mjs).
+ * precompiled bundle of its sources as they are now (see worker/engine-bundle.mjs). Workers
+ * pre-started for the job (prestartLocalWorkers) are taken first.
  */
 export const spawnLocalWorkers: WorkerGroupFactory = (spec, events) => {
   const n = spec.slots.length;
@@ -60,12 +140,25 @@ export const spawnLocalWorkers: WorkerGroupFactory = (spec, events) => {
   }
   let workers: Worker[] = spec.slots.map((slot, i) => {
     const data: WorkerData = { ...slot, jobModule: spec.jobModule, ports: ports[i]!, engine };
-    const worker = new Worker(fileURLToPath(BOOTSTRAP), { workerData: data, transferList: Object.values(ports[i]!), argv: [...spec.argv] });
+    const transfer = Object.values(ports[i]!);
+    const early = takePrestarted(spec.jobModule, spec.argv, engine?.key);
+    if (early !== undefined) {
+      early.slot = i;
+      early.events = events;
+      early.worker.ref();
+      early.worker.postMessage({ type: 'weir-slot-assignment', data } satisfies PrestartAssignment, transfer);
+      return early.worker;
+    }
+    const worker = startWorker(data, transfer, spec.argv);
     worker.on('message', (m: FromWorker) => events.message(i, m));
     worker.on('error', (e) => events.error(i, e));
     worker.on('exit', (code) => events.exit(i, code));
     return worker;
   });
+  // The job's group is started; what was started for it beyond the group's size would idle.
+  for (let i = prestarted.length - 1; i >= 0; i--) {
+    if (prestarted[i]!.jobModule === spec.jobModule) void prestarted.splice(i, 1)[0]!.worker.terminate();
+  }
   return {
     post(m) {
       for (const w of workers) w.postMessage(m);
