@@ -2,8 +2,9 @@
  * trivial-job: wall time of a trivial job (bench/jobs/trivial.ts: three elements, one map,
  * print) from command to exit through the CLI, `node bin/weir.mjs run <job>` in threads mode (the
  * default parallelism, and -p 1) and with --inline, against `node -e 0` (Node alone) and
- * `node bin/weir.mjs --version` (the CLI loaded, no job). Each command runs once to warm the file
- * cache, then `runs` times in rounds over the commands; the table has the median, min and max.
+ * `node bin/weir.mjs --version` (the CLI loaded, no job), each of them also as the installed
+ * package runs it. Each command runs once to warm the file cache, then `runs` times in rounds
+ * over the commands; the table has the median, min and max.
  * Every job run must exit 0 and print 2, 4 and 6.
  *
  * In a clone, bin/weir.mjs runs the engine's TypeScript sources through tsx. When the compiled
@@ -51,6 +52,7 @@ const COMMANDS: readonly Command[] = [
 
 const installedLauncher = join(root, 'bench/weir-installed.mjs');
 const INSTALLED: readonly Command[] = [
+  { label: 'installed package (dist/): weir --version', args: [installedLauncher, '--version'], runsJob: false, parallelism: 0, installed: true },
   {
     label: 'installed package (dist/): weir run trivial.ts (threads, default parallelism)',
     args: [installedLauncher, 'run', 'trivial.ts'],
@@ -58,6 +60,7 @@ const INSTALLED: readonly Command[] = [
     parallelism: availableParallelism(),
     installed: true,
   },
+  { label: 'installed package (dist/): weir run -p 1 trivial.ts (threads)', args: [installedLauncher, 'run', '-p', '1', 'trivial.ts'], runsJob: true, parallelism: 1, installed: true },
   { label: 'installed package (dist/): weir run --inline trivial.ts', args: [installedLauncher, 'run', '--inline', 'trivial.ts'], runsJob: true, parallelism: 1, installed: true },
 ];
 
