@@ -61,7 +61,11 @@ export const rocksdbIncremental: Benchmark = {
   summary: 'incremental RocksDB checkpoints: bytes uploaded vs changed, recovery local vs remote',
   async run(options: BenchOptions): Promise<DetailRow[]> {
     const keys = options.quick ? 300_000 : 1_000_000;
-    const updates = keys / 10;
+    // WEIR_BENCH_ROCKSDB_UPDATE_FRACTION: the share of the keys changed between two checkpoints
+    // (default 0.1); the upload ratio depends on it, since a compaction rewrites state, not changes.
+    const fraction = Number(process.env.WEIR_BENCH_ROCKSDB_UPDATE_FRACTION ?? 0.1);
+    if (!(fraction > 0 && fraction <= 1)) throw new RangeError(`WEIR_BENCH_ROCKSDB_UPDATE_FRACTION must be in (0, 1], got ${process.env.WEIR_BENCH_ROCKSDB_UPDATE_FRACTION}`);
+    const updates = Math.round(keys * fraction);
     const checkpoints = options.quick ? 6 : 12;
     const dir = mkdtempSync(join(tmpdir(), 'weir-bench-incr-'));
     const rows: DetailRow[] = [];
@@ -131,7 +135,7 @@ export const rocksdbIncremental: Benchmark = {
       }
       const later = rows.slice(1).map((r) => r.figures as { changedBytes: number; newBytes: number });
       const ratio = later.reduce((n, r) => n + r.newBytes, 0) / later.reduce((n, r) => n + r.changedBytes, 0);
-      options.log(`rocksdb-incremental: checkpoints 2..${checkpoints}: uploaded / changed = ${ratio.toFixed(2)}`);
+      options.log(`rocksdb-incremental: checkpoints 2..${checkpoints} (${updates} keys changed before each): uploaded / changed = ${ratio.toFixed(2)}`);
       live.dispose();
 
       for (const from of ['local', 'remote'] as const) {
