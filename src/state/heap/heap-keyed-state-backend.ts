@@ -1,10 +1,11 @@
 /**
  * Keyed state on the JavaScript heap (Flink's HashMapStateBackend).
  *
- * Layout: every state has a table with one `Map` per key group of the backend's range, from the
- * canonical form of a key to an entry holding the original key, the stored value and a version.
- * Grouping by key group lets snapshots be written, and restored after rescaling, key group by
- * key group without scanning or re-hashing the rest of the state.
+ * Layout: one `Map` per key group of the backend's range, from the canonical form of a key to
+ * its row: the key's entry in each state (original key, stored value, version), a state's table
+ * being a column of the rows. A record's reads and writes of all its key's states cost one
+ * lookup (state-table.ts). Grouping by key group lets snapshots be written, and restored after
+ * rescaling, key group by key group without scanning or re-hashing the rest of the state.
  *
  * Snapshots are copy-on-write, so that taking one costs O(states), not O(entries). A global
  * version counter stamps writes; a snapshot takes the current version and moves the counter on.
@@ -50,7 +51,7 @@ export interface HeapKeyedStateBackendOptions {
 export class HeapKeyedStateBackend extends EntryTableBackend implements KeyedStateBackend {
   readonly #rangeStart: number;
   readonly #groupCount: number;
-  readonly #ctx = new Context();
+  readonly #ctx: Context;
   readonly #tables = new Map<string, StateTable>();
   readonly #tableList: StateTable[] = [];
   readonly #releaseSnapshot = (snapshot: TableSnapshot): void => {
@@ -65,6 +66,7 @@ export class HeapKeyedStateBackend extends EntryTableBackend implements KeyedSta
     const { start, end } = this.keyGroupRange;
     this.#rangeStart = start;
     this.#groupCount = end - start + 1;
+    this.#ctx = new Context(this.#groupCount);
   }
 
   setCurrentKey(key: unknown): void {
@@ -93,8 +95,12 @@ export class HeapKeyedStateBackend extends EntryTableBackend implements KeyedSta
   *keys(stateName: string): Iterable<unknown> {
     const table = this.#tables.get(stateName);
     if (table === undefined) return;
-    for (const group of table.groups) {
-      for (const entry of group.values()) yield entry.key;
+    const id = table.id;
+    for (const group of this.#ctx.rows) {
+      for (const row of group.values()) {
+        const entry = row[id];
+        if (entry !== undefined) yield entry.key;
+      }
     }
   }
 
@@ -136,14 +142,7 @@ export class HeapKeyedStateBackend extends EntryTableBackend implements KeyedSta
   dispose(): void {
     const ctx = this.#ctx;
     for (const snapshot of [...ctx.live]) snapshot.release();
-    for (const table of this.#tableList) {
-      for (const group of table.groups) group.clear();
-    }
-    ctx.key = undefined;
-    ctx.canonical = '';
-    ctx.keyGroup = -1;
-    ctx.slot = -1;
-    ctx.epoch++;
+    ctx.clear();
   }
 
   protected stateTable(name: string, kind: StateKind): StateTable {
@@ -153,7 +152,8 @@ export class HeapKeyedStateBackend extends EntryTableBackend implements KeyedSta
   #table(name: string, kind: StateKind): StateTable {
     let table = this.#tables.get(name);
     if (table === undefined) {
-      table = new StateTable(this.#tableList.length, name, kind, this.#groupCount, this.#ctx);
+      table = new StateTable(this.#tableList.length, name, kind, this.#ctx);
+      this.#ctx.addTable();
       this.#tables.set(name, table);
       this.#tableList.push(table);
     } else if (table.kind !== kind) {

@@ -108,10 +108,13 @@ export class HeapSnapshot implements KeyedStateSnapshot, TableSnapshot {
     if (this.#handedOver) {
       throw new Error(`keyed state snapshot ${this.version} has handed old values to its writer and can only be read through encodedEntries()`);
     }
-    const group = table.groups[slot]!;
-    const overlay = this.overlays[table.id]?.[slot];
+    const rows = table.rows(slot);
+    const id = table.id;
+    const overlay = this.overlays[id]?.[slot];
     const out: (readonly [unknown, unknown])[] = [];
-    for (const [canonical, entry] of group) {
+    for (const [canonical, row] of rows) {
+      const entry = row[id];
+      if (entry === undefined) continue;
       if (entry.version <= this.version) {
         out.push([entry.key, entry.value]);
       } else {
@@ -123,7 +126,7 @@ export class HeapSnapshot implements KeyedStateSnapshot, TableSnapshot {
     if (overlay !== undefined) {
       // Removed since the snapshot (possibly re-inserted: then handled above).
       for (const [canonical, saved] of overlay) {
-        if (!group.has(canonical)) out.push(this.#decode(saved, table.kind));
+        if (rows.get(canonical)?.[id] === undefined) out.push(this.#decode(saved, table.kind));
       }
     }
     return out;
@@ -233,14 +236,17 @@ class HeapEncodedEntries implements EncodedEntries {
     this.#snapshot = snapshot;
     this.#table = table;
     this.#slot = slot;
-    const group = table.groups[slot]!;
-    const live = new Array<Entry>(group.size);
-    let i = 0;
-    for (const entry of group.values()) live[i++] = entry;
+    const rows = table.rows(slot);
+    const id = table.id;
+    const live: Entry[] = [];
+    for (const row of rows.values()) {
+      const entry = row[id];
+      if (entry !== undefined) live.push(entry);
+    }
     this.#live = live;
-    const overlay = snapshot.overlays[table.id]?.[slot];
+    const overlay = snapshot.overlays[id]?.[slot];
     if (overlay !== undefined) {
-      for (const canonical of overlay.keys()) if (!group.has(canonical)) this.#removed.push(canonical);
+      for (const canonical of overlay.keys()) if (rows.get(canonical)?.[id] === undefined) this.#removed.push(canonical);
     }
   }
 

@@ -1,7 +1,9 @@
 /**
- * The copy-on-write tables of the heap keyed state backend: one `Map` per key group from a key's
- * canonical form to its entry (original key, stored value, write version), and the context the
- * states of one backend share (current key, version counter, live snapshots).
+ * The copy-on-write tables of the heap keyed state backend and the context the states of one
+ * backend share (current key, version counter, live snapshots, the rows). A key's entries
+ * (original key, stored value, write version) in all the backend's states form one row, and one
+ * `Map` per key group leads from a key's canonical form to its row: a record that reads and
+ * writes several states of its key looks the key up once, and a state table is a column of rows.
  *
  * A write to an entry that a live snapshot still shares first saves the old value in that
  * snapshot (see heap-snapshot.ts), so taking a snapshot costs O(states), not O(entries).
@@ -28,6 +30,9 @@ export class Entry {
 
 /** An old value as an overlay keeps it: the entry itself, or the position of its record in the snapshot's arena. */
 export type Saved = Entry | number;
+
+/** One key's entries, indexed by table id; undefined where the key has no value in that state. */
+export type Row = (Entry | undefined)[];
 
 /** Map-state values: canonical user key → [user key, user value]. */
 export type StoredMap = Map<PrimitiveKey, [unknown, unknown]>;
@@ -60,63 +65,103 @@ export class Context {
   keyGroup = -1;
   /** keyGroup minus the range start; -1 while no key is set. */
   slot = -1;
-  /**
-   * Changes whenever the current key is set (or the tables are cleared): a table's cached lookup
-   * of the current key is valid while the epoch it was made in is current.
-   */
+  /** Changes whenever the current key is set (or the rows change other than through the current key). */
   epoch = 0;
+  /** The current key's row as last looked up (undefined: none), valid while `rowEpoch` equals `epoch`. */
+  row: Row | undefined = undefined;
+  rowEpoch = -1;
   /** The version stamped on writes. */
   version = 0;
   /** Version of the newest live snapshot; -1 while none is live. */
   newestLive = -1;
   /** Live snapshots, oldest first (versions ascending). */
   readonly live: TableSnapshot[] = [];
+  /** Per slot (key group minus the range start): canonical key → the key's row. */
+  readonly rows: Map<PrimitiveKey, Row>[] = [];
+  /** A row with an empty cell for each table so far: new rows are copies (exactly sized, unlike a grown array). */
+  #emptyRow: Row = [];
+
+  constructor(groupCount: number) {
+    for (let i = 0; i < groupCount; i++) this.rows.push(new Map());
+  }
+
+  /** The current key's row, looked up once per key change; throws (naming `state`) when no key is set. */
+  currentRow(state: string): Row | undefined {
+    if (this.rowEpoch === this.epoch) return this.row;
+    const group = this.rows[this.slot];
+    if (group === undefined) throw noCurrentKey(state);
+    const row = group.get(this.canonical);
+    this.row = row;
+    this.rowEpoch = this.epoch;
+    return row;
+  }
+
+  /** A table was added: new rows get a cell for it (older rows are shorter; a missing cell reads as empty). */
+  addTable(): void {
+    this.#emptyRow = [...this.#emptyRow, undefined];
+  }
+
+  /** A new row, with an empty cell for each table. */
+  newRow(): Row {
+    return this.#emptyRow.slice();
+  }
+
+  /** The rows and the current key are gone (the backend was disposed). */
+  clear(): void {
+    for (const group of this.rows) group.clear();
+    this.key = undefined;
+    this.canonical = '';
+    this.keyGroup = -1;
+    this.slot = -1;
+    this.epoch++;
+  }
+}
+
+function isEmpty(row: Row): boolean {
+  for (let i = 0; i < row.length; i++) if (row[i] !== undefined) return false;
+  return true;
 }
 
 export class StateTable {
   readonly id: number;
   readonly name: string;
   readonly kind: StateKind;
-  readonly groups: Map<PrimitiveKey, Entry>[];
   readonly #ctx: Context;
-  /**
-   * The current key's entry as last looked up or written, valid while `#cachedEpoch` equals the
-   * context's epoch: a record's state accesses (read, then update; a timer's read, then clear)
-   * look the key up once per table instead of once per access. Every change to the current key's
-   * entry goes through this table and keeps the cache right; put() (any key) drops it.
-   */
-  #cached: Entry | undefined = undefined;
-  #cachedEpoch = -1;
 
-  constructor(id: number, name: string, kind: StateKind, groupCount: number, ctx: Context) {
+  constructor(id: number, name: string, kind: StateKind, ctx: Context) {
     this.id = id;
     this.name = name;
     this.kind = kind;
     this.#ctx = ctx;
-    this.groups = [];
-    for (let i = 0; i < groupCount; i++) this.groups.push(new Map());
+  }
+
+  /** The rows of one slot (key group minus the range start); a row without this table's cell is not in this state. */
+  rows(slot: number): Map<PrimitiveKey, Row> {
+    return this.#ctx.rows[slot]!;
+  }
+
+  /** The key's entry in this state in one slot, if it has one. */
+  get(slot: number, canonical: PrimitiveKey): Entry | undefined {
+    return this.#ctx.rows[slot]!.get(canonical)?.[this.id];
   }
 
   /** The current key's entry, if it has one. */
   current(): Entry | undefined {
-    const ctx = this.#ctx;
-    if (this.#cachedEpoch === ctx.epoch) return this.#cached;
-    const group = this.groups[ctx.slot];
-    if (group === undefined) throw noCurrentKey(this.name);
-    const entry = group.get(ctx.canonical);
-    this.#cached = entry;
-    this.#cachedEpoch = ctx.epoch;
-    return entry;
+    const row = this.#ctx.currentRow(this.name);
+    return row === undefined ? undefined : row[this.id];
   }
 
   /** Stores a value for the current key, given its entry as found by current(). */
   write(entry: Entry | undefined, value: unknown): void {
     const ctx = this.#ctx;
     if (entry === undefined) {
-      const created = new Entry(ctx.canonical, ctx.key, value, ctx.version);
-      this.groups[ctx.slot]!.set(ctx.canonical, created);
-      this.#cached = created;
-      this.#cachedEpoch = ctx.epoch;
+      let row = ctx.currentRow(this.name);
+      if (row === undefined) {
+        row = ctx.newRow();
+        ctx.rows[ctx.slot]!.set(ctx.canonical, row);
+        ctx.row = row;
+      }
+      row[this.id] = new Entry(ctx.canonical, ctx.key, value, ctx.version);
       return;
     }
     if (entry.version <= ctx.newestLive) {
@@ -130,9 +175,13 @@ export class StateTable {
   remove(entry: Entry): void {
     const ctx = this.#ctx;
     if (entry.version <= ctx.newestLive) this.#preserve(ctx.slot, entry, false, true);
-    this.groups[ctx.slot]!.delete(ctx.canonical);
-    this.#cached = undefined;
-    this.#cachedEpoch = ctx.epoch;
+    const row = ctx.currentRow(this.name);
+    if (row === undefined) return;
+    row[this.id] = undefined;
+    if (isEmpty(row)) {
+      ctx.rows[ctx.slot]!.delete(ctx.canonical);
+      ctx.row = undefined;
+    }
   }
 
   /** Removes the current key's entry, if it has one (every state kind's clear()). */
@@ -164,11 +213,16 @@ export class StateTable {
   /** Stores a value for any key (restore); `slot` is the key group minus the range start. */
   put(slot: number, canonical: PrimitiveKey, key: unknown, value: unknown): void {
     const ctx = this.#ctx;
-    this.#cachedEpoch = -1;
-    const group = this.groups[slot]!;
-    const entry = group.get(canonical);
+    ctx.rowEpoch = -1;
+    const rows = ctx.rows[slot]!;
+    let row = rows.get(canonical);
+    const entry = row?.[this.id];
     if (entry === undefined) {
-      group.set(canonical, new Entry(canonical, key, value, ctx.version));
+      if (row === undefined) {
+        row = ctx.newRow();
+        rows.set(canonical, row);
+      }
+      row[this.id] = new Entry(canonical, key, value, ctx.version);
       return;
     }
     if (entry.version <= ctx.newestLive) {
