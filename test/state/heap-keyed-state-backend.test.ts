@@ -502,3 +502,36 @@ function dataOf(backend: HeapKeyedStateBackend): KeyedStateSnapshotData[] {
     snapshot.release();
   }
 }
+
+test('heap: a state registered after keys have values in others shares their rows; each state keeps and clears its own entries', () => {
+  const b = full();
+  const a = b.getValueState(new ValueStateDescriptor<number>('a'));
+  for (const k of ['x', 'y']) {
+    b.setCurrentKey(k);
+    a.update(k === 'x' ? 1 : 2);
+  }
+  const late = b.getValueState(new ValueStateDescriptor<number>('late')); // rows made before it have no cell for it
+  b.setCurrentKey('x');
+  assert.equal(late.value(), undefined);
+  late.update(10);
+  const snapshot = b.snapshot();
+  a.clear(); // the row stays: 'late' still has x
+  assert.equal(a.value(), undefined);
+  assert.equal(late.value(), 10);
+  assert.deepEqual([...b.keys('a')], ['y']);
+  assert.deepEqual([...b.keys('late')], ['x']);
+  late.clear(); // now the row is gone
+  b.setCurrentKey('y');
+  b.setCurrentKey('x');
+  assert.equal(late.value(), undefined);
+  assert.equal(a.value(), undefined);
+  a.update(3); // a new row for x
+  assert.deepEqual([...b.keys('a')].sort(), ['x', 'y']);
+  // The snapshot sees both states as they were when it was taken.
+  const seen = (name: string): unknown[] =>
+    Array.from({ length: 16 }, (_, g) => [...snapshot.entries(name, g)]).flat().sort((p, q) => String(p[0]).localeCompare(String(q[0])));
+  assert.deepEqual(seen('a'), [['x', 1], ['y', 2]]);
+  assert.deepEqual(seen('late'), [['x', 10]]);
+  snapshot.release();
+  b.dispose();
+});
