@@ -243,7 +243,9 @@ function gapCause(start: number, length: number, waits: readonly (number | strin
   let best: (number | string)[] | undefined;
   let bestOverlap = 0;
   for (const w of waits) {
-    if (w[5] === 'posted') continue;
+    // Records wait only for synchronous requests and for prefetches (asynchronous gets); the
+    // asynchronous scans, snapshots and copies are awaited by the checkpoint's writer.
+    if (w[5] !== 'sync' && w[4] !== 'get') continue;
     const o = overlap(w[0] as number, (w[0] as number) + (w[1] as number));
     if (o > bestOverlap) {
       best = w;
