@@ -348,7 +348,8 @@ function dispatch(request) {
   const l = lanesOf(request.db);
   switch (request.op) {
     case 'get':
-      if (l.barriers > 0) ordered(l, request, arrived);
+      if (request.snapshot !== undefined) beside(l, request, arrived);
+      else if (l.barriers > 0) ordered(l, request, arrived);
       else beside(l, request, arrived, overlaidGet(l));
       return;
     case 'scan':
