@@ -180,14 +180,29 @@ export abstract class CreditedOutput<P> implements OutputChannel {
     return this.#pending.length === 0;
   }
 
+  /**
+   * Credits the consumer returned through memory both ends share since the last call, for a
+   * transport that does not announce every credit; 0 for those that call `addCredits`.
+   */
+  protected collectCredits(): number {
+    return 0;
+  }
+
+  /** Batches started waiting for credit: a transport that collects credits must now hear of the next one. */
+  protected creditsWanted(): void {}
+
   sendBatch(batch: RecordBatch): void {
     const item: Prepared<P> = { kind: 'records', payload: this.prepare(batch) };
-    if (this.#pending.length === 0 && this.#credits > 0) {
-      this.#credits--;
-      this.transmit(item);
-    } else {
-      this.#pending.push(item);
+    if (this.#pending.length === 0) {
+      if (this.#credits <= 0) this.#credits += this.collectCredits();
+      if (this.#credits > 0) {
+        this.#credits--;
+        this.transmit(item);
+        return;
+      }
     }
+    this.#pending.push(item);
+    if (this.#pending.length === 1) this.creditsWanted();
   }
 
   sendEvent(event: ChannelEvent): void {

@@ -1,8 +1,8 @@
 /**
  * A channel between threads: batches and events travel through a ring buffer in shared memory
- * (a SharedArrayBuffer both threads see), and the MessagePort between the two threads carries
- * only what cannot wait in the ring: wake-ups, returned credits, priority barriers, and the
- * rare batch too large for the ring.
+ * (a SharedArrayBuffer both threads see), and so do returned credits (a counter); the
+ * MessagePort between the two threads carries only wake-ups and the rare batch too large for
+ * the ring.
  *
  * Batches are serialised by a RecordEncoder owned by the producer and decoded by the consumer
  * when it takes them, so decoding cost lands on the consumer's thread. Events are written with
@@ -25,8 +25,10 @@
  *   - a producer that finds too little room keeps entries in order in a backlog, raises
  *     `producerWaiting`, and is woken (message) by the consumer once it freed room.
  *
- * Credit-based flow control is unchanged (CreditedOutput): credits bound the batches in flight,
- * the ring only carries them. A priority barrier is an entry of the ring too, written at once
+ * Credit-based flow control is unchanged (CreditedOutput): credits bound the batches in flight.
+ * The consumer returns a batch's credit by counting it in the ring; the producer reads the count
+ * when it runs out, and only a producer left waiting for credit raises `producerWaiting` to be
+ * woken by message. A priority barrier is an entry of the ring too, written at once
  * (ahead of what waits for credit, whose count it carries) and followed by a wake-up: the
  * consumer meets it after exactly the entries sent before it, queues it ahead of everything it
  * holds, and learns how many items that were sent before it are still to come. (Had it come by
@@ -36,15 +38,15 @@ import type { MessagePort } from 'node:worker_threads';
 import { deserialize, serialize } from 'node:v8';
 import { RecordDecoder, RecordEncoder } from '../../core/record-codec.ts';
 import type { ChannelEvent, CheckpointBarrier, RecordBatch } from '../events.ts';
-import { CreditedOutput, CreditReturner, Queue, type ChannelItem, type Prepared } from './channel.ts';
+import { CreditedOutput, Queue, type ChannelItem, type Prepared } from './channel.ts';
 import { QueuedInput } from './queued-input.ts';
 
 /**
  * What the port carries: the ring (first message, producer to consumer), a wake-up ('w', to the
- * consumer), room freed ('r', to the producer), a batch too large for the ring (its bytes; the
- * ring holds a placeholder where it belongs), or credits returned.
+ * consumer), room or credit freed for a waiting producer ('r'), or a batch too large for the
+ * ring (its bytes; the ring holds a placeholder where it belongs).
  */
-type Wire = { ring: SharedArrayBuffer } | 'w' | 'r' | Uint8Array | number;
+type Wire = { ring: SharedArrayBuffer } | 'w' | 'r' | Uint8Array;
 
 /** Records in the first batch, before the channel has seen what its records weigh. */
 const FIRST_BATCH_RECORDS = 256;
@@ -59,7 +61,9 @@ const HEAD = 0;
 const TAIL = 16;
 const CONSUMER_WAITING = 32;
 const PRODUCER_WAITING = 48;
-const CONTROL_BYTES = 256;
+/** Batches the consumer finished (credits returned), modulo 2^32. */
+const RELEASED = 64;
+const CONTROL_BYTES = 512;
 const ENTRY_HEADER = 8;
 
 /** Entry types. */
@@ -112,8 +116,7 @@ export class RemoteOutput extends CreditedOutput<Uint8Array> {
     this.#encoder = new RecordEncoder(where);
     port.postMessage({ ring: this.#ring.buffer } satisfies Wire);
     port.on('message', (m: Wire) => {
-      if (typeof m === 'number') this.addCredits(m);
-      else if (m === 'r') this.#flushBacklog();
+      if (m === 'r') this.#onFreed();
     });
   }
 
@@ -183,6 +186,31 @@ export class RemoteOutput extends CreditedOutput<Uint8Array> {
     return true;
   }
 
+  /** Credits returned since the last look. */
+  #collected = 0;
+
+  protected override collectCredits(): number {
+    const released = Atomics.load(this.#ring.control, RELEASED);
+    const n = (released - this.#collected) | 0;
+    this.#collected = released;
+    return n;
+  }
+
+  protected override creditsWanted(): void {
+    Atomics.store(this.#ring.control, PRODUCER_WAITING, 1);
+    // Raised before looking again: a credit returned before the consumer could see the flag is found here.
+    const n = this.collectCredits();
+    if (n > 0) this.addCredits(n);
+  }
+
+  /** The consumer freed room in the ring or returned credit while this end waited for it. */
+  #onFreed(): void {
+    this.#flushBacklog();
+    const n = this.collectCredits();
+    if (n > 0) this.addCredits(n);
+    if (!this.available) this.creditsWanted();
+  }
+
   /** Keeps `entry` until the consumer frees room. */
   #wait(entry: Entry): void {
     this.#backlog.push(entry);
@@ -213,7 +241,6 @@ export class RemoteOutput extends CreditedOutput<Uint8Array> {
 export class RemoteInput extends QueuedInput {
   readonly #port: MessagePort;
   readonly #decoder = new RecordDecoder();
-  readonly #credits: CreditReturner;
   #ring: Ring | undefined;
   /** Read position (bytes, modulo 2^32). */
   #tail = 0;
@@ -225,7 +252,6 @@ export class RemoteInput extends QueuedInput {
   constructor(port: MessagePort) {
     super();
     this.#port = port;
-    this.#credits = new CreditReturner((n) => port.postMessage(n satisfies Wire));
     port.on('message', (m: Wire) => {
       if (m === 'w') this.#take();
       else if (m instanceof Uint8Array) {
@@ -297,9 +323,7 @@ export class RemoteInput extends QueuedInput {
     }
     this.#tail = tail;
     Atomics.store(ring.control, TAIL, tail);
-    if (Atomics.load(ring.control, PRODUCER_WAITING) === 1 && Atomics.compareExchange(ring.control, PRODUCER_WAITING, 1, 0) === 1) {
-      this.#port.postMessage('r' satisfies Wire);
-    }
+    this.#wakeProducer(ring);
     return complete;
   }
 
@@ -318,8 +342,21 @@ export class RemoteInput extends QueuedInput {
     return { kind: 'records', batch: { values, timestamps, count: values.length } };
   }
 
+  /**
+   * Returns the batch's credit through the ring: no message, unless the producer waits for
+   * credit (or room). The producer raises its flag before it looks at the count again, this end
+   * counts before it looks at the flag: one of them always sees the other.
+   */
   release(): void {
-    this.#credits.release();
+    const ring = this.#ring!;
+    Atomics.add(ring.control, RELEASED, 1);
+    this.#wakeProducer(ring);
+  }
+
+  #wakeProducer(ring: Ring): void {
+    if (Atomics.load(ring.control, PRODUCER_WAITING) === 1 && Atomics.compareExchange(ring.control, PRODUCER_WAITING, 1, 0) === 1) {
+      this.#port.postMessage('r' satisfies Wire);
+    }
   }
 
   close(): void {
