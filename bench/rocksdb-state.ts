@@ -256,7 +256,10 @@ function gapCause(start: number, length: number, waits: readonly (number | strin
   for (let i = 0; i < gc.length; i += 3) gcOverlap += overlap(gc[i]!, gc[i]! + gc[i + 1]!);
   const parts: string[] = [];
   if (best !== undefined && bestOverlap >= length / 4) {
-    parts.push(`${best[5]} ${best[4]} ${(best[1] as number).toFixed(1)} ms (queued ${(best[2] as number).toFixed(1)}, ran ${(best[3] as number).toFixed(1)})`);
+    parts.push(
+      `${best[5]} ${best[4]} ${(best[1] as number).toFixed(1)} ms (reaching the I/O thread ${((best[6] as number | undefined) ?? 0).toFixed(1)}, ` +
+        `queued ${(best[2] as number).toFixed(1)}, ran ${(best[3] as number).toFixed(1)})`,
+    );
   }
   if (gcOverlap >= 1) parts.push(`gc ${gcOverlap.toFixed(1)} ms`);
   return parts.length > 0 ? parts.join(' + ') : 'task thread';

@@ -6,8 +6,8 @@
  *
  * Every request whose answer took at least WAIT_MS after it was posted is kept; told 'report' on
  * the run's command channel (as checkpoint-state.ts is), the thread posts them on the run's
- * report channel as `{ type: 'rocksdb-waits', waits }`, waits being sextuples [posted at (absolute
- * ms), total ms, queued ms, run ms, op, how].
+ * report channel as `{ type: 'rocksdb-waits', waits }`, waits being [posted at (absolute ms),
+ * total ms, queued ms, run ms, op, how, ms until the I/O thread took it up].
  *
  *   weir run bench/jobs/rocksdb-checkpoint-state.ts <the arguments of checkpoint-state.ts>
  */
@@ -27,7 +27,7 @@ const { runId } = parseStateJobArgs(process.argv.slice(2));
 const waits: (number | string)[][] = [];
 observeRocksDBRequests((t) => {
   const total = t.answeredAt - t.postedAt;
-  if (total >= WAIT_MS && waits.length < MAX_WAITS) waits.push([performance.timeOrigin + t.postedAt, total, t.queuedMs, t.runMs, t.op, t.how]);
+  if (total >= WAIT_MS && waits.length < MAX_WAITS) waits.push([performance.timeOrigin + t.postedAt, total, t.queuedMs, t.runMs, t.op, t.how, t.arrivalMs]);
 });
 const commands = commandChannel(runId);
 commands.onmessage = (event) => {

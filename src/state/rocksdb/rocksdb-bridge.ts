@@ -28,6 +28,8 @@ interface Answer {
   /** Ms the request waited in the I/O thread before it started, and ms it ran. */
   readonly q?: number;
   readonly r?: number;
+  /** Ms from posting until the I/O thread took the request up (when the request was timed). */
+  readonly i?: number;
 }
 
 /**
@@ -43,6 +45,8 @@ export interface RocksDBRequestTiming {
   /** Ms it waited in the I/O thread behind other requests, and ms it ran there. */
   readonly queuedMs: number;
   readonly runMs: number;
+  /** Ms from posting until the I/O thread took it up (its event loop busy or without a core). */
+  readonly arrivalMs: number;
 }
 
 let observer: ((t: RocksDBRequestTiming) => void) | undefined;
@@ -139,7 +143,12 @@ export class RocksDBBridge {
   }
 
   #send(id: number, request: Record<string, unknown>, transfer: readonly ArrayBuffer[] | undefined, how: RocksDBRequestTiming['how']): void {
-    if (observer !== undefined) this.#observed.set(id, [String(request.op), how, monotonicClock.now()]);
+    if (observer !== undefined) {
+      const now = monotonicClock.now();
+      this.#observed.set(id, [String(request.op), how, now]);
+      this.#port.postMessage({ ...request, id, sent: performance.timeOrigin + now }, transfer as ArrayBuffer[] | undefined);
+      return;
+    }
     this.#port.postMessage({ ...request, id }, transfer as ArrayBuffer[] | undefined);
   }
 
@@ -147,7 +156,7 @@ export class RocksDBBridge {
     const o = this.#observed.get(a.id);
     if (o === undefined) return;
     this.#observed.delete(a.id);
-    observer?.({ op: o[0], how: o[1], postedAt: o[2], answeredAt: monotonicClock.now(), queuedMs: a.q ?? 0, runMs: a.r ?? 0 });
+    observer?.({ op: o[0], how: o[1], postedAt: o[2], answeredAt: monotonicClock.now(), queuedMs: a.q ?? 0, runMs: a.r ?? 0, arrivalMs: a.i ?? 0 });
   }
 
   #settle(a: Answer): void {

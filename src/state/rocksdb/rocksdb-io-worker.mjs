@@ -240,8 +240,9 @@ function liveFiles(property) {
  * - A scan of a RocksDB snapshot, `release` and `property` run at once: a snapshot's view never
  *   changes, and properties change no data.
  *
- * Every answer carries `q` (ms from arrival to start) and `r` (ms running), which the task side
- * hands to an observer when one is installed (where a processing pause came from).
+ * Every answer carries `q` (ms from arrival to start) and `r` (ms running), and, for a request
+ * that carries the absolute time it was posted (`sent`), `i` (ms from posting to arrival), which
+ * the task side hands to an observer when one is installed (where a processing pause came from).
  */
 class Lanes {
   /** The ordered lane: settles when the last request put on it has run. */
@@ -268,12 +269,13 @@ function lanesOf(id) {
 
 async function run(request, arrived, handler = handlers[request.op]) {
   const started = performance.now();
+  const i = request.sent === undefined ? undefined : performance.timeOrigin + arrived - request.sent;
   try {
     if (handler === undefined) throw new Error(`unknown RocksDB request '${request.op}'`);
     const value = await handler(request);
-    answer({ id: request.id, ok: true, value, q: started - arrived, r: performance.now() - started });
+    answer({ id: request.id, ok: true, value, q: started - arrived, r: performance.now() - started, i });
   } catch (e) {
-    answer({ id: request.id, ok: false, message: e instanceof Error ? e.message : String(e), q: started - arrived, r: performance.now() - started });
+    answer({ id: request.id, ok: false, message: e instanceof Error ? e.message : String(e), q: started - arrived, r: performance.now() - started, i });
   }
 }
 
