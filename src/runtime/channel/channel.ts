@@ -188,8 +188,13 @@ export abstract class CreditedOutput<P> implements OutputChannel {
     return 0;
   }
 
-  /** Batches started waiting for credit: a transport that collects credits must now hear of the next one. */
-  protected creditsWanted(): void {}
+  /**
+   * Batches started waiting for credit: a transport that collects credits must now hear of the
+   * next one. Returns the credits that came back meanwhile (collected after it asked to hear).
+   */
+  protected creditsWanted(): number {
+    return 0;
+  }
 
   sendBatch(batch: RecordBatch): void {
     const item: Prepared<P> = { kind: 'records', payload: this.prepare(batch) };
@@ -202,7 +207,17 @@ export abstract class CreditedOutput<P> implements OutputChannel {
       }
     }
     this.#pending.push(item);
-    if (this.#pending.length === 1) this.creditsWanted();
+    if (this.#pending.length === 1) {
+      // Credit returned while the transport raised its flag goes out at once. The writer has
+      // not counted this channel as blocked (it looks at `available` after this call), so this
+      // must not call onAvailable: a release without its block would leave the task's
+      // backpressure count below zero, and the task would never produce again.
+      const n = this.creditsWanted();
+      if (n > 0) {
+        this.#credits += n;
+        this.#transmitPending();
+      }
+    }
   }
 
   sendEvent(event: ChannelEvent): void {
@@ -244,6 +259,12 @@ export abstract class CreditedOutput<P> implements OutputChannel {
   protected addCredits(n: number): void {
     this.#credits += n;
     const wasBlocked = this.#pending.length > 0;
+    this.#transmitPending();
+    if (wasBlocked && this.#pending.length === 0) this.onAvailable?.();
+  }
+
+  /** Sends waiting items in order while credit lasts (events need none). */
+  #transmitPending(): void {
     while (this.#pending.length > 0) {
       const head = this.#pending.peek()!;
       if (head.kind === 'records') {
@@ -253,7 +274,6 @@ export abstract class CreditedOutput<P> implements OutputChannel {
       this.#pending.shift();
       this.transmit(head);
     }
-    if (wasBlocked && this.#pending.length === 0) this.onAvailable?.();
   }
 
   abstract close(): void;

@@ -196,11 +196,10 @@ export class RemoteOutput extends CreditedOutput<Uint8Array> {
     return n;
   }
 
-  protected override creditsWanted(): void {
+  protected override creditsWanted(): number {
     Atomics.store(this.#ring.control, PRODUCER_WAITING, 1);
     // Raised before looking again: a credit returned before the consumer could see the flag is found here.
-    const n = this.collectCredits();
-    if (n > 0) this.addCredits(n);
+    return this.collectCredits();
   }
 
   /** The consumer freed room in the ring or returned credit while this end waited for it. */
@@ -208,7 +207,10 @@ export class RemoteOutput extends CreditedOutput<Uint8Array> {
     this.#flushBacklog();
     const n = this.collectCredits();
     if (n > 0) this.addCredits(n);
-    if (!this.available) this.creditsWanted();
+    if (!this.available) {
+      const more = this.creditsWanted();
+      if (more > 0) this.addCredits(more);
+    }
   }
 
   /** Keeps `entry` until the consumer frees room. */
