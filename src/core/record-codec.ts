@@ -446,6 +446,15 @@ class RowWriter {
     }
   }
 
+  /** A tag followed by a 16-bit number (a dictionary slot or a shape id), little-endian. */
+  #tagged(tag: number, n: number): void {
+    this.#ensure(3);
+    this.#buf[this.pos] = tag;
+    this.#buf[this.pos + 1] = n & 0xff;
+    this.#buf[this.pos + 2] = n >>> 8;
+    this.pos += 3;
+  }
+
   /** A string; `scores[i]` decides whether it goes through the dictionary, and learns from it. */
   #string(s: string, scores: Int32Array, i: number): void {
     if (s.length <= DICT_MAX_LENGTH) {
@@ -454,11 +463,7 @@ class RowWriter {
         let slot = this.#dict.get(s);
         if (slot !== undefined) {
           if (score < SCORE_CAP) scores[i] = score + 2;
-          this.#ensure(3);
-          this.#buf[this.pos] = T_STRING_REF;
-          this.#buf[this.pos + 1] = slot & 0xff;
-          this.#buf[this.pos + 2] = slot >>> 8;
-          this.pos += 3;
+          this.#tagged(T_STRING_REF, slot);
           return;
         }
         if (score > -SCORE_FLOOR) scores[i] = score - 1;
@@ -469,11 +474,7 @@ class RowWriter {
         this.#slots[slot] = s;
         this.#dict.set(s, slot);
         this.changed = true;
-        this.#ensure(3);
-        this.#buf[this.pos] = T_STRING_DEF;
-        this.#buf[this.pos + 1] = slot & 0xff;
-        this.#buf[this.pos + 2] = slot >>> 8;
-        this.pos += 3;
+        this.#tagged(T_STRING_DEF, slot);
         this.#utf8(s);
         return;
       }
@@ -514,11 +515,7 @@ class RowWriter {
       if (shape === undefined) return this.#defineShape(o, of, keys, depth);
       of.last = shape;
     }
-    this.#ensure(3);
-    this.#buf[this.pos] = T_OBJECT;
-    this.#buf[this.pos + 1] = shape.id & 0xff;
-    this.#buf[this.pos + 2] = shape.id >>> 8;
-    this.pos += 3;
+    this.#tagged(T_OBJECT, shape.id);
     return this.#fields(o, shape, depth);
   }
 
@@ -528,11 +525,7 @@ class RowWriter {
     of.all.push(shape);
     of.last = shape;
     this.changed = true;
-    this.#ensure(3);
-    this.#buf[this.pos] = T_SHAPE_DEF;
-    this.#buf[this.pos + 1] = shape.id & 0xff;
-    this.#buf[this.pos + 2] = shape.id >>> 8;
-    this.pos += 3;
+    this.#tagged(T_SHAPE_DEF, shape.id);
     this.#utf8(of.typeName);
     this.#ensure(5);
     this.#length(keys.length);
