@@ -31,7 +31,8 @@ export interface WorkerData {
  * A start-up phase of a worker and when it ended (absolute ms: performance.timeOrigin +
  * performance.now(), comparable across the threads of a process). Phases: bootstrap (the
  * worker's entry started), engine-bundle (the bundle was found or built), loader (module loader
- * hooks registered), engine (the worker runtime loaded), pipeline (the job module called
+ * hooks registered), engine (the worker runtime loaded), assigned (a worker pre-started ahead of
+ * its job got its slot), pipeline (the job module called
  * execute()), graph (the job graph rebuilt and checked), deployed (the slot's tasks set up).
  */
 export type StartupMark = readonly [phase: string, at: number];

@@ -15,13 +15,13 @@
 //
 // A worker pre-started ahead of its job's graph (prestartLocalWorkers in worker-group.ts) is
 // told only the job module and the engine at its start: it sets up all of the above, then waits
-// for its WorkerData in its first message and makes that the thread's workerData, which the
-// worker runtime reads, before running the slot.
+// for its WorkerData in its first message and hands that to the worker runtime in place of the
+// thread's workerData.
 //
 // Start-up marks (phase, absolute time in ms, see StartupMark in protocol.ts) go to the
 // launcher with the 'ready' message, so that start-up time can be measured where it is spent.
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire, register, syncBuiltinESMExports } from 'node:module';
+import { register } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -137,12 +137,11 @@ if (existsSync(COMPILED_MAIN)) {
   runtime = (workerData.engine && (await fromBundle(workerData.engine))) || (await fromSources());
   marks.push(['engine', now()]);
 }
+let slotData;
 if (workerData.prestarted === true) {
   const assignment = await new Promise((resolve) => parentPort.once('message', resolve));
   if (assignment?.type !== 'weir-slot-assignment') throw new Error(`a pre-started worker expected its slot first, got ${JSON.stringify(assignment?.type)}`);
-  // The worker runtime reads its slot from workerData, as in a worker started with it.
-  createRequire(import.meta.url)('node:worker_threads').workerData = assignment.data;
-  syncBuiltinESMExports();
+  slotData = assignment.data;
   marks.push(['assigned', now()]);
 }
-runtime.runWorker(marks);
+runtime.runWorker(marks, slotData);

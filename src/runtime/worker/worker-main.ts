@@ -17,10 +17,11 @@ import { slotEventToWire, type FromWorker, type StartupMark, type ToWorker, type
 
 /**
  * Runs this worker's slot. `startup` holds the start-up phases so far; the phases of the job's
- * rebuild and deployment are added, and all of them go to the launcher with 'ready'.
+ * rebuild and deployment are added, and all of them go to the launcher with 'ready'. `data` is
+ * the slot's WorkerData: the thread's workerData, or for a worker pre-started ahead of its job,
+ * what its first message assigned.
  */
-export function runWorker(startup: StartupMark[]): void {
-  const data = workerData as WorkerData;
+export function runWorker(startup: StartupMark[], data: WorkerData = workerData as WorkerData): void {
   const port = parentPort!;
   const send = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
   const mark = (phase: string) => startup.push([phase, processWideNow()]);
