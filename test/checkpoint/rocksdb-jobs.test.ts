@@ -46,6 +46,31 @@ describe('RocksDB: exactly-once recovery', () => {
     const local = join(dir, 'golden-local');
     assert.deepEqual(existsSync(local) ? readdirSync(local) : [], [], 'no RocksDB working directory is left behind');
   });
+
+  it('a task whose input ends while a newer checkpoint is still being written waits for it before it closes its RocksDB instance', async () => {
+    const N = 2_000;
+    const expected = canon((await runJob('test/jobs/golden.ts', { args: ['keyed', String(N), '{}'], parallelism: 1, mode: 'inline' })).collected);
+    // No periodic checkpoint before the input ends: the final checkpoint is 1, and its
+    // asynchronous part waits 0.5 s. Checkpoint 2, triggered meanwhile, waits 2 s: the tasks end
+    // when 1 completes, while 2 is still to be written from their RocksDB snapshots. The sink's
+    // slot closes 4 s later than the other, so the job still runs when 2 settles.
+    const client = await startJob('test/jobs/golden.ts', {
+      args: ['keyed', String(N), JSON.stringify({ dir: join(dir, 'slow-async'), interval: 600_000, slowAsync: { 1: 500, 2: 2_000 }, slowClose: 4_000 })],
+      parallelism: 2,
+      config: { ...ROCKSDB('slow-async-local'), 'execution.checkpointing.max-concurrent-checkpoints': 2 },
+    });
+    while ((await client.getCheckpointStats())!.counts.in_progress === 0) await sleep(10);
+    const second = client.triggerCheckpoint().then(
+      () => 'completed',
+      (e: Error) => e.message,
+    );
+    const result = (await client.getJobExecutionResult()) as unknown as { collected: Map<string, unknown[]> };
+    assert.deepEqual(canon([...result.collected.values()].flat()), expected);
+    assert.equal(await client.getNumRestarts(), 0, 'no checkpoint failed because its state was closed under it');
+    const history = (await client.getCheckpointStats())!.history;
+    assert.equal(history.find((h) => h.id === 1)?.status, 'COMPLETED');
+    assert.equal(await second, 'completed', 'checkpoint 2 was written from the snapshots before the tasks closed them');
+  });
 });
 
 describe('RocksDB: incremental checkpoints', () => {

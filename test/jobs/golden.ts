@@ -18,7 +18,10 @@
  *                 that sleeps between small batches instead of busy-waiting),
  *       "unaligned": aligned-checkpoint timeout in ms (0: unaligned from the start) — enables
  *                 unaligned checkpoints,
- *       "slowSink": ms the collecting sink spins per record (backpressure: full buffers) }
+ *       "slowSink": ms the collecting sink spins per record (backpressure: full buffers),
+ *       "slowAsync": { [checkpoint id]: ms } — the asynchronous part of that checkpoint waits
+ *                 that long before it writes (in every subtask and attempt),
+ *       "slowClose": ms the sink's task takes to close (its slot finishes that much later) }
  *
  * A fault fires in the given attempt only (getAttemptNumber()), so every failure happens once
  * however often the job restarts. Imported again in every worker thread.
@@ -65,6 +68,8 @@ interface Options {
   readonly source?: 'sequence' | 'function';
   readonly unaligned?: number;
   readonly slowSink?: number;
+  readonly slowAsync?: Readonly<Record<string, number>>;
+  readonly slowClose?: number;
 }
 
 const variant = process.argv[2] ?? 'keyed';
@@ -103,6 +108,9 @@ class Chaos<T> extends RichMapFunction<T, T> implements CheckpointListener {
       }
     }
     return value;
+  }
+  override async close(): Promise<void> {
+    if (this.point === 'sink' && options.slowClose !== undefined) await new Promise((r) => setTimeout(r, options.slowClose));
   }
   notifyCheckpointComplete(): void {
     this.#checkpointed = true;
@@ -148,7 +156,9 @@ injectFaults({
       }
     }
   },
-  asyncSnapshot(p) {
+  async asyncSnapshot(p) {
+    const wait = options.slowAsync?.[String(p.checkpointId)];
+    if (wait !== undefined) await new Promise((r) => setTimeout(r, wait));
     for (const f of faults) {
       if (f.at === 'async' && f.attempt === p.attemptNumber && p.checkpointId === f.after) {
         throw new InjectedFailure(`injected failure in the asynchronous phase of checkpoint ${p.checkpointId} in ${p.taskName}`);

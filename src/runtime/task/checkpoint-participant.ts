@@ -116,6 +116,8 @@ export class CheckpointParticipant {
   readonly #timers: Scheduler;
   /** The checkpoint whose aligned-checkpoint timeout is armed here, if any (one at a time suffices: newer ones subsume older). */
   #armedTimeout: CheckpointId | undefined;
+  /** Asynchronous parts still writing (#persist never rejects: it acknowledges or declines). */
+  readonly #persisting = new Set<Promise<void>>();
 
   constructor(host: CheckpointHost, d: TaskDeployment) {
     this.#host = host;
@@ -381,7 +383,9 @@ export class CheckpointParticipant {
       if (checkpointId > this.#epoch) this.#epoch = checkpointId;
       const syncMs = scheduler.now() - t0;
       const share = host.timeShare();
-      void this.#persist(checkpointId, options, captured, { syncMs, alignmentMs, startDelayMs, busy: share.busy, backPressured: share.backPressured }, recorder);
+      const persisting = this.#persist(checkpointId, options, captured, { syncMs, alignmentMs, startDelayMs, busy: share.busy, backPressured: share.backPressured }, recorder);
+      this.#persisting.add(persisting);
+      void persisting.finally(() => this.#persisting.delete(persisting));
     };
     if (pending.length === 0) {
       finish();
@@ -408,6 +412,16 @@ export class CheckpointParticipant {
         host.fail(e);
       },
     );
+  }
+
+  /**
+   * Settles once every asynchronous part started so far has acknowledged or declined. A task that
+   * ends waits for this before it releases its state backends: a RocksDB snapshot still being
+   * written reads the instance that disposal closes (Flink's task waits for its pending
+   * checkpoints before it closes, for the same reason).
+   */
+  async whenPersisted(): Promise<void> {
+    while (this.#persisting.size > 0) await Promise.allSettled([...this.#persisting]);
   }
 
   /** The asynchronous part: write every operator's state, then acknowledge (or decline on failure). */

@@ -329,6 +329,9 @@ export class Task {
       if (life.state !== 'RUNNING') return;
       core.checkpoints.declinePendingTriggers('the task has finished');
       for (const w of core.chain.writers) w.broadcastEvent(END_OF_PARTITION);
+      // Snapshots still being written read the state that closing releases.
+      await core.checkpoints.whenPersisted();
+      if (life.state !== 'RUNNING') return;
       await this.#closeAll();
       life.to('FINISHED');
       this.#d.report({ type: 'finished' });
