@@ -535,3 +535,74 @@ test('heap: a state registered after keys have values in others shares their row
   snapshot.release();
   b.dispose();
 });
+
+test('heap: registering a second state while a key is current and a snapshot is being encoded keeps both views', () => {
+  const b = full();
+  const a = b.getValueState(new ValueStateDescriptor<{ n: number }>('a'));
+  const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+  const groupOf = new Map<string, number>();
+  for (const [i, k] of keys.entries()) {
+    b.setCurrentKey(k);
+    groupOf.set(k, b.getCurrentKeyGroup());
+    a.update({ n: i });
+  }
+  const group = groupOf.get('k0')!;
+  const inGroup = keys.filter((k) => groupOf.get(k) === group);
+  assert.ok(inGroup.length >= 2, 'the test needs two keys in one key group');
+  const snapshot = b.snapshot();
+  const encoded = snapshot.encodedEntries!('a', group);
+  const w = new ByteWriter(Buffer.alloc(16));
+  encoded.encodeInto(w, 1 << 20, 1); // one entry encoded before the second state exists
+  b.setCurrentKey('k0');
+  assert.deepEqual(a.value(), { n: 0 }); // the current key's entry is looked up and cached
+  const second = b.getValueState(new ValueStateDescriptor<number>('second'));
+  // Same key, no key switch: the state that existed reads and writes its entry, not a new one.
+  a.update({ n: 100 });
+  second.update(7);
+  assert.deepEqual(a.value(), { n: 100 });
+  assert.equal(second.value(), 7);
+  b.setCurrentKey(inGroup[1]!);
+  a.value()!.n += 1000; // mutated in place while the snapshot shares it
+  b.setCurrentKey(inGroup[inGroup.length - 1]!);
+  a.clear();
+  while (!encoded.done) encoded.encodeInto(w, 1 << 20, 1000);
+  const expected = inGroup.map((k) => [k, { n: keys.indexOf(k) }]);
+  assert.deepEqual(sortRows(decodeRows(w, 'value')), sortRows(expected));
+  assert.deepEqual(sortRows([...snapshot.entries('a', groupOf.get('k1')!)]), sortRows(keys.filter((k) => groupOf.get(k) === groupOf.get('k1')).map((k) => [k, { n: keys.indexOf(k) }])));
+  assert.throws(() => snapshot.entries('second', group), /no state named 'second'/); // registered after it
+  snapshot.release();
+  // The live state after the change of layout.
+  const live = new Map([...b.keys('a')].map((k) => { b.setCurrentKey(k); return [k, a.value()!.n]; }));
+  assert.equal(live.size, keys.length - 1);
+  assert.equal(live.get('k0'), 100);
+  assert.equal(live.get(inGroup[1]!), keys.indexOf(inGroup[1]!) + 1000);
+  assert.equal(live.has(inGroup[inGroup.length - 1]!), false);
+  assert.deepEqual([...b.keys('second')], ['k0']);
+  b.dispose();
+});
+
+test('heap: a restore that fills one state and then another keeps both per key', () => {
+  const source = full();
+  const a = source.getValueState(new ValueStateDescriptor<number>('a'));
+  const c = source.getValueState(new ValueStateDescriptor<string>('c'));
+  for (let i = 0; i < 50; i++) {
+    source.setCurrentKey(i);
+    a.update(i);
+    if (i % 3 === 0) c.update(`c${i}`);
+  }
+  // Every part of 'a' first, then those of 'c': the target has one state until the first part of 'c'.
+  const data = dataOf(source).sort((p, q) => p.name.localeCompare(q.name));
+  source.dispose();
+  const target = full();
+  target.restore(data);
+  const ra = target.getValueState(new ValueStateDescriptor<number>('a'));
+  const rc = target.getValueState(new ValueStateDescriptor<string>('c'));
+  for (let i = 0; i < 50; i++) {
+    target.setCurrentKey(i);
+    assert.equal(ra.value(), i);
+    assert.equal(rc.value(), i % 3 === 0 ? `c${i}` : undefined);
+  }
+  assert.equal([...target.keys('a')].length, 50);
+  assert.equal([...target.keys('c')].length, 17);
+  target.dispose();
+});

@@ -4,7 +4,7 @@
  * Layout: one `Map` per key group of the backend's range, from the canonical form of a key to
  * its row: the key's entry in each state (original key, stored value, version), a state's table
  * being a column of the rows. A record's reads and writes of all its key's states cost one
- * lookup (state-table.ts). Grouping by key group lets snapshots be written, and restored after
+ * lookup (state-table.ts). With a single state the map holds the entries themselves. Grouping by key group lets snapshots be written, and restored after
  * rescaling, key group by key group without scanning or re-hashing the rest of the state.
  *
  * Snapshots are copy-on-write, so that taking one costs O(states), not O(entries). A global
@@ -95,10 +95,11 @@ export class HeapKeyedStateBackend extends EntryTableBackend implements KeyedSta
   *keys(stateName: string): Iterable<unknown> {
     const table = this.#tables.get(stateName);
     if (table === undefined) return;
+    const ctx = this.#ctx;
     const id = table.id;
-    for (const group of this.#ctx.rows) {
-      for (const row of group.values()) {
-        const entry = row[id];
+    for (const group of ctx.rows) {
+      for (const cell of group.values()) {
+        const entry = ctx.entryOf(cell, id);
         if (entry !== undefined) yield entry.key;
       }
     }

@@ -108,25 +108,21 @@ export class HeapSnapshot implements KeyedStateSnapshot, TableSnapshot {
     if (this.#handedOver) {
       throw new Error(`keyed state snapshot ${this.version} has handed old values to its writer and can only be read through encodedEntries()`);
     }
-    const rows = table.rows(slot);
-    const id = table.id;
-    const overlay = this.overlays[id]?.[slot];
+    const overlay = this.overlays[table.id]?.[slot];
     const out: (readonly [unknown, unknown])[] = [];
-    for (const [canonical, row] of rows) {
-      const entry = row[id];
-      if (entry === undefined) continue;
+    for (const entry of table.entries(slot)) {
       if (entry.version <= this.version) {
         out.push([entry.key, entry.value]);
       } else {
         // Written after the snapshot: the overlay has the old value unless it was inserted since.
-        const saved = overlay?.get(canonical);
+        const saved = overlay?.get(entry.canonical);
         if (saved !== undefined) out.push(this.#decode(saved, table.kind));
       }
     }
     if (overlay !== undefined) {
       // Removed since the snapshot (possibly re-inserted: then handled above).
       for (const [canonical, saved] of overlay) {
-        if (rows.get(canonical)?.[id] === undefined) out.push(this.#decode(saved, table.kind));
+        if (table.get(slot, canonical) === undefined) out.push(this.#decode(saved, table.kind));
       }
     }
     return out;
@@ -236,17 +232,10 @@ class HeapEncodedEntries implements EncodedEntries {
     this.#snapshot = snapshot;
     this.#table = table;
     this.#slot = slot;
-    const rows = table.rows(slot);
-    const id = table.id;
-    const live: Entry[] = [];
-    for (const row of rows.values()) {
-      const entry = row[id];
-      if (entry !== undefined) live.push(entry);
-    }
-    this.#live = live;
-    const overlay = snapshot.overlays[id]?.[slot];
+    this.#live = table.entries(slot);
+    const overlay = snapshot.overlays[table.id]?.[slot];
     if (overlay !== undefined) {
-      for (const canonical of overlay.keys()) if (rows.get(canonical)?.[id] === undefined) this.#removed.push(canonical);
+      for (const canonical of overlay.keys()) if (table.get(slot, canonical) === undefined) this.#removed.push(canonical);
     }
   }
 

@@ -4,6 +4,9 @@
  * (original key, stored value, write version) in all the backend's states form one row, and one
  * `Map` per key group leads from a key's canonical form to its row: a record that reads and
  * writes several states of its key looks the key up once, and a state table is a column of rows.
+ * While the backend has a single state the map holds the key's entry itself instead of a row of
+ * one: the row would only add an allocation per new key and two dependent loads per key change.
+ * The second state's registration turns every entry into a row (once; states are never removed).
  *
  * A write to an entry that a live snapshot still shares first saves the old value in that
  * snapshot (see heap-snapshot.ts), so taking a snapshot costs O(states), not O(entries).
@@ -34,6 +37,12 @@ export type Saved = Entry | number;
 /** One key's entries, indexed by table id; undefined where the key has no value in that state. */
 export type Row = (Entry | undefined)[];
 
+/**
+ * What a slot's map holds for a key: its row while the backend has several states (`wide`), its
+ * entry in the one state otherwise.
+ */
+export type Cell = Entry | Row;
+
 /** Map-state values: canonical user key → [user key, user value]. */
 export type StoredMap = Map<PrimitiveKey, [unknown, unknown]>;
 
@@ -56,8 +65,8 @@ export interface TableSnapshot {
 }
 
 /**
- * What the state objects of one backend share: the current key and the snapshot versions.
- * Module-internal, so its fields are plain: every state access reads them.
+ * What the state objects of one backend share: the current key, the snapshot versions and the
+ * rows. Module-internal, so its fields are plain: every state access reads them.
  */
 export class Context {
   key: unknown = undefined;
@@ -67,17 +76,20 @@ export class Context {
   slot = -1;
   /** Changes whenever the current key is set (or the rows change other than through the current key). */
   epoch = 0;
-  /** The current key's row as last looked up (undefined: none), valid while `rowEpoch` equals `epoch`. */
-  row: Row | undefined = undefined;
-  rowEpoch = -1;
+  /** The current key's cell as last looked up (undefined: none), valid while `cellEpoch` equals `epoch`. */
+  cell: Cell | undefined = undefined;
+  cellEpoch = -1;
   /** The version stamped on writes. */
   version = 0;
   /** Version of the newest live snapshot; -1 while none is live. */
   newestLive = -1;
   /** Live snapshots, oldest first (versions ascending). */
   readonly live: TableSnapshot[] = [];
-  /** Per slot (key group minus the range start): canonical key → the key's row. */
-  readonly rows: Map<PrimitiveKey, Row>[] = [];
+  /** Per slot (key group minus the range start): canonical key → the key's cell. */
+  readonly rows: Map<PrimitiveKey, Cell>[] = [];
+  /** Whether cells are rows (two or more tables); while false each cell is an entry of table 0. */
+  wide = false;
+  #tables = 0;
   /** A row with an empty cell for each table so far: new rows are copies (exactly sized, unlike a grown array). */
   #emptyRow: Row = [];
 
@@ -85,20 +97,37 @@ export class Context {
     for (let i = 0; i < groupCount; i++) this.rows.push(new Map());
   }
 
-  /** The current key's row, looked up once per key change; throws (naming `state`) when no key is set. */
-  currentRow(state: string): Row | undefined {
-    if (this.rowEpoch === this.epoch) return this.row;
+  /** The current key's cell, looked up once per key change; throws (naming `state`) when no key is set. */
+  currentCell(state: string): Cell | undefined {
+    if (this.cellEpoch === this.epoch) return this.cell;
     const group = this.rows[this.slot];
     if (group === undefined) throw noCurrentKey(state);
-    const row = group.get(this.canonical);
-    this.row = row;
-    this.rowEpoch = this.epoch;
-    return row;
+    const cell = group.get(this.canonical);
+    this.cell = cell;
+    this.cellEpoch = this.epoch;
+    return cell;
   }
 
-  /** A table was added: new rows get a cell for it (older rows are shorter; a missing cell reads as empty). */
+  /** Table `id`'s entry in a cell. */
+  entryOf(cell: Cell | undefined, id: number): Entry | undefined {
+    if (cell === undefined || !this.wide) return cell as Entry | undefined;
+    return (cell as Row)[id];
+  }
+
+  /**
+   * A table was added: new rows get a cell for it (older rows are shorter; a missing cell reads as
+   * empty). The second table turns each entry of the first into a row holding it; the entry
+   * objects stay the same, so snapshots and cached entries are unaffected.
+   */
   addTable(): void {
+    this.#tables++;
     this.#emptyRow = [...this.#emptyRow, undefined];
+    if (this.#tables !== 2) return;
+    for (const group of this.rows) {
+      for (const [canonical, cell] of group) group.set(canonical, [cell as Entry, undefined]);
+    }
+    this.wide = true;
+    this.cellEpoch = -1;
   }
 
   /** A new row, with an empty cell for each table. */
@@ -135,33 +164,55 @@ export class StateTable {
     this.#ctx = ctx;
   }
 
-  /** The rows of one slot (key group minus the range start); a row without this table's cell is not in this state. */
-  rows(slot: number): Map<PrimitiveKey, Row> {
-    return this.#ctx.rows[slot]!;
+  /** This table's entries in one slot (key group minus the range start), as they are now. */
+  entries(slot: number): Entry[] {
+    const ctx = this.#ctx;
+    const group = ctx.rows[slot]!;
+    const out: Entry[] = [];
+    if (!ctx.wide) {
+      for (const entry of group.values()) out.push(entry as Entry);
+      return out;
+    }
+    const id = this.id;
+    for (const row of group.values()) {
+      const entry = (row as Row)[id];
+      if (entry !== undefined) out.push(entry);
+    }
+    return out;
   }
 
   /** The key's entry in this state in one slot, if it has one. */
   get(slot: number, canonical: PrimitiveKey): Entry | undefined {
-    return this.#ctx.rows[slot]!.get(canonical)?.[this.id];
+    const ctx = this.#ctx;
+    return ctx.entryOf(ctx.rows[slot]!.get(canonical), this.id);
   }
 
   /** The current key's entry, if it has one. */
   current(): Entry | undefined {
-    const row = this.#ctx.currentRow(this.name);
-    return row === undefined ? undefined : row[this.id];
+    const ctx = this.#ctx;
+    const cell = ctx.cellEpoch === ctx.epoch ? ctx.cell : ctx.currentCell(this.name);
+    if (cell === undefined || !ctx.wide) return cell as Entry | undefined;
+    return (cell as Row)[this.id];
   }
 
   /** Stores a value for the current key, given its entry as found by current(). */
   write(entry: Entry | undefined, value: unknown): void {
     const ctx = this.#ctx;
     if (entry === undefined) {
-      let row = ctx.currentRow(this.name);
+      const created = new Entry(ctx.canonical, ctx.key, value, ctx.version);
+      if (!ctx.wide) {
+        ctx.rows[ctx.slot]!.set(ctx.canonical, created);
+        ctx.cell = created;
+        ctx.cellEpoch = ctx.epoch;
+        return;
+      }
+      let row = ctx.currentCell(this.name) as Row | undefined;
       if (row === undefined) {
         row = ctx.newRow();
         ctx.rows[ctx.slot]!.set(ctx.canonical, row);
-        ctx.row = row;
+        ctx.cell = row;
       }
-      row[this.id] = new Entry(ctx.canonical, ctx.key, value, ctx.version);
+      row[this.id] = created;
       return;
     }
     if (entry.version <= ctx.newestLive) {
@@ -175,12 +226,18 @@ export class StateTable {
   remove(entry: Entry): void {
     const ctx = this.#ctx;
     if (entry.version <= ctx.newestLive) this.#preserve(ctx.slot, entry, false, true);
-    const row = ctx.currentRow(this.name);
+    if (!ctx.wide) {
+      ctx.rows[ctx.slot]!.delete(ctx.canonical);
+      ctx.cell = undefined;
+      ctx.cellEpoch = ctx.epoch;
+      return;
+    }
+    const row = ctx.currentCell(this.name) as Row | undefined;
     if (row === undefined) return;
     row[this.id] = undefined;
     if (isEmpty(row)) {
       ctx.rows[ctx.slot]!.delete(ctx.canonical);
-      ctx.row = undefined;
+      ctx.cell = undefined;
     }
   }
 
@@ -213,16 +270,21 @@ export class StateTable {
   /** Stores a value for any key (restore); `slot` is the key group minus the range start. */
   put(slot: number, canonical: PrimitiveKey, key: unknown, value: unknown): void {
     const ctx = this.#ctx;
-    ctx.rowEpoch = -1;
+    ctx.cellEpoch = -1;
     const rows = ctx.rows[slot]!;
-    let row = rows.get(canonical);
-    const entry = row?.[this.id];
+    const cell = rows.get(canonical);
+    const entry = ctx.entryOf(cell, this.id);
     if (entry === undefined) {
-      if (row === undefined) {
-        row = ctx.newRow();
+      const created = new Entry(canonical, key, value, ctx.version);
+      if (!ctx.wide) {
+        rows.set(canonical, created);
+      } else if (cell === undefined) {
+        const row = ctx.newRow();
+        row[this.id] = created;
         rows.set(canonical, row);
+      } else {
+        (cell as Row)[this.id] = created;
       }
-      row[this.id] = new Entry(canonical, key, value, ctx.version);
       return;
     }
     if (entry.version <= ctx.newestLive) {
