@@ -4,8 +4,9 @@
  * Layout: one `Map` per key group of the backend's range, from the canonical form of a key to
  * its row: the key's entry in each state (original key, stored value, version), a state's table
  * being a column of the rows. A record's reads and writes of all its key's states cost one
- * lookup (state-table.ts). With a single state the map holds the entries themselves. Grouping by key group lets snapshots be written, and restored after
- * rescaling, key group by key group without scanning or re-hashing the rest of the state.
+ * lookup (state-table.ts); while there is a single state the map holds its entries themselves.
+ * Grouping by key group lets snapshots be written, and restored after rescaling, key group by
+ * key group without scanning or re-hashing the rest of the state.
  *
  * Snapshots are copy-on-write, so that taking one costs O(states), not O(entries). A global
  * version counter stamps writes; a snapshot takes the current version and moves the counter on.
