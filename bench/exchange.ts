@@ -171,7 +171,7 @@ interface RunFigures {
   readonly batches: number;
 }
 
-async function runOnce(kind: Kind, transport: Transport, n: number): Promise<RunFigures> {
+export async function runOnce(kind: Kind, transport: Transport, n: number): Promise<RunFigures> {
   let output: OutputChannel;
   let consumed: Promise<Result>;
   let worker: Worker | undefined;

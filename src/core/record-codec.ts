@@ -303,6 +303,39 @@ interface WriteShape {
   readonly keys: readonly string[];
   /** Per key: the dictionary score of its strings. */
   readonly scores: Int32Array;
+  /** Writes the values of an object of this shape, in the order of its keys; false as `write`. */
+  readonly fields: WriteFields;
+}
+
+type WriteFields = (w: RowWriter, o: object, depth: number) => boolean;
+
+/**
+ * The writer of one shape's values, compiled so that each field is read by its own name (one
+ * property access per field, which stays fast for objects of one class where reading `o[key]`
+ * with changing keys does not) and strings and numbers are written directly; a plain loop where
+ * code generation is disallowed.
+ */
+function compileFields(keys: readonly string[], scores: Int32Array): WriteFields {
+  try {
+    const body = keys
+      .map(
+        (k, i) =>
+          `v = o[${JSON.stringify(k)}]; if (typeof v === 'string') w.string(v, s, ${i}); else if (typeof v === 'number') w.number(v); else if (!w.write(v, d + 1)) return false;`,
+      )
+      .join('\n');
+    return new Function('s', `return function fields(w, o, d) {\nlet v;\n${body}\nreturn true;\n};`)(scores) as WriteFields;
+  } catch {
+    return (w, o, depth) => {
+      const record = o as Record<string, unknown>;
+      for (let i = 0; i < keys.length; i++) {
+        const v = record[keys[i]!];
+        if (typeof v === 'string') w.string(v, scores, i);
+        else if (typeof v === 'number') w.number(v);
+        else if (!w.write(v, depth + 1)) return false;
+      }
+      return true;
+    };
+  }
 }
 
 /** The shapes of one prototype (Object.prototype or a registered class), the latest used first. */
@@ -366,10 +399,10 @@ class RowWriter {
   write(v: unknown, depth: number): boolean {
     switch (typeof v) {
       case 'number':
-        this.#number(v);
+        this.number(v);
         return true;
       case 'string':
-        this.#string(v, this.#looseScore, 0);
+        this.string(v, this.#looseScore, 0);
         return true;
       case 'boolean':
         this.#ensure(1);
@@ -392,7 +425,8 @@ class RowWriter {
     }
   }
 
-  #number(v: number): void {
+  /** A number: an int32 or a float64. */
+  number(v: number): void {
     this.#ensure(9);
     // -0 is not an int32 here: it keeps its sign as a float.
     if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
@@ -456,7 +490,7 @@ class RowWriter {
   }
 
   /** A string; `scores[i]` decides whether it goes through the dictionary, and learns from it. */
-  #string(s: string, scores: Int32Array, i: number): void {
+  string(s: string, scores: Int32Array, i: number): void {
     if (s.length <= DICT_MAX_LENGTH) {
       const score = scores[i]!;
       if (score > -SCORE_OFF || ++this.#probe % PROBE_EVERY === 0) {
@@ -494,10 +528,14 @@ class RowWriter {
     return true;
   }
 
+  /** The prototype of the latest object written, and its shapes. */
+  #lastProto: object | null = null;
+  #lastOf: ShapesOf | undefined;
+
   #object(o: object, depth: number): boolean {
     const proto = Object.getPrototypeOf(o) as object | null;
     if (proto === null) return false;
-    let of = this.#shapes.get(proto);
+    let of = proto === this.#lastProto ? this.#lastOf : this.#shapes.get(proto);
     if (of === undefined) {
       let typeName = '';
       if (proto !== Object.prototype) {
@@ -508,6 +546,8 @@ class RowWriter {
       of = { typeName, last: undefined, all: [] };
       this.#shapes.set(proto, of);
     }
+    this.#lastProto = proto;
+    this.#lastOf = of;
     const keys = Object.keys(o);
     let shape = of.last;
     if (shape === undefined || !sameKeys(shape.keys, keys)) {
@@ -516,12 +556,13 @@ class RowWriter {
       of.last = shape;
     }
     this.#tagged(T_OBJECT, shape.id);
-    return this.#fields(o, shape, depth);
+    return shape.fields(this, o, depth);
   }
 
   #defineShape(o: object, of: ShapesOf, keys: string[], depth: number): boolean {
     if (this.#shapeCount >= MAX_SHAPES || keys.includes('__proto__')) return false;
-    const shape: WriteShape = { id: this.#shapeCount++, keys, scores: new Int32Array(keys.length) };
+    const scores = new Int32Array(keys.length);
+    const shape: WriteShape = { id: this.#shapeCount++, keys, scores, fields: compileFields(keys, scores) };
     of.all.push(shape);
     of.last = shape;
     this.changed = true;
@@ -530,20 +571,9 @@ class RowWriter {
     this.#ensure(5);
     this.#length(keys.length);
     for (const k of keys) this.#utf8(k);
-    return this.#fields(o, shape, depth);
+    return shape.fields(this, o, depth);
   }
 
-  #fields(o: object, shape: WriteShape, depth: number): boolean {
-    const keys = shape.keys;
-    const record = o as Record<string, unknown>;
-    for (let i = 0; i < keys.length; i++) {
-      const v = record[keys[i]!];
-      if (typeof v === 'string') this.#string(v, shape.scores, i);
-      else if (typeof v === 'number') this.#number(v);
-      else if (!this.write(v, depth + 1)) return false;
-    }
-    return true;
-  }
 }
 
 function sameKeys(a: readonly string[], b: readonly string[]): boolean {

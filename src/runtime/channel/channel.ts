@@ -55,10 +55,23 @@ export interface OutputChannel {
 }
 
 export interface InputChannel {
-  /** The next item, or undefined when none has arrived. A priority barrier comes before any queued item. */
+  /**
+   * The next item, or undefined when none has arrived. A priority barrier comes before any queued
+   * item. Undefined also means the consumer will wait for `onItem`, as after `watch()`.
+   */
   poll(): ChannelItem | undefined;
-  /** Whether an item is ready without taking it. */
+  /**
+   * Whether an item is ready without taking it. Looking is not waiting: a consumer that stops
+   * because no channel has an item calls `watch()` on each of them before it goes idle.
+   */
   readonly hasItem: boolean;
+  /**
+   * The consumer goes idle unless an item is here: returns true if one is (go on), otherwise
+   * promises an `onItem` call when the next item reaches this end. A channel that hands items
+   * over between threads only tells the producer to wake the consumer after this (or a poll
+   * that found nothing), so a busy consumer costs the producer no message per batch.
+   */
+  watch(): boolean;
   /** Whether a priority barrier waits: the consumer should take it before items of other channels. */
   readonly hasPriority: boolean;
   /**
@@ -77,7 +90,11 @@ export interface InputChannel {
   untap(checkpointId: number): void;
   /** The consumer finished processing a batch it polled: grants one credit back. */
   release(): void;
-  /** Called when an item arrives while the channel was empty. */
+  /**
+   * Called when an item arrives while the channel was empty and the consumer waits for one
+   * (before its first poll, after a poll that found nothing, or after `watch()` returned false);
+   * it may also be called at other times.
+   */
   onItem: (() => void) | undefined;
   /**
    * Called when an in-band barrier that carries an aligned-checkpoint timeout is queued, before

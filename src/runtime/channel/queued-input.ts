@@ -48,11 +48,19 @@ export abstract class QueuedInput implements InputChannel {
   protected refill(): void {}
 
   /**
-   * Whether this end wants to hear at once of the next item to reach it: nothing is queued (the
-   * consumer may go idle), or a tap waits for items in flight.
+   * The consumer waits for `onItem`: it has not polled yet, or it found nothing (a poll that came
+   * back empty, or `watch()`). Cleared when an item arrives and `onItem` is called. While a busy
+   * consumer finds this channel empty now and then, it is not waiting: it looks again before it
+   * goes idle.
+   */
+  #waiting = true;
+
+  /**
+   * Whether this end wants to hear at once of the next item to reach it: the consumer waits for
+   * one and nothing is queued, or a tap waits for items in flight.
    */
   protected get wantsWake(): boolean {
-    return this.#queue.length === 0 || this.#tap !== undefined;
+    return (this.#waiting && this.#queue.length === 0 && this.#priority.length === 0) || this.#tap !== undefined;
   }
   abstract release(): void;
   abstract close(): void;
@@ -68,7 +76,12 @@ export abstract class QueuedInput implements InputChannel {
       this.#tapOne(tap, seq, item);
     } else this.#queue.push(raw);
     if (!(raw instanceof Uint8Array) && hasAlignedTimeout(raw)) this.onBarrierQueued?.(raw);
-    if (this.#queue.length === 1) this.onItem?.();
+    if (this.#queue.length === 1) this.#announce();
+  }
+
+  #announce(): void {
+    this.#waiting = false;
+    this.onItem?.();
   }
 
   /** A priority barrier arrived; `overtaken` items sent before it follow it. */
@@ -78,6 +91,14 @@ export abstract class QueuedInput implements InputChannel {
 
   get hasItem(): boolean {
     if (this.#queue.length === 0 && this.#priority.length === 0) this.refill();
+    return this.#queue.length > 0 || this.#priority.length > 0;
+  }
+
+  watch(): boolean {
+    if (this.#queue.length > 0 || this.#priority.length > 0) return true;
+    // Waiting before the refill: a transport that must ask to hear of the next item asks now.
+    this.#waiting = true;
+    this.refill();
     return this.#queue.length > 0 || this.#priority.length > 0;
   }
 
@@ -94,7 +115,12 @@ export abstract class QueuedInput implements InputChannel {
     if (this.#queue.length === 0) this.refill();
     for (;;) {
       const e = this.#queue.shift();
-      if (e === undefined) return undefined;
+      if (e === undefined) {
+        // Found nothing: the consumer waits for onItem; a transport asks to hear of the next item.
+        this.#waiting = true;
+        this.refill();
+        return this.#queue.length > 0 ? this.poll() : undefined;
+      }
       this.#taken++;
       if (e === TAKEN_OUT) continue;
       return e instanceof Uint8Array ? this.decode(e) : e;
@@ -152,7 +178,7 @@ export abstract class QueuedInput implements InputChannel {
       tap.limit = until;
       if (tap.next >= until) this.#tapDone(tap);
     }
-    this.onItem?.();
+    this.#announce();
   }
 
   #tapOne(tap: Tap, seq: number, e: Exclude<Entry, Uint8Array>): void {

@@ -185,15 +185,23 @@ export class NetworkInput {
       if (!this.#pollChannel()) break;
     }
     this.#recordsIn.count += processed;
-    if (
-      life.state === 'RUNNING' &&
-      mailbox.suspended === 0 &&
-      backpressure.blocked === 0 &&
-      cp.stopPending === undefined &&
-      (this.#current !== undefined || this.#replayPos < this.#replay.length || this.#inputs.some((i) => i.channel.hasItem))
-    ) {
-      mailbox.schedule();
+    // Stopped by suspension, backpressure or a pending stop, the task is scheduled again when that
+    // ends, and then looks at its channels; stopped for want of items, it waits for one.
+    if (life.state === 'RUNNING' && mailbox.suspended === 0 && backpressure.blocked === 0 && cp.stopPending === undefined) {
+      if (this.#current !== undefined || this.#replayPos < this.#replay.length || this.#inputs.some((i) => i.channel.hasItem) || this.#watch()) {
+        mailbox.schedule();
+      }
     }
+  }
+
+  /**
+   * The task goes idle: every channel is to call onItem when its next item arrives. True if one
+   * has an item after all (it came while the others were asked).
+   */
+  #watch(): boolean {
+    let any = false;
+    for (const i of this.#inputs) if (i.channel.watch()) any = true;
+    return any;
   }
 
   /**
