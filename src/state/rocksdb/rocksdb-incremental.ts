@@ -42,7 +42,12 @@ import type { RocksDBSnapshot } from './rocksdb-snapshot.ts';
 
 /** The suffix of a subtask's incremental checkpoint metadata file. */
 export const ROCKSDB_META_SUFFIX = '.rdb';
-const FORMAT = 'weir-rocksdb-incremental/1';
+/**
+ * 2: map states are stored one entry per user key (rocksdb-map-state.ts). Files of format 1 hold
+ * each key's whole map as one value; they still restore when they have no map state.
+ */
+const FORMAT = 'weir-rocksdb-incremental/2';
+const FORMAT_1 = 'weir-rocksdb-incremental/1';
 
 /** What a subtask's `.rdb` file holds. */
 export interface IncrementalMeta {
@@ -236,7 +241,14 @@ export async function readIncremental(files: readonly StateFileHandle[], read: S
       continue;
     }
     const meta = decodeValue(await read(f)) as IncrementalMeta;
-    if (meta?.format !== FORMAT) throw new Error(`${f.path} is not a RocksDB incremental checkpoint file of a format this version reads (${String(meta?.format)})`);
+    if (meta?.format === FORMAT_1 && meta.states.some((s) => s.kind === 'map')) {
+      throw new Error(
+        `${f.path} is a RocksDB incremental checkpoint that stores map states in an older layout (one value per key), which this version does not read; restore from a savepoint instead`,
+      );
+    }
+    if (meta?.format !== FORMAT && meta?.format !== FORMAT_1) {
+      throw new Error(`${f.path} is not a RocksDB incremental checkpoint file of a format this version reads (${String(meta?.format)})`);
+    }
     metas.push(meta);
   }
   const timers = others.length > 0 ? await readKeyedState(others, read, range) : undefined;

@@ -9,7 +9,7 @@
  * dispose(); the instance is a working copy, never the durable state: checkpoints and savepoints
  * write the state out through the checkpoint storage.
  */
-import type { StateKind } from '../../api/state.ts';
+import type { MapState, MapStateDescriptor, StateKind } from '../../api/state.ts';
 import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,7 +22,8 @@ import type { NativeRestoreOptions } from '../state-backend.ts';
 import { ByteReader, readValue, writeStored, writeValue } from '../state-codec.ts';
 import { type IncrementalSource, type OldInstance, pruneLocalCopies, UploadTracker } from './rocksdb-incremental.ts';
 import { entryKey, stateRange } from './rocksdb-keys.ts';
-import { RocksDBSnapshot } from './rocksdb-snapshot.ts';
+import { RocksDBMapState, RocksDBMapTable } from './rocksdb-map-state.ts';
+import { RocksDBSnapshot, type StateTable } from './rocksdb-snapshot.ts';
 import { RocksDBStore, type RocksDBStoreOptions } from './rocksdb-store.ts';
 import { CacheContext, RocksDBTable } from './rocksdb-table.ts';
 
@@ -47,8 +48,9 @@ const MAX_STATES = 0xffff;
 export class RocksDBKeyedStateBackend extends EntryTableBackend implements KeyedStateBackend {
   readonly #store: RocksDBStore;
   readonly #ctx: CacheContext;
-  readonly #tables = new Map<string, RocksDBTable>();
-  readonly #tableList: RocksDBTable[] = [];
+  readonly #tables = new Map<string, StateTable>();
+  readonly #tableList: StateTable[] = [];
+  readonly #mapStates = new Map<string, RocksDBMapState<unknown, unknown>>();
   readonly #live = new Set<RocksDBSnapshot>();
   /** What this backend uploaded for incremental checkpoints. */
   readonly #uploads = new UploadTracker();
@@ -114,7 +116,8 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
       if (keyGroup < start || keyGroup > end || seen.has(canonical)) continue;
       seen.add(canonical);
       for (const table of tables) {
-        if (table.cache.has(canonical)) continue;
+        // Map states are read a user key at a time when used (rocksdb-map-state.ts).
+        if (table instanceof RocksDBMapTable || table.cache.has(canonical)) continue;
         dbKeys.push(entryKey(table.id, keyGroup, canonical));
         targets.push({ table, canonical, key, keyGroup });
       }
@@ -204,6 +207,16 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
     }
   }
 
+  /** Puts and deletes written to RocksDB so far, and the bytes of their keys and values. */
+  get rocksdbWrites(): { readonly count: number; readonly bytes: number } {
+    return { count: this.#store.writeCount, bytes: this.#store.writtenBytes };
+  }
+
+  /** Entries in the cache of decoded entries, over every state. */
+  get cachedEntries(): number {
+    return this.#ctx.entries;
+  }
+
   /** Synchronous RocksDB reads so far (cache misses). */
   get cacheMisses(): number {
     return this.#ctx.misses;
@@ -222,6 +235,7 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
     ctx.key = key;
     ctx.canonical = canonical;
     ctx.keyGroup = keyGroup;
+    ctx.serial++;
   }
 
   getCurrentKey(): unknown {
@@ -241,6 +255,10 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
     const table = this.#tables.get(stateName);
     if (table === undefined) return;
     this.#writeBackAll();
+    if (table instanceof RocksDBMapTable) {
+      yield* table.streamKeys(this.keyGroupRange.start, this.keyGroupRange.end);
+      return;
+    }
     for (const { value } of this.#store.scanAllSync(stateRange(table.id, this.keyGroupRange.start, this.keyGroupRange.end), 1024)) {
       const key = readValue(new ByteReader(value));
       const cached = table.cache.get(canonicalKey(key, this.where));
@@ -272,6 +290,10 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
               `not ${part.keyGroup} (was the snapshot taken with a different maxParallelism?)`,
           );
         }
+        if (table instanceof RocksDBMapTable) {
+          table.restoreKey(keyGroup, canonical, value);
+          continue;
+        }
         const stored = toStored(part.kind, value, part.name);
         table.forget(canonical);
         const dbKey = entryKey(table.id, keyGroup, canonical);
@@ -292,7 +314,10 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    for (const table of this.#tableList) table.cache.clear();
+    for (const table of this.#tableList) {
+      if (table instanceof RocksDBMapTable) table.dropAll();
+      else table.cache.clear();
+    }
     this.#ctx.dirty = [];
     this.#ctx.pending.length = 0;
     this.#live.clear();
@@ -303,20 +328,34 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
   #writeBackAll(): void {
     for (const s of [...this.#live]) if (!s.established) s.establishSync();
     const ctx = this.#ctx;
-    for (const entry of ctx.dirty) if (entry.dirty) entry.table.writeBack(entry);
+    for (const entry of ctx.dirty) if (entry.dirty) entry.writeBack();
     ctx.dirty = [];
     this.#store.postWrites();
   }
 
   protected stateTable(name: string, kind: StateKind): RocksDBTable {
-    return this.#table(name, kind);
+    const table = this.#table(name, kind);
+    if (table instanceof RocksDBMapTable) throw new Error(`internal: map state '${name}' has no entry table`);
+    return table;
   }
 
-  #table(name: string, kind: StateKind): RocksDBTable {
+  /** A map state is stored one entry per user key (rocksdb-map-state.ts), not as one value per key. */
+  override getMapState<UK, UV>(d: MapStateDescriptor<UK, UV>): MapState<UK, UV> {
+    const table = this.#table(d.name, 'map') as RocksDBMapTable;
+    let state = this.#mapStates.get(d.name);
+    if (state === undefined) {
+      state = new RocksDBMapState(table);
+      this.#mapStates.set(d.name, state);
+    }
+    return state as MapState<UK, UV>;
+  }
+
+  #table(name: string, kind: StateKind): StateTable {
     let table = this.#tables.get(name);
     if (table === undefined) {
       if (this.#tableList.length >= MAX_STATES) throw new Error(`too many keyed states (at most ${MAX_STATES} per operator)`);
-      table = new RocksDBTable(this.#tableList.length, name, kind, this.#ctx, this.#store);
+      const id = this.#tableList.length;
+      table = kind === 'map' ? new RocksDBMapTable(id, name, this.#ctx, this.#store) : new RocksDBTable(id, name, kind, this.#ctx, this.#store);
       this.#tables.set(name, table);
       this.#tableList.push(table);
     } else if (table.kind !== kind) {

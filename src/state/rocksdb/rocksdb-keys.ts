@@ -1,5 +1,6 @@
 /**
- * How keyed state is laid out in RocksDB: one entry per (state, key), in one column family.
+ * How keyed state is laid out in RocksDB: one entry per (state, key), in one column family; a map
+ * state has one entry per (state, key, user key) instead (below).
  *
  *   key:   [state id u16 BE][key group u16 BE][canonical key]
  *   value: the original key, then the stored value, each as state-codec.ts writes them
@@ -11,7 +12,7 @@
  * The value is exactly what a keyed state file holds per entry (the key, then the stored value), so
  * a full snapshot copies RocksDB's values into the file without decoding them.
  */
-import type { PrimitiveKey } from '../../core/key-group.ts';
+import { decodeCanonicalKey, type PrimitiveKey } from '../../core/key-group.ts';
 
 const STRING = 1;
 const NUMBER = 2;
@@ -67,4 +68,159 @@ export function entryKey(stateId: number, keyGroup: number, canonical: Primitive
   out[4] = tag;
   out.set(body, 5);
   return out;
+}
+
+/*
+ * Map state: one RocksDB entry per user key (Flink's RocksDBMapState layout).
+ *
+ *   key:   [state id u16 BE][key group u16 BE][stream key, prefix-free][user key]
+ *   value: the [user key, user value] pair as state-codec.ts writes it
+ *
+ * The stream key is encoded prefix-free (strings and bigints carry their length), so the entries
+ * of one key are exactly the keys that start with its prefix: one contiguous range, disjoint from
+ * every other key's, which a prefix scan reads and a range delete clears. Strings are encoded as
+ * their UTF-16 code units, big-endian, so that every string (lone surrogates included) has its own
+ * bytes. The user key is last and needs no length. Byte order is not the order of the values
+ * (numbers are raw IEEE 754 bits): only consistency matters, for scans and merges.
+ *
+ * The stream key is decoded back from the RocksDB key (canonical form, then decodeCanonicalKey),
+ * so a value holds only the pair; the original user key is in the pair.
+ */
+
+/** A growable scratch buffer that map keys are built in. */
+export class KeyBuilder {
+  buf = Buffer.allocUnsafeSlow(256);
+  pos = 0;
+
+  reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  /** The bytes written so far as a string of one char per byte (compares like the bytes). */
+  id(): string {
+    return this.buf.toString('latin1', 0, this.pos);
+  }
+}
+
+/** Writes the prefix of every map entry of one stream key: state id, key group, the key prefix-free. */
+export function writeMapPrefix(b: KeyBuilder, stateId: number, keyGroup: number, canonical: PrimitiveKey): void {
+  b.reserve(5);
+  const buf = b.buf;
+  let p = b.pos;
+  buf[p++] = stateId >>> 8;
+  buf[p++] = stateId & 0xff;
+  buf[p++] = keyGroup >>> 8;
+  buf[p++] = keyGroup & 0xff;
+  b.pos = p;
+  writeTagged(b, canonical, true);
+}
+
+/** Writes a user key's canonical form (last in the key: no length needed). */
+export function writeUserKey(b: KeyBuilder, canonical: PrimitiveKey): void {
+  writeTagged(b, canonical, false);
+}
+
+function writeTagged(b: KeyBuilder, canonical: PrimitiveKey, sized: boolean): void {
+  switch (typeof canonical) {
+    case 'string':
+      writeChars(b, STRING, canonical, sized, true);
+      return;
+    case 'number':
+      b.reserve(9);
+      b.buf[b.pos] = NUMBER;
+      b.buf.writeDoubleBE(canonical, b.pos + 1);
+      b.pos += 9;
+      return;
+    case 'bigint':
+      writeChars(b, BIGINT, canonical.toString(), sized, false);
+      return;
+    default:
+      b.reserve(1);
+      b.buf[b.pos++] = canonical ? TRUE : FALSE;
+  }
+}
+
+/** A tag, the length when `sized` (u32 BE, in units), then each unit: UTF-16 BE when `wide`, else one byte. */
+function writeChars(b: KeyBuilder, tag: number, s: string, sized: boolean, wide: boolean): void {
+  const n = s.length;
+  b.reserve(5 + (wide ? 2 * n : n));
+  const buf = b.buf;
+  let p = b.pos;
+  buf[p++] = tag;
+  if (sized) {
+    buf.writeUInt32BE(n, p);
+    p += 4;
+  }
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (wide) buf[p++] = c >>> 8;
+    buf[p++] = c & 0xff;
+  }
+  b.pos = p;
+}
+
+/** The length of a map entry's prefix (state id, key group, stream key) in its RocksDB key. */
+export function mapPrefixLength(key: Uint8Array): number {
+  switch (key[4]) {
+    case STRING:
+      return 9 + 2 * readU32BE(key, 5);
+    case BIGINT:
+      return 9 + readU32BE(key, 5);
+    case NUMBER:
+      return 13;
+    default:
+      return 5;
+  }
+}
+
+/** The stream key of a map entry, decoded from its RocksDB key (an array key comes back as a new array). */
+export function mapEntryStreamKey(key: Uint8Array): unknown {
+  let canonical: PrimitiveKey;
+  switch (key[4]) {
+    case STRING: {
+      const n = readU32BE(key, 5);
+      let s = '';
+      for (let i = 0; i < n; i++) s += String.fromCharCode((key[9 + 2 * i]! << 8) | key[10 + 2 * i]!);
+      canonical = s;
+      break;
+    }
+    case BIGINT: {
+      const n = readU32BE(key, 5);
+      let s = '';
+      for (let i = 0; i < n; i++) s += String.fromCharCode(key[9 + i]!);
+      canonical = BigInt(s);
+      break;
+    }
+    case NUMBER:
+      canonical = new DataView(key.buffer, key.byteOffset, key.byteLength).getFloat64(5);
+      break;
+    case TRUE:
+      canonical = true;
+      break;
+    case FALSE:
+      canonical = false;
+      break;
+    default:
+      throw new Error(`internal: not a map state entry key (tag ${String(key[4])})`);
+  }
+  return decodeCanonicalKey(canonical);
+}
+
+/** The first key after every key that starts with `prefix` (the end of its range). */
+export function prefixEnd(prefix: Uint8Array): Uint8Array {
+  const out = Uint8Array.from(prefix);
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i] !== 0xff) {
+      out[i]!++;
+      return out.subarray(0, i + 1);
+    }
+  }
+  throw new Error('internal: a key prefix of only 0xff bytes has no end');
+}
+
+function readU32BE(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }

@@ -10,13 +10,17 @@
  * established establishes it first, since its entries must reach RocksDB anyway.
  */
 import type { StateKind } from '../../api/state.ts';
-import type { PrimitiveKey } from '../../core/key-group.ts';
+import { canonicalKey } from '../../core/key-group.ts';
 import type { EncodedEntries, KeyedStateSnapshot } from '../keyed-state-backend.ts';
 import { monotonicClock } from '../../core/time.ts';
-import { ByteReader, type ByteWriter, readStored, readValue } from '../state-codec.ts';
-import { entryKey, stateRange } from './rocksdb-keys.ts';
+import { ByteReader, ByteWriter, readStored, readValue, writeStored, writeValue } from '../state-codec.ts';
+import { mapEntryStreamKey, mapPrefixLength, stateRange } from './rocksdb-keys.ts';
+import type { RocksDBMapTable } from './rocksdb-map-state.ts';
 import type { InstanceCopy, RocksDBStore, ScannedEntry } from './rocksdb-store.ts';
-import type { CacheContext, CachedEntry, PendingSnapshot, RocksDBTable } from './rocksdb-table.ts';
+import type { CacheContext, DirtyItem, PendingSnapshot, RocksDBTable } from './rocksdb-table.ts';
+
+/** A state's table: one entry per key, or per (key, user key) for map states. */
+export type StateTable = RocksDBTable | RocksDBMapTable;
 
 /** Time the asynchronous part encodes the snapshot's entries before it yields to the task (ms). */
 const BASE_SLICE_MS = 2;
@@ -27,21 +31,21 @@ const BASE_CHECK_EVERY = 64;
 const SCAN_CHUNK = 1024;
 
 interface SavedOld {
-  readonly stateId: number;
-  readonly keyGroup: number;
-  readonly canonical: PrimitiveKey;
+  readonly dbKey: Uint8Array;
   readonly encoded: Uint8Array | null;
 }
 
 export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
   readonly epoch: number;
   readonly states: readonly { readonly name: string; readonly kind: StateKind }[];
-  readonly #tables: ReadonlyMap<string, RocksDBTable>;
+  readonly #tables: ReadonlyMap<string, StateTable>;
   readonly #ctx: CacheContext;
   readonly #store: RocksDBStore;
   readonly #onDone: (s: RocksDBSnapshot) => void;
-  #dirty: CachedEntry[];
+  #dirty: DirtyItem[];
   #saved: SavedOld[] = [];
+  /** Map state keys cleared after the barrier whose clear before it was still pending: deleted before the saved values are written. */
+  #savedRangeDeletes: { readonly start: Uint8Array; readonly end: Uint8Array }[] = [];
   /** The RocksDB snapshot once established. */
   #view: number | undefined;
   #establishing: Promise<void> | undefined;
@@ -56,7 +60,7 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
   readonly owner: object;
 
   constructor(
-    tables: readonly RocksDBTable[],
+    tables: readonly StateTable[],
     ctx: CacheContext,
     store: RocksDBStore,
     onDone: (s: RocksDBSnapshot) => void,
@@ -80,8 +84,12 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
     return this.#view !== undefined;
   }
 
-  saveOld(stateId: number, keyGroup: number, canonical: PrimitiveKey, encoded: Uint8Array | null): void {
-    this.#saved.push({ stateId, keyGroup, canonical, encoded });
+  saveOld(dbKey: Uint8Array, encoded: Uint8Array | null): void {
+    this.#saved.push({ dbKey, encoded });
+  }
+
+  saveRangeDelete(start: Uint8Array, end: Uint8Array): void {
+    this.#savedRangeDeletes.push({ start, end });
   }
 
   /** Establishes the snapshot without blocking the thread (the asynchronous part). */
@@ -163,14 +171,18 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
     const end = Math.min(dirty.length, this.#basePos + limit);
     for (let i = this.#basePos; i < end; i++) {
       const entry = dirty[i]!;
-      if (entry.dirty && entry.epoch <= this.epoch) entry.table.writeBack(entry);
+      if (entry.dirty && entry.epoch <= this.epoch) entry.writeBack();
     }
     this.#basePos = end;
     if (end < dirty.length) return false;
-    for (const s of this.#saved) this.#store.write(entryKey(s.stateId, s.keyGroup, s.canonical), s.encoded);
+    // A saved clear precedes every saved value of its key (the values were put after it), and no
+    // entry of a key whose clear was saved is left among the dirty ones (the clear dropped them).
+    for (const r of this.#savedRangeDeletes) this.#store.deleteRange(r.start, r.end);
+    for (const s of this.#saved) this.#store.write(s.dbKey, s.encoded);
     this.#store.postWrites();
     this.#dirty = [];
     this.#saved = [];
+    this.#savedRangeDeletes = [];
     this.#baseWritten = true;
     return true;
   }
@@ -191,10 +203,30 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
   entries(stateName: string, keyGroup: number): Iterable<readonly [key: unknown, value: unknown]> {
     const table = this.#tables.get(stateName);
     if (table === undefined) return [];
-    return this.#decoded(table, keyGroup);
+    return table.kind === 'map' ? this.#decodedMaps(table, keyGroup) : this.#decoded(table, keyGroup);
   }
 
-  *#decoded(table: RocksDBTable, keyGroup: number): Generator<readonly [unknown, unknown]> {
+  /** A map state's entries: each key's run of (key, user key) entries becomes one Map, as on the heap. */
+  *#decodedMaps(table: StateTable, keyGroup: number): Generator<readonly [unknown, unknown]> {
+    let prefix: Uint8Array | undefined;
+    let key: unknown;
+    let map = new Map<unknown, [unknown, unknown]>();
+    const where = `map state '${table.name}'`;
+    for (const e of this.#scanned(table.id, keyGroup)) {
+      const plen = mapPrefixLength(e.key);
+      if (prefix === undefined || !samePrefix(prefix, e.key, plen)) {
+        if (prefix !== undefined) yield [key, map];
+        prefix = e.key.subarray(0, plen);
+        key = mapEntryStreamKey(e.key);
+        map = new Map();
+      }
+      const pair = readValue(new ByteReader(e.value)) as [unknown, unknown];
+      map.set(canonicalKey(pair[0], where), pair);
+    }
+    if (prefix !== undefined) yield [key, map];
+  }
+
+  *#decoded(table: StateTable, keyGroup: number): Generator<readonly [unknown, unknown]> {
     for (const { value } of this.#scanned(table.id, keyGroup)) {
       const r = new ByteReader(value);
       const key = readValue(r);
@@ -232,9 +264,14 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
     yield* this.#store.scanAllSync({ ...stateRange(stateId, keyGroup, keyGroup), snapshot: this.#view }, SCAN_CHUNK);
   }
 
-  /** RocksDB holds each entry exactly as a keyed state file does: the bytes are copied as they are. */
+  /**
+   * RocksDB holds each entry exactly as a keyed state file does: the bytes are copied as they are.
+   * A map state's run of (key, user key) entries becomes one entry: the key, then the pairs as
+   * an array, each pair's bytes copied as they are.
+   */
   encodedEntries(stateName: string, keyGroup: number): EncodedEntries {
     const table = this.#tables.get(stateName);
+    if (table?.kind === 'map') return this.#encodedMaps(table, keyGroup);
     const scan = table === undefined ? [][Symbol.iterator]() : this.#scanned(table.id, keyGroup);
     let next = scan.next();
     let lastKey: unknown;
@@ -260,6 +297,55 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
     };
   }
 
+  #encodedMaps(table: StateTable, keyGroup: number): EncodedEntries {
+    const scan = this.#scanned(table.id, keyGroup);
+    let pending = scan.next();
+    /** The current key's pairs, encoded; reused from key to key. */
+    const group = new ByteWriter(Buffer.allocUnsafeSlow(4096));
+    let count = 0;
+    let groupKey: unknown;
+    let lastKey: unknown;
+    /** Gathers the next key's pairs into `group`; false when none are left. */
+    const gather = (): boolean => {
+      if (pending.done === true) return false;
+      const first = pending.value.key;
+      const plen = mapPrefixLength(first);
+      const prefix = first.subarray(0, plen);
+      groupKey = mapEntryStreamKey(first);
+      group.pos = 0;
+      count = 0;
+      while (pending.done !== true && samePrefix(prefix, pending.value.key, plen)) {
+        const value = pending.value.value;
+        group.append(value, 0, value.byteLength);
+        count++;
+        pending = scan.next();
+      }
+      return true;
+    };
+    let ready = gather();
+    return {
+      get done() {
+        return !ready;
+      },
+      get key() {
+        return lastKey;
+      },
+      encodeInto(out: ByteWriter, maxBytes: number, maxEntries: number): number {
+        const limit = out.pos + maxBytes;
+        let n = 0;
+        while (n < maxEntries && out.pos < limit && ready) {
+          lastKey = groupKey;
+          writeValue(out, groupKey);
+          writeArrayHeader(out, count);
+          out.append(group.bytes, 0, group.pos);
+          n++;
+          ready = gather();
+        }
+        return n;
+      },
+    };
+  }
+
   release(): void {
     if (this.#released) return;
     this.#released = true;
@@ -270,5 +356,36 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
   #dropView(): void {
     if (this.#view !== undefined) this.#store.releaseSnapshot(this.#view);
     this.#onDone(this);
+  }
+}
+
+function samePrefix(prefix: Uint8Array, key: Uint8Array, plen: number): boolean {
+  if (key.byteLength < plen || prefix.byteLength !== plen) return false;
+  for (let i = plen - 1; i >= 0; i--) if (prefix[i] !== key[i]) return false;
+  return true;
+}
+
+/** The first byte of an encoded array (state-codec.ts), as a map state's value is written in files. */
+const ARRAY_TAG = (() => {
+  const w = new ByteWriter(Buffer.alloc(16));
+  writeStored(w, 'map', new Map());
+  return w.bytes[0]!;
+})();
+
+/**
+ * The start of an array of `n` elements as state-codec.ts writes it (the tag, then the size: one
+ * byte below 255, else 255 and a u32), so that the pairs' bytes can follow as they are
+ * (test/state/rocksdb-map-state.test.ts compares the result with the heap backend's bytes).
+ */
+function writeArrayHeader(out: ByteWriter, n: number): void {
+  if (n < 0xff) {
+    out.reserve(2);
+    out.bytes[out.pos++] = ARRAY_TAG;
+    out.bytes[out.pos++] = n;
+  } else {
+    out.reserve(2);
+    out.bytes[out.pos++] = ARRAY_TAG;
+    out.bytes[out.pos++] = 0xff;
+    out.u32(n);
   }
 }

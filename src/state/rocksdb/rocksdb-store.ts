@@ -89,7 +89,7 @@ export class RocksDBStore {
    * instance: the current one is closed and deleted, `dir` moved into its place and opened.
    */
   swapIn(dir: string): void {
-    this.#rangeDeletedAt = ++this.#writes;
+    this.#swappedAt = ++this.#writes;
     this.#keys = [];
     this.#values = [];
     this.#deletes = [];
@@ -108,12 +108,20 @@ export class RocksDBStore {
   /** Buffers a put (value) or a delete (null). */
   write(key: Uint8Array, value: Uint8Array | null): void {
     this.#writes++;
+    this.#writtenBytes += key.byteLength + (value?.byteLength ?? 0);
     this.#lastWrite?.set(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'), this.#writes);
     if (value === null) this.#deletes.push(this.#keys.length);
     this.#keys.push(key);
     this.#values.push(value ?? EMPTY);
     if (this.#keys.length >= WRITE_BATCH) this.postWrites();
   }
+
+  /** Bytes of the keys and values of the puts and deletes so far. */
+  get writtenBytes(): number {
+    return this.#writtenBytes;
+  }
+
+  #writtenBytes = 0;
 
   /** Writes buffered or posted so far: a read answered after it changed may be stale. */
   get writeCount(): number {
@@ -131,22 +139,33 @@ export class RocksDBStore {
     return this.#writes;
   }
 
-  /** Whether `key` was written (or a range deleted) after watchWrites answered `since`. */
+  /** Whether `key` was written (or deleted by a range holding it) after watchWrites answered `since`. */
   writtenSince(key: Uint8Array, since: number): boolean {
-    if (this.#rangeDeletedAt > since) return true;
+    if (this.#swappedAt > since) return true;
     const at = this.#lastWrite?.get(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'));
-    return at !== undefined && at > since;
+    if (at !== undefined && at > since) return true;
+    if (this.#rangeDeletedAt > since) {
+      for (const r of this.#rangesDeleted) {
+        if (r.at > since && Buffer.compare(r.start, key) <= 0 && Buffer.compare(key, r.end) < 0) return true;
+      }
+    }
+    return false;
   }
 
   endWatch(): void {
     if (--this.#watchers <= 0) {
       this.#watchers = 0;
       this.#lastWrite = undefined;
+      this.#rangesDeleted = [];
     }
   }
 
-  /** The write count after the last deleteRange or swapIn. */
+  /** The write count after the last deleteRange. */
   #rangeDeletedAt = 0;
+  /** While some reader watches writes: the ranges deleted, with the write count after each. */
+  #rangesDeleted: { readonly start: Uint8Array; readonly end: Uint8Array; readonly at: number }[] = [];
+  /** The write count after the last swapIn (every key changed). */
+  #swappedAt = 0;
 
   /** Posts the buffered writes (they take effect before any later request). */
   postWrites(): void {
@@ -233,6 +252,7 @@ export class RocksDBStore {
   deleteRange(start: Uint8Array, end: Uint8Array): void {
     this.postWrites();
     this.#rangeDeletedAt = ++this.#writes;
+    if (this.#watchers > 0) this.#rangesDeleted.push({ start, end, at: this.#writes });
     this.#bridge.post({ op: 'deleteRange', db: this.#db, start, end });
   }
 

@@ -30,7 +30,20 @@ const EVICT_STEPS = 512;
 /** Estimated bytes an entry costs beyond its encoded size (objects, map slot). */
 const ENTRY_OVERHEAD = 96;
 
-export class CachedEntry {
+/**
+ * Something changed in the cache that must reach RocksDB: an entry, or a map state key's pending
+ * clear (rocksdb-map-state.ts). Listed in CacheContext.dirty when it first changes in an epoch.
+ */
+export interface DirtyItem {
+  /** Changed since it was last written to RocksDB. */
+  dirty: boolean;
+  /** The epoch of the last change (valid while dirty). */
+  epoch: number;
+  /** Writes the change to RocksDB (buffered) and marks it clean. */
+  writeBack(): void;
+}
+
+export class CachedEntry implements DirtyItem {
   readonly table: RocksDBTable;
   readonly canonical: PrimitiveKey;
   readonly key: unknown;
@@ -53,13 +66,19 @@ export class CachedEntry {
     this.value = value;
     this.size = size;
   }
+
+  writeBack(): void {
+    this.table.writeBack(this);
+  }
 }
 
 /** A snapshot as the tables see it: its epoch and where old values go. */
 export interface PendingSnapshot {
   readonly epoch: number;
-  /** Keeps the encoded old value (null: the key had none) of an entry of state `stateId`. */
-  saveOld(stateId: number, keyGroup: number, canonical: PrimitiveKey, encoded: Uint8Array | null): void;
+  /** Keeps the encoded old value (null: the key had none) of the entry stored under `dbKey`. */
+  saveOld(dbKey: Uint8Array, encoded: Uint8Array | null): void;
+  /** Keeps a pending deletion of every key in [start, end) (a map state key's clear), done before the saved values. */
+  saveRangeDelete(start: Uint8Array, end: Uint8Array): void;
 }
 
 /** What the tables of one backend share. Module-internal: plain fields, read on every access. */
@@ -67,6 +86,8 @@ export class CacheContext {
   key: unknown = undefined;
   canonical: PrimitiveKey = '';
   keyGroup = -1;
+  /** Counts setCurrentKey calls: what is derived from the current key may be kept until it changes. */
+  serial = 0;
   /** The epoch stamped on changes; a snapshot takes it and moves it on. */
   epoch = 0;
   /** Epoch of the newest snapshot not yet established; -1 when none. */
@@ -74,7 +95,7 @@ export class CacheContext {
   /** Snapshots not yet established, oldest first. */
   readonly pending: PendingSnapshot[] = [];
   /** Entries that became dirty in the current epoch (some may be clean again or evicted). */
-  dirty: CachedEntry[] = [];
+  dirty: DirtyItem[] = [];
   /** Estimated bytes of every table's cache. */
   bytes = 0;
   /** Entries in every table's cache. */
@@ -216,15 +237,7 @@ export class RocksDBTable implements EntryTable<CachedEntry> {
     entry.value = value;
     entry.ref = true;
     const first = !entry.dirty || entry.epoch !== ctx.epoch;
-    if (first) {
-      entry.dirty = true;
-      entry.epoch = ctx.epoch;
-      const dirty = ctx.dirty;
-      dirty.push(entry);
-      // Entries written back or evicted since stay listed: drop them once they are most of the
-      // list, so it never holds much more than the cache does (amortised O(1) per change).
-      if (dirty.length > 4096 && dirty.length > 2 * ctx.entries) ctx.dirty = dirty.filter((e) => e.dirty && e.epoch === ctx.epoch);
-    }
+    if (first) markDirty(ctx, entry);
     if (replaced || first) {
       const size = ENTRY_OVERHEAD + estimateBytes(value, 0);
       ctx.bytes += size - entry.size;
@@ -241,7 +254,7 @@ export class RocksDBTable implements EntryTable<CachedEntry> {
   #preserve(entry: CachedEntry): void {
     for (const snapshot of this.#ctx.pending) {
       if (snapshot.epoch >= entry.epoch) {
-        snapshot.saveOld(this.id, entry.keyGroup, entry.canonical, this.encode(entry));
+        snapshot.saveOld(entryKey(this.id, entry.keyGroup, entry.canonical), this.encode(entry));
         return;
       }
     }
@@ -283,6 +296,17 @@ export class RocksDBTable implements EntryTable<CachedEntry> {
       entry.value = undefined;
     }
   }
+}
+
+/** Marks an item changed in the current epoch (the first change in it) and lists it. */
+export function markDirty(ctx: CacheContext, item: DirtyItem): void {
+  item.dirty = true;
+  item.epoch = ctx.epoch;
+  const dirty = ctx.dirty;
+  dirty.push(item);
+  // Items written back or evicted since stay listed: drop them once they are most of the list,
+  // so it never holds much more than the cache does (amortised O(1) per change).
+  if (dirty.length > 4096 && dirty.length > 2 * ctx.entries) ctx.dirty = dirty.filter((e) => e.dirty && e.epoch === ctx.epoch);
 }
 
 /** Elements of an array, entries of a map or keys of an object looked at; the rest is extrapolated. */
