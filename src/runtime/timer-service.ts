@@ -10,8 +10,9 @@
 import type { Cancellable, Scheduler } from '../core/time.ts';
 import { MIN_WATERMARK } from '../api/watermark-strategy.ts';
 
-export type { CanonicalKey, RestoredTimer, TimeDomain, TimerSnapshot } from '../state/timer-snapshot.ts';
-import type { CanonicalKey, RestoredTimer, TimeDomain, TimerSnapshot } from '../state/timer-snapshot.ts';
+export type { CanonicalKey, RestoredTimer, TimeDomain, TimerSnapshot, TimerSnapshotSet } from '../state/timer-snapshot.ts';
+import type { CanonicalKey, RestoredTimer, TimeDomain, TimerSnapshotSet } from '../state/timer-snapshot.ts';
+import { TimerSnapshotBuilder } from '../state/timer-snapshot.ts';
 
 export interface TimerTarget<K> {
   onTimer(domain: TimeDomain, key: K, timestamp: number): void;
@@ -129,15 +130,21 @@ class TimerQueue<K> {
     return bucket.timestamp;
   }
 
-  /** Appends all pending timers, in firing order, to `out` as snapshot entries of `domain`, without changing the queue. */
-  snapshotInto(domain: TimeDomain, out: TimerSnapshot<K>[]): void {
-    const buckets = [...this.#heap].sort((a, b) => a.timestamp - b.timestamp);
+  /** The number of buckets (distinct timestamps with pending timers). */
+  get buckets(): number {
+    return this.#heap.length;
+  }
+
+  /**
+   * Adds all pending timers, in firing order, to `out` as runs of `domain`, without changing the
+   * queue. Only the keys are copied (a pointer each), into the builder's flat arrays: no object
+   * per timer, so a snapshot of millions of timers leaves the garbage collector little to do.
+   */
+  snapshotInto(domain: TimeDomain, out: TimerSnapshotBuilder<K>): void {
+    const buckets = this.#heap.slice().sort((a, b) => a.timestamp - b.timestamp);
     for (const bucket of buckets) {
-      const { keys, keyGroups, timestamp } = bucket;
-      for (let i = bucket.next; i < keys.length; i++) {
-        const key = keys[i];
-        if (key !== DELETED) out.push({ domain, key: key as K, keyGroup: keyGroups[i]!, timestamp });
-      }
+      out.beginRun(domain, bucket.timestamp);
+      out.addAll(bucket.keys, bucket.keyGroups, bucket.next, bucket.keys.length, DELETED);
     }
   }
 
@@ -314,12 +321,18 @@ export class InternalTimerService<K = unknown> {
     return this.#processing.size;
   }
 
-  /** All timers, event-time then processing-time, each in firing order. */
-  snapshotTimers(): TimerSnapshot<K>[] {
-    const out: TimerSnapshot<K>[] = [];
-    this.#event.snapshotInto('event', out);
-    this.#processing.snapshotInto('processing', out);
-    return out;
+  /**
+   * All timers, event-time then processing-time, each in firing order: a copy (later changes to
+   * the timers do not reach it) in flat arrays, taken in the synchronous part of a checkpoint;
+   * the asynchronous part reads it timer by timer while writing.
+   */
+  snapshotTimers(): TimerSnapshotSet<K> {
+    const event = this.#event;
+    const processing = this.#processing;
+    const out = new TimerSnapshotBuilder<K>(event.size + processing.size, event.buckets + processing.buckets);
+    event.snapshotInto('event', out);
+    processing.snapshotInto('processing', out);
+    return out.build();
   }
 
   /**

@@ -23,7 +23,7 @@ import type { KeyGroupRange } from '../core/key-group.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot, KeyedStateSnapshotData } from './keyed-state-backend.ts';
 import type { OperatorStateBackend } from './operator-state-backend.ts';
 import type { StateFileHandle, StateFileScope } from './state-file.ts';
-import type { RestoredTimer, TimerSnapshot } from './timer-snapshot.ts';
+import type { RestoredTimer, TimerSnapshotSet } from './timer-snapshot.ts';
 
 /**
  * Writes one payload as a state file, e.g. (name, payload, options) =>
@@ -60,7 +60,7 @@ export interface KeyedSnapshotWrite {
   readonly snapshot: KeyedStateSnapshot;
   readonly keyGroupRange: KeyGroupRange;
   /** Keyed timers of the operator (already copied synchronously); written with the state. */
-  readonly timers?: readonly TimerSnapshot<unknown>[];
+  readonly timers?: TimerSnapshotSet<unknown>;
   /** A simple file-name prefix unique to the operator subtask, e.g. `op-3f2a…-1`. */
   readonly filePrefix: string;
   readonly sink: StateFileSink;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { InternalTimerService, type TimeDomain, type TimerTarget } from '../../src/runtime/timer-service.ts';
 import { ManualScheduler } from '../../src/core/time.ts';
+import { timerSnapshotsToArray } from '../../src/state/timer-snapshot.ts';
 import { MAX_WATERMARK, MIN_WATERMARK } from '../../src/api/watermark-strategy.ts';
 
 type Fired = [TimeDomain, string, number];
@@ -230,7 +231,7 @@ test('snapshot/restore round trip keeps timers, key groups and tie order', () =>
   svc.registerEventTimeTimer('c', 'c', 3, 20);
   svc.registerProcessingTimeTimer('a', 'a', 3, 500);
   svc.registerProcessingTimeTimer('d', 'd', 1, 50);
-  const snap = svc.snapshotTimers();
+  const snap = timerSnapshotsToArray(svc.snapshotTimers());
   assert.deepEqual(snap, [
     { domain: 'event', key: 'b', keyGroup: 7, timestamp: 10 },
     { domain: 'event', key: 'a', keyGroup: 3, timestamp: 20 },
@@ -245,7 +246,7 @@ test('snapshot/restore round trip keeps timers, key groups and tie order', () =>
   restored.svc.restoreTimers([{ domain: 'event', key: 'b', canonical: 'b', keyGroup: 7, timestamp: 10 }]); // duplicate
   assert.equal(restored.svc.numEventTimeTimers(), 3);
   assert.equal(restored.svc.numProcessingTimeTimers(), 2);
-  assert.deepEqual(restored.svc.snapshotTimers(), snap);
+  assert.deepEqual(timerSnapshotsToArray(restored.svc.snapshotTimers()), snap);
   assert.equal(restored.scheduler.pendingCount, 1);
 
   restored.scheduler.advance(0); // the overdue processing timer fires on the next turn
@@ -387,7 +388,7 @@ test('property: callbacks that register (also at or before the firing timestamp)
             }
           }
         } else {
-          const snap = svc.snapshotTimers();
+          const snap = timerSnapshotsToArray(svc.snapshotTimers());
           assert.deepEqual(snap.map((t) => [t.key, t.timestamp]), model.sorted());
           assert.ok(snap.every((t) => t.domain === 'event' && t.keyGroup === t.key));
         }
@@ -417,7 +418,7 @@ test('a large timestamp bucket with most timers deleted keeps order, dedup and d
   for (let k = 0; k < 500; k += 7) reg(k, 100); // some re-registered (appended), some duplicates
   for (let k = 0; k < 500; k += 10) del(k, 100);
   assert.equal(svc.numEventTimeTimers(), model.pending.length);
-  assert.deepEqual(svc.snapshotTimers().map((t) => [Number(t.key.slice(1)), t.timestamp]), model.sorted());
+  assert.deepEqual(timerSnapshotsToArray(svc.snapshotTimers()).map((t) => [Number(t.key.slice(1)), t.timestamp]), model.sorted());
   const expected = model.sorted();
   svc.advanceWatermark(100);
   assert.deepEqual(fired.map(([, k, ts]) => [Number(k.slice(1)), ts]), expected);

@@ -19,6 +19,7 @@ import { readKeyedState, writeKeyedState } from '../../src/state/heap/keyed-stat
 import type { KeyedStateWriteOptions, KeyedStateWriteResult, StateFileSink } from '../../src/state/heap/keyed-state-files.ts';
 import { decodeValue, encodeValue, registerType } from '../../src/core/record-codec.ts';
 import type { TimerSnapshot } from '../../src/runtime/timer-service.ts';
+import { timerSnapshotSetOf } from '../../src/state/timer-snapshot.ts';
 import { HeapKeyedStateBackend } from '../../src/state/heap/heap-keyed-state-backend.ts';
 import { assignToKeyGroup, canonicalKey, keyGroupRangeContains } from '../../src/core/key-group.ts';
 import type { KeyGroupRange, PrimitiveKey } from '../../src/core/key-group.ts';
@@ -352,7 +353,7 @@ test('keyed state files: timers round-trip and are filtered by key group range',
         timestamp: 1_700_000_000_000 + i * 13.5,
       });
     }
-    const { files } = await write(b, sink, { timers, fileBytes: 8 * 1024 });
+    const { files } = await write(b, sink, { timers: timerSnapshotSetOf(timers), fileBytes: 8 * 1024 });
     const all = await readKeyedState(files, read, FULL);
     assert.deepEqual(
       all.timers,
@@ -367,7 +368,7 @@ test('keyed state files: timers round-trip and are filtered by key group range',
     );
     // Timers alone, without state.
     const empty = backend();
-    const only = await write(empty, sink, { timers: timers.slice(0, 3), filePrefix: 'op-timers-0' });
+    const only = await write(empty, sink, { timers: timerSnapshotSetOf(timers.slice(0, 3)), filePrefix: 'op-timers-0' });
     assert.equal(only.files.length, 1);
     assert.equal(only.entries, 0);
     const back = await readKeyedState(only.files, read, FULL);
@@ -505,7 +506,7 @@ test('keyed state files: empty state gives no files; declared states without ent
 test('keyed state files: corrupt and truncated files give errors naming the file', async () => {
   await withStorage(async ({ storage, sink, read }) => {
     const b = populate(backend(), 0, 300);
-    const { files } = await write(b, sink, { timers: [{ domain: 'event', key: 'k', keyGroup: assignToKeyGroup('k', 128), timestamp: 5 }] });
+    const { files } = await write(b, sink, { timers: timerSnapshotSetOf([{ domain: 'event', key: 'k', keyGroup: assignToKeyGroup('k', 128), timestamp: 5 }]) });
     assert.equal(files.length, 1);
     const handle = files[0]!;
     const payload = await read(handle);

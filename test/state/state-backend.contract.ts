@@ -13,7 +13,7 @@ import type { KeyGroupRange } from '../../src/core/key-group.ts';
 import type { KeyedStateBackend } from '../../src/state/keyed-state-backend.ts';
 import type { StateBackend, StateBackendScope, StateFileSink, StateFileSource } from '../../src/state/state-backend.ts';
 import type { StateFileHandle } from '../../src/state/state-file.ts';
-import type { TimerSnapshot } from '../../src/state/timer-snapshot.ts';
+import { timerSnapshotSetOf, type TimerSnapshot } from '../../src/state/timer-snapshot.ts';
 import { runKeyedStateBackendContract } from './keyed-state-backend.contract.ts';
 import { runOperatorStateBackendContract } from './operator-state-backend.contract.ts';
 
@@ -138,7 +138,7 @@ export function runStateBackendContract(name: string, create: () => StateBackend
       }
       const snapshot = live.snapshot();
       const files = new MemoryFiles();
-      const result = await backend.writeKeyedSnapshot({ snapshot, keyGroupRange: FULL, timers, filePrefix: 'op-1-0', sink: files.sink });
+      const result = await backend.writeKeyedSnapshot({ snapshot, keyGroupRange: FULL, timers: timerSnapshotSetOf(timers), filePrefix: 'op-1-0', sink: files.sink });
       snapshot.release();
       const lower = await backend.readKeyedSnapshot(result.files, files.read, LOWER);
       const want = timers.filter((t) => t.keyGroup <= LOWER.end).map((t) => ({ ...t, canonical: canonicalKey(t.key) }));

@@ -16,7 +16,8 @@ import type { KeyedStateBackend, KeyedStateSnapshot } from '../../state/keyed-st
 import { redistributeOperatorState, type OperatorStateBackend, type OperatorStateSnapshotData } from '../../state/operator-state-backend.ts';
 import type { StreamOperator } from '../operators/operator.ts';
 import { decodeValue, encodeValue } from '../../core/record-codec.ts';
-import type { TimerSnapshot } from '../timer-service.ts';
+import type { TimerSnapshotSet } from '../timer-service.ts';
+import { EMPTY_TIMER_SNAPSHOTS } from '../../state/timer-snapshot.ts';
 
 /** Blobs up to this size are kept inline in `_metadata` (Flink inlines small state the same way). */
 const INLINE_BLOB_BYTES = 16 * 1024;
@@ -36,7 +37,7 @@ export interface CapturedOperatorState {
   readonly operatorId: string;
   readonly keyed: KeyedStateSnapshot | undefined;
   readonly keyGroupRange: KeyGroupRange | undefined;
-  readonly timers: readonly TimerSnapshot<unknown>[];
+  readonly timers: TimerSnapshotSet<unknown>;
   readonly blob: OperatorBlob;
   /** Names of the keyed and operator states registered, for `_metadata`. */
   readonly stateNames: readonly string[];
@@ -57,11 +58,11 @@ export type OperatorBlobRef = { readonly blob: string } | { readonly blobFile: S
 
 /** The synchronous part: O(states + timers + operator state), independent of the amount of keyed state. */
 export function captureOperatorState(src: OperatorStateSources, checkpointId: CheckpointId): CapturedOperatorState {
-  let timers: readonly TimerSnapshot<unknown>[] = [];
+  let timers: TimerSnapshotSet<unknown> = EMPTY_TIMER_SNAPSHOTS;
   let watermark: number | undefined;
   for (const op of src.operators) {
     const extras = op.snapshotExtras();
-    if (extras?.timers !== undefined && extras.timers.length > 0) timers = extras.timers;
+    if (extras?.timers !== undefined && extras.timers.size > 0) timers = extras.timers;
     if (extras?.watermark !== undefined && extras.watermark > -Infinity) watermark = extras.watermark;
   }
   const blob: { o: OperatorStateSnapshotData[]; s?: SourceSplit[]; w?: number } = { o: src.operatorStateBackend.snapshot() };
@@ -96,7 +97,7 @@ export async function persistOperatorState(
 ): Promise<{ state: OperatorSubtaskState | undefined; bytes: number }> {
   try {
     const { blob } = c;
-    const hasKeyed = c.keyed !== undefined && (c.keyed.states.length > 0 || c.timers.length > 0);
+    const hasKeyed = c.keyed !== undefined && (c.keyed.states.length > 0 || c.timers.size > 0);
     const hasBlob = blob.o.length > 0 || blob.s !== undefined || blob.w !== undefined;
     if (!hasKeyed && !hasBlob) return { state: undefined, bytes: 0 };
     const prefix = `op-${c.operatorId}-${o.subtaskIndex}`;

@@ -10,12 +10,12 @@ import type { StreamNode } from '../../graph/job-graph.ts';
 import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
 import type { OperatorStateBackend } from '../../state/operator-state-backend.ts';
 import type { Scheduler } from '../../core/time.ts';
-import type { TimerSnapshot, RestoredTimer } from '../timer-service.ts';
+import type { TimerSnapshotSet, RestoredTimer } from '../timer-service.ts';
 
 /** Operator-owned state beyond the state backends, copied in the synchronous part of a snapshot. */
 export interface OperatorExtras {
-  /** Keyed timers; written with the keyed state, split by key group on restore. */
-  readonly timers?: readonly TimerSnapshot<unknown>[];
+  /** Keyed timers (a copy, unaffected by later changes); written with the keyed state, split by key group on restore. */
+  readonly timers?: TimerSnapshotSet<unknown>;
   /** The operator's current watermark, so event time never goes back after a restore. */
   readonly watermark?: number;
 }

@@ -174,7 +174,7 @@ export async function writeIncremental(src: IncrementalSource, w: KeyedSnapshotW
     const encoded = encodeValue(meta);
     files.unshift(await w.sink(`${w.filePrefix}${ROCKSDB_META_SUFFIX}`, encoded));
     bytes += encoded.byteLength;
-    if (w.timers !== undefined && w.timers.length > 0) {
+    if (w.timers !== undefined && w.timers.size > 0) {
       const timers = await writeKeyedState({ snapshot: NO_STATES, keyGroupRange: w.keyGroupRange, filePrefix: `${w.filePrefix}-timers`, sink: w.sink, timers: w.timers });
       files.push(...timers.files);
       bytes += timers.bytes;

@@ -12,7 +12,7 @@ import type { KeyGroupRange } from '../../../core/key-group.ts';
 import type { EncodedEntries, KeyedStateSnapshot } from '../../keyed-state-backend.ts';
 import type { KeyedSnapshotWriteResult, StateFileSink } from '../../state-backend.ts';
 import { type ByteWriter, writeStored, writeValue } from '../../state-codec.ts';
-import type { TimerSnapshot } from '../../timer-snapshot.ts';
+import { EMPTY_TIMER_SNAPSHOTS, type TimerSnapshotSet } from '../../timer-snapshot.ts';
 import { DOMAIN_EVENT, DOMAIN_PROCESSING, FRAME_ENTRIES, FRAME_SCATTERED, FRAME_TIMERS } from './keyed-state-file-format.ts';
 import { FileOutput } from './keyed-state-file-output.ts';
 
@@ -20,7 +20,7 @@ export interface KeyedStateWriteOptions {
   readonly snapshot: KeyedStateSnapshot;
   readonly keyGroupRange: KeyGroupRange;
   /** Keyed timers of the operator (already copied synchronously); written with the state. */
-  readonly timers?: readonly TimerSnapshot<unknown>[];
+  readonly timers?: TimerSnapshotSet<unknown>;
   /** Simple file-name prefix, e.g. `op-3f2a…-1`; files are named `${prefix}-${n}.kstate`, n = 0, 1, … */
   readonly filePrefix: string;
   readonly sink: StateFileSink;
@@ -72,7 +72,7 @@ export async function writeKeyedState(o: KeyedStateWriteOptions): Promise<KeyedS
   const sliceMs = o.sliceMs ?? DEFAULT_KEYED_STATE_SLICE_MS;
   const yieldControl = o.yieldControl ?? defaultYield;
   const now = o.now ?? defaultNow;
-  const timers = o.timers ?? [];
+  const timers: TimerSnapshotSet<unknown> = o.timers ?? EMPTY_TIMER_SNAPSHOTS;
   checkWriteOptions(range, filePrefix, fileBytes, sliceMs);
 
   signal?.throwIfAborted();
@@ -189,13 +189,15 @@ export async function writeKeyedState(o: KeyedStateWriteOptions): Promise<KeyedS
       snapshot.markWritten?.(keyGroup);
     }
 
-    for (let i = 0; i < timers.length; i += TIMERS_PER_FRAME) {
-      const batch = Math.min(TIMERS_PER_FRAME, timers.length - i);
+    // The timers are read one by one from the set copied at the barrier: no object per timer.
+    const t = timers.cursor();
+    for (let i = 0; i < timers.size; i += TIMERS_PER_FRAME) {
+      const batch = Math.min(TIMERS_PER_FRAME, timers.size - i);
       const w = out.open();
       const frame = out.beginFrame(FRAME_TIMERS);
       w.u32(batch);
-      for (let j = i; j < i + batch; j++) {
-        const t = timers[j]!;
+      for (let j = 0; j < batch; j++) {
+        if (!t.next()) throw new Error(`the keyed timers of the snapshot ended after ${i + j} of ${timers.size}`);
         w.u8(t.domain === 'event' ? DOMAIN_EVENT : DOMAIN_PROCESSING);
         try {
           writeValue(w, t.key);
