@@ -28,6 +28,14 @@ function tsxPreloaded(): boolean {
   return false;
 }
 
+/**
+ * Whether this process loads jobs with weir's own loader (the compiled engine, no TypeScript
+ * loader over the whole process): only then may a job be prebuilt (job-prebuild.ts) instead.
+ */
+export function ownLoader(typeScriptLoaded: boolean): boolean {
+  return !typeScriptLoaded && !tsxPreloaded();
+}
+
 /** Whether Node loads the module at `url` as CommonJS TypeScript. */
 function commonJsTypeScript(url: string): boolean {
   if (!url.startsWith('file:')) return false;
@@ -41,7 +49,7 @@ function commonJsTypeScript(url: string): boolean {
  * imports. `typeScriptLoaded`: a TypeScript loader covers the whole process already.
  */
 export async function registerJobLoader(jobModule: string, typeScriptLoaded: boolean): Promise<void> {
-  if (registered || typeScriptLoaded || tsxPreloaded()) return;
+  if (registered || !ownLoader(typeScriptLoaded)) return;
   registered = true;
   process.setSourceMapsEnabled(true);
   register(new URL('../runtime/worker/loader-hooks.mjs', import.meta.url), {

@@ -16,7 +16,7 @@ import { reportFailure, UsageError, withProgress, type ExitCode } from './cli-su
 import { uriScheme } from '../core/location.ts';
 import { findCluster } from './cluster-address.ts';
 import { moduleFormatHint } from './job-format.ts';
-import { registerJobLoader } from './job-loader.ts';
+import { ownLoader, registerJobLoader } from './job-loader.ts';
 import { positiveInt, switchFlag, valueFlag, verbCommand } from './verb-command.ts';
 
 export const RUN_USAGE = `Usage: weir run [options] <job.ts|job.js> [args...]
@@ -136,7 +136,10 @@ async function runCommand(o: RunOptions): Promise<ExitCode> {
   const overrides: Record<string, unknown> = { ...o.config };
   if (o.parallelism !== undefined) overrides['parallelism.default'] = o.parallelism;
   if (o.inline) overrides['weir.execution.mode'] = 'inline';
-  const jobModule = pathToFileURL(path).href;
+  // The compiled engine imports the job prebuilt to plain JavaScript where it can, so that no
+  // thread needs module loader hooks; otherwise the hooks load the job's TypeScript.
+  const prebuilt = ownLoader(o.typeScriptLoaded) ? await (await import('./job-prebuild.ts')).prebuiltJob(path) : undefined;
+  const jobModule = prebuilt ?? pathToFileURL(path).href;
   // Where the job may run embedded on threads, its slot workers start now: they set themselves
   // up while this thread looks for a cluster and imports the job, and stop if a cluster runs it.
   let workers: typeof import('../runtime/worker-group.ts') | undefined;
@@ -152,7 +155,7 @@ async function runCommand(o: RunOptions): Promise<ExitCode> {
   if (o.detached) {
     throw new Error('run -d needs a running cluster, and none was found: start one with `weir start-cluster`, or name one with -m host:port');
   }
-  return runEmbedded(o, path, jobModule, overrides);
+  return runEmbedded(o, path, jobModule, prebuilt !== undefined, overrides);
 }
 
 async function runOnCluster(o: RunOptions, path: string, address: string): Promise<ExitCode> {
@@ -184,14 +187,16 @@ async function runOnCluster(o: RunOptions, path: string, address: string): Promi
   return 1;
 }
 
-async function runEmbedded(o: RunOptions, path: string, jobModule: string, overrides: Record<string, unknown>): Promise<ExitCode> {
+async function runEmbedded(o: RunOptions, path: string, jobModule: string, prebuilt: boolean, overrides: Record<string, unknown>): Promise<ExitCode> {
   // The engine, only now: the job's `import 'weir'` would load it anyway, and the other verbs
   // never need it. A job that reaches the engine by another entry still finds the executor.
   await import('../runtime/install-embedded-executor.ts');
   const registry = executionRegistry();
   setLaunchContext({ jobModule, jobPath: path, args: o.args, overrides });
   try {
-    await registerJobLoader(jobModule, o.typeScriptLoaded);
+    // A prebuilt job carries source maps to its TypeScript: stack traces name the job's files.
+    if (prebuilt) process.setSourceMapsEnabled(true);
+    else await registerJobLoader(jobModule, o.typeScriptLoaded);
     await import(jobModule);
   } catch (e) {
     reportFailure(e);

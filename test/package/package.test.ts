@@ -12,7 +12,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -224,6 +224,14 @@ for (const type of ['module', 'commonjs'] as const) {
         assert.deepEqual(counts(await run('npx', ['--no-install', 'weir', 'run', '-p', '2', job], project[type])), EXPECTED);
       });
     }
+
+    // An ES module job is prebuilt to plain JavaScript (no loader hooks in any thread) and kept
+    // under node_modules/.cache; a CommonJS one is loaded through the hooks and leaves nothing there.
+    it('ES module jobs run prebuilt, from a cache kept in the project; CommonJS jobs through the loader hooks', opts, async () => {
+      const cache = join(project[type], 'node_modules', '.cache', 'weir', 'jobs');
+      const bundles = existsSync(cache) ? readdirSync(cache).length : 0;
+      assert.equal(bundles, type === 'module' ? 4 : 2, `prebuilt jobs in ${cache}`);
+    });
   });
 }
 

@@ -86,9 +86,13 @@ async function compiled() {
   marks.push(['engine', now()]);
   // Only now: dist/ has no source maps, and Node would look for them in every engine module.
   enableSourceMaps();
-  register(new URL('./loader-hooks.mjs', import.meta.url), {
-    data: { engineDir: new URL('../../', import.meta.url).href, facades: {}, externals: [], jobModule: workerData.jobModule, outerTsx: await tsxActive('./protocol.d.ts') },
-  });
+  // A job prebuilt to plain JavaScript (cli/job-prebuild.ts) imports only packages and builtins,
+  // which Node loads alone: no hooks thread to start.
+  if (!new URL(workerData.jobModule).searchParams.has('weir-prebuilt')) {
+    register(new URL('./loader-hooks.mjs', import.meta.url), {
+      data: { engineDir: new URL('../../', import.meta.url).href, facades: {}, externals: [], jobModule: workerData.jobModule, outerTsx: await tsxActive('./protocol.d.ts') },
+    });
+  }
   marks.push(['loader', now()]);
   return runtime;
 }
