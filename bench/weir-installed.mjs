@@ -12,5 +12,6 @@ if (!existsSync(compiled)) {
   console.error('bench/weir-installed.mjs: dist/cli/main.js is missing; build the package first (npm run build)');
   process.exit(2);
 }
+if (process.argv[2] === 'run') (await import(new URL('../dist/cli/early-workers.js', import.meta.url).href)).startWorkersEarly(process.argv.slice(3));
 const { main } = await import(compiled.href);
 process.exitCode = await main(process.argv.slice(2));

@@ -23,6 +23,8 @@ if (existsSync(sources)) {
   const { main } = await import(sources.href);
   process.exitCode = await main(process.argv.slice(2), { typeScriptLoaded: true });
 } else {
+  // `weir run` starts the job's slot workers first, so that they start up while the CLI loads.
+  if (process.argv[2] === 'run') (await import('../dist/cli/early-workers.js')).startWorkersEarly(process.argv.slice(3));
   const { main } = await import('../dist/cli/main.js');
   process.exitCode = await main(process.argv.slice(2));
 }

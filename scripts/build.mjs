@@ -45,7 +45,7 @@ function fail(message) {
 
 /**
  * The modules a process loads by path rather than through an import of another module: the
- * package's exports, the CLI (bin/weir.mjs), the worker runtime (worker-bootstrap.mjs) and the
+ * package's exports, the CLI and its early start of slot workers (bin/weir.mjs), the worker runtime (worker-bootstrap.mjs) and the
  * processes a cluster starts (entrypoints/process-entries.ts).
  */
 const ENTRIES = [
@@ -56,6 +56,7 @@ const ENTRIES = [
   'connectors/pg/index.ts',
   'connectors/nats/index.ts',
   'cli/main.ts',
+  'cli/early-workers.ts',
   'runtime/worker/worker-main.ts',
   'entrypoints/jobmanager-main.ts',
   'entrypoints/taskmanager-main.ts',

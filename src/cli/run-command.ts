@@ -6,7 +6,6 @@
  * the web UI while the job runs (run-web-ui.ts).
  */
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isConfigKey } from '../api/configuration.ts';
@@ -15,6 +14,7 @@ import type { Command } from 'commander';
 import { reportFailure, UsageError, withProgress, type ExitCode } from './cli-support.ts';
 import { uriScheme } from '../core/location.ts';
 import { findCluster } from './cluster-address.ts';
+import { expectedSlots } from './slot-count.ts';
 import { moduleFormatHint } from './job-format.ts';
 import { ownLoader, registerJobLoader } from './job-loader.ts';
 import { positiveInt, switchFlag, valueFlag, verbCommand } from './verb-command.ts';
@@ -110,16 +110,6 @@ export function runVerb(typeScriptLoaded = false): Command {
  */
 function savepointPath(value: string): string {
   return uriScheme(value) !== undefined ? value : resolve(value);
-}
-
-/**
- * How many slot workers a job run with `overrides` is likely to need: its default parallelism as
- * the command line sets it, else as a job that sets none gets it (one per core). A job whose code
- * sets another parallelism needs more workers, started then, or fewer, and the rest stop.
- */
-function expectedSlots(overrides: Record<string, unknown>): number {
-  const p = Number(overrides['parallelism.default']);
-  return Number.isInteger(p) && p > 0 ? Math.min(p, availableParallelism()) : availableParallelism();
 }
 
 /** Runs the job `o` names, on a cluster or embedded. */

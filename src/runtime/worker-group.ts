@@ -47,13 +47,15 @@ export type WorkerGroupFactory = (spec: WorkerGroupSpec, events: WorkerGroupEven
 
 /**
  * What a pre-started worker is told at its start (its workerData), before the job it is to run
- * has a graph: the job module and the engine, so that it can load the engine and set up module
- * loading while the launcher imports the job. It gets its WorkerData, the slot's ports
- * transferred with it, in the first message (PrestartAssignment) when a group adopts it.
+ * has a graph: the job module, when known, and the engine, so that it can load the engine and
+ * set up module loading while the launcher imports the job. It gets its WorkerData, the slot's
+ * ports transferred with it, in the first message (PrestartAssignment) when a group adopts it.
+ * A worker started before the command line was read (no job module yet) loads the engine and
+ * sets up module loading for the job once assigned.
  */
 export interface PrestartData {
   readonly prestarted: true;
-  readonly jobModule: string;
+  readonly jobModule: string | undefined;
   readonly engine: WorkerData['engine'];
 }
 
@@ -61,13 +63,17 @@ export interface PrestartData {
 export interface PrestartAssignment {
   readonly type: 'weir-slot-assignment';
   readonly data: WorkerData;
+  /** The job's arguments, for a worker started before they were known: its process.argv.slice(2). */
+  readonly argv: readonly string[];
 }
 
 /** A worker started ahead of its group; events before adoption are held for the group. */
 interface PrestartedWorker {
   readonly worker: Worker;
-  readonly jobModule: string;
-  readonly argv: string;
+  /** The job module it was started for; undefined: started before the job was known, fits any. */
+  readonly jobModule: string | undefined;
+  /** The job's arguments (JSON) it was started with; undefined with jobModule. */
+  readonly argv: string | undefined;
   readonly engineKey: string | undefined;
   /** Set once it has failed or exited before a group took it; such a worker is not adopted. */
   dead: boolean;
@@ -82,17 +88,32 @@ function startWorker(workerData: WorkerData | PrestartData, transferList: Messag
 }
 
 /**
- * Starts `count` slot workers for the job module `jobModule` before its graph is known, so that
- * their start-up (the thread, the engine, module loading) overlaps the launcher's own import of
- * the job; the next group started for the same job module and arguments in this process takes
- * them (spawnLocalWorkers). They do not keep the process alive while no group has taken them.
- * A guess of the count that is too high costs idle threads, one too low costs nothing.
+ * Starts slot workers for the job module `jobModule` before its graph is known, so that their
+ * start-up (the thread, the engine, module loading) overlaps the launcher's own import of the
+ * job; the next group started for the same job module and arguments in this process takes them
+ * (spawnLocalWorkers). `count` is how many the job is expected to need, counting workers already
+ * started for any job (startEarlyWorkers). They do not keep the process alive while no group has
+ * taken them. A guess of the count that is too high costs idle threads, one too low costs nothing.
  */
 export function prestartLocalWorkers(jobModule: string, argv: readonly string[], count: number): void {
+  const early = prestarted.filter((w) => w.jobModule === undefined && !w.dead).length;
+  start(jobModule, argv, count - early);
+}
+
+/**
+ * Starts `count` slot workers before the command line has been read, for whatever job this
+ * process runs next (the launcher's first step, see cli/early-workers.ts): the thread and the
+ * engine start while the command line interface loads. The group of the next job takes them.
+ */
+export function startEarlyWorkers(count: number): void {
+  start(undefined, undefined, count);
+}
+
+function start(jobModule: string | undefined, argv: readonly string[] | undefined, count: number): void {
   const engine = currentEngineBundle();
   for (let i = 0; i < count; i++) {
-    const worker = startWorker({ prestarted: true, jobModule, engine }, [], argv);
-    const w: PrestartedWorker = { worker, jobModule, argv: JSON.stringify(argv), engineKey: engine?.key, dead: false, events: undefined, slot: -1 };
+    const worker = startWorker({ prestarted: true, jobModule, engine }, [], argv ?? []);
+    const w: PrestartedWorker = { worker, jobModule, argv: argv && JSON.stringify(argv), engineKey: engine?.key, dead: false, events: undefined, slot: -1 };
     worker.on('message', (m: FromWorker) => w.events?.message(w.slot, m));
     worker.on('error', (e) => {
       if (w.events) w.events.error(w.slot, e);
@@ -113,11 +134,16 @@ export function releasePrestartedWorkers(): void {
   for (const w of prestarted.splice(0)) void w.worker.terminate();
 }
 
-/** Takes a pre-started worker for the job module and arguments, if one is there and alive. */
+/**
+ * Takes a pre-started worker for the job module and arguments, if one is there and alive: one
+ * started for them, else one started for any job.
+ */
 function takePrestarted(jobModule: string, argv: readonly string[], engineKey: string | undefined): PrestartedWorker | undefined {
   const args = JSON.stringify(argv);
+  const fits = (w: PrestartedWorker, exact: boolean) => w.engineKey === engineKey && (exact ? w.jobModule === jobModule && w.argv === args : w.jobModule === undefined);
   for (;;) {
-    const i = prestarted.findIndex((w) => w.jobModule === jobModule && w.argv === args && w.engineKey === engineKey);
+    let i = prestarted.findIndex((w) => fits(w, true));
+    if (i === -1) i = prestarted.findIndex((w) => fits(w, false));
     if (i === -1) return undefined;
     const [w] = prestarted.splice(i, 1);
     if (!w!.dead) return w;
@@ -146,7 +172,7 @@ export const spawnLocalWorkers: WorkerGroupFactory = (spec, events) => {
       early.slot = i;
       early.events = events;
       early.worker.ref();
-      early.worker.postMessage({ type: 'weir-slot-assignment', data } satisfies PrestartAssignment, transfer);
+      early.worker.postMessage({ type: 'weir-slot-assignment', data, argv: spec.argv } satisfies PrestartAssignment, transfer);
       return early.worker;
     }
     const worker = startWorker(data, transfer, spec.argv);
@@ -157,7 +183,8 @@ export const spawnLocalWorkers: WorkerGroupFactory = (spec, events) => {
   });
   // The job's group is started; what was started for it beyond the group's size would idle.
   for (let i = prestarted.length - 1; i >= 0; i--) {
-    if (prestarted[i]!.jobModule === spec.jobModule) void prestarted.splice(i, 1)[0]!.worker.terminate();
+    const m = prestarted[i]!.jobModule;
+    if (m === spec.jobModule || m === undefined) void prestarted.splice(i, 1)[0]!.worker.terminate();
   }
   return {
     post(m) {

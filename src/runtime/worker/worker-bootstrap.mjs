@@ -86,15 +86,29 @@ async function compiled() {
   marks.push(['engine', now()]);
   // Only now: dist/ has no source maps, and Node would look for them in every engine module.
   enableSourceMaps();
-  // A job prebuilt to plain JavaScript (cli/job-prebuild.ts) imports only packages and builtins,
-  // which Node loads alone: no hooks thread to start.
-  if (!new URL(workerData.jobModule).searchParams.has('weir-prebuilt')) {
+  return runtime;
+}
+
+/**
+ * Module loading for the job `jobModule` with the compiled engine: the loader hooks, except for
+ * a job prebuilt to plain JavaScript (cli/job-prebuild.ts), which imports only packages and
+ * builtins that Node loads alone: no hooks thread to start.
+ */
+async function compiledJobLoader(jobModule) {
+  if (!new URL(jobModule).searchParams.has('weir-prebuilt')) {
     register(new URL('./loader-hooks.mjs', import.meta.url), {
-      data: { engineDir: new URL('../../', import.meta.url).href, facades: {}, externals: [], jobModule: workerData.jobModule, outerTsx: await tsxActive('./protocol.d.ts') },
+      data: { engineDir: new URL('../../', import.meta.url).href, facades: {}, externals: [], jobModule, outerTsx: await tsxActive('./protocol.d.ts') },
     });
   }
   marks.push(['loader', now()]);
-  return runtime;
+}
+
+/** tsx's CommonJS hooks, for a job that Node loads as CommonJS TypeScript. */
+async function commonJsLoader(jobModule) {
+  if (commonJsTypeScript(jobModule)) {
+    const { register: registerTsxCommonJs } = await import('tsx/cjs/api');
+    registerTsxCommonJs();
+  }
 }
 
 async function fromSources() {
@@ -126,17 +140,20 @@ function commonJsTypeScript(url) {
   }
 }
 
-if (commonJsTypeScript(workerData.jobModule)) {
-  const { register: registerTsxCommonJs } = await import('tsx/cjs/api');
-  registerTsxCommonJs();
-}
-
 /** The compiled worker runtime, present only where this file is part of dist/. */
 const COMPILED_MAIN = new URL('./worker-main.js', import.meta.url);
+const isCompiled = existsSync(COMPILED_MAIN);
+
+// A worker started before the launcher read its command line knows its job only once assigned
+// (worker-group.ts, startEarlyWorkers): it loads the engine first and sets up the job's module
+// loading then.
+const known = workerData.jobModule !== undefined;
+if (known) await commonJsLoader(workerData.jobModule);
 
 let runtime;
-if (existsSync(COMPILED_MAIN)) {
+if (isCompiled) {
   runtime = await compiled();
+  if (known) await compiledJobLoader(workerData.jobModule);
 } else {
   runtime = (workerData.engine && (await fromBundle(workerData.engine))) || (await fromSources());
   marks.push(['engine', now()]);
@@ -146,6 +163,12 @@ if (workerData.prestarted === true) {
   const assignment = await new Promise((resolve) => parentPort.once('message', resolve));
   if (assignment?.type !== 'weir-slot-assignment') throw new Error(`a pre-started worker expected its slot first, got ${JSON.stringify(assignment?.type)}`);
   slotData = assignment.data;
+  // The job's arguments, as a worker started for them has them (Worker's argv option).
+  process.argv.splice(2, process.argv.length - 2, ...assignment.argv);
   marks.push(['assigned', now()]);
+  if (!known) {
+    await commonJsLoader(slotData.jobModule);
+    if (isCompiled) await compiledJobLoader(slotData.jobModule);
+  }
 }
 runtime.runWorker(marks, slotData);
