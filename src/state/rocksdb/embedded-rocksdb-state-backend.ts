@@ -31,6 +31,7 @@ import type {
   StateFileSource,
 } from '../state-backend.ts';
 import type { StateFileHandle } from '../state-file.ts';
+import { readCanonicalKeyedState } from './rocksdb-canonical-restore.ts';
 import { isIncremental, readIncremental, writeIncremental } from './rocksdb-incremental.ts';
 import { RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.ts';
 import { RocksDBSnapshot } from './rocksdb-snapshot.ts';
@@ -107,8 +108,23 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
     return writeKeyedState(w);
   }
 
+  /**
+   * Incremental checkpoints restore their RocksDB instances (rocksdb-incremental.ts); canonical
+   * files (savepoints, full checkpoints) are read straight into a staging instance under
+   * `<localdir>/restore/pid-<pid>/`, which restoreInto makes the backend's instance
+   * (rocksdb-canonical-restore.ts), so that a restore needs no memory that grows with the state.
+   */
   readKeyedSnapshot(files: readonly StateFileHandle[], read: StateFileSource, range: KeyGroupRange): Promise<RestoredKeyedState> {
-    return isIncremental(files) ? readIncremental(files, read, range) : readKeyedState(files, read, range);
+    if (isIncremental(files)) return readIncremental(files, read, range);
+    if (files.length === 0) return readKeyedState(files, read, range);
+    const root = localRoot(this.#o.localDir);
+    sweepDeadProcesses(root);
+    return readCanonicalKeyedState(files, read, range, {
+      path: join(root, STAGING_DIR, `pid-${process.pid}`, `restore-${randomBytes(6).toString('hex')}`),
+      writeBufferSize: this.#o.writeBufferSize ?? 64 * 1024 * 1024,
+      maxWriteBufferNumber: this.#o.writeBufferCount ?? 2,
+      blockCache: this.#o.blockCacheSize !== 0,
+    });
   }
 
   /** Deletes the job's working directory, with any instance a terminated thread left behind. */
@@ -124,8 +140,12 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
 
 const swept = new Set<string>();
 
+/** Under the local root: staging instances of restores from canonical files, by process. */
+const STAGING_DIR = 'restore';
+
 /**
- * Working instances live under `<root>/job-<id>/pid-<pid>/`: a process killed without closing
+ * Working instances live under `<root>/job-<id>/pid-<pid>/` (staging instances of restores under
+ * `<root>/restore/pid-<pid>/`): a process killed without closing
  * them (SIGKILL, a crash) leaves its directory behind, which the next process that uses the same
  * root deletes, once, when the owning process no longer exists.
  */
@@ -134,7 +154,7 @@ function sweepDeadProcesses(root: string): void {
   swept.add(root);
   let jobs: string[];
   try {
-    jobs = readdirSync(root).filter((d) => d.startsWith('job-'));
+    jobs = readdirSync(root).filter((d) => d.startsWith('job-') || d === STAGING_DIR);
   } catch {
     return;
   }

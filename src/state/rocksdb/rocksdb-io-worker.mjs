@@ -174,6 +174,11 @@ const handlers = {
     return null;
   },
 
+  /** Does nothing: answered once every request posted before it on the ordered lane has run. */
+  async barrier() {
+    return null;
+  },
+
   async property(request) {
     return await db(request.db).getProperty(request.name);
   },

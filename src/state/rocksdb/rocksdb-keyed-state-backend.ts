@@ -10,9 +10,9 @@
  * write the state out through the checkpoint storage.
  */
 import type { MapState, MapStateDescriptor, StateKind } from '../../api/state.ts';
-import { rmSync } from 'node:fs';
+import { rmdirSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { canonicalKey, computeKeyGroupForKeyHash, hashKey, type KeyGroupRange, type PrimitiveKey } from '../../core/key-group.ts';
 import { article, describeKey } from '../heap/heap-state-messages.ts';
 import { toStored } from '../heap/stored-values.ts';
@@ -204,6 +204,37 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
       } finally {
         old.close();
       }
+    }
+  }
+
+  /**
+   * Makes `staged` (an instance holding canonical files' entries of exactly this backend's key
+   * groups, laid out as this backend lays out its own, with these state ids: see
+   * rocksdb-canonical-restore.ts) this fresh backend's instance as it is. `staged` is flushed and
+   * closed, and its directory becomes this backend's.
+   */
+  async adoptStaged(staged: RocksDBStore, states: readonly { readonly name: string; readonly kind: StateKind; readonly id: number }[], range: KeyGroupRange): Promise<void> {
+    this.#alive();
+    if (this.#tableList.length > 0) throw new Error('internal: a RocksDB backend restores before any state is registered');
+    const { start, end } = this.keyGroupRange;
+    if (range.start !== start || range.end !== end) {
+      throw new Error(`internal: keyed state read for key groups ${range.start}..${range.end} cannot be restored into a backend of key groups ${start}..${end}`);
+    }
+    await staged.detach();
+    try {
+      this.#store.swapIn(staged.path);
+    } catch (e) {
+      rmSync(staged.path, { recursive: true, force: true });
+      throw e;
+    }
+    try {
+      rmdirSync(dirname(staged.path)); // the staging directory of this process, when it was the last
+    } catch {
+      // Not empty (another restore is staging), or gone.
+    }
+    for (const s of [...states].sort((a, b) => a.id - b.id)) {
+      const table = this.#table(s.name, s.kind);
+      if (table.id !== s.id) throw new Error(`internal: restored state '${s.name}' has id ${s.id}, expected ${table.id}`);
     }
   }
 

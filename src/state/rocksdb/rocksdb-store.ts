@@ -170,7 +170,15 @@ export class RocksDBStore {
   /** Posts the buffered writes (they take effect before any later request). */
   postWrites(): void {
     if (this.#keys.length === 0) return;
-    this.#bridge.post({ op: 'write', db: this.#db, keys: pack(this.#keys), values: pack(this.#values), deletes: this.#deletes });
+    const keys = pack(this.#keys);
+    const values = pack(this.#values);
+    // The packed bytes are fresh: moved to the I/O thread rather than copied.
+    this.#bridge.post({ op: 'write', db: this.#db, keys, values, deletes: this.#deletes }, [
+      keys.bytes.buffer as ArrayBuffer,
+      keys.offsets.buffer as ArrayBuffer,
+      values.bytes.buffer as ArrayBuffer,
+      values.offsets.buffer as ArrayBuffer,
+    ]);
     this.#keys = [];
     this.#values = [];
     this.#deletes = [];
@@ -254,6 +262,28 @@ export class RocksDBStore {
     this.#rangeDeletedAt = ++this.#writes;
     if (this.#watchers > 0) this.#rangesDeleted.push({ start, end, at: this.#writes });
     this.#bridge.post({ op: 'deleteRange', db: this.#db, start, end });
+  }
+
+  /**
+   * Settles once every write posted before it is in RocksDB: a writer that posts faster than the
+   * I/O thread applies awaits it now and then, so that posted batches do not pile up in memory.
+   */
+  async settled(): Promise<void> {
+    this.postWrites();
+    await this.#bridge.call({ op: 'barrier', db: this.#db });
+  }
+
+  /**
+   * Flushes the memtable and closes the instance, keeping its directory (for another store's
+   * swapIn): the store is closed as by close(), but its files are the caller's from then on.
+   */
+  async detach(): Promise<void> {
+    if (this.#closed) throw new Error(`internal: the RocksDB instance ${this.path} is closed`);
+    this.postWrites();
+    await this.#bridge.call({ op: 'flush', db: this.#db });
+    this.#closed = true;
+    await this.#bridge.call({ op: 'close', db: this.#db });
+    openPaths.delete(this.path);
   }
 
   /** Closes the instance and deletes its directory. Idempotent. */

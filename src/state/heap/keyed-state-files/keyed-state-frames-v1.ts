@@ -1,5 +1,6 @@
 /** Frames of keyed state file format 1: MessagePack arrays, still read (see keyed-state-file-format.ts). */
 import type { StateKind } from '../../../api/state.ts';
+import { CorruptCheckpointError } from '../../../core/errors.ts';
 import { canonicalKey, keyGroupRangeContains, type PrimitiveKey } from '../../../core/key-group.ts';
 import { decodeValue } from '../../../core/record-codec.ts';
 import {
@@ -48,10 +49,21 @@ export function frameParserV1(path: string, payload: Uint8Array, into: RestoreCo
         if (kind === undefined) throw corrupt(`${at} holds entries of state '${name}', which the file does not declare`);
         counts.entries += rows.length;
         if (!keyGroupRangeContains(range, keyGroup)) return false;
-        const flat = into.part(name, keyGroup);
+        const { sink } = into;
+        const flat = sink === undefined ? into.part(name, keyGroup) : undefined;
         for (const row of rows) {
           if (!Array.isArray(row) || row.length !== 2) throw corrupt(`${at}: an entry of state '${name}' is not a [key, value] pair`);
-          flat.push(row[0] as unknown, restoredValueV1(kind, row[1] as unknown, name, (problem) => corrupt(`${at}: ${problem}`)));
+          const value = restoredValueV1(kind, row[1] as unknown, name, (problem) => corrupt(`${at}: ${problem}`));
+          if (flat !== undefined) {
+            flat.push(row[0] as unknown, value);
+            continue;
+          }
+          try {
+            sink!.add(name, kind, keyGroup, row[0] as unknown, value);
+          } catch (error) {
+            if (error instanceof CorruptCheckpointError) throw error;
+            throw corrupt(`${at}: an entry of state '${name}' cannot be restored: ${error instanceof Error ? error.message : String(error)}`, error);
+          }
         }
         return false;
       }

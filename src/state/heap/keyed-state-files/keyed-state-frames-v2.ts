@@ -18,7 +18,7 @@ import type { RestoreCollector } from './restore-collector.ts';
 export function frameParser(path: string, payload: Uint8Array, into: RestoreCollector, corrupt: (problem: string, cause?: unknown) => Error): FrameParser {
   const declared: { name: string; kind: StateKind }[] = [];
   const r = new ByteReader(payload);
-  const { range } = into;
+  const { range, sink } = into;
   return (start, end, at, counts) => {
     r.pos = start + 1;
     r.end = end;
@@ -42,8 +42,12 @@ export function frameParser(path: string, payload: Uint8Array, into: RestoreColl
           counts.entries += n;
           if (!keyGroupRangeContains(range, keyGroup)) return false;
           r.need(2 * n);
-          const flat = into.part(state.name, keyGroup);
           const kind = state.kind;
+          if (sink !== undefined) {
+            for (let i = 0; i < n; i++) sink.read(state.name, kind, keyGroup, r);
+            break;
+          }
+          const flat = into.part(state.name, keyGroup);
           for (let i = 0; i < n; i++) {
             const key = readValue(r);
             flat.push(key, readStored(r, kind));
@@ -68,11 +72,13 @@ export function frameParser(path: string, payload: Uint8Array, into: RestoreColl
               continue;
             }
             r.end = entryEnd;
-            const key = readValue(r);
-            const value = readStored(r, state.kind);
+            if (sink !== undefined) sink.read(state.name, state.kind, keyGroup, r);
+            else {
+              const key = readValue(r);
+              into.part(state.name, keyGroup).push(key, readStored(r, state.kind));
+            }
             if (r.pos !== entryEnd) throw corrupt(`${at}: entry ${i} holds ${entryEnd - r.pos} bytes more than its key and value`);
             r.end = end;
-            into.part(state.name, keyGroup).push(key, value);
           }
           break;
         }

@@ -33,6 +33,21 @@ export async function readKeyedState(
   range: KeyGroupRange,
 ): Promise<RestoredKeyedState> {
   const result = new RestoreCollector(range);
+  await readKeyedStateInto(files, read, result);
+  return result.build();
+}
+
+/**
+ * As readKeyedState, into a collector of the caller's: with an EntrySink (restore-collector.ts),
+ * entries go to the sink as they are decoded, frame by frame, and the collector keeps only the
+ * declared states and the timers. Memory then stays bounded by the files being read and decoded
+ * (a few, see READ_AHEAD_FILES) and what the sink holds, whatever the size of the state.
+ */
+export async function readKeyedStateInto(
+  files: readonly StateFileHandle[],
+  read: (h: StateFileHandle) => Promise<Uint8Array>,
+  result: RestoreCollector,
+): Promise<void> {
   const start = (handle: StateFileHandle): Promise<Uint8Array> => {
     const reading = (async () => read(handle))().catch((error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
@@ -51,7 +66,6 @@ export async function readKeyedState(
     const payload = await pending.shift()!;
     await parseFile(files[i]!.path, payload, result);
   }
-  return result.build();
 }
 
 async function parseFile(path: string, payload: Uint8Array, into: RestoreCollector): Promise<void> {
@@ -93,7 +107,11 @@ async function parseFile(path: string, payload: Uint8Array, into: RestoreCollect
       return;
     }
     counts.frames++;
-    if (monotonicClock.now() - sliceStart >= READ_SLICE_MS) {
+    const backpressure = into.sink?.frameDone();
+    if (backpressure !== undefined) {
+      await backpressure;
+      sliceStart = monotonicClock.now();
+    } else if (monotonicClock.now() - sliceStart >= READ_SLICE_MS) {
       await yieldToEventLoop();
       sliceStart = monotonicClock.now();
     }

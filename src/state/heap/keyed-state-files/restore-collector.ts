@@ -1,9 +1,33 @@
-/** What a restore collects from keyed state files: declared states, entries per key group, timers. */
+/**
+ * What a restore collects from keyed state files: declared states, entries per key group, timers.
+ * Entries are kept in memory, or, when the collector has an EntrySink, handed to the sink as they
+ * are decoded (a backend that writes them to disk, so that a restore needs no memory that grows
+ * with the state).
+ */
 import type { StateKind } from '../../../api/state.ts';
 import type { KeyGroupRange } from '../../../core/key-group.ts';
 import type { KeyedStateSnapshotData } from '../../keyed-state-backend.ts';
 import type { RestoredKeyedState } from '../../state-backend.ts';
+import type { ByteReader } from '../../state-codec.ts';
 import type { RestoredTimer } from '../../timer-snapshot.ts';
+
+/**
+ * Takes the entries of a restore (only those of key groups in the range) instead of the
+ * collector. The frame parsers call it inside their checks: whatever it throws is reported as a
+ * corrupt file naming the file and the frame.
+ */
+export interface EntrySink {
+  /**
+   * One entry of a format 2 file: `r` is at its key, which the sink reads, then its value as
+   * state-codec.ts's readStored(r, kind) would, leaving `r` after the value (r.bytes holds them,
+   * so the sink may copy their encoded bytes instead of encoding them again).
+   */
+  read(name: string, kind: StateKind, keyGroup: number, r: ByteReader): void;
+  /** One entry of a format 1 file, decoded: the value as KeyedStateBackend.restore() takes it. */
+  add(name: string, kind: StateKind, keyGroup: number, key: unknown, value: unknown): void;
+  /** Called after every frame: a promise to await before the next (the sink's backpressure), or undefined. */
+  frameDone(): Promise<void> | undefined;
+}
 
 /** Entries of one state in one key group, as keys and values alternating. */
 class FlatEntries implements Iterable<readonly [unknown, unknown]> {
@@ -22,9 +46,12 @@ export class RestoreCollector {
   /** Entries by state, then key group. */
   readonly entries = new Map<string, Map<number, FlatEntries>>();
   readonly timers: RestoredTimer<unknown>[] = [];
+  /** Where entries go instead of `entries`, when set. */
+  readonly sink: EntrySink | undefined;
 
-  constructor(range: KeyGroupRange) {
+  constructor(range: KeyGroupRange, sink?: EntrySink) {
     this.range = range;
+    this.sink = sink;
   }
 
   /** Records a state declared by `file`; a different kind than an earlier file declared is corrupt. */
