@@ -137,14 +137,14 @@ class TimerQueue<K> {
 
   /**
    * Adds all pending timers, in firing order, to `out` as runs of `domain`, without changing the
-   * queue. Only the keys are copied (a pointer each), into the builder's flat arrays: no object
-   * per timer, so a snapshot of millions of timers leaves the garbage collector little to do.
+   * queue: a bucket's pending range of keys and key groups is copied (slice() when long), deleted
+   * entries along with it (the builder skips DELETED). No object per timer, so a snapshot of
+   * millions of timers leaves the garbage collector little to copy.
    */
   snapshotInto(domain: TimeDomain, out: TimerSnapshotBuilder<K>): void {
     const buckets = this.#heap.slice().sort((a, b) => a.timestamp - b.timestamp);
     for (const bucket of buckets) {
-      out.beginRun(domain, bucket.timestamp);
-      out.addAll(bucket.keys, bucket.keyGroups, bucket.next, bucket.keys.length, DELETED);
+      out.addRun(domain, bucket.timestamp, bucket.keys, bucket.keyGroups, bucket.next, bucket.keys.length, bucket.live);
     }
   }
 
@@ -329,7 +329,7 @@ export class InternalTimerService<K = unknown> {
   snapshotTimers(): TimerSnapshotSet<K> {
     const event = this.#event;
     const processing = this.#processing;
-    const out = new TimerSnapshotBuilder<K>(event.size + processing.size, event.buckets + processing.buckets);
+    const out = new TimerSnapshotBuilder<K>(DELETED, { timers: event.size + processing.size, runs: event.buckets + processing.buckets });
     event.snapshotInto('event', out);
     processing.snapshotInto('processing', out);
     return out.build();

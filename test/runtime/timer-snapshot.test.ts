@@ -178,29 +178,54 @@ test('a timer snapshot set: runs of equal (domain, timestamp), cursor and forEac
   timers.length = 0;
   assert.equal(set.size, 7, 'the set copied the array');
 
-  // A builder announced with one run grows; empty runs are not kept.
-  const b = new TimerSnapshotBuilder<number>(40, 1);
-  for (let i = 0; i < 40; i++) {
-    b.beginRun('event', 999); // empty: replaced by the next one
-    b.beginRun(i % 2 === 0 ? 'event' : 'processing', i);
-    b.add(i, i);
+  // Runs copied from arrays with deleted entries: long ones (sliced whole) and short ones
+  // (appended to shared arrays), between single timers; the marker is left out when reading.
+  const DEL = Symbol('deleted');
+  const source: unknown[] = Array.from({ length: 200 }, (_, i) => (i % 3 === 0 ? DEL : i));
+  const groups = Array.from({ length: 200 }, (_, i) => i % 128);
+  const b = new TimerSnapshotBuilder<number>(DEL);
+  const want: TimerSnapshot<number>[] = [];
+  const run = (domain: TimeDomain, timestamp: number, from: number, to: number): void => {
+    let count = 0;
+    for (let i = from; i < to; i++) {
+      if (source[i] === DEL) continue;
+      count++;
+      want.push({ domain, key: i, keyGroup: i % 128, timestamp });
+    }
+    b.addRun(domain, timestamp, source, groups, from, to, count);
+  };
+  run('event', 1, 0, 150); // long
+  b.add('event', 1, -1, 5); // a single timer after a long run of the same timestamp
+  want.push({ domain: 'event', key: -1, keyGroup: 5, timestamp: 1 });
+  run('event', 2, 150, 160); // short
+  run('event', 3, 3, 4); // only a deleted entry: nothing
+  run('processing', 2, 160, 200); // short
+  run('processing', 4, 1, 200); // long
+  assert.throws(() => b.addRun('event', 5, source, groups, 0, 10, 9), /said to hold 9 timers holds 6/);
+  assert.throws(() => b.addRun('event', 5, source, groups, 0, 201, 1), /invalid run/);
+  const copied = b.build();
+  source.fill(DEL); // the set copied what it holds
+  groups.fill(0);
+  assert.equal(copied.size, want.length);
+  assert.deepEqual(viaCursor(copied), want);
+  assert.deepEqual(timerSnapshotsToArray(copied), want);
+  assert.throws(() => b.build(), /already built/);
+
+  // A builder that expected fewer timers and runs grows.
+  const small = new TimerSnapshotBuilder<number>(DEL, { timers: 1, runs: 1 });
+  const many: TimerSnapshot<number>[] = [];
+  for (let i = 0; i < 100; i++) {
+    const t = { domain: i % 2 === 0 ? ('event' as const) : ('processing' as const), key: i, keyGroup: i, timestamp: Math.floor(i / 4) };
+    small.add(t.domain, t.timestamp, t.key, t.keyGroup);
+    many.push(t);
   }
-  const grown = timerSnapshotsToArray(b.build());
-  assert.deepEqual(
-    grown,
-    Array.from({ length: 40 }, (_, i) => ({ domain: i % 2 === 0 ? 'event' : 'processing', key: i, keyGroup: i, timestamp: i })),
-  );
+  small.addRun('event', 7, [1, 2, DEL, 3], [4, 5, 6, 7], 0, 4, 3);
+  many.push(...[[1, 4], [2, 5], [3, 7]].map(([key, keyGroup]) => ({ domain: 'event' as const, key: key!, keyGroup: keyGroup!, timestamp: 7 })));
+  assert.deepEqual(viaCursor(small.build()), many);
 
   assert.equal(EMPTY_TIMER_SNAPSHOTS.size, 0);
   assert.equal(EMPTY_TIMER_SNAPSHOTS.cursor().next(), false);
-  assert.throws(() => new TimerSnapshotBuilder(1).add('x', 0), /before beginRun/);
-  const short = new TimerSnapshotBuilder(2);
-  short.beginRun('event', 1);
-  short.add('x', 0);
-  assert.throws(() => short.build(), /1 timers added, 2 announced/);
-  short.add('y', 0);
-  assert.throws(() => short.add('z', 0), /more than the 2 timers announced/);
-  assert.equal(short.build().size, 2);
+  assert.throws(() => new TimerSnapshotBuilder(DEL).add('event', 1, DEL, 0), /skip marker/);
 });
 
 test('a snapshot of an empty service, and of timers only of one domain', () => {
