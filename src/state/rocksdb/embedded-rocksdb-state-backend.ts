@@ -110,8 +110,8 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
 
   /**
    * Incremental checkpoints restore their RocksDB instances (rocksdb-incremental.ts); canonical
-   * files (savepoints, full checkpoints) are read straight into a staging instance under
-   * `<localdir>/restore/pid-<pid>/`, which restoreInto makes the backend's instance
+   * files (savepoints, full checkpoints) are read straight into a staging instance
+   * `<localdir>/restore/pid-<pid>-<random>`, which restoreInto makes the backend's instance
    * (rocksdb-canonical-restore.ts), so that a restore needs no memory that grows with the state.
    */
   readKeyedSnapshot(files: readonly StateFileHandle[], read: StateFileSource, range: KeyGroupRange): Promise<RestoredKeyedState> {
@@ -120,7 +120,7 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
     const root = localRoot(this.#o.localDir);
     sweepDeadProcesses(root);
     return readCanonicalKeyedState(files, read, range, {
-      path: join(root, STAGING_DIR, `pid-${process.pid}`, `restore-${randomBytes(6).toString('hex')}`),
+      path: join(root, STAGING_DIR, `pid-${process.pid}-${randomBytes(6).toString('hex')}`),
       writeBufferSize: this.#o.writeBufferSize ?? 64 * 1024 * 1024,
       maxWriteBufferNumber: this.#o.writeBufferCount ?? 2,
       blockCache: this.#o.blockCacheSize !== 0,
@@ -144,8 +144,8 @@ const swept = new Set<string>();
 const STAGING_DIR = 'restore';
 
 /**
- * Working instances live under `<root>/job-<id>/pid-<pid>/` (staging instances of restores under
- * `<root>/restore/pid-<pid>/`): a process killed without closing
+ * Working instances live under `<root>/job-<id>/pid-<pid>/` (staging instances of restores are
+ * `<root>/restore/pid-<pid>-<random>`): a process killed without closing
  * them (SIGKILL, a crash) leaves its directory behind, which the next process that uses the same
  * root deletes, once, when the owning process no longer exists.
  */
@@ -154,9 +154,20 @@ function sweepDeadProcesses(root: string): void {
   swept.add(root);
   let jobs: string[];
   try {
-    jobs = readdirSync(root).filter((d) => d.startsWith('job-') || d === STAGING_DIR);
+    jobs = readdirSync(root).filter((d) => d.startsWith('job-'));
   } catch {
     return;
+  }
+  let staged: string[] = [];
+  try {
+    staged = readdirSync(join(root, STAGING_DIR));
+  } catch {
+    // None.
+  }
+  for (const dir of staged) {
+    const pid = Number(/^pid-(\d+)-/.exec(dir)?.[1] ?? Number.NaN);
+    if (Number.isNaN(pid) || pid === process.pid || isAlive(pid)) continue;
+    rmSync(join(root, STAGING_DIR, dir), { recursive: true, force: true });
   }
   for (const job of jobs) {
     let owners: string[];

@@ -25,7 +25,7 @@
  * difference (keyGroup < P), so P divides the gcd exactly when every key belongs; restoreInto
  * checks that against the backend's P, in O(1) memory, before it adopts the instance.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { StateKind } from '../../api/state.ts';
 import { assignToKeyGroup, canonicalKey, hashKey, type KeyGroupRange, murmurHash, type PrimitiveKey } from '../../core/key-group.ts';
@@ -81,7 +81,7 @@ export async function readCanonicalKeyedState(
   range: KeyGroupRange,
   o: RocksDBStoreOptions,
 ): Promise<RestoredKeyedState> {
-  mkdirSync(dirname(o.path), { recursive: true });
+  makeDir(o.path);
   const store = new RocksDBStore(o);
   const sink = new StagingSink(store);
   const collector = new RestoreCollector(range, sink);
@@ -117,7 +117,8 @@ export async function readCanonicalKeyedState(
         sink.checkKeyGroups(backend.maxParallelism);
         await backend.adoptStaged(store, staged, range);
       } finally {
-        store.close();
+        store.close(); // deletes the instance unless the backend adopted it
+        removeIfEmpty(dirname(store.path));
       }
     },
   };
@@ -284,6 +285,30 @@ function userKey(key: unknown, name: string): PrimitiveKey {
     return canonicalKey(key, `map state '${name}'`);
   } catch (error) {
     throw new StateCodecError(`a map state holds an invalid user key (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+  }
+}
+
+/**
+ * Creates the staging instance's directory. Its parent is shared by the restores of every thread
+ * of the process and removed by the last one out, possibly between creating it and the instance
+ * directory inside it: then it is created again.
+ */
+function makeDir(path: string): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      mkdirSync(path, { recursive: true });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw e;
+    }
+  }
+}
+
+function removeIfEmpty(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Not empty (another restore is staging), or gone.
   }
 }
 

@@ -10,9 +10,9 @@
  * write the state out through the checkpoint storage.
  */
 import type { MapState, MapStateDescriptor, StateKind } from '../../api/state.ts';
-import { rmdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { canonicalKey, computeKeyGroupForKeyHash, hashKey, type KeyGroupRange, type PrimitiveKey } from '../../core/key-group.ts';
 import { article, describeKey } from '../heap/heap-state-messages.ts';
 import { toStored } from '../heap/stored-values.ts';
@@ -226,11 +226,6 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
     } catch (e) {
       rmSync(staged.path, { recursive: true, force: true });
       throw e;
-    }
-    try {
-      rmdirSync(dirname(staged.path)); // the staging directory of this process, when it was the last
-    } catch {
-      // Not empty (another restore is staging), or gone.
     }
     for (const s of [...states].sort((a, b) => a.id - b.id)) {
       const table = this.#table(s.name, s.kind);
