@@ -30,6 +30,7 @@ import {
 import { Configuration } from '../../src/api/configuration.ts';
 import { CorruptCheckpointError } from '../../src/core/errors.ts';
 import { assignToKeyGroup, canonicalKey, type KeyGroupRange } from '../../src/core/key-group.ts';
+import { encodeValue } from '../../src/core/record-codec.ts';
 import { writeKeyedState } from '../../src/state/heap/keyed-state-files.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot } from '../../src/state/keyed-state-backend.ts';
 import { EmbeddedRocksDBStateBackend } from '../../src/state/rocksdb/embedded-rocksdb-state-backend.ts';
@@ -288,6 +289,43 @@ function registerTests(): void {
     }
   });
 
+  test('files of format 1 (MessagePack frames) restore into RocksDB too', async () => {
+    const groupOf = (k: unknown): number => assignToKeyGroup(k, MAX);
+    const keys: unknown[] = ['a', 7, 12n, ['x', 1]];
+    const frames: unknown[][] = [
+      [1, 'v', 'value'],
+      [1, 'l', 'list'],
+      [1, 'm', 'map'],
+      ...keys.map((k, i) => [2, 'v', groupOf(k), [[k, { n: i, when: new Date(i) }]]]),
+      ...keys.map((k, i) => [2, 'l', groupOf(k), [[k, [i, `e${i}`]]]]),
+      [2, 'm', groupOf('a'), [['a', [['u', { v: 1 }], [['p', 2], 3n]]]]],
+      [3, [[0, 'a', groupOf('a'), 1000]]],
+    ];
+    const files = new Files();
+    const handle = await files.sink('op-old-0-0.kstate', formatOneFile(frames));
+    const backend = rocksdb();
+    const restored = await backend.readKeyedSnapshot([handle], files.read, FULL);
+    assert.deepEqual(restored.timers.map((t) => [t.domain, t.key, t.timestamp]), [['event', 'a', 1000]]);
+    const target = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
+    try {
+      await restored.restoreInto!(target);
+      const value = target.getValueState(new ValueStateDescriptor<{ n: number; when: Date }>('v'));
+      const list = target.getListState(new ListStateDescriptor<unknown>('l'));
+      const map = target.getMapState(new MapStateDescriptor<unknown, unknown>('m'));
+      for (const [i, k] of keys.entries()) {
+        target.setCurrentKey(k);
+        assert.deepEqual(value.value(), { n: i, when: new Date(i) });
+        assert.deepEqual([...list.get()], [i, `e${i}`]);
+      }
+      target.setCurrentKey('a');
+      assert.deepEqual(map.get('u'), { v: 1 });
+      assert.deepEqual(map.get(['p', 2]), 3n);
+      assert.equal([...map.keys()].length, 2);
+    } finally {
+      target.dispose();
+    }
+  });
+
   test('a snapshot larger than the heap restores into RocksDB in a child with a 64 MiB heap', { timeout: 120_000 }, async (t) => {
     const dir = join(root, 'large');
     mkdirSync(dir, { recursive: true });
@@ -321,6 +359,22 @@ function registerTests(): void {
     assert.ok(r.heapLimit! < written.bytes * 0.6, 'the state is larger than the whole heap');
     assert.ok(r.peakHeap! < written.bytes / 4, 'the heap never held a sizeable part of the state');
   });
+}
+
+/** A keyed state file in format 1 (MessagePack frames), as earlier versions wrote them. */
+function formatOneFile(frames: unknown[][]): Uint8Array {
+  const parts: Uint8Array[] = [new Uint8Array([0x57, 0x4b, 0x53, 0x46, 1, 0, 0, 0])];
+  const append = (frame: unknown[]): void => {
+    const bytes = encodeValue(frame);
+    const length = new Uint8Array(4);
+    new DataView(length.buffer).setUint32(0, bytes.byteLength, true);
+    parts.push(length, bytes);
+  };
+  for (const frame of frames) append(frame);
+  const entries = frames.filter((f) => f[0] === 2).reduce((n, f) => n + (f[3] as unknown[]).length, 0);
+  const timers = frames.filter((f) => f[0] === 3).reduce((n, f) => n + (f[1] as unknown[]).length, 0);
+  append([4, frames.length, entries, timers]);
+  return Buffer.concat(parts);
 }
 
 // ---------------------------------------------------------------------------------------------
