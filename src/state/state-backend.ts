@@ -107,9 +107,11 @@ export interface RestoredKeyedState {
   /** States that exist in the files (names and kinds), even when none of their entries fall in the range. */
   readonly states: readonly { readonly name: string; readonly kind: StateKind }[];
   /**
-   * Set when the files are in a backend's own format (e.g. RocksDB's files of an incremental
-   * checkpoint) rather than as entries: restores them into a fresh keyed backend of that kind,
-   * instead of KeyedStateBackend.restore(data) (`data` is then empty).
+   * Set when the backend that read the files restores them itself, into a fresh keyed backend of
+   * its kind, instead of KeyedStateBackend.restore(data): RocksDB's own files of an incremental
+   * checkpoint (`data` is then empty), or canonical files that RocksDB has staged as it read them
+   * (`data` then decodes the staged entries when first read, for a caller that restores another
+   * way). The runtime calls this when it is set.
    */
   readonly restoreInto?: (backend: KeyedStateBackend, o?: NativeRestoreOptions) => Promise<void>;
 }
