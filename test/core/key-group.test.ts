@@ -76,6 +76,12 @@ test('hash values are pinned, so that a change of algorithm is noticed', () => {
     [0, 368444264, 44],
     [-1, 548449120, 71],
     [42, -264242975, 88],
+    // int32 numbers take a shorter path than other integers: values at and just past its edges.
+    [2147483647, -1496059679, 12],
+    [-2147483648, 1425014699, 31],
+    [2 ** 31, -536789146, 9],
+    [-(2 ** 31) - 1, 1192947287, 116],
+    [-987654321, -451504406, 48],
     [1.5, 2048003180, 10],
     [-0.1, 1573833202, 15],
     [2 ** 53, 1248016619, 17],
