@@ -34,12 +34,10 @@ import { noCurrentKey } from '../heap/heap-state-messages.ts';
 import { ByteReader, readValue, writeValue } from '../state-codec.ts';
 import { KeyBuilder, mapEntryStreamKey, mapPrefixLength, prefixEnd, stateRange, writeMapPrefix, writeUserKey } from './rocksdb-keys.ts';
 import type { RocksDBStore, ScannedEntry } from './rocksdb-store.ts';
-import { type CacheContext, type DirtyItem, estimateBytes, markDirty } from './rocksdb-table.ts';
+import { type CacheContext, ClockHand, type ClockEntry, type DirtyItem, estimateBytes, markDirty } from './rocksdb-table.ts';
 
 /** Estimated bytes an entry costs beyond its key and value (objects, map slots). */
 const ENTRY_OVERHEAD = 128;
-/** Entries the CLOCK hand visits at most per eviction call. */
-const EVICT_STEPS = 512;
 /** Entries of the first scan request of an iteration (most maps are small, or only the first entry is wanted). */
 const FIRST_CHUNK = 16;
 /** Entries per scan request once an iteration goes on. */
@@ -48,7 +46,7 @@ const CHUNK = 1024;
 type Pair = [unknown, unknown];
 
 /** One (key, user key) entry in the cache. */
-export class MapEntry implements DirtyItem {
+export class MapEntry implements ClockEntry {
   readonly table: RocksDBMapTable;
   /** The RocksDB key, one char per byte. */
   readonly id: string;
@@ -112,7 +110,7 @@ export class RocksDBMapTable {
   readonly #store: RocksDBStore;
   readonly #where: string;
   readonly #kb = new KeyBuilder();
-  #hand: Iterator<MapEntry> | undefined;
+  readonly #hand = new ClockHand<MapEntry>(this.cache);
   /** The entry being accessed: never evicted under it. */
   #using: MapEntry | undefined;
   #prefixSerial = -1;
@@ -284,7 +282,7 @@ export class RocksDBMapTable {
     for (const k of this.keys.values()) k.dirty = false;
     this.cache.clear();
     this.keys.clear();
-    this.#hand = undefined;
+    this.#hand.reset();
   }
 
   /**
@@ -506,41 +504,20 @@ export class RocksDBMapTable {
     }
   }
 
-  /**
-   * Evicts entries (CLOCK) until the cache is within its budget or nothing more can go: not the
-   * entry being accessed, nor dirty ones while a snapshot is pending; a dirty one is written
-   * back first. Bounded per call, as in rocksdb-table.ts.
-   */
+  /** Evicts entries (ClockHand.evict in rocksdb-table.ts), never the one being accessed. */
   evict(): void {
-    const ctx = this.#ctx;
-    const gateClosed = ctx.pending.length > 0;
-    let steps = Math.min(2 * this.cache.size, EVICT_STEPS);
-    while (ctx.bytes > ctx.budget && steps-- > 0) {
-      let next = this.#hand?.next();
-      if (next === undefined || next.done === true) {
-        this.#hand = this.cache.values();
-        next = this.#hand.next();
-        if (next.done === true) return;
-      }
-      const entry = next.value;
-      if (entry.ref) {
-        entry.ref = false;
-        continue;
-      }
-      if (entry === this.#using) continue;
-      if (entry.dirty) {
-        if (gateClosed) continue;
-        this.writeBack(entry);
-      }
-      this.cache.delete(entry.id);
-      const owner = entry.owner;
-      owner.entries.delete(entry.id);
-      if (owner.entries.size === 0 && !owner.dirty && this.keys.get(owner.id) === owner) this.keys.delete(owner.id);
-      ctx.bytes -= entry.size;
-      ctx.entries--;
-      // The entry may still be listed as changed in this epoch (clean now, so skipped there).
-      entry.pair = undefined;
-    }
+    this.#hand.evict(
+      this.#ctx,
+      (entry) => entry === this.#using,
+      (entry) => {
+        this.cache.delete(entry.id);
+        const owner = entry.owner;
+        owner.entries.delete(entry.id);
+        if (owner.entries.size === 0 && !owner.dirty && this.keys.get(owner.id) === owner) this.keys.delete(owner.id);
+        // The entry may still be listed as changed in this epoch (clean now, so skipped there).
+        entry.pair = undefined;
+      },
+    );
   }
 }
 

@@ -43,7 +43,7 @@ export interface DirtyItem {
   writeBack(): void;
 }
 
-export class CachedEntry implements DirtyItem {
+export class CachedEntry implements ClockEntry {
   readonly table: RocksDBTable;
   readonly canonical: PrimitiveKey;
   readonly key: unknown;
@@ -69,6 +69,64 @@ export class CachedEntry implements DirtyItem {
 
   writeBack(): void {
     this.table.writeBack(this);
+  }
+}
+
+/** A cached entry as eviction sees it. */
+export interface ClockEntry extends DirtyItem {
+  /** CLOCK's reference bit: set on use, cleared as the hand passes. */
+  ref: boolean;
+  /** Estimated bytes. */
+  readonly size: number;
+}
+
+/**
+ * The CLOCK hand over one table's cache (a Map in insertion order), shared by the value tables
+ * and map state (rocksdb-map-state.ts). `evict` removes entries until the cache is within its
+ * budget or nothing more can go: an entry used since the hand last passed gets another round, one
+ * `keep` names (the entry being accessed) stays, and dirty ones stay while a snapshot is pending
+ * (their old value must reach it first); a dirty entry is written back before it goes. Bounded
+ * per call: after a checkpoint held dirty entries back, the cache may be far over its budget, and
+ * writing all of that back at once would stall the record being processed; every later insertion
+ * evicts some more, so the cache comes back within its budget.
+ */
+export class ClockHand<E extends ClockEntry> {
+  readonly #cache: Map<unknown, E>;
+  #at: Iterator<E> | undefined;
+  constructor(cache: Map<unknown, E>) {
+    this.#cache = cache;
+  }
+
+  /** Starts the next round from the oldest entry (after the cache was cleared). */
+  reset(): void {
+    this.#at = undefined;
+  }
+
+  /** `drop` removes an evicted entry from the table's own structures. */
+  evict(ctx: CacheContext, keep: (e: E) => boolean, drop: (e: E) => void): void {
+    const gateClosed = ctx.pending.length > 0;
+    let steps = Math.min(2 * this.#cache.size, EVICT_STEPS);
+    while (ctx.bytes > ctx.budget && steps-- > 0) {
+      let next = this.#at?.next();
+      if (next === undefined || next.done === true) {
+        this.#at = this.#cache.values();
+        next = this.#at.next();
+        if (next.done === true) return;
+      }
+      const entry = next.value;
+      if (entry.ref) {
+        entry.ref = false;
+        continue;
+      }
+      if (keep(entry)) continue;
+      if (entry.dirty) {
+        if (gateClosed) continue;
+        entry.writeBack();
+      }
+      drop(entry);
+      ctx.bytes -= entry.size;
+      ctx.entries--;
+    }
   }
 }
 
@@ -119,7 +177,7 @@ export class RocksDBTable implements EntryTable<CachedEntry> {
   readonly cache = new Map<PrimitiveKey, CachedEntry>();
   readonly #ctx: CacheContext;
   readonly #store: RocksDBStore;
-  #hand: Iterator<CachedEntry> | undefined;
+  readonly #hand = new ClockHand<CachedEntry>(this.cache);
 
   constructor(id: number, name: string, kind: StateKind, ctx: CacheContext, store: RocksDBStore) {
     this.id = id;
@@ -260,41 +318,19 @@ export class RocksDBTable implements EntryTable<CachedEntry> {
     }
   }
 
-  /**
-   * Evicts entries until the cache is within its budget or nothing more can go: not the current
-   * key's, nor dirty ones while a snapshot is pending; a dirty entry is written back first.
-   */
+  /** Evicts entries (ClockHand.evict), never the current key's. */
   evict(): void {
     const ctx = this.#ctx;
-    const gateClosed = ctx.pending.length > 0;
-    // Bounded per call: after a checkpoint held dirty entries back, the cache may be far over
-    // its budget, and writing all of that back at once would stall the record being processed;
-    // every later insertion evicts some more, so the cache comes back within its budget.
-    let steps = Math.min(2 * this.cache.size, EVICT_STEPS);
-    while (ctx.bytes > ctx.budget && steps-- > 0) {
-      let next = this.#hand?.next();
-      if (next === undefined || next.done === true) {
-        this.#hand = this.cache.values();
-        next = this.#hand.next();
-        if (next.done === true) return;
-      }
-      const entry = next.value;
-      if (entry.ref) {
-        entry.ref = false;
-        continue;
-      }
-      if (entry.canonical === ctx.canonical && entry.keyGroup === ctx.keyGroup) continue;
-      if (entry.dirty) {
-        if (gateClosed) continue;
-        this.writeBack(entry);
-      }
-      this.cache.delete(entry.canonical);
-      ctx.bytes -= entry.size;
-      ctx.entries--;
-      // The entry may still be listed as changed in this epoch (clean now, so skipped there):
-      // its value must not stay reachable through that list.
-      entry.value = undefined;
-    }
+    this.#hand.evict(
+      ctx,
+      (entry) => entry.canonical === ctx.canonical && entry.keyGroup === ctx.keyGroup,
+      (entry) => {
+        this.cache.delete(entry.canonical);
+        // The entry may still be listed as changed in this epoch (clean now, so skipped there):
+        // its value must not stay reachable through that list.
+        entry.value = undefined;
+      },
+    );
   }
 }
 
