@@ -23,6 +23,7 @@ import { timerSnapshotSetOf } from '../../src/state/timer-snapshot.ts';
 import { HeapKeyedStateBackend } from '../../src/state/heap/heap-keyed-state-backend.ts';
 import { assignToKeyGroup, canonicalKey, keyGroupRangeContains } from '../../src/core/key-group.ts';
 import type { KeyGroupRange, PrimitiveKey } from '../../src/core/key-group.ts';
+import { formatOneFile } from '../support/keyed-state-format-one.ts';
 
 const JOB = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
 const MAX_PARALLELISM = 128;
@@ -636,21 +637,6 @@ test('keyed state files: a failing sink or an unserialisable value rejects the w
   b.dispose();
 });
 
-/** A keyed state file in format 1 (MessagePack frames), as earlier versions wrote them. */
-function formatOneFile(frames: unknown[][]): Uint8Array {
-  const parts: Uint8Array[] = [new Uint8Array([0x57, 0x4b, 0x53, 0x46, 1, 0, 0, 0])];
-  const append = (frame: unknown[]): void => {
-    const bytes = encodeValue(frame);
-    const length = new Uint8Array(4);
-    new DataView(length.buffer).setUint32(0, bytes.byteLength, true);
-    parts.push(length, bytes);
-  };
-  for (const frame of frames) append(frame);
-  const entries = frames.filter((f) => f[0] === 2).reduce((n, f) => n + (f[3] as unknown[]).length, 0);
-  const timers = frames.filter((f) => f[0] === 3).reduce((n, f) => n + (f[1] as unknown[]).length, 0);
-  append([4, frames.length, entries, timers]);
-  return Buffer.concat(parts);
-}
 
 test('keyed state files: files of format 1 are still read', async () => {
   await withStorage(async ({ sink, read }) => {

@@ -30,7 +30,6 @@ import {
 import { Configuration } from '../../src/api/configuration.ts';
 import { CorruptCheckpointError } from '../../src/core/errors.ts';
 import { assignToKeyGroup, canonicalKey, type KeyGroupRange } from '../../src/core/key-group.ts';
-import { encodeValue } from '../../src/core/record-codec.ts';
 import { writeKeyedState } from '../../src/state/heap/keyed-state-files.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot } from '../../src/state/keyed-state-backend.ts';
 import { EmbeddedRocksDBStateBackend } from '../../src/state/rocksdb/embedded-rocksdb-state-backend.ts';
@@ -39,6 +38,7 @@ import { resolveStateBackend } from '../../src/state/state-backend-registry.ts';
 import type { StateBackend, StateBackendScope, StateFileSink, StateFileSource } from '../../src/state/state-backend.ts';
 import type { StateFileHandle } from '../../src/state/state-file.ts';
 import { timerSnapshotSetOf, type TimerSnapshot } from '../../src/state/timer-snapshot.ts';
+import { formatOneFile } from '../support/keyed-state-format-one.ts';
 
 const MAX = 32;
 const FULL: KeyGroupRange = { start: 0, end: MAX - 1 };
@@ -361,21 +361,6 @@ function registerTests(): void {
   });
 }
 
-/** A keyed state file in format 1 (MessagePack frames), as earlier versions wrote them. */
-function formatOneFile(frames: unknown[][]): Uint8Array {
-  const parts: Uint8Array[] = [new Uint8Array([0x57, 0x4b, 0x53, 0x46, 1, 0, 0, 0])];
-  const append = (frame: unknown[]): void => {
-    const bytes = encodeValue(frame);
-    const length = new Uint8Array(4);
-    new DataView(length.buffer).setUint32(0, bytes.byteLength, true);
-    parts.push(length, bytes);
-  };
-  for (const frame of frames) append(frame);
-  const entries = frames.filter((f) => f[0] === 2).reduce((n, f) => n + (f[3] as unknown[]).length, 0);
-  const timers = frames.filter((f) => f[0] === 3).reduce((n, f) => n + (f[1] as unknown[]).length, 0);
-  append([4, frames.length, entries, timers]);
-  return Buffer.concat(parts);
-}
 
 // ---------------------------------------------------------------------------------------------
 // The child's roles: a snapshot of LARGE_KEYS keys of ~2 KB (written from generated entries, so
