@@ -11,13 +11,18 @@
 // loading, not running the code, was most of the CLI's and every worker's start-up time. The
 // declarations stay tsc's, one per source file.
 //
-// dist/ is rebuilt from scratch every time: sources move, and a file left from an older layout
-// would be shipped and importable.
+// dist/ is rebuilt from scratch whenever it is built: sources move, and a file left from an
+// older layout would be shipped and importable. It is not built again while it was built from
+// exactly the inputs there are now: dist/.build-inputs holds a SHA-256 over every input file's
+// path and content (src/, ui/ but its node_modules, this script, the tsconfig files,
+// package.json and package-lock.json), written last. `npm pack` right after `npm install` then
+// costs no second build. `node scripts/build.mjs --force` builds regardless.
 //
 // In a source checkout it then prepares the development engine bundle that slot workers load
 // when weir runs from its TypeScript sources (src/runtime/worker/engine-bundle.mjs), so that the
 // first job after `npm install` does not build it. That step is an optimisation and never fails
 // the build.
+import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -138,70 +143,108 @@ async function bundleEngine(out) {
   }
 }
 
-let tsc;
+/** The SHA-256 of everything the build reads, file by file in a stable order. */
+function inputsHash() {
+  const hash = createHash('sha256');
+  const inputs = [
+    ...files(SRC),
+    ...files(join(ROOT, 'ui')).filter((f) => !relative(ROOT, f).split(sep).includes('node_modules')),
+    ...['scripts/build.mjs', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json'].map((f) => join(ROOT, f)),
+  ].sort();
+  for (const file of inputs) {
+    hash.update(relative(ROOT, file).split(sep).join('/')).update('\0');
+    try {
+      hash.update(readFileSync(file));
+    } catch {
+      hash.update('(missing)');
+    }
+    hash.update('\0');
+  }
+  return hash.digest('hex');
+}
+
+const STAMP = join(DIST, '.build-inputs');
+const inputs = inputsHash();
+let upToDate = false;
 try {
-  tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  upToDate = !process.argv.includes('--force') && readFileSync(STAMP, 'utf8').trim() === inputs;
 } catch {
-  fail('TypeScript is not installed; run `npm install` (with dev dependencies) first');
+  // no stamp: build
+}
+if (upToDate) {
+  console.log('weir: dist/ is up to date with its sources (node scripts/build.mjs --force builds anyway)');
+} else {
+  await build();
 }
 
-// Compile into a fresh directory and swap it in, so that an interrupted or failed build never
-// leaves a half-written dist/ behind.
-const staging = `${DIST}.${process.pid}.tmp`;
-rmSync(staging, { recursive: true, force: true });
-const t0 = performance.now();
-const result = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', staging], { stdio: 'inherit', cwd: ROOT });
-if (result.status !== 0) {
+async function build() {
+  let tsc;
+  try {
+    tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  } catch {
+    fail('TypeScript is not installed; run `npm install` (with dev dependencies) first');
+  }
+
+  // Compile into a fresh directory and swap it in, so that an interrupted or failed build never
+  // leaves a half-written dist/ behind.
+  const staging = `${DIST}.${process.pid}.tmp`;
   rmSync(staging, { recursive: true, force: true });
-  fail('tsc -p tsconfig.build.json failed (see above)');
-}
+  const t0 = performance.now();
+  const result = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', staging], { stdio: 'inherit', cwd: ROOT });
+  if (result.status !== 0) {
+    rmSync(staging, { recursive: true, force: true });
+    fail('tsc -p tsconfig.build.json failed (see above)');
+  }
 
-for (const file of files(SRC)) {
-  if (!/\.(?:mjs|d\.mts)$/.test(file)) continue;
-  const target = join(staging, relative(SRC, file));
-  mkdirSync(dirname(target), { recursive: true });
-  copyFileSync(file, target);
-}
+  for (const file of files(SRC)) {
+    if (!/\.(?:mjs|d\.mts)$/.test(file)) continue;
+    const target = join(staging, relative(SRC, file));
+    mkdirSync(dirname(target), { recursive: true });
+    copyFileSync(file, target);
+  }
 
-await bundleEngine(staging);
+  await bundleEngine(staging);
 
-// tsc rewrites the extensions of import specifiers, not of paths built at run time. A source
-// that names a sibling `.ts` file in a URL (to start a process or a worker on it) must choose the
-// extension from its own import.meta.url, or the compiled package would point at a missing file.
-const stale = [];
-for (const file of files(staging)) {
-  if (!file.endsWith('.js')) continue;
-  const text = readFileSync(file, 'utf8');
-  for (const m of text.matchAll(/new URL\(\s*['"`]([^'"`]*\.ts)['"`]/g)) stale.push(`${relative(staging, file)}: new URL('${m[1]}', …)`);
-}
-if (stale.length > 0) {
-  rmSync(staging, { recursive: true, force: true });
-  fail(`compiled code refers to TypeScript sources that dist/ does not have:\n  ${stale.join('\n  ')}`);
-}
+  // tsc rewrites the extensions of import specifiers, not of paths built at run time. A source
+  // that names a sibling `.ts` file in a URL (to start a process or a worker on it) must choose the
+  // extension from its own import.meta.url, or the compiled package would point at a missing file.
+  const stale = [];
+  for (const file of files(staging)) {
+    if (!file.endsWith('.js')) continue;
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/new URL\(\s*['"`]([^'"`]*\.ts)['"`]/g)) stale.push(`${relative(staging, file)}: new URL('${m[1]}', …)`);
+  }
+  if (stale.length > 0) {
+    rmSync(staging, { recursive: true, force: true });
+    fail(`compiled code refers to TypeScript sources that dist/ does not have:\n  ${stale.join('\n  ')}`);
+  }
 
-// The web UI, into the same staging directory: a package without it would serve no UI.
-try {
-  const { buildUi } = await import('../ui/build.mjs');
-  const t1 = performance.now();
-  await buildUi({ outDir: join(staging, 'ui') });
-  console.log(`weir: built the web UI (ui/) into dist/ui in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
-} catch (e) {
-  rmSync(staging, { recursive: true, force: true });
-  fail(`the web UI did not build: ${e instanceof Error ? e.message : String(e)}`);
-}
+  // The web UI, into the same staging directory: a package without it would serve no UI.
+  try {
+    const { buildUi } = await import('../ui/build.mjs');
+    const t1 = performance.now();
+    await buildUi({ outDir: join(staging, 'ui') });
+    console.log(`weir: built the web UI (ui/) into dist/ui in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  } catch (e) {
+    rmSync(staging, { recursive: true, force: true });
+    fail(`the web UI did not build: ${e instanceof Error ? e.message : String(e)}`);
+  }
 
-// Two renames, so that dist/ is missing only between them: processes of a clone that start
-// meanwhile resolve `weir` through it (src/runtime/worker/source-hooks.mjs).
-const previous = `${DIST}.${process.pid}.old`;
-rmSync(previous, { recursive: true, force: true });
-try {
-  renameSync(DIST, previous);
-} catch (e) {
-  if (e.code !== 'ENOENT') throw e;
+  // Two renames, so that dist/ is missing only between them: processes of a clone that start
+  // meanwhile resolve `weir` through it (src/runtime/worker/source-hooks.mjs).
+  const previous = `${DIST}.${process.pid}.old`;
+  rmSync(previous, { recursive: true, force: true });
+  try {
+    renameSync(DIST, previous);
+  } catch (e) {
+    if (e.code !== 'ENOENT') throw e;
+  }
+  renameSync(staging, DIST);
+  rmSync(previous, { recursive: true, force: true });
+  // Last: a build interrupted before this point leaves no stamp, and the next one builds again.
+  writeFileSync(STAMP, `${inputs}\n`);
+  console.log(`weir: compiled src/ into dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
-renameSync(staging, DIST);
-rmSync(previous, { recursive: true, force: true });
-console.log(`weir: compiled src/ into dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 // The development engine bundle (only where weir runs from its sources).
 try {
