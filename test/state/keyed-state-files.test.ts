@@ -23,7 +23,7 @@ import { timerSnapshotSetOf } from '../../src/state/timer-snapshot.ts';
 import { HeapKeyedStateBackend } from '../../src/state/heap/heap-keyed-state-backend.ts';
 import { assignToKeyGroup, canonicalKey, keyGroupRangeContains } from '../../src/core/key-group.ts';
 import type { KeyGroupRange, PrimitiveKey } from '../../src/core/key-group.ts';
-import { formatOneFile } from '../support/keyed-state-format-one.ts';
+import { FORMAT_ONE_KEYS, formatOneFile, formatOneStateFrames } from '../support/keyed-state-format-one.ts';
 
 const JOB = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
 const MAX_PARALLELISM = 128;
@@ -640,17 +640,9 @@ test('keyed state files: a failing sink or an unserialisable value rejects the w
 
 test('keyed state files: files of format 1 are still read', async () => {
   await withStorage(async ({ sink, read }) => {
-    const keys = ['a', 7, 12n, ['x', 1]];
+    const keys = FORMAT_ONE_KEYS;
     const groupOf = (k: unknown): number => assignToKeyGroup(k, MAX_PARALLELISM);
-    const frames: unknown[][] = [
-      [1, 'v', 'value'],
-      [1, 'l', 'list'],
-      [1, 'm', 'map'],
-      ...keys.map((k, i) => [2, 'v', groupOf(k), [[k, { n: i, when: new Date(i) }]]]),
-      ...keys.map((k, i) => [2, 'l', groupOf(k), [[k, [i, `e${i}`]]]]),
-      [2, 'm', groupOf('a'), [['a', [['u', { v: 1 }], [['p', 2], 3n]]]]],
-      [3, [[0, 'a', groupOf('a'), 1000], [1, 7, groupOf(7), 2000.5]]],
-    ];
+    const frames: unknown[][] = [...formatOneStateFrames(groupOf), [3, [[0, 'a', groupOf('a'), 1000], [1, 7, groupOf(7), 2000.5]]]];
     const handle = await sink('op-old-0-0.kstate', formatOneFile(frames));
     const restored = await readKeyedState([handle], read, FULL);
     assert.deepEqual(restored.states, [

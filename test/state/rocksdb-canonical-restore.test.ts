@@ -38,7 +38,7 @@ import { resolveStateBackend } from '../../src/state/state-backend-registry.ts';
 import type { StateBackend, StateBackendScope, StateFileSink, StateFileSource } from '../../src/state/state-backend.ts';
 import type { StateFileHandle } from '../../src/state/state-file.ts';
 import { timerSnapshotSetOf, type TimerSnapshot } from '../../src/state/timer-snapshot.ts';
-import { formatOneFile } from '../support/keyed-state-format-one.ts';
+import { FORMAT_ONE_KEYS, formatOneFile, formatOneStateFrames } from '../support/keyed-state-format-one.ts';
 
 const MAX = 32;
 const FULL: KeyGroupRange = { start: 0, end: MAX - 1 };
@@ -291,16 +291,8 @@ function registerTests(): void {
 
   test('files of format 1 (MessagePack frames) restore into RocksDB too', async () => {
     const groupOf = (k: unknown): number => assignToKeyGroup(k, MAX);
-    const keys: unknown[] = ['a', 7, 12n, ['x', 1]];
-    const frames: unknown[][] = [
-      [1, 'v', 'value'],
-      [1, 'l', 'list'],
-      [1, 'm', 'map'],
-      ...keys.map((k, i) => [2, 'v', groupOf(k), [[k, { n: i, when: new Date(i) }]]]),
-      ...keys.map((k, i) => [2, 'l', groupOf(k), [[k, [i, `e${i}`]]]]),
-      [2, 'm', groupOf('a'), [['a', [['u', { v: 1 }], [['p', 2], 3n]]]]],
-      [3, [[0, 'a', groupOf('a'), 1000]]],
-    ];
+    const keys = FORMAT_ONE_KEYS;
+    const frames: unknown[][] = [...formatOneStateFrames(groupOf), [3, [[0, 'a', groupOf('a'), 1000]]]];
     const files = new Files();
     const handle = await files.sink('op-old-0-0.kstate', formatOneFile(frames));
     const backend = rocksdb();

@@ -16,3 +16,21 @@ export function formatOneFile(frames: unknown[][]): Uint8Array {
   append([4, frames.length, entries, timers]);
   return Buffer.concat(parts);
 }
+
+/** The keys of the format-1 fixture (formatOneStateFrames). */
+export const FORMAT_ONE_KEYS: readonly unknown[] = ['a', 7, 12n, ['x', 1]];
+
+/**
+ * The state frames of a format-1 fixture: a value, a list and a map state, each key with a value
+ * or list, and key 'a' with a map; `groupOf` gives a key's key group. Tests add their timer frames.
+ */
+export function formatOneStateFrames(groupOf: (key: unknown) => number): unknown[][] {
+  return [
+    [1, 'v', 'value'],
+    [1, 'l', 'list'],
+    [1, 'm', 'map'],
+    ...FORMAT_ONE_KEYS.map((k, i) => [2, 'v', groupOf(k), [[k, { n: i, when: new Date(i) }]]]),
+    ...FORMAT_ONE_KEYS.map((k, i) => [2, 'l', groupOf(k), [[k, [i, `e${i}`]]]]),
+    [2, 'm', groupOf('a'), [['a', [['u', { v: 1 }], [['p', 2], 3n]]]]],
+  ];
+}
