@@ -95,8 +95,15 @@ export abstract class QueuedInput implements InputChannel {
   }
 
   watch(): boolean {
-    if (this.#queue.length > 0 || this.#priority.length > 0) return true;
-    // Waiting before the refill: a transport that must ask to hear of the next item asks now.
+    return this.#queue.length > 0 || this.#priority.length > 0 || this.#wait();
+  }
+
+  /**
+   * The consumer found nothing here: it waits for `onItem`. Waiting is set before the refill, so
+   * that a transport that must ask to hear of the next item asks now. True if an item came after
+   * all (its arrival announced it and ended the wait).
+   */
+  #wait(): boolean {
     this.#waiting = true;
     this.refill();
     return this.#queue.length > 0 || this.#priority.length > 0;
@@ -112,15 +119,9 @@ export abstract class QueuedInput implements InputChannel {
       this.#lastPriority = { checkpointId: p.barrier.checkpointId, until: p.until };
       return { kind: 'priority-barrier', barrier: p.barrier, ahead: p.until - this.#taken };
     }
-    if (this.#queue.length === 0) this.refill();
     for (;;) {
       const e = this.#queue.shift();
-      if (e === undefined) {
-        // Found nothing: the consumer waits for onItem; a transport asks to hear of the next item.
-        this.#waiting = true;
-        this.refill();
-        return this.#queue.length > 0 ? this.poll() : undefined;
-      }
+      if (e === undefined) return this.#wait() ? this.poll() : undefined;
       this.#taken++;
       if (e === TAKEN_OUT) continue;
       return e instanceof Uint8Array ? this.decode(e) : e;
