@@ -32,15 +32,8 @@ import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } 
 import { dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
+import { PREBUILT_MARK } from '../runtime/worker/prebuilt-job.mjs';
 import { nearestPackage } from './job-format.ts';
-
-/** Marks a prebuilt job module's URL: a slot worker given it registers no loader hooks. */
-export const PREBUILT_MARK = 'weir-prebuilt';
-
-/** Whether `jobModule` (a URL) names a prebuilt job. */
-export function isPrebuiltJob(jobModule: string): boolean {
-  return new URL(jobModule).searchParams.has(PREBUILT_MARK);
-}
 
 /** The version of how jobs are bundled here: a change that alters bundles increments it. */
 const FORMAT = 1;

@@ -18,6 +18,7 @@ import { expectedSlots } from './slot-count.ts';
 import { moduleFormatHint } from './job-format.ts';
 import { ownLoader, registerJobLoader } from './job-loader.ts';
 import { positiveInt, switchFlag, valueFlag, verbCommand } from './verb-command.ts';
+import { isPrebuiltJob } from '../runtime/worker/prebuilt-job.mjs';
 
 export const RUN_USAGE = `Usage: weir run [options] <job.ts|job.js> [args...]
 
@@ -145,7 +146,7 @@ async function runCommand(o: RunOptions): Promise<ExitCode> {
   if (o.detached) {
     throw new Error('run -d needs a running cluster, and none was found: start one with `weir start-cluster`, or name one with -m host:port');
   }
-  return runEmbedded(o, path, jobModule, prebuilt !== undefined, overrides);
+  return runEmbedded(o, path, jobModule, overrides);
 }
 
 async function runOnCluster(o: RunOptions, path: string, address: string): Promise<ExitCode> {
@@ -177,7 +178,7 @@ async function runOnCluster(o: RunOptions, path: string, address: string): Promi
   return 1;
 }
 
-async function runEmbedded(o: RunOptions, path: string, jobModule: string, prebuilt: boolean, overrides: Record<string, unknown>): Promise<ExitCode> {
+async function runEmbedded(o: RunOptions, path: string, jobModule: string, overrides: Record<string, unknown>): Promise<ExitCode> {
   // The engine, only now: the job's `import 'weir'` would load it anyway, and the other verbs
   // never need it. A job that reaches the engine by another entry still finds the executor.
   await import('../runtime/install-embedded-executor.ts');
@@ -185,7 +186,7 @@ async function runEmbedded(o: RunOptions, path: string, jobModule: string, prebu
   setLaunchContext({ jobModule, jobPath: path, args: o.args, overrides });
   try {
     // A prebuilt job carries source maps to its TypeScript: stack traces name the job's files.
-    if (prebuilt) process.setSourceMapsEnabled(true);
+    if (isPrebuiltJob(jobModule)) process.setSourceMapsEnabled(true);
     else await registerJobLoader(jobModule, o.typeScriptLoaded);
     await import(jobModule);
   } catch (e) {

@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { isPrebuiltJob, prebuiltJob } from '../../src/cli/job-prebuild.ts';
+import { prebuiltJob } from '../../src/cli/job-prebuild.ts';
+import { isPrebuiltJob } from '../../src/runtime/worker/prebuilt-job.mjs';
 
 const work = mkdtempSync(join(tmpdir(), 'weir-prebuild-test-'));
 after(() => rmSync(work, { recursive: true, force: true }));

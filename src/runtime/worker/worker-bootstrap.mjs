@@ -25,6 +25,7 @@ import { register } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
+import { isPrebuiltJob } from './prebuilt-job.mjs';
 
 const now = () => performance.timeOrigin + performance.now();
 const marks = [['bootstrap', now()]];
@@ -95,7 +96,7 @@ async function compiled() {
  * builtins that Node loads alone: no hooks thread to start.
  */
 async function compiledJobLoader(jobModule) {
-  if (!new URL(jobModule).searchParams.has('weir-prebuilt')) {
+  if (!isPrebuiltJob(jobModule)) {
     register(new URL('./loader-hooks.mjs', import.meta.url), {
       data: { engineDir: new URL('../../', import.meta.url).href, facades: {}, externals: [], jobModule, outerTsx: await tsxActive('./protocol.d.ts') },
     });
