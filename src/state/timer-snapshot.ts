@@ -274,19 +274,10 @@ class RunTimerSnapshotSet<K> implements TimerSnapshotSet<K> {
     return new RunCursor<K>(this);
   }
 
+  /** One walk of the runs serves both ways of reading: forEach is the cursor's loop. */
   forEach(visit: (domain: TimeDomain, key: K, keyGroup: number, timestamp: number) => void): void {
-    const skip = this.skip;
-    for (let run = 0; run < this.runEnds.length; run++) {
-      const source = this.runSources[run]!;
-      const keys = this.keys[source]!;
-      const groups = this.keyGroups[source]!;
-      const domain = DOMAINS[this.runDomains[run]!]!;
-      const timestamp = this.runTimestamps[run]!;
-      for (let i = this.runStarts[run]!, end = this.runEnds[run]!; i < end; i++) {
-        const key = keys[i];
-        if (key !== skip) visit(domain, key as K, groups[i]!, timestamp);
-      }
-    }
+    const c = this.cursor();
+    while (c.next()) visit(c.domain, c.key, c.keyGroup, c.timestamp);
   }
 }
 
