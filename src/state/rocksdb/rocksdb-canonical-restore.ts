@@ -37,7 +37,8 @@ import type { KeyedStateSnapshotData } from '../keyed-state-backend.ts';
 import type { RestoredKeyedState, StateFileSource } from '../state-backend.ts';
 import type { StateFileHandle } from '../state-file.ts';
 import { ByteReader, ByteWriter, readStored, readValue, StateCodecError, writeStored, writeValue } from '../state-codec.ts';
-import { entryKey, KeyBuilder, mapEntryStreamKey, mapPrefixLength, stateRange, writeMapPrefix, writeUserKey } from './rocksdb-keys.ts';
+import { entryKey, KeyBuilder, stateRange, writeMapPrefix, writeUserKey } from './rocksdb-keys.ts';
+import { decodeEntries } from './rocksdb-snapshot.ts';
 import { RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.ts';
 import { RocksDBStore, type RocksDBStoreOptions } from './rocksdb-store.ts';
 
@@ -249,34 +250,40 @@ class StagingSink implements EntrySink {
     let n = r.u8();
     if (n === LONG_SIZE) n = r.u32();
     r.need(n);
-    const kb = this.#kb;
-    kb.pos = 0;
-    writeMapPrefix(kb, id, keyGroup, canonical);
-    const prefixLength = kb.pos;
+    const prefixLength = this.#mapPrefix(id, keyGroup, canonical);
     for (let i = 0; i < n; i++) {
       const start = r.pos;
       const pair = readValue(r);
-      if (!Array.isArray(pair) || pair.length !== 2) throw new StateCodecError('a map state value is not an array of [key, value] pairs');
-      kb.pos = prefixLength;
-      writeUserKey(kb, userKey(pair[0], name));
-      this.#store.write(Uint8Array.prototype.slice.call(kb.buf, 0, kb.pos), r.bytes.subarray(start, r.pos));
+      this.#store.write(this.#mapEntryKey(prefixLength, pair, name), r.bytes.subarray(start, r.pos));
     }
   }
 
   #writeMap(id: number, keyGroup: number, canonical: PrimitiveKey, pairs: Iterable<unknown>, name: string): void {
+    const prefixLength = this.#mapPrefix(id, keyGroup, canonical);
+    const w = this.#w;
+    for (const pair of pairs) {
+      const key = this.#mapEntryKey(prefixLength, pair, name);
+      w.pos = 0;
+      writeValue(w, pair);
+      this.#store.write(key, Uint8Array.prototype.slice.call(w.bytes, 0, w.pos));
+    }
+  }
+
+  /** Starts the key builder with the prefix of one key's map entries; returns its length. */
+  #mapPrefix(id: number, keyGroup: number, canonical: PrimitiveKey): number {
     const kb = this.#kb;
     kb.pos = 0;
     writeMapPrefix(kb, id, keyGroup, canonical);
-    const prefixLength = kb.pos;
-    const w = this.#w;
-    for (const pair of pairs) {
-      if (!Array.isArray(pair) || pair.length !== 2) throw new StateCodecError('a map state value is not an array of [key, value] pairs');
-      kb.pos = prefixLength;
-      writeUserKey(kb, userKey(pair[0], name));
-      w.pos = 0;
-      writeValue(w, pair);
-      this.#store.write(Uint8Array.prototype.slice.call(kb.buf, 0, kb.pos), Uint8Array.prototype.slice.call(w.bytes, 0, w.pos));
-    }
+    return kb.pos;
+  }
+
+  /** The RocksDB key of one [user key, value] pair: the builder's prefix, then the user key. */
+  #mapEntryKey(prefixLength: number, pair: unknown, name: string): Uint8Array {
+    if (!Array.isArray(pair) || pair.length !== 2) throw new StateCodecError('a map state value is not an array of [key, value] pairs');
+    const kb = this.#kb;
+    kb.pos = prefixLength;
+    writeUserKey(kb, userKey(pair[0], name));
+    return Uint8Array.prototype.slice.call(kb.buf, 0, kb.pos);
   }
 }
 
@@ -321,45 +328,10 @@ function gcd(a: number, b: number): number {
 function decodeStaged(store: RocksDBStore, states: readonly StagedState[], range: KeyGroupRange): KeyedStateSnapshotData[] {
   const out: KeyedStateSnapshotData[] = [];
   for (const s of states) {
-    let keyGroup = -1;
-    let entries: (readonly [unknown, unknown])[] = [];
-    /** Map states: the current key's prefix, key and pairs. */
-    let prefix = '';
-    let key: unknown;
-    let map: Map<PrimitiveKey, [unknown, unknown]> | undefined;
-    const endKey = (): void => {
-      if (map !== undefined) entries.push([key, map]);
-      map = undefined;
-    };
-    const endGroup = (): void => {
-      endKey();
+    for (let keyGroup = range.start; keyGroup <= range.end; keyGroup++) {
+      const entries = [...decodeEntries(s.name, s.kind, store.scanAllSync(stateRange(s.id, keyGroup, keyGroup), SCAN_CHUNK))];
       if (entries.length > 0) out.push({ name: s.name, kind: s.kind, keyGroup, entries, owned: true });
-      entries = [];
-    };
-    for (const e of store.scanAllSync(stateRange(s.id, range.start, range.end), SCAN_CHUNK)) {
-      const g = (e.key[2]! << 8) | e.key[3]!;
-      if (g !== keyGroup) {
-        endGroup();
-        keyGroup = g;
-      }
-      const r = new ByteReader(e.value);
-      if (s.kind !== 'map') {
-        const k = readValue(r);
-        entries.push([k, readStored(r, s.kind)]);
-        continue;
-      }
-      const plen = mapPrefixLength(e.key);
-      const p = Buffer.from(e.key.buffer, e.key.byteOffset, plen).toString('latin1');
-      if (map === undefined || p !== prefix) {
-        endKey();
-        prefix = p;
-        key = mapEntryStreamKey(e.key);
-        map = new Map();
-      }
-      const pair = readValue(r) as [unknown, unknown];
-      map.set(canonicalKey(pair[0]), pair);
     }
-    endGroup();
   }
   return out;
 }

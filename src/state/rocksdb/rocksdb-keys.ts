@@ -22,13 +22,18 @@ const TRUE = 5;
 
 const encoder = new TextEncoder();
 
+/** Writes the first 4 bytes of every key of one state's key group into `out` at `at`. */
+function writeGroupPrefix(out: Uint8Array, at: number, stateId: number, keyGroup: number): void {
+  out[at] = stateId >>> 8;
+  out[at + 1] = stateId & 0xff;
+  out[at + 2] = keyGroup >>> 8;
+  out[at + 3] = keyGroup & 0xff;
+}
+
 /** The first 4 bytes of every key of one state's key group. */
 export function groupPrefix(stateId: number, keyGroup: number): Uint8Array {
   const out = new Uint8Array(4);
-  out[0] = stateId >>> 8;
-  out[1] = stateId & 0xff;
-  out[2] = keyGroup >>> 8;
-  out[3] = keyGroup & 0xff;
+  writeGroupPrefix(out, 0, stateId, keyGroup);
   return out;
 }
 
@@ -61,10 +66,7 @@ export function entryKey(stateId: number, keyGroup: number, canonical: Primitive
       body = new Uint8Array(0);
   }
   const out = new Uint8Array(5 + body.byteLength);
-  out[0] = stateId >>> 8;
-  out[1] = stateId & 0xff;
-  out[2] = keyGroup >>> 8;
-  out[3] = keyGroup & 0xff;
+  writeGroupPrefix(out, 0, stateId, keyGroup);
   out[4] = tag;
   out.set(body, 5);
   return out;
@@ -107,14 +109,9 @@ export class KeyBuilder {
 
 /** Writes the prefix of every map entry of one stream key: state id, key group, the key prefix-free. */
 export function writeMapPrefix(b: KeyBuilder, stateId: number, keyGroup: number, canonical: PrimitiveKey): void {
-  b.reserve(5);
-  const buf = b.buf;
-  let p = b.pos;
-  buf[p++] = stateId >>> 8;
-  buf[p++] = stateId & 0xff;
-  buf[p++] = keyGroup >>> 8;
-  buf[p++] = keyGroup & 0xff;
-  b.pos = p;
+  b.reserve(4);
+  writeGroupPrefix(b.buf, b.pos, stateId, keyGroup);
+  b.pos += 4;
   writeTagged(b, canonical, true);
 }
 

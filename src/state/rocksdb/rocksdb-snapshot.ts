@@ -203,35 +203,7 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
   entries(stateName: string, keyGroup: number): Iterable<readonly [key: unknown, value: unknown]> {
     const table = this.#tables.get(stateName);
     if (table === undefined) return [];
-    return table.kind === 'map' ? this.#decodedMaps(table, keyGroup) : this.#decoded(table, keyGroup);
-  }
-
-  /** A map state's entries: each key's run of (key, user key) entries becomes one Map, as on the heap. */
-  *#decodedMaps(table: StateTable, keyGroup: number): Generator<readonly [unknown, unknown]> {
-    let prefix: Uint8Array | undefined;
-    let key: unknown;
-    let map = new Map<unknown, [unknown, unknown]>();
-    const where = `map state '${table.name}'`;
-    for (const e of this.#scanned(table.id, keyGroup)) {
-      const plen = mapPrefixLength(e.key);
-      if (prefix === undefined || !samePrefix(prefix, e.key, plen)) {
-        if (prefix !== undefined) yield [key, map];
-        prefix = e.key.subarray(0, plen);
-        key = mapEntryStreamKey(e.key);
-        map = new Map();
-      }
-      const pair = readValue(new ByteReader(e.value)) as [unknown, unknown];
-      map.set(canonicalKey(pair[0], where), pair);
-    }
-    if (prefix !== undefined) yield [key, map];
-  }
-
-  *#decoded(table: StateTable, keyGroup: number): Generator<readonly [unknown, unknown]> {
-    for (const { value } of this.#scanned(table.id, keyGroup)) {
-      const r = new ByteReader(value);
-      const key = readValue(r);
-      yield [key, readStored(r, table.kind)];
-    }
+    return decodeEntries(table.name, table.kind, this.#scanned(table.id, keyGroup));
   }
 
   /**
@@ -357,6 +329,38 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
     if (this.#view !== undefined) this.#store.releaseSnapshot(this.#view);
     this.#onDone(this);
   }
+}
+
+/**
+ * One state's entries of one key group, decoded as the heap holds them, from its RocksDB entries
+ * in key order (rocksdb-keys.ts): a map state's run of (key, user key) entries becomes one Map per
+ * key; any other state's entry is its key and stored value.
+ */
+export function* decodeEntries(name: string, kind: StateKind, scanned: Iterable<ScannedEntry>): Generator<readonly [unknown, unknown]> {
+  if (kind !== 'map') {
+    for (const { value } of scanned) {
+      const r = new ByteReader(value);
+      const key = readValue(r);
+      yield [key, readStored(r, kind)];
+    }
+    return;
+  }
+  let prefix: Uint8Array | undefined;
+  let key: unknown;
+  let map = new Map<unknown, [unknown, unknown]>();
+  const where = `map state '${name}'`;
+  for (const e of scanned) {
+    const plen = mapPrefixLength(e.key);
+    if (prefix === undefined || !samePrefix(prefix, e.key, plen)) {
+      if (prefix !== undefined) yield [key, map];
+      prefix = e.key.subarray(0, plen);
+      key = mapEntryStreamKey(e.key);
+      map = new Map();
+    }
+    const pair = readValue(new ByteReader(e.value)) as [unknown, unknown];
+    map.set(canonicalKey(pair[0], where), pair);
+  }
+  if (prefix !== undefined) yield [key, map];
 }
 
 function samePrefix(prefix: Uint8Array, key: Uint8Array, plen: number): boolean {
