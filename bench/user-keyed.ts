@@ -23,17 +23,12 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { startJob } from 'weir/testing';
 import { formatRate, median, realCheckpointFailures, RssSampler, type Benchmark, type BenchOptions, type DetailRow, type Mode } from './harness.ts';
 import { channelName, type ExecReport } from './jobs/common.ts';
+import { plainOnThreads } from './plain-threads.ts';
+import { plainUserKeyed, type UserKeyedTotals } from './user-keyed-plain.ts';
 import {
-  Event,
-  KEY_SPACE,
   mix,
-  OUT_OF_ORDERNESS_MS,
   RECORDS_PER_MS,
   timestampOf,
-  urlOf,
-  userOf,
-  WINDOW_MS,
-  windowEnd,
   type RecordKind,
   type UserKeyedSinkReport,
 } from './jobs/user-keyed-common.ts';
@@ -48,15 +43,6 @@ export interface UserKeyedConfig {
   readonly n: number;
   /** Exactly-once checkpoint interval, ms; 0: checkpointing off. */
   readonly intervalMs: number;
-}
-
-/** What the sinks added up, or what the plain loop computed in their place. */
-export interface UserKeyedTotals {
-  /** Window totals emitted by timers. */
-  readonly emitted: number;
-  /** Records they account for: must be N. */
-  readonly records: number;
-  readonly timestampSum: number;
 }
 
 export interface UserKeyedRun {
@@ -74,67 +60,9 @@ export function describe(c: UserKeyedConfig): string {
   return `${c.kind}, ${c.keys.toLocaleString('en-US')} keys, ${c.mode} p=${c.parallelism}${c.intervalMs > 0 ? `, checkpoints every ${c.intervalMs} ms` : ''}`;
 }
 
-// ---- the plain loop and the expected totals --------------------------------------------------
+export { plainUserKeyed, type UserKeyedTotals };
 
-/**
- * The job's computation as one plain loop over 1..n (one partition): the same record (packed
- * number or Event) and timestamp, a Map of per-key state objects, and "timers" as lists of keys
- * per window end, fired when a watermark (taken every 4,096 records, the job's bound) passes them.
- */
-export function plainUserKeyed(kind: RecordKind, keys: number, n: number): UserKeyedTotals {
-  const state = new Map<number | string, { count: number; timestampSum: number }>();
-  const timers = new Map<number, (number | string)[]>();
-  let maxTimestamp = -Infinity;
-  let nextEnd = WINDOW_MS - 1;
-  let emitted = 0;
-  let records = 0;
-  let timestampSum = 0;
-  const fire = (end: number): void => {
-    const due = timers.get(end);
-    if (due === undefined) return;
-    timers.delete(end);
-    for (const key of due) {
-      const s = state.get(key)!;
-      emitted++;
-      records += s.count;
-      timestampSum += s.timestampSum;
-      state.delete(key);
-    }
-  };
-  for (let x = 1; x <= n; x++) {
-    const h = mix(x);
-    let key: number | string;
-    let timestamp: number;
-    if (kind === 'numbers') {
-      const r = timestampOf(x - 1, h) * KEY_SPACE + userOf(h, keys);
-      timestamp = Math.floor(r / KEY_SPACE);
-      key = r % KEY_SPACE;
-    } else {
-      const e = new Event(`user-${userOf(h, keys)}`, urlOf(h), timestampOf(x - 1, h));
-      timestamp = e.timestamp;
-      key = e.user;
-    }
-    let s = state.get(key);
-    if (s === undefined) {
-      s = { count: 1, timestampSum: timestamp };
-      state.set(key, s);
-      const end = windowEnd(timestamp);
-      const list = timers.get(end);
-      if (list === undefined) timers.set(end, [key]);
-      else list.push(key);
-    } else {
-      s.count++;
-      s.timestampSum += timestamp;
-    }
-    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
-    if ((x & 4095) === 0) {
-      const watermark = maxTimestamp - OUT_OF_ORDERNESS_MS - 1;
-      for (; nextEnd <= watermark; nextEnd += WINDOW_MS) fire(nextEnd);
-    }
-  }
-  for (; timers.size > 0; nextEnd += WINDOW_MS) fire(nextEnd);
-  return { emitted, records, timestampSum };
-}
+// ---- the expected totals --------------------------------------------------
 
 /** Sum of floor(s / R) for s in 0..m-1. */
 function floorSum(m: number): number {
@@ -247,6 +175,12 @@ export interface UserKeyedFigures {
   /** Wall time of execute() with N = 1, per run (empty when not measured): the job's fixed cost, worker start-up included. */
   readonly fixedMs: number[];
   plainEmitted: number;
+  /**
+   * With a p=2 configuration in the group: the plain loop on one worker thread and split over two
+   * (plain-threads.ts), per round; their ratio is the machine's own speed-up for this work.
+   */
+  readonly plainOneThreadMs: number[];
+  readonly plainTwoThreadsMs: number[];
   peakRssBytes: number;
 }
 
@@ -280,6 +214,8 @@ export async function measureUserKeyed(
           plainMs: [],
           fixedMs: [],
           plainEmitted: 0,
+          plainOneThreadMs: [],
+          plainTwoThreadsMs: [],
           peakRssBytes: 0,
         }),
       );
@@ -319,6 +255,15 @@ export async function measureUserKeyed(
           f.plainEmitted = p.emitted;
         }
         log(`[${name}] ${kind}, ${keys.toLocaleString('en-US')} keys: plain loop ${plainMs.toFixed(1)} ms`);
+        if (group.some((c) => c.parallelism === 2)) {
+          const one = await plainOnThreads(kind, keys, n, 1);
+          const two = await plainOnThreads(kind, keys, n, 2);
+          for (const f of figures) {
+            f.plainOneThreadMs.push(one);
+            f.plainTwoThreadsMs.push(two);
+          }
+          log(`[${name}] ${kind}, ${keys.toLocaleString('en-US')} keys: plain loop on 1 thread ${one.toFixed(1)} ms, on 2 threads (half each) ${two.toFixed(1)} ms`);
+        }
       }
       out.push(...figures);
     }
@@ -375,6 +320,7 @@ function rows(all: readonly UserKeyedFigures[], runs: number): DetailRow[] {
     const speedUp = c.parallelism === 2 && p1 !== undefined ? rate / recordsPerSec(p1) : undefined;
     const exclFixed = recordsPerSecExclFixed(f);
     const speedUpExclFixed = c.parallelism === 2 && p1 !== undefined ? exclFixed / recordsPerSecExclFixed(p1) : undefined;
+    const machineSpeedUp = c.parallelism === 2 && f.plainTwoThreadsMs.length > 0 ? median(f.plainOneThreadMs) / median(f.plainTwoThreadsMs) : undefined;
     const cpuPerWall = median(f.cpuMs.map((cpu, k) => cpu / f.wallMs[k]!));
     return {
       kind: 'detail',
@@ -395,6 +341,7 @@ function rows(all: readonly UserKeyedFigures[], runs: number): DetailRow[] {
         'fixed cost (N=1)': `${median(f.fixedMs).toFixed(0)} ms`,
         'weir rec/s excl. fixed cost': formatRate(exclFixed),
         'p=2 / p=1 (threads)': speedUp === undefined ? '–' : `${speedUp.toFixed(2)}× (${speedUpExclFixed!.toFixed(2)}× excl. fixed cost)`,
+        'plain loop 2 threads / 1 thread': machineSpeedUp === undefined ? '–' : `${machineSpeedUp.toFixed(2)}×`,
         'CPU µs/record': cpuMicrosPerRecord(f).toFixed(2),
         'plain µs/record': ((median(f.plainMs) * 1000) / c.n).toFixed(3),
         'CPU/wall': cpuPerWall.toFixed(2),
@@ -416,6 +363,9 @@ function rows(all: readonly UserKeyedFigures[], runs: number): DetailRow[] {
         plainRecordsPerSec: plain,
         ratio: rate / plain,
         speedUpOverP1Threads: speedUp ?? null,
+        plainOneThreadMs: f.plainOneThreadMs,
+        plainTwoThreadsMs: f.plainTwoThreadsMs,
+        plainSpeedUpTwoThreads: machineSpeedUp ?? null,
         cpuMicrosPerRecord: cpuMicrosPerRecord(f),
       },
     };
