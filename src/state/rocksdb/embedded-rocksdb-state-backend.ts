@@ -34,6 +34,7 @@ import type { StateFileHandle } from '../state-file.ts';
 import { readCanonicalKeyedState } from './rocksdb-canonical-restore.ts';
 import { isIncremental, readIncremental, writeIncremental } from './rocksdb-incremental.ts';
 import { RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.ts';
+import { findFullLocalCopy, fullLocalRecoveryStats, restoredFromLocal, writeFullWithLocalCopy } from './rocksdb-local-recovery.ts';
 import { RocksDBSnapshot } from './rocksdb-snapshot.ts';
 
 /** Default bound of the cache of decoded entries per keyed operator subtask. */
@@ -48,7 +49,7 @@ export interface RocksDBStateBackendOptions {
   readonly blockCacheSize?: number | undefined;
   readonly cacheBytes?: number | undefined;
   readonly incremental?: boolean;
-  /** Task-local recovery of incremental checkpoints (`state.backend.local-recovery`). */
+  /** Task-local recovery of checkpoints, incremental and full (`state.backend.local-recovery`). */
   readonly localRecovery?: boolean;
 }
 
@@ -104,7 +105,13 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
       const written = await writeIncremental((s.owner as RocksDBKeyedStateBackend).incrementalSource(s), { ...w, checkpointId: w.checkpointId });
       if (written !== undefined) return written;
     }
-    if (s instanceof RocksDBSnapshot) await s.establish();
+    if (s instanceof RocksDBSnapshot) {
+      // Local recovery of full checkpoints: a native task-local copy beside the canonical files.
+      const src = (s.owner as RocksDBKeyedStateBackend).incrementalSource(s);
+      const localDir = src.localRecoveryDir;
+      if (localDir !== undefined && w.checkpointId !== undefined) return writeFullWithLocalCopy({ ...src, localRecoveryDir: localDir }, { ...w, checkpointId: w.checkpointId });
+      await s.establish();
+    }
     return writeKeyedState(w);
   }
 
@@ -119,12 +126,23 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
     if (files.length === 0) return readKeyedState(files, read, range);
     const root = localRoot(this.#o.localDir);
     sweepDeadProcesses(root);
-    return readCanonicalKeyedState(files, read, range, {
-      path: join(root, STAGING_DIR, `pid-${process.pid}-${randomBytes(6).toString('hex')}`),
-      writeBufferSize: this.#o.writeBufferSize ?? 64 * 1024 * 1024,
-      maxWriteBufferNumber: this.#o.writeBufferCount ?? 2,
-      blockCache: this.#o.blockCacheSize !== 0,
-    });
+    const fromStorage = (): Promise<RestoredKeyedState> =>
+      readCanonicalKeyedState(files, read, range, {
+        path: join(root, STAGING_DIR, `pid-${process.pid}-${randomBytes(6).toString('hex')}`),
+        writeBufferSize: this.#o.writeBufferSize ?? 64 * 1024 * 1024,
+        maxWriteBufferNumber: this.#o.writeBufferCount ?? 2,
+        blockCache: this.#o.blockCacheSize !== 0,
+      });
+    if (this.#o.localRecovery !== true) return fromStorage();
+    return this.#readLocalFirst(root, files, range, fromStorage);
+  }
+
+  /** A full checkpoint from its task-local copy when a verified one exists (rocksdb-local-recovery.ts), else from the storage. */
+  async #readLocalFirst(root: string, files: readonly StateFileHandle[], range: KeyGroupRange, fromStorage: () => Promise<RestoredKeyedState>): Promise<RestoredKeyedState> {
+    const found = await findFullLocalCopy(root, files, range);
+    if (found !== undefined) return restoredFromLocal(found, fromStorage);
+    fullLocalRecoveryStats.remote++;
+    return fromStorage();
   }
 
   /** Deletes the job's working directory, with any instance a terminated thread left behind. */

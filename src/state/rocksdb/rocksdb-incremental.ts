@@ -93,12 +93,23 @@ export class UploadTracker {
     this.#listed.set(checkpointId, new Set(ssts));
   }
 
+  /** Pending checkpoints this backend kept a task-local copy of as full checkpoints (rocksdb-local-recovery.ts). */
+  readonly #localFull = new Set<number>();
+
+  /** Checkpoint `checkpointId` was written in full, with a task-local copy. */
+  keptLocally(checkpointId: number): void {
+    this.#localFull.add(checkpointId);
+  }
+
   /**
    * Files of `checkpointId` (and of earlier pending ones it subsumes) become reusable, and files
    * it no longer listed (compacted away, never listed again) are forgotten. Answers whether this
-   * backend wrote that checkpoint.
+   * backend wrote that checkpoint with a task-local copy (incrementally, or in full with local
+   * recovery), so that older copies can go.
    */
   complete(checkpointId: number): boolean {
+    const local = this.#localFull.has(checkpointId);
+    for (const id of [...this.#localFull]) if (id <= checkpointId) this.#localFull.delete(id);
     for (const [id, uploads] of [...this.#pending]) {
       if (id > checkpointId) continue;
       this.#pending.delete(id);
@@ -107,10 +118,11 @@ export class UploadTracker {
     const live = this.#listed.get(checkpointId);
     if (live !== undefined) for (const name of [...this.#confirmed.keys()]) if (!live.has(name)) this.#confirmed.delete(name);
     for (const id of [...this.#listed.keys()]) if (id <= checkpointId) this.#listed.delete(id);
-    return live !== undefined;
+    return live !== undefined || local;
   }
 
   abort(checkpointId: number): void {
+    this.#localFull.delete(checkpointId);
     this.#pending.delete(checkpointId);
     this.#listed.delete(checkpointId);
   }
@@ -204,8 +216,8 @@ export async function localCopyMatches(dir: string, meta: IncrementalMeta): Prom
   }
 }
 
-/** A snapshot with no states: the timers of an incremental checkpoint are written with it. */
-const NO_STATES: KeyedStateSnapshot = { states: [], entries: () => [], release() {} };
+/** A snapshot with no states: the timers of an incremental checkpoint (or of a task-local copy) are written with it. */
+export const NO_STATES: KeyedStateSnapshot = { states: [], entries: () => [], release() {} };
 
 /** Whether a keyed snapshot's files are an incremental RocksDB checkpoint. */
 export function isIncremental(files: readonly StateFileHandle[]): boolean {
