@@ -11,6 +11,15 @@ export class UsageError extends Error {
   }
 }
 
+/** How bin/weir.mjs runs the command line (main.ts). */
+export interface MainOptions {
+  /**
+   * A TypeScript loader (tsx) is registered for the whole process already, as where weir runs
+   * from its sources; otherwise `weir run` registers what the job needs itself (job-loader.ts).
+   */
+  readonly typeScriptLoaded?: boolean;
+}
+
 /** A verb's outcome: 0 success, 1 failure, 2 usage error. */
 export type ExitCode = 0 | 1 | 2;
 

@@ -7,7 +7,7 @@
  * Only a plain embedded run in threads mode starts them: the command line is read here just far
  * enough to tell (the verb, the options before the job file, the job file present). Anything
  * this reading does not recognise starts none, and `weir run` then starts them itself as before
- * (run-command.ts), so a mistake here costs start-up time, never behaviour; workers no job takes
+ * (run-job.ts), so a mistake here costs start-up time, never behaviour; workers no job takes
  * (a cluster found after all, a job that runs inline) stop or exit with the process.
  */
 import { existsSync } from 'node:fs';
@@ -25,7 +25,7 @@ const NEUTRAL_SWITCHES = new Set(['-n', '--allowNonRestoredState']);
  * 0 unless they plainly describe an embedded run in threads mode of a job file that exists.
  */
 export function earlyWorkerCount(args: readonly string[]): number {
-  // -p wins over -D parallelism.default, and a later word over an earlier one, as in run-command.ts.
+  // -p wins over -D parallelism.default, and a later word over an earlier one, as in run-job.ts.
   let p: string | undefined;
   let d: string | undefined;
   for (let i = 0; i < args.length; i++) {

@@ -1,4 +1,4 @@
-/** How many slot workers `weir run` expects a job to need (early-workers.ts, run-command.ts). */
+/** How many slot workers `weir run` expects a job to need (early-workers.ts, run-job.ts). */
 import { availableParallelism } from 'node:os';
 
 /**
