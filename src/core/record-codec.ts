@@ -30,12 +30,15 @@
  * Batch layout (little-endian):
  *   0  u8   format version
  *   1  u8   flags: 1 = the decoder must forget the shapes and strings it knows; 2 = timestamps
- *           follow; 4 = the records are numbers; 8 = the records are rows (neither: general)
+ *           follow; 4 = the records are numbers; 8 = the records are rows (neither: general);
+ *           16 = key groups follow
  *   2  u16  zero
  *   4  u32  number of records
  *   8  u32  batch sequence number since the last reset
  *  12  u32  zero
  *  16  f64 × count timestamps, when flagged
+ *  ..  u16 × count key groups (the keyed consumer's, computed by the partitioner), when
+ *      flagged, padded with zeros to a multiple of 8 bytes
  *  ..  the records: f64 × count (numbers), rows, or a MessagePack array (general)
  *
  * The sequence number lets a decoder notice a lost, repeated or reordered batch instead of
@@ -250,6 +253,7 @@ const FLAG_RESET = 1;
 const FLAG_TIMESTAMPS = 2;
 const FLAG_NUMBERS = 4;
 const FLAG_ROWS = 8;
+const FLAG_KEY_GROUPS = 16;
 
 // ---------------------------------------------------------------------------------------------
 // The rows encoding. Tags, one byte before every value:
@@ -759,18 +763,23 @@ export class RecordEncoder {
   }
 
   /**
-   * Encodes values[0..count) and, when given, timestamps[0..count). Returns bytes owned by the
-   * caller, backed by an ArrayBuffer of their own, so they can be transferred.
+   * Encodes values[0..count) and, when given, timestamps[0..count) and keyGroups[0..count).
+   * Returns bytes owned by the caller, backed by an ArrayBuffer of their own, so they can be
+   * transferred.
    */
-  encode(values: readonly unknown[], timestamps: Float64Array | null, count: number): Uint8Array {
+  encode(values: readonly unknown[], timestamps: Float64Array | null, count: number, keyGroups: Uint16Array | null = null): Uint8Array {
     if (!Number.isInteger(count) || count < 0 || count > values.length) {
       throw new RangeError(`count must be an integer from 0 to values.length (${values.length}), got ${String(count)}`);
     }
     if (timestamps !== null && timestamps.length < count) {
       throw new RangeError(`timestamps has ${timestamps.length} entries, fewer than count (${count})`);
     }
+    if (keyGroups !== null && keyGroups.length < count) {
+      throw new RangeError(`keyGroups has ${keyGroups.length} entries, fewer than count (${count})`);
+    }
     const timestampBytes = timestamps === null ? 0 : count * 8;
-    const at = HEADER_BYTES + timestampBytes;
+    const keyGroupBytes = keyGroups === null ? 0 : keyGroupSpan(count);
+    const at = HEADER_BYTES + timestampBytes + keyGroupBytes;
     let out: Uint8Array;
     let kind: number;
     if (count > 0 && allNumbers(values, count)) {
@@ -797,7 +806,7 @@ export class RecordEncoder {
 
     const view = new DataView(out.buffer);
     view.setUint8(0, FORMAT_VERSION);
-    view.setUint8(1, (this.#reset ? FLAG_RESET : 0) | (timestamps === null ? 0 : FLAG_TIMESTAMPS) | kind);
+    view.setUint8(1, (this.#reset ? FLAG_RESET : 0) | (timestamps === null ? 0 : FLAG_TIMESTAMPS) | (keyGroups === null ? 0 : FLAG_KEY_GROUPS) | kind);
     view.setUint32(4, count, true);
     view.setUint32(8, this.#sequence, true);
     if (timestamps !== null) {
@@ -806,6 +815,11 @@ export class RecordEncoder {
       } else {
         for (let i = 0; i < count; i++) view.setFloat64(HEADER_BYTES + i * 8, timestamps[i]!, true);
       }
+    }
+    if (keyGroups !== null) {
+      const from = HEADER_BYTES + timestampBytes;
+      if (HOST_IS_LITTLE_ENDIAN) out.set(new Uint8Array(keyGroups.buffer, keyGroups.byteOffset, count * 2), from);
+      else for (let i = 0; i < count; i++) view.setUint16(from + i * 2, keyGroups[i]!, true);
     }
     this.#sequence = (this.#sequence + 1) >>> 0;
     this.#reset = false;
@@ -846,15 +860,21 @@ export class RecordEncoder {
   }
 }
 
+/** Bytes of `count` key groups in a batch: two each, padded to keep the records 8-byte aligned. */
+function keyGroupSpan(count: number): number {
+  return (count * 2 + 7) & ~7;
+}
+
 function allNumbers(values: readonly unknown[], count: number): boolean {
   for (let i = 0; i < count; i++) if (typeof values[i] !== 'number') return false;
   return true;
 }
 
-/** A decoded batch: the records and, when the batch carried them, their timestamps. */
+/** A decoded batch: the records and, when the batch carried them, their timestamps and key groups. */
 export interface DecodedBatch {
   values: unknown[];
   timestamps: Float64Array | null;
+  keyGroups: Uint16Array | null;
 }
 
 /**
@@ -901,7 +921,8 @@ export class RecordDecoder {
 
     const hasTimestamps = (flags & FLAG_TIMESTAMPS) !== 0;
     const timestampBytes = hasTimestamps ? count * 8 : 0;
-    const at = HEADER_BYTES + timestampBytes;
+    const hasKeyGroups = (flags & FLAG_KEY_GROUPS) !== 0;
+    const at = HEADER_BYTES + timestampBytes + (hasKeyGroups ? keyGroupSpan(count) : 0);
     const kind = flags & (FLAG_NUMBERS | FLAG_ROWS);
     const least = kind === FLAG_NUMBERS ? at + count * 8 : kind === FLAG_ROWS ? at + count : at + 1;
     if (bytes.byteLength < least) {
@@ -912,10 +933,17 @@ export class RecordDecoder {
     if (hasTimestamps) {
       timestamps = new Float64Array(count);
       if (HOST_IS_LITTLE_ENDIAN) {
-        new Uint8Array(timestamps.buffer).set(bytes.subarray(HEADER_BYTES, at));
+        new Uint8Array(timestamps.buffer).set(bytes.subarray(HEADER_BYTES, HEADER_BYTES + timestampBytes));
       } else {
         for (let i = 0; i < count; i++) timestamps[i] = view.getFloat64(HEADER_BYTES + i * 8, true);
       }
+    }
+    let keyGroups: Uint16Array | null = null;
+    if (hasKeyGroups) {
+      const from = HEADER_BYTES + timestampBytes;
+      keyGroups = new Uint16Array(count);
+      if (HOST_IS_LITTLE_ENDIAN) new Uint8Array(keyGroups.buffer).set(bytes.subarray(from, from + count * 2));
+      else for (let i = 0; i < count; i++) keyGroups[i] = view.getUint16(from + i * 2, true);
     }
 
     let values: unknown;
@@ -932,7 +960,7 @@ export class RecordDecoder {
       throw decodingFailure(`${this.#failure} (${count})`, this.#where);
     }
     this.#expected = (sequence + 1) >>> 0;
-    return { values, timestamps };
+    return { values, timestamps, keyGroups };
   }
 
   #readRows(bytes: Uint8Array, at: number, count: number): unknown[] {

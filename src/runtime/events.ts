@@ -33,11 +33,23 @@ export interface CheckpointBarrier {
 
 export type ChannelEventKind = ChannelEvent['kind'];
 
-/** Records staged or received as one unit. `timestamps` is null when no record had one. */
+/**
+ * Records staged or received as one unit. `timestamps` is null when no record had one.
+ *
+ * A batch sent through a key-partitioned edge (keyBy) carries what its partitioner computed for
+ * each record, so that the keyed consumer does not compute it again: the key group of the
+ * record's key (`keyGroups`, under the consumer's maxParallelism) and, within one thread, the
+ * key itself (`keys`; not sent between threads, where encoding a key would cost more than
+ * selecting it again). Both are the results of the edge's key selector, which the consumer
+ * applies to the same record; absent or null where not known (other partitioners, restored
+ * channel state).
+ */
 export interface RecordBatch {
   readonly values: unknown[];
   readonly timestamps: Float64Array | null;
   readonly count: number;
+  readonly keyGroups?: Uint16Array | null;
+  readonly keys?: unknown[] | null;
 }
 
 export const END_OF_PARTITION: ChannelEvent = Object.freeze({ kind: 'end-of-partition' });

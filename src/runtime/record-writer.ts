@@ -43,6 +43,23 @@ export class Backpressure {
 /** Chooses the channel(s) for a record: returns a channel index, or -1 for "all channels". */
 type Selector = (value: unknown) => number;
 
+/**
+ * A key-partitioned edge with more than one consumer: a record goes to the consumer that owns
+ * its key's group, and the batch carries the group (and, to a consumer in the same thread, the
+ * key) so that the consumer does not select and hash the key again.
+ */
+export interface KeyRoute {
+  readonly keyOf: KeySelector<unknown, unknown>;
+  /** The consumer's maxParallelism and parallelism. */
+  readonly maxParallelism: number;
+  readonly parallelism: number;
+  /** Named in the error for a key that is not one. */
+  readonly where: string;
+}
+
+/** How a writer routes records: a selector, or by key group. */
+export type Routing = Selector | KeyRoute;
+
 export function createSelector(
   spec: PartitionerSpec,
   channels: number,
@@ -50,7 +67,7 @@ export function createSelector(
   consumerParallelism: number,
   consumerMaxParallelism: number,
   where: string,
-): Selector {
+): Routing {
   switch (spec.kind) {
     case 'forward':
     case 'global':
@@ -77,11 +94,9 @@ export function createSelector(
       };
     }
     case 'hash': {
-      // One consumer: every key goes there; the consumer still validates the key when it sets it.
+      // One consumer: every key goes there, and it selects and hashes the key itself when it sets it.
       if (channels === 1) return () => 0;
-      const keyOf = spec.keySelector as KeySelector<unknown, unknown>;
-      return (value) =>
-        computeOperatorIndexForKeyGroup(consumerMaxParallelism, consumerParallelism, assignToKeyGroup(keyOf(value), consumerMaxParallelism, where));
+      return { keyOf: spec.keySelector as KeySelector<unknown, unknown>, maxParallelism: consumerMaxParallelism, parallelism: consumerParallelism, where };
     }
   }
 }
@@ -89,17 +104,43 @@ export function createSelector(
 class Staging {
   values: unknown[] = [];
   timestamps: Float64Array | null = null;
+  /** With a KeyRoute: the records' key groups and keys. */
+  keyGroups: Uint16Array | null = null;
+  keys: unknown[] | null = null;
   count = 0;
   /** Records at which this batch is sent; set by the channel after every send. */
   capacity: number;
-  constructor(capacity: number) {
+  constructor(
+    /** The channel it stages for. */
+    readonly channel: number,
+    capacity: number,
+    keyed: boolean,
+  ) {
     this.capacity = capacity;
+    if (keyed) this.#keyed();
+  }
+
+  /** Fresh key columns for the next batch. */
+  #keyed(): void {
+    this.keyGroups = new Uint16Array(this.capacity);
+    this.keys = [];
+  }
+
+  /** Starts the next batch, of at most `capacity` records, after the last one was sent. */
+  next(capacity: number): void {
+    this.values = [];
+    this.timestamps = null;
+    this.count = 0;
+    this.capacity = capacity;
+    if (this.keys !== null) this.#keyed();
   }
 }
 
 export class RecordWriter {
   readonly #channels: readonly OutputChannel[];
-  readonly #select: Selector;
+  /** Exactly one of the two is set. */
+  readonly #select: Selector | undefined;
+  readonly #route: KeyRoute | undefined;
   readonly #staging: Staging[];
   readonly #maxRecords: number;
   readonly #maxBytes: number;
@@ -123,37 +164,52 @@ export class RecordWriter {
 
   constructor(
     channels: readonly OutputChannel[],
-    select: Selector,
+    routing: Routing,
     buffer: { records: number; bytes: number },
     backpressure: Backpressure,
     recordsOut: { count: number } = { count: 0 },
   ) {
     this.#recordsOut = recordsOut;
     this.#channels = channels;
-    this.#select = select;
+    if (typeof routing === 'function') {
+      this.#select = routing;
+      this.#route = undefined;
+    } else {
+      this.#select = undefined;
+      this.#route = routing;
+    }
     this.#maxRecords = buffer.records;
     this.#maxBytes = buffer.bytes;
     this.#backpressure = backpressure;
-    this.#staging = channels.map((ch) => new Staging(ch.batchCapacity(buffer.records, buffer.bytes)));
+    this.#staging = channels.map((ch, i) => new Staging(i, ch.batchCapacity(buffer.records, buffer.bytes), this.#route !== undefined));
     for (const ch of channels) {
       ch.onAvailable = () => backpressure.release();
     }
   }
 
   emit(value: unknown, timestamp: number): void {
-    const c = this.#select(value);
-    if (c >= 0) this.#stage(c, value, timestamp);
-    else for (let i = 0; i < this.#channels.length; i++) this.#stage(i, value, timestamp);
+    const route = this.#route;
+    if (route !== undefined) {
+      const key = route.keyOf(value);
+      const keyGroup = assignToKeyGroup(key, route.maxParallelism, route.where);
+      const s = this.#staging[computeOperatorIndexForKeyGroup(route.maxParallelism, route.parallelism, keyGroup)]!;
+      s.keyGroups![s.count] = keyGroup;
+      s.keys!.push(key);
+      this.#stage(s, value, timestamp);
+      return;
+    }
+    const c = this.#select!(value);
+    if (c >= 0) this.#stage(this.#staging[c]!, value, timestamp);
+    else for (let i = 0; i < this.#channels.length; i++) this.#stage(this.#staging[i]!, value, timestamp);
   }
 
-  #stage(c: number, value: unknown, timestamp: number): void {
-    const s = this.#staging[c]!;
+  #stage(s: Staging, value: unknown, timestamp: number): void {
     if (timestamp !== -Infinity && s.timestamps === null) {
       s.timestamps = new Float64Array(s.capacity).fill(-Infinity);
     }
     if (s.timestamps !== null) s.timestamps[s.count] = timestamp;
     s.values.push(value);
-    if (++s.count === s.capacity) this.#send(c);
+    if (++s.count === s.capacity) this.#send(s.channel);
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(this.#flushAll);
@@ -165,13 +221,10 @@ export class RecordWriter {
     if (s.count === 0) return;
     const ch = this.#channels[c]!;
     const wasAvailable = ch.available;
-    ch.sendBatch({ values: s.values, timestamps: s.timestamps, count: s.count });
+    ch.sendBatch({ values: s.values, timestamps: s.timestamps, count: s.count, keyGroups: s.keyGroups, keys: s.keys });
     this.#recordsOut.count += s.count;
     if (wasAvailable && !ch.available) this.#backpressure.block();
-    s.values = [];
-    s.timestamps = null;
-    s.count = 0;
-    s.capacity = ch.batchCapacity(this.#maxRecords, this.#maxBytes);
+    s.next(ch.batchCapacity(this.#maxRecords, this.#maxBytes));
   }
 
   /** Sends every staged record now. */

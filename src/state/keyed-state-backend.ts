@@ -37,6 +37,12 @@ export interface KeyedStateBackend {
   getCurrentKey(): unknown;
   /** The key group of the current key (-1 before the first setCurrentKey). */
   getCurrentKeyGroup(): number;
+  /**
+   * Optional: setCurrentKey for a key whose group the caller already knows, computed from this
+   * key with this backend's maxParallelism (a keyBy partitioner's result that travelled with the
+   * record): the same checks, without hashing the key again.
+   */
+  setCurrentKeyInGroup?(key: unknown, keyGroup: number): void;
 
   /**
    * Requesting the same name twice returns the same state object; requesting a name that

@@ -245,14 +245,38 @@ test('other users of msgpackr are not made strict', () => {
   assert.ok(back.p instanceof Point);
 });
 
+test('key groups travel with each encoding, with and without timestamps, and the records stay aligned', () => {
+  const encoder = new RecordEncoder();
+  const decoder = new RecordDecoder();
+  // Odd counts: the key groups' two bytes a record are padded so that float64 records stay 8-byte aligned.
+  const cases: [unknown[], Float64Array | null][] = [
+    [[1.5, -0, 3, 2 ** 40 + 0.25, Number.NaN], null],
+    [[1.5, 2, 3], new Float64Array([10, 20, 30])],
+    [[{ user: 'a', n: 1 }, { user: 'b', n: 2 }, { user: 'c', n: 3 }], new Float64Array([1, 2, 3])],
+    [[new Map([[1, 2]]), { user: 'x' }, 'y'], null],
+  ];
+  for (const [values, timestamps] of cases) {
+    const keyGroups = Uint16Array.from(values, (_, i) => (i * 12_345 + 32_767) % 32_768);
+    const decoded = decoder.decode(encoder.encode(values, timestamps, values.length, keyGroups));
+    assert.deepStrictEqual(decoded.values, values);
+    assert.deepStrictEqual(decoded.timestamps, timestamps);
+    assert.deepStrictEqual(decoded.keyGroups, keyGroups);
+  }
+  // The first count of a longer staging array; a shorter one is refused and leaves the pair in step.
+  const decoded = decoder.decode(encoder.encode([7, 8, 9], null, 2, new Uint16Array([5, 6, 0, 0])));
+  assert.deepStrictEqual(decoded.keyGroups, new Uint16Array([5, 6]));
+  assert.throws(() => encoder.encode([1, 2], null, 2, new Uint16Array(1)), /keyGroups has 1 entries, fewer than count \(2\)/);
+  assert.deepStrictEqual(decoder.decode(encoder.encode(['e'], null, 1)), { values: ['e'], timestamps: null, keyGroups: null });
+});
+
 test('encode takes the first count values and returns a buffer of its own', () => {
   const encoder = new RecordEncoder();
   const decoder = new RecordDecoder();
   const bytes = encoder.encode(['a', 'b', 'c', 'd'], new Float64Array([1, 2, 3, 4]), 2);
   assert.equal(bytes.byteOffset, 0);
   assert.equal(bytes.buffer.byteLength, bytes.byteLength);
-  assert.deepStrictEqual(decoder.decode(bytes), { values: ['a', 'b'], timestamps: new Float64Array([1, 2]) });
-  assert.deepStrictEqual(decoder.decode(encoder.encode([], null, 0)), { values: [], timestamps: null });
+  assert.deepStrictEqual(decoder.decode(bytes), { values: ['a', 'b'], timestamps: new Float64Array([1, 2]), keyGroups: null });
+  assert.deepStrictEqual(decoder.decode(encoder.encode([], null, 0)), { values: [], timestamps: null, keyGroups: null });
   assert.throws(() => encoder.encode(['a'], null, 2), RangeError);
   assert.throws(() => encoder.encode(['a'], null, -1), RangeError);
   assert.throws(() => encoder.encode(['a', 'b'], new Float64Array(1), 2), /timestamps has 1 entries, fewer than count \(2\)/);

@@ -34,9 +34,10 @@ async function take(input: RemoteInput, n: number, release = true): Promise<Chan
   return items;
 }
 
+/** A batch as it arrives when sent without key groups (keys never cross threads). */
 function batch(from: number, count: number, pad = ''): RecordBatch {
   const values = Array.from({ length: count }, (_, i) => ({ n: from + i, s: `${pad}${from + i}` }));
-  return { values, timestamps: Float64Array.from(values, (v) => v.n * 2), count };
+  return { values, timestamps: Float64Array.from(values, (v) => v.n * 2), count, keyGroups: null, keys: null };
 }
 
 function barrier(id: number): CheckpointBarrier {

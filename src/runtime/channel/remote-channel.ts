@@ -121,7 +121,8 @@ export class RemoteOutput extends CreditedOutput<Uint8Array> {
   }
 
   protected prepare(batch: RecordBatch): Uint8Array {
-    const bytes = this.#encoder.encode(batch.values, batch.timestamps, batch.count);
+    // Key groups travel (two bytes a record); keys do not: the consumer selects them again.
+    const bytes = this.#encoder.encode(batch.values, batch.timestamps, batch.count, batch.keyGroups ?? null);
     this.bytesOut += bytes.byteLength;
     if (batch.count > 0) {
       const perRecord = bytes.byteLength / batch.count;
@@ -340,8 +341,8 @@ export class RemoteInput extends QueuedInput {
   }
 
   protected decode(bytes: Uint8Array): ChannelItem {
-    const { values, timestamps } = this.#decoder.decode(bytes);
-    return { kind: 'records', batch: { values, timestamps, count: values.length } };
+    const { values, timestamps, keyGroups } = this.#decoder.decode(bytes);
+    return { kind: 'records', batch: { values, timestamps, count: values.length, keyGroups, keys: null } };
   }
 
   /**

@@ -64,8 +64,19 @@ export interface OperatorContext {
   userFunction<F extends object>(fn: F): F;
 }
 
+/** `StreamOperator.elementKey` when the key of the record is not known. */
+export const NO_KEY: unique symbol = Symbol('no key');
+
 export abstract class StreamOperator {
   output!: Output;
+  /**
+   * Set by the task's input before it hands the head operator a record that came through a
+   * keyBy edge: the key group its partitioner computed (-1: not known), and its key where the
+   * record came from the same thread (NO_KEY: not known). setKeyFromElement uses them instead of
+   * selecting and hashing the key again. Never set for operators further down a chain.
+   */
+  elementKeyGroup = -1;
+  elementKey: unknown = NO_KEY;
   constructor(readonly ctx: OperatorContext) {}
 
   open(): void | Promise<void> {}
@@ -107,7 +118,15 @@ export abstract class StreamOperator {
   /** Sets the current key from the record when the operator is keyed. */
   protected setKeyFromElement(value: unknown, input: 0 | 1): void {
     const selector = this.ctx.node.keySelectors[input];
-    if (selector !== undefined) this.ctx.keyedBackend!.setCurrentKey(selector(value));
+    if (selector === undefined) return;
+    const backend = this.ctx.keyedBackend!;
+    const keyGroup = this.elementKeyGroup;
+    if (keyGroup < 0 || backend.setCurrentKeyInGroup === undefined) {
+      backend.setCurrentKey(selector(value));
+      return;
+    }
+    const key = this.elementKey;
+    backend.setCurrentKeyInGroup(key === NO_KEY ? selector(value) : key, keyGroup);
   }
 }
 

@@ -16,7 +16,7 @@ import type { ChannelItem, InputChannel } from '../channel/channel.ts';
 import type { ReplayItem } from '../checkpoint/channel-state.ts';
 import type { RecordBatch } from '../events.ts';
 import type { SimpleCounter } from '../metrics/simple-counter.ts';
-import { tagError, type StreamOperator } from '../operators/operator.ts';
+import { NO_KEY, tagError, type StreamOperator } from '../operators/operator.ts';
 import type { Backpressure } from '../record-writer.ts';
 import { StatusWatermarkValve } from '../watermark-valve.ts';
 import type { CheckpointParticipant } from './checkpoint-participant.ts';
@@ -159,12 +159,21 @@ export class NetworkInput {
       const cur = this.#current;
       if (cur) {
         const { values, timestamps, count } = cur.batch;
+        // What a keyBy partitioner computed for the records, handed to the head with each one.
+        const keyGroups = cur.batch.keyGroups ?? null;
+        const keys = keyGroups === null ? null : (cur.batch.keys ?? null);
+        if (keyGroups === null) head.elementKeyGroup = -1;
+        if (keys === null) head.elementKey = NO_KEY;
         let pos = cur.pos;
         const from = pos;
         const input = cur.input;
         while (pos < count && budget > 0) {
           const v = values[pos];
           const ts = timestamps === null ? -Infinity : timestamps[pos]!;
+          if (keyGroups !== null) {
+            head.elementKeyGroup = keyGroups[pos]!;
+            if (keys !== null) head.elementKey = keys[pos];
+          }
           pos++;
           budget--;
           try {
