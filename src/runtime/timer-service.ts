@@ -5,6 +5,11 @@
  * every record of a key is cheap and fires once. Event-time timers fire when the watermark
  * reaches them; processing-time timers fire when the scheduler's clock does. Timers fire in
  * timestamp order, ties in registration order, and the callback may register or delete timers.
+ *
+ * With a TimerPrefetch (keyed state off the heap, e.g. RocksDB), due timers fire in chunks: the
+ * keys of the next chunk's timers are read ahead with one batched read, the task waits for it
+ * (suspended), then exactly that many timers fire, and so on until none is due. See
+ * `advanceWatermark` for the contract.
  */
 
 import type { Cancellable, Scheduler } from '../core/time.ts';
@@ -16,6 +21,20 @@ import { TimerSnapshotBuilder } from '../state/timer-snapshot.ts';
 
 export interface TimerTarget<K> {
   onTimer(domain: TimeDomain, key: K, timestamp: number): void;
+}
+
+/**
+ * Reads the state of timers' keys ahead of firing them, for keyed state that is not in memory
+ * (KeyedStateBackend.prefetch). Without one, each timer's state is read when its callback uses
+ * it, synchronously when it is not cached.
+ */
+export interface TimerPrefetch<K> {
+  /** The most timers one read covers: well below what the state's cache holds, so a chunk's state stays cached until it fires. */
+  chunk(): number;
+  /** Reads the state of these keys; undefined when all of it is at hand. */
+  read(keys: readonly K[]): Promise<void> | undefined;
+  /** Keeps the task from processing anything else until the promise settles; a rejection fails the task. */
+  suspendUntil(promise: PromiseLike<unknown>): void;
 }
 
 /** Marks a deleted timer in its bucket (keys are primitives or arrays, never this object). */
@@ -130,6 +149,34 @@ class TimerQueue<K> {
     return bucket.timestamp;
   }
 
+  /**
+   * Puts into `out` the keys of the earliest pending timers with timestamps at most `limit`, in
+   * firing order, at most `max` of them; returns how many. Changes nothing. The buckets are
+   * visited in timestamp order through a second, small heap of positions in the queue's heap
+   * (the k smallest of a binary heap in O(k log k)), so a chunk costs what it holds however
+   * many buckets are due.
+   */
+  peekUpTo(limit: number, max: number, out: K[]): number {
+    const heap = this.#heap;
+    if (heap.length === 0 || heap[0]!.timestamp > limit || max <= 0) return 0;
+    const frontier = [0];
+    while (frontier.length > 0) {
+      const bucket = heap[popFrontier(heap, frontier)]!;
+      const keys = bucket.keys;
+      for (let at = bucket.next; at < keys.length; at++) {
+        const key = keys[at];
+        if (key === DELETED) continue;
+        out.push(key as K);
+        if (out.length >= max) return out.length;
+      }
+      // A bucket's children in the heap are later than it; only due ones are visited.
+      const left = 2 * bucket.heapIndex + 1;
+      if (left < heap.length && heap[left]!.timestamp <= limit) pushFrontier(heap, frontier, left);
+      if (left + 1 < heap.length && heap[left + 1]!.timestamp <= limit) pushFrontier(heap, frontier, left + 1);
+    }
+    return out.length;
+  }
+
   /** The number of buckets (distinct timestamps with pending timers). */
   get buckets(): number {
     return this.#heap.length;
@@ -234,6 +281,41 @@ class TimerQueue<K> {
   }
 }
 
+/** Adds position `at` of `heap` to `frontier`, a binary min-heap of positions by their buckets' timestamps. */
+function pushFrontier(heap: readonly Bucket[], frontier: number[], at: number): void {
+  let i = frontier.length;
+  frontier.push(at);
+  const timestamp = heap[at]!.timestamp;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (!(timestamp < heap[frontier[parent]!]!.timestamp)) break;
+    frontier[i] = frontier[parent]!;
+    i = parent;
+  }
+  frontier[i] = at;
+}
+
+/** Takes the position of the earliest bucket out of `frontier` (not empty). */
+function popFrontier(heap: readonly Bucket[], frontier: number[]): number {
+  const top = frontier[0]!;
+  const last = frontier.pop()!;
+  const n = frontier.length;
+  if (n === 0) return top;
+  const timestamp = heap[last]!.timestamp;
+  let i = 0;
+  for (;;) {
+    const left = 2 * i + 1;
+    if (left >= n) break;
+    let child = left;
+    if (left + 1 < n && heap[frontier[left + 1]!]!.timestamp < heap[frontier[left]!]!.timestamp) child = left + 1;
+    if (!(heap[frontier[child]!]!.timestamp < timestamp)) break;
+    frontier[i] = frontier[child]!;
+    i = child;
+  }
+  frontier[i] = last;
+  return top;
+}
+
 /** Node's timers overflow above this delay (and then fire at once), so longer waits re-arm. */
 const MAX_SCHEDULE_DELAY_MS = 2_147_483_647;
 
@@ -255,10 +337,12 @@ export class InternalTimerService<K = unknown> {
   /** While processing-time timers fire, re-arming waits until the batch is done. */
   #firingProcessing = false;
   #closed = false;
+  readonly #prefetch: TimerPrefetch<K> | undefined;
 
-  constructor(opts: { scheduler: Scheduler; target: TimerTarget<K> }) {
+  constructor(opts: { scheduler: Scheduler; target: TimerTarget<K>; prefetch?: TimerPrefetch<K> | undefined }) {
     this.#scheduler = opts.scheduler;
     this.#target = opts.target;
+    this.#prefetch = opts.prefetch;
   }
 
   /**
@@ -291,16 +375,32 @@ export class InternalTimerService<K = unknown> {
    *
    * The new watermark is recorded before the first timer fires, so `currentWatermark()` inside
    * `onTimer` already reports the watermark that triggered it (as in Flink).
+   *
+   * Without a prefetch every due timer fires in this call, and it returns undefined. With one,
+   * due timers fire in chunks: the keys of up to `chunk()` of the earliest due timers are read
+   * ahead, and once they are at hand exactly that many timers fire, each taken from the queue as
+   * it fires, so the order and the effect of registrations and deletions in `onTimer` are
+   * exactly those of firing all at once (a timer registered at or below the watermark fires in
+   * its place in the order; a deleted one does not fire; a key read ahead in vain only cost the
+   * read). Chunks whose state is all cached fire at once; from the first read on, the rest
+   * fires asynchronously and the returned promise settles when no due timer is left (or the
+   * service closed). The caller must keep its task suspended until then (nothing else runs on
+   * it: no record, mail or barrier) and forward the watermark only after it: so no snapshot
+   * ever sees a watermark whose timers have fired in part. (Were one taken between chunks, it
+   * would hold the new watermark and the timers not yet fired, which fire after a restore at the
+   * next advance instead: still each once.)
    */
-  advanceWatermark(watermark: number): void {
-    if (this.#closed || !(watermark > this.#watermark)) return;
+  advanceWatermark(watermark: number): Promise<void> | undefined {
+    if (this.#closed || !(watermark > this.#watermark)) return undefined;
     this.#watermark = watermark;
     const queue = this.#event;
+    if (this.#prefetch !== undefined) return this.#fireInChunks(queue, 'event', watermark);
     while (!this.#closed) {
       const timestamp = queue.pollUpTo(watermark);
       if (timestamp === undefined) break;
       this.#target.onTimer('event', queue.polledKey as K, timestamp);
     }
+    return undefined;
   }
 
   /** Sets the watermark a snapshot recorded, without firing anything (timers at or below it had fired before the snapshot). */
@@ -348,6 +448,11 @@ export class InternalTimerService<K = unknown> {
     this.#arm();
   }
 
+  /** Whether close() was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Cancels the scheduled wake-up; no timer fires afterwards. */
   close(): void {
     this.#closed = true;
@@ -376,16 +481,63 @@ export class InternalTimerService<K = unknown> {
     if (this.#closed) return;
     const now = this.#scheduler.now();
     this.#firingProcessing = true;
+    let firing: Promise<void> | undefined;
     try {
       const queue = this.#processing;
-      while (!this.#closed) {
-        const timestamp = queue.pollUpTo(now);
-        if (timestamp === undefined) break;
-        this.#target.onTimer('processing', queue.polledKey as K, timestamp);
+      if (this.#prefetch !== undefined) {
+        firing = this.#fireInChunks(queue, 'processing', now);
+      } else {
+        while (!this.#closed) {
+          const timestamp = queue.pollUpTo(now);
+          if (timestamp === undefined) break;
+          this.#target.onTimer('processing', queue.polledKey as K, timestamp);
+        }
       }
     } finally {
-      this.#firingProcessing = false;
-      this.#arm();
+      if (firing === undefined) {
+        this.#firingProcessing = false;
+        this.#arm();
+      }
+    }
+    if (firing === undefined) return;
+    // The task waits until every due timer fired (as for event time), then re-arms.
+    this.#prefetch!.suspendUntil(
+      firing.finally(() => {
+        this.#firingProcessing = false;
+        this.#arm();
+      }),
+    );
+  }
+
+  /**
+   * Fires the timers of `queue` due at `limit` in chunks whose keys are read ahead (see
+   * advanceWatermark); undefined when they all fired in this call.
+   */
+  #fireInChunks(queue: TimerQueue<K>, domain: TimeDomain, limit: number): Promise<void> | undefined {
+    const prefetch = this.#prefetch!;
+    while (!this.#closed) {
+      const keys: K[] = [];
+      const count = queue.peekUpTo(limit, prefetch.chunk(), keys);
+      if (count === 0) return undefined;
+      const read = prefetch.read(keys);
+      if (read !== undefined) {
+        return read.then(() => {
+          this.#fire(queue, domain, limit, count);
+          return this.#fireInChunks(queue, domain, limit);
+        });
+      }
+      this.#fire(queue, domain, limit, count);
+    }
+    return undefined;
+  }
+
+  /** Fires up to `count` of the earliest timers of `queue` due at `limit`. */
+  #fire(queue: TimerQueue<K>, domain: TimeDomain, limit: number, count: number): void {
+    const target = this.#target;
+    for (let i = 0; i < count && !this.#closed; i++) {
+      const timestamp = queue.pollUpTo(limit);
+      if (timestamp === undefined) return;
+      target.onTimer(domain, queue.polledKey as K, timestamp);
     }
   }
 }

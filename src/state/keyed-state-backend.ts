@@ -80,6 +80,14 @@ export interface KeyedStateBackend {
    */
   prefetch?(keys: readonly unknown[]): Promise<void> | undefined;
 
+  /**
+   * Optional, with prefetch: about how many keys' state the backend keeps at hand at once (its
+   * cache's capacity in keys, estimated from what it holds). A caller that reads ahead in chunks
+   * (timers firing: timer-service.ts) keeps each chunk well below it, so a chunk's state is not
+   * evicted before it is used.
+   */
+  prefetchCapacity?(): number;
+
   /** Optional: checkpoint `checkpointId` completed (files it wrote may be reused by later ones). */
   notifyCheckpointComplete?(checkpointId: number): void;
   /** Optional: checkpoint `checkpointId` was aborted (nothing it wrote may be reused). */

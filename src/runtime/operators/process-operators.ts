@@ -1,6 +1,12 @@
 /**
  * Operators that host process functions (one and two inputs, keyed or not) and co-functions.
  * Keyed variants own a timer service; timers fire with the timer's key set as current key.
+ *
+ * On a keyed state backend that reads state ahead (KeyedStateBackend.prefetch: RocksDB), due
+ * timers fire in chunks whose keys' state is read with one batched read first, the task
+ * suspended meanwhile; the watermark goes on downstream only once every due timer fired, and a
+ * watermark or watermark status arriving meanwhile waits behind it (timer-service.ts has the
+ * contract). On the heap backend timers fire as they always did, all in the call.
  */
 import type {
   CoFlatMapFunction,
@@ -14,10 +20,37 @@ import type {
   TimerService,
 } from '../../api/functions.ts';
 import { canonicalKey } from '../../core/key-group.ts';
-import { InternalTimerService, type TimeDomain } from '../timer-service.ts';
+import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
+import { InternalTimerService, type TimeDomain, type TimerPrefetch } from '../timer-service.ts';
 import { TimestampedCollector } from './basic-operators.ts';
-import type { OperatorContext, OperatorExtras, RestoredExtras } from './operator.ts';
+import { tagError, type OperatorContext, type OperatorExtras, type RestoredExtras } from './operator.ts';
 import { UdfOperator } from './udf.ts';
+
+/**
+ * The most timers whose keys one read ahead covers: large enough that the read's round trip is
+ * spread over many timers, small enough that a chunk is a short stretch of the task's time.
+ */
+const TIMER_CHUNK = 4096;
+
+/**
+ * Reading timers' keys ahead through the backend's prefetch, in chunks of at most a quarter of
+ * what its cache holds (so a chunk's state is still cached when its timers fire); undefined for
+ * a backend without prefetch.
+ */
+function timerPrefetch(ctx: OperatorContext, backend: KeyedStateBackend): TimerPrefetch<unknown> | undefined {
+  const prefetch = backend.prefetch?.bind(backend);
+  if (prefetch === undefined) return undefined;
+  return {
+    chunk: () => Math.max(1, Math.min(TIMER_CHUNK, Math.floor((backend.prefetchCapacity?.() ?? Infinity) / 4))),
+    read: (keys) => prefetch(keys),
+    suspendUntil: (promise) =>
+      ctx.suspendUntil(
+        Promise.resolve(promise).catch((e: unknown) => {
+          throw tagError(e, ctx);
+        }),
+      ),
+  };
+}
 
 /** A process function's context: timestamp, time, side outputs, and (keyed) key and timers. */
 class ProcessSupport implements OnTimerContext<unknown> {
@@ -36,6 +69,7 @@ class ProcessSupport implements OnTimerContext<unknown> {
     if (keyed) {
       this.#timers = new InternalTimerService<unknown>({
         scheduler: ctx.scheduler,
+        prefetch: timerPrefetch(ctx, ctx.keyedBackend!),
         target: {
           onTimer: (domain, key, timestamp) => {
             ctx.keyedBackend!.setCurrentKey(key);
@@ -77,9 +111,24 @@ class ProcessSupport implements OnTimerContext<unknown> {
 
   #watermark = -Infinity;
 
-  advanceWatermark(watermark: number): void {
+  /** Fires the due event-time timers; a promise while they fire in chunks (see TimerOperator.processWatermark). */
+  advanceWatermark(watermark: number): Promise<void> | undefined {
     this.#watermark = watermark;
-    this.#timers?.advanceWatermark(watermark);
+    return this.#timers?.advanceWatermark(watermark);
+  }
+
+  /** Suspends the task until the promise settles; a rejection fails the task, naming the operator. */
+  suspendUntil(promise: Promise<void>): void {
+    const ctx = this.op.ctx;
+    ctx.suspendUntil(
+      promise.catch((e: unknown) => {
+        throw tagError(e, ctx);
+      }),
+    );
+  }
+
+  get closed(): boolean {
+    return this.#timers?.closed ?? false;
   }
 
   close(): void {
@@ -125,14 +174,55 @@ class ProcessSupport implements OnTimerContext<unknown> {
 /** Shared by process-style operators: a ProcessSupport that advances timers on watermarks. */
 abstract class TimerOperator<F extends object> extends UdfOperator<F> {
   protected support!: ProcessSupport;
+  /**
+   * While due timers fire in chunks (asynchronously, the task suspended): the watermarks and
+   * watermark statuses that arrived meanwhile, in order, to be handled once they have fired.
+   */
+  #held: (() => void)[] | undefined;
 
   protected openSupport(onTimerOf: { onTimer?: (ts: number, ctx: OnTimerContext<unknown>, out: TimestampedCollector) => void }): void {
     const onTimer = typeof onTimerOf.onTimer === 'function' ? (ts: number, c: OnTimerContext<unknown>) => onTimerOf.onTimer!(ts, c, this.support.out) : undefined;
     this.support = new ProcessSupport(this, this.ctx.keyedBackend !== undefined, onTimer);
   }
+  /**
+   * Fires the due timers, then forwards the watermark. When they fire in chunks, the task stays
+   * suspended until the last chunk fired and the watermark went on: nothing else runs on the
+   * task meanwhile (no record, no mail, no barrier: a snapshot never sees the watermark with its
+   * timers fired in part), and what reaches this operator's watermark path in the same turn (a
+   * watermark status from the valve) is held and handled after it, in order.
+   */
   override processWatermark(watermark: number): void {
-    this.support.advanceWatermark(watermark);
-    this.output.emitWatermark(watermark);
+    if (this.#held !== undefined) {
+      this.#held.push(() => this.processWatermark(watermark));
+      return;
+    }
+    const firing = this.support.advanceWatermark(watermark);
+    if (firing === undefined) {
+      this.output.emitWatermark(watermark);
+      return;
+    }
+    const held: (() => void)[] = [];
+    this.#held = held;
+    this.support.suspendUntil(
+      firing.then(() => {
+        this.#held = undefined;
+        if (this.support.closed) return;
+        this.output.emitWatermark(watermark);
+        for (let i = 0; i < held.length; i++) {
+          // One that fires in chunks again holds the rest behind it.
+          const again = this.#held as (() => void)[] | undefined;
+          if (again !== undefined) {
+            again.push(...held.slice(i));
+            return;
+          }
+          held[i]!();
+        }
+      }),
+    );
+  }
+  override processWatermarkStatus(idle: boolean): void {
+    if (this.#held !== undefined) this.#held.push(() => this.processWatermarkStatus(idle));
+    else super.processWatermarkStatus(idle);
   }
   override async close(): Promise<void> {
     this.support?.close();

@@ -25,7 +25,7 @@ import { entryKey, stateRange } from './rocksdb-keys.ts';
 import { RocksDBMapState, RocksDBMapTable } from './rocksdb-map-state.ts';
 import { RocksDBSnapshot, type StateTable } from './rocksdb-snapshot.ts';
 import { RocksDBStore, type RocksDBStoreOptions } from './rocksdb-store.ts';
-import { CacheContext, RocksDBTable } from './rocksdb-table.ts';
+import { CacheContext, ENTRY_OVERHEAD, RocksDBTable } from './rocksdb-table.ts';
 
 export interface RocksDBKeyedStateBackendOptions extends RocksDBStoreOptions {
   readonly maxParallelism: number;
@@ -143,6 +143,19 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
         throw e;
       },
     );
+  }
+
+  /**
+   * About how many keys' state the cache holds: its budget over what a key takes in it (the
+   * average cached entry so far, at least the fixed overhead, times the states read ahead per
+   * key). Map states are not read ahead and do not count.
+   */
+  prefetchCapacity(): number {
+    const ctx = this.#ctx;
+    let states = 0;
+    for (const table of this.#tableList) if (!(table instanceof RocksDBMapTable)) states++;
+    const perEntry = ctx.entries > 0 ? Math.max(ENTRY_OVERHEAD, ctx.bytes / ctx.entries) : ENTRY_OVERHEAD;
+    return Math.floor(ctx.budget / (perEntry * Math.max(1, states)));
   }
 
   /** Entries read ahead of use so far (prefetch). */

@@ -28,7 +28,7 @@ import type { RocksDBStore } from './rocksdb-store.ts';
 const EVICT_STEPS = 512;
 
 /** Estimated bytes an entry costs beyond its encoded size (objects, map slot). */
-const ENTRY_OVERHEAD = 96;
+export const ENTRY_OVERHEAD = 96;
 
 /**
  * Something changed in the cache that must reach RocksDB: an entry, or a map state key's pending

@@ -1,0 +1,128 @@
+/**
+ * Fixture for event-time timers across many keys on the RocksDB backend
+ * (rocksdb-timer-jobs.test.ts): the numbers 1..N, each its own event time, keyed by x % keys; per
+ * key a value state of the sums of its event-time windows of `window` ms, and one timer per key
+ * and window at the window's end, which reports the window's sum from the state and removes it.
+ * Each window holds about one record of every key, so each watermark that passes a window's end
+ * fires a timer of nearly every key at once. Imported again in every worker thread.
+ *
+ *   args[0]: JSON { "n": N, "keys": distinct keys, "window": ms,
+ *                   "interval"?: checkpoint interval ms, "dir"?: checkpoint dir,
+ *                   "pace"?: records per ms and source subtask,
+ *                   "failAt"?: [{ "attempt": n, "after": records }] — the reports of the timers
+ *                              fail their task after that many in that attempt }
+ *
+ * Collected rows: ['window', key, windowEnd, sum], one per key and window.
+ */
+import {
+  KeyedProcessFunction,
+  ListStateDescriptor,
+  RestartStrategies,
+  RichParallelSourceFunction,
+  StreamExecutionEnvironment,
+  ValueStateDescriptor,
+  WatermarkStrategy,
+  type CheckpointedFunction,
+  type Collector,
+  type FunctionInitializationContext,
+  type KeyedProcessContext,
+  type ListState,
+  type OnTimerContext,
+  type SourceContext,
+  type ValueState,
+} from 'weir';
+import { FailAfterRecords } from 'weir/testing';
+
+interface Options {
+  readonly n: number;
+  readonly keys: number;
+  readonly window: number;
+  readonly interval?: number;
+  readonly dir?: string;
+  readonly pace?: number;
+  readonly failAt?: readonly { readonly attempt: number; readonly after: number }[];
+}
+
+const options = JSON.parse(process.argv[2] ?? '{}') as Options;
+
+/** Subtask i emits i+1, i+1+p, ...: increasing, so its watermarks never make a record late. Its position is operator state. */
+class Numbers extends RichParallelSourceFunction<number> implements CheckpointedFunction {
+  #running = true;
+  #next = 0;
+  #state!: ListState<number>;
+  initializeState(ctx: FunctionInitializationContext): void {
+    this.#state = ctx.getOperatorStateStore().getListState(new ListStateDescriptor<number>('next'));
+    const restored = this.#state.get();
+    if (ctx.isRestored() && restored.length > 0) this.#next = restored[0]!;
+  }
+  snapshotState(): void {
+    this.#state.update([this.#next]);
+  }
+  async run(ctx: SourceContext<number>): Promise<void> {
+    const rc = this.getRuntimeContext();
+    const p = rc.getNumberOfParallelSubtasks();
+    if (this.#next === 0) this.#next = 1 + rc.getIndexOfThisSubtask();
+    const batch = Math.max(1, Math.round((options.pace ?? Infinity) * 2));
+    let sinceSleep = 0;
+    while (this.#running && this.#next <= options.n) {
+      await ctx.collect(this.#next);
+      this.#next += p;
+      if (++sinceSleep >= batch && options.pace !== undefined) {
+        sinceSleep = 0;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    }
+  }
+  cancel(): void {
+    this.#running = false;
+  }
+}
+
+type Row = readonly unknown[];
+
+/** Per key, the sums of its open windows ([end, sum] pairs, in a value state); a timer per window end reports and drops one. */
+class WindowSums extends KeyedProcessFunction<number, number, Row> {
+  private sums!: ValueState<[number, number][]>;
+  override open(): void {
+    this.sums = this.getRuntimeContext().getState(new ValueStateDescriptor<[number, number][]>('sums'));
+  }
+  processElement(x: number, ctx: KeyedProcessContext<number>, _out: Collector<Row>): void {
+    const end = Math.floor(x / options.window) * options.window + options.window - 1;
+    const sums = this.sums.value() ?? [];
+    const open = sums.find((s) => s[0] === end);
+    if (open) open[1] += x;
+    else sums.push([end, x]);
+    this.sums.update(sums);
+    ctx.timerService().registerEventTimeTimer(end);
+  }
+  override onTimer(ts: number, ctx: OnTimerContext<number>, out: Collector<Row>): void {
+    const sums = this.sums.value() ?? [];
+    const at = sums.findIndex((s) => s[0] === ts);
+    out.collect(['window', ctx.getCurrentKey(), ts, at < 0 ? null : sums[at]![1]]);
+    if (at >= 0) sums.splice(at, 1);
+    if (sums.length === 0) this.sums.clear();
+    else this.sums.update(sums);
+  }
+}
+
+const env = StreamExecutionEnvironment.getExecutionEnvironment();
+env.getConfig().setAutoWatermarkInterval(5);
+if (options.interval !== undefined) {
+  env.enableCheckpointing(options.interval);
+  if (options.dir) env.getCheckpointConfig().setCheckpointStorage(options.dir);
+  env.setRestartStrategy(RestartStrategies.fixedDelayRestart(10, 0));
+}
+
+let reports = env
+  .addSource(new Numbers())
+  .uid('numbers')
+  .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((x) => x))
+  .uid('timestamps')
+  .keyBy((x) => x % options.keys)
+  .process(new WindowSums())
+  .uid('window-sums')
+  .name('window sums');
+for (const [i, f] of (options.failAt ?? []).entries()) {
+  reports = reports.map(new FailAfterRecords<Row>(f.after, { attempt: f.attempt, subtask: -1 })).uid(`fail-${i}`);
+}
+export const collected = await reports.executeAndCollect('rocksdb timers');
