@@ -8,11 +8,9 @@
  * (`<localdir>/job-<id>/local/op-<operator>-<subtask>/chk-<n>`, the directory the incremental path
  * uses): RocksDB's files taken with the snapshot's view (rocksdb-snapshot.ts establishWithCopy:
  * SST files hard-linked, the small files copied), the keyed timers in a canonical file of their
- * own, and a manifest. The manifest binds the copy to the checkpoint: it lists the handles of the
- * files written to the storage (paths, sizes, sha256, as the checkpoint's metadata lists them),
- * the key-group range, the states with their ids, and the size and sha256 of every local file; it
- * ends with its own sha256 and is renamed into place last, so a copy whose manifest is missing,
- * torn or of another checkpoint is never used.
+ * own, and a manifest (local-recovery.ts: it binds the copy to the checkpoint's files and key
+ * groups, is checksummed itself and renamed into place last). Here it also holds the states with
+ * their ids and the size and sha256 of every local file.
  *
  * Why a native copy rather than a second copy of the canonical files (Flink's duplicating
  * stream): a restore opens it as it is (hard links, no entry is decoded or written again), which
@@ -21,33 +19,32 @@
  * SST files never change, so each is hashed once per backend (the hashes of files listed again by
  * the next checkpoint are kept).
  *
- * A restore (readFullLocal) looks for a copy whose manifest lists exactly the files being
+ * A restore (findFullLocalCopy) looks for a copy whose manifest lists exactly the files being
  * restored and exactly the requested key groups (so rescaling always reads the storage), checks
  * every local file's size and sha256, reads the timers from the local file and, in restoreInto,
  * links the SST files into the fresh backend's instance (RocksDBKeyedStateBackend
  * restoreInstances); the storage's state files are not read. A missing, incomplete or corrupt
  * copy falls back to the storage. Which copies are kept (the newest completed checkpoint's, and
- * newer pending ones) is decided as for incremental checkpoints: pruneLocalCopies on completion,
- * deletion on abort, and the job's working directory deleted when the job terminates.
+ * newer pending ones) is decided as for incremental checkpoints (the backend's UploadTracker is
+ * told of the copy): older copies deleted on completion, the copy deleted on abort, and the job's
+ * working directory deleted when the job terminates.
  */
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StateKind } from '../../api/state.ts';
 import type { KeyGroupRange } from '../../core/key-group.ts';
 import { sha256Of } from '../../core/payload-digest.ts';
 import { decodeValue, encodeValue } from '../../core/record-codec.ts';
 import { readKeyedState, writeKeyedState } from '../heap/keyed-state-files.ts';
+import { findCopies, manifestName, readManifest, sameFiles, writeManifest as writeManifestFile } from '../local-recovery.ts';
 import type { KeyedSnapshotWrite, KeyedSnapshotWriteResult, NativeRestoreOptions, RestoredKeyedState, StateFileSink } from '../state-backend.ts';
 import type { StateFileHandle } from '../state-file.ts';
 import type { RestoredTimer } from '../timer-snapshot.ts';
 import { type IncrementalMeta, type IncrementalSource, NO_STATES, type NativeRestoreTarget, type OldInstance } from './rocksdb-incremental.ts';
 
 const FORMAT = 'weir-rocksdb-local-full/1';
-/** The manifest's name: `full-<key>.manifest`, the key derived from the checkpoint's files and range (see copyKey). */
-const MANIFEST_PREFIX = 'full-';
-const MANIFEST_SUFFIX = '.manifest';
+/** The prefix of the manifest's name (local-recovery.ts manifestName). */
+const MANIFEST_PREFIX = 'rocksdb-full-';
 /** The local timers files' prefix. */
 const TIMERS_PREFIX = 'timers';
 
@@ -157,10 +154,7 @@ async function writeManifest(
   };
   // An aborted checkpoint keeps no copy (its directory may have been deleted already).
   w.signal?.throwIfAborted();
-  const body = encodeValue(manifest);
-  const name = `${MANIFEST_PREFIX}${copyKey(files, src.keyGroupRange)}${MANIFEST_SUFFIX}`;
-  await writeFile(join(dir, `${name}.tmp`), Buffer.concat([body, createHash('sha256').update(body).digest()]));
-  await rename(join(dir, `${name}.tmp`), join(dir, name));
+  await writeManifestFile(join(dir, manifestName(MANIFEST_PREFIX, files, src.keyGroupRange)), encodeValue(manifest));
 }
 
 /** Writes files into the copy's directory, named as asked; handles are local names. */
@@ -180,16 +174,6 @@ async function fileChecksum(path: string): Promise<string> {
   return (await sha256Of(await readFile(path))).toString('hex');
 }
 
-/**
- * Names a copy by what it holds: the checkpoint's files (path, size, sha256) and the key groups.
- * A restore of the same files and range looks only for this name.
- */
-function copyKey(files: readonly StateFileHandle[], range: KeyGroupRange): string {
-  const h = createHash('sha256').update(`${range.start}..${range.end}\n`);
-  for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) h.update(`${f.path}\0${f.size}\0${f.checksum}\n`);
-  return h.digest('hex').slice(0, 32);
-}
-
 /** A verified local copy. */
 interface FoundCopy {
   readonly dir: string;
@@ -203,40 +187,19 @@ interface FoundCopy {
  * when there is none (then the caller reads the storage).
  */
 export async function findFullLocalCopy(root: string, files: readonly StateFileHandle[], range: KeyGroupRange): Promise<FoundCopy | undefined> {
-  const name = `${MANIFEST_PREFIX}${copyKey(files, range)}${MANIFEST_SUFFIX}`;
-  const candidates: string[] = [];
-  for (const job of await list(root)) {
-    if (!job.startsWith('job-')) continue;
-    const local = join(root, job, 'local');
-    for (const op of await list(local)) {
-      for (const chk of await list(join(local, op))) {
-        const dir = join(local, op, chk);
-        if (/^chk-\d+$/.test(chk) && existsSync(join(dir, name))) candidates.push(dir);
-      }
-    }
-  }
-  for (const dir of candidates) {
+  const name = manifestName(MANIFEST_PREFIX, files, range);
+  for (const dir of await findCopies(root, name)) {
     const found = await verify(dir, name, files, range);
     if (found !== undefined) return found;
   }
   return undefined;
 }
 
-async function list(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch {
-    return [];
-  }
-}
-
 /** The copy in `dir` when its manifest is whole, lists these files and range, and every local file matches it. */
 async function verify(dir: string, name: string, files: readonly StateFileHandle[], range: KeyGroupRange): Promise<FoundCopy | undefined> {
   try {
-    const raw = await readFile(join(dir, name));
-    if (raw.byteLength < 32) return undefined;
-    const body = raw.subarray(0, raw.byteLength - 32);
-    if (!createHash('sha256').update(body).digest().equals(raw.subarray(raw.byteLength - 32))) return undefined;
+    const body = await readManifest(join(dir, name));
+    if (body === undefined) return undefined;
     const m = decodeValue(body) as FullLocalManifest;
     if (m?.format !== FORMAT) return undefined;
     if (m.keyGroupRange.start !== range.start || m.keyGroupRange.end !== range.end) return undefined;
@@ -253,13 +216,6 @@ async function verify(dir: string, name: string, files: readonly StateFileHandle
   } catch {
     return undefined;
   }
-}
-
-function sameFiles(a: readonly StateFileHandle[], b: readonly StateFileHandle[]): boolean {
-  if (a.length !== b.length) return false;
-  const key = (f: StateFileHandle): string => `${f.path}\0${f.size}\0${f.checksum}`;
-  const set = new Set(a.map(key));
-  return b.every((f) => set.has(key(f)));
 }
 
 async function matches(dir: string, f: LocalFile): Promise<boolean> {
