@@ -3,10 +3,16 @@
  * tables on the JavaScript heap (heap-keyed-state-backend.ts), snapshots are frozen in O(states +
  * key groups) at the barrier and written asynchronously, time-sliced, in the keyed state file
  * format (keyed-state-files.ts). Every checkpoint writes the full state (no incremental files).
+ * With local recovery, each checkpoint's files are also kept in a task-local copy
+ * (heap-local-recovery.ts).
  */
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Configuration } from '../../api/configuration.ts';
 import type { KeyGroupRange } from '../../core/key-group.ts';
 import type { KeyedStateBackend } from '../keyed-state-backend.ts';
+import { LocalCopies, localRecoveryDir } from '../local-recovery.ts';
 import { DefaultOperatorStateBackend, type OperatorStateBackend } from '../operator-state-backend.ts';
 import type {
   KeyedSnapshotWrite,
@@ -19,13 +25,28 @@ import type {
 } from '../state-backend.ts';
 import type { StateFileHandle } from '../state-file.ts';
 import { HeapKeyedStateBackend } from './heap-keyed-state-backend.ts';
+import { readWithLocalCopy, writeWithLocalCopy } from './heap-local-recovery.ts';
 import { readKeyedState, writeKeyedState } from './keyed-state-files.ts';
+
+export interface HashMapStateBackendOptions {
+  /** Task-local recovery (`state.backend.local-recovery`): heap-local-recovery.ts. */
+  readonly localRecovery?: boolean;
+  /** Root of the task-local copies; default `weir-local-recovery` under the OS temporary directory. */
+  readonly localRoot?: string;
+}
 
 export class HashMapStateBackend implements StateBackend {
   readonly name = 'hashmap';
+  readonly #localRoot: string | undefined;
+
+  constructor(o: HashMapStateBackendOptions = {}) {
+    this.#localRoot = o.localRecovery === true ? (o.localRoot ?? join(tmpdir(), 'weir-local-recovery')) : undefined;
+  }
 
   createKeyedStateBackend(p: KeyedStateBackendParameters): KeyedStateBackend {
-    return new HeapKeyedStateBackend({ maxParallelism: p.maxParallelism, keyGroupRange: p.keyGroupRange, where: p.operatorName });
+    const root = this.#localRoot;
+    const localCopies = root === undefined ? undefined : new LocalCopies(localRecoveryDir(root, p.jobId, p.operatorId, p.subtaskIndex));
+    return new HeapKeyedStateBackend({ maxParallelism: p.maxParallelism, keyGroupRange: p.keyGroupRange, where: p.operatorName, localCopies });
   }
 
   createOperatorStateBackend(): OperatorStateBackend {
@@ -33,16 +54,24 @@ export class HashMapStateBackend implements StateBackend {
   }
 
   writeKeyedSnapshot(w: KeyedSnapshotWrite): Promise<KeyedSnapshotWriteResult> {
+    const copies = LocalCopies.of(w.snapshot);
+    if (copies !== undefined && w.checkpointId !== undefined) return writeWithLocalCopy({ ...w, checkpointId: w.checkpointId }, copies, writeKeyedState);
     return writeKeyedState(w);
   }
 
   readKeyedSnapshot(files: readonly StateFileHandle[], read: StateFileSource, range: KeyGroupRange): Promise<RestoredKeyedState> {
+    if (this.#localRoot !== undefined && files.length > 0) return readWithLocalCopy(this.#localRoot, files, read, range, readKeyedState);
     return readKeyedState(files, read, range);
+  }
+
+  /** Deletes the job's task-local copies (local recovery). */
+  async releaseJob(jobId: string): Promise<void> {
+    if (this.#localRoot !== undefined) await rm(join(this.#localRoot, `job-${jobId}`), { recursive: true, force: true });
   }
 }
 
-/** Registered as `state.backend.type: hashmap`; the backend has no options of its own. */
+/** Registered as `state.backend.type: hashmap`; its one option is `state.backend.local-recovery`. */
 export const HASH_MAP_STATE_BACKEND: StateBackendFactory = {
   name: 'hashmap',
-  create: (_config: Configuration) => new HashMapStateBackend(),
+  create: (config: Configuration) => new HashMapStateBackend({ localRecovery: config.get('state.backend.local-recovery') }),
 };

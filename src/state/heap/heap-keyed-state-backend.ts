@@ -37,6 +37,7 @@ import { canonicalKey, computeKeyGroupForKeyHash, hashKey } from '../../core/key
 import type { KeyGroupRange, PrimitiveKey } from '../../core/key-group.ts';
 import { EntryTableBackend } from '../entry-table-backend.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot, KeyedStateSnapshotData } from '../keyed-state-backend.ts';
+import type { LocalCopies } from '../local-recovery.ts';
 import { HeapSnapshot } from './heap-snapshot.ts';
 import { article, describeKey } from './heap-state-messages.ts';
 import { Context, StateTable, type TableSnapshot } from './state-table.ts';
@@ -47,6 +48,8 @@ export interface HeapKeyedStateBackendOptions {
   readonly keyGroupRange: KeyGroupRange;
   /** Names the owner in error messages (e.g. the operator). */
   readonly where?: string;
+  /** Local recovery: the subtask's task-local copies (heap-local-recovery.ts). Absent: off. */
+  readonly localCopies?: LocalCopies | undefined;
 }
 
 export class HeapKeyedStateBackend extends EntryTableBackend implements KeyedStateBackend {
@@ -62,8 +65,11 @@ export class HeapKeyedStateBackend extends EntryTableBackend implements KeyedSta
     this.#ctx.newestLive = live.length > 0 ? live[live.length - 1]!.version : -1;
   };
 
+  readonly #localCopies: LocalCopies | undefined;
+
   constructor(options: HeapKeyedStateBackendOptions) {
     super(options.maxParallelism, options.keyGroupRange, options.where);
+    this.#localCopies = options.localCopies;
     const { start, end } = this.keyGroupRange;
     this.#rangeStart = start;
     this.#groupCount = end - start + 1;
@@ -125,7 +131,16 @@ export class HeapKeyedStateBackend extends EntryTableBackend implements KeyedSta
     ctx.version++;
     ctx.live.push(snapshot);
     ctx.newestLive = snapshot.version;
+    this.#localCopies?.register(snapshot);
     return snapshot;
+  }
+
+  notifyCheckpointComplete(checkpointId: number): void {
+    this.#localCopies?.complete(checkpointId);
+  }
+
+  notifyCheckpointAborted(checkpointId: number): void {
+    this.#localCopies?.abort(checkpointId);
   }
 
   restore(data: Iterable<KeyedStateSnapshotData>): void {
