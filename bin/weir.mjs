@@ -11,11 +11,18 @@
 // sources through tsx instead, so that an edit takes effect without a build: the tests, the
 // benchmarks and the examples run what is in src/ now, and imports of `weir` resolve to src/
 // too (source-hooks.mjs).
+//
+// Where Node has an on-disk compile cache (Node 22 and later), weir's modules are compiled from
+// it, in this thread and in every slot worker (src/runtime/worker/compile-cache.mjs).
 import { existsSync } from 'node:fs';
-import { register as registerHooks } from 'node:module';
+import module, { register as registerHooks } from 'node:module';
 
 const sources = new URL('../src/cli/main.ts', import.meta.url);
-if (existsSync(sources)) {
+const fromSources = existsSync(sources);
+if (typeof module.enableCompileCache === 'function') {
+  (await import(fromSources ? '../src/runtime/worker/compile-cache.mjs' : '../dist/runtime/worker/compile-cache.mjs')).enableCompileCache();
+}
+if (fromSources) {
   const [{ register }, { register: registerTsxCommonJs }] = await Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]);
   register();
   registerTsxCommonJs();

@@ -21,7 +21,7 @@
 // Start-up marks (phase, absolute time in ms, see StartupMark in protocol.ts) go to the
 // launcher with the 'ready' message, so that start-up time can be measured where it is spent.
 import { existsSync, readFileSync } from 'node:fs';
-import { register } from 'node:module';
+import module, { register } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -29,6 +29,9 @@ import { isPrebuiltJob } from './prebuilt-job.mjs';
 
 const now = () => performance.timeOrigin + performance.now();
 const marks = [['bootstrap', now()]];
+
+// Node 22 and later: the engine is compiled from Node's on-disk cache (compile-cache.mjs).
+if (typeof module.enableCompileCache === 'function') (await import('./compile-cache.mjs')).enableCompileCache();
 
 /** Stack traces name the TypeScript sources: of the job, and of the engine where it has maps. */
 const enableSourceMaps = () => process.setSourceMapsEnabled(true);
