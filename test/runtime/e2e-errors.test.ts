@@ -173,6 +173,15 @@ describe('job modules', () => {
   });
 });
 
+describe('key selectors', () => {
+  it('one that returns another key for the same record: the keyed consumer notices, though every key is its own', opts, async () => {
+    const e = await failure(() => runJob('test/jobs/error-key-selector.ts', { mode: 'threads', parallelism: 2 }));
+    assert.ok(e instanceof JobExecutionError, describeChain(e));
+    assert.match(e.message, /count-by-call/);
+    assert.match(e.message, /must return the same key for the same record/);
+  });
+});
+
 describe('user code', () => {
   it('a throwing map (inline): JobExecutionError naming the operator, user error and stack as cause', opts, async () => {
     const env = inline();

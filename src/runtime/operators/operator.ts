@@ -11,6 +11,7 @@ import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
 import type { OperatorStateBackend } from '../../state/operator-state-backend.ts';
 import type { Scheduler } from '../../core/time.ts';
 import type { TimerSnapshotSet, RestoredTimer } from '../timer-service.ts';
+import { describeKey } from '../../state/heap/heap-state-messages.ts';
 
 /** Operator-owned state beyond the state backends, copied in the synchronous part of a snapshot. */
 export interface OperatorExtras {
@@ -64,6 +65,17 @@ export interface OperatorContext {
   userFunction<F extends object>(fn: F): F;
 }
 
+/** How many records keyed with a carried group and a selected key pass between two checks of that group. */
+const KEY_CHECK_EVERY = 1023;
+
+function nondeterministicKey(operator: string, key: unknown, own: number, carried: number): Error {
+  return new Error(
+    `keyBy in "${operator}": the key selector returned ${describeKey(key)} (key group ${own}) for a record that its partitioner, ` +
+      `applying the same selector, had sent to key group ${carried}; a key selector must return the same key for the same record ` +
+      '(no randomness, clocks or mutable state)',
+  );
+}
+
 /** `StreamOperator.elementKey` when the key of the record is not known. */
 export const NO_KEY: unique symbol = Symbol('no key');
 
@@ -115,6 +127,9 @@ export abstract class StreamOperator {
   notifyCheckpointComplete(_checkpointId: CheckpointId): void | Promise<void> {}
   notifyCheckpointAborted(_checkpointId: CheckpointId): void | Promise<void> {}
 
+  /** Records keyed with a carried key group and a key selected again, until the next check. */
+  #unchecked = 0;
+
   /** Sets the current key from the record when the operator is keyed. */
   protected setKeyFromElement(value: unknown, input: 0 | 1): void {
     const selector = this.ctx.node.keySelectors[input];
@@ -125,8 +140,23 @@ export abstract class StreamOperator {
       backend.setCurrentKey(selector(value));
       return;
     }
-    const key = this.elementKey;
-    backend.setCurrentKeyInGroup(key === NO_KEY ? selector(value) : key, keyGroup);
+    const carried = this.elementKey;
+    if (carried !== NO_KEY) {
+      backend.setCurrentKeyInGroup(carried, keyGroup);
+      return;
+    }
+    const key = selector(value);
+    if (--this.#unchecked >= 0) {
+      backend.setCurrentKeyInGroup(key, keyGroup);
+      return;
+    }
+    // Now and then the key selected here is hashed as well: a selector that does not return the
+    // same key for the same record would otherwise file state under the partitioner's group
+    // silently (without this, such keys are caught only when their group is another subtask's).
+    this.#unchecked = KEY_CHECK_EVERY;
+    backend.setCurrentKey(key);
+    const own = backend.getCurrentKeyGroup();
+    if (own !== keyGroup) throw nondeterministicKey(this.ctx.node.name, key, own, keyGroup);
   }
 }
 
