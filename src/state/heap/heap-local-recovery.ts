@@ -50,9 +50,11 @@ export async function writeWithLocalCopy(
     whole = false;
   }
   const names = new Map<string, string>();
+  let written = 0;
   const sink: StateFileSink = async (name, payload, options) => {
-    // The payload is only valid until this settles: both writes finish before it does.
-    const local = `${names.size}-${name.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+    // The payload is only valid until this settles: both writes finish before it does. Writes
+    // may overlap (one file written while the next is serialised): numbered as they start.
+    const local = `${written++}-${name.replace(/[^A-Za-z0-9._-]/g, '_')}`;
     const [handle] = await Promise.all([
       w.sink(name, payload, options),
       whole
