@@ -20,7 +20,9 @@ import type { TaskRestore } from './checkpoint/restore-assignment.ts';
 import { planChannels, slotCount } from './deployment.ts';
 import { rebuildPipeline } from './pipeline-rebuild.ts';
 import type { SlotEvent, SlotEventSink } from './slot-event.ts';
-import { Slot, type SlotCheckpointing } from './slot.ts';
+// The slot's modules (tasks, operators, channels) load only where an attempt runs inline: a
+// threads-mode launcher never hosts a subtask.
+import type { Slot, SlotCheckpointing } from './slot.ts';
 import { sleep, systemScheduler } from '../core/time.ts';
 import { slotEventFromWire, type FromWorker, type ToWorker } from './worker/protocol.ts';
 import { spawnLocalWorkers, type SlotSpec, type WorkerGroup, type WorkerGroupFactory } from './worker-group.ts';
@@ -118,6 +120,7 @@ export class InlineAttempt implements ExecutionAttempt {
           registry.jobModule = saved.jobModule;
         }
       }
+      const { Slot } = await import('./slot.ts');
       const slot = new Slot({
         jobId: o.jobId,
         graph: o.graph,
