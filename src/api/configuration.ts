@@ -93,6 +93,13 @@ export interface ConfigValues {
   'state.backend.incremental': boolean;
   /** Task-local recovery (Flink's `state.backend.local-recovery`, default false). */
   'state.backend.local-recovery': boolean;
+  /**
+   * Where the heap backend keeps task-local copies for local recovery (Flink's
+   * `taskmanager.state.local.root-dirs`, one directory); undefined: `weir-local-recovery` under the
+   * OS temporary directory. RocksDB keeps its copies beside its instances
+   * (`state.backend.rocksdb.localdir`), since they are hard links to the instances' files.
+   */
+  'taskmanager.state.local.root-dirs': string | undefined;
   /** Where the RocksDB backend keeps its working instances; undefined: a directory under the OS temporary directory. */
   'state.backend.rocksdb.localdir': string | undefined;
   /** RocksDB's memtable size per instance, bytes (default 64 MiB). */
@@ -240,6 +247,7 @@ const OPTIONS: { [K in ConfigKey]: OptionSpec<K> } = {
   },
   'state.backend.incremental': { parse: booleanOption },
   'state.backend.local-recovery': { parse: booleanOption },
+  'taskmanager.state.local.root-dirs': { parse: optionalPath },
   'state.backend.rocksdb.localdir': { parse: optionalPath },
   'state.backend.rocksdb.writebuffer.size': {
     parse(raw, key) {
@@ -312,6 +320,7 @@ export class Configuration {
       'state.backend.type': 'hashmap',
       'state.backend.incremental': false,
       'state.backend.local-recovery': false,
+      'taskmanager.state.local.root-dirs': undefined,
       'state.backend.rocksdb.localdir': undefined,
       'state.backend.rocksdb.writebuffer.size': 64 * 1024 * 1024,
       'state.backend.rocksdb.writebuffer.count': 2,

@@ -12,9 +12,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Configuration } from '../../src/api/configuration.ts';
 import { MapStateDescriptor, ValueStateDescriptor } from '../../src/api/state.ts';
 import type { KeyGroupRange } from '../../src/core/key-group.ts';
-import { HashMapStateBackend } from '../../src/state/heap/hash-map-state-backend.ts';
+import { HASH_MAP_STATE_BACKEND, HashMapStateBackend } from '../../src/state/heap/hash-map-state-backend.ts';
 import { heapLocalRecoveryStats } from '../../src/state/heap/heap-local-recovery.ts';
 import type { KeyedStateBackend } from '../../src/state/keyed-state-backend.ts';
 import type { StateBackend, StateBackendScope, StateFileSink, StateFileSource } from '../../src/state/state-backend.ts';
@@ -198,4 +200,25 @@ test('heap local recovery: a corrupt or missing duplicate is read from the stora
   }
   assert.deepEqual(new Map([...merged].sort()), expected);
   await backend.releaseJob('h');
+});
+
+test('heap local recovery: taskmanager.state.local.root-dirs (a path or a file:// URI) is where the copies go; a bad value is refused naming the key', async () => {
+  for (const [name, given] of [
+    ['path', join(root, 'configured-path')],
+    ['uri', pathToFileURL(join(root, 'configured-uri')).href],
+  ] as const) {
+    const config = new Configuration().setString('state.backend.local-recovery', 'true').setString('taskmanager.state.local.root-dirs', given);
+    const backend = HASH_MAP_STATE_BACKEND.create(config);
+    const files = new Files();
+    const live = backend.createKeyedStateBackend({ ...scope, jobId: `cfg-${name}`, maxParallelism: MAX, keyGroupRange: FULL });
+    fill(live, 0, 50, 1);
+    const c1 = await checkpoint(backend, live, files, 1);
+    live.notifyCheckpointComplete!(1);
+    const expected = dump(live);
+    live.dispose();
+    assert.deepEqual(readdirSync(join(root, `configured-${name}`, `job-cfg-${name}`, 'local', 'op-op-1-0')), ['chk-1']);
+    assert.deepEqual((await restoreWith(backend, c1.files, noReads)).state, expected);
+    await backend.releaseJob!(`cfg-${name}`);
+  }
+  assert.throws(() => new Configuration().setString('taskmanager.state.local.root-dirs', ''), /taskmanager\.state\.local\.root-dirs/);
 });

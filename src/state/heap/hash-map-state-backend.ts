@@ -8,6 +8,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Configuration } from '../../api/configuration.ts';
 import type { KeyGroupRange } from '../../core/key-group.ts';
@@ -70,8 +71,16 @@ export class HashMapStateBackend implements StateBackend {
   }
 }
 
-/** Registered as `state.backend.type: hashmap`; its one option is `state.backend.local-recovery`. */
+/** A directory given as a path or a file:// URI. */
+function localPath(dir: string): string {
+  return dir.startsWith('file:') ? fileURLToPath(dir) : dir;
+}
+
+/** Registered as `state.backend.type: hashmap`; its options are `state.backend.local-recovery` and `taskmanager.state.local.root-dirs`. */
 export const HASH_MAP_STATE_BACKEND: StateBackendFactory = {
   name: 'hashmap',
-  create: (config: Configuration) => new HashMapStateBackend({ localRecovery: config.get('state.backend.local-recovery') }),
+  create: (config: Configuration) => {
+    const root = config.get('taskmanager.state.local.root-dirs');
+    return new HashMapStateBackend({ localRecovery: config.get('state.backend.local-recovery'), ...(root === undefined ? {} : { localRoot: localPath(root) }) });
+  },
 };
