@@ -12,10 +12,13 @@
  *                   "failAt"?: [{ "attempt": n, "after": records }] — the reports of the timers
  *                              fail their task after that many in that attempt }
  *
- * Collected rows: ['window', key, windowEnd, sum], one per key and window.
+ * Collected rows: ['window', key, windowEnd, sum], one per key and window. The operator after the
+ * timers fails the job if a report reaches it after the watermark that fired its timer: a
+ * watermark goes on only once every timer it fires has fired.
  */
 import {
   KeyedProcessFunction,
+  ProcessFunction,
   ListStateDescriptor,
   RestartStrategies,
   RichParallelSourceFunction,
@@ -28,6 +31,7 @@ import {
   type KeyedProcessContext,
   type ListState,
   type OnTimerContext,
+  type ProcessContext,
   type SourceContext,
   type ValueState,
 } from 'weir';
@@ -105,6 +109,15 @@ class WindowSums extends KeyedProcessFunction<number, number, Row> {
   }
 }
 
+/** Passes the reports on; throws for one whose window's end the watermark here has passed already. */
+class InOrder extends ProcessFunction<Row, Row> {
+  processElement(row: Row, ctx: ProcessContext, out: Collector<Row>): void {
+    const watermark = ctx.timerService().currentWatermark();
+    if (watermark >= (row[2] as number)) throw new Error(`the report of ${JSON.stringify(row)} came after watermark ${watermark}`);
+    out.collect(row);
+  }
+}
+
 const env = StreamExecutionEnvironment.getExecutionEnvironment();
 env.getConfig().setAutoWatermarkInterval(5);
 if (options.interval !== undefined) {
@@ -121,7 +134,9 @@ let reports = env
   .keyBy((x) => x % options.keys)
   .process(new WindowSums())
   .uid('window-sums')
-  .name('window sums');
+  .name('window sums')
+  .process(new InOrder())
+  .uid('in-order');
 for (const [i, f] of (options.failAt ?? []).entries()) {
   reports = reports.map(new FailAfterRecords<Row>(f.after, { attempt: f.attempt, subtask: -1 })).uid(`fail-${i}`);
 }
