@@ -46,8 +46,9 @@
  * failed encode) without a separate control message.
  */
 
-import { Packr, Unpackr, addExtension } from 'msgpackr';
-import type { Options } from 'msgpackr';
+import { createRequire } from 'node:module';
+import type * as Msgpackr from 'msgpackr';
+import type { Options, Packr, Unpackr } from 'msgpackr';
 
 /** A value cannot be encoded or a batch cannot be decoded. */
 export class SerializationError extends Error {
@@ -167,7 +168,19 @@ class CodecHook {
   }
 }
 
-addExtension({
+/**
+ * msgpackr, loaded when a value first needs it (the general encoding, one-shot values): most
+ * channels never do (numbers and rows have their own encodings), and loading it (with its native
+ * helper) cost every thread about 25 ms of start-up. Loaded through require, since the encoders
+ * are synchronous; this instance is this module's own, so the extension below (registered classes,
+ * strictness) is registered on it only and other users of msgpackr in the process are left alone.
+ */
+let msgpackr: typeof Msgpackr | undefined;
+
+function loadMsgpackr(): typeof Msgpackr {
+  if (msgpackr !== undefined) return msgpackr;
+  const lib = createRequire(import.meta.url)('msgpackr') as typeof Msgpackr;
+  lib.addExtension({
   Class: CodecHook,
   type: REGISTERED_TYPE_EXTENSION,
   write(value: object): unknown {
@@ -187,6 +200,9 @@ addExtension({
     return Object.assign(Object.create(type.prototype) as object, data[1]);
   },
 });
+  msgpackr = lib;
+  return lib;
+}
 
 function unregisteredMessage(name: string): string {
   return (
@@ -742,7 +758,8 @@ class RowReader {
  */
 export class RecordEncoder {
   readonly #where: string | undefined;
-  #packr = new Packr(streamOptions());
+  /** Created when the stream first needs the general encoding. */
+  #packr: Packr | null = null;
   #rows = new RowWriter();
   /** Batches left to go the general way before rows are tried again. */
   #rowsBackoff = 0;
@@ -756,7 +773,7 @@ export class RecordEncoder {
 
   /** Forgets the stream's shapes and strings; the next batch tells the decoder to do the same. */
   #restart(): void {
-    this.#packr = new Packr(streamOptions());
+    this.#packr = null;
     this.#rows = new RowWriter();
     this.#sequence = 0;
     this.#reset = true;
@@ -849,6 +866,7 @@ export class RecordEncoder {
     const batch = count === values.length && Array.isArray(values) && values.constructor === Array ? values : values.slice(0, count);
     strictEncoders++;
     try {
+      this.#packr ??= new (loadMsgpackr().Packr)(streamOptions());
       return this.#packr.pack(batch);
     } catch (error) {
       // The failed batch may have defined shapes the decoder will never see.
@@ -885,6 +903,9 @@ export interface DecodedBatch {
  */
 export class RecordDecoder {
   readonly #where: string | undefined;
+  /** Whether a first batch (one that starts afresh) arrived. */
+  #started = false;
+  /** Created when the stream first uses the general encoding after it started afresh (as its encoder's). */
   #unpackr: Unpackr | null = null;
   readonly #rows = new RowReader();
   #expected = 0;
@@ -905,11 +926,12 @@ export class RecordDecoder {
     const sequence = view.getUint32(8, true);
 
     if ((flags & FLAG_RESET) !== 0) {
-      this.#unpackr = new Unpackr(streamOptions());
+      this.#started = true;
+      this.#unpackr = null;
       this.#rows.reset();
       this.#expected = 0;
       this.#failure = null;
-    } else if (this.#unpackr === null) {
+    } else if (!this.#started) {
       throw decodingFailure('the first batch received is not the first batch of its encoder', this.#where);
     } else if (this.#failure !== null) {
       throw decodingFailure(`an earlier batch failed (${this.#failure}), so later ones cannot be read`, this.#where);
@@ -950,7 +972,7 @@ export class RecordDecoder {
     try {
       if (kind === FLAG_NUMBERS) values = readNumbers(bytes, view, at, count);
       else if (kind === FLAG_ROWS) values = this.#readRows(bytes, at, count);
-      else values = this.#unpackr!.unpack(bytes.subarray(at));
+      else values = (this.#unpackr ??= new (loadMsgpackr().Unpackr)(streamOptions())).unpack(bytes.subarray(at));
     } catch (error) {
       this.#failure = error instanceof Error ? error.message : String(error);
       throw decodingFailure(error, this.#where);
@@ -989,17 +1011,18 @@ function readNumbers(bytes: Uint8Array, view: DataView, at: number, count: numbe
 // ---------------------------------------------------------------------------------------------
 // One-shot encoding, for snapshots and tests: every result decodes on its own.
 
-let oneShotPackr = new Packr(oneShotOptions());
-const oneShotUnpackr = new Unpackr(oneShotOptions());
+let oneShotPackr: Packr | null = null;
+let oneShotUnpackr: Unpackr | null = null;
 
 /** Encodes one value into bytes that decode without any other context. */
 export function encodeValue(value: unknown): Uint8Array {
   strictEncoders++;
   try {
     // Copied: msgpackr returns a view into a buffer it reuses.
+    oneShotPackr ??= new (loadMsgpackr().Packr)(oneShotOptions());
     return new Uint8Array(oneShotPackr.pack(value));
   } catch (error) {
-    oneShotPackr = new Packr(oneShotOptions());
+    oneShotPackr = null;
     throw encodingFailure(error, undefined);
   } finally {
     strictEncoders--;
@@ -1009,6 +1032,7 @@ export function encodeValue(value: unknown): Uint8Array {
 /** Decodes bytes made by `encodeValue`. */
 export function decodeValue(bytes: Uint8Array): unknown {
   try {
+    oneShotUnpackr ??= new (loadMsgpackr().Unpackr)(oneShotOptions());
     return oneShotUnpackr.unpack(bytes);
   } catch (error) {
     throw new SerializationError(`cannot decode a value: ${error instanceof Error ? error.message : String(error)}`, {

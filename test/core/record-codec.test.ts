@@ -238,11 +238,14 @@ test('records that would lose data are refused, naming the edge and what to do',
   assert.throws(() => encoder.encode([cyclic], null, 1), serializationError(where, /cyclic or nested too deeply/));
 });
 
-test('other users of msgpackr are not made strict', () => {
+test('other users of msgpackr are left alone: not made strict, and the codec\'s extension is not theirs', () => {
+  // The codec has loaded its own msgpackr by now (the one-shot tests above).
+  assert.deepStrictEqual(decodeValue(encodeValue({ p: new Point(1, 2) })), { p: new Point(1, 2) });
   const packr = new Packr();
   const back = new Unpackr().unpack(packr.pack({ n: new NotRegistered(), p: new Point(1, 2) })) as { n: unknown; p: unknown };
   assert.deepStrictEqual(back.n, { value: 1 });
-  assert.ok(back.p instanceof Point);
+  assert.ok(!(back.p instanceof Point));
+  assert.deepStrictEqual(back.p, { x: 1, y: 2 });
 });
 
 test('key groups travel with each encoding, with and without timestamps, and the records stay aligned', () => {
