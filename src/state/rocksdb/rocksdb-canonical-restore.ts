@@ -37,13 +37,17 @@ import type { KeyedStateSnapshotData } from '../keyed-state-backend.ts';
 import type { RestoredKeyedState, StateFileSource } from '../state-backend.ts';
 import type { StateFileHandle } from '../state-file.ts';
 import { ByteReader, ByteWriter, readStored, readValue, StateCodecError, writeStored, writeValue } from '../state-codec.ts';
-import { entryKey, KeyBuilder, stateRange, writeMapPrefix, writeUserKey } from './rocksdb-keys.ts';
+import type { Packed } from './rocksdb-bridge.ts';
+import { KeyBuilder, stateRange, writeEntryKey, writeMapPrefix, writeUserKey } from './rocksdb-keys.ts';
 import { decodeEntries } from './rocksdb-snapshot.ts';
 import { RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.ts';
 import { RocksDBStore, type RocksDBStoreOptions } from './rocksdb-store.ts';
 
 /** Bytes posted between two waits for the I/O thread; at most about two such windows are in flight. */
 const WINDOW_BYTES = 8 * 1024 * 1024;
+/** Puts, and bytes of keys and values, packed into one write batch of the staging instance at most. */
+const BATCH_PUTS = 16 * 1024;
+const BATCH_BYTES = 1024 * 1024;
 /** Entries read per scan request when `data` is decoded from the staging instance. */
 const SCAN_CHUNK = 1024;
 
@@ -134,6 +138,7 @@ class StagingSink implements EntrySink {
   readonly states: StagedState[] = [];
   readonly #w = new ByteWriter(Buffer.allocUnsafeSlow(4096));
   readonly #kb = new KeyBuilder();
+  readonly #puts = new PutPacker();
   /** Bytes posted when the last window started. */
   #mark = 0;
   #inFlight: Promise<void> | undefined;
@@ -160,8 +165,11 @@ class StagingSink implements EntrySink {
     const value = readStored(r, kind);
     // As restore(): nothing is stored for an empty list or an undefined value.
     if (value === undefined || (kind === 'list' && (value as unknown[]).length === 0)) return;
-    // A view into the file's payload, which does not change: the store copies it when it posts the batch.
-    this.#store.write(entryKey(id, keyGroup, canonical), r.bytes.subarray(start, r.pos));
+    // The entry's bytes in the file are the value the backend stores: copied as they are.
+    const p = this.#puts;
+    writeEntryKey(p.keys, id, keyGroup, canonical);
+    p.value(r.bytes, start, r.pos);
+    if (p.full) this.#post();
   }
 
   add(name: string, kind: StateKind, keyGroup: number, key: unknown, value: unknown): void {
@@ -177,12 +185,16 @@ class StagingSink implements EntrySink {
     w.pos = 0;
     writeValue(w, key);
     writeStored(w, kind, stored);
-    this.#store.write(entryKey(id, keyGroup, canonical), Uint8Array.prototype.slice.call(w.bytes, 0, w.pos));
+    const p = this.#puts;
+    writeEntryKey(p.keys, id, keyGroup, canonical);
+    p.value(w.bytes, 0, w.pos);
+    if (p.full) this.#post();
   }
 
   frameDone(): Promise<void> | undefined {
-    const written = this.#store.writtenBytes;
+    const written = this.#store.writtenBytes + this.#puts.bytes;
     if (written - this.#mark < WINDOW_BYTES) return undefined;
+    this.#post();
     this.#mark = written;
     // Wait for the window before the last while the I/O thread applies the last.
     const previous = this.#inFlight;
@@ -194,6 +206,7 @@ class StagingSink implements EntrySink {
 
   /** Settles once everything posted is in the staging instance. */
   async finish(): Promise<void> {
+    this.#post();
     await this.#inFlight;
     await this.#store.settled();
   }
@@ -216,6 +229,14 @@ class StagingSink implements EntrySink {
       `cannot restore keyed state: some keys do not belong to the key groups the snapshot stores them in under maxParallelism ${maxParallelism} ` +
         '(was the snapshot taken with a different maxParallelism?)',
     );
+  }
+
+  /** Posts the packed puts as one write batch. */
+  #post(): void {
+    const p = this.#puts;
+    if (p.count === 0) return;
+    const { keys, values } = p.take();
+    this.#store.postPackedPuts(keys, values);
   }
 
   #id(name: string, kind: StateKind): number {
@@ -251,21 +272,28 @@ class StagingSink implements EntrySink {
     if (n === LONG_SIZE) n = r.u32();
     r.need(n);
     const prefixLength = this.#mapPrefix(id, keyGroup, canonical);
+    const p = this.#puts;
     for (let i = 0; i < n; i++) {
       const start = r.pos;
       const pair = readValue(r);
-      this.#store.write(this.#mapEntryKey(prefixLength, pair, name), r.bytes.subarray(start, r.pos));
+      this.#mapEntryKey(prefixLength, pair, name);
+      p.key(this.#kb);
+      p.value(r.bytes, start, r.pos);
+      if (p.full) this.#post();
     }
   }
 
   #writeMap(id: number, keyGroup: number, canonical: PrimitiveKey, pairs: Iterable<unknown>, name: string): void {
     const prefixLength = this.#mapPrefix(id, keyGroup, canonical);
     const w = this.#w;
+    const p = this.#puts;
     for (const pair of pairs) {
-      const key = this.#mapEntryKey(prefixLength, pair, name);
+      this.#mapEntryKey(prefixLength, pair, name);
       w.pos = 0;
       writeValue(w, pair);
-      this.#store.write(key, Uint8Array.prototype.slice.call(w.bytes, 0, w.pos));
+      p.key(this.#kb);
+      p.value(w.bytes, 0, w.pos);
+      if (p.full) this.#post();
     }
   }
 
@@ -277,14 +305,82 @@ class StagingSink implements EntrySink {
     return kb.pos;
   }
 
-  /** The RocksDB key of one [user key, value] pair: the builder's prefix, then the user key. */
-  #mapEntryKey(prefixLength: number, pair: unknown, name: string): Uint8Array {
+  /** Builds the RocksDB key of one [user key, value] pair in the key builder: its prefix, then the user key. */
+  #mapEntryKey(prefixLength: number, pair: unknown, name: string): void {
     if (!Array.isArray(pair) || pair.length !== 2) throw new StateCodecError('a map state value is not an array of [key, value] pairs');
     const kb = this.#kb;
     kb.pos = prefixLength;
     writeUserKey(kb, userKey(pair[0], name));
-    return Uint8Array.prototype.slice.call(kb.buf, 0, kb.pos);
   }
+}
+
+/**
+ * Puts packed as they are made, keys and values each into one growing buffer with the end of
+ * every entry noted, as the I/O thread takes a write batch (rocksdb-bridge.ts Packed): no object
+ * per entry on this side, and one copy of each value's bytes from the file.
+ */
+class PutPacker {
+  /** Keys are written here (writeEntryKey) or copied in (key), then ended by value(). */
+  keys = new KeyBuilder();
+  #values = new KeyBuilder();
+  #keyEnds = new Uint32Array(BATCH_PUTS + 1);
+  #valueEnds = new Uint32Array(BATCH_PUTS + 1);
+  count = 0;
+
+  /** Bytes of keys and values packed. */
+  get bytes(): number {
+    return this.keys.pos + this.#values.pos;
+  }
+
+  /** Whether to post the batch now. */
+  get full(): boolean {
+    return this.count >= BATCH_PUTS || this.keys.pos + this.#values.pos >= BATCH_BYTES;
+  }
+
+  /** Appends a key built in `kb` (its bytes up to its position). */
+  key(kb: KeyBuilder): void {
+    const k = this.keys;
+    k.reserve(kb.pos);
+    kb.buf.copy(k.buf, k.pos, 0, kb.pos);
+    k.pos += kb.pos;
+  }
+
+  /** Ends the entry whose key was appended last, with bytes[start, end) as its value. */
+  value(bytes: Uint8Array, start: number, end: number): void {
+    const v = this.#values;
+    const n = end - start;
+    v.reserve(n);
+    const buf = v.buf;
+    let p = v.pos;
+    // Most values are a few bytes: a loop costs less than a view to copy from.
+    if (n <= 32) for (let i = start; i < end; i++) buf[p++] = bytes[i]!;
+    else {
+      buf.set(bytes.subarray(start, end), p);
+      p += n;
+    }
+    v.pos = p;
+    this.count++;
+    this.#keyEnds[this.count] = this.keys.pos;
+    this.#valueEnds[this.count] = p;
+  }
+
+  /** The packed puts, in buffers of their own (to be moved to the I/O thread); the packer starts empty again. */
+  take(): { keys: Packed; values: Packed } {
+    const n = this.count;
+    const keys = { bytes: this.keys.buf.subarray(0, this.keys.pos), offsets: this.#keyEnds.slice(0, n + 1) };
+    const values = { bytes: this.#values.buf.subarray(0, this.#values.pos), offsets: this.#valueEnds.slice(0, n + 1) };
+    this.keys = fresh(this.keys);
+    this.#values = fresh(this.#values);
+    this.count = 0;
+    return { keys, values };
+  }
+}
+
+/** A new, empty key builder of `b`'s capacity (b's buffer is about to be moved to another thread). */
+function fresh(b: KeyBuilder): KeyBuilder {
+  const next = new KeyBuilder();
+  next.buf = Buffer.allocUnsafeSlow(b.buf.length);
+  return next;
 }
 
 function userKey(key: unknown, name: string): PrimitiveKey {

@@ -117,6 +117,26 @@ const handlers = {
     return null;
   },
 
+  /**
+   * Puts in one write batch, on the ordered lane but not listed in the overlay: for an instance
+   * that no get reads while they are pending (a restore's staging instance). The entries are
+   * plain views into the packed bytes, so a large batch costs one small object per key and value.
+   */
+  async bulkWrite(request) {
+    const { keys, values } = request;
+    const n = keys.offsets.length - 1;
+    if (n === 0) return null; // see write: never a batch of capacity 0
+    const batch = db(request.db).write({ capacity: n });
+    const kb = keys.bytes;
+    const ko = keys.offsets;
+    const vb = values.bytes;
+    const vo = values.offsets;
+    for (let i = 0; i < n; i++) batch.tryPut(kb.subarray(ko[i], ko[i + 1]), vb.subarray(vo[i], vo[i + 1]));
+    await batch.flush();
+    batch.destroy();
+    return null;
+  },
+
   /** Values of the keys (null for a missing key), packed; `present[i]` says which exist. */
   async get(request) {
     const { keys } = request;
@@ -232,7 +252,7 @@ function liveFiles(property) {
  * in the order they were posted, but reads do not wait behind slower requests:
  *
  * - Every request that changes the instance or must see all earlier changes (write, deleteRange,
- *   flush, checkpoint, snapshot, scan of the live instance, open, close) runs in posting order on
+ *   flush, checkpoint, snapshot, scan of the live instance, open, close, bulkWrite) runs in posting order on
  *   the instance's ordered lane, each after the one before has finished.
  * - A `get` runs at once, beside the ordered lane. Writes posted before it that have not reached
  *   RocksDB yet are in the instance's overlay (key → value of the newest such write): keys found

@@ -72,6 +72,43 @@ export function entryKey(stateId: number, keyGroup: number, canonical: Primitive
   return out;
 }
 
+/**
+ * Appends the RocksDB key of one (state, key) to `b`: the same bytes as entryKey, without
+ * allocating (a restore writes millions of them straight into a packed write batch).
+ */
+export function writeEntryKey(b: KeyBuilder, stateId: number, keyGroup: number, canonical: PrimitiveKey): void {
+  switch (typeof canonical) {
+    case 'string': {
+      // UTF-8 as TextEncoder writes it (a lone surrogate becomes U+FFFD): at most 3 bytes per unit.
+      b.reserve(5 + 3 * canonical.length);
+      writeGroupPrefix(b.buf, b.pos, stateId, keyGroup);
+      b.buf[b.pos + 4] = STRING;
+      b.pos += 5 + b.buf.write(canonical, b.pos + 5, 'utf8');
+      return;
+    }
+    case 'number':
+      b.reserve(13);
+      writeGroupPrefix(b.buf, b.pos, stateId, keyGroup);
+      b.buf[b.pos + 4] = NUMBER;
+      b.buf.writeDoubleBE(canonical, b.pos + 5);
+      b.pos += 13;
+      return;
+    case 'bigint': {
+      const digits = canonical.toString();
+      b.reserve(5 + digits.length);
+      writeGroupPrefix(b.buf, b.pos, stateId, keyGroup);
+      b.buf[b.pos + 4] = BIGINT;
+      b.pos += 5 + b.buf.write(digits, b.pos + 5, 'latin1');
+      return;
+    }
+    default:
+      b.reserve(5);
+      writeGroupPrefix(b.buf, b.pos, stateId, keyGroup);
+      b.buf[b.pos + 4] = canonical ? TRUE : FALSE;
+      b.pos += 5;
+  }
+}
+
 /*
  * Map state: one RocksDB entry per user key (Flink's RocksDBMapState layout).
  *
