@@ -106,18 +106,26 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
     const targets: { table: RocksDBTable; canonical: PrimitiveKey; key: unknown; keyGroup: number }[] = [];
     for (const key of keys) {
       let canonical: PrimitiveKey;
-      let keyGroup: number;
       try {
         canonical = canonicalKey(key, this.where);
-        keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.where), this.maxParallelism);
       } catch {
         continue; // processing the record reports it
       }
-      if (keyGroup < start || keyGroup > end || seen.has(canonical)) continue;
+      if (seen.has(canonical)) continue;
       seen.add(canonical);
+      // The key group (a hash) only for a key with something to read: a cached key costs a lookup.
+      let keyGroup = -1;
       for (const table of tables) {
         // Map states are read a user key at a time when used (rocksdb-map-state.ts).
         if (table instanceof RocksDBMapTable || table.cache.has(canonical)) continue;
+        if (keyGroup < 0) {
+          try {
+            keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.where), this.maxParallelism);
+          } catch {
+            break; // processing the record reports it
+          }
+          if (keyGroup < start || keyGroup > end) break;
+        }
         dbKeys.push(entryKey(table.id, keyGroup, canonical));
         targets.push({ table, canonical, key, keyGroup });
       }
