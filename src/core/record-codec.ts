@@ -972,7 +972,10 @@ export class RecordDecoder {
     try {
       if (kind === FLAG_NUMBERS) values = readNumbers(bytes, view, at, count);
       else if (kind === FLAG_ROWS) values = this.#readRows(bytes, at, count);
-      else values = (this.#unpackr ??= new (loadMsgpackr().Unpackr)(streamOptions())).unpack(bytes.subarray(at));
+      else {
+        this.#unpackr ??= new (loadMsgpackr().Unpackr)(streamOptions());
+        values = this.#unpackr.unpack(bytes.subarray(at));
+      }
     } catch (error) {
       this.#failure = error instanceof Error ? error.message : String(error);
       throw decodingFailure(error, this.#where);
