@@ -376,10 +376,13 @@ class PutPacker {
   }
 }
 
-/** A new, empty key builder of `b`'s capacity (b's buffer is about to be moved to another thread). */
+/**
+ * A new, empty key builder of `b`'s capacity (b's buffer is about to be moved to another thread),
+ * at most two batches': one large value does not make every later batch allocate its size.
+ */
 function fresh(b: KeyBuilder): KeyBuilder {
   const next = new KeyBuilder();
-  next.buf = Buffer.allocUnsafeSlow(b.buf.length);
+  next.buf = Buffer.allocUnsafeSlow(Math.min(b.buf.length, 2 * BATCH_BYTES));
   return next;
 }
 
