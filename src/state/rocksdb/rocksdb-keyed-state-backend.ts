@@ -171,7 +171,7 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
     return this.#ctx.prefetched;
   }
 
-  /** Where the last restore of an incremental checkpoint read its SST files from. */
+  /** Where the last restore of RocksDB files (an incremental checkpoint, or the task-local copy of a full one) read them from. */
   get lastRestore(): 'local' | 'remote' | undefined {
     return this.#lastRestore;
   }
@@ -276,7 +276,14 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
 
   setCurrentKey(key: unknown): void {
     const canonical = canonicalKey(key, this.where);
-    const keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.where), this.maxParallelism);
+    this.#setKey(key, canonical, computeKeyGroupForKeyHash(hashKey(key, this.where), this.maxParallelism));
+  }
+
+  setCurrentKeyInGroup(key: unknown, keyGroup: number): void {
+    this.#setKey(key, canonicalKey(key, this.where), keyGroup);
+  }
+
+  #setKey(key: unknown, canonical: PrimitiveKey, keyGroup: number): void {
     if (keyGroup < this.keyGroupRange.start || keyGroup > this.keyGroupRange.end) throw this.outOfRange(key, keyGroup);
     const ctx = this.#ctx;
     ctx.key = key;
