@@ -20,7 +20,8 @@ import type { CanonicalKey, RestoredTimer, TimeDomain, TimerSnapshotSet } from '
 import { TimerSnapshotBuilder } from '../state/timer-snapshot.ts';
 
 export interface TimerTarget<K> {
-  onTimer(domain: TimeDomain, key: K, timestamp: number): void;
+  /** `keyGroup` is the one given when the timer was registered (the key's group). */
+  onTimer(domain: TimeDomain, key: K, timestamp: number, keyGroup: number): void;
 }
 
 /**
@@ -82,8 +83,9 @@ class TimerQueue<K> {
   /** The bucket of the last add: consecutive registrations mostly share a timestamp. */
   #last: Bucket | undefined;
   #size = 0;
-  /** The key of the timer pollUpTo() took last. */
+  /** The key and key group of the timer pollUpTo() took last. */
   polledKey: K | undefined;
+  polledKeyGroup = -1;
 
   get size(): number {
     return this.#size;
@@ -144,6 +146,7 @@ class TimerQueue<K> {
     while (keys[at] === DELETED) at++;
     bucket.next = at + 1;
     this.polledKey = keys[at] as K;
+    this.polledKeyGroup = bucket.keyGroups[at]!;
     this.#size--;
     if (--bucket.live === 0) this.#drop(bucket);
     return bucket.timestamp;
@@ -398,7 +401,7 @@ export class InternalTimerService<K = unknown> {
     while (!this.#closed) {
       const timestamp = queue.pollUpTo(watermark);
       if (timestamp === undefined) break;
-      this.#target.onTimer('event', queue.polledKey as K, timestamp);
+      this.#target.onTimer('event', queue.polledKey as K, timestamp, queue.polledKeyGroup);
     }
     return undefined;
   }
@@ -490,7 +493,7 @@ export class InternalTimerService<K = unknown> {
         while (!this.#closed) {
           const timestamp = queue.pollUpTo(now);
           if (timestamp === undefined) break;
-          this.#target.onTimer('processing', queue.polledKey as K, timestamp);
+          this.#target.onTimer('processing', queue.polledKey as K, timestamp, queue.polledKeyGroup);
         }
       }
     } finally {
@@ -537,7 +540,7 @@ export class InternalTimerService<K = unknown> {
     for (let i = 0; i < count && !this.#closed; i++) {
       const timestamp = queue.pollUpTo(limit);
       if (timestamp === undefined) return;
-      target.onTimer(domain, queue.polledKey as K, timestamp);
+      target.onTimer(domain, queue.polledKey as K, timestamp, queue.polledKeyGroup);
     }
   }
 }

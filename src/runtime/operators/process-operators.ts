@@ -71,8 +71,11 @@ class ProcessSupport implements OnTimerContext<unknown> {
         scheduler: ctx.scheduler,
         prefetch: timerPrefetch(ctx, ctx.keyedBackend!),
         target: {
-          onTimer: (domain, key, timestamp) => {
-            ctx.keyedBackend!.setCurrentKey(key);
+          onTimer: (domain, key, timestamp, keyGroup) => {
+            // The group was the key's when the timer was registered (or restored): not hashed again.
+            const backend = ctx.keyedBackend!;
+            if (backend.setCurrentKeyInGroup !== undefined) backend.setCurrentKeyInGroup(key, keyGroup);
+            else backend.setCurrentKey(key);
             this.#domain = domain;
             this.out.timestamp = domain === 'event' ? timestamp : -Infinity;
             if (onTimer) onTimer(timestamp, this);
