@@ -119,7 +119,7 @@ class Chaos<T> extends RichMapFunction<T, T> implements CheckpointListener {
 
 /**
  * Slows a source subtask down to about `throttle` records per millisecond, so checkpoints happen
- * during the run. In an attempt that has a `checkpointed` fault it goes at five records per
+ * during the run. In an attempt that has a `checkpointed` fault it goes at two records per
  * millisecond until a checkpoint completed in that attempt: however slow checkpoints are (a
  * loaded machine), the input cannot run out before the fault's checkpoint exists.
  */
@@ -132,7 +132,7 @@ class Throttle<T> extends RichMapFunction<T, T> implements CheckpointListener {
     this.#gated = faults.some((f) => f.attempt === attempt && f.checkpointed === true);
   }
   map(value: T): T {
-    const rate = this.#gated ? 5 : options.throttle;
+    const rate = this.#gated ? 2 : options.throttle;
     if (rate !== undefined) {
       if (this.#n++ === 0) this.#start = Date.now();
       while (this.#n / rate > Date.now() - this.#start) {

@@ -287,9 +287,11 @@ export class NetworkInput {
     if (ctx === undefined || backend?.prefetch === undefined) return;
     const selector = ctx.node.keySelectors[input];
     if (selector === undefined) return;
-    const keys: unknown[] = [];
     const { values, count } = batch;
-    for (let i = 0; i < count; i++) {
+    // Keys the partitioner selected travel with a batch from the same thread: no second selection.
+    const carried = batch.keyGroups && batch.keys ? batch.keys : undefined;
+    const keys: unknown[] = carried === undefined ? [] : carried.slice(0, count);
+    for (let i = carried === undefined ? 0 : count; i < count; i++) {
       try {
         keys.push(selector(values[i]));
       } catch {
