@@ -27,7 +27,6 @@
  * puts each state's key group in one key range).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, rmSync } from 'node:fs';
 import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StateKind } from '../../api/state.ts';
@@ -296,23 +295,6 @@ export async function readIncremental(files: readonly StateFileHandle[], read: S
       await target.restoreInstances(instances, o);
     },
   };
-}
-
-/**
- * Deletes the task-local copies in `dir` older than `keep` (a completed checkpoint); newer pending
- * ones stay. Synchronous: removing hard links is cheap, and the next restore must not see them.
- */
-export function pruneLocalCopies(dir: string, keep: number): void {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const m = /^chk-(\d+)$/.exec(name);
-    if (m !== null && Number(m[1]) < keep) rmSync(join(dir, name), { recursive: true, force: true });
-  }
 }
 
 /** Bytes hashed per slice of the task thread while an SST file is prepared for upload. */

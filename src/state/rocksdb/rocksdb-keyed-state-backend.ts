@@ -20,7 +20,8 @@ import { EntryTableBackend } from '../entry-table-backend.ts';
 import type { KeyedStateBackend, KeyedStateSnapshotData } from '../keyed-state-backend.ts';
 import type { NativeRestoreOptions } from '../state-backend.ts';
 import { ByteReader, readValue, writeStored, writeValue } from '../state-codec.ts';
-import { type IncrementalSource, type OldInstance, pruneLocalCopies, UploadTracker } from './rocksdb-incremental.ts';
+import { type IncrementalSource, type OldInstance, UploadTracker } from './rocksdb-incremental.ts';
+import { pruneCopies } from '../local-recovery.ts';
 import { entryKey, stateRange } from './rocksdb-keys.ts';
 import { RocksDBMapState, RocksDBMapTable } from './rocksdb-map-state.ts';
 import { RocksDBSnapshot, type StateTable } from './rocksdb-snapshot.ts';
@@ -81,7 +82,7 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
     const wrote = this.#uploads.complete(checkpointId);
     const local = this.#options.localRecoveryDir;
     // Keep only the newest completed checkpoint's task-local copy (and newer pending ones).
-    if (local !== undefined && wrote) pruneLocalCopies(local, checkpointId);
+    if (local !== undefined && wrote) pruneCopies(local, checkpointId);
   }
 
   notifyCheckpointAborted(checkpointId: number): void {
