@@ -6,20 +6,20 @@
  * the newest completed copy is kept, aborted checkpoints leave none, a rescaled restore reads the
  * storage, and a terminal job leaves nothing.
  */
-import { createHash } from 'node:crypto';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { ValueStateDescriptor } from '../../src/api/state.ts';
 import { Configuration } from '../../src/api/configuration.ts';
-import { MapStateDescriptor, ValueStateDescriptor } from '../../src/api/state.ts';
 import type { KeyGroupRange } from '../../src/core/key-group.ts';
 import { HASH_MAP_STATE_BACKEND, HashMapStateBackend } from '../../src/state/heap/hash-map-state-backend.ts';
 import { heapLocalRecoveryStats } from '../../src/state/heap/heap-local-recovery.ts';
 import type { KeyedStateBackend } from '../../src/state/keyed-state-backend.ts';
-import type { StateBackend, StateBackendScope, StateFileSink, StateFileSource } from '../../src/state/state-backend.ts';
+import type { StateBackend, StateBackendScope, StateFileSource } from '../../src/state/state-backend.ts';
+import { dump, fill, MemoryFiles, noReads, timersOf, timerStrings } from '../support/state-files.ts';
 import type { StateFileHandle } from '../../src/state/state-file.ts';
 import { type TimerSnapshot, timerSnapshotSetOf } from '../../src/state/timer-snapshot.ts';
 
@@ -28,65 +28,9 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 const MAX = 32;
 const FULL: KeyGroupRange = { start: 0, end: MAX - 1 };
-const countD = new ValueStateDescriptor<number>('count', 0);
-const tagsD = new MapStateDescriptor<string, number>('tags');
 const scope: StateBackendScope = { jobId: 'h', operatorId: 'op-1', operatorName: 'heap local recovery test', subtaskIndex: 0, parallelism: 1 };
 
-class Files {
-  readonly files = new Map<string, Uint8Array>();
-  readonly reads: string[] = [];
-  sink(checkpointId: number): StateFileSink {
-    return async (name, payload) => {
-      const path = `chk-${checkpointId}/${name}`;
-      this.files.set(path, Uint8Array.from(payload));
-      return { path, size: payload.byteLength, checksum: createHash('sha256').update(payload).digest('hex') };
-    };
-  }
-  readonly read: StateFileSource = async (h: StateFileHandle) => {
-    this.reads.push(h.path);
-    const bytes = this.files.get(h.path);
-    if (bytes === undefined) throw new Error(`no file ${h.path}`);
-    return bytes;
-  };
-}
-
-const noReads: StateFileSource = async (h) => {
-  throw new Error(`read ${h.path} from the checkpoint storage`);
-};
-
-function fill(b: KeyedStateBackend, from: number, to: number, delta: number): void {
-  const count = b.getValueState(countD);
-  const tags = b.getMapState(tagsD);
-  for (let k = from; k < to; k++) {
-    b.setCurrentKey(`key-${k}`);
-    count.update((count.value() ?? 0) + delta);
-    tags.put(`t${k % 3}`, k);
-  }
-}
-
-function dump(b: KeyedStateBackend): Map<string, unknown> {
-  const count = b.getValueState(countD);
-  const tags = b.getMapState(tagsD);
-  const out = new Map<string, unknown>();
-  for (const key of [...b.keys('count')].sort()) {
-    b.setCurrentKey(key);
-    out.set(key as string, [count.value(), [...tags.entries()].sort()]);
-  }
-  return out;
-}
-
-function timersOf(live: KeyedStateBackend, n: number): TimerSnapshot<unknown>[] {
-  const out: TimerSnapshot<unknown>[] = [];
-  for (let k = 0; k < n; k++) {
-    live.setCurrentKey(`key-${k}`);
-    out.push({ domain: 'processing', key: `key-${k}`, keyGroup: live.getCurrentKeyGroup(), timestamp: 500 + k });
-  }
-  return out;
-}
-
-const timerStrings = (ts: readonly TimerSnapshot<unknown>[]) => ts.map((t) => `${t.domain}:${String(t.key)}:${t.keyGroup}:${t.timestamp}`).sort();
-
-async function checkpoint(backend: StateBackend, live: KeyedStateBackend, files: Files, id: number, timers: TimerSnapshot<unknown>[] = []) {
+async function checkpoint(backend: StateBackend, live: KeyedStateBackend, files: MemoryFiles, id: number, timers: TimerSnapshot<unknown>[] = []) {
   const snapshot = live.snapshot();
   try {
     return await backend.writeKeyedSnapshot({ snapshot, keyGroupRange: live.keyGroupRange, filePrefix: 'op-1-0', sink: files.sink(id), checkpointId: id, timers: timerSnapshotSetOf(timers) });
@@ -108,13 +52,13 @@ async function restoreWith(backend: StateBackend, files: readonly StateFileHandl
 
 test('heap local recovery: a restart reads every file from the task-local copy; only the newest completed copy is kept; aborted checkpoints leave none; a terminal job leaves none', async () => {
   const backend = new HashMapStateBackend({ localRecovery: true, localRoot: join(root, 'a') });
-  const files = new Files();
+  const files = new MemoryFiles();
   const live = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
   fill(live, 0, 3_000, 1);
   await checkpoint(backend, live, files, 1);
   live.notifyCheckpointComplete!(1);
   fill(live, 0, 100, 7);
-  const timers = timersOf(live, 15);
+  const timers = timersOf(live, 15, 'processing', 500);
   const c2 = await checkpoint(backend, live, files, 2, timers);
   const expected = dump(live);
   fill(live, 0, 10, 1_000);
@@ -141,7 +85,7 @@ test('heap local recovery: a restart reads every file from the task-local copy; 
 
 test('heap local recovery: a corrupt or missing duplicate is read from the storage, alone; no manifest or another range: every file', async () => {
   const backend = new HashMapStateBackend({ localRecovery: true, localRoot: join(root, 'b') });
-  const files = new Files();
+  const files = new MemoryFiles();
   const live = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
   fill(live, 0, 4_000, 3);
   // About 12 MB of values: the checkpoint writes more than one file (8 MiB each), so one can be damaged alone.
@@ -150,7 +94,7 @@ test('heap local recovery: a corrupt or missing duplicate is read from the stora
     live.setCurrentKey(`key-${k}`);
     blob.update(`${k}:${'x'.repeat(2_000)}`);
   }
-  const timers = timersOf(live, 5);
+  const timers = timersOf(live, 5, 'processing', 500);
   const c1 = await checkpoint(backend, live, files, 1, timers);
   assert.ok(c1.files.length > 1, `${c1.files.length} files`);
   live.notifyCheckpointComplete!(1);
@@ -209,7 +153,7 @@ test('heap local recovery: taskmanager.state.local.root-dirs (a path or a file:/
   ] as const) {
     const config = new Configuration().setString('state.backend.local-recovery', 'true').setString('taskmanager.state.local.root-dirs', given);
     const backend = HASH_MAP_STATE_BACKEND.create(config);
-    const files = new Files();
+    const files = new MemoryFiles();
     const live = backend.createKeyedStateBackend({ ...scope, jobId: `cfg-${name}`, maxParallelism: MAX, keyGroupRange: FULL });
     fill(live, 0, 50, 1);
     const c1 = await checkpoint(backend, live, files, 1);

@@ -6,18 +6,17 @@
  * completed checkpoint's copy (and newer pending ones) is kept, aborted checkpoints leave none,
  * a terminal job leaves none; a rescaled restore reads the storage.
  */
-import { createHash } from 'node:crypto';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MapStateDescriptor, ValueStateDescriptor } from '../../src/api/state.ts';
 import { Configuration } from '../../src/api/configuration.ts';
 import type { KeyGroupRange } from '../../src/core/key-group.ts';
 import type { KeyedStateBackend } from '../../src/state/keyed-state-backend.ts';
 import { fullLocalRecoveryStats } from '../../src/state/rocksdb/rocksdb-local-recovery.ts';
-import type { StateBackend, StateBackendScope, StateFileSink, StateFileSource } from '../../src/state/state-backend.ts';
+import type { StateBackend, StateBackendScope, StateFileSource } from '../../src/state/state-backend.ts';
+import { dump, fill, MemoryFiles, noReads, timersOf, timerStrings } from '../support/state-files.ts';
 import type { StateFileHandle } from '../../src/state/state-file.ts';
 import { resolveStateBackend } from '../../src/state/state-backend-registry.ts';
 import { timerSnapshotSetOf, type TimerSnapshot } from '../../src/state/timer-snapshot.ts';
@@ -27,8 +26,6 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 const MAX = 32;
 const FULL: KeyGroupRange = { start: 0, end: MAX - 1 };
-const countD = new ValueStateDescriptor<number>('count', 0);
-const tagsD = new MapStateDescriptor<string, number>('tags');
 
 function rocksdb(localdir: string, localRecovery = true): StateBackend {
   return resolveStateBackend(
@@ -40,62 +37,7 @@ function rocksdb(localdir: string, localRecovery = true): StateBackend {
   );
 }
 
-/** Files by path in memory, as a checkpoint storage holds them, with a count of reads. */
-class Files {
-  readonly files = new Map<string, Uint8Array>();
-  reads = 0;
-  sink(checkpointId: number): StateFileSink {
-    return async (name, payload) => {
-      const path = `chk-${checkpointId}/${name}`;
-      this.files.set(path, Uint8Array.from(payload));
-      return { path, size: payload.byteLength, checksum: createHash('sha256').update(payload).digest('hex') };
-    };
-  }
-  readonly read: StateFileSource = async (h: StateFileHandle) => {
-    this.reads++;
-    const bytes = this.files.get(h.path);
-    if (bytes === undefined) throw new Error(`no file ${h.path}`);
-    return bytes;
-  };
-}
-
-/** Refuses every read: a restore that works with it read nothing from the storage. */
-const noReads: StateFileSource = async (h) => {
-  throw new Error(`read ${h.path} from the checkpoint storage`);
-};
-
-function fill(b: KeyedStateBackend, from: number, to: number, delta: number): void {
-  const count = b.getValueState(countD);
-  const tags = b.getMapState(tagsD);
-  for (let k = from; k < to; k++) {
-    b.setCurrentKey(`key-${k}`);
-    count.update((count.value() ?? 0) + delta);
-    tags.put(`t${k % 3}`, k);
-  }
-}
-
-function dump(b: KeyedStateBackend): Map<string, unknown> {
-  const count = b.getValueState(countD);
-  const tags = b.getMapState(tagsD);
-  const out = new Map<string, unknown>();
-  for (const key of [...b.keys('count')].sort()) {
-    b.setCurrentKey(key);
-    out.set(key as string, [count.value(), [...tags.entries()].sort()]);
-  }
-  return out;
-}
-
-/** Timers of a few keys, each in its key group. */
-function timersOf(live: KeyedStateBackend, n: number): TimerSnapshot<unknown>[] {
-  const out: TimerSnapshot<unknown>[] = [];
-  for (let k = 0; k < n; k++) {
-    live.setCurrentKey(`key-${k}`);
-    out.push({ domain: 'event', key: `key-${k}`, keyGroup: live.getCurrentKeyGroup(), timestamp: 1_000 + k });
-  }
-  return out;
-}
-
-async function checkpoint(backend: StateBackend, live: KeyedStateBackend, files: Files, id: number, timers: TimerSnapshot<unknown>[] = []) {
+async function checkpoint(backend: StateBackend, live: KeyedStateBackend, files: MemoryFiles, id: number, timers: TimerSnapshot<unknown>[] = []) {
   const snapshot = live.snapshot();
   try {
     return await backend.writeKeyedSnapshot({
@@ -134,18 +76,17 @@ async function restoreWith(backend: StateBackend, job: string, files: readonly S
   }
 }
 
-const timerStrings = (ts: readonly TimerSnapshot<unknown>[]) => ts.map((t) => `${t.domain}:${String(t.key)}:${t.keyGroup}:${t.timestamp}`).sort();
 
 test('rocksdb full checkpoints, local recovery: a restart restores from the task-local copy, timers included, without reading any state file from the storage; only the newest completed copy is kept', async () => {
   const backend = rocksdb('basic');
-  const files = new Files();
+  const files = new MemoryFiles();
   const live = backend.createKeyedStateBackend({ ...scopeOf('a'), maxParallelism: MAX, keyGroupRange: FULL });
   fill(live, 0, 3_000, 1);
   const c1 = await checkpoint(backend, live, files, 1);
   assert.ok(c1.files.length > 0 && c1.files.every((f) => f.path.startsWith('chk-1/') && !f.path.endsWith('.rdb')), 'the storage holds canonical files');
   live.notifyCheckpointComplete!(1);
   fill(live, 0, 200, 5);
-  const timers = timersOf(live, 20);
+  const timers = timersOf(live, 20, 'event', 1_000);
   const c2 = await checkpoint(backend, live, files, 2, timers);
   const expected = dump(live);
   // Writes after the barrier are not in it.
@@ -179,10 +120,10 @@ test('rocksdb full checkpoints, local recovery: a restart restores from the task
 
 test('rocksdb full checkpoints, local recovery: a missing, corrupt or torn local copy falls back to the storage with exact results', async () => {
   const backend = rocksdb('fallback');
-  const files = new Files();
+  const files = new MemoryFiles();
   const live = backend.createKeyedStateBackend({ ...scopeOf('b'), maxParallelism: MAX, keyGroupRange: FULL });
   fill(live, 0, 4_000, 2);
-  const timers = timersOf(live, 10);
+  const timers = timersOf(live, 10, 'event', 1_000);
   const c1 = await checkpoint(backend, live, files, 1, timers);
   live.notifyCheckpointComplete!(1);
   const expected = dump(live);
@@ -219,9 +160,9 @@ test('rocksdb full checkpoints, local recovery: a missing, corrupt or torn local
   for (const [what, damage] of damages) {
     damage();
     await assert.rejects(restoreWith(backend, 'b', c1.files, noReads), /from the checkpoint storage/, `${what}: the local copy is not used`);
-    const before = files.reads;
+    const before = files.reads.length;
     const remote = await restoreWith(backend, 'b', c1.files, files.read);
-    assert.ok(files.reads > before, `${what}: the storage is read`);
+    assert.ok(files.reads.length > before, `${what}: the storage is read`);
     assert.notEqual(remote.from, 'local');
     assert.deepEqual(remote.state, expected, what);
     assert.deepEqual(remote.timers, timerStrings(timers), what);
@@ -233,7 +174,7 @@ test('rocksdb full checkpoints, local recovery: a missing, corrupt or torn local
 
 test('rocksdb full checkpoints, local recovery: aborted checkpoints leave no copy; a rescaled restore reads the storage', async () => {
   const backend = rocksdb('abort');
-  const files = new Files();
+  const files = new MemoryFiles();
   const live = backend.createKeyedStateBackend({ ...scopeOf('c'), maxParallelism: MAX, keyGroupRange: FULL });
   fill(live, 0, 2_000, 1);
   const c1 = await checkpoint(backend, live, files, 1);
