@@ -81,7 +81,7 @@ test('rocksdb full checkpoints, local recovery: a restart restores from the task
   const backend = rocksdb('basic');
   const files = new MemoryFiles();
   const live = backend.createKeyedStateBackend({ ...scopeOf('a'), maxParallelism: MAX, keyGroupRange: FULL });
-  fill(live, 0, 3_000, 1);
+  fill(live, 0, 600, 1);
   const c1 = await checkpoint(backend, live, files, 1);
   assert.ok(c1.files.length > 0 && c1.files.every((f) => f.path.startsWith('chk-1/') && !f.path.endsWith('.rdb')), 'the storage holds canonical files');
   live.notifyCheckpointComplete!(1);
@@ -122,7 +122,7 @@ test('rocksdb full checkpoints, local recovery: a missing, corrupt or torn local
   const backend = rocksdb('fallback');
   const files = new MemoryFiles();
   const live = backend.createKeyedStateBackend({ ...scopeOf('b'), maxParallelism: MAX, keyGroupRange: FULL });
-  fill(live, 0, 4_000, 2);
+  fill(live, 0, 500, 2);
   const timers = timersOf(live, 10, 'event', 1_000);
   const c1 = await checkpoint(backend, live, files, 1, timers);
   live.notifyCheckpointComplete!(1);
@@ -176,7 +176,7 @@ test('rocksdb full checkpoints, local recovery: aborted checkpoints leave no cop
   const backend = rocksdb('abort');
   const files = new MemoryFiles();
   const live = backend.createKeyedStateBackend({ ...scopeOf('c'), maxParallelism: MAX, keyGroupRange: FULL });
-  fill(live, 0, 2_000, 1);
+  fill(live, 0, 500, 1);
   const c1 = await checkpoint(backend, live, files, 1);
   live.notifyCheckpointComplete!(1);
   const expected = dump(live);
@@ -196,7 +196,7 @@ test('rocksdb full checkpoints, local recovery: aborted checkpoints leave no cop
 
   // Rescaled: each half reads the storage, and together they hold the state.
   const again = backend.createKeyedStateBackend({ ...scopeOf('c'), maxParallelism: MAX, keyGroupRange: FULL });
-  fill(again, 0, 2_000, 1);
+  fill(again, 0, 500, 1);
   const c4 = await checkpoint(backend, again, files, 4);
   again.notifyCheckpointComplete!(4);
   again.dispose();

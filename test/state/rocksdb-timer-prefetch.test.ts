@@ -92,8 +92,8 @@ function fill(b: RocksDBKeyedStateBackend, keys: number): void {
   b.snapshot().release();
 }
 
-test('rocksdb timers: 6,000 keys, cache of ~300 entries: each fires in order with its state, read ahead in chunks, not by a synchronous read per key', async () => {
-  const KEYS = 6_000;
+test('rocksdb timers: 3,000 keys, cache of ~300 entries: each fires in order with its state, read ahead in chunks, not by a synchronous read per key', async () => {
+  const KEYS = 3_000;
   const expected: Fired[] = [];
   // Timestamps: 20 distinct ones, each shared by many keys (ties fire in registration order).
   const tsOf = (k: number) => 100 + ((k * 7) % 20);
