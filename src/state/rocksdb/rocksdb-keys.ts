@@ -20,8 +20,6 @@ const BIGINT = 3;
 const FALSE = 4;
 const TRUE = 5;
 
-const encoder = new TextEncoder();
-
 /** Writes the first 4 bytes of every key of one state's key group into `out` at `at`. */
 function writeGroupPrefix(out: Uint8Array, at: number, stateId: number, keyGroup: number): void {
   out[at] = stateId >>> 8;
@@ -42,39 +40,20 @@ export function stateRange(stateId: number, first: number, last: number): { star
   return { start: groupPrefix(stateId, first), end: last + 1 > 0xffff ? groupPrefix(stateId + 1, 0) : groupPrefix(stateId, last + 1) };
 }
 
-/** The RocksDB key of one (state, key). */
+/** The RocksDB key of one (state, key): the bytes writeEntryKey writes, in an array of their own. */
 export function entryKey(stateId: number, keyGroup: number, canonical: PrimitiveKey): Uint8Array {
-  let body: Uint8Array;
-  let tag: number;
-  switch (typeof canonical) {
-    case 'string':
-      tag = STRING;
-      body = encoder.encode(canonical);
-      break;
-    case 'number': {
-      tag = NUMBER;
-      body = new Uint8Array(8);
-      new DataView(body.buffer).setFloat64(0, canonical);
-      break;
-    }
-    case 'bigint':
-      tag = BIGINT;
-      body = encoder.encode(canonical.toString());
-      break;
-    default:
-      tag = canonical ? TRUE : FALSE;
-      body = new Uint8Array(0);
-  }
-  const out = new Uint8Array(5 + body.byteLength);
-  writeGroupPrefix(out, 0, stateId, keyGroup);
-  out[4] = tag;
-  out.set(body, 5);
+  scratch.pos = 0;
+  writeEntryKey(scratch, stateId, keyGroup, canonical);
+  const out = new Uint8Array(scratch.pos);
+  out.set(scratch.buf.subarray(0, scratch.pos));
   return out;
 }
 
 /**
- * Appends the RocksDB key of one (state, key) to `b`: the same bytes as entryKey, without
- * allocating (a restore writes millions of them straight into a packed write batch).
+ * Appends the RocksDB key of one (state, key) to `b`, without allocating (a restore writes
+ * millions of them straight into a packed write batch): [state id u16 BE][key group u16 BE][tag]
+ * then the key's UTF-8 (strings; a lone surrogate as U+FFFD), float64 BE (numbers), decimal digits
+ * (bigints), or nothing (booleans, whose tag says which).
  */
 export function writeEntryKey(b: KeyBuilder, stateId: number, keyGroup: number, canonical: PrimitiveKey): void {
   switch (typeof canonical) {
@@ -143,6 +122,9 @@ export class KeyBuilder {
     return this.buf.toString('latin1', 0, this.pos);
   }
 }
+
+/** Where entryKey builds a key before copying it out. */
+const scratch = new KeyBuilder();
 
 /** Writes the prefix of every map entry of one stream key: state id, key group, the key prefix-free. */
 export function writeMapPrefix(b: KeyBuilder, stateId: number, keyGroup: number, canonical: PrimitiveKey): void {
