@@ -33,6 +33,22 @@ import { UdfOperator } from './udf.ts';
 const TIMER_CHUNK = 4096;
 
 /**
+ * Suspends the operator's task until the promise settles (OperatorContext.suspendUntil). A
+ * rejection fails the task with the error tagged by the operator (tagError), so the job's failure
+ * names the operator whose timers or reads failed rather than a bare storage or user error; an
+ * error that is already an OperatorError is passed on as it is. One path for both waits on
+ * timers fired in chunks: processing-time firing (TimerPrefetch.suspendUntil, called by the timer
+ * service) and event-time firing behind a watermark (ProcessSupport.suspendUntil).
+ */
+function suspendTagged(ctx: OperatorContext, promise: PromiseLike<unknown>): void {
+  ctx.suspendUntil(
+    Promise.resolve(promise).catch((e: unknown) => {
+      throw tagError(e, ctx);
+    }),
+  );
+}
+
+/**
  * Reading timers' keys ahead through the backend's prefetch, in chunks of at most a quarter of
  * what its cache holds (so a chunk's state is still cached when its timers fire); undefined for
  * a backend without prefetch.
@@ -43,12 +59,7 @@ function timerPrefetch(ctx: OperatorContext, backend: KeyedStateBackend): TimerP
   return {
     chunk: () => Math.max(1, Math.min(TIMER_CHUNK, Math.floor((backend.prefetchCapacity?.() ?? Infinity) / 4))),
     read: (keys) => prefetch(keys),
-    suspendUntil: (promise) =>
-      ctx.suspendUntil(
-        Promise.resolve(promise).catch((e: unknown) => {
-          throw tagError(e, ctx);
-        }),
-      ),
+    suspendUntil: (promise) => suspendTagged(ctx, promise),
   };
 }
 
@@ -122,12 +133,7 @@ class ProcessSupport implements OnTimerContext<unknown> {
 
   /** Suspends the task until the promise settles; a rejection fails the task, naming the operator. */
   suspendUntil(promise: Promise<void>): void {
-    const ctx = this.op.ctx;
-    ctx.suspendUntil(
-      promise.catch((e: unknown) => {
-        throw tagError(e, ctx);
-      }),
-    );
+    suspendTagged(this.op.ctx, promise);
   }
 
   get closed(): boolean {
