@@ -19,23 +19,18 @@
 import {
   KeyedProcessFunction,
   ProcessFunction,
-  ListStateDescriptor,
   RestartStrategies,
-  RichParallelSourceFunction,
   StreamExecutionEnvironment,
   ValueStateDescriptor,
   WatermarkStrategy,
-  type CheckpointedFunction,
   type Collector,
-  type FunctionInitializationContext,
   type KeyedProcessContext,
-  type ListState,
   type OnTimerContext,
   type ProcessContext,
-  type SourceContext,
   type ValueState,
 } from 'weir';
 import { FailAfterRecords } from 'weir/testing';
+import { NumberSource } from '../support/number-source.ts';
 
 interface Options {
   readonly n: number;
@@ -48,39 +43,6 @@ interface Options {
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as Options;
-
-/** Subtask i emits i+1, i+1+p, ...: increasing, so its watermarks never make a record late. Its position is operator state. */
-class Numbers extends RichParallelSourceFunction<number> implements CheckpointedFunction {
-  #running = true;
-  #next = 0;
-  #state!: ListState<number>;
-  initializeState(ctx: FunctionInitializationContext): void {
-    this.#state = ctx.getOperatorStateStore().getListState(new ListStateDescriptor<number>('next'));
-    const restored = this.#state.get();
-    if (ctx.isRestored() && restored.length > 0) this.#next = restored[0]!;
-  }
-  snapshotState(): void {
-    this.#state.update([this.#next]);
-  }
-  async run(ctx: SourceContext<number>): Promise<void> {
-    const rc = this.getRuntimeContext();
-    const p = rc.getNumberOfParallelSubtasks();
-    if (this.#next === 0) this.#next = 1 + rc.getIndexOfThisSubtask();
-    const batch = Math.max(1, Math.round((options.pace ?? Infinity) * 2));
-    let sinceSleep = 0;
-    while (this.#running && this.#next <= options.n) {
-      await ctx.collect(this.#next);
-      this.#next += p;
-      if (++sinceSleep >= batch && options.pace !== undefined) {
-        sinceSleep = 0;
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    }
-  }
-  cancel(): void {
-    this.#running = false;
-  }
-}
 
 type Row = readonly unknown[];
 
@@ -127,7 +89,7 @@ if (options.interval !== undefined) {
 }
 
 let reports = env
-  .addSource(new Numbers())
+  .addSource(new NumberSource(1, options.n, options.pace))
   .uid('numbers')
   .assignTimestampsAndWatermarks(WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((x) => x))
   .uid('timestamps')

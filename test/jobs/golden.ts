@@ -28,13 +28,8 @@
  */
 import {
   CheckpointConfig,
-  RichParallelSourceFunction,
-  type CheckpointedFunction,
   type CheckpointListener,
-  type FunctionInitializationContext,
-  type SourceContext,
   KeyedCoProcessFunction,
-  ListStateDescriptor,
   RestartStrategies,
   RichMapFunction,
   StreamExecutionEnvironment,
@@ -42,11 +37,11 @@ import {
   type Collector,
   type DataStream,
   type KeyedProcessContext,
-  type ListState,
   type OnTimerContext,
   type ValueState,
 } from 'weir';
 import { injectFaults } from 'weir/testing';
+import { NumberSource } from '../support/number-source.ts';
 import { END_TIMER, StatsFunction, type Rec, type Tagged } from './stats-function.ts';
 
 interface Fault {
@@ -167,50 +162,6 @@ injectFaults({
   },
 });
 
-/**
- * Emits from..to, subtask i taking every p-th number from from+i. Its position is operator list
- * state, updated after each collect() returns (the contract for checkpoints of source functions).
- */
-class NumberSource extends RichParallelSourceFunction<number> implements CheckpointedFunction {
-  #running = true;
-  #next = 0;
-  #state!: ListState<number>;
-  constructor(
-    readonly from: number,
-    readonly to: number,
-  ) {
-    super();
-  }
-  initializeState(ctx: FunctionInitializationContext): void {
-    this.#state = ctx.getOperatorStateStore().getListState(new ListStateDescriptor<number>('next'));
-    const restored = this.#state.get();
-    if (ctx.isRestored() && restored.length > 0) this.#next = restored[0]!;
-  }
-  snapshotState(): void {
-    this.#state.update([this.#next]);
-  }
-  async run(ctx: SourceContext<number>): Promise<void> {
-    const rc = this.getRuntimeContext();
-    const i = rc.getIndexOfThisSubtask();
-    const p = rc.getNumberOfParallelSubtasks();
-    if (this.#next === 0) this.#next = this.from + i;
-    const perMs = options.throttle ?? Infinity;
-    const batch = Math.max(1, Math.round(perMs * 2));
-    let sinceSleep = 0;
-    while (this.#running && this.#next <= this.to) {
-      await ctx.collect(this.#next);
-      this.#next += p;
-      if (++sinceSleep >= batch && Number.isFinite(perMs)) {
-        sinceSleep = 0;
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    }
-  }
-  cancel(): void {
-    this.#running = false;
-  }
-}
-
 class CoStats extends KeyedCoProcessFunction<number, number, Rec, Tagged> {
   private left!: ValueState<[number, number]>;
   private right!: ValueState<[number, number]>;
@@ -251,7 +202,7 @@ if (options.interval !== undefined) {
 function numbers(from: number, to: number, name: string): DataStream<number> {
   const source =
     options.source === 'function'
-      ? env.addSource(new NumberSource(from, to)).uid(`${name}-source`).name(name)
+      ? env.addSource(new NumberSource(from, to, options.throttle)).uid(`${name}-source`).name(name)
       : env.fromSequence(from, to).uid(`${name}-source`).name(name).map(new Throttle<number>()).uid(`${name}-throttle`);
   return source
     .map(new Chaos<number>('source'))
