@@ -38,4 +38,8 @@ commands.onmessage = (event) => {
 };
 (commands as unknown as { unref?: () => void }).unref?.();
 
-await import('./checkpoint-state.ts');
+// The job itself, as a module instance of this run's own: startJob gives each run of this file a
+// URL of its own (a query), and the job module must be evaluated anew with it. Imported without
+// the query, a second run in the same process would get the first run's module back, already
+// evaluated (no job started) and, once that job was cancelled, rejected with its outcome.
+await import(new URL(`./checkpoint-state.ts${new URL(import.meta.url).search}`, import.meta.url).href);
