@@ -2,14 +2,18 @@
  * Shared by the tests of state backends' snapshot writing and restoring at the seam (local
  * recovery of both backends): an in-memory checkpoint storage, a reader that refuses every read,
  * and a small keyed state (a count and a map per key) with its timers, filled and dumped the
- * same way on either backend.
+ * same way on either backend. And, for the local recovery tests of both backends in a job, the
+ * job with its failures and the checks of its result and restores (runLocalRecoveryJob).
  */
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { MapStateDescriptor, ValueStateDescriptor } from '../../src/api/state.ts';
 import type { KeyedStateBackend } from '../../src/state/keyed-state-backend.ts';
 import type { StateFileSink, StateFileSource } from '../../src/state/state-backend.ts';
 import type { StateFileHandle } from '../../src/state/state-file.ts';
 import type { TimerSnapshot } from '../../src/state/timer-snapshot.ts';
+import { runJob, startJob } from '../../src/testing/index.ts';
 
 /** Files by path in memory, as a checkpoint storage holds them, with the paths read, in order. */
 export class MemoryFiles {
@@ -73,3 +77,55 @@ export function timersOf(live: KeyedStateBackend, n: number, domain: 'event' | '
 
 /** Timers as sorted strings, for comparing sets of them. */
 export const timerStrings = (ts: readonly TimerSnapshot<unknown>[]): string[] => ts.map((t) => `${t.domain}:${String(t.key)}:${t.keyGroup}:${t.timestamp}`).sort();
+
+/** What a backend's local recovery job test sets; the rest is runLocalRecoveryJob's. */
+export interface LocalRecoveryJob {
+  /** A directory of the test's own: the checkpoints are written under `<dir>/chk`. */
+  readonly dir: string;
+  /** The job's configuration: the state backend, with `state.backend.local-recovery` on. */
+  readonly config: Record<string, unknown>;
+  /**
+   * The backend's counts of keyed restores from the task-local copies and from the checkpoint
+   * storage: module counters, which the job's restarts bump in this thread (it runs inline).
+   */
+  readonly stats: { readonly local: number; readonly remote: number };
+}
+
+const canon = (xs: readonly unknown[]): string[] => xs.map((x) => JSON.stringify(x)).sort();
+
+/**
+ * Runs test/jobs/golden.ts's keyed pipeline straight (p=1), then at p=2 inline with checkpoints
+ * every 25 ms, local recovery and two failures, each once a checkpoint completed in its attempt
+ * (an operator in attempt 0, the sink in attempt 1). Asserts that the job restarted and restored
+ * a checkpoint, that its result is exactly the straight run's, and that the keyed subtasks'
+ * restores were mostly local (at least one, and no fewer than from the storage). Returns the
+ * job's id, for the test to check that the finished job left no local copy where its backend
+ * keeps them.
+ */
+export async function runLocalRecoveryJob({ dir, config, stats }: LocalRecoveryJob): Promise<string> {
+  // The sources go slowly (15 records per ms and subtask) so that the faults' checkpoints complete
+  // before the input ends, even full RocksDB ones, which take a few hundred ms here.
+  const N = 30_000;
+  const expected = canon((await runJob('test/jobs/golden.ts', { args: ['keyed', String(N), '{}'], parallelism: 1, mode: 'inline' })).collected);
+  const faults = [
+    { at: 'operator', attempt: 0, after: 2_000, checkpointed: true },
+    { at: 'sink', attempt: 1, after: 300, checkpointed: true },
+  ];
+  const before = { ...stats };
+  const client = await startJob('test/jobs/golden.ts', {
+    args: ['keyed', String(N), JSON.stringify({ dir: join(dir, 'chk'), interval: 25, faults, throttle: 15, source: 'function' })],
+    parallelism: 2,
+    mode: 'inline',
+    config,
+  });
+  const result = (await client.getJobExecutionResult()) as unknown as { collected: Map<string, unknown[]> };
+  // The second fault may miss when its attempt ends first; the first always restarts the job.
+  assert.ok((await client.getNumRestarts()) >= 1);
+  assert.ok((await client.getCheckpointStats())!.counts.restored >= 1, 'a restart restored a checkpoint');
+  assert.deepEqual(canon([...result.collected.values()].flat()), expected);
+  const local = stats.local - before.local;
+  const remote = stats.remote - before.remote;
+  assert.ok(local >= 1, `keyed subtasks restored from their task-local copies (${local} local, ${remote} from the storage)`);
+  assert.ok(local >= remote, `most restores were local (${local} local, ${remote} from the storage)`);
+  return client.getJobID();
+}
