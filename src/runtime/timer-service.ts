@@ -17,6 +17,7 @@ import { MIN_WATERMARK } from '../api/watermark-strategy.ts';
 
 export type { CanonicalKey, RestoredTimer, TimeDomain, TimerSnapshot, TimerSnapshotSet } from '../state/timer-snapshot.ts';
 import type { CanonicalKey, RestoredTimer, TimeDomain, TimerSnapshotSet } from '../state/timer-snapshot.ts';
+import { ABSENT, TimerKeyIndex } from './timer-key-index.ts';
 import { TimerSnapshotBuilder } from '../state/timer-snapshot.ts';
 
 export interface TimerTarget<K> {
@@ -51,7 +52,7 @@ class Bucket {
   keys: unknown[] = [];
   keyGroups: number[] = [];
   /** Canonical key → position in `keys`. A position below `next` is a timer that has fired. */
-  index = new Map<CanonicalKey, number>();
+  index = new TimerKeyIndex();
   next = 0;
   /** Pending timers: entries at or after `next` that are not DELETED. */
   live = 0;
@@ -104,10 +105,7 @@ class TimerQueue<K> {
       if (bucket === undefined) bucket = this.#createBucket(timestamp);
       this.#last = bucket;
     }
-    const index = bucket.index;
-    const at = index.get(canonical);
-    if (at !== undefined && at >= bucket.next) return false;
-    index.set(canonical, bucket.keys.length);
+    if (!bucket.index.add(canonical, bucket.keys.length, bucket.next)) return false;
     bucket.keys.push(key);
     bucket.keyGroups.push(keyGroup);
     bucket.live++;
@@ -120,7 +118,7 @@ class TimerQueue<K> {
     const bucket = this.#buckets.get(timestamp);
     if (bucket === undefined) return false;
     const at = bucket.index.get(canonical);
-    if (at === undefined || at < bucket.next) return false;
+    if (at === ABSENT || at < bucket.next) return false;
     bucket.index.delete(canonical);
     bucket.keys[at] = DELETED;
     bucket.live--;
@@ -232,13 +230,15 @@ class TimerQueue<K> {
   #compact(bucket: Bucket): void {
     const keys: unknown[] = [];
     const keyGroups: number[] = [];
-    const index = new Map<CanonicalKey, number>();
+    const index = new TimerKeyIndex();
     const at = new Map<number, CanonicalKey>();
-    for (const [canonical, position] of bucket.index) if (position >= bucket.next) at.set(position, canonical);
+    bucket.index.forEach((canonical, position) => {
+      if (position >= bucket.next) at.set(position, canonical);
+    });
     for (let i = bucket.next; i < bucket.keys.length; i++) {
       const key = bucket.keys[i];
       if (key === DELETED) continue;
-      index.set(at.get(i)!, keys.length);
+      index.add(at.get(i)!, keys.length, 0);
       keys.push(key);
       keyGroups.push(bucket.keyGroups[i]!);
     }
