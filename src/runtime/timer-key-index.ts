@@ -49,7 +49,11 @@ export class TimerKeyIndex {
    */
   add(key: PrimitiveKey, position: number, pending: number): boolean {
     if (typeof key !== 'number') {
-      const others = (this.#others ??= new Map());
+      let others = this.#others;
+      if (others === undefined) {
+        others = new Map();
+        this.#others = others;
+      }
       const at = others.get(key);
       if (at !== undefined && at >= pending) return false;
       others.set(key, position);
@@ -117,7 +121,7 @@ export class TimerKeyIndex {
     const keys = this.#keys;
     const positions = this.#positions;
     for (let slot = 0; slot < keys.length; slot++) if (positions[slot] !== ABSENT) f(keys[slot]!, positions[slot]!);
-    this.#others?.forEach((position, key) => f(key, position));
+    if (this.#others !== undefined) for (const [key, position] of this.#others) f(key, position);
   }
 
   #slotOf(key: number): number {
