@@ -53,15 +53,15 @@ test('property: the index answers as a Map of canonical keys would', () => {
 test('a hundred thousand number keys: every one found after growth, and after deleting every other one the rest still are', () => {
   const index = new TimerKeyIndex();
   const keys = Array.from({ length: 100_000 }, (_, i) => (i % 3 === 0 ? i * 7919 : i + 0.5));
-  keys.forEach((k, i) => assert.ok(index.add(k, i, 0)));
-  keys.forEach((k, i) => assert.equal(index.get(k), i));
+  for (let i = 0; i < keys.length; i++) assert.ok(index.add(keys[i]!, i, 0));
+  for (let i = 0; i < keys.length; i++) assert.equal(index.get(keys[i]!), i);
   // A pending timer of the same key is a duplicate; a fired one (position below `pending`) is replaced.
   assert.equal(index.add(keys[10]!, 5, 10), false);
   assert.equal(index.add(keys[10]!, 200_000, 11), true);
   assert.equal(index.get(keys[10]!), 200_000);
-  index.add(keys[10]!, 10, 0);
+  assert.equal(index.add(keys[10]!, 10, 300_000), true);
   for (let i = 0; i < keys.length; i += 2) index.delete(keys[i]!);
-  keys.forEach((k, i) => assert.equal(index.get(k), i % 2 === 0 ? ABSENT : i));
+  for (let i = 0; i < keys.length; i++) assert.equal(index.get(keys[i]!), i % 2 === 0 ? ABSENT : i);
 });
 
 test('timers of many number keys at one timestamp: duplicates dropped, deletions (with the bucket compacted) and firing order kept', () => {
