@@ -16,7 +16,12 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { runJob, startJob } from '../../src/testing/index.ts';
 
-const TRIALS = 50;
+/**
+ * Trials: six with each kind of first failure (see below), so that each kind restarts the job in
+ * at least two of them even though a fault can miss (the job ends before it is due). Fifty trials
+ * with drawn kinds took two thirds more time and proved nothing more.
+ */
+const TRIALS = 30;
 const N = 16_000;
 const seed = Number(process.env['WEIR_SEED'] ?? 20261121);
 const dir = mkdtempSync(join(tmpdir(), 'weir-random-'));
@@ -51,8 +56,10 @@ test(`${TRIALS} randomized failure trials lose and repeat nothing (seed ${seed})
       straight.set(variant, expected);
     }
     const few = variant === 'connect';
+    // The first fault's kind takes turns, so that every kind is the first failure of a trial in
+    // a fifth of the trials whatever the seed; the second fault's kind and everything else is drawn.
     const faults = Array.from({ length: int(1, 2) }, (_, attempt) => {
-      const at = pick(KINDS);
+      const at = attempt === 0 ? KINDS[trial % KINDS.length]! : pick(KINDS);
       const after =
         at === 'alignment' || at === 'async'
           ? int(1, 3)
