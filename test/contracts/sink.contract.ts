@@ -318,8 +318,10 @@ export function sinkContract(c: SinkContractCase<unknown>, o: SinkContractOption
       const target = await c.createTarget();
       const dir = mkdtempSync(join(tmpdir(), 'weir-sink-contract-kill-'));
       try {
-        // Bounded and paced so that the job lasts a few seconds; the resumed run ends by itself
-        // after its final checkpoint, and the process exits.
+        // Bounded and paced so that the killed job lasts a few seconds; the resumed run ends by
+        // itself after its final checkpoint, and the process exits. The resumed run reads the rest
+        // at the suite's rate: its source resumes from the positions in the checkpoint, whatever
+        // the pace, and waiting at the killed run's pace would prove nothing more.
         const options = { count, perMs: 0.5, bounded: true, interval: INTERVAL, faults: [], dir, retain: true };
         const first = JobProcess.start(JOB, { args: args(target, options), parallelism: 2 });
         try {
@@ -333,7 +335,7 @@ export function sinkContract(c: SinkContractCase<unknown>, o: SinkContractOption
         }
         const before = compare(await c.readVisible(target), input);
         assert.ok(before.missing.length > 0, 'the process was killed before the end of the input');
-        const second = JobProcess.start(JOB, { args: args(target, options), parallelism: 2, fromSavepoint: dir });
+        const second = JobProcess.start(JOB, { args: args(target, { ...options, perMs }), parallelism: 2, fromSavepoint: dir });
         const exit = await second.succeeded(timeoutMs);
         assert.match(exit.stderr, /restoring from .*chk-\d+/, 'the resumed run says which checkpoint it restored');
         check(await c.readVisible(target), 'killed with SIGKILL and resumed');
