@@ -5,7 +5,7 @@
  * (printed by the jobs into the cluster's log/jobmanager.out) must be exact.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,19 @@ function weir(...args: string[]): { status: number | null; stdout: string; stder
   const r = spawnSync(process.execPath, ['bin/weir.mjs', ...args], { encoding: 'utf8', timeout: 120_000, env });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `weir` as a child process that does not block the event loop, so that several can run at once. */
+function weirAsync(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/weir.mjs', ...args], { env, timeout: 120_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 function ok(...args: string[]): string {
@@ -113,12 +126,17 @@ describe('a local cluster through the weir command', () => {
     cpSync(sp2, moved, { recursive: true });
     rmSync(sp2, { recursive: true });
 
-    ok('run', '-p', '3', '-s', moved, JOB, 'B', String(N), '0');
+    // The two resumed jobs (3 + 1 of the 4 slots) and the refused one run side by side: each job's
+    // totals are its own, tagged lines.
+    const [b, c, refused] = await Promise.all([
+      weirAsync('run', '-p', '3', '-s', moved, JOB, 'B', String(N), '0'),
+      weirAsync('run', '-p', '1', '-s', moved, JOB, 'C', String(N), '0'),
+      weirAsync('run', '-s', moved, JOB, 'D', String(N), '0', 'no-counts'),
+    ]);
+    assert.equal(b.status, 0, `resumed at p=3: ${b.stderr}`);
     assert.deepEqual(printed('B'), expectedTotals('B'));
-    ok('run', '-p', '1', '-s', moved, JOB, 'C', String(N), '0');
+    assert.equal(c.status, 0, `resumed at p=1: ${c.stderr}`);
     assert.deepEqual(printed('C'), expectedTotals('C'));
-
-    const refused = weir('run', '-s', moved, JOB, 'D', String(N), '0', 'no-counts');
     assert.equal(refused.status, 1);
     assert.match(refused.stderr, /counts/);
     ok('run', '-n', '-s', moved, JOB, 'E', String(N), '0', 'no-counts');
@@ -156,28 +174,36 @@ describe('a local cluster through the weir command', () => {
     const closedPort = (probe.address() as { port: number }).port;
     await new Promise((r) => probe.close(r));
     const unknown = 'ffffffffffffffffffffffffffffffff';
-    for (const args of [['cancel', unknown], ['savepoint', unknown], ['stop', unknown], ['checkpoint', unknown]]) {
-      const r = weir(...args);
-      assert.equal(r.status, 1, args.join(' '));
-      assert.match(r.stderr, /unknown job/, args.join(' '));
-    }
-    const bad = weir('cancel', 'not-a-job');
-    assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /not a job id/);
-    const none = weir('list', '-m', `127.0.0.1:${closedPort}`);
-    assert.equal(none.status, 1);
-    assert.match(none.stderr, /no weir cluster at/);
-    const noMeta = weir('savepoint', '-d', root);
-    assert.equal(noMeta.status, 1);
-    assert.match(noMeta.stderr, /is not a checkpoint or savepoint directory: no _metadata/);
-    const missing = weir('run', '-s', join(root, 'nowhere'), JOB, 'H', '10', '0');
-    assert.equal(missing.status, 1);
-    assert.match(missing.stderr, /does not exist/);
-    for (const verb of ['run', 'list', 'cancel', 'savepoint', 'stop', 'checkpoint', 'start-cluster', 'stop-cluster']) {
-      const h = weir(verb, '--help');
-      assert.equal(h.status, 0, verb);
-      assert.match(h.stdout, new RegExp(`Usage: weir ${verb}`));
-    }
+    // Every command below is its own process and none changes the cluster: they run side by side.
+    const verbs = ['run', 'list', 'cancel', 'savepoint', 'stop', 'checkpoint', 'start-cluster', 'stop-cluster'];
+    const unknownJob = [['cancel', unknown], ['savepoint', unknown], ['stop', unknown], ['checkpoint', unknown]];
+    const [unknowns, [bad, none, noMeta, missing], helps] = await Promise.all([
+      Promise.all(unknownJob.map((args) => weirAsync(...args))),
+      Promise.all([
+        weirAsync('cancel', 'not-a-job'),
+        weirAsync('list', '-m', `127.0.0.1:${closedPort}`),
+        weirAsync('savepoint', '-d', root),
+        weirAsync('run', '-s', join(root, 'nowhere'), JOB, 'H', '10', '0'),
+      ]),
+      Promise.all(verbs.map((verb) => weirAsync(verb, '--help'))),
+    ]);
+    unknowns.forEach((r, i) => {
+      const args = unknownJob[i]!.join(' ');
+      assert.equal(r.status, 1, args);
+      assert.match(r.stderr, /unknown job/, args);
+    });
+    assert.equal(bad!.status, 2);
+    assert.match(bad!.stderr, /not a job id/);
+    assert.equal(none!.status, 1);
+    assert.match(none!.stderr, /no weir cluster at/);
+    assert.equal(noMeta!.status, 1);
+    assert.match(noMeta!.stderr, /is not a checkpoint or savepoint directory: no _metadata/);
+    assert.equal(missing!.status, 1);
+    assert.match(missing!.stderr, /does not exist/);
+    helps.forEach((h, i) => {
+      assert.equal(h.status, 0, verbs[i]);
+      assert.match(h.stdout, new RegExp(`Usage: weir ${verbs[i]}`));
+    });
   });
 });
 
