@@ -76,9 +76,11 @@ export interface KeyedStateBackend {
    * Optional, for backends whose state is not in memory: makes the state of these keys readable
    * without waiting, ahead of their use (the input calls it with a record batch's keys before
    * processing it, and suspends the task until the promise settles); undefined when nothing must
-   * be read. Only ever an optimisation: every access works without it.
+   * be read. Only ever an optimisation: every access works without it. `keyGroups`, when given,
+   * holds the key group of each key, index by index (as the partitioner computed it), so that
+   * they are not hashed again.
    */
-  prefetch?(keys: readonly unknown[]): Promise<void> | undefined;
+  prefetch?(keys: readonly unknown[], keyGroups?: ArrayLike<number>): Promise<void> | undefined;
 
   /**
    * Optional, with prefetch: about how many keys' state the backend keeps at hand at once (its

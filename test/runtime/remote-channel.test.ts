@@ -138,6 +138,37 @@ describe('remote channel (shared-memory ring)', () => {
     }
   });
 
+  it('peekRecords shows the batch queued next without taking it (decoded in order), and nothing when a barrier or a priority barrier is next', async () => {
+    const { out, input, close } = channel(4);
+    try {
+      const a = batch(0, 10);
+      const b = batch(10, 10);
+      out.sendBatch(a);
+      out.sendEvent(barrier(3));
+      out.sendBatch(b);
+      while (input.peekRecords() === undefined) await new Promise<void>((resolve) => (input.onItem = resolve));
+      const peeked = input.peekRecords();
+      assert.deepStrictEqual(peeked, a);
+      assert.equal(input.peekRecords(), peeked, 'a second look sees the same batch');
+      const first = input.poll();
+      assert.ok(first?.kind === 'records' && first.batch === peeked, 'poll returns the batch that was peeked');
+      input.release();
+      assert.equal(input.peekRecords(), undefined, 'the barrier is next');
+      assert.deepStrictEqual(await take(input, 1), [barrier(3)]);
+      while (input.peekRecords() === undefined) await new Promise<void>((resolve) => (input.onItem = resolve));
+      assert.deepStrictEqual(input.peekRecords(), b);
+      // A priority barrier comes before the queued batch: nothing to read ahead.
+      out.sendPriorityBarrier(barrier(4));
+      while (!input.hasPriority) await new Promise<void>((resolve) => (input.onItem = resolve));
+      assert.equal(input.peekRecords(), undefined);
+      assert.equal(input.poll()?.kind, 'priority-barrier');
+      const rest = await take(input, 1);
+      assert.deepStrictEqual(rest.map((i) => (i.kind === 'records' ? i.batch : i)), [b]);
+    } finally {
+      close();
+    }
+  });
+
   it('wakes an idle consumer for an entry that comes later, and a queued in-band barrier can still be prioritized', async () => {
     const { out, input, close } = channel(4);
     try {

@@ -14,7 +14,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor } from '../../src/api/state.ts';
-import type { KeyGroupRange } from '../../src/core/key-group.ts';
+import { computeKeyGroupForKeyHash, hashKey, type KeyGroupRange } from '../../src/core/key-group.ts';
 import { RocksDBKeyedStateBackend } from '../../src/state/rocksdb/rocksdb-keyed-state-backend.ts';
 import { runKeyedStateBackendContract } from './keyed-state-backend.contract.ts';
 
@@ -241,6 +241,79 @@ test('rocksdb: prefetch reads a batch of keys ahead in one request, after which 
   assert.equal(cold.prefetch(batch), undefined, 'nothing to read once cached');
   b.dispose();
   cold.dispose();
+});
+
+test('rocksdb: a prefetch given the key groups reads the same; keys of groups outside the range are not read', async () => {
+  const b = backend({ maxParallelism: 16, keyGroupRange: { start: 0, end: 7 }, cacheBytes: 1 << 20 });
+  const count = b.getValueState(countD);
+  const own: number[] = [];
+  const foreign: number[] = [];
+  for (let k = 0; own.length < 100 || foreign.length < 20; k++) {
+    const g = computeKeyGroupForKeyHash(hashKey(k), 16);
+    if (g <= 7 && own.length < 100) own.push(k);
+    else if (g > 7 && foreign.length < 20) foreign.push(k);
+  }
+  for (const k of own) {
+    b.setCurrentKey(k);
+    count.update(k + 1);
+  }
+  // Written back and gone from the cache: a second backend restored from the snapshot reads RocksDB.
+  const cold = backend({ maxParallelism: 16, keyGroupRange: { start: 0, end: 7 }, cacheBytes: 1 << 20 });
+  const s = b.snapshot();
+  try {
+    cold.restore([...Array(8).keys()].map((g) => ({ name: 'count', kind: 'value' as const, keyGroup: g, entries: [...s.entries('count', g)] })));
+  } finally {
+    s.release();
+  }
+  const c = cold.getValueState(countD);
+  const keys = [...own, ...foreign];
+  const groups = Uint16Array.from(keys, (k) => computeKeyGroupForKeyHash(hashKey(k), 16));
+  await cold.prefetch(keys, groups);
+  assert.equal(cold.prefetched, own.length, 'only the keys of this backend\'s key groups are read');
+  const misses = cold.cacheMisses;
+  for (const k of own) {
+    cold.setCurrentKey(k);
+    assert.equal(c.value(), k + 1);
+  }
+  assert.equal(cold.cacheMisses, misses, 'no synchronous miss after the prefetch');
+  b.dispose();
+  cold.dispose();
+});
+
+test('rocksdb: reading each batch ahead while the one before it runs leaves no synchronous miss (keys found cached are kept until used)', async () => {
+  // About 1,500 entries cached out of 5,000 keys, batches of 200 random keys: while a batch runs,
+  // its reads and changes evict entries, among them, unless a prefetch marked them, cached keys
+  // of the next batch that its prefetch found there and did not read.
+  const b = backend({ maxParallelism: 8, keyGroupRange: { start: 0, end: 7 }, cacheBytes: 160_000 });
+  const count = b.getValueState(countD);
+  const keys = 5_000;
+  let seed = 7;
+  const random = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed >>> 8;
+  };
+  const batches = Array.from({ length: 40 }, () => Array.from({ length: 200 }, () => random() % keys));
+  const expected = new Map<number, number>();
+  await b.prefetch(batches[0]!);
+  let misses = 0;
+  for (let k = 0; k < batches.length; k++) {
+    // Counted once the cache has filled and CLOCK runs as it does from then on (while it first
+    // fills, every entry is referenced and the first eviction sweep clears them all).
+    if (k === 15) misses = b.cacheMisses;
+    const ahead = k + 1 < batches.length ? b.prefetch(batches[k + 1]!) : undefined;
+    for (const key of batches[k]!) {
+      b.setCurrentKey(key);
+      count.update((count.value() ?? 0) + 1);
+      expected.set(key, (expected.get(key) ?? 0) + 1);
+    }
+    await ahead;
+  }
+  assert.equal(b.cacheMisses - misses, 0, 'no key of a batch was read synchronously');
+  for (const [key, n] of expected) {
+    b.setCurrentKey(key);
+    assert.equal(count.value(), n, `key ${key}`);
+  }
+  b.dispose();
 });
 
 test('rocksdb: a prefetch answer never overrides a value written while it was under way', async () => {

@@ -66,6 +66,13 @@ export interface InputChannel {
    */
   readonly hasItem: boolean;
   /**
+   * The batch of records that `poll()` would return next, without taking it; undefined when
+   * nothing is queued or the next item is something else (a barrier, a watermark). Its bytes are
+   * decoded now, which keeps arrival order: it is the head of the queue. For reading ahead only:
+   * nothing about the channel changes but when the batch is decoded.
+   */
+  peekRecords(): RecordBatch | undefined;
+  /**
    * The consumer goes idle unless an item is here: returns true if one is (go on), otherwise
    * promises an `onItem` call when the next item reaches this end. A channel that hands items
    * over between threads only tells the producer to wake the consumer after this (or a poll

@@ -10,6 +10,7 @@
  */
 import type { CheckpointBarrier } from '../events.ts';
 import { hasAlignedTimeout, isBarrierOf, Queue, type ChannelItem, type InputChannel } from './channel.ts';
+import type { RecordBatch } from '../events.ts';
 
 /** Where an in-band barrier was before it was taken out of order. */
 const TAKEN_OUT: unique symbol = Symbol('taken out of order');
@@ -92,6 +93,22 @@ export abstract class QueuedInput implements InputChannel {
   get hasItem(): boolean {
     if (this.#queue.length === 0 && this.#priority.length === 0) this.refill();
     return this.#queue.length > 0 || this.#priority.length > 0;
+  }
+
+  peekRecords(): RecordBatch | undefined {
+    if (this.#priority.length > 0) return undefined;
+    if (this.#queue.length === 0) this.refill();
+    let at = 0;
+    let e = this.#queue.at(0);
+    // A barrier taken out of order leaves a placeholder that poll() skips; so does this.
+    while (e === TAKEN_OUT) e = this.#queue.at(++at);
+    if (e === undefined) return undefined;
+    if (e instanceof Uint8Array) {
+      // Every item before this one has been taken (and decoded): decoding it now keeps arrival order.
+      e = this.decode(e);
+      this.#queue.setAt(at, e);
+    }
+    return e.kind === 'records' ? e.batch : undefined;
   }
 
   watch(): boolean {

@@ -267,7 +267,7 @@ export class NetworkInput {
     const item = r.item;
     if (item.kind === 'records') {
       this.#current = { batch: item.batch, pos: 0, channel: undefined, idx: -1, input: r.input };
-      this.#prefetch(item.batch, r.input);
+      this.#prefetch(item.batch, r.input, undefined);
       return;
     }
     const inp = r.channel === undefined ? undefined : this.#inputs[r.channel];
@@ -280,26 +280,45 @@ export class NetworkInput {
    * A keyed head on a backend that keeps state off the heap (KeyedStateBackend.prefetch) reads
    * the state of the batch's keys before the batch runs: the task waits (suspended) until it is
    * read. A key selector that throws is left to processing, which reports it for its record.
+   *
+   * While a batch runs, the state of the batch queued behind it in the same channel is read
+   * ahead (#readAhead), so that the task does not wait for each read in turn. When that batch
+   * comes up, the task waits only for what of that read is still under way; keys the read
+   * could not install (written or evicted meanwhile) are read when used. Reading ahead is only
+   * ever an optimisation: a prefetch never decides a value (KeyedStateBackend.prefetch).
    */
-  #prefetch(batch: RecordBatch, input: 0 | 1): void {
+  #prefetch(batch: RecordBatch, input: 0 | 1, channel: InputChannel | undefined): void {
     const ctx = this.#head.ctx as StreamOperator['ctx'] | undefined;
     const backend = ctx?.keyedBackend;
     if (ctx === undefined || backend?.prefetch === undefined) return;
     const selector = ctx.node.keySelectors[input];
     if (selector === undefined) return;
-    const { values, count } = batch;
-    // Keys the partitioner selected travel with a batch from the same thread: no second selection.
-    const carried = batch.keyGroups && batch.keys ? batch.keys : undefined;
-    const keys: unknown[] = carried === undefined ? [] : carried.slice(0, count);
-    for (let i = carried === undefined ? 0 : count; i < count; i++) {
-      try {
-        keys.push(selector(values[i]));
-      } catch {
-        // reported when the record is processed
-      }
-    }
-    const read = backend.prefetch(keys);
+    const ahead = this.#ahead;
+    this.#ahead = undefined;
+    let read: Promise<void> | undefined;
+    if (ahead !== undefined && ahead.batch === batch) read = ahead.done ? undefined : ahead.read;
+    else read = prefetchBatch(backend.prefetch.bind(backend), batch, selector);
+    if (channel !== undefined) this.#readAhead(channel, backend.prefetch.bind(backend), selector);
     if (read !== undefined) this.#host.mailbox.suspendUntil(read);
+  }
+
+  /** The read of the state of the batch queued next, started while the batch before it runs. */
+  #ahead: { readonly batch: RecordBatch; readonly read: Promise<void> | undefined; done: boolean } | undefined;
+
+  #readAhead(channel: InputChannel, prefetch: Prefetch, selector: (value: unknown) => unknown): void {
+    const next = channel.peekRecords();
+    if (next === undefined) return;
+    const read = prefetchBatch(prefetch, next, selector);
+    const ahead = { batch: next, read, done: read === undefined };
+    // A read that fails is reported when its batch comes up (the task waits for it then), or
+    // not at all if the task ends first: it only ever saved reads.
+    read?.then(
+      () => {
+        ahead.done = true;
+      },
+      () => {},
+    );
+    this.#ahead = ahead;
   }
 
   #dispatch(idx: number, inp: Input, item: ChannelItem, n: number): void {
@@ -308,7 +327,7 @@ export class NetworkInput {
     switch (item.kind) {
       case 'records':
         this.#current = { batch: item.batch, pos: 0, channel: inp.channel, idx, input: inp.input };
-        this.#prefetch(item.batch, inp.input);
+        this.#prefetch(item.batch, inp.input, inp.channel);
         break;
       case 'watermark':
         this.#valves[inp.input]!.inputWatermark(inp.valveChannel, item.timestamp);
@@ -344,4 +363,29 @@ export class NetworkInput {
     inp.dataEnded = true;
     if (--this.#openInputs === 0 && this.#host.lifecycle.running) void this.#host.endInput();
   }
+}
+
+type Prefetch = (keys: readonly unknown[], keyGroups?: ArrayLike<number>) => Promise<void> | undefined;
+
+/**
+ * Prefetches the state of a batch's keys: the keys the partitioner selected, with their key
+ * groups, where they travel with the batch (from the same thread); otherwise the keys selected
+ * again, with the key groups where the batch carries them and every selection succeeded. A key
+ * selector that throws is skipped here; processing the record reports it.
+ */
+function prefetchBatch(prefetch: Prefetch, batch: RecordBatch, selector: (value: unknown) => unknown): Promise<void> | undefined {
+  const { values, count } = batch;
+  const keyGroups = batch.keyGroups ?? undefined;
+  const carried = keyGroups !== undefined && batch.keys ? batch.keys : undefined;
+  if (carried !== undefined) return prefetch(carried.length === count ? carried : carried.slice(0, count), keyGroups);
+  const keys: unknown[] = [];
+  let aligned = true;
+  for (let i = 0; i < count; i++) {
+    try {
+      keys.push(selector(values[i]));
+    } catch {
+      aligned = false; // reported when the record is processed
+    }
+  }
+  return prefetch(keys, aligned ? keyGroups : undefined);
 }

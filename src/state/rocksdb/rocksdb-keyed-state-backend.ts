@@ -98,14 +98,15 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
    * A key written while its read was under way is not installed from it (the answer may be
    * older or newer than that write): prefetching only ever saves reads, it never decides a value.
    */
-  prefetch(keys: readonly unknown[]): Promise<void> | undefined {
+  prefetch(keys: readonly unknown[], keyGroups?: ArrayLike<number>): Promise<void> | undefined {
     if (this.#disposed || this.#tableList.length === 0) return undefined;
     const { start, end } = this.keyGroupRange;
     const tables = this.#tableList;
     const seen = new Set<PrimitiveKey>();
     const dbKeys: Uint8Array[] = [];
     const targets: { table: RocksDBTable; canonical: PrimitiveKey; key: unknown; keyGroup: number }[] = [];
-    for (const key of keys) {
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
       let canonical: PrimitiveKey;
       try {
         canonical = canonicalKey(key, this.where);
@@ -118,8 +119,17 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
       let keyGroup = -1;
       for (const table of tables) {
         // Map states are read a user key at a time when used (rocksdb-map-state.ts).
-        if (table instanceof RocksDBMapTable || table.cache.has(canonical)) continue;
-        if (keyGroup < 0) {
+        if (table instanceof RocksDBMapTable) continue;
+        const cached = table.cache.get(canonical);
+        if (cached !== undefined) {
+          // In use soon: not to be evicted before (the input reads a batch ahead of its turn).
+          cached.ref = true;
+          continue;
+        }
+        if (keyGroup < 0 && keyGroups !== undefined) {
+          keyGroup = keyGroups[i]!;
+          if (keyGroup < start || keyGroup > end) break;
+        } else if (keyGroup < 0) {
           try {
             keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.where), this.maxParallelism);
           } catch {
