@@ -71,3 +71,24 @@ test('rocksdb store: a snapshot sees exactly the writes posted before it; reads 
     store.close();
   }
 });
+
+test('rocksdb store: a write watch sees the writes and range deletions made while it is under way, and only those; watches may overlap', () => {
+  const store = open('watch');
+  try {
+    store.write(key(1), val(1, 0));
+    const first = store.watchWrites();
+    assert.equal(store.writtenSince(key(1), first), false, 'a write before the watch is not seen');
+    store.write(key(2), val(2, 0));
+    const second = store.watchWrites();
+    store.write(key(3), null);
+    assert.deepEqual([2, 3].map((i) => store.writtenSince(key(i), first)), [true, true]);
+    assert.deepEqual([2, 3].map((i) => store.writtenSince(key(i), second)), [false, true]);
+    store.endWatch(first);
+    store.deleteRange(key(10), key(20));
+    assert.deepEqual([9, 10, 19, 20].map((i) => store.writtenSince(key(i), second)), [false, true, true, false]);
+    assert.equal(store.writtenSince(key(15), first), false, 'an ended watch sees nothing more');
+    store.endWatch(second);
+  } finally {
+    store.close();
+  }
+});

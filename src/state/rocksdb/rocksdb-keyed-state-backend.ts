@@ -144,21 +144,21 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
     if (dbKeys.length === 0) return undefined;
     this.#ctx.prefetched += dbKeys.length;
     const store = this.#store;
-    const since = store.watchWrites();
+    const watch = store.watchWrites();
     return store.getMany(dbKeys).then(
       (values) => {
         try {
           if (this.#disposed) return;
           for (let i = 0; i < targets.length; i++) {
             const t = targets[i]!;
-            if (!t.table.cache.has(t.canonical) && !store.writtenSince(dbKeys[i]!, since)) t.table.install(t.canonical, t.key, t.keyGroup, values[i]);
+            if (!t.table.cache.has(t.canonical) && !store.writtenSince(dbKeys[i]!, watch)) t.table.install(t.canonical, t.key, t.keyGroup, values[i]);
           }
         } finally {
-          store.endWatch();
+          store.endWatch(watch);
         }
       },
       (e: unknown) => {
-        store.endWatch();
+        store.endWatch(watch);
         throw e;
       },
     );

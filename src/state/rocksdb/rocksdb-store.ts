@@ -61,9 +61,8 @@ export class RocksDBStore {
   #deletes: number[] = [];
   #closed = false;
   #writes = 0;
-  /** While some reader watches writes: the db key (latin1) → the write count after its last write. */
-  #lastWrite: Map<string, number> | undefined;
-  #watchers = 0;
+  /** The reads under way that watch writes (watchWrites); rarely more than two. */
+  #watches: WriteWatch[] = [];
 
   constructor(o: RocksDBStoreOptions) {
     this.path = o.path;
@@ -89,7 +88,8 @@ export class RocksDBStore {
    * instance: the current one is closed and deleted, `dir` moved into its place and opened.
    */
   swapIn(dir: string): void {
-    this.#swappedAt = ++this.#writes;
+    this.#writes++;
+    for (const w of this.#watches) w.swapped = true;
     this.#keys = [];
     this.#values = [];
     this.#deletes = [];
@@ -109,7 +109,11 @@ export class RocksDBStore {
   write(key: Uint8Array, value: Uint8Array | null): void {
     this.#writes++;
     this.#writtenBytes += key.byteLength + (value?.byteLength ?? 0);
-    this.#lastWrite?.set(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'), this.#writes);
+    const watches = this.#watches;
+    if (watches.length > 0) {
+      const h = hashBytes(key);
+      for (const w of watches) w.written.add(h);
+    }
     if (value === null) this.#deletes.push(this.#keys.length);
     this.#keys.push(key);
     this.#values.push(value ?? EMPTY);
@@ -130,42 +134,30 @@ export class RocksDBStore {
 
   /**
    * Starts noting which keys are written from now on, for a read whose answer arrives later
-   * (the I/O thread may answer it with a value older or newer than such a write): answers the
-   * write count to pass to writtenSince. Each call needs one endWatch.
+   * (the I/O thread may answer it with a value older or newer than such a write). Each watch
+   * needs one endWatch; several may be under way at once (a read ahead of the current one).
    */
-  watchWrites(): number {
-    this.#watchers++;
-    this.#lastWrite ??= new Map();
-    return this.#writes;
+  watchWrites(): WriteWatch {
+    const w: WriteWatch = { written: new Set(), ranges: [], swapped: false };
+    this.#watches.push(w);
+    return w;
   }
 
-  /** Whether `key` was written (or deleted by a range holding it) after watchWrites answered `since`. */
-  writtenSince(key: Uint8Array, since: number): boolean {
-    if (this.#swappedAt > since) return true;
-    const at = this.#lastWrite?.get(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'));
-    if (at !== undefined && at > since) return true;
-    if (this.#rangeDeletedAt > since) {
-      for (const r of this.#rangesDeleted) {
-        if (r.at > since && Buffer.compare(r.start, key) <= 0 && Buffer.compare(key, r.end) < 0) return true;
-      }
-    }
+  /**
+   * Whether `key` was written, or deleted by a range holding it, since `watch` began. It may
+   * answer true for a key that was not (its hash is that of a key that was): a reader then only
+   * reads it again. It never answers false for one that was.
+   */
+  writtenSince(key: Uint8Array, watch: WriteWatch): boolean {
+    if (watch.swapped || watch.written.has(hashBytes(key))) return true;
+    for (const r of watch.ranges) if (Buffer.compare(r.start, key) <= 0 && Buffer.compare(key, r.end) < 0) return true;
     return false;
   }
 
-  endWatch(): void {
-    if (--this.#watchers <= 0) {
-      this.#watchers = 0;
-      this.#lastWrite = undefined;
-      this.#rangesDeleted = [];
-    }
+  endWatch(watch: WriteWatch): void {
+    const at = this.#watches.indexOf(watch);
+    if (at >= 0) this.#watches.splice(at, 1);
   }
-
-  /** The write count after the last deleteRange. */
-  #rangeDeletedAt = 0;
-  /** While some reader watches writes: the ranges deleted, with the write count after each. */
-  #rangesDeleted: { readonly start: Uint8Array; readonly end: Uint8Array; readonly at: number }[] = [];
-  /** The write count after the last swapIn (every key changed). */
-  #swappedAt = 0;
 
   /** Posts the buffered writes (they take effect before any later request). */
   postWrites(): void {
@@ -272,8 +264,8 @@ export class RocksDBStore {
   /** Deletes every key in [start, end). */
   deleteRange(start: Uint8Array, end: Uint8Array): void {
     this.postWrites();
-    this.#rangeDeletedAt = ++this.#writes;
-    if (this.#watchers > 0) this.#rangesDeleted.push({ start, end, at: this.#writes });
+    this.#writes++;
+    for (const w of this.#watches) w.ranges.push({ start, end });
     this.#bridge.post({ op: 'deleteRange', db: this.#db, start, end });
   }
 
@@ -351,4 +343,21 @@ function scanned(a: { keys: Packed; values: Packed; more: boolean }): { entries:
   const entries: ScannedEntry[] = new Array(n);
   for (let i = 0; i < n; i++) entries[i] = { key: unpacked(a.keys, i), value: unpacked(a.values, i) };
   return { entries, more: a.more };
+}
+
+/** The writes seen while one read was under way (RocksDBStore.watchWrites). */
+export interface WriteWatch {
+  /** Hashes of the keys written (hashBytes). */
+  readonly written: Set<number>;
+  /** Ranges deleted ([start, end)). */
+  readonly ranges: { readonly start: Uint8Array; readonly end: Uint8Array }[];
+  /** The whole instance was replaced (swapIn). */
+  swapped: boolean;
+}
+
+/** FNV-1a over a key's bytes: cheaper than a string of them, and a collision only costs a read. */
+function hashBytes(key: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
+  return h >>> 0;
 }
