@@ -102,7 +102,9 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
     if (this.#disposed || this.#tableList.length === 0) return undefined;
     const { start, end } = this.keyGroupRange;
     const tables = this.#tableList;
-    const seen = new Set<PrimitiveKey>();
+    // Keys whose reads are queued: a key that repeats in the batch is read once. Cached keys (all
+    // of them, with few keys) cost one lookup per state and are not remembered.
+    let queued: Set<PrimitiveKey> | undefined;
     const dbKeys: Uint8Array[] = [];
     const targets: { table: RocksDBTable; canonical: PrimitiveKey; key: unknown; keyGroup: number }[] = [];
     for (let i = 0; i < keys.length; i++) {
@@ -113,8 +115,6 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
       } catch {
         continue; // processing the record reports it
       }
-      if (seen.has(canonical)) continue;
-      seen.add(canonical);
       // The key group (a hash) only for a key with something to read: a cached key costs a lookup.
       let keyGroup = -1;
       for (const table of tables) {
@@ -125,6 +125,12 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
           // In use soon: not to be evicted before (the input reads a batch ahead of its turn).
           cached.ref = true;
           continue;
+        }
+        if (keyGroup < 0) {
+          // The first state of this key to read: skip the key if an earlier record queued it.
+          if (queued === undefined) queued = new Set();
+          else if (queued.has(canonical)) break;
+          queued.add(canonical);
         }
         if (keyGroup < 0 && keyGroups !== undefined) {
           keyGroup = keyGroups[i]!;
