@@ -367,6 +367,12 @@ interface ShapesOf {
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+/**
+ * Node's latin1 decoding of a byte range, called on any Uint8Array: for ASCII bytes (a subset of
+ * latin1) the string they spell, made natively (about half the time of String.fromCharCode over a
+ * subarray for short strings).
+ */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
 
 /**
  * Writes records in the rows encoding. `write` answers false when a value needs the general
@@ -744,7 +750,7 @@ class RowReader {
           break;
         }
       }
-      if (ascii) return String.fromCharCode.apply(null, bytes.subarray(start, stop) as unknown as number[]);
+      if (ascii) return latin1Slice.call(bytes, start, stop);
     }
     return textDecoder.decode(bytes.subarray(start, stop));
   }
