@@ -205,25 +205,31 @@ describe('the packed tarball', () => {
   });
 });
 
+// The cases of a project run two at a time (each is a process of its own, most of them a job on
+// worker threads): about half the wall time of running them one by one on two cores.
+const concurrently = { concurrency: 2 };
+
 for (const type of ['module', 'commonjs'] as const) {
   describe(`installed in a "type": "${type}" project`, () => {
-    it('node app.mjs: a plain Node program runs a job (and finds weir/testing and weir/nexmark)', opts, async () => {
-      assert.deepEqual(counts(await run(process.execPath, ['app.mjs'], project[type]), false), EXPECTED);
-    });
-
-    it('node app.cjs: a CommonJS program uses require("weir") and import("weir") (one instance)', opts, async () => {
-      assert.deepEqual(counts(await run(process.execPath, ['app.cjs'], project[type]), false), EXPECTED);
-    });
-
-    it('node app-import.cjs: a CommonJS program uses await import("weir") (inline execution)', opts, async () => {
-      assert.deepEqual(counts(await run(process.execPath, ['app-import.cjs'], project[type]), false), EXPECTED);
-    });
-
-    for (const job of ['job.ts', 'job.mts', 'job.js', 'job.mjs']) {
-      it(`npx weir run -p 2 ${job}`, opts, async () => {
-        assert.deepEqual(counts(await run('npx', ['--no-install', 'weir', 'run', '-p', '2', job], project[type])), EXPECTED);
+    describe('what a user runs', concurrently, () => {
+      it('node app.mjs: a plain Node program runs a job (and finds weir/testing and weir/nexmark)', opts, async () => {
+        assert.deepEqual(counts(await run(process.execPath, ['app.mjs'], project[type]), false), EXPECTED);
       });
-    }
+
+      it('node app.cjs: a CommonJS program uses require("weir") and import("weir") (one instance)', opts, async () => {
+        assert.deepEqual(counts(await run(process.execPath, ['app.cjs'], project[type]), false), EXPECTED);
+      });
+
+      it('node app-import.cjs: a CommonJS program uses await import("weir") (inline execution)', opts, async () => {
+        assert.deepEqual(counts(await run(process.execPath, ['app-import.cjs'], project[type]), false), EXPECTED);
+      });
+
+      for (const job of ['job.ts', 'job.mts', 'job.js', 'job.mjs']) {
+        it(`npx weir run -p 2 ${job}`, opts, async () => {
+          assert.deepEqual(counts(await run('npx', ['--no-install', 'weir', 'run', '-p', '2', job], project[type])), EXPECTED);
+        });
+      }
+    });
 
     // An ES module job is prebuilt to plain JavaScript (no loader hooks in any thread) and kept
     // under node_modules/.cache; a CommonJS one is loaded through the hooks and leaves nothing there.
@@ -246,7 +252,7 @@ describe('declarations', () => {
   });
 });
 
-describe('mistakes, each answered with what to change', () => {
+describe('mistakes, each answered with what to change', concurrently, () => {
   it('an ES module .ts job in a CommonJS project: rename it to .mts or set "type": "module"', opts, async () => {
     const r = await run('npx', ['--no-install', 'weir', 'run', 'esm-job.ts'], project.commonjs);
     assert.notEqual(r.code, 0, show(r));

@@ -4,16 +4,28 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 
 const TIMEOUT_MS = 30_000;
 
-function weir(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['bin/weir.mjs', ...args], { encoding: 'utf8', timeout: TIMEOUT_MS });
-  if (r.error) throw r.error;
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+/**
+ * Runs the CLI to its end: exit status and output. Asynchronous, so that the cases of a group run
+ * two at a time (each is a process of its own); one killed at the time limit has status null.
+ */
+function weir(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['bin/weir.mjs', ...args], { encoding: 'utf8', timeout: TIMEOUT_MS }, (error, stdout, stderr) => {
+      if (error !== null && typeof error.code !== 'number' && !error.killed) {
+        reject(error);
+        return;
+      }
+      resolve({ status: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
+    });
+  });
 }
+
+const concurrently = { concurrency: 2 };
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -42,81 +54,81 @@ function checkVisitCounts(stdout: string, events: number, parallel: boolean): vo
   }
 }
 
-describe('weir run: the visit-count example', () => {
-  it('`weir run examples/user-visit-count.ts 6 10 2` (parallelism from the job’s argument) prints 6 counts, 1..n per user', () => {
-    const r = weir('run', 'examples/user-visit-count.ts', '6', '10', '2');
+describe('weir run: the visit-count example', concurrently, () => {
+  it('`weir run examples/user-visit-count.ts 6 10 2` (parallelism from the job’s argument) prints 6 counts, 1..n per user', async () => {
+    const r = await weir('run', 'examples/user-visit-count.ts', '6', '10', '2');
     assert.equal(r.status, 0, r.stderr);
     checkVisitCounts(r.stdout, 6, true);
   });
 
-  it('`weir run -p 2 examples/user-visit-count.ts 6 10` runs at parallelism 2', () => {
-    const r = weir('run', '-p', '2', 'examples/user-visit-count.ts', '6', '10');
+  it('`weir run -p 2 examples/user-visit-count.ts 6 10` runs at parallelism 2', async () => {
+    const r = await weir('run', '-p', '2', 'examples/user-visit-count.ts', '6', '10');
     assert.equal(r.status, 0, r.stderr);
     checkVisitCounts(r.stdout, 6, true);
   });
 
-  it('`weir run --inline examples/user-visit-count.ts 5 0` runs on one thread at parallelism 1', () => {
-    const r = weir('run', '--inline', 'examples/user-visit-count.ts', '5', '0');
+  it('`weir run --inline examples/user-visit-count.ts 5 0` runs on one thread at parallelism 1', async () => {
+    const r = await weir('run', '--inline', 'examples/user-visit-count.ts', '5', '0');
     assert.equal(r.status, 0, r.stderr);
     checkVisitCounts(r.stdout, 5, false);
   });
 });
 
-describe('weir: usage', () => {
-  it('`weir --help` exits 0 with the usage', () => {
-    const r = weir('--help');
+describe('weir: usage', concurrently, () => {
+  it('`weir --help` exits 0 with the usage', async () => {
+    const r = await weir('--help');
     assert.equal(r.status, 0);
     assert.match(r.stdout, /Usage: weir/);
     assert.match(r.stdout, /run \[options\]/);
   });
 
-  it('`weir run --help` exits 0 with the usage', () => {
-    const r = weir('run', '--help');
+  it('`weir run --help` exits 0 with the usage', async () => {
+    const r = await weir('run', '--help');
     assert.equal(r.status, 0);
     assert.match(r.stdout, /--parallelism/);
   });
 
-  it('`weir` alone prints the usage and exits 2', () => {
-    const r = weir();
+  it('`weir` alone prints the usage and exits 2', async () => {
+    const r = await weir();
     assert.equal(r.status, 2);
     assert.match(r.stdout, /Usage: weir/);
   });
 
-  it('`weir run <missing file>` exits 2 naming the file', () => {
-    const r = weir('run', 'test/jobs/no-such-job.ts');
+  it('`weir run <missing file>` exits 2 naming the file', async () => {
+    const r = await weir('run', 'test/jobs/no-such-job.ts');
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /job file not found: .*no-such-job\.ts/);
     assert.match(r.stderr, /Usage: weir/);
   });
 
-  it('`weir run` without a file exits 2 saying a job file is needed', () => {
-    const r = weir('run');
+  it('`weir run` without a file exits 2 saying a job file is needed', async () => {
+    const r = await weir('run');
     assert.equal(r.status, 2);
     assert.match(r.stderr, /run needs a job file/);
   });
 
-  it('bad options exit 2 naming the option', () => {
-    const p = weir('run', '-p', 'zero', 'examples/user-visit-count.ts');
+  it('bad options exit 2 naming the option', async () => {
+    const p = await weir('run', '-p', 'zero', 'examples/user-visit-count.ts');
     assert.equal(p.status, 2);
     assert.match(p.stderr, /-p needs a positive integer, got zero/);
-    const d = weir('run', '-D', 'no.such.key=1', 'examples/user-visit-count.ts');
+    const d = await weir('run', '-D', 'no.such.key=1', 'examples/user-visit-count.ts');
     assert.equal(d.status, 2);
     assert.match(d.stderr, /unknown configuration key "no\.such\.key"/);
-    const c = weir('frobnicate');
+    const c = await weir('frobnicate');
     assert.equal(c.status, 2);
     assert.match(c.stderr, /unknown command "frobnicate"/);
   });
 
-  it('`weir --version` prints the package version', () => {
-    const r = weir('--version');
+  it('`weir --version` prints the package version', async () => {
+    const r = await weir('--version');
     assert.equal(r.status, 0);
     assert.match(r.stdout, /^weir \d+\.\d+\.\d+/);
   });
 });
 
-describe('weir run: savepoint restore options', () => {
-  it('`weir run -s <relative dir> -n job` hands the job the absolute path and the flag; a path that does not exist fails clearly', () => {
-    const r = weir('run', '-s', 'no-such-savepoint-dir', '-n', 'test/jobs/print-restore-config.ts');
+describe('weir run: savepoint restore options', concurrently, () => {
+  it('`weir run -s <relative dir> -n job` hands the job the absolute path and the flag; a path that does not exist fails clearly', async () => {
+    const r = await weir('run', '-s', 'no-such-savepoint-dir', '-n', 'test/jobs/print-restore-config.ts');
     const abs = resolve('no-such-savepoint-dir');
     const lines = r.stdout.split('\n');
     assert.ok(lines.includes('restoreSavepoint=true'), r.stdout);
@@ -128,50 +140,50 @@ describe('weir run: savepoint restore options', () => {
     assert.match(r.stderr, new RegExp(`Checkpoint or savepoint path ${escapeRegExp(abs)} does not exist`));
   });
 
-  it('`--fromSavepoint <abs>` without -n leaves non-restored state disallowed; a file:// URI passes through as given', () => {
+  it('`--fromSavepoint <abs>` without -n leaves non-restored state disallowed; a file:// URI passes through as given', async () => {
     const abs = resolve('some', 'savepoint-abc');
-    const r = weir('run', '--fromSavepoint', abs, 'test/jobs/print-restore-config.ts');
+    const r = await weir('run', '--fromSavepoint', abs, 'test/jobs/print-restore-config.ts');
     assert.match(r.stdout, new RegExp(`^restorePath=${escapeRegExp(abs)}$`, 'm'));
     assert.match(r.stdout, /^allowNonRestoredState=false$/m);
     assert.equal(r.status, 1, r.stderr);
-    const u = weir('run', '-s', 'file:///tmp/sp-uri', '--allowNonRestoredState', 'test/jobs/print-restore-config.ts');
+    const u = await weir('run', '-s', 'file:///tmp/sp-uri', '--allowNonRestoredState', 'test/jobs/print-restore-config.ts');
     assert.match(u.stdout, /^restorePath=file:\/\/\/tmp\/sp-uri$/m);
     assert.match(u.stdout, /^allowNonRestoredState=true$/m);
     assert.equal(u.status, 1, u.stderr);
     assert.match(u.stderr, /Checkpoint or savepoint path \/tmp\/sp-uri does not exist/);
   });
 
-  it('-s sets the same key as -D, and the job’s own setSavepointRestoreSettings wins over both', () => {
-    const d = weir('run', '-D', 'execution.savepoint.path=/tmp/sp-d', 'test/jobs/print-restore-config.ts');
+  it('-s sets the same key as -D, and the job’s own setSavepointRestoreSettings wins over both', async () => {
+    const d = await weir('run', '-D', 'execution.savepoint.path=/tmp/sp-d', 'test/jobs/print-restore-config.ts');
     assert.match(d.stdout, /^restorePath=\/tmp\/sp-d$/m);
     assert.match(d.stderr, /Checkpoint or savepoint path \/tmp\/sp-d does not exist/);
-    const o = weir('run', '-s', '/tmp/sp-cli', '-n', 'test/jobs/print-restore-config.ts', 'override');
+    const o = await weir('run', '-s', '/tmp/sp-cli', '-n', 'test/jobs/print-restore-config.ts', 'override');
     assert.equal(o.status, 0, o.stderr);
     assert.match(o.stdout, /^restoreSavepoint=false$/m);
     assert.match(o.stdout, /^pipeline: SavepointRestoreSettings\.none\(\)$/m);
   });
 
-  it('`-s` without a path exits 2 saying a savepoint path is needed', () => {
-    const r = weir('run', '-s');
+  it('`-s` without a path exits 2 saying a savepoint path is needed', async () => {
+    const r = await weir('run', '-s');
     assert.equal(r.status, 2);
     assert.match(r.stderr, /-s needs a savepoint path.*got nothing/);
     assert.match(r.stderr, /Usage: weir/);
-    const f = weir('run', '--fromSavepoint', '-n', 'test/jobs/print-restore-config.ts');
+    const f = await weir('run', '--fromSavepoint', '-n', 'test/jobs/print-restore-config.ts');
     assert.equal(f.status, 2);
     assert.match(f.stderr, /--fromSavepoint needs a savepoint path.*got "-n"/);
   });
 
-  it('`weir run --help` documents -s/--fromSavepoint and -n/--allowNonRestoredState', () => {
-    const r = weir('run', '--help');
+  it('`weir run --help` documents -s/--fromSavepoint and -n/--allowNonRestoredState', async () => {
+    const r = await weir('run', '--help');
     assert.equal(r.status, 0);
     assert.match(r.stdout, /-s, --fromSavepoint <path>/);
     assert.match(r.stdout, /-n, --allowNonRestoredState/);
   });
 });
 
-describe('weir run: failures', () => {
-  it('a job whose user function throws exits 1, naming the operator and the user’s error with its stack', () => {
-    const r = weir('run', '-p', '2', 'test/jobs/error-throws.ts');
+describe('weir run: failures', concurrently, () => {
+  it('a job whose user function throws exits 1, naming the operator and the user’s error with its stack', async () => {
+    const r = await weir('run', '-p', '2', 'test/jobs/error-throws.ts');
     assert.equal(r.status, 1, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
     assert.match(r.stderr, /my-op/);
     assert.match(r.stderr, /user code rejected record 777/);
@@ -179,14 +191,14 @@ describe('weir run: failures', () => {
     assert.match(r.stderr, /at explode .*error-throws\.ts/);
   });
 
-  it('a job module that never calls execute() exits 1 saying so', () => {
-    const r = weir('run', 'test/jobs/error-no-execute.ts');
+  it('a job module that never calls execute() exits 1 saying so', async () => {
+    const r = await weir('run', 'test/jobs/error-no-execute.ts');
     assert.equal(r.status, 1);
     assert.match(r.stderr, /did not call env\.execute\(\)/);
   });
 
-  it('a job module that builds a different graph in its workers exits 1 saying the graph differs', () => {
-    const r = weir('run', '-p', '2', 'test/jobs/error-differs.ts');
+  it('a job module that builds a different graph in its workers exits 1 saying the graph differs', async () => {
+    const r = await weir('run', '-p', '2', 'test/jobs/error-differs.ts');
     assert.equal(r.status, 1);
     assert.match(r.stderr, /differs/);
     assert.match(r.stderr, /thread-dependent/);
