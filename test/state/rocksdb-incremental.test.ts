@@ -10,13 +10,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MapStateDescriptor, ValueStateDescriptor } from '../../src/api/state.ts';
 import { Configuration } from '../../src/api/configuration.ts';
 import type { KeyGroupRange } from '../../src/core/key-group.ts';
 import type { KeyedStateBackend } from '../../src/state/keyed-state-backend.ts';
 import type { StateBackend, StateBackendScope, StateFileSink, StateFileSource } from '../../src/state/state-backend.ts';
 import type { StateFileHandle } from '../../src/state/state-file.ts';
 import { resolveStateBackend } from '../../src/state/state-backend-registry.ts';
+import { dump, fill } from '../support/state-files.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'weir-rocksdb-incr-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -24,8 +24,6 @@ after(() => rmSync(root, { recursive: true, force: true }));
 const MAX = 32;
 const FULL: KeyGroupRange = { start: 0, end: MAX - 1 };
 const scope: StateBackendScope = { jobId: 'job', operatorId: 'op-1', operatorName: 'incremental test', subtaskIndex: 0, parallelism: 1 };
-const countD = new ValueStateDescriptor<number>('count', 0);
-const tagsD = new MapStateDescriptor<string, number>('tags');
 
 function rocksdb(): StateBackend {
   return resolveStateBackend(
@@ -54,27 +52,6 @@ class Files {
     if (bytes === undefined) throw new Error(`no file ${h.path}`);
     return bytes;
   };
-}
-
-function fill(b: KeyedStateBackend, from: number, to: number, delta: number): void {
-  const count = b.getValueState(countD);
-  const tags = b.getMapState(tagsD);
-  for (let k = from; k < to; k++) {
-    b.setCurrentKey(`key-${k}`);
-    count.update((count.value() ?? 0) + delta);
-    tags.put(`t${k % 3}`, k);
-  }
-}
-
-function dump(b: KeyedStateBackend): Map<string, unknown> {
-  const count = b.getValueState(countD);
-  const tags = b.getMapState(tagsD);
-  const out = new Map<string, unknown>();
-  for (const key of [...b.keys('count')].sort()) {
-    b.setCurrentKey(key);
-    out.set(key as string, [count.value(), [...tags.entries()].sort()]);
-  }
-  return out;
 }
 
 async function checkpoint(backend: StateBackend, live: KeyedStateBackend, files: Files, id: number) {
