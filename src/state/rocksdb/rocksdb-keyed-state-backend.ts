@@ -131,15 +131,13 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
           if (queued === undefined) queued = new Set();
           else if (queued.has(canonical)) break;
           queued.add(canonical);
-        }
-        if (keyGroup < 0 && keyGroups !== undefined) {
-          keyGroup = keyGroups[i]!;
-          if (keyGroup < start || keyGroup > end) break;
-        } else if (keyGroup < 0) {
-          try {
-            keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.where), this.maxParallelism);
-          } catch {
-            break; // processing the record reports it
+          if (keyGroups !== undefined) keyGroup = keyGroups[i]!;
+          else {
+            try {
+              keyGroup = computeKeyGroupForKeyHash(hashKey(key, this.where), this.maxParallelism);
+            } catch {
+              break; // processing the record reports it
+            }
           }
           if (keyGroup < start || keyGroup > end) break;
         }
