@@ -8,9 +8,8 @@
  * producer, which the producer sends right behind it. Numbers never shift: a queued in-band
  * barrier taken out of order leaves a placeholder that taking skips.
  */
-import type { CheckpointBarrier } from '../events.ts';
+import type { CheckpointBarrier, RecordBatch } from '../events.ts';
 import { hasAlignedTimeout, isBarrierOf, Queue, type ChannelItem, type InputChannel } from './channel.ts';
-import type { RecordBatch } from '../events.ts';
 
 /** Where an in-band barrier was before it was taken out of order. */
 const TAKEN_OUT: unique symbol = Symbol('taken out of order');

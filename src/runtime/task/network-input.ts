@@ -293,12 +293,13 @@ export class NetworkInput {
     if (ctx === undefined || backend?.prefetch === undefined) return;
     const selector = ctx.node.keySelectors[input];
     if (selector === undefined) return;
+    const prefetch: Prefetch = (keys, keyGroups) => backend.prefetch!(keys, keyGroups);
     const ahead = this.#ahead;
     this.#ahead = undefined;
     let read: Promise<void> | undefined;
     if (ahead !== undefined && ahead.batch === batch) read = ahead.done ? undefined : ahead.read;
-    else read = prefetchBatch(backend.prefetch.bind(backend), batch, selector);
-    if (channel !== undefined) this.#readAhead(channel, backend.prefetch.bind(backend), selector);
+    else read = prefetchBatch(prefetch, batch, selector);
+    if (channel !== undefined) this.#readAhead(channel, prefetch, selector);
     if (read !== undefined) this.#host.mailbox.suspendUntil(read);
   }
 

@@ -127,7 +127,7 @@ export class RocksDBStore {
 
   #writtenBytes = 0;
 
-  /** Writes buffered or posted so far: a read answered after it changed may be stale. */
+  /** Puts and deletes buffered or posted so far (a range deletion and a swap count as one each). */
   get writeCount(): number {
     return this.#writes;
   }
