@@ -94,6 +94,14 @@ export interface ConfigValues {
   /** Task-local recovery (Flink's `state.backend.local-recovery`, default false). */
   'state.backend.local-recovery': boolean;
   /**
+   * The change log (Flink's `state.backend.changelog.enabled`, default false): checkpoints upload
+   * the state's changes since the last one, and the backend's own files only at periodic
+   * materializations. The RocksDB backend keeps one; the heap backend refuses the option.
+   */
+  'state.backend.changelog.enabled': boolean;
+  /** Time between materializations with the change log (ms; Flink's default 10 min). */
+  'state.backend.changelog.periodic-materialize.interval': number;
+  /**
    * Where the heap backend keeps task-local copies for local recovery (Flink's
    * `taskmanager.state.local.root-dirs`, one directory); undefined: `weir-local-recovery` under the
    * OS temporary directory. RocksDB keeps its copies beside its instances
@@ -247,6 +255,8 @@ const OPTIONS: { [K in ConfigKey]: OptionSpec<K> } = {
   },
   'state.backend.incremental': { parse: booleanOption },
   'state.backend.local-recovery': { parse: booleanOption },
+  'state.backend.changelog.enabled': { parse: booleanOption },
+  'state.backend.changelog.periodic-materialize.interval': { parse: parseDuration },
   'taskmanager.state.local.root-dirs': { parse: optionalPath },
   'state.backend.rocksdb.localdir': { parse: optionalPath },
   'state.backend.rocksdb.writebuffer.size': {
@@ -320,6 +330,8 @@ export class Configuration {
       'state.backend.type': 'hashmap',
       'state.backend.incremental': false,
       'state.backend.local-recovery': false,
+      'state.backend.changelog.enabled': false,
+      'state.backend.changelog.periodic-materialize.interval': 10 * 60 * 1000,
       'taskmanager.state.local.root-dirs': undefined,
       'state.backend.rocksdb.localdir': undefined,
       'state.backend.rocksdb.writebuffer.size': 64 * 1024 * 1024,

@@ -8,7 +8,7 @@ import { validateCheckpointing } from '../api/checkpoint-config.ts';
 import type { Pipeline, PipelineExecutor } from '../api/execution-context.ts';
 import type { JobClient } from '../api/job-client.ts';
 import { buildJobGraph, type JobGraph } from '../graph/job-graph.ts';
-import { stateBackendFactory } from '../state/state-backend-registry.ts';
+import { resolveStateBackend } from '../state/state-backend-registry.ts';
 import { LocalJob } from './local-job.ts';
 
 export type { LocalJobResult } from './local-job.ts';
@@ -19,7 +19,8 @@ export type { LocalJobResult } from './local-job.ts';
  */
 export function prepareJobGraph(pipeline: Pipeline): JobGraph {
   validateCheckpointing(pipeline.config);
-  stateBackendFactory(pipeline.config.get('state.backend.type')); // an unknown name fails here, not in a worker
+  // An unknown name, or options the backend refuses, fail here, not in a worker (creating it opens nothing).
+  resolveStateBackend(pipeline.config);
   const graph = buildJobGraph(pipeline);
   warnAboutMissingUids(pipeline, graph);
   return graph;

@@ -4,9 +4,9 @@
  * operator or the sink after a random number of records, while a task aligns barriers, or in the
  * asynchronous phase of a snapshot — and its collected output must equal the straight run's:
  * nothing lost, nothing repeated. Half the trials take unaligned checkpoints (from the start, or
- * after a short aligned timeout), so restores also replay in-flight data, and half keep their
- * keyed state in RocksDB instead of on the heap (half of those with incremental checkpoints and local recovery). The
- * seed is printed;
+ * after a short aligned timeout), so restores also replay in-flight data, and three fifths keep
+ * their keyed state in RocksDB instead of on the heap: with full checkpoints, with incremental
+ * ones and local recovery, or with a change log materialized every 60 ms. The seed is printed;
  * WEIR_SEED=<n> replays a run.
  */
 import assert from 'node:assert/strict';
@@ -72,7 +72,7 @@ test(`${TRIALS} randomized failure trials lose and repeat nothing (seed ${seed})
     });
     const unaligned = pick([undefined, undefined, 0, 5] as const);
     const options = { dir, interval: int(10, 30), throttle: 80, source, faults, ...(unaligned === undefined ? {} : { unaligned }) };
-    const backend = pick(['hashmap', 'hashmap', 'rocksdb', 'rocksdb-incremental'] as const);
+    const backend = pick(['hashmap', 'hashmap', 'rocksdb', 'rocksdb-incremental', 'rocksdb-changelog'] as const);
     const what = `trial ${trial}: ${variant}/${source} on ${backend} ${JSON.stringify(faults)} interval ${options.interval}${unaligned === undefined ? '' : ` unaligned (timeout ${unaligned} ms)`}`;
     const client = await startJob('test/jobs/golden.ts', {
       args: [variant, String(N), JSON.stringify(options)],
@@ -81,7 +81,10 @@ test(`${TRIALS} randomized failure trials lose and repeat nothing (seed ${seed})
       config:
         backend === 'rocksdb-incremental'
           ? { 'state.backend.type': 'rocksdb', 'state.backend.incremental': true, 'state.backend.local-recovery': true }
-          : { 'state.backend.type': backend },
+          : backend === 'rocksdb-changelog'
+            ? // A materialization every few checkpoints, the others change logs over it.
+              { 'state.backend.type': 'rocksdb', 'state.backend.changelog.enabled': true, 'state.backend.changelog.periodic-materialize.interval': '60 ms' }
+            : { 'state.backend.type': backend },
     });
     let result: { collected: Map<string, unknown[]> };
     try {

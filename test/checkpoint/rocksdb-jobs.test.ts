@@ -73,54 +73,77 @@ describe('RocksDB: exactly-once recovery', () => {
   });
 });
 
+/**
+ * The golden keyed pipeline with failures on `config`, then a retained checkpoint of a cancelled
+ * run (its third, taken on request) restored by a second run: both exact. Answers the retained
+ * checkpoint's keyed files.
+ */
+async function goldenWithRetained(name: string, config: Record<string, unknown>, retainedConfig = config): Promise<{ readonly path: string }[]> {
+  const N = 30_000;
+  const expected = canon((await runJob('test/jobs/golden.ts', { args: ['keyed', String(N), '{}'], parallelism: 1, mode: 'inline' })).collected);
+  const faults = [
+    { at: 'operator', attempt: 0, after: 2_000, checkpointed: true },
+    { at: 'sink', attempt: 1, after: 300, checkpointed: true },
+  ];
+  const client = await startJob('test/jobs/golden.ts', {
+    args: ['keyed', String(N), JSON.stringify({ dir: join(dir, name), interval: 25, faults, throttle: 50 })],
+    parallelism: 2,
+    mode: 'inline',
+    config,
+  });
+  const result = (await client.getJobExecutionResult()) as unknown as { collected: Map<string, unknown[]> };
+  // The second fault may miss when its attempt ends first; the first always restarts the job.
+  assert.ok((await client.getNumRestarts()) >= 1);
+  assert.ok((await client.getCheckpointStats())!.counts.restored >= 1, 'a restart restored an incremental checkpoint');
+  assert.deepEqual(canon([...result.collected.values()].flat()), expected);
+
+  // A retained checkpoint of a cancelled run: its keyed state is RocksDB's files in shared/.
+  const first = await startJob('test/jobs/golden.ts', {
+    args: ['keyed', String(N), JSON.stringify({ dir: join(dir, `${name}-retained`), interval: 60_000, retain: true, throttle: 10, source: 'function' })],
+    parallelism: 2,
+    mode: 'inline',
+    config: retainedConfig,
+  });
+  await sleep(150);
+  await first.triggerCheckpoint();
+  await sleep(50);
+  await first.triggerCheckpoint();
+  await sleep(50);
+  const chk = await first.triggerCheckpoint();
+  await first.cancel();
+  await assert.rejects(first.getJobExecutionResult(), /cancelled/);
+  const { metadata } = await loadCheckpoint(chk);
+  const files = metadata.operators.flatMap((o) => o.subtasks.flatMap((s) => s?.files ?? []));
+  assert.ok(files.some((f) => f.path.startsWith('shared/') && f.path.endsWith('.sst')), 'SST files in shared/');
+  assert.ok(files.some((f) => f.path.endsWith('.rdb')), 'a RocksDB metadata file per keyed subtask');
+  const second = await runJob('test/jobs/golden.ts', {
+    args: ['keyed', String(N), JSON.stringify({ dir: join(dir, `${name}-second`), interval: 50, source: 'function' })],
+    // The golden job's SourceFunction keeps its partitions per subtask, so it resumes at the
+    // same parallelism; rescaling RocksDB files is covered in rocksdb-incremental.test.ts.
+    parallelism: 2,
+    mode: 'inline',
+    config: { ...retainedConfig, 'execution.savepoint.path': chk },
+  });
+  const isFinal = (r: Row): boolean => r[0] === 'stats';
+  assert.deepEqual(canon((second.collected as Row[]).filter(isFinal)), expected.filter((x) => isFinal(JSON.parse(x) as Row)));
+  return files;
+}
+
 describe('RocksDB: incremental checkpoints', () => {
   it('golden keyed pipeline with failures, incremental: exact; a retained incremental checkpoint lists shared SST files and restores exactly', async () => {
-    const N = 30_000;
-    const expected = canon((await runJob('test/jobs/golden.ts', { args: ['keyed', String(N), '{}'], parallelism: 1, mode: 'inline' })).collected);
-    const incremental = { ...ROCKSDB('incr-local'), 'state.backend.incremental': true };
-    const faults = [
-      { at: 'operator', attempt: 0, after: 2_000, checkpointed: true },
-      { at: 'sink', attempt: 1, after: 300, checkpointed: true },
-    ];
-    const client = await startJob('test/jobs/golden.ts', {
-      args: ['keyed', String(N), JSON.stringify({ dir: join(dir, 'incr'), interval: 25, faults, throttle: 50 })],
-      parallelism: 2,
-      mode: 'inline',
-      config: incremental,
-    });
-    const result = (await client.getJobExecutionResult()) as unknown as { collected: Map<string, unknown[]> };
-    // The second fault may miss when its attempt ends first; the first always restarts the job.
-    assert.ok((await client.getNumRestarts()) >= 1);
-    assert.ok((await client.getCheckpointStats())!.counts.restored >= 1, 'a restart restored an incremental checkpoint');
-    assert.deepEqual(canon([...result.collected.values()].flat()), expected);
+    const files = await goldenWithRetained('incr', { ...ROCKSDB('incr-local'), 'state.backend.incremental': true });
+    assert.ok(!files.some((f) => f.path.endsWith('.clog')), 'no change log without state.backend.changelog.enabled');
+  });
 
-    // A retained checkpoint of a cancelled run: its keyed state is RocksDB's files in shared/.
-    const first = await startJob('test/jobs/golden.ts', {
-      args: ['keyed', String(N), JSON.stringify({ dir: join(dir, 'incr-retained'), interval: 60_000, retain: true, throttle: 10, source: 'function' })],
-      parallelism: 2,
-      mode: 'inline',
-      config: incremental,
-    });
-    await sleep(150);
-    await first.triggerCheckpoint();
-    await sleep(50);
-    const chk = await first.triggerCheckpoint();
-    await first.cancel();
-    await assert.rejects(first.getJobExecutionResult(), /cancelled/);
-    const { metadata } = await loadCheckpoint(chk);
-    const files = metadata.operators.flatMap((o) => o.subtasks.flatMap((s) => s?.files ?? []));
-    assert.ok(files.some((f) => f.path.startsWith('shared/') && f.path.endsWith('.sst')), 'SST files in shared/');
-    assert.ok(files.some((f) => f.path.endsWith('.rdb')), 'a RocksDB metadata file per keyed subtask');
-    const second = await runJob('test/jobs/golden.ts', {
-      args: ['keyed', String(N), JSON.stringify({ dir: join(dir, 'incr-second'), interval: 50, source: 'function' })],
-      // The golden job's SourceFunction keeps its partitions per subtask, so it resumes at the
-      // same parallelism; rescaling RocksDB files is covered in rocksdb-incremental.test.ts.
-      parallelism: 2,
-      mode: 'inline',
-      config: { ...incremental, 'execution.savepoint.path': chk },
-    });
-    const isFinal = (r: Row): boolean => r[0] === 'stats';
-    assert.deepEqual(canon((second.collected as Row[]).filter(isFinal)), expected.filter((x) => isFinal(JSON.parse(x) as Row)));
+  it('golden keyed pipeline with failures, change log (materializing every 100 ms in the failure run, once in the retained one), local recovery: exact; the retained checkpoint lists change log segments over its materialization\'s SST files and restores exactly', async () => {
+    const changelog = { ...ROCKSDB('changelog-local'), 'state.backend.changelog.enabled': true, 'state.backend.local-recovery': true };
+    const retained = await goldenWithRetained(
+      'changelog',
+      { ...changelog, 'state.backend.changelog.periodic-materialize.interval': '100 ms' },
+      { ...changelog, 'state.backend.changelog.periodic-materialize.interval': '10 min' },
+    );
+    assert.ok(retained.some((f) => f.path.startsWith('shared/') && f.path.endsWith('.clog')), 'change log segments in shared/');
+    assert.ok(retained.some((f) => f.path.startsWith('shared/') && f.path.endsWith('.sst')), 'the materialization\'s SST files');
   });
 });
 

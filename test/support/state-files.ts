@@ -15,14 +15,24 @@ import type { StateFileHandle } from '../../src/state/state-file.ts';
 import type { TimerSnapshot } from '../../src/state/timer-snapshot.ts';
 import { runJob, startJob } from '../../src/testing/index.ts';
 
-/** Files by path in memory, as a checkpoint storage holds them, with the paths read, in order. */
+/**
+ * Files by path in memory, as a checkpoint storage holds them, with the paths read, in order, and
+ * those written since `written` was last emptied. With `shared`, files written with scope
+ * 'shared' go under `shared/`, as the storage puts them.
+ */
 export class MemoryFiles {
   readonly files = new Map<string, Uint8Array>();
   readonly reads: string[] = [];
+  written: string[] = [];
+  readonly #shared: boolean;
+  constructor(o: { readonly shared?: boolean } = {}) {
+    this.#shared = o.shared === true;
+  }
   sink(checkpointId: number): StateFileSink {
-    return async (name, payload) => {
-      const path = `chk-${checkpointId}/${name}`;
+    return async (name, payload, options) => {
+      const path = this.#shared && options?.scope === 'shared' ? `shared/${name}` : `chk-${checkpointId}/${name}`;
       this.files.set(path, Uint8Array.from(payload));
+      this.written.push(path);
       return { path, size: payload.byteLength, checksum: createHash('sha256').update(payload).digest('hex') };
     };
   }

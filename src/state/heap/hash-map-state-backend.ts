@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import type { Configuration } from '../../api/configuration.ts';
+import { ConfigError, type Configuration } from '../../api/configuration.ts';
 import type { KeyGroupRange } from '../../core/key-group.ts';
 import type { KeyedStateBackend } from '../keyed-state-backend.ts';
 import { LocalCopies, localRecoveryDir } from '../local-recovery.ts';
@@ -80,6 +80,11 @@ function localPath(dir: string): string {
 export const HASH_MAP_STATE_BACKEND: StateBackendFactory = {
   name: 'hashmap',
   create: (config: Configuration) => {
+    if (config.get('state.backend.changelog.enabled')) {
+      throw new ConfigError(
+        'state.backend.changelog.enabled: the change log is kept by the RocksDB state backend only (state.backend.type: rocksdb); the heap backend checkpoints its state in full',
+      );
+    }
     const root = config.get('taskmanager.state.local.root-dirs');
     return new HashMapStateBackend({ localRecovery: config.get('state.backend.local-recovery'), ...(root === undefined ? {} : { localRoot: localPath(root) }) });
   },

@@ -32,7 +32,7 @@ import type {
 } from '../state-backend.ts';
 import type { StateFileHandle } from '../state-file.ts';
 import { readCanonicalKeyedState } from './rocksdb-canonical-restore.ts';
-import { isIncremental, readIncremental, writeIncremental } from './rocksdb-incremental.ts';
+import { isIncremental, readIncremental, writeChangelog, writeIncremental } from './rocksdb-incremental.ts';
 import { RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.ts';
 import { findFullLocalCopy, fullLocalRecoveryStats, restoredFromLocal, writeFullWithLocalCopy } from './rocksdb-local-recovery.ts';
 import { RocksDBSnapshot } from './rocksdb-snapshot.ts';
@@ -51,7 +51,19 @@ export interface RocksDBStateBackendOptions {
   readonly incremental?: boolean;
   /** Task-local recovery of checkpoints, incremental and full (`state.backend.local-recovery`). */
   readonly localRecovery?: boolean;
+  /**
+   * Checkpoints upload a change log of the writes since the last one, and the SST files only at
+   * materializations (`state.backend.changelog.enabled`, rocksdb-changelog.ts).
+   */
+  readonly changelog?: boolean;
+  /** Time between materializations with a change log, ms (`state.backend.changelog.periodic-materialize.interval`; default 10 min). */
+  readonly materializeIntervalMs?: number;
+  /** The clock materializations are timed by (ms); default: the monotonic clock. */
+  readonly now?: () => number;
 }
+
+/** Flink's default of `state.backend.changelog.periodic-materialize.interval`. */
+export const DEFAULT_MATERIALIZE_INTERVAL_MS = 10 * 60 * 1000;
 
 export class EmbeddedRocksDBStateBackend implements StateBackend {
   readonly name = 'rocksdb';
@@ -71,6 +83,8 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
       cacheBytes: config.get('state.backend.rocksdb.memory.fixed-per-slot'),
       incremental: config.get('state.backend.incremental'),
       localRecovery: config.get('state.backend.local-recovery'),
+      changelog: config.get('state.backend.changelog.enabled'),
+      materializeIntervalMs: config.get('state.backend.changelog.periodic-materialize.interval'),
     });
   }
 
@@ -92,6 +106,7 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
       blockCache: this.#o.blockCacheSize !== 0,
       cacheBytes: this.#o.cacheBytes ?? DEFAULT_ROCKSDB_CACHE_BYTES,
       localRecoveryDir: this.#o.localRecovery === true ? join(this.#jobDir(p.jobId), 'local', `op-${p.operatorId}-${p.subtaskIndex}`) : undefined,
+      changelog: this.#o.changelog === true ? { materializeIntervalMs: this.#o.materializeIntervalMs ?? DEFAULT_MATERIALIZE_INTERVAL_MS, now: this.#o.now } : undefined,
     });
   }
 
@@ -101,9 +116,17 @@ export class EmbeddedRocksDBStateBackend implements StateBackend {
 
   async writeKeyedSnapshot(w: KeyedSnapshotWrite): Promise<KeyedSnapshotWriteResult> {
     const s = w.snapshot;
-    if (s instanceof RocksDBSnapshot && this.#o.incremental === true && w.snapshotType === 'incremental' && w.checkpointId !== undefined) {
-      const written = await writeIncremental((s.owner as RocksDBKeyedStateBackend).incrementalSource(s), { ...w, checkpointId: w.checkpointId });
-      if (written !== undefined) return written;
+    if (s instanceof RocksDBSnapshot && w.snapshotType === 'incremental' && w.checkpointId !== undefined) {
+      const src = (s.owner as RocksDBKeyedStateBackend).incrementalSource(s);
+      const checkpoint = { ...w, checkpointId: w.checkpointId };
+      // With a change log: on top of the last completed materialization while it is recent enough;
+      // otherwise this checkpoint materializes (uploads the SST files new since the last one).
+      const base = src.changelog?.baseFor();
+      if (src.changelog !== undefined && base !== undefined) return writeChangelog({ ...src, changelog: src.changelog }, base, checkpoint);
+      if (this.#o.incremental === true || src.changelog !== undefined) {
+        const written = await writeIncremental(src, checkpoint);
+        if (written !== undefined) return written;
+      }
     }
     if (s instanceof RocksDBSnapshot) {
       // Local recovery of full checkpoints: a native task-local copy beside the canonical files.

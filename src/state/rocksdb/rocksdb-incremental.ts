@@ -37,6 +37,7 @@ import { readKeyedState, writeKeyedState } from '../heap/keyed-state-files.ts';
 import type { KeyedStateSnapshot } from '../keyed-state-backend.ts';
 import type { KeyedSnapshotWrite, KeyedSnapshotWriteResult, NativeRestoreOptions, RestoredKeyedState, StateFileSource } from '../state-backend.ts';
 import type { StateFileHandle } from '../state-file.ts';
+import { type ChangelogState, type LogTarget, type Materialization, replaySegment } from './rocksdb-changelog.ts';
 import type { RocksDBSnapshot } from './rocksdb-snapshot.ts';
 
 /** The suffix of a subtask's incremental checkpoint metadata file. */
@@ -47,11 +48,18 @@ export const ROCKSDB_META_SUFFIX = '.rdb';
  */
 const FORMAT = 'weir-rocksdb-incremental/2';
 const FORMAT_1 = 'weir-rocksdb-incremental/1';
+/** 3: format 2 plus change log segments to replay over the SST files (rocksdb-changelog.ts). */
+const FORMAT_3 = 'weir-rocksdb-incremental/3';
+/** The suffix of an uploaded change log segment. */
+const LOG_SUFFIX = '.clog';
 
 /** What a subtask's `.rdb` file holds. */
 export interface IncrementalMeta {
   readonly format: string;
-  /** The checkpoint it belongs to: names the task-local copy (local recovery). */
+  /**
+   * The checkpoint whose SST files these are (the checkpoint itself, or with a change log the
+   * materialization it builds on): names the task-local copy (local recovery).
+   */
   readonly checkpointId: number;
   readonly keyGroupRange: KeyGroupRange;
   /** Every state with its id (the first two bytes of its keys). */
@@ -61,6 +69,8 @@ export interface IncrementalMeta {
   readonly manifest: { readonly name: string; readonly bytes: Uint8Array };
   readonly current: Uint8Array;
   readonly options: { readonly name: string; readonly bytes: Uint8Array } | null;
+  /** Format 3: change log segments written after the SST files, replayed over them in order. */
+  readonly changelog?: readonly StateFileHandle[];
 }
 
 /** What one backend uploaded, per checkpoint, and which of it may be reused. */
@@ -84,12 +94,15 @@ export class UploadTracker {
     m.set(name, { file, size });
   }
 
-  /** Checkpoint → the SST files it listed (its live files), until it completes or is aborted. */
-  readonly #listed = new Map<number, ReadonlySet<string>>();
+  /**
+   * Checkpoint → the files it listed (its live SST files, and change log segments), and whether
+   * it kept a task-local copy of them, until it completes or is aborted.
+   */
+  readonly #listed = new Map<number, { readonly names: ReadonlySet<string>; readonly localCopy: boolean }>();
 
-  /** What checkpoint `checkpointId` listed, reused or not. */
-  listed(checkpointId: number, ssts: readonly string[]): void {
-    this.#listed.set(checkpointId, new Set(ssts));
+  /** What checkpoint `checkpointId` listed, reused or not; `localCopy`: false for a change log checkpoint, which keeps none. */
+  listed(checkpointId: number, names: readonly string[], localCopy = true): void {
+    this.#listed.set(checkpointId, { names: new Set(names), localCopy });
   }
 
   /** Pending checkpoints this backend kept a task-local copy of as full checkpoints (rocksdb-local-recovery.ts). */
@@ -115,9 +128,9 @@ export class UploadTracker {
       if (id === checkpointId) for (const [name, u] of uploads) this.#confirmed.set(name, u);
     }
     const live = this.#listed.get(checkpointId);
-    if (live !== undefined) for (const name of [...this.#confirmed.keys()]) if (!live.has(name)) this.#confirmed.delete(name);
+    if (live !== undefined) for (const name of [...this.#confirmed.keys()]) if (!live.names.has(name)) this.#confirmed.delete(name);
     for (const id of [...this.#listed.keys()]) if (id <= checkpointId) this.#listed.delete(id);
-    return live !== undefined || local;
+    return live?.localCopy === true || local;
   }
 
   abort(checkpointId: number): void {
@@ -142,6 +155,8 @@ export interface IncrementalSource {
   readonly path: string;
   readonly keyGroupRange: KeyGroupRange;
   readonly states: readonly { readonly name: string; readonly kind: StateKind; readonly id: number }[];
+  /** With `state.backend.changelog.enabled`: the backend's change log and its materializations. */
+  readonly changelog: ChangelogState<IncrementalMeta> | undefined;
 }
 
 /**
@@ -182,20 +197,69 @@ export async function writeIncremental(src: IncrementalSource, w: KeyedSnapshotW
       current: await readFile(join(dir, 'CURRENT')),
       options: copy.options === null ? null : { name: copy.options, bytes: await readFile(join(dir, copy.options)) },
     };
-    const encoded = encodeValue(meta);
-    files.unshift(await w.sink(`${w.filePrefix}${ROCKSDB_META_SUFFIX}`, encoded));
-    bytes += encoded.byteLength;
-    if (w.timers !== undefined && w.timers.size > 0) {
-      const timers = await writeKeyedState({ snapshot: NO_STATES, keyGroupRange: w.keyGroupRange, filePrefix: `${w.filePrefix}-timers`, sink: w.sink, timers: w.timers });
-      files.push(...timers.files);
-      bytes += timers.bytes;
-    }
+    bytes += await writeMetaAndTimers(meta, files, w);
+    src.changelog?.materializing({ checkpointId: w.checkpointId, cut: src.snapshot.cut, meta });
     // The copy stays as the task-local copy until a later checkpoint completes (local recovery).
     keep = src.localRecoveryDir !== undefined;
     return { files, bytes, entries: 0 };
   } finally {
     if (!keep) await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Writes the subtask's metadata file (first in `files`) and its timers (last); answers the bytes written. */
+async function writeMetaAndTimers(meta: IncrementalMeta, files: StateFileHandle[], w: KeyedSnapshotWrite): Promise<number> {
+  const encoded = encodeValue(meta);
+  files.unshift(await w.sink(`${w.filePrefix}${ROCKSDB_META_SUFFIX}`, encoded));
+  let bytes = encoded.byteLength;
+  if (w.timers !== undefined && w.timers.size > 0) {
+    const timers = await writeKeyedState({ snapshot: NO_STATES, keyGroupRange: w.keyGroupRange, filePrefix: `${w.filePrefix}-timers`, sink: w.sink, timers: w.timers });
+    files.push(...timers.files);
+    bytes += timers.bytes;
+  }
+  return bytes;
+}
+
+/**
+ * Writes a change log checkpoint of `src` on top of materialization `base` (rocksdb-changelog.ts):
+ * the base's SST files listed again, and the log's segments after the base's cut up to the
+ * snapshot's, each uploaded once (segments of completed checkpoints are listed again).
+ */
+export async function writeChangelog(
+  src: IncrementalSource & { readonly changelog: ChangelogState<IncrementalMeta> },
+  base: Materialization<IncrementalMeta>,
+  w: KeyedSnapshotWrite & { readonly checkpointId: number },
+): Promise<KeyedSnapshotWriteResult> {
+  await src.snapshot.establish();
+  const cut = src.snapshot.cut;
+  if (cut < base.cut) throw new Error(`internal: snapshot of checkpoint ${w.checkpointId} cut the change log at ${cut}, before its base's cut ${base.cut}`);
+  const files: StateFileHandle[] = base.meta.ssts.map((s) => s.file);
+  const names = base.meta.ssts.map((s) => s.name);
+  const segments: StateFileHandle[] = [];
+  let bytes = 0;
+  for (const seg of src.changelog.log.segments(base.cut, cut)) {
+    w.signal?.throwIfAborted();
+    const name = `log-${seg.seq}`;
+    let file = src.uploads.reusable(name, seg.size);
+    if (file === undefined) {
+      const payload = await hashedFile(seg.path);
+      file = await w.sink(`${w.filePrefix}-${randomBytes(4).toString('hex')}-${name}${LOG_SUFFIX}`, payload, { scope: 'shared' });
+      src.uploads.record(w.checkpointId, name, file, seg.size);
+      bytes += payload.byteLength;
+    }
+    segments.push(file);
+    names.push(name);
+    files.push(file);
+  }
+  src.uploads.listed(w.checkpointId, names, false);
+  const meta: IncrementalMeta = {
+    ...base.meta,
+    format: FORMAT_3,
+    states: src.states.filter((s) => src.snapshot.states.some((x) => x.name === s.name)),
+    changelog: segments,
+  };
+  bytes += await writeMetaAndTimers(meta, files, w);
+  return { files, bytes, entries: 0 };
 }
 
 /**
@@ -232,6 +296,8 @@ export interface OldInstance {
    * files are written; answers whether the local copy was used.
    */
   download(dir: string, local?: string): Promise<'local' | 'remote'>;
+  /** Applies the instance's change log segments (format 3; none before) to `target`, in order, after download. */
+  replay(target: LogTarget): Promise<void>;
 }
 
 /** What restoreInto needs of the RocksDB keyed backend. */
@@ -248,7 +314,7 @@ export async function readIncremental(files: readonly StateFileHandle[], read: S
   const others: StateFileHandle[] = [];
   for (const f of files) {
     if (!f.path.endsWith(ROCKSDB_META_SUFFIX)) {
-      if (!f.path.endsWith('.sst')) others.push(f);
+      if (!f.path.endsWith('.sst') && !f.path.endsWith(LOG_SUFFIX)) others.push(f);
       continue;
     }
     const meta = decodeValue(await read(f)) as IncrementalMeta;
@@ -257,7 +323,7 @@ export async function readIncremental(files: readonly StateFileHandle[], read: S
         `${f.path} is a RocksDB incremental checkpoint that stores map states in an older layout (one value per key), which this version does not read; restore from a savepoint instead`,
       );
     }
-    if (meta?.format !== FORMAT && meta?.format !== FORMAT_1) {
+    if (meta?.format !== FORMAT && meta?.format !== FORMAT_1 && meta?.format !== FORMAT_3) {
       throw new Error(`${f.path} is not a RocksDB incremental checkpoint file of a format this version reads (${String(meta?.format)})`);
     }
     metas.push(meta);
@@ -279,6 +345,9 @@ export async function readIncremental(files: readonly StateFileHandle[], read: S
       await writeFile(join(dir, 'CURRENT'), meta.current);
       if (meta.options !== null) await writeFile(join(dir, meta.options.name), meta.options.bytes);
       return fromLocal ? 'local' : 'remote';
+    },
+    async replay(target: LogTarget): Promise<void> {
+      for (const segment of meta.changelog ?? []) replaySegment(await read(segment), segment.path, target);
     },
   }));
   return {

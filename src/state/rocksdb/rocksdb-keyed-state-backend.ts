@@ -20,7 +20,8 @@ import { EntryTableBackend } from '../entry-table-backend.ts';
 import type { KeyedStateBackend, KeyedStateSnapshotData } from '../keyed-state-backend.ts';
 import type { NativeRestoreOptions } from '../state-backend.ts';
 import { ByteReader, readValue, writeStored, writeValue } from '../state-codec.ts';
-import { type IncrementalSource, type OldInstance, UploadTracker } from './rocksdb-incremental.ts';
+import { ChangeLog, ChangelogState, type ChangelogOptions, type LogTarget } from './rocksdb-changelog.ts';
+import { type IncrementalMeta, type IncrementalSource, type OldInstance, UploadTracker } from './rocksdb-incremental.ts';
 import { pruneCopies } from '../local-recovery.ts';
 import { entryKey, stateRange } from './rocksdb-keys.ts';
 import { RocksDBMapState, RocksDBMapTable } from './rocksdb-map-state.ts';
@@ -41,6 +42,11 @@ export interface RocksDBKeyedStateBackendOptions extends RocksDBStoreOptions {
    * downloading them. Absent: off.
    */
   readonly localRecoveryDir?: string | undefined;
+  /**
+   * A change log of the writes to RocksDB (`state.backend.changelog.enabled`, rocksdb-changelog.ts),
+   * kept beside the instance as `<path>-log`. Absent: off.
+   */
+  readonly changelog?: ChangelogOptions | undefined;
 }
 
 /** State ids are u16 in the key layout. */
@@ -56,6 +62,7 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
   /** What this backend uploaded for incremental checkpoints. */
   readonly #uploads = new UploadTracker();
   readonly #options: RocksDBKeyedStateBackendOptions;
+  readonly #changelog: ChangelogState<IncrementalMeta> | undefined;
   #lastRestore: 'local' | 'remote' | undefined;
   #disposed = false;
 
@@ -64,6 +71,11 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
     this.#ctx = new CacheContext(o.cacheBytes);
     this.#store = new RocksDBStore(o);
     this.#options = o;
+    if (o.changelog !== undefined) {
+      const log = new ChangeLog(`${o.path}-log`);
+      this.#changelog = new ChangelogState(log, o.changelog);
+      this.#store.logTo(log);
+    }
   }
 
   /** What an incremental checkpoint of `snapshot` (taken by this backend) needs. */
@@ -75,10 +87,12 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
       path: this.#store.path,
       keyGroupRange: this.keyGroupRange,
       states: this.#tableList.map((t) => ({ name: t.name, kind: t.kind, id: t.id })),
+      changelog: this.#changelog,
     };
   }
 
   notifyCheckpointComplete(checkpointId: number): void {
+    this.#changelog?.complete(checkpointId);
     const wrote = this.#uploads.complete(checkpointId);
     const local = this.#options.localRecoveryDir;
     // Keep only the newest completed checkpoint's task-local copy (and newer pending ones).
@@ -86,6 +100,7 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
   }
 
   notifyCheckpointAborted(checkpointId: number): void {
+    this.#changelog?.abort(checkpointId);
     this.#uploads.abort(checkpointId);
     const local = this.#options.localRecoveryDir;
     if (local !== undefined) rmSync(join(local, `chk-${checkpointId}`), { recursive: true, force: true });
@@ -214,6 +229,7 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
         const table = this.#table(s.name, s.kind);
         if (table.id !== s.id) throw new Error(`internal: restored state '${s.name}' has id ${s.id}, expected ${table.id}`);
       }
+      await this.#replay(only);
       return;
     }
     for (const [i, instance] of instances.entries()) {
@@ -240,7 +256,50 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
       } finally {
         old.close();
       }
+      await this.#replay(instance);
     }
+  }
+
+  /**
+   * Replays an old instance's change log segments (rocksdb-changelog.ts) over what was restored
+   * of it: only records of this backend's key groups, with the state ids of this backend. The
+   * next checkpoint then materializes (uploads SST files), the log starting afresh.
+   */
+  async #replay(instance: OldInstance): Promise<void> {
+    const { start, end } = this.keyGroupRange;
+    const ids = new Map<number, number>();
+    for (const s of instance.meta.states) ids.set(s.id, this.#table(s.name, s.kind).id);
+    const store = this.#store;
+    const own = (key: Uint8Array): boolean => {
+      const keyGroup = (key[2]! << 8) | key[3]!;
+      return keyGroup >= start && keyGroup <= end;
+    };
+    /** The key with this backend's id of its state; `from`: the id to map (the start key's, for a range's end). */
+    const rekey = (key: Uint8Array, from = (key[0]! << 8) | key[1]!): Uint8Array => {
+      const id = ids.get(from);
+      if (id === undefined) throw new Error(`a change log segment writes to state id ${from}, which the checkpoint's metadata does not list`);
+      const at = (key[0]! << 8) | key[1]!;
+      if (from === at && id === at) return key;
+      const out = Uint8Array.from(key);
+      const next = id + (at - from);
+      out[0] = next >>> 8;
+      out[1] = next & 0xff;
+      return out;
+    };
+    const target: LogTarget = {
+      put: (key, value) => {
+        if (own(key)) store.write(rekey(key), value);
+      },
+      delete: (key) => {
+        if (own(key)) store.write(rekey(key), null);
+      },
+      deleteRange: (first, last) => {
+        if (own(first)) store.deleteRange(rekey(first), rekey(last, (first[0]! << 8) | first[1]!));
+      },
+    };
+    await instance.replay(target);
+    await store.settled();
+    this.#changelog?.reset();
   }
 
   /**
@@ -391,6 +450,7 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
     this.#ctx.pending.length = 0;
     this.#live.clear();
     this.#store.close();
+    this.#changelog?.log.close();
   }
 
   /** Establishes pending snapshots, then writes every changed entry to RocksDB. */

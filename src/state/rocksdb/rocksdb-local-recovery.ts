@@ -252,6 +252,8 @@ export function restoredFromLocal(found: FoundCopy, fallback: () => Promise<Rest
       for (const f of small) await copyFile(join(found.dir, f.name), join(dir, f.name));
       return 'local';
     },
+    // A full checkpoint's copy holds the whole state: no change log.
+    async replay(): Promise<void> {},
   };
   let used = false;
   return {

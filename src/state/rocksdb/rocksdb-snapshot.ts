@@ -58,6 +58,11 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
 
   /** The keyed backend that took it (incremental checkpoints ask it what they need). */
   readonly owner: object;
+  /**
+   * Where its view stands in the backend's change log (rocksdb-changelog.ts), once established:
+   * the segments up to this cut hold every write before the barrier. -1 without a change log.
+   */
+  cut = -1;
 
   constructor(
     tables: readonly StateTable[],
@@ -130,7 +135,9 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
     // the files taken now could hold later writes.
     if (this.#view !== undefined) return undefined;
     // The copy and the RocksDB snapshot are requested back to back: the I/O thread runs them in
-    // order, and no later write is posted before this snapshot settles (the write gate).
+    // order, and no later write is posted before this snapshot settles (the write gate). The
+    // change log is cut at the same point of the writes.
+    this.cut = this.#store.cutLog();
     const copy = copyTo === undefined ? undefined : this.#store.checkpoint(copyTo);
     const viewing = this.#store.snapshot();
     try {
@@ -152,7 +159,8 @@ export class RocksDBSnapshot implements KeyedStateSnapshot, PendingSnapshot {
     }
     this.#writeBase();
     // An asynchronous establishment may be under way: a snapshot taken here sees the same writes,
-    // and whichever answer comes second is released.
+    // and whichever answer comes second is released. Only the first cuts the change log.
+    if (this.cut < 0) this.cut = this.#store.cutLog();
     this.#settle(this.#store.snapshotSync());
   }
 

@@ -7,6 +7,7 @@
 import { renameSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Packed, pack, packedCount, type RocksDBBridge, rocksDBBridge, unpacked } from './rocksdb-bridge.ts';
+import type { ChangeLog } from './rocksdb-changelog.ts';
 
 export interface RocksDBStoreOptions {
   /** The instance's directory; created if missing, deleted by close(). */
@@ -63,6 +64,8 @@ export class RocksDBStore {
   #writes = 0;
   /** The reads under way that watch writes (watchWrites); rarely more than two. */
   #watches: WriteWatch[] = [];
+  /** Where puts, deletes and range deletions are logged (rocksdb-changelog.ts), when a change log is kept. */
+  #log: ChangeLog | undefined;
 
   constructor(o: RocksDBStoreOptions) {
     this.path = o.path;
@@ -81,6 +84,19 @@ export class RocksDBStore {
       maxWriteBufferNumber: o.maxWriteBufferNumber,
       blockCache: o.blockCache,
     });
+  }
+
+  /** Logs every later put, delete and range deletion to `log` (while it is active), in posting order. */
+  logTo(log: ChangeLog): void {
+    this.#log = log;
+  }
+
+  /**
+   * Closes the change log's open segment here, in the order of the writes: answers the cut
+   * (rocksdb-changelog.ts), or -1 without a change log.
+   */
+  cutLog(): number {
+    return this.#log === undefined ? -1 : this.#log.cut();
   }
 
   /**
@@ -113,6 +129,11 @@ export class RocksDBStore {
     if (watches.length > 0) {
       const h = hashBytes(key);
       for (const w of watches) w.written.add(h);
+    }
+    const log = this.#log;
+    if (log?.active === true) {
+      if (value === null) log.delete(key);
+      else log.put(key, value);
     }
     if (value === null) this.#deletes.push(this.#keys.length);
     this.#keys.push(key);
@@ -266,6 +287,7 @@ export class RocksDBStore {
     this.postWrites();
     this.#writes++;
     for (const w of this.#watches) w.ranges.push({ start, end });
+    if (this.#log?.active === true) this.#log.deleteRange(start, end);
     this.#bridge.post({ op: 'deleteRange', db: this.#db, start, end });
   }
 

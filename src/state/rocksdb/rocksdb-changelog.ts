@@ -1,0 +1,294 @@
+/**
+ * The change log of a RocksDB keyed backend (Flink's changelog state backend, FLIP-158): with
+ * `state.backend.changelog.enabled`, most checkpoints upload what was written to RocksDB since
+ * the last one instead of new SST files, and the SST files are uploaded only now and then (a
+ * materialization, every `state.backend.changelog.periodic-materialize.interval`).
+ *
+ * Why: an incremental checkpoint flushes the memtable, and every few flushes RocksDB compacts
+ * level 0 into level 1, rewriting files whose entries did not change; those are new files, and
+ * are uploaded again. With updates spread over the key space that costs about S / 4 per
+ * checkpoint for state S however little changed (docs/rocksdb.md). The log costs about the bytes
+ * that changed.
+ *
+ * What is logged: every put, delete and range deletion the backend posts to RocksDB (store
+ * writes are the one path by which state reaches RocksDB: evictions, a snapshot's entries and the
+ * old values saved for it, map clears), in the order they were posted, which is the order
+ * RocksDB applies them. A snapshot is established at one point of that order, after its own
+ * entries and before any later write (rocksdb-snapshot.ts, the write gate): there the open
+ * segment is closed (cut), so the segments up to a snapshot's cut hold exactly the writes before
+ * its barrier.
+ *
+ * A checkpoint is then: the SST files of the last completed materialization (its base), plus
+ * every segment after the base's cut up to the checkpoint's own. A restore opens the base and
+ * replays the segments in order (only the key groups it restores, when rescaling). Segments of
+ * completed checkpoints are listed again rather than uploaded again, as SST files are; a
+ * segment stays on local disk until a completed materialization covers it.
+ *
+ * Segment file (local and uploaded, the storage adds its sha256): the 8 bytes `WEIRCLG1`, then
+ * records: a tag byte (0 put, 1 delete, 2 range deletion), then u32-length-prefixed byte strings
+ * (key and value; key; start and end).
+ */
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { monotonicClock } from '../../core/time.ts';
+import { ByteReader, ByteWriter } from '../state-codec.ts';
+
+const MAGIC = Buffer.from('WEIRCLG1', 'latin1');
+const PUT = 0;
+const DELETE = 1;
+const RANGE = 2;
+/** Bytes of the open segment kept in memory before they are appended to its file. */
+const SPILL_BYTES = 1 << 20;
+
+/** One closed segment on local disk. */
+export interface LogSegment {
+  /** Its place in the log: segments after a cut have larger numbers. */
+  readonly seq: number;
+  readonly path: string;
+  readonly size: number;
+}
+
+/** What a segment's records are applied to when it is replayed. */
+export interface LogTarget {
+  put(key: Uint8Array, value: Uint8Array): void;
+  delete(key: Uint8Array): void;
+  deleteRange(start: Uint8Array, end: Uint8Array): void;
+}
+
+export class ChangeLog {
+  /** Where the closed segments are kept. */
+  readonly dir: string;
+  /** Off until the first cut: writes before it are never needed (the first checkpoint materializes). */
+  #active = false;
+  /** The open segment's number. */
+  #seq = 0;
+  #buf = new ByteWriter(Buffer.allocUnsafeSlow(64 * 1024));
+  /** The open segment's file, once some of it was spilled. */
+  #fd: number | undefined;
+  #openSize = 0;
+  #closed: LogSegment[] = [];
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  get active(): boolean {
+    return this.#active;
+  }
+
+  put(key: Uint8Array, value: Uint8Array): void {
+    const b = this.#buf;
+    b.u8(PUT);
+    b.u32(key.byteLength);
+    b.append(key, 0, key.byteLength);
+    b.u32(value.byteLength);
+    b.append(value, 0, value.byteLength);
+    if (b.pos >= SPILL_BYTES) this.#spill();
+  }
+
+  delete(key: Uint8Array): void {
+    const b = this.#buf;
+    b.u8(DELETE);
+    b.u32(key.byteLength);
+    b.append(key, 0, key.byteLength);
+    if (b.pos >= SPILL_BYTES) this.#spill();
+  }
+
+  deleteRange(start: Uint8Array, end: Uint8Array): void {
+    const b = this.#buf;
+    b.u8(RANGE);
+    b.u32(start.byteLength);
+    b.append(start, 0, start.byteLength);
+    b.u32(end.byteLength);
+    b.append(end, 0, end.byteLength);
+    if (b.pos >= SPILL_BYTES) this.#spill();
+  }
+
+  /**
+   * Closes the open segment: answers the cut, a number such that the segments up to it hold
+   * every write logged before this call. The first cut starts the log (and answers 0).
+   */
+  cut(): number {
+    if (!this.#active) {
+      this.#active = true;
+      this.#buf.pos = 0;
+      return this.#seq++;
+    }
+    const seq = this.#seq;
+    if (this.#buf.pos > 0 || this.#fd !== undefined) {
+      this.#spill();
+      closeSync(this.#fd!);
+      this.#fd = undefined;
+      this.#closed.push({ seq, path: this.#path(seq), size: this.#openSize });
+      this.#openSize = 0;
+    }
+    this.#seq++;
+    return seq;
+  }
+
+  /** The closed segments after cut `after` up to cut `upto` (empty ones have none), in order. */
+  segments(after: number, upto: number): readonly LogSegment[] {
+    return this.#closed.filter((s) => s.seq > after && s.seq <= upto);
+  }
+
+  /** Bytes of the closed segments after cut `after`. */
+  bytesAfter(after: number): number {
+    let n = 0;
+    for (const s of this.#closed) if (s.seq > after) n += s.size;
+    return n;
+  }
+
+  /** Deletes the segments up to cut `cut` (a completed materialization holds their writes). */
+  dropThrough(cut: number): void {
+    const keep: LogSegment[] = [];
+    for (const s of this.#closed) {
+      if (s.seq <= cut) rmSync(s.path, { force: true });
+      else keep.push(s);
+    }
+    this.#closed = keep;
+  }
+
+  /** Forgets everything and stops logging until the next cut (the instance was replaced by a restore). */
+  reset(): void {
+    this.close();
+    this.#active = false;
+  }
+
+  /** Deletes every segment. */
+  close(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+    this.#openSize = 0;
+    this.#buf.pos = 0;
+    this.#closed = [];
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  #path(seq: number): string {
+    return join(this.dir, `seg-${seq}.log`);
+  }
+
+  #spill(): void {
+    if (this.#fd === undefined) {
+      mkdirSync(this.dir, { recursive: true });
+      this.#fd = openSync(this.#path(this.#seq), 'w');
+      writeSync(this.#fd, MAGIC);
+      this.#openSize = MAGIC.byteLength;
+    }
+    const b = this.#buf;
+    let at = 0;
+    while (at < b.pos) at += writeSync(this.#fd, b.bytes, at, b.pos - at);
+    this.#openSize += b.pos;
+    b.pos = 0;
+  }
+}
+
+/**
+ * Applies a segment's records to `target` in order. `where` names the file in errors: a segment
+ * that is not one, or is cut short, is refused before anything of what follows is applied.
+ */
+export function replaySegment(bytes: Uint8Array, where: string, target: LogTarget): void {
+  if (bytes.byteLength < MAGIC.byteLength || !MAGIC.equals(bytes.subarray(0, MAGIC.byteLength))) {
+    throw new Error(`${where} is not a RocksDB change log segment (it does not start with ${MAGIC.toString('latin1')})`);
+  }
+  const r = new ByteReader(bytes, MAGIC.byteLength);
+  const chunk = (): Uint8Array => {
+    const n = r.u32();
+    r.need(n);
+    const out = bytes.subarray(r.pos, r.pos + n);
+    r.pos += n;
+    return out;
+  };
+  try {
+    while (r.pos < r.end) {
+      const at = r.pos;
+      const tag = r.u8();
+      if (tag === PUT) {
+        const key = chunk();
+        target.put(key, chunk());
+      } else if (tag === DELETE) target.delete(chunk());
+      else if (tag === RANGE) {
+        const start = chunk();
+        target.deleteRange(start, chunk());
+      } else throw new Error(`unknown record tag ${tag} at byte ${at}`);
+    }
+  } catch (e) {
+    throw new Error(`${where}: corrupt RocksDB change log segment: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
+/**
+ * A materialization: a checkpoint that uploaded the SST files, which later checkpoints build on.
+ * `M`: its metadata as the writer keeps it (rocksdb-incremental.ts).
+ */
+export interface Materialization<M> {
+  readonly checkpointId: number;
+  /** The log's cut at its snapshot: its files hold every write up to there. */
+  readonly cut: number;
+  /** When it was taken (the clock's ms). */
+  readonly at: number;
+  /** Its metadata (SST files, MANIFEST, CURRENT, OPTIONS); later checkpoints list the same files. */
+  readonly meta: M;
+}
+
+export interface ChangelogOptions {
+  /** Time between materializations (ms); 0: every checkpoint materializes. */
+  readonly materializeIntervalMs: number;
+  /** Injected for tests; default: the monotonic clock. */
+  readonly now?: (() => number) | undefined;
+}
+
+/**
+ * One keyed backend's change log and which materialization its checkpoints build on: the last
+ * one whose checkpoint completed (never a pending or aborted one, whose files may be deleted).
+ */
+export class ChangelogState<M> {
+  readonly log: ChangeLog;
+  readonly #o: ChangelogOptions;
+  #base: Materialization<M> | undefined;
+  readonly #pending = new Map<number, Materialization<M>>();
+
+  constructor(log: ChangeLog, o: ChangelogOptions) {
+    this.log = log;
+    this.#o = o;
+  }
+
+  /** The materialization this checkpoint builds on, or undefined when it must materialize. */
+  baseFor(): Materialization<M> | undefined {
+    const base = this.#base;
+    if (base === undefined) return undefined;
+    return this.#now() - base.at >= this.#o.materializeIntervalMs ? undefined : base;
+  }
+
+  /** Checkpoint `m.checkpointId` uploaded the SST files; it becomes the base once it completes. */
+  materializing(m: Omit<Materialization<M>, 'at'>): void {
+    this.#pending.set(m.checkpointId, { ...m, at: this.#now() });
+  }
+
+  complete(checkpointId: number): void {
+    let newest: Materialization<M> | undefined;
+    for (const [id, m] of [...this.#pending]) {
+      if (id > checkpointId) continue;
+      this.#pending.delete(id);
+      if (id === checkpointId) newest = m;
+    }
+    if (newest === undefined) return;
+    this.#base = newest;
+    this.log.dropThrough(newest.cut);
+  }
+
+  abort(checkpointId: number): void {
+    this.#pending.delete(checkpointId);
+  }
+
+  /** The instance was replaced (restore): the next checkpoint materializes. */
+  reset(): void {
+    this.#base = undefined;
+    this.#pending.clear();
+    this.log.reset();
+  }
+
+  #now(): number {
+    return (this.#o.now ?? monotonicClock.now)();
+  }
+}
