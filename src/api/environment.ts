@@ -183,6 +183,19 @@ export class StreamExecutionEnvironment implements PipelineContext {
     for (const [key, value] of Object.entries(backend.settings ?? {})) this.#config.setString(key, value);
     return this;
   }
+  /**
+   * Flink's changelog state backend (`state.backend.changelog.enabled`): checkpoints upload the
+   * state's changes since the last one, and the backend's files only at periodic
+   * materializations. Kept by the RocksDB backend (docs/rocksdb.md); the heap backend refuses it.
+   */
+  enableChangelogStateBackend(enabled: boolean): this {
+    if (typeof enabled !== 'boolean') throw new TypeError('enableChangelogStateBackend: expected true or false');
+    this.#config.set('state.backend.changelog.enabled', enabled);
+    return this;
+  }
+  isChangelogStateBackendEnabled(): boolean {
+    return this.#config.get('state.backend.changelog.enabled');
+  }
 
   // ---- sources -------------------------------------------------------------------------------
 

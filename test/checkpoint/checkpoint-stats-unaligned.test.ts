@@ -108,7 +108,7 @@ test('the REST resources show the figures under Flink names', () => {
   assert.equal(aligned.persisted_data, 0);
 });
 
-test("the checkpoint config resource reads the job's unaligned settings", () => {
+test("the checkpoint config resource reads the job's unaligned settings, state backend and change log", () => {
   const job = (values: Record<string, unknown>) =>
     ({ id: 'j', config: new Configuration({ 'execution.checkpointing.interval': 1000, ...values }).toObject() }) as unknown as JobInfo;
   const off = checkpointConfig(job({}));
@@ -117,4 +117,10 @@ test("the checkpoint config resource reads the job's unaligned settings", () => 
   const on = checkpointConfig(job({ 'execution.checkpointing.unaligned.enabled': 'true', 'execution.checkpointing.aligned-checkpoint-timeout': '5 s' }));
   assert.equal(on.unaligned_checkpoints, true);
   assert.equal(on.aligned_checkpoint_timeout, 5000);
+  // The state backend and its change log, as configured.
+  assert.equal(off.state_backend, 'HashMapStateBackend');
+  assert.equal(off.state_changelog_enabled, false);
+  const changelog = checkpointConfig(job({ 'state.backend.type': 'rocksdb', 'state.backend.changelog.enabled': 'true' }));
+  assert.equal(changelog.state_backend, 'EmbeddedRocksDBStateBackend');
+  assert.equal(changelog.state_changelog_enabled, true);
 });

@@ -40,6 +40,7 @@ function prng(s: number): () => number {
 const canon = (xs: readonly unknown[]): string[] => xs.map((x) => JSON.stringify(x)).sort();
 type Kind = 'source' | 'operator' | 'sink' | 'alignment' | 'async';
 const KINDS: readonly Kind[] = ['source', 'operator', 'sink', 'alignment', 'async'];
+const BACKENDS = ['hashmap', 'hashmap', 'rocksdb', 'rocksdb-incremental', 'rocksdb-changelog'] as const;
 
 test(`${TRIALS} randomized failure trials lose and repeat nothing (seed ${seed})`, async () => {
   const random = prng(seed);
@@ -47,6 +48,7 @@ test(`${TRIALS} randomized failure trials lose and repeat nothing (seed ${seed})
   const int = (lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo + 1));
   const straight = new Map<string, string[]>();
   const restartsByKind = new Map<Kind, number>();
+  const backendsUsed = new Map<string, number>();
   for (let trial = 0; trial < TRIALS; trial++) {
     const variant = pick(['keyed', 'union', 'connect']);
     const source = pick(['sequence', 'function'] as const);
@@ -72,7 +74,8 @@ test(`${TRIALS} randomized failure trials lose and repeat nothing (seed ${seed})
     });
     const unaligned = pick([undefined, undefined, 0, 5] as const);
     const options = { dir, interval: int(10, 30), throttle: 80, source, faults, ...(unaligned === undefined ? {} : { unaligned }) };
-    const backend = pick(['hashmap', 'hashmap', 'rocksdb', 'rocksdb-incremental', 'rocksdb-changelog'] as const);
+    const backend = pick(BACKENDS);
+    backendsUsed.set(backend, (backendsUsed.get(backend) ?? 0) + 1);
     const what = `trial ${trial}: ${variant}/${source} on ${backend} ${JSON.stringify(faults)} interval ${options.interval}${unaligned === undefined ? '' : ` unaligned (timeout ${unaligned} ms)`}`;
     const client = await startJob('test/jobs/golden.ts', {
       args: [variant, String(N), JSON.stringify(options)],
@@ -100,4 +103,6 @@ test(`${TRIALS} randomized failure trials lose and repeat nothing (seed ${seed})
   }
   // The trials really failed, at every kind of point (a fault can miss when the job ends first).
   for (const k of KINDS) assert.ok((restartsByKind.get(k) ?? 0) >= 2, `failures at ${k} restarted the job in ${restartsByKind.get(k) ?? 0} trials`);
+  // Each backend ran in several trials.
+  for (const b of BACKENDS) assert.ok((backendsUsed.get(b) ?? 0) >= 3, `${b} ran in ${backendsUsed.get(b) ?? 0} trials: ${JSON.stringify([...backendsUsed])}`);
 });

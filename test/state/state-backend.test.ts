@@ -63,3 +63,19 @@ test('a job whose state.backend.type names no backend is refused at submission w
     return true;
   });
 });
+
+test('env.enableChangelogStateBackend(true) on the heap backend is refused at submission with the ConfigError; on RocksDB it is accepted', async () => {
+  const { StreamExecutionEnvironment: Env } = await import('weir');
+  const env = Env.getExecutionEnvironment({ 'weir.execution.mode': 'inline' });
+  env.enableChangelogStateBackend(true);
+  assert.equal(env.isChangelogStateBackendEnabled(), true);
+  const seen: number[] = [];
+  env.fromSequence(1, 3).addSink((n: number) => void seen.push(n));
+  await assert.rejects(env.execute('changelog on heap'), (e: unknown) => {
+    assert.ok(e instanceof Error && e.name === 'ConfigError', String(e));
+    assert.match(e.message, /state\.backend\.changelog\.enabled: the change log is kept by the RocksDB state backend only/);
+    return true;
+  });
+  assert.deepEqual(seen, [], 'nothing ran');
+  assert.equal(resolveStateBackend(new Configuration({ 'state.backend.type': 'rocksdb', 'state.backend.changelog.enabled': true })).name, 'rocksdb');
+});

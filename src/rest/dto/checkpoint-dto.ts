@@ -174,12 +174,19 @@ export function checkpointConfig(j: JobInfo): CheckpointConfigInfo {
     min_pause: c['execution.checkpointing.min-pause'],
     max_concurrent: c['execution.checkpointing.max-concurrent-checkpoints'],
     externalization: { enabled: retention !== 'NO_EXTERNALIZED_CHECKPOINTS', delete_on_cancellation: retention !== 'RETAIN_ON_CANCELLATION' },
-    state_backend: 'HashMapStateBackend',
+    state_backend: stateBackendClassName(c['state.backend.type']),
     checkpoint_storage: 'FileSystemCheckpointStorage',
     unaligned_checkpoints: c['execution.checkpointing.unaligned.enabled'],
     tolerable_failed_checkpoints: c['execution.checkpointing.tolerable-failed-checkpoints'],
     aligned_checkpoint_timeout: c['execution.checkpointing.aligned-checkpoint-timeout'],
     checkpoints_after_tasks_finish: c['execution.checkpointing.checkpoints-after-tasks-finish'],
-    state_changelog_enabled: false,
+    state_changelog_enabled: c['state.backend.changelog.enabled'] === true,
   };
+}
+
+/** Flink's class name of the job's state backend, as its REST API reports it (the configured name for others). */
+function stateBackendClassName(type: unknown): string {
+  if (type === 'rocksdb' || type === 'embeddedrocksdb') return 'EmbeddedRocksDBStateBackend';
+  if (type === 'hashmap' || type === undefined) return 'HashMapStateBackend';
+  return String(type);
 }

@@ -296,8 +296,11 @@ export interface OldInstance {
    * files are written; answers whether the local copy was used.
    */
   download(dir: string, local?: string): Promise<'local' | 'remote'>;
-  /** Applies the instance's change log segments (format 3; none before) to `target`, in order, after download. */
-  replay(target: LogTarget): Promise<void>;
+  /**
+   * Applies the instance's change log segments (format 3; none before) to `target`, in order,
+   * after download; `settle` runs after each segment (a writer bounds what it has in flight).
+   */
+  replay(target: LogTarget, settle: () => Promise<void>): Promise<void>;
 }
 
 /** What restoreInto needs of the RocksDB keyed backend. */
@@ -346,8 +349,11 @@ export async function readIncremental(files: readonly StateFileHandle[], read: S
       if (meta.options !== null) await writeFile(join(dir, meta.options.name), meta.options.bytes);
       return fromLocal ? 'local' : 'remote';
     },
-    async replay(target: LogTarget): Promise<void> {
-      for (const segment of meta.changelog ?? []) replaySegment(await read(segment), segment.path, target);
+    async replay(target: LogTarget, settle: () => Promise<void>): Promise<void> {
+      for (const segment of meta.changelog ?? []) {
+        replaySegment(await read(segment), segment.path, target);
+        await settle();
+      }
     },
   }));
   return {

@@ -23,6 +23,7 @@ import { ByteReader, readValue, writeStored, writeValue } from '../state-codec.t
 import { ChangeLog, ChangelogState, type ChangelogOptions, type LogTarget } from './rocksdb-changelog.ts';
 import { type IncrementalMeta, type IncrementalSource, type OldInstance, UploadTracker } from './rocksdb-incremental.ts';
 import { pruneCopies } from '../local-recovery.ts';
+import { pack } from './rocksdb-bridge.ts';
 import { entryKey, stateRange } from './rocksdb-keys.ts';
 import { RocksDBMapState, RocksDBMapTable } from './rocksdb-map-state.ts';
 import { RocksDBSnapshot, type StateTable } from './rocksdb-snapshot.ts';
@@ -48,6 +49,9 @@ export interface RocksDBKeyedStateBackendOptions extends RocksDBStoreOptions {
    */
   readonly changelog?: ChangelogOptions | undefined;
 }
+
+/** Puts of a change log replay posted per write batch. */
+const REPLAY_BATCH = 4096;
 
 /** State ids are u16 in the key layout. */
 const MAX_STATES = 0xffff;
@@ -286,19 +290,38 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
       out[1] = next & 0xff;
       return out;
     };
+    // Runs of puts go down as packed write batches (nothing reads this instance before the
+    // restore ends, so they may skip the I/O thread's overlay); deletes keep their place after them.
+    let keys: Uint8Array[] = [];
+    let values: Uint8Array[] = [];
+    const postPuts = (): void => {
+      if (keys.length === 0) return;
+      store.postPackedPuts(pack(keys), pack(values));
+      keys = [];
+      values = [];
+    };
     const target: LogTarget = {
       put: (key, value) => {
-        if (own(key)) store.write(rekey(key), value);
+        if (!own(key)) return;
+        keys.push(rekey(key));
+        values.push(value);
+        if (keys.length >= REPLAY_BATCH) postPuts();
       },
       delete: (key) => {
-        if (own(key)) store.write(rekey(key), null);
+        if (!own(key)) return;
+        postPuts();
+        store.write(rekey(key), null);
       },
       deleteRange: (first, last) => {
-        if (own(first)) store.deleteRange(rekey(first), rekey(last, (first[0]! << 8) | first[1]!));
+        if (!own(first)) return;
+        postPuts();
+        store.deleteRange(rekey(first), rekey(last, (first[0]! << 8) | first[1]!));
       },
     };
-    await instance.replay(target);
-    await store.settled();
+    await instance.replay(target, async () => {
+      postPuts();
+      await store.settled();
+    });
     this.#changelog?.reset();
   }
 
