@@ -21,24 +21,29 @@ export function keyOf(x: number, keys: number): number {
   return (h >>> 0) % keys;
 }
 
-export type BackendName = 'heap' | 'rocksdb' | 'rocksdb-incremental';
+export type BackendName = 'heap' | 'rocksdb' | 'rocksdb-incremental' | 'rocksdb-changelog';
 
 export function parseBackend(s: string | undefined): BackendName {
-  if (s === 'heap' || s === 'rocksdb' || s === 'rocksdb-incremental') return s;
-  throw new RangeError(`backend must be 'heap', 'rocksdb' or 'rocksdb-incremental', got ${String(s)}`);
+  if (s === 'heap' || s === 'rocksdb' || s === 'rocksdb-incremental' || s === 'rocksdb-changelog') return s;
+  throw new RangeError(`backend must be 'heap', 'rocksdb', 'rocksdb-incremental' or 'rocksdb-changelog', got ${String(s)}`);
 }
 
 /** How the tables name a backend. */
 export function backendLabel(backend: BackendName): string {
-  return backend === 'heap' ? 'heap' : backend === 'rocksdb' ? 'RocksDB (64 MiB cache)' : 'RocksDB, incremental';
+  return backend === 'heap' ? 'heap' : backend === 'rocksdb' ? 'RocksDB (64 MiB cache)' : backend === 'rocksdb-changelog' ? 'RocksDB, change log' : 'RocksDB, incremental';
 }
 
-/** Configuration keys selecting the backend; RocksDB with full (canonical) snapshots, its working instances under `localDir`. */
+/**
+ * Configuration keys selecting the backend; RocksDB with full (canonical) snapshots, incremental
+ * ones, or a change log (Flink's default materialization interval), its working instances under
+ * `localDir`.
+ */
 export function backendConfig(backend: BackendName, localDir: string | undefined): Record<string, unknown> {
   if (backend === 'heap') return { 'state.backend.type': 'hashmap' };
   return {
     'state.backend.type': 'rocksdb',
     'state.backend.incremental': backend === 'rocksdb-incremental',
+    'state.backend.changelog.enabled': backend === 'rocksdb-changelog',
     ...(localDir ? { 'state.backend.rocksdb.localdir': localDir } : {}),
   };
 }
