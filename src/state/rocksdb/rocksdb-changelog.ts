@@ -77,30 +77,27 @@ export class ChangeLog {
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
-    const b = this.#buf;
-    b.u8(PUT);
-    b.u32(key.byteLength);
-    b.append(key, 0, key.byteLength);
-    b.u32(value.byteLength);
-    b.append(value, 0, value.byteLength);
-    if (b.pos >= SPILL_BYTES) this.#spill();
+    this.#record(PUT, key, value);
   }
 
   delete(key: Uint8Array): void {
-    const b = this.#buf;
-    b.u8(DELETE);
-    b.u32(key.byteLength);
-    b.append(key, 0, key.byteLength);
-    if (b.pos >= SPILL_BYTES) this.#spill();
+    this.#record(DELETE, key, undefined);
   }
 
   deleteRange(start: Uint8Array, end: Uint8Array): void {
+    this.#record(RANGE, start, end);
+  }
+
+  /** Appends a record: its tag, then each byte string with its u32 length. */
+  #record(tag: number, first: Uint8Array, second: Uint8Array | undefined): void {
     const b = this.#buf;
-    b.u8(RANGE);
-    b.u32(start.byteLength);
-    b.append(start, 0, start.byteLength);
-    b.u32(end.byteLength);
-    b.append(end, 0, end.byteLength);
+    b.u8(tag);
+    b.u32(first.byteLength);
+    b.append(first, 0, first.byteLength);
+    if (second !== undefined) {
+      b.u32(second.byteLength);
+      b.append(second, 0, second.byteLength);
+    }
     if (b.pos >= SPILL_BYTES) this.#spill();
   }
 
