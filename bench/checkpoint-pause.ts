@@ -173,7 +173,7 @@ export interface StateRun {
 }
 
 /** Starts the keyed-state job in threads mode at parallelism 1 and waits until its state is built. */
-export async function startStateJob(size: StateSize, runId: string, restarts: number, log: (line: string) => void): Promise<StateRun> {
+export async function startStateJob(size: StateSize, runId: string, restarts: number, log: (line: string) => void, config: Record<string, unknown> = {}): Promise<StateRun> {
   const dir = mkdtempSync(join(tmpdir(), 'weir-bench-checkpoints-'));
   const inbox = new Inbox(runId);
   const commands = commandChannel(runId);
@@ -193,6 +193,7 @@ export async function startStateJob(size: StateSize, runId: string, restarts: nu
       args: stateJobArgv({ runId, keys: size.keys, dir, rate: STEADY_RATE, restarts }),
       mode: 'threads',
       parallelism: 1,
+      config,
     });
     client.getJobExecutionResult().catch(() => {});
     const built = await inbox.waitFor('the state to be built', (r): r is Extract<StateJobReport, { type: 'built' }> => r.type === 'built', 600_000);

@@ -1,6 +1,6 @@
 /**
  * recovery: the time from a failure to the first record processed by the restarted attempt, with
- * 10 MB, 100 MB and 1 GB of keyed heap state to restore (quick: 10 MB).
+ * 10 MB, 100 MB and 1 GB of keyed state to restore (quick: 10 MB), on the heap by default.
  *
  * The job (jobs/checkpoint-state.ts, threads mode, parallelism 1) builds its state and takes one
  * checkpoint (client.triggerCheckpoint()); its restart strategy is fixed-delay with a 0 ms delay,
@@ -16,11 +16,37 @@
  *               set-up, reading, verifying and decoding the state files, filling the backend)
  *   start     → the first record reaches the keyed function (ready, start, source resumes)
  * and the first record's key must find its state restored.
+ *
+ * WEIR_BENCH_RECOVERY_BACKENDS (default `heap`) chooses the keyed state backends, each at every
+ * size: `heap`; `rocksdb-local` and `rocksdb-remote` (incremental RocksDB checkpoints restored from
+ * the task-local copy, or with local recovery off from the checkpoint storage); `changelog-local`
+ * and `changelog-remote` (the change log: one materialization, then log checkpoints).
+ * WEIR_BENCH_RECOVERY_SIZES (`10mb,100mb,1gb`) chooses the sizes.
  */
 import type { Worker } from 'node:worker_threads';
 import { startStateJob, sleep, subtaskFigures } from './checkpoint-pause.ts';
 import { median, RssSampler, type Benchmark, type BenchOptions, type DetailRow } from './harness.ts';
 import { absNow, STATE_100MB, STATE_10MB, STATE_1GB, type StateJobReport, type StateSize } from './jobs/checkpoint-common.ts';
+
+/** Keyed state backends the benchmark can restore, by name (WEIR_BENCH_RECOVERY_BACKENDS). */
+const BACKENDS: Readonly<Record<string, Record<string, unknown>>> = {
+  heap: {},
+  'rocksdb-local': { 'state.backend.type': 'rocksdb', 'state.backend.incremental': true, 'state.backend.local-recovery': true },
+  'rocksdb-remote': { 'state.backend.type': 'rocksdb', 'state.backend.incremental': true },
+  'changelog-local': { 'state.backend.type': 'rocksdb', 'state.backend.changelog.enabled': true, 'state.backend.local-recovery': true },
+  'changelog-remote': { 'state.backend.type': 'rocksdb', 'state.backend.changelog.enabled': true },
+};
+
+const SIZES: Readonly<Record<string, StateSize>> = { '10mb': STATE_10MB, '100mb': STATE_100MB, '1gb': STATE_1GB };
+
+/** The comma-separated names of `env` (or `fallback`), each a key of `known`. */
+function chosen<T>(env: string | undefined, fallback: string, known: Readonly<Record<string, T>>, what: string): [string, T][] {
+  return (env ?? fallback).split(',').map((name) => {
+    const v = known[name.trim()];
+    if (v === undefined) throw new RangeError(`${what}: unknown ${JSON.stringify(name)}; known: ${Object.keys(known).join(', ')}`);
+    return [name.trim(), v];
+  });
+}
 
 /** Steady processing between the checkpoint or a recovery and the next failure. */
 const STEADY_MS = 500;
@@ -44,7 +70,7 @@ interface ThreadRecord {
   exitAt: number | undefined;
 }
 
-async function measureSize(size: StateSize, recoveries: number, options: BenchOptions): Promise<DetailRow> {
+async function measureSize(size: StateSize, recoveries: number, options: BenchOptions, backend: string, config: Record<string, unknown>): Promise<DetailRow> {
   const { log } = options;
   const rss = new RssSampler();
   const threads: ThreadRecord[] = [];
@@ -56,18 +82,23 @@ async function measureSize(size: StateSize, recoveries: number, options: BenchOp
     });
   };
   process.on('worker', onWorker);
-  const runId = `${process.pid}-recovery-${size.keys}`;
+  const runId = `${process.pid}-recovery-${backend}-${size.keys}`;
   const figures: RecoveryFigures[] = [];
   let checkpoint: { endToEndMs: number; syncMs: number; asyncMs: number; stateBytes: number };
   let numRestarts: number;
   try {
-    const run = await startStateJob(size, runId, recoveries, log);
+    const run = await startStateJob(size, runId, recoveries, log, config);
     try {
       await sleep(STEADY_MS);
       await run.client.triggerCheckpoint();
+      if (config['state.backend.changelog.enabled'] === true) {
+        // The first checkpoint materializes; the one restored is a log checkpoint over it.
+        await sleep(STEADY_MS);
+        await run.client.triggerCheckpoint();
+      }
       const entry = (await run.client.getCheckpointStats())?.latest.completed ?? undefined;
       checkpoint = { endToEndMs: entry?.end_to_end_duration ?? NaN, ...subtaskFigures(entry), stateBytes: entry?.state_size ?? NaN };
-      log(`  ${size.label}: checkpoint of ${(checkpoint.stateBytes / 1e6).toFixed(1)} MB took ${checkpoint.endToEndMs} ms`);
+      log(`  ${size.label}, ${backend}: checkpoint of ${(checkpoint.stateBytes / 1e6).toFixed(1)} MB took ${checkpoint.endToEndMs} ms`);
       const { inbox } = run;
       const thread = (id: number, what: string): ThreadRecord => {
         const t = threads.find((x) => x.threadId === id);
@@ -102,7 +133,7 @@ async function measureSize(size: StateSize, recoveries: number, options: BenchOp
         };
         figures.push(f);
         log(
-          `  ${size.label}: recovery ${next}/${recoveries}: ${f.totalMs.toFixed(0)} ms = cancel ${f.cancelMs.toFixed(0)} + spawn ${f.spawnMs.toFixed(0)} ` +
+          `  ${size.label}, ${backend}: recovery ${next}/${recoveries}: ${f.totalMs.toFixed(0)} ms = cancel ${f.cancelMs.toFixed(0)} + spawn ${f.spawnMs.toFixed(0)} ` +
             `+ start-up ${f.startupMs.toFixed(0)} + restore ${f.restoreMs.toFixed(0)} + start ${f.startMs.toFixed(0)} ms; state restored: ${f.restored}`,
         );
       }
@@ -128,7 +159,8 @@ async function measureSize(size: StateSize, recoveries: number, options: BenchOp
     runs: figures.length,
     cells: {
       benchmark: 'recovery',
-      'heap state': size.label,
+      backend,
+      state: size.label,
       'checkpoint size': `${(checkpoint.stateBytes / 1e6).toFixed(1)} MB`,
       recoveries: String(figures.length),
       'failure → first record': `${med((f) => f.totalMs)} (${figures.map((f) => f.totalMs.toFixed(0)).join(', ')})`,
@@ -141,6 +173,7 @@ async function measureSize(size: StateSize, recoveries: number, options: BenchOp
       'peak RSS': `${(peakRss / 2 ** 20).toFixed(0)} MiB`,
     },
     figures: {
+      backend,
       stateLabel: size.label,
       targetBytes: size.bytes,
       keys: size.keys,
@@ -154,12 +187,13 @@ async function measureSize(size: StateSize, recoveries: number, options: BenchOp
 
 export const recovery: Benchmark = {
   name: 'recovery',
-  summary: 'injected failure → first record after restoring 10 MB, 100 MB, 1 GB keyed heap state, threads p=1',
+  summary: 'injected failure → first record after restoring 10 MB, 100 MB, 1 GB keyed state (heap; RocksDB local or remote with WEIR_BENCH_RECOVERY_BACKENDS), threads p=1',
   execArgv: ({ quick }) => (quick ? [] : ['--max-old-space-size=8192']),
   async run(options) {
-    const sizes = options.quick ? [STATE_10MB] : [STATE_10MB, STATE_100MB, STATE_1GB];
+    const sizes = chosen(process.env.WEIR_BENCH_RECOVERY_SIZES, options.quick ? '10mb' : '10mb,100mb,1gb', SIZES, 'WEIR_BENCH_RECOVERY_SIZES');
+    const backends = chosen(process.env.WEIR_BENCH_RECOVERY_BACKENDS, 'heap', BACKENDS, 'WEIR_BENCH_RECOVERY_BACKENDS');
     const rows: DetailRow[] = [];
-    for (const size of sizes) rows.push(await measureSize(size, options.runs, options));
+    for (const [, size] of sizes) for (const [name, config] of backends) rows.push(await measureSize(size, options.runs, options, name, config));
     return rows;
   },
 };

@@ -632,7 +632,10 @@ export const rocksdbState: Benchmark = {
         const pauseKeys = Number(process.env.WEIR_BENCH_ROCKSDB_PAUSE_KEYS ?? (large ? 1_070_000 : quick ? 50_000 : 300_000));
         const rate = 2_000;
         const backends = (process.env.WEIR_BENCH_ROCKSDB_PAUSE_BACKENDS ?? 'rocksdb,rocksdb-incremental,heap').split(',') as BackendName[];
-        for (const backend of backends) rows.push(await checkpointPause(backend, pauseKeys, rate, quick ? 2 : 3, localDir, log));
+        // WEIR_BENCH_ROCKSDB_PAUSE_CHECKPOINTS: checkpoints per backend (default 3, quick 2).
+        const checkpoints = Number(process.env.WEIR_BENCH_ROCKSDB_PAUSE_CHECKPOINTS ?? (quick ? 2 : 3));
+        if (!(Number.isInteger(checkpoints) && checkpoints >= 1)) throw new RangeError(`WEIR_BENCH_ROCKSDB_PAUSE_CHECKPOINTS must be a positive integer, got ${process.env.WEIR_BENCH_ROCKSDB_PAUSE_CHECKPOINTS}`);
+        for (const backend of backends) rows.push(await checkpointPause(backend, pauseKeys, rate, checkpoints, localDir, log));
       }
       if (parts.has('reads')) rows.push(await readsDuringCheckpoint(quick ? 50_000 : 300_000, quick ? 10_000 : 60_000, localDir, log));
       if (parts.has('large')) {

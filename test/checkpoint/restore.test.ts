@@ -130,23 +130,27 @@ describe('corrupt checkpoints', () => {
     assert.equal(await client.getNumRestarts(), 2, 'one restart for the killed thread, one after the corrupt checkpoint failed to load');
   });
 
-  it('RocksDB, incremental: a corrupt SST file of the newest checkpoint is detected by its checksum, the one before is restored and the result is exact', async () => {
+  /**
+   * Two checkpoints on request with `config`, the shared files of the newest that the one before
+   * does not list (suffix `ext`) corrupted, a slot killed: the newest fails its checksums and the
+   * one before is restored, exactly.
+   */
+  async function corruptNewestShared(name: string, config: Record<string, unknown>, ext: string): Promise<void> {
     const straight = canon((await runJob('test/jobs/golden.ts', { args: ['keyed', '30000', '{}'], parallelism: 1, mode: 'inline' })).collected);
-    const rocksDir = join(dir, 'rocksdb-corrupt');
     const client = await startJob('test/jobs/golden.ts', {
-      args: ['keyed', '30000', JSON.stringify({ dir: rocksDir, interval: 60_000, throttle: 5, source: 'function' })],
+      args: ['keyed', '30000', JSON.stringify({ dir: join(dir, name), interval: 60_000, throttle: 5, source: 'function' })],
       parallelism: 2,
-      config: { 'state.checkpoints.num-retained': 2, 'state.backend.type': 'rocksdb', 'state.backend.incremental': true },
+      config: { 'state.checkpoints.num-retained': 2, 'state.backend.type': 'rocksdb', ...config },
     });
     await new Promise((r) => setTimeout(r, 300));
     const previous = await client.triggerCheckpoint();
     await new Promise((r) => setTimeout(r, 100));
     const newest = await client.triggerCheckpoint();
-    const sstsOf = async (chk: string) =>
-      new Set((await loadCheckpoint(chk)).metadata.operators.flatMap((o) => o.subtasks.flatMap((t) => t?.files ?? [])).filter((f) => f.path.endsWith('.sst')).map((f) => f.path));
-    const before = await sstsOf(previous);
-    const own = [...(await sstsOf(newest))].filter((p) => !before.has(p));
-    assert.ok(own.length > 0, 'the newest checkpoint uploaded SST files of its own');
+    const filesOf = async (chk: string) =>
+      new Set((await loadCheckpoint(chk)).metadata.operators.flatMap((o) => o.subtasks.flatMap((t) => t?.files ?? [])).filter((f) => f.path.endsWith(ext)).map((f) => f.path));
+    const before = await filesOf(previous);
+    const own = [...(await filesOf(newest))].filter((p) => !before.has(p));
+    assert.ok(own.length > 0, `the newest checkpoint uploaded ${ext} files of its own`);
     const jobDir = dirname(newest);
     for (const f of own) {
       const p = join(jobDir, f);
@@ -158,6 +162,14 @@ describe('corrupt checkpoints', () => {
     const result = (await client.getJobExecutionResult()) as unknown as { collected: Map<string, unknown[]> };
     assert.deepEqual(canon([...result.collected.values()].flat()), straight);
     assert.equal(await client.getNumRestarts(), 2, 'one restart for the killed thread, one after the corrupt checkpoint failed to load');
+  }
+
+  it('RocksDB, incremental: a corrupt SST file of the newest checkpoint is detected by its checksum, the one before is restored and the result is exact', async () => {
+    await corruptNewestShared('rocksdb-corrupt', { 'state.backend.incremental': true }, '.sst');
+  });
+
+  it('RocksDB, change log: a corrupt log segment of the newest checkpoint is detected by its checksum, the one before (its materialization) is restored and the result is exact', async () => {
+    await corruptNewestShared('changelog-corrupt', { 'state.backend.changelog.enabled': true }, '.clog');
   });
 
   it('`weir run -s` on a checkpoint with a damaged file reports the file', async () => {

@@ -73,14 +73,16 @@ describe('RocksDB: exactly-once recovery', () => {
   });
 });
 
-/**
- * The golden keyed pipeline with failures on `config`, then a retained checkpoint of a cancelled
- * run (its third, taken on request) restored by a second run: both exact. Answers the retained
- * checkpoint's keyed files.
- */
-async function goldenWithRetained(name: string, config: Record<string, unknown>, retainedConfig = config): Promise<{ readonly path: string }[]> {
-  const N = 30_000;
-  const expected = canon((await runJob('test/jobs/golden.ts', { args: ['keyed', String(N), '{}'], parallelism: 1, mode: 'inline' })).collected);
+const GOLDEN_N = 30_000;
+let goldenExpected: Promise<string[]> | undefined;
+/** The golden keyed pipeline's straight result, computed once. */
+const golden = (): Promise<string[]> =>
+  (goldenExpected ??= runJob('test/jobs/golden.ts', { args: ['keyed', String(GOLDEN_N), '{}'], parallelism: 1, mode: 'inline' }).then((r) => canon(r.collected)));
+
+/** The golden keyed pipeline with failures in an operator and the sink on `config`: exact. */
+async function goldenWithFailures(name: string, config: Record<string, unknown>): Promise<void> {
+  const N = GOLDEN_N;
+  const expected = await golden();
   const faults = [
     { at: 'operator', attempt: 0, after: 2_000, checkpointed: true },
     { at: 'sink', attempt: 1, after: 300, checkpointed: true },
@@ -96,17 +98,23 @@ async function goldenWithRetained(name: string, config: Record<string, unknown>,
   assert.ok((await client.getNumRestarts()) >= 1);
   assert.ok((await client.getCheckpointStats())!.counts.restored >= 1, 'a restart restored an incremental checkpoint');
   assert.deepEqual(canon([...result.collected.values()].flat()), expected);
+}
 
-  // A retained checkpoint of a cancelled run: its keyed state is RocksDB's files in shared/.
+/**
+ * A retained checkpoint of a cancelled run on `config` (its second, taken on request) restored by
+ * a second run: exact. Answers the retained checkpoint's keyed files.
+ */
+async function retainedRestored(name: string, config: Record<string, unknown>): Promise<{ readonly path: string }[]> {
+  const N = GOLDEN_N;
+  const expected = await golden();
+  // Its keyed state is RocksDB's files in shared/.
   const first = await startJob('test/jobs/golden.ts', {
     args: ['keyed', String(N), JSON.stringify({ dir: join(dir, `${name}-retained`), interval: 60_000, retain: true, throttle: 10, source: 'function' })],
     parallelism: 2,
     mode: 'inline',
-    config: retainedConfig,
+    config,
   });
   await sleep(150);
-  await first.triggerCheckpoint();
-  await sleep(50);
   await first.triggerCheckpoint();
   await sleep(50);
   const chk = await first.triggerCheckpoint();
@@ -122,7 +130,7 @@ async function goldenWithRetained(name: string, config: Record<string, unknown>,
     // same parallelism; rescaling RocksDB files is covered in rocksdb-incremental.test.ts.
     parallelism: 2,
     mode: 'inline',
-    config: { ...retainedConfig, 'execution.savepoint.path': chk },
+    config: { ...config, 'execution.savepoint.path': chk },
   });
   const isFinal = (r: Row): boolean => r[0] === 'stats';
   assert.deepEqual(canon((second.collected as Row[]).filter(isFinal)), expected.filter((x) => isFinal(JSON.parse(x) as Row)));
@@ -131,19 +139,20 @@ async function goldenWithRetained(name: string, config: Record<string, unknown>,
 
 describe('RocksDB: incremental checkpoints', () => {
   it('golden keyed pipeline with failures, incremental: exact; a retained incremental checkpoint lists shared SST files and restores exactly', async () => {
-    const files = await goldenWithRetained('incr', { ...ROCKSDB('incr-local'), 'state.backend.incremental': true });
+    const incremental = { ...ROCKSDB('incr-local'), 'state.backend.incremental': true };
+    await goldenWithFailures('incr', incremental);
+    const files = await retainedRestored('incr', incremental);
     assert.ok(!files.some((f) => f.path.endsWith('.clog')), 'no change log without state.backend.changelog.enabled');
   });
 
-  it('golden keyed pipeline with failures, change log (materializing every 100 ms in the failure run, once in the retained one), local recovery: exact; the retained checkpoint lists change log segments over its materialization\'s SST files and restores exactly', async () => {
-    const changelog = { ...ROCKSDB('changelog-local'), 'state.backend.changelog.enabled': true, 'state.backend.local-recovery': true };
-    const retained = await goldenWithRetained(
-      'changelog',
-      { ...changelog, 'state.backend.changelog.periodic-materialize.interval': '100 ms' },
-      { ...changelog, 'state.backend.changelog.periodic-materialize.interval': '10 min' },
-    );
-    assert.ok(retained.some((f) => f.path.startsWith('shared/') && f.path.endsWith('.clog')), 'change log segments in shared/');
-    assert.ok(retained.some((f) => f.path.startsWith('shared/') && f.path.endsWith('.sst')), 'the materialization\'s SST files');
+  // A retained log checkpoint restored by `weir run -s` after SIGKILL: test/examples/end-to-end-exactly-once.test.ts.
+  it('golden keyed pipeline with failures, change log materializing every 100 ms, local recovery: exact', async () => {
+    await goldenWithFailures('changelog', {
+      ...ROCKSDB('changelog-local'),
+      'state.backend.changelog.enabled': true,
+      'state.backend.local-recovery': true,
+      'state.backend.changelog.periodic-materialize.interval': '100 ms',
+    });
   });
 });
 
