@@ -35,6 +35,7 @@ import { decodeValue, encodeValue } from '../../core/record-codec.ts';
 import type { KeyGroupRange } from '../../core/key-group.ts';
 import { readKeyedState, writeKeyedState } from '../heap/keyed-state-files.ts';
 import type { KeyedStateSnapshot } from '../keyed-state-backend.ts';
+import { fileMatches } from '../local-recovery.ts';
 import type { KeyedSnapshotWrite, KeyedSnapshotWriteResult, NativeRestoreOptions, RestoredKeyedState, StateFileSource } from '../state-backend.ts';
 import type { StateFileHandle } from '../state-file.ts';
 import { type ChangelogState, type LogTarget, type Materialization, replaySegment } from './rocksdb-changelog.ts';
@@ -267,16 +268,8 @@ export async function writeChangelog(
  * sha256 of each); a missing or corrupt copy is not used.
  */
 export async function localCopyMatches(dir: string, meta: IncrementalMeta): Promise<boolean> {
-  try {
-    for (const sst of meta.ssts) {
-      const bytes = await readFile(join(dir, sst.name));
-      if (bytes.byteLength !== sst.file.size) return false;
-      if (createHash('sha256').update(bytes).digest('hex') !== sst.file.checksum) return false;
-    }
-    return true;
-  } catch {
-    return false;
-  }
+  for (const sst of meta.ssts) if (!(await fileMatches(join(dir, sst.name), sst.file.size, sst.file.checksum))) return false;
+  return true;
 }
 
 /** A snapshot with no states: the timers of an incremental checkpoint (or of a task-local copy) are written with it. */

@@ -36,7 +36,7 @@ import type { KeyGroupRange } from '../../core/key-group.ts';
 import { sha256Of } from '../../core/payload-digest.ts';
 import { decodeValue, encodeValue } from '../../core/record-codec.ts';
 import { readKeyedState, writeKeyedState } from '../heap/keyed-state-files.ts';
-import { findCopies, manifestName, readManifest, sameFiles, writeManifest as writeManifestFile } from '../local-recovery.ts';
+import { fileMatches, findCopies, manifestName, readManifest, sameFiles, writeManifest as writeManifestFile } from '../local-recovery.ts';
 import type { KeyedSnapshotWrite, KeyedSnapshotWriteResult, NativeRestoreOptions, RestoredKeyedState, StateFileSink } from '../state-backend.ts';
 import type { StateFileHandle } from '../state-file.ts';
 import type { RestoredTimer } from '../timer-snapshot.ts';
@@ -218,13 +218,8 @@ async function verify(dir: string, name: string, files: readonly StateFileHandle
   }
 }
 
-async function matches(dir: string, f: LocalFile): Promise<boolean> {
-  try {
-    const bytes = await readFile(join(dir, f.name));
-    return bytes.byteLength === f.size && (await sha256Of(bytes)).toString('hex') === f.checksum;
-  } catch {
-    return false;
-  }
+function matches(dir: string, f: LocalFile): Promise<boolean> {
+  return fileMatches(join(dir, f.name), f.size, f.checksum);
 }
 
 /**
