@@ -98,6 +98,11 @@ export interface CheckpointReader {
   resolveRestorePath(pointer: string): Promise<ResolvedRestorePath>;
   /** Reads one state file of a loaded checkpoint (`root` as LoadedCheckpoint.root), verified. */
   readStateFile(root: string, handle: StateFileHandle): Promise<Uint8Array>;
+  /**
+   * Writes one state file's payload to the local file `dest`, verified as readStateFile verifies
+   * it, without holding it in memory (a backend that restores files, e.g. RocksDB's SST files).
+   */
+  copyStatePayload?(root: string, handle: StateFileHandle, dest: string): Promise<void>;
 }
 
 /** The checkpoints (and savepoints) of one job. */

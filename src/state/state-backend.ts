@@ -35,7 +35,13 @@ import type { RestoredTimer, TimerSnapshotSet } from './timer-snapshot.ts';
 export type StateFileSink = (name: string, payload: Uint8Array, options?: { readonly scope?: StateFileScope }) => Promise<StateFileHandle>;
 
 /** Returns the verified payload of a state file a sink wrote (e.g. storage.readStateFile). */
-export type StateFileSource = (handle: StateFileHandle) => Promise<Uint8Array>;
+export type StateFileSource = ((handle: StateFileHandle) => Promise<Uint8Array>) & {
+  /**
+   * Where the storage can: writes a file's payload to the local file `dest`, verified, without
+   * holding it in memory. Backends that restore whole files (RocksDB) use it when present.
+   */
+  readonly copyTo?: ((handle: StateFileHandle, dest: string) => Promise<void>) | undefined;
+};
 
 /** Who a backend is made for: one parallel subtask of one operator. */
 export interface StateBackendScope {

@@ -534,3 +534,27 @@ runCheckpointStorageContract('FileSystemCheckpointStorage', () => {
     },
   };
 });
+
+test('copyStatePayload writes a state file\'s payload to a local file, verified; a corrupt or missing file leaves no file behind and names itself', async () => {
+  await withTempDir(async (dir) => {
+    const storage = new FileSystemCheckpointStorage(join(dir, 'checkpoints'), JOB);
+    // Larger than one 4 MiB slice, so the copy takes several.
+    const payload = randomBytes((9 << 20) + 123);
+    const handle = await storage.writeStateFile(1 as CheckpointId, 'big.sst', payload, { scope: 'shared' });
+    const copy = fileSystemCheckpointReader.copyStatePayload!;
+    const dest = join(dir, 'copy.sst');
+    await copy(storage.jobDir, handle, dest);
+    assert.ok(Buffer.from(await readFile(dest)).equals(payload), 'the copy holds exactly the payload');
+
+    const stored = join(storage.jobDir, handle.path);
+    const bytes = await readFile(stored);
+    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
+    await writeFile(stored, bytes);
+    const bad = join(dir, 'bad.sst');
+    await assert.rejects(copy(storage.jobDir, handle, bad), (e: unknown) => e instanceof CorruptCheckpointError && /checksum mismatch/.test((e as Error).message) && (e as Error).message.includes(handle.path));
+    await assert.rejects(stat(bad), /ENOENT/, 'no partial copy is left');
+    await unlink(stored);
+    await assert.rejects(copy(storage.jobDir, handle, bad), (e: unknown) => e instanceof CorruptCheckpointError && /missing/.test((e as Error).message));
+    await assert.rejects(stat(bad), /ENOENT/);
+  });
+});

@@ -11,7 +11,7 @@ import type { StateFileHandle } from '../checkpoint-types.ts';
 import type { CheckpointReader, LoadedCheckpoint, ResolvedRestorePath } from '../checkpoint-storage.ts';
 import { inspectCheckpoint, listCheckpointDirs, verifyDirectory } from './checkpoint-inspection.ts';
 import { errorCode, exists } from './file-system-helpers.ts';
-import { readStateFileAt } from './state-file-format.ts';
+import { copyStatePayloadAt, readStateFileAt } from './state-file-format.ts';
 import { METADATA_FILE_NAME, resolveHandle, toLocalPath } from './storage-paths.ts';
 
 /**
@@ -21,6 +21,11 @@ import { METADATA_FILE_NAME, resolveHandle, toLocalPath } from './storage-paths.
  */
 export function readStateFile(root: string, handle: StateFileHandle): Promise<Uint8Array> {
   return readStateFileAt(resolveHandle(root, handle), handle);
+}
+
+/** Writes one state file's payload to `dest`, verified as readStateFile verifies it (state-file-format.ts). */
+export function copyStatePayload(root: string, handle: StateFileHandle, dest: string): Promise<void> {
+  return copyStatePayloadAt(resolveHandle(root, handle), handle, dest);
 }
 
 /**
@@ -124,4 +129,5 @@ export const fileSystemCheckpointReader: CheckpointReader = {
   loadCheckpoint,
   resolveRestorePath,
   readStateFile,
+  copyStatePayload,
 };

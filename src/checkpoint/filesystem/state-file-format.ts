@@ -10,7 +10,7 @@
  * checked both against its own header and against what the metadata recorded about it.
  */
 import { createHash } from 'node:crypto';
-import { readFile, open } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { CorruptCheckpointError } from '../../core/errors.ts';
 import { attachedDigest, sha256Of } from '../../core/payload-digest.ts';
@@ -64,6 +64,37 @@ export async function readStateFileAt(path: string, handle: StateFileHandle): Pr
 
 /** Checks a file's header and size against its handle; with `full`, also hashes the payload. */
 export async function verifyStateFileAt(path: string, handle: StateFileHandle, full: boolean): Promise<void> {
+  await streamPayload(path, handle, full ? () => Promise.resolve() : undefined);
+}
+
+/**
+ * Writes a state file's payload to `dest` (created or replaced), verified as readStateFileAt
+ * verifies it, a slice at a time: no buffer of the file's size, which for files of tens of MB
+ * costs more than the copy itself. On any error `dest` is removed and the error thrown.
+ */
+export async function copyStatePayloadAt(path: string, handle: StateFileHandle, dest: string): Promise<void> {
+  let out: FileHandle | undefined;
+  try {
+    out = await open(dest, 'w');
+    const target = out;
+    await streamPayload(path, handle, async (part) => {
+      let at = 0;
+      while (at < part.byteLength) at += (await target.write(part, at, part.byteLength - at)).bytesWritten;
+    });
+    await out.close();
+    out = undefined;
+  } catch (e) {
+    await out?.close();
+    await rm(dest, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * Opens a state file and checks its header against its handle; with `sink`, reads the payload in
+ * slices, passes each to it and checks the payload's sha256 at the end.
+ */
+async function streamPayload(path: string, handle: StateFileHandle, sink: ((part: Buffer) => Promise<void>) | undefined): Promise<void> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
@@ -75,14 +106,16 @@ export async function verifyStateFileAt(path: string, handle: StateFileHandle, f
     const head = Buffer.alloc(Math.min(size, STATE_FILE_HEADER_SIZE));
     await readFully(fh, head, 0);
     const header = checkHeader(path, head, size, handle);
-    if (!full) return;
+    if (sink === undefined) return;
     const hash = createHash('sha256');
-    const chunk = Buffer.alloc(Math.min(1 << 20, Math.max(1, header.payloadLength)));
+    const chunk = Buffer.allocUnsafe(Math.min(STREAM_SLICE, Math.max(1, header.payloadLength)));
     let position = header.headerSize;
     while (position < size) {
       const { bytesRead } = await fh.read(chunk, 0, Math.min(chunk.length, size - position), position);
       if (bytesRead === 0) throw new CorruptCheckpointError(path, 'truncated while being read');
-      hash.update(chunk.subarray(0, bytesRead));
+      const part = chunk.subarray(0, bytesRead);
+      hash.update(part);
+      await sink(part);
       position += bytesRead;
     }
     checkPayloadDigest(path, hash.digest('hex'), handle);
@@ -90,6 +123,9 @@ export async function verifyStateFileAt(path: string, handle: StateFileHandle, f
     await fh.close();
   }
 }
+
+/** Bytes read per slice when a payload is streamed (verified or copied). */
+const STREAM_SLICE = 4 << 20;
 
 async function readFully(fh: FileHandle, into: Buffer, position: number): Promise<void> {
   let offset = 0;

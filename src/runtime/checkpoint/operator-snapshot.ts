@@ -10,7 +10,7 @@
 import type { CheckpointId } from '../../core/ids.ts';
 import type { SourceSplit, SourceReader } from '../../api/source.ts';
 import type { OperatorSubtaskState, StateFileHandle } from '../../checkpoint/checkpoint-types.ts';
-import type { RestoredKeyedState, StateBackend, StateFileSink } from '../../state/state-backend.ts';
+import type { RestoredKeyedState, StateBackend, StateFileSink, StateFileSource } from '../../state/state-backend.ts';
 import type { KeyGroupRange } from '../../core/key-group.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot } from '../../state/keyed-state-backend.ts';
 import { redistributeOperatorState, type OperatorStateBackend, type OperatorStateSnapshotData } from '../../state/operator-state-backend.ts';
@@ -169,7 +169,7 @@ export interface LoadedOperatorState {
  */
 export async function loadOperatorState(
   r: RestoredOperatorState,
-  read: (h: StateFileHandle) => Promise<Uint8Array>,
+  read: StateFileSource,
   o: { readonly stateBackend: StateBackend; readonly range: KeyGroupRange | undefined; readonly subtaskIndex: number; readonly parallelism: number },
 ): Promise<LoadedOperatorState> {
   let keyed: RestoredKeyedState | undefined;

@@ -9,8 +9,9 @@
 import { keyGroupRangeForOperator } from '../../core/key-group.ts';
 import type { Scheduler } from '../../core/time.ts';
 import { checkpointReaderFor } from '../../checkpoint/checkpoint-storage-registry.ts';
+import type { StateFileHandle } from '../../checkpoint/checkpoint-types.ts';
 import type { JobVertex, StreamEdge, StreamNode } from '../../graph/job-graph.ts';
-import type { StateBackendScope } from '../../state/state-backend.ts';
+import type { StateBackendScope, StateFileSource } from '../../state/state-backend.ts';
 import { loadOperatorState, type LoadedOperatorState } from '../checkpoint/operator-snapshot.ts';
 import { operatorMetricGroup, type ScopedMetricGroup } from '../metrics/task-metric-group.ts';
 import type { MetricRegistry } from '../metrics/metric-registry.ts';
@@ -267,7 +268,11 @@ export class OperatorChain {
     const reader = checkpointReaderFor(restore.root);
     let loaded: LoadedOperatorState;
     try {
-      loaded = await loadOperatorState(r, (h) => reader.readStateFile(restore.root, h), {
+      const copy = reader.copyStatePayload?.bind(reader);
+      const read: StateFileSource = Object.assign((h: StateFileHandle) => reader.readStateFile(restore.root, h), {
+        copyTo: copy === undefined ? undefined : (h: StateFileHandle, dest: string) => copy(restore.root, h, dest),
+      });
+      loaded = await loadOperatorState(r, read, {
         stateBackend: this.#d.stateBackend,
         range: ctx.keyedBackend?.keyGroupRange,
         subtaskIndex: this.#d.subtaskIndex,

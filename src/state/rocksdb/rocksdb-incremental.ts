@@ -335,6 +335,7 @@ export async function readIncremental(files: readonly StateFileHandle[], read: S
       const fromLocal = local !== undefined && (await localCopyMatches(local, meta));
       for (const sst of meta.ssts) {
         if (fromLocal) await link(join(local, sst.name), join(dir, sst.name));
+        else if (read.copyTo !== undefined) await read.copyTo(sst.file, join(dir, sst.name));
         else await writeFile(join(dir, sst.name), await read(sst.file));
       }
       await writeFile(join(dir, meta.manifest.name), meta.manifest.bytes);
