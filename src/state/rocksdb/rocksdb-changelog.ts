@@ -29,9 +29,10 @@
  * (key and value; key; start and end).
  */
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { monotonicClock } from '../../core/time.ts';
-import { ByteReader, ByteWriter } from '../state-codec.ts';
+import { ByteWriter } from '../state-codec.ts';
 
 const MAGIC = Buffer.from('WEIRCLG1', 'latin1');
 const PUT = 0;
@@ -185,33 +186,102 @@ export class ChangeLog {
  * that is not one, or is cut short, is refused before anything of what follows is applied.
  */
 export function replaySegment(bytes: Uint8Array, where: string, target: LogTarget): void {
-  if (bytes.byteLength < MAGIC.byteLength || !MAGIC.equals(bytes.subarray(0, MAGIC.byteLength))) {
+  checkMagic(bytes, bytes.byteLength, where);
+  const at = applyRecords(bytes, MAGIC.byteLength, bytes.byteLength, target, where);
+  if (at < bytes.byteLength) throw truncated(where, at);
+}
+
+/** Bytes of a segment file read per slice when it is replayed from a local file. */
+const REPLAY_SLICE = 4 << 20;
+
+/**
+ * As replaySegment, for a segment in the local file `path`, read a slice at a time into one
+ * buffer, so that replaying needs memory for a slice (or the largest record), not the segment.
+ * The records `target` was given point into that buffer: `target.flush()` must make it let go of
+ * them (write them down, or copy them); it is called before the buffer is overwritten.
+ */
+export async function replaySegmentFile(path: string, where: string, target: LogTarget & { flush(): void }): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    let buf = Buffer.allocUnsafe(REPLAY_SLICE);
+    /** buf[start, end) holds bytes read and not applied yet. */
+    let start = 0;
+    let end = 0;
+    let offset = 0;
+    let first = true;
+    for (;;) {
+      if (end === buf.byteLength) {
+        // Make room: move what is left to the front, or grow for a record larger than the buffer.
+        target.flush();
+        if (start === 0) {
+          const bigger = Buffer.allocUnsafe(buf.byteLength * 2);
+          buf.copy(bigger, 0, 0, end);
+          buf = bigger;
+        } else {
+          buf.copy(buf, 0, start, end);
+          end -= start;
+          start = 0;
+        }
+      }
+      const { bytesRead } = await fh.read(buf, end, buf.byteLength - end, null);
+      if (bytesRead === 0) break;
+      end += bytesRead;
+      if (first) {
+        if (end < MAGIC.byteLength) continue;
+        checkMagic(buf, end, where);
+        start = MAGIC.byteLength;
+        first = false;
+      }
+      const next = applyRecords(buf, start, end, target, where);
+      offset += next - start;
+      start = next;
+    }
+    if (first) checkMagic(buf, end, where);
+    if (start < end) throw truncated(where, MAGIC.byteLength + offset);
+    target.flush();
+  } finally {
+    await fh.close();
+  }
+}
+
+function checkMagic(bytes: Uint8Array, length: number, where: string): void {
+  if (length < MAGIC.byteLength || !MAGIC.equals(bytes.subarray(0, MAGIC.byteLength))) {
     throw new Error(`${where} is not a RocksDB change log segment (it does not start with ${MAGIC.toString('latin1')})`);
   }
-  const r = new ByteReader(bytes, MAGIC.byteLength);
-  const chunk = (): Uint8Array => {
-    const n = r.u32();
-    r.need(n);
-    const out = bytes.subarray(r.pos, r.pos + n);
-    r.pos += n;
-    return out;
-  };
-  try {
-    while (r.pos < r.end) {
-      const at = r.pos;
-      const tag = r.u8();
-      if (tag === PUT) {
-        const key = chunk();
-        target.put(key, chunk());
-      } else if (tag === DELETE) target.delete(chunk());
-      else if (tag === RANGE) {
-        const start = chunk();
-        target.deleteRange(start, chunk());
-      } else throw new Error(`unknown record tag ${tag} at byte ${at}`);
+}
+
+function truncated(where: string, at: number): Error {
+  return new Error(`${where}: corrupt RocksDB change log segment: cut short in the record at byte ${at}`);
+}
+
+/**
+ * Applies the whole records in bytes[from, end) to `target`; answers where the first record that
+ * is not whole starts (`end` when all were). An unknown tag is an error naming the file and byte.
+ */
+function applyRecords(bytes: Uint8Array, from: number, end: number, target: LogTarget, where: string): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let pos = from;
+  /** The byte string at `at` (u32 length, then the bytes): its end, or -1 when not all there. */
+  const stringEnd = (at: number): number => (at + 4 > end ? -1 : at + 4 + view.getUint32(at, true) > end ? -1 : at + 4 + view.getUint32(at, true));
+  while (pos < end) {
+    const tag = bytes[pos]!;
+    if (tag !== PUT && tag !== DELETE && tag !== RANGE) throw new Error(`${where}: corrupt RocksDB change log segment: unknown record tag ${tag} at byte ${pos}`);
+    const firstEnd = stringEnd(pos + 1);
+    if (firstEnd < 0) return pos;
+    const first = bytes.subarray(pos + 5, firstEnd);
+    if (tag === DELETE) {
+      target.delete(first);
+      pos = firstEnd;
+      continue;
     }
-  } catch (e) {
-    throw new Error(`${where}: corrupt RocksDB change log segment: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    const secondEnd = stringEnd(firstEnd);
+    if (secondEnd < 0) return pos;
+    const second = bytes.subarray(firstEnd + 4, secondEnd);
+    if (tag === PUT) target.put(first, second);
+    else target.deleteRange(first, second);
+    pos = secondEnd;
   }
+  return pos;
 }
 
 /**

@@ -38,7 +38,7 @@ import type { KeyedStateSnapshot } from '../keyed-state-backend.ts';
 import { fileMatches } from '../local-recovery.ts';
 import type { KeyedSnapshotWrite, KeyedSnapshotWriteResult, NativeRestoreOptions, RestoredKeyedState, StateFileSource } from '../state-backend.ts';
 import type { StateFileHandle } from '../state-file.ts';
-import { type ChangelogState, type LogTarget, type Materialization, replaySegment } from './rocksdb-changelog.ts';
+import { type ChangelogState, type LogTarget, type Materialization, replaySegment, replaySegmentFile } from './rocksdb-changelog.ts';
 import type { RocksDBSnapshot } from './rocksdb-snapshot.ts';
 
 /** The suffix of a subtask's incremental checkpoint metadata file. */
@@ -292,8 +292,11 @@ export interface OldInstance {
   /**
    * Applies the instance's change log segments (format 3; none before) to `target`, in order,
    * after download; `settle` runs after each segment (a writer bounds what it has in flight).
+   * Where the storage copies files (StateFileSource.copyTo), each segment is copied, verified,
+   * into the directory `scratch` and replayed from there a slice at a time (`target.flush()`
+   * between slices), so a segment never needs memory of its size.
    */
-  replay(target: LogTarget, settle: () => Promise<void>): Promise<void>;
+  replay(target: LogTarget & { flush(): void }, settle: () => Promise<void>, scratch: string): Promise<void>;
 }
 
 /** What restoreInto needs of the RocksDB keyed backend. */
@@ -343,9 +346,18 @@ export async function readIncremental(files: readonly StateFileHandle[], read: S
       if (meta.options !== null) await writeFile(join(dir, meta.options.name), meta.options.bytes);
       return fromLocal ? 'local' : 'remote';
     },
-    async replay(target: LogTarget, settle: () => Promise<void>): Promise<void> {
+    async replay(target: LogTarget & { flush(): void }, settle: () => Promise<void>, scratch: string): Promise<void> {
       for (const segment of meta.changelog ?? []) {
-        replaySegment(await read(segment), segment.path, target);
+        if (read.copyTo !== undefined) {
+          await mkdir(scratch, { recursive: true });
+          const local = join(scratch, 'segment.log');
+          try {
+            await read.copyTo(segment, local);
+            await replaySegmentFile(local, segment.path, target);
+          } finally {
+            await rm(local, { force: true });
+          }
+        } else replaySegment(await read(segment), segment.path, target);
         await settle();
       }
     },

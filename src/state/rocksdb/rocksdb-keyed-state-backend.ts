@@ -300,7 +300,12 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
       keys = [];
       values = [];
     };
-    const target: LogTarget = {
+    const target: LogTarget & { flush(): void } = {
+      // Lets go of the records given so far: puts packed (copied) and posted, deletes posted.
+      flush: () => {
+        postPuts();
+        store.postWrites();
+      },
       put: (key, value) => {
         if (!own(key)) return;
         keys.push(rekey(key));
@@ -318,10 +323,19 @@ export class RocksDBKeyedStateBackend extends EntryTableBackend implements Keyed
         store.deleteRange(rekey(first), rekey(last, (first[0]! << 8) | first[1]!));
       },
     };
-    await instance.replay(target, async () => {
-      postPuts();
-      await store.settled();
-    });
+    const scratch = `${store.path}-replay`;
+    try {
+      await instance.replay(
+        target,
+        async () => {
+          postPuts();
+          await store.settled();
+        },
+        scratch,
+      );
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
     this.#changelog?.reset();
   }
 
