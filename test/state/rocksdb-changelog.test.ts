@@ -169,6 +169,53 @@ test('rocksdb change log: a checkpoint materializes once the interval has passed
   live.dispose();
 });
 
+test('rocksdb change log: a materialization that completes while an older log checkpoint still uploads (concurrent checkpoints) leaves it the segments it reads', async () => {
+  const clock = { now: 0 };
+  const backend = changelogBackend('concurrent', clock, 1000);
+  const files = new MemoryFiles({ shared: true });
+  const live = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
+  fill(live, 0, 2_000, 1);
+  await checkpoint(backend, live, files, 1);
+  live.notifyCheckpointComplete!(1);
+  // Checkpoint 2 is aborted: checkpoint 3 uploads its segment and its own.
+  fill(live, 0, 100, 2);
+  await checkpoint(backend, live, files, 2);
+  live.notifyCheckpointAborted!(2);
+  fill(live, 100, 200, 3);
+  const expected3 = dump(live);
+  // Checkpoint 3's uploads wait at a gate: its first segment read, its second not yet.
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const sink3 = files.sink(3);
+  let uploads = 0;
+  const snapshot3 = live.snapshot();
+  const written3 = backend.writeKeyedSnapshot({
+    snapshot: snapshot3,
+    keyGroupRange: FULL,
+    filePrefix: 'op-1-0',
+    sink: async (name, payload, o) => {
+      if (name.endsWith('.clog') && uploads++ === 0) await gate;
+      return sink3(name, payload, o);
+    },
+    snapshotType: 'incremental',
+    checkpointId: 3,
+  });
+  // Meanwhile the interval passes, checkpoint 4 materializes and completes first.
+  clock.now += 1000;
+  fill(live, 0, 10, 4);
+  const c4 = await checkpoint(backend, live, files, 4);
+  assert.ok(paths(c4.files, '.sst').length > 0 && paths(c4.files, '.clog').length === 0, 'checkpoint 4 materialized');
+  live.notifyCheckpointComplete!(4);
+  open();
+  const c3 = await written3;
+  snapshot3.release();
+  assert.equal(paths(c3.files, '.clog').length, 2, 'checkpoint 3 uploaded both segments');
+  assert.deepEqual((await restored(backend, c3.files, files.read, FULL)).state, expected3);
+  live.dispose();
+});
+
 test('rocksdb change log with local recovery: the base SST files come from the task-local copy, only the log and metadata from the storage', async () => {
   const clock = { now: 0 };
   const backend = changelogBackend('local', clock, 60_000, true);

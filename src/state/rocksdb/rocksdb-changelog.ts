@@ -68,6 +68,9 @@ export class ChangeLog {
   #fd: number | undefined;
   #openSize = 0;
   #closed: LogSegment[] = [];
+  /** Writers reading closed segments (hold): segments dropped meanwhile are deleted after them. */
+  #holds = 0;
+  #doomed: string[] = [];
 
   constructor(dir: string) {
     this.dir = dir;
@@ -136,14 +139,35 @@ export class ChangeLog {
     return n;
   }
 
-  /** Deletes the segments up to cut `cut` (a completed materialization holds their writes). */
+  /**
+   * Deletes the segments up to cut `cut` (a completed materialization holds their writes); while
+   * a writer holds the log, only once the last hold is released.
+   */
   dropThrough(cut: number): void {
     const keep: LogSegment[] = [];
     for (const s of this.#closed) {
-      if (s.seq <= cut) rmSync(s.path, { force: true });
-      else keep.push(s);
+      if (s.seq > cut) keep.push(s);
+      else if (this.#holds > 0) this.#doomed.push(s.path);
+      else rmSync(s.path, { force: true });
     }
     this.#closed = keep;
+  }
+
+  /**
+   * Keeps the closed segments' files until the answer is called: a checkpoint uploading segments
+   * holds the log, so that a materialization completing meanwhile (with concurrent checkpoints)
+   * does not delete a file it is about to read.
+   */
+  hold(): () => void {
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#holds > 0) return;
+      for (const path of this.#doomed) rmSync(path, { force: true });
+      this.#doomed = [];
+    };
   }
 
   /** Forgets everything and stops logging until the next cut (the instance was replaced by a restore). */
@@ -159,6 +183,7 @@ export class ChangeLog {
     this.#openSize = 0;
     this.#buf.pos = 0;
     this.#closed = [];
+    this.#doomed = [];
     rmSync(this.dir, { recursive: true, force: true });
   }
 

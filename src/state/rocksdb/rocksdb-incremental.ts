@@ -234,6 +234,20 @@ export async function writeChangelog(
   await src.snapshot.establish();
   const cut = src.snapshot.cut;
   if (cut < base.cut) throw new Error(`internal: snapshot of checkpoint ${w.checkpointId} cut the change log at ${cut}, before its base's cut ${base.cut}`);
+  const release = src.changelog.log.hold();
+  try {
+    return await writeLogCheckpoint(src, base, cut, w);
+  } finally {
+    release();
+  }
+}
+
+async function writeLogCheckpoint(
+  src: IncrementalSource & { readonly changelog: ChangelogState<IncrementalMeta> },
+  base: Materialization<IncrementalMeta>,
+  cut: number,
+  w: KeyedSnapshotWrite & { readonly checkpointId: number },
+): Promise<KeyedSnapshotWriteResult> {
   const files: StateFileHandle[] = base.meta.ssts.map((s) => s.file);
   const names = base.meta.ssts.map((s) => s.name);
   const segments: StateFileHandle[] = [];
