@@ -132,13 +132,6 @@ export class ChangeLog {
     return this.#closed.filter((s) => s.seq > after && s.seq <= upto);
   }
 
-  /** Bytes of the closed segments after cut `after`. */
-  bytesAfter(after: number): number {
-    let n = 0;
-    for (const s of this.#closed) if (s.seq > after) n += s.size;
-    return n;
-  }
-
   /**
    * Deletes the segments up to cut `cut` (a completed materialization holds their writes); while
    * a writer holds the log, only once the last hold is released.

@@ -174,16 +174,9 @@ export async function writeIncremental(src: IncrementalSource, w: KeyedSnapshotW
     let bytes = 0;
     const ssts: { name: string; file: StateFileHandle }[] = [];
     for (const name of copy.ssts) {
-      w.signal?.throwIfAborted();
       const path = join(dir, name);
-      const size = (await stat(path)).size;
-      let file = src.uploads.reusable(name, size);
-      if (file === undefined) {
-        const payload = await hashedFile(path);
-        file = await w.sink(`${w.filePrefix}-${randomBytes(4).toString('hex')}-${name}`, payload, { scope: 'shared' });
-        src.uploads.record(w.checkpointId, name, file, size);
-        bytes += payload.byteLength;
-      }
+      const { file, uploaded } = await uploadShared(src.uploads, w, name, path, (await stat(path)).size, name);
+      bytes += uploaded;
       ssts.push({ name, file });
       files.push(file);
     }
@@ -206,6 +199,28 @@ export async function writeIncremental(src: IncrementalSource, w: KeyedSnapshotW
   } finally {
     if (!keep) await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The shared file of a local file (an SST file, a change log segment) known to `uploads` as
+ * `name`: the handle of its upload by a completed checkpoint when one is reusable, else uploaded
+ * now as `<prefix>-<random>-<fileName>` and recorded for this checkpoint. `uploaded`: bytes written.
+ */
+async function uploadShared(
+  uploads: UploadTracker,
+  w: KeyedSnapshotWrite & { readonly checkpointId: number },
+  name: string,
+  path: string,
+  size: number,
+  fileName: string,
+): Promise<{ readonly file: StateFileHandle; readonly uploaded: number }> {
+  w.signal?.throwIfAborted();
+  const reused = uploads.reusable(name, size);
+  if (reused !== undefined) return { file: reused, uploaded: 0 };
+  const payload = await hashedFile(path);
+  const file = await w.sink(`${w.filePrefix}-${randomBytes(4).toString('hex')}-${fileName}`, payload, { scope: 'shared' });
+  uploads.record(w.checkpointId, name, file, size);
+  return { file, uploaded: payload.byteLength };
 }
 
 /** Writes the subtask's metadata file (first in `files`) and its timers (last); answers the bytes written. */
@@ -253,15 +268,9 @@ async function writeLogCheckpoint(
   const segments: StateFileHandle[] = [];
   let bytes = 0;
   for (const seg of src.changelog.log.segments(base.cut, cut)) {
-    w.signal?.throwIfAborted();
     const name = `log-${seg.seq}`;
-    let file = src.uploads.reusable(name, seg.size);
-    if (file === undefined) {
-      const payload = await hashedFile(seg.path);
-      file = await w.sink(`${w.filePrefix}-${randomBytes(4).toString('hex')}-${name}${LOG_SUFFIX}`, payload, { scope: 'shared' });
-      src.uploads.record(w.checkpointId, name, file, seg.size);
-      bytes += payload.byteLength;
-    }
+    const { file, uploaded } = await uploadShared(src.uploads, w, name, seg.path, seg.size, `${name}${LOG_SUFFIX}`);
+    bytes += uploaded;
     segments.push(file);
     names.push(name);
     files.push(file);

@@ -205,7 +205,7 @@ async function verify(dir: string, name: string, files: readonly StateFileHandle
     if (m.keyGroupRange.start !== range.start || m.keyGroupRange.end !== range.end) return undefined;
     if (!sameFiles(m.files, files)) return undefined;
     const small = [m.small.manifest, m.small.current, ...(m.small.options === null ? [] : [m.small.options])];
-    for (const f of [...m.ssts, ...small]) if (!(await matches(dir, f))) return undefined;
+    for (const f of [...m.ssts, ...small]) if (!(await fileMatches(join(dir, f.name), f.size, f.checksum))) return undefined;
     const read = async (h: StateFileHandle): Promise<Uint8Array> => {
       const bytes = await readFile(join(dir, h.path));
       if (bytes.byteLength !== h.size || (await sha256Of(bytes)).toString('hex') !== h.checksum) throw new Error(`the local file ${h.path} does not match its manifest`);
@@ -216,10 +216,6 @@ async function verify(dir: string, name: string, files: readonly StateFileHandle
   } catch {
     return undefined;
   }
-}
-
-function matches(dir: string, f: LocalFile): Promise<boolean> {
-  return fileMatches(join(dir, f.name), f.size, f.checksum);
 }
 
 /**
