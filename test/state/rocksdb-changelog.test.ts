@@ -16,8 +16,9 @@ import type { KeyGroupRange } from '../../src/core/key-group.ts';
 import type { KeyedStateBackend } from '../../src/state/keyed-state-backend.ts';
 import { EmbeddedRocksDBStateBackend } from '../../src/state/rocksdb/embedded-rocksdb-state-backend.ts';
 import type { StateBackend, StateBackendScope, StateFileSource } from '../../src/state/state-backend.ts';
+import type { StateFileHandle } from '../../src/state/state-file.ts';
 import { resolveStateBackend } from '../../src/state/state-backend-registry.ts';
-import { countD, dump, fill, MemoryFiles, tagsD } from '../support/state-files.ts';
+import { checkpointInto, countD, dump, fill, MemoryFiles, noSstReads, restoreFresh, tagsD } from '../support/state-files.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'weir-rocksdb-changelog-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -31,25 +32,22 @@ function changelogBackend(dir: string, clock: { now: number }, intervalMs = 60_0
   return new EmbeddedRocksDBStateBackend({ localDir: join(root, dir), changelog: true, materializeIntervalMs: intervalMs, now: () => clock.now, localRecovery });
 }
 
-async function checkpoint(backend: StateBackend, live: KeyedStateBackend, files: MemoryFiles, id: number) {
-  files.written = [];
-  const snapshot = live.snapshot();
-  try {
-    return await backend.writeKeyedSnapshot({ snapshot, keyGroupRange: live.keyGroupRange, filePrefix: 'op-1-0', sink: files.sink(id), snapshotType: 'incremental', checkpointId: id });
-  } finally {
-    snapshot.release();
-  }
+/**
+ * A RocksDB backend with a change log (materializing every `intervalMs` of `clock.now`) and a
+ * keyed backend of it holding keys 0 .. `keys - 1`, whose checkpoint 1 (a materialization) completed.
+ */
+async function materialized(dir: string, clock: { now: number }, keys: number, intervalMs = 60_000, localRecovery = false) {
+  const backend = changelogBackend(dir, clock, intervalMs, localRecovery);
+  const files = new MemoryFiles({ shared: true });
+  const live = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
+  fill(live, 0, keys, 1);
+  const c1 = await checkpointInto(backend, live, files, 1);
+  live.notifyCheckpointComplete!(1);
+  return { backend, files, live, c1 };
 }
 
-async function restored(backend: StateBackend, files: readonly { path: string }[], read: StateFileSource, range: KeyGroupRange): Promise<{ state: Map<string, unknown>; from: unknown }> {
-  const fresh = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: range });
-  try {
-    await (await backend.readKeyedSnapshot(files as never, read, range)).restoreInto!(fresh);
-    return { state: dump(fresh), from: (fresh as unknown as { lastRestore: unknown }).lastRestore };
-  } finally {
-    fresh.dispose();
-  }
-}
+const restored = (backend: StateBackend, handles: readonly StateFileHandle[], read: StateFileSource, range: KeyGroupRange) =>
+  restoreFresh(backend, { ...scope, maxParallelism: MAX, keyGroupRange: range }, handles, read);
 
 /** Clears some keys' counts (RocksDB deletes) and tags (range deletions). */
 function clearSome(b: KeyedStateBackend, from: number, to: number): void {
@@ -65,22 +63,16 @@ function clearSome(b: KeyedStateBackend, from: number, to: number): void {
 const paths = (files: readonly { path: string }[], suffix: string): string[] => files.filter((f) => f.path.endsWith(suffix)).map((f) => f.path);
 
 test('rocksdb change log: checkpoints between materializations upload only the log, reuse only completed segments, and each restores exactly, also rescaled', async () => {
-  const clock = { now: 0 };
-  const backend = changelogBackend('main', clock);
-  const files = new MemoryFiles({ shared: true });
-  const live = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
-  fill(live, 0, 5_000, 1);
+  const { backend, files, live, c1 } = await materialized('main', { now: 0 }, 5_000);
   // The first checkpoint materializes: SST files, no log.
-  const c1 = await checkpoint(backend, live, files, 1);
   const ssts = paths(c1.files, '.sst');
   assert.ok(ssts.length > 0, 'the first checkpoint uploads SST files');
   assert.deepEqual(paths(c1.files, '.clog'), []);
-  live.notifyCheckpointComplete!(1);
 
   // Checkpoint 2: a small change. No SST file is uploaded; the base's are listed again.
   fill(live, 0, 100, 10);
   clearSome(live, 100, 120);
-  const c2 = await checkpoint(backend, live, files, 2);
+  const c2 = await checkpointInto(backend, live, files, 2);
   const expected2 = dump(live);
   assert.deepEqual(paths(c2.files, '.sst').sort(), [...ssts].sort(), 'the base SST files are listed again');
   assert.ok(!files.written.some((p) => p.endsWith('.sst')), 'no SST file is uploaded between materializations');
@@ -95,12 +87,12 @@ test('rocksdb change log: checkpoints between materializations upload only the l
   // Checkpoint 3 is aborted: its segment is never reused. Checkpoint 4 lists 2's segment again
   // and uploads the writes of 3 and 4 itself.
   fill(live, 50, 150, 100);
-  const c3 = await checkpoint(backend, live, files, 3);
+  const c3 = await checkpointInto(backend, live, files, 3);
   const log3 = paths(c3.files, '.clog').filter((p) => !log2.includes(p));
   assert.equal(log3.length, 1);
   live.notifyCheckpointAborted!(3);
   fill(live, 0, 10, 1000);
-  const c4 = await checkpoint(backend, live, files, 4);
+  const c4 = await checkpointInto(backend, live, files, 4);
   const expected4 = dump(live);
   const log4 = paths(c4.files, '.clog');
   assert.ok(log4.includes(log2[0]!), 'the segment of completed checkpoint 2 is listed again');
@@ -138,17 +130,12 @@ test('rocksdb change log: checkpoints between materializations upload only the l
 
 test('rocksdb change log: a checkpoint materializes once the interval has passed since the last materialization; then the log restarts and local segments it covers are deleted', async () => {
   const clock = { now: 0 };
-  const backend = changelogBackend('interval', clock, 1000);
-  const files = new MemoryFiles({ shared: true });
-  const live = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
+  const { backend, files, live } = await materialized('interval', clock, 5_000, 1000);
   const logDir = `${(live as unknown as { path: string }).path}-log`;
-  fill(live, 0, 5_000, 1);
-  await checkpoint(backend, live, files, 1);
-  live.notifyCheckpointComplete!(1);
   for (const id of [2, 3]) {
     clock.now += 400;
     fill(live, 0, 500, id);
-    const c = await checkpoint(backend, live, files, id);
+    const c = await checkpointInto(backend, live, files, id);
     assert.ok(!files.written.some((p) => p.endsWith('.sst')), `checkpoint ${id} uploads no SST file`);
     assert.equal(paths(c.files, '.clog').length, id - 1);
     live.notifyCheckpointComplete!(id);
@@ -156,14 +143,14 @@ test('rocksdb change log: a checkpoint materializes once the interval has passed
   assert.equal(readdirSync(logDir).length, 2, 'the segments since the materialization stay on local disk');
   clock.now += 400;
   fill(live, 0, 500, 4);
-  const c4 = await checkpoint(backend, live, files, 4);
+  const c4 = await checkpointInto(backend, live, files, 4);
   assert.ok(files.written.some((p) => p.endsWith('.sst')), 'checkpoint 4, 1.2 s after the materialization, materializes');
   assert.deepEqual(paths(c4.files, '.clog'), []);
   live.notifyCheckpointComplete!(4);
   assert.deepEqual(readdirSync(logDir), [], 'the completed materialization covers every segment');
   const expected = dump(live);
   fill(live, 0, 10, 5);
-  const c5 = await checkpoint(backend, live, files, 5);
+  const c5 = await checkpointInto(backend, live, files, 5);
   assert.equal(paths(c5.files, '.clog').length, 1, 'the next checkpoint builds on the new materialization');
   assert.deepEqual((await restored(backend, c4.files, files.read, FULL)).state, expected);
   live.dispose();
@@ -171,15 +158,10 @@ test('rocksdb change log: a checkpoint materializes once the interval has passed
 
 test('rocksdb change log: a materialization that completes while an older log checkpoint still uploads (concurrent checkpoints) leaves it the segments it reads', async () => {
   const clock = { now: 0 };
-  const backend = changelogBackend('concurrent', clock, 1000);
-  const files = new MemoryFiles({ shared: true });
-  const live = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
-  fill(live, 0, 2_000, 1);
-  await checkpoint(backend, live, files, 1);
-  live.notifyCheckpointComplete!(1);
+  const { backend, files, live } = await materialized('concurrent', clock, 2_000, 1000);
   // Checkpoint 2 is aborted: checkpoint 3 uploads its segment and its own.
   fill(live, 0, 100, 2);
-  await checkpoint(backend, live, files, 2);
+  await checkpointInto(backend, live, files, 2);
   live.notifyCheckpointAborted!(2);
   fill(live, 100, 200, 3);
   const expected3 = dump(live);
@@ -205,7 +187,7 @@ test('rocksdb change log: a materialization that completes while an older log ch
   // Meanwhile the interval passes, checkpoint 4 materializes and completes first.
   clock.now += 1000;
   fill(live, 0, 10, 4);
-  const c4 = await checkpoint(backend, live, files, 4);
+  const c4 = await checkpointInto(backend, live, files, 4);
   assert.ok(paths(c4.files, '.sst').length > 0 && paths(c4.files, '.clog').length === 0, 'checkpoint 4 materialized');
   live.notifyCheckpointComplete!(4);
   open();
@@ -217,24 +199,15 @@ test('rocksdb change log: a materialization that completes while an older log ch
 });
 
 test('rocksdb change log with local recovery: the base SST files come from the task-local copy, only the log and metadata from the storage', async () => {
-  const clock = { now: 0 };
-  const backend = changelogBackend('local', clock, 60_000, true);
-  const files = new MemoryFiles({ shared: true });
-  const live = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
-  fill(live, 0, 3_000, 1);
-  await checkpoint(backend, live, files, 1);
-  live.notifyCheckpointComplete!(1);
+  const { backend, files, live } = await materialized('local', { now: 0 }, 3_000, 60_000, true);
   fill(live, 0, 300, 7);
-  const c2 = await checkpoint(backend, live, files, 2);
+  const c2 = await checkpointInto(backend, live, files, 2);
   live.notifyCheckpointComplete!(2);
   const expected = dump(live);
   live.dispose();
   const localDir = join(root, 'local', 'job-job', 'local', 'op-op-1-0');
   assert.deepEqual(readdirSync(localDir), ['chk-1'], 'the materialization\'s copy stays while checkpoints build on it');
-  const noSsts: StateFileSource = async (h) => {
-    if (h.path.endsWith('.sst')) throw new Error(`read ${h.path} from the checkpoint storage`);
-    return files.read(h);
-  };
+  const noSsts = noSstReads(files);
   const local = await restored(backend, c2.files, noSsts, FULL);
   assert.equal(local.from, 'local');
   assert.deepEqual(local.state, expected);

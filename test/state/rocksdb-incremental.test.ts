@@ -4,7 +4,6 @@
  * ones), what the files restore to (exactly the state at the barrier, also with writes after it
  * and with rescaling), and the heap backend's clear refusal of RocksDB files.
  */
-import { createHash } from 'node:crypto';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,11 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Configuration } from '../../src/api/configuration.ts';
 import type { KeyGroupRange } from '../../src/core/key-group.ts';
-import type { KeyedStateBackend } from '../../src/state/keyed-state-backend.ts';
-import type { StateBackend, StateBackendScope, StateFileSink, StateFileSource } from '../../src/state/state-backend.ts';
-import type { StateFileHandle } from '../../src/state/state-file.ts';
+import type { StateBackend, StateBackendScope, StateFileSource } from '../../src/state/state-backend.ts';
 import { resolveStateBackend } from '../../src/state/state-backend-registry.ts';
-import { dump, fill } from '../support/state-files.ts';
+import { checkpointInto, dump, fill, MemoryFiles, noSstReads, restoreFresh } from '../support/state-files.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'weir-rocksdb-incr-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -35,41 +32,12 @@ function rocksdb(): StateBackend {
   );
 }
 
-/** Files by path in memory, with what was written per checkpoint. */
-class Files {
-  readonly files = new Map<string, Uint8Array>();
-  written: string[] = [];
-  sink(checkpointId: number): StateFileSink {
-    return async (name, payload, options) => {
-      const path = options?.scope === 'shared' ? `shared/${name}` : `chk-${checkpointId}/${name}`;
-      this.files.set(path, Uint8Array.from(payload));
-      this.written.push(path);
-      return { path, size: payload.byteLength, checksum: createHash('sha256').update(payload).digest('hex') };
-    };
-  }
-  readonly read: StateFileSource = async (h: StateFileHandle) => {
-    const bytes = this.files.get(h.path);
-    if (bytes === undefined) throw new Error(`no file ${h.path}`);
-    return bytes;
-  };
-}
-
-async function checkpoint(backend: StateBackend, live: KeyedStateBackend, files: Files, id: number) {
-  files.written = [];
-  const snapshot = live.snapshot();
-  try {
-    return await backend.writeKeyedSnapshot({ snapshot, keyGroupRange: live.keyGroupRange, filePrefix: `op-1-0`, sink: files.sink(id), snapshotType: 'incremental', checkpointId: id });
-  } finally {
-    snapshot.release();
-  }
-}
-
 test('rocksdb incremental: later checkpoints upload only new SST files, reuse only completed ones, and each restores exactly', async () => {
   const backend = rocksdb();
-  const files = new Files();
+  const files = new MemoryFiles({ shared: true });
   const live = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
   fill(live, 0, 4_000, 1);
-  const c1 = await checkpoint(backend, live, files, 1);
+  const c1 = await checkpointInto(backend, live, files, 1);
   // One memtable flush per checkpoint and fewer than RocksDB's 4 level-0 files: no compaction
   // rewrites checkpoint 1's file before checkpoint 3 (compaction is what makes files new again).
   const ssts1 = c1.files.filter((f) => f.path.endsWith('.sst'));
@@ -79,7 +47,7 @@ test('rocksdb incremental: later checkpoints upload only new SST files, reuse on
 
   // Checkpoint 2 before 1 is confirmed: nothing of 1 may be reused.
   fill(live, 0, 200, 10);
-  const c2 = await checkpoint(backend, live, files, 2);
+  const c2 = await checkpointInto(backend, live, files, 2);
   for (const f of c2.files.filter((x) => x.path.endsWith('.sst'))) assert.ok(files.written.includes(f.path), `checkpoint 2 uploaded ${f.path} itself`);
   live.notifyCheckpointAborted!(2);
   live.notifyCheckpointComplete!(1);
@@ -89,10 +57,10 @@ test('rocksdb incremental: later checkpoints upload only new SST files, reuse on
   // the aborted checkpoint 2 is ever reused.
   const confirmed = new Set(ssts1.map((f) => f.path));
   let reusedCount = 0;
-  let c3!: Awaited<ReturnType<typeof checkpoint>>;
+  let c3!: Awaited<ReturnType<typeof checkpointInto>>;
   for (const id of [3, 4, 5]) {
     fill(live, 0, 200, 100);
-    c3 = await checkpoint(backend, live, files, id);
+    c3 = await checkpointInto(backend, live, files, id);
     const ssts = c3.files.filter((f) => f.path.endsWith('.sst'));
     for (const f of ssts.filter((x) => !files.written.includes(x.path))) {
       assert.ok(confirmed.has(f.path), `${f.path}, listed again by checkpoint ${id}, was uploaded by a completed checkpoint`);
@@ -154,32 +122,21 @@ test('rocksdb local recovery: a restart restores from the task-local copy withou
       'state.backend.rocksdb.localdir': join(root, 'local-recovery'),
     }),
   );
-  const files = new Files();
+  const files = new MemoryFiles({ shared: true });
   const live = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
   fill(live, 0, 2_000, 1);
-  await checkpoint(backend, live, files, 1);
+  await checkpointInto(backend, live, files, 1);
   live.notifyCheckpointComplete!(1);
   fill(live, 0, 100, 5);
-  const c2 = await checkpoint(backend, live, files, 2);
+  const c2 = await checkpointInto(backend, live, files, 2);
   live.notifyCheckpointComplete!(2);
   const expected = dump(live);
   live.dispose();
 
   const localDir = join(root, 'local-recovery', 'job-job', 'local', 'op-op-1-0');
   assert.deepEqual(readdirSync(localDir), ['chk-2'], 'only the newest completed checkpoint is kept locally');
-  const noSsts: StateFileSource = async (h) => {
-    if (h.path.endsWith('.sst')) throw new Error(`read ${h.path} from the checkpoint storage`);
-    return files.read(h);
-  };
-  const restoreWith = async (read: StateFileSource): Promise<{ state: Map<string, unknown>; from: unknown }> => {
-    const fresh = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
-    try {
-      await (await backend.readKeyedSnapshot(c2.files, read, FULL)).restoreInto!(fresh);
-      return { state: dump(fresh), from: (fresh as unknown as { lastRestore: unknown }).lastRestore };
-    } finally {
-      fresh.dispose();
-    }
-  };
+  const noSsts = noSstReads(files);
+  const restoreWith = (read: StateFileSource) => restoreFresh(backend, { ...scope, maxParallelism: MAX, keyGroupRange: FULL }, c2.files, read);
   const local = await restoreWith(noSsts);
   assert.equal(local.from, 'local');
   assert.deepEqual(local.state, expected);
@@ -199,10 +156,10 @@ test('rocksdb local recovery: a restart restores from the task-local copy withou
 
 test('rocksdb incremental: after a restart from the job\'s own checkpoint the restored SST files are listed again, not uploaded; after any other restore everything is uploaded', async () => {
   const backend = rocksdb();
-  const files = new Files();
+  const files = new MemoryFiles({ shared: true });
   const live = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
   fill(live, 0, 3_000, 1);
-  const c1 = await checkpoint(backend, live, files, 1);
+  const c1 = await checkpointInto(backend, live, files, 1);
   live.notifyCheckpointComplete!(1);
   live.dispose();
   const restoredSsts = c1.files.filter((f) => f.path.endsWith('.sst')).map((f) => f.path);
@@ -211,7 +168,7 @@ test('rocksdb incremental: after a restart from the job\'s own checkpoint the re
     const fresh = backend.createKeyedStateBackend({ ...scope, maxParallelism: MAX, keyGroupRange: FULL });
     await (await backend.readKeyedSnapshot(c1.files, files.read, FULL)).restoreInto!(fresh, { ownStorage });
     fill(fresh, 0, 10, 7);
-    const c2 = await checkpoint(backend, fresh, files, ownStorage ? 2 : 3);
+    const c2 = await checkpointInto(backend, fresh, files, ownStorage ? 2 : 3);
     const listed = c2.files.filter((f) => f.path.endsWith('.sst')).map((f) => f.path);
     const uploaded = files.written.filter((p) => p.endsWith('.sst'));
     if (ownStorage) {

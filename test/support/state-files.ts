@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { MapStateDescriptor, ValueStateDescriptor } from '../../src/api/state.ts';
 import type { KeyedStateBackend } from '../../src/state/keyed-state-backend.ts';
-import type { StateFileSink, StateFileSource } from '../../src/state/state-backend.ts';
+import type { KeyedSnapshotWriteResult, KeyedStateBackendParameters, StateBackend, StateFileSink, StateFileSource } from '../../src/state/state-backend.ts';
 import type { StateFileHandle } from '../../src/state/state-file.ts';
 import type { TimerSnapshot } from '../../src/state/timer-snapshot.ts';
 import { runJob, startJob } from '../../src/testing/index.ts';
@@ -43,6 +43,47 @@ export class MemoryFiles {
     return bytes;
   };
 }
+
+/**
+ * Checkpoint `id` of `live` written by `backend` into `files` (what it writes listed in
+ * `files.written`, emptied first), as the runtime writes an ordinary checkpoint's keyed state.
+ */
+export async function checkpointInto(backend: StateBackend, live: KeyedStateBackend, files: MemoryFiles, id: number): Promise<KeyedSnapshotWriteResult> {
+  files.written = [];
+  const snapshot = live.snapshot();
+  try {
+    return await backend.writeKeyedSnapshot({ snapshot, keyGroupRange: live.keyGroupRange, filePrefix: 'op-1-0', sink: files.sink(id), snapshotType: 'incremental', checkpointId: id });
+  } finally {
+    snapshot.release();
+  }
+}
+
+/**
+ * Restores `handles` through `read` into a fresh backend made with `params`: its dump, and where
+ * a RocksDB backend read its files from (`lastRestore`: 'local' or 'remote').
+ */
+export async function restoreFresh(
+  backend: StateBackend,
+  params: KeyedStateBackendParameters,
+  handles: readonly StateFileHandle[],
+  read: StateFileSource,
+): Promise<{ readonly state: Map<string, unknown>; readonly from: unknown }> {
+  const fresh = backend.createKeyedStateBackend(params);
+  try {
+    await (await backend.readKeyedSnapshot(handles, read, params.keyGroupRange)).restoreInto!(fresh);
+    return { state: dump(fresh), from: (fresh as unknown as { lastRestore: unknown }).lastRestore };
+  } finally {
+    fresh.dispose();
+  }
+}
+
+/** Reads `files`, refusing SST files: a RocksDB restore that works with it took them from its task-local copy. */
+export const noSstReads =
+  (files: MemoryFiles): StateFileSource =>
+  async (h) => {
+    if (h.path.endsWith('.sst')) throw new Error(`read ${h.path} from the checkpoint storage`);
+    return files.read(h);
+  };
 
 /** Refuses every read: a restore that works with it read nothing from the storage. */
 export const noReads: StateFileSource = async (h) => {
